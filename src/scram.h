@@ -45,11 +45,13 @@ struct scram_state {
 	struct scram_secret secret;
 	uint8_t client_key[SCRAM_KEY_LEN]; /* server side: recovered on success */
 	char password[128];                /* client side; NUL-terminated */
-	char client_nonce[64];
-	char server_nonce[64];             /* full combined nonce (client+server part) */
+	char client_nonce[128];
+	char server_nonce[128];            /* full combined nonce (client+server part) */
 	char client_first_bare[SCRAM_MAX_MSG];
 	char server_first[SCRAM_MAX_MSG];
 	uint8_t server_signature[SCRAM_KEY_LEN];
+	char cbind_flag;                   /* server side: gs2 flag ('n' or 'y') the client
+	                                    * sent first, checked against c= in its final */
 };
 
 /* Parses a stored verifier. Returns false and leaves *out unspecified when
@@ -111,5 +113,19 @@ enum scram_rc scram_client_final(struct scram_state *st, const char *in, size_t 
 enum scram_rc scram_client_verify(struct scram_state *st, const char *in, size_t inlen,
 				  const char **err)
 	__attribute__((warn_unused_result));
+
+/* ---- for tests only: fixed nonces and a client-side username ---- */
+
+/* Fixes the nonce instead of drawing it from RAND_bytes, so known vectors
+ * (RFC 7677) can be reproduced. Call right after scram_client_init* (sets
+ * the client nonce) or scram_server_init (sets the server's part appended
+ * to the client nonce). Too long or non-printable nonces are ignored. Never
+ * call this outside tests: fixed nonces make the exchange replayable. */
+void scram_test_set_nonce(struct scram_state *st, const char *nonce);
+
+/* Client side only: sends "n=<user>" instead of PostgreSQL's "n=" (the RFC
+ * vector uses "n=user"). Call after scram_client_init*, before
+ * scram_client_first. Names with ',' or '=' or longer than 64 are ignored. */
+void scram_test_set_username(struct scram_state *st, const char *user);
 
 #endif

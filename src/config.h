@@ -1,0 +1,171 @@
+/*
+ * config: the pgbouncer.ini grammar, read with inih.
+ *
+ * Pure module: no libevent, no libpq. config_load_file() turns a file into
+ * a struct config or a list of "file:line: message" diagnostics; the caller
+ * (main/pool) decides how to apply it. Settings are described once, in a
+ * table (config.c), which drives parsing, defaults, SHOW CONFIG, SET and the
+ * documentation check (pgsift --list-settings).
+ */
+#ifndef PGSIFT_CONFIG_H
+#define PGSIFT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef int64_t usec_t;
+
+enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
+enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
+
+/* One [databases] entry; strings are owned (NULL when unset), numbers are
+ * -1 when unset (the [pgsift] default applies). */
+struct db_conf {
+	char *name;
+	char *host;
+	int port;
+	char *dbname;
+	char *user;
+	char *password;
+	int pool_size;
+	int min_pool_size;
+	int reserve_pool_size;
+	int max_db_connections;
+	int pool_mode;
+	char *connect_query;
+	char *application_name;
+	char *client_encoding;
+	char *datestyle;
+	char *timezone;
+	int line;
+};
+
+/* One [users] entry. */
+struct user_conf {
+	char *name;
+	int pool_mode;
+	int max_user_connections;
+	int line;
+};
+
+struct config {
+	char *path;
+	/* [pgsift] settings; names match PgBouncer's */
+	char *listen_addr;
+	int listen_port;
+	int listen_backlog;
+	char *unix_socket_dir;
+	int unix_socket_mode;
+	int auth_type;
+	char *auth_file;
+	char *admin_users;
+	char *stats_users;
+	int pool_mode;
+	int max_client_conn;
+	int default_pool_size;
+	int min_pool_size;
+	int reserve_pool_size;
+	usec_t reserve_pool_timeout;
+	int max_db_connections;
+	int max_user_connections;
+	usec_t server_lifetime;
+	usec_t server_idle_timeout;
+	usec_t server_connect_timeout;
+	usec_t server_login_retry;
+	char *server_reset_query;
+	bool server_reset_query_always;
+	char *server_check_query;
+	usec_t server_check_delay;
+	usec_t query_timeout;
+	usec_t query_wait_timeout;
+	usec_t client_idle_timeout;
+	usec_t client_login_timeout;
+	usec_t idle_transaction_timeout;
+	char *ignore_startup_parameters;
+	char *track_extra_parameters;
+	int max_packet_size;
+	int pkt_buf;
+	char *logfile;
+	char *pidfile;
+	bool log_connections;
+	bool log_disconnections;
+	bool log_pooler_errors;
+	bool log_stats;
+	usec_t stats_period;
+	int verbose;
+
+	struct db_conf *dbs;
+	int ndbs;
+	struct user_conf *users;
+	int nusers;
+};
+
+/* Diagnostics collected while loading: errors stop startup (or refuse a
+ * reload), warnings are logged. Messages are "file:line: text". */
+struct config_diag {
+	char **errors;
+	int nerrors;
+	char **warnings;
+	int nwarnings;
+};
+
+void config_diag_free(struct config_diag *d);
+
+/* Fills cfg with every default. Caller frees with config_free(). */
+void config_init_defaults(struct config *cfg);
+
+/* Loads a file into a fresh cfg (defaults first). Returns true when the file
+ * has no errors; on false cfg is still freeable and diag says why. */
+bool config_load_file(const char *path, struct config *cfg, struct config_diag *diag)
+	__attribute__((warn_unused_result));
+
+/* Same from a string (for tests); path is used in messages only. */
+bool config_load_string(const char *text, size_t len, const char *path, struct config *cfg,
+			struct config_diag *diag) __attribute__((warn_unused_result));
+
+void config_free(struct config *cfg);
+
+/* Looks up a database entry by name ("*" is the fallback); NULL if none. */
+const struct db_conf *config_find_db(const struct config *cfg, const char *name);
+const struct user_conf *config_find_user(const struct config *cfg, const char *name);
+
+/* Parses a libpq-style "key=value key='v a l'" string into dc (fresh).
+ * Returns false and writes the reason into err. */
+bool config_parse_db(const char *name, const char *connstr, struct db_conf *dc, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
+void config_db_conf_free(struct db_conf *dc);
+/* True when two entries differ in anything that affects a server login. */
+bool config_db_conn_changed(const struct db_conf *a, const struct db_conf *b);
+
+/* ---- the settings table, for SHOW CONFIG / SET / --list-settings ---- */
+
+enum setting_flags {
+	SET_RELOAD = 1,		/* may change at runtime (reload or SET) */
+};
+
+/* Number of settings and their names, in table order. */
+int config_setting_count(void);
+const char *config_setting_name(int i);
+/* Formats the value of setting i of cfg into out; returns out. */
+const char *config_setting_value(const struct config *cfg, int i, char *out, size_t outlen);
+const char *config_setting_default(int i);
+bool config_setting_changeable(int i);
+/* Index of a setting by name (case-insensitive), or -1. */
+int config_setting_find(const char *name);
+/* Sets one setting in cfg from text, as a config line would. Returns false
+ * with the reason in err and cfg unchanged on a bad value. */
+bool config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Copies setting i from src into dst (used to keep restart-only settings
+ * at their running value across a reload). */
+bool config_copy_setting(struct config *dst, const struct config *src, int i) __attribute__((warn_unused_result));
+
+const char *config_pool_mode_name(int mode);
+const char *config_auth_type_name(int type);
+
+/* Is name in a comma-separated list (case-insensitive, spaces ignored)? */
+bool config_list_contains(const char *list, const char *name);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * iobuf: reference-counted I/O buffers from a free list.
+ *
+ * A connection holds an iobuf only while bytes are in flight; an idle
+ * connection holds none. Bytes read from one side are sent to the other
+ * straight out of the buffer they were read into (no copy), so the buffer
+ * is shared by the reader and the peer's output queue: the last to let go
+ * returns it to the free list.
+ */
+#ifndef PGSIFT_IOBUF_H
+#define PGSIFT_IOBUF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct iobuf {
+	struct iobuf *next_free;
+	uint32_t refs;
+	uint32_t cap;
+	uint32_t pos;	/* first byte not yet processed */
+	uint32_t end;	/* end of the bytes read */
+	uint8_t data[];
+};
+
+struct iobuf_pool {
+	struct iobuf *free;
+	uint32_t nfree;
+	uint32_t max_free;	/* free buffers kept for reuse */
+	uint32_t size;		/* capacity of new buffers */
+	uint32_t in_use;
+};
+
+void iobuf_pool_init(struct iobuf_pool *bp, uint32_t size, uint32_t max_free);
+/* Frees the free list; buffers still in use are freed by their last put. */
+void iobuf_pool_destroy(struct iobuf_pool *bp);
+/* Changes the size of buffers handed out from now on. */
+void iobuf_pool_resize(struct iobuf_pool *bp, uint32_t size);
+
+/* Returns an empty buffer with one reference, or NULL when out of memory. */
+struct iobuf *iobuf_get(struct iobuf_pool *bp);
+
+static inline struct iobuf *iobuf_ref(struct iobuf *b)
+{
+	b->refs++;
+	return b;
+}
+
+/* Drops one reference; the last one returns b to the pool. */
+void iobuf_put(struct iobuf_pool *bp, struct iobuf *b);
+
+static inline uint32_t iobuf_avail(const struct iobuf *b)
+{
+	return b->end - b->pos;
+}
+
+#endif

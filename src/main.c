@@ -1,0 +1,528 @@
+/*
+ * main: arguments, the event loop's context, signals, reload and shutdown.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "auth.h"
+#include "client.h"
+#include "listener.h"
+#include "log.h"
+#include "objects.h"
+#include "pool.h"
+#include "server.h"
+
+#define JANITOR_USEC 200000
+#define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
+#define FREE_IOBUFS 1024	/* idle buffers kept for reuse */
+
+int64_t sift_now(struct sift *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return s->now;
+}
+
+int64_t sift_wall_usec(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sift *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->reap_scheduled = false;
+	while (!list_empty(&s->free_clients))
+		client_free(list_entry(s->free_clients.next, struct client, node));
+	while (!list_empty(&s->free_servers))
+		server_free(list_entry(s->free_servers.next, struct server, node));
+}
+
+void sift_schedule_reap(struct sift *s)
+{
+	if (!s->reap_scheduled && s->ev_reap) {
+		s->reap_scheduled = true;
+		event_active(s->ev_reap, 0, 0);
+	}
+}
+
+static uint32_t iobuf_size(const struct config *cfg)
+{
+	return cfg->pkt_buf < MIN_IOBUF ? MIN_IOBUF : (uint32_t)cfg->pkt_buf;
+}
+
+void sift_apply_setting(struct sift *s, const char *name)
+{
+	char err[256];
+
+	if (!strcmp(name, "verbose"))
+		log_set_verbose(s->cfg.verbose);
+	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->daemon, err, sizeof(err)))
+		log_error("%s", err);
+	else if (!strcmp(name, "pkt_buf"))
+		iobuf_pool_resize(&s->bufs, iobuf_size(&s->cfg));
+}
+
+static void print_diag(const struct config_diag *d, bool to_stderr)
+{
+	for (int i = 0; i < d->nwarnings; i++)
+		log_warning("%s", d->warnings[i]);
+	for (int i = 0; i < d->nerrors; i++) {
+		if (to_stderr)
+			fprintf(stderr, "%s\n", d->errors[i]);
+		log_error("%s", d->errors[i]);
+	}
+}
+
+/* Keeps settings that need a restart at their running values. */
+static void keep_restart_settings(struct config *nc, const struct config *old)
+{
+	char a[4096], b[4096];
+
+	for (int i = 0; i < config_setting_count(); i++) {
+		if (config_setting_changeable(i))
+			continue;
+		config_setting_value(old, i, a, sizeof(a));
+		config_setting_value(nc, i, b, sizeof(b));
+		if (strcmp(a, b) == 0)
+			continue;
+		log_warning("%s changed in the config file; it takes effect only after a restart", config_setting_name(i));
+		if (!config_copy_setting(nc, old, i))
+			log_error("cannot keep the running value of %s", config_setting_name(i));
+	}
+}
+
+static void load_auth_file(struct sift *s)
+{
+	char err[512];
+
+	if (s->cfg.auth_file && *s->cfg.auth_file) {
+		if (!auth_load_file(s, s->cfg.auth_file, err, sizeof(err)))
+			log_error("%s", err);
+	} else
+		auth_clear(s);
+}
+
+bool sift_reload(struct sift *s)
+{
+	struct config nc;
+	struct config_diag d = { 0 };
+	char err[512];
+
+	log_info("reloading %s", s->config_path);
+	if (!config_load_file(s->config_path, &nc, &d)) {
+		print_diag(&d, false);
+		log_error("reload refused: %s has errors; the running configuration is kept", s->config_path);
+		config_diag_free(&d);
+		config_free(&nc);
+		return false;
+	}
+	print_diag(&d, false);
+	config_diag_free(&d);
+	keep_restart_settings(&nc, &s->cfg);
+	config_free(&s->cfg);
+	s->cfg = nc;
+	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->daemon, err, sizeof(err)))
+		log_error("%s", err);
+	if (!db_sync_config(s, err, sizeof(err)))
+		log_error("applying databases: %s", err);
+	load_auth_file(s);
+	iobuf_pool_resize(&s->bufs, iobuf_size(&s->cfg));
+	return true;
+}
+
+void sift_shutdown(struct sift *s, int mode)
+{
+	if (mode <= s->shutdown && mode != SHUTDOWN_NOW)
+		return;
+	if (s->shutdown == SHUTDOWN_NONE)
+		listener_close_all(s); /* new connections are refused from now on */
+	s->shutdown = mode;
+	log_info("shutdown requested: %s", mode == SHUTDOWN_NOW ? "now" :
+		 mode == SHUTDOWN_WAIT_SERVERS ? "after running transactions" : "after clients disconnect");
+	if (mode == SHUTDOWN_NOW)
+		event_base_loopbreak(s->base);
+}
+
+/* ---- periodic work ---- */
+
+static void stats_period(struct sift *s)
+{
+	double secs = (double)s->cfg.stats_period / 1e6;
+	struct list *it;
+
+	if (secs <= 0 || s->now - s->last_stats < s->cfg.stats_period)
+		return;
+	s->last_stats = s->now;
+	list_for_each(it, &s->dbs) {
+		struct db *db = list_entry(it, struct db, node);
+		struct stats t, *p = &db->stats_prev, *a = &db->stats_avg;
+		uint64_t xacts, queries, assigns;
+		if (db->admin)
+			continue;
+		admin_db_totals(s, db, &t);
+		xacts = t.xact_count - p->xact_count;
+		queries = t.query_count - p->query_count;
+		assigns = t.server_assignment_count - p->server_assignment_count;
+		a->server_assignment_count = (uint64_t)(assigns / secs);
+		a->xact_count = (uint64_t)(xacts / secs);
+		a->query_count = (uint64_t)(queries / secs);
+		a->bytes_recv = (uint64_t)((t.bytes_recv - p->bytes_recv) / secs);
+		a->bytes_sent = (uint64_t)((t.bytes_sent - p->bytes_sent) / secs);
+		a->xact_time = xacts ? (t.xact_time - p->xact_time) / xacts : 0;
+		a->query_time = queries ? (t.query_time - p->query_time) / queries : 0;
+		a->wait_time = assigns ? (t.wait_time - p->wait_time) / assigns : 0;
+		a->client_parse_count = (uint64_t)((t.client_parse_count - p->client_parse_count) / secs);
+		a->server_parse_count = (uint64_t)((t.server_parse_count - p->server_parse_count) / secs);
+		a->bind_count = (uint64_t)((t.bind_count - p->bind_count) / secs);
+		*p = t;
+		if (s->cfg.log_stats && !db->removed)
+			log_info("stats: %s: %llu xacts/s, %llu queries/s, in %llu B/s, out %llu B/s, xact %llu us, query %llu us, wait %llu us",
+				 db->name, (unsigned long long)a->xact_count, (unsigned long long)a->query_count,
+				 (unsigned long long)a->bytes_recv, (unsigned long long)a->bytes_sent,
+				 (unsigned long long)a->xact_time, (unsigned long long)a->query_time,
+				 (unsigned long long)a->wait_time);
+	}
+}
+
+static void janitor_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sift *s = arg;
+
+	(void)fd;
+	(void)what;
+	sift_now(s);
+	pool_janitor(s);
+	admin_janitor(s);
+	stats_period(s);
+	listener_resume(s);
+	if ((s->shutdown == SHUTDOWN_WAIT_SERVERS && pool_db_active_servers(s, NULL) == 0) ||
+	    (s->shutdown == SHUTDOWN_WAIT_CLIENTS && s->nclients == 0)) {
+		log_info("shutdown: nothing left to wait for");
+		event_base_loopbreak(s->base);
+	}
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sift *s = arg;
+
+	(void)what;
+	sift_now(s);
+	switch (sig) {
+	case SIGHUP:
+		(void)sift_reload(s);
+		break;
+	case SIGTERM:
+		log_info("got SIGTERM");
+		sift_shutdown(s, s->shutdown == SHUTDOWN_WAIT_CLIENTS ? SHUTDOWN_NOW : SHUTDOWN_WAIT_CLIENTS);
+		break;
+	case SIGINT:
+		log_info("got SIGINT");
+		sift_shutdown(s, s->shutdown == SHUTDOWN_WAIT_SERVERS ? SHUTDOWN_NOW : SHUTDOWN_WAIT_SERVERS);
+		break;
+	case SIGQUIT:
+		log_info("got SIGQUIT");
+		sift_shutdown(s, SHUTDOWN_NOW);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- start and stop ---- */
+
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			log_warning("cannot raise the file descriptor limit: %s", strerror(errno));
+	}
+}
+
+static bool write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	if (!path || !*path)
+		return true;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_fatal("cannot write pidfile %s: %s", path, strerror(errno));
+		return false;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		close(fd);
+		log_fatal("cannot write pidfile %s", path);
+		return false;
+	}
+	close(fd);
+	return true;
+}
+
+static bool switch_user(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+
+	if (!pw) {
+		log_fatal("unknown user %s", name);
+		return false;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_fatal("cannot switch to user %s: %s", name, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+static bool daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return false;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return false;
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return true;
+}
+
+static bool setup_events(struct sift *s)
+{
+	static const int sigs[5] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, 0 };
+	struct event_config *ec = event_config_new();
+	struct timeval tv = { 0, JANITOR_USEC };
+
+	if (!ec)
+		return false;
+	event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+	s->base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (!s->base)
+		return false;
+	for (int i = 0; sigs[i]; i++)
+		if (!(s->ev_sig[i] = evsignal_new(s->base, sigs[i], signal_cb, s)) || event_add(s->ev_sig[i], NULL) != 0)
+			return false;
+	s->ev_janitor = event_new(s->base, -1, EV_PERSIST, janitor_cb, s);
+	s->ev_reap = event_new(s->base, -1, 0, reap_cb, s);
+	return s->ev_janitor && s->ev_reap && event_add(s->ev_janitor, &tv) == 0;
+}
+
+static void sift_init_lists(struct sift *s)
+{
+	list_init(&s->dbs);
+	list_init(&s->users);
+	list_init(&s->pools);
+	list_init(&s->login_clients);
+	list_init(&s->admin_clients);
+	list_init(&s->free_clients);
+	list_init(&s->free_servers);
+	list_init(&s->orphan_cancels);
+}
+
+static void close_all_clients(struct list *l, const char *sqlstate)
+{
+	while (!list_empty(l))
+		client_close(list_entry(l->next, struct client, node), sqlstate, "pgsift is shutting down");
+}
+
+/* Closes every connection and frees everything (so leak checkers see a
+ * clean exit). */
+static void sift_cleanup(struct sift *s)
+{
+	struct list *it;
+
+	listener_close_all(s);
+	close_all_clients(&s->login_clients, NULL);
+	close_all_clients(&s->admin_clients, "57P01");
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct list *cls[] = { &p->active_clients, &p->waiting_clients, &p->idle_clients, &p->login_clients };
+		struct list *svs[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->new_servers,
+				       &p->canceling_servers };
+		for (size_t i = 0; i < 4; i++)
+			close_all_clients(cls[i], "57P01");
+		for (size_t i = 0; i < 5; i++)
+			while (!list_empty(svs[i]))
+				server_close(list_entry(svs[i]->next, struct server, node), "pgsift is shutting down");
+	}
+	while (!list_empty(&s->orphan_cancels))
+		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
+	reap_cb(-1, 0, s);
+	objects_free_all(s);
+	for (int i = 0; i < 5; i++)
+		if (s->ev_sig[i])
+			event_free(s->ev_sig[i]);
+	if (s->ev_janitor)
+		event_free(s->ev_janitor);
+	if (s->ev_reap)
+		event_free(s->ev_reap);
+	if (s->base)
+		event_base_free(s->base);
+	iobuf_pool_destroy(&s->bufs);
+	if (s->cfg.pidfile && *s->cfg.pidfile)
+		unlink(s->cfg.pidfile);
+	config_free(&s->cfg);
+	free(s->config_path);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "pgsift " PACKAGE_VERSION " - a PostgreSQL connection pooler that tells you what your application does\n\n"
+		   "Usage: pgsift [OPTION]... CONFIG.INI\n"
+		   "  -d, --daemon           run in the background (needs logfile)\n"
+		   "  -v, --verbose          more log output (repeatable)\n"
+		   "  -q, --quiet            no log output on stderr\n"
+		   "  -u, --user=USERNAME    switch to this user after start\n"
+		   "  -V, --version          print the version and exit\n"
+		   "  -h, --help             this help\n"
+		   "      --list-settings    print the names of all settings and exit\n");
+}
+
+struct options {
+	bool daemon, quiet;
+	int verbose;
+	const char *user;
+	const char *config;
+};
+
+/* Returns -1 to go on, else an exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "daemon", no_argument, NULL, 'd' }, { "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' }, { "user", required_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
+		{ "list-settings", no_argument, NULL, 'L' }, { NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	while ((c = getopt_long(argc, argv, "dvqu:Vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->daemon = true; break;
+		case 'v': o->verbose++; break;
+		case 'q': o->quiet = true; break;
+		case 'u': o->user = optarg; break;
+		case 'V': printf("pgsift " PACKAGE_VERSION "\n"); return 0;
+		case 'h': usage(stdout); return 0;
+		case 'L':
+			for (int i = 0; i < config_setting_count(); i++)
+				printf("%s\n", config_setting_name(i));
+			return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	o->config = argv[optind];
+	return -1;
+}
+
+/* Loads the config and opens everything. false: the caller exits 1. */
+static bool sift_start(struct sift *s, const struct options *o)
+{
+	struct config_diag d = { 0 };
+	char err[512];
+	bool ok;
+
+	sift_init_lists(s);
+	s->config_path = strdup(o->config);
+	ok = config_load_file(o->config, &s->cfg, &d);
+	print_diag(&d, true);
+	config_diag_free(&d);
+	if (!ok || !s->config_path)
+		return false;
+	s->cfg.verbose += o->verbose;
+	s->daemon = o->daemon;
+	if (!log_setup(s->cfg.logfile, s->cfg.verbose, o->quiet || o->daemon, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return false;
+	}
+	if (!params_setup(s, s->cfg.track_extra_parameters, err, sizeof(err)) || !db_sync_config(s, err, sizeof(err))) {
+		fprintf(stderr, "%s: %s\n", o->config, err);
+		return false;
+	}
+	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
+	load_auth_file(s);
+	raise_fd_limit();
+	sift_now(s);
+	s->last_stats = s->now;
+	s->start_wall = sift_wall_usec();
+	if (!setup_events(s)) {
+		log_fatal("cannot set up the event loop");
+		return false;
+	}
+	if (!listener_open_all(s, err, sizeof(err))) {
+		log_fatal("%s", err);
+		return false;
+	}
+	if (o->daemon && !daemonize()) {
+		log_fatal("cannot go to the background");
+		return false;
+	}
+	if (!write_pidfile(s->cfg.pidfile) || (o->user && !switch_user(o->user)))
+		return false;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct sift s;
+	struct options o;
+	int rc = parse_args(argc, argv, &o);
+
+	if (rc >= 0)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	memset(&s, 0, sizeof(s));
+	if (!sift_start(&s, &o)) {
+		sift_cleanup(&s);
+		log_close();
+		return 1;
+	}
+	log_info("pgsift " PACKAGE_VERSION " started, listening on port %d", s.cfg.listen_port);
+	event_base_dispatch(s.base);
+	log_info("pgsift exiting");
+	sift_cleanup(&s);
+	log_close();
+	return s.exit_code;
+}
