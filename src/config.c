@@ -154,9 +154,13 @@ static bool parse_int(const char *v, int64_t min, int64_t max, int64_t *out, cha
 
 	errno = 0;
 	x = strtoll(v, &end, 10);
-	while (end && isspace((unsigned char)*end))
+	if (end == v) {
+		snprintf(err, errlen, "invalid integer \"%s\"", v);
+		return false;
+	}
+	while (isspace((unsigned char)*end))
 		end++;
-	if (!*v || errno || *end) {
+	if (errno || *end) {
 		snprintf(err, errlen, "invalid integer \"%s\"", v);
 		return false;
 	}
@@ -197,13 +201,19 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 	x = strtod(v, &end);
 	while (isspace((unsigned char)*end))
 		end++;
-	if (!*v || errno || end == v || x < 0 || x > 1e9) {
+	/* !(x >= 0) also refuses NaN */
+	if (errno || end == v || !(x >= 0)) {
 		snprintf(err, errlen, "invalid time \"%s\" (seconds, or a number with ms/s/min/h/d)", v);
 		return false;
 	}
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcasecmp(end, units[i].u) == 0) {
-			*out = (usec_t)(x * units[i].mul + 0.5);
+			double us = x * units[i].mul + 0.5;
+			if (!(us < 1e17)) { /* about 3000 years: anything above is a typo */
+				snprintf(err, errlen, "time \"%s\" is too large", v);
+				return false;
+			}
+			*out = (usec_t)us;
 			return true;
 		}
 	}
@@ -317,12 +327,15 @@ int config_setting_find(const char *name)
 	return -1;
 }
 
+/* Seconds, with as many decimals as the microseconds need. */
 static void format_time(usec_t t, char *out, size_t outlen)
 {
-	if (t % 1000000 == 0)
-		snprintf(out, outlen, "%lld", (long long)(t / 1000000));
-	else
-		snprintf(out, outlen, "%g", (double)t / 1e6);
+	int n = snprintf(out, outlen, "%lld.%06lld", (long long)(t / 1000000), (long long)(t % 1000000));
+
+	while (n > 0 && (size_t)n < outlen && out[n - 1] == '0')
+		out[--n] = 0;
+	if (n > 0 && (size_t)n < outlen && out[n - 1] == '.')
+		out[--n] = 0;
 }
 
 const char *config_setting_value(const struct config *cfg, int i, char *out, size_t outlen)
@@ -369,10 +382,30 @@ bool config_set(struct config *cfg, const char *name, const char *value, char *e
 
 bool config_copy_setting(struct config *dst, const struct config *src, int i)
 {
-	char v[4096], e[256];
+	const struct setting *st = &settings[i];
+	void *d = (char *)dst + st->off;
+	const void *sv = (const char *)src + st->off;
 
-	config_setting_value(src, i, v, sizeof(v));
-	return setting_apply(&settings[i], dst, v, e, sizeof(e));
+	switch (st->type) {
+	case ST_STR: {
+		const char *v = *(char *const *)sv;
+		char *copy = v ? strdup(v) : NULL;
+		if (v && !copy)
+			return false;
+		free(*(char **)d);
+		*(char **)d = copy;
+		return true;
+	}
+	case ST_BOOL:
+		*(bool *)d = *(const bool *)sv;
+		return true;
+	case ST_TIME:
+		*(usec_t *)d = *(const usec_t *)sv;
+		return true;
+	default: /* the int-typed ones */
+		*(int *)d = *(const int *)sv;
+		return true;
+	}
 }
 
 void config_init_defaults(struct config *cfg)
@@ -654,7 +687,7 @@ struct reader {
 	struct config_diag *diag;
 	char **longvals;	/* values of lines too long for inih */
 	int nlong;
-	int bad_line;		/* last line the reader itself reported */
+	int bad_line;		/* first line the reader itself reported */
 };
 
 static enum section section_kind(const char *name, size_t n)
@@ -675,7 +708,8 @@ static void reader_section(struct reader *rd, const char *line, size_t n)
 	const char *end = memchr(line, ']', n);
 
 	if (!end) {
-		rd->bad_line = rd->lineno;
+		if (!rd->bad_line)
+			rd->bad_line = rd->lineno;
 		diag_error(rd->diag, "%s:%d: section header without \"]\"", rd->path, rd->lineno);
 		rd->section = SEC_UNKNOWN;
 		return;
@@ -702,15 +736,16 @@ static bool reader_long_line(struct reader *rd, const char *line, size_t n, char
 		snprintf(str, (size_t)num, "#\n");
 		return true;
 	}
-	v = eq + 1;
-	while (v < e && isspace((unsigned char)*v))
-		v++;
-	/* inih strips inline comments that start with whitespace + ';' */
-	for (const char *c = v; c < e; c++)
-		if (*c == ';' && c > v && isspace((unsigned char)c[-1])) {
+	/* inih strips an inline comment: ';' after whitespace, counting the
+	 * whitespace right after '=' */
+	for (const char *c = eq + 1; c < e; c++)
+		if (*c == ';' && c > eq + 1 && isspace((unsigned char)c[-1])) {
 			e = c;
 			break;
 		}
+	v = eq + 1;
+	while (v < e && isspace((unsigned char)*v))
+		v++;
 	while (e > v && isspace((unsigned char)e[-1]))
 		e--;
 	nl = realloc(rd->longvals, sizeof(char *) * (size_t)(rd->nlong + 1));
@@ -740,6 +775,10 @@ static char *reader_next(char *str, int num, void *stream)
 	rd->lineno++;
 	if (n && line[n - 1] == '\r')
 		n--;
+	if (rd->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3; /* a UTF-8 byte order mark */
+		n -= 3;
+	}
 	while (n && (*line == ' ' || *line == '\t')) {
 		line++;
 		n--;

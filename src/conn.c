@@ -81,8 +81,12 @@ enum conn_io conn_read(struct conn *c)
 {
 	ssize_t n;
 
-	if (!make_room(c))
-		return CONN_IO_AGAIN;
+	/* no room means no memory (or a full buffer nobody will drain): give up
+	 * on this connection rather than spin on a readable socket */
+	if (!make_room(c)) {
+		errno = ENOMEM;
+		return CONN_IO_ERROR;
+	}
 	do
 		n = recv(c->fd, c->in->data + c->in->end, c->in->cap - c->in->end, 0);
 	while (n < 0 && errno == EINTR);

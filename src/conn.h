@@ -62,8 +62,8 @@ void conn_update(struct conn *c);
 /* Reads once (never loops to EAGAIN: level-triggered epoll calls again).
  * Makes room first: takes a buffer, or moves unprocessed bytes to the
  * front, or to a fresh buffer when the current one is still shared.
- * Returns OK when bytes arrived; AGAIN when nothing did (or no memory);
- * EOF/ERROR when the peer is gone (errno kept for ERROR). */
+ * Returns OK when bytes arrived; AGAIN when nothing did; EOF/ERROR when
+ * the peer is gone or no buffer can be had (errno kept for ERROR). */
 enum conn_io conn_read(struct conn *c) __attribute__((warn_unused_result));
 
 /* Queues len bytes of b at off for sending on dst. Returns false when the

@@ -345,6 +345,13 @@ bool db_sync_config(struct sift *s, char *err, size_t errlen)
 		if (!(db = db_new(s, dc->name)) || !db_apply(s, db, dc, dc->name))
 			return snprintf(err, errlen, "out of memory"), false;
 	}
+	/* a database with a forced user has its pool from the start, so
+	 * min_pool_size warms it up before the first client arrives */
+	list_for_each(it, &s->dbs) {
+		struct db *db = list_entry(it, struct db, node);
+		if (!db->admin && !db->removed && db->forced_user && !pool_get(s, db, db->forced_user))
+			return snprintf(err, errlen, "out of memory"), false;
+	}
 	return true;
 }
 

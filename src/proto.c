@@ -267,7 +267,7 @@ bool proto_quote_literal(const char *value, char *out, size_t outlen)
 	size_t n = 0;
 	bool esc = strchr(value, '\\') != NULL;
 
-	if (outlen < 4)
+	if (outlen < 3)
 		return false;
 	if (esc)
 		out[n++] = 'E';

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# pgsift demo: a throwaway PostgreSQL in a temporary directory, pgsift in
+# front of it, a short pgbench workload through it, and what the admin
+# console says about it. Stays up until Ctrl-C, then cleans everything up.
+#
+#   contrib/demo.sh             # interactive: waits for Ctrl-C
+#   contrib/demo.sh --no-wait   # runs the demo and exits (used by the tests)
+#
+# Ports: PG_PORT (default 55432) and SIFT_PORT (default 6432).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+wait_for_ctrl_c=1
+[ "${1:-}" = "--no-wait" ] && wait_for_ctrl_c=0
+
+PG_PORT=${PG_PORT:-55432}
+SIFT_PORT=${SIFT_PORT:-6432}
+PGBIN=/usr/lib/postgresql/15/bin
+
+contrib/deps.sh demo
+if [ ! -x src/pgsift ] || [ -n "$(find src -newer src/pgsift -name '*.[ch]' 2>/dev/null | head -1)" ]; then
+	echo "== building pgsift"
+	[ -f Makefile ] || { autoreconf -fi >/dev/null 2>&1 && ./configure -q; }
+	make -j"$(nproc)" >/dev/null
+fi
+
+tmp=$(mktemp -d /tmp/pgsift-demo.XXXXXX)
+chmod 755 "$tmp"
+as_pg=()
+if [ "$(id -u)" -eq 0 ]; then
+	as_pg=(runuser -u postgres --) # PostgreSQL refuses to run as root
+	mkdir "$tmp/pg" && chown postgres "$tmp/pg"
+else
+	mkdir "$tmp/pg"
+fi
+sift_pid=""
+cleanup() {
+	trap - INT TERM EXIT
+	echo
+	echo "== cleaning up"
+	[ -n "$sift_pid" ] && kill -INT "$sift_pid" 2>/dev/null && wait "$sift_pid" 2>/dev/null || true
+	"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/pg/data" -m fast stop >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup INT TERM EXIT
+
+echo "== starting PostgreSQL 15 on port $PG_PORT (data in $tmp/pg)"
+"${as_pg[@]}" "$PGBIN/initdb" -D "$tmp/pg/data" -U postgres -A trust >/dev/null
+cat >>"$tmp/pg/data/postgresql.conf" <<CONF
+port = $PG_PORT
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$tmp/pg'
+fsync = off
+CONF
+"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/postgres.log" -w start >/dev/null
+"$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres demo
+
+echo "== starting pgsift on port $SIFT_PORT (transaction pooling, pool_size 5)"
+cat >"$tmp/pgsift.ini" <<INI
+[databases]
+demo = host=127.0.0.1 port=$PG_PORT dbname=demo
+
+[pgsift]
+listen_addr = 127.0.0.1
+listen_port = $SIFT_PORT
+unix_socket_dir = $tmp
+auth_type = trust
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = 5
+max_client_conn = 200
+stats_period = 5
+logfile = $tmp/pgsift.log
+INI
+src/pgsift -q "$tmp/pgsift.ini" &
+sift_pid=$!
+for _ in $(seq 50); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && break; sleep 0.1; done
+
+export PGHOST=127.0.0.1 PGPORT=$SIFT_PORT PGUSER=postgres
+echo "== pgbench through pgsift: 40 clients share 5 server connections"
+"$PGBIN/pgbench" -i -q demo 2>&1 | tail -1
+"$PGBIN/pgbench" -c 40 -j 2 -T 5 -S demo 2>&1 | grep -E "clients|processed|tps"
+"$PGBIN/pgbench" -c 40 -j 2 -T 5 demo 2>&1 | grep -E "processed|tps"
+
+echo "== the admin console (psql -p $SIFT_PORT pgsift)"
+"$PGBIN/psql" -X -d pgsift -c "SHOW POOLS" -c "SHOW STATS_TOTALS" -c "SHOW SERVERS"
+echo "== server connections PostgreSQL has from pgsift (for 40 clients):"
+"$PGBIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -d demo -Atc \
+	"select count(*) from pg_stat_activity where datname = 'demo' and backend_type = 'client backend' and pid <> pg_backend_pid()"
+
+cat <<MSG
+
+pgsift is running. Try it:
+  app connection:  psql -h 127.0.0.1 -p $SIFT_PORT -U postgres demo
+  admin console:   psql -h 127.0.0.1 -p $SIFT_PORT -U postgres pgsift   (SHOW HELP)
+  log:             $tmp/pgsift.log
+MSG
+if [ $wait_for_ctrl_c -eq 1 ]; then
+	echo "Press Ctrl-C to stop and clean up."
+	while kill -0 "$sift_pid" 2>/dev/null; do sleep 1; done
+fi
