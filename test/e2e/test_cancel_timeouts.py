@@ -1,0 +1,195 @@
+"""Cancel requests and the pooler's timeouts."""
+
+import threading
+import uuid
+
+import psycopg
+import pytest
+
+import wire
+from harness import IS_PGBOUNCER, PASSWORDS, wait_for
+
+USER = "sift_scram"
+
+
+class Runner(threading.Thread):
+    """Runs one statement on a connection in a thread; keeps result or error."""
+
+    def __init__(self, conn, sql):
+        super().__init__(daemon=True)
+        self.conn, self.sql = conn, sql
+        self.result = None
+        self.error = None
+
+    def run(self):
+        try:
+            self.result = self.conn.execute(self.sql).fetchall()
+        except Exception as e:
+            self.error = e
+
+    def outcome(self, timeout=90):
+        self.join(timeout)
+        assert not self.is_alive(), f"statement still running after {timeout}s: {self.sql}"
+        return self.result, self.error
+
+
+def test_cancel_stops_only_the_cancelled_query(pg, pooler):
+    p = pooler(default_pool_size=5)
+    victim = p.connect()
+    bystander = p.connect()
+    tag = uuid.uuid4().hex[:8]
+    long_q = Runner(victim, f"select pg_sleep(30) /* victim {tag} */")
+    short_q = Runner(bystander, f"select pg_sleep(4), 'bystander done' /* bystander {tag} */")
+    long_q.start()
+    short_q.start()
+    wait_for(lambda: pg.active_pid_running(f"victim {tag}"), what="victim query on a server")
+    wait_for(lambda: pg.active_pid_running(f"bystander {tag}") or not short_q.is_alive(),
+             what="bystander query on a server")
+    victim.cancel()
+    result, error = long_q.outcome()
+    assert isinstance(error, psycopg.errors.QueryCanceled), (result, error)
+    assert error.sqlstate == "57014"
+    result, error = short_q.outcome()
+    assert error is None, f"bystander was disturbed: {error!r}"
+    assert result == [("", "bystander done")]
+    # The cancelled connection keeps working, many times over.
+    for i in range(20):
+        assert victim.execute("select %s::int", (i,)).fetchone() == (i,)
+    assert bystander.execute("select 1").fetchone() == (1,)
+
+
+def test_cancel_inside_a_transaction_then_rollback(pg, pooler):
+    p = pooler()
+    conn = p.connect()
+    tag = uuid.uuid4().hex[:8]
+    conn.execute("begin")
+    conn.execute("select 1")
+    q = Runner(conn, f"select pg_sleep(30) /* txn {tag} */")
+    q.start()
+    wait_for(lambda: pg.active_pid_running(f"txn {tag}"), what="query on a server")
+    conn.cancel()
+    _, error = q.outcome()
+    assert isinstance(error, psycopg.errors.QueryCanceled), error
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+        conn.execute("select 1")
+    conn.execute("rollback")
+    assert conn.execute("select 'after rollback'").fetchone() == ("after rollback",)
+
+
+def test_cancel_request_with_a_wrong_key_cancels_nothing(pg, pooler):
+    p = pooler()
+    conn = p.connect()
+    tag = uuid.uuid4().hex[:8]
+    q = Runner(conn, f"select pg_sleep(3), 'finished' /* wrongkey {tag} */")
+    q.start()
+    wait_for(lambda: pg.active_pid_running(f"wrongkey {tag}") or not q.is_alive(),
+             what="query on a server")
+    pid = conn.pgconn.backend_pid
+    import struct
+    with wire.RawConn(p.host, p.port) as raw:
+        raw.send(struct.pack("!IIiI", 16, wire.CANCEL_REQUEST, pid, 12345))
+        _, closed = raw.read_until_closed(timeout=30)
+        assert closed
+    result, error = q.outcome()
+    assert error is None, error
+    assert result == [("", "finished")]
+
+
+def test_query_wait_timeout_disconnects_the_waiting_client(pooler):
+    p = pooler(default_pool_size=1, query_wait_timeout=2)
+    holder = p.connect()
+    holder.execute("begin")
+    holder.execute("select 1")
+    waiter = p.connect()
+    with pytest.raises(psycopg.OperationalError) as ei:
+        waiter.execute("select 'should not run'")
+    assert "query_wait_timeout" in str(ei.value)
+    assert waiter.closed or waiter.broken
+    # The holder's transaction is untouched.
+    assert holder.execute("select 2").fetchone() == (2,)
+    holder.execute("commit")
+    assert p.connect().execute("select 3").fetchone() == (3,)
+
+
+def test_idle_transaction_timeout_closes_client_and_rolls_back(pg, pooler):
+    p = pooler(idle_transaction_timeout=2)
+    table = f"itt_{uuid.uuid4().hex[:8]}"
+    setup = p.connect()
+    setup.execute(f"create table {table} (id int)")
+    try:
+        conn = p.connect()
+        conn.execute("begin")
+        conn.execute(f"insert into {table} values (1)")
+        wait_for(lambda: not [r for r in pg.backends(USER) if r[1] == "idle in transaction"],
+                 timeout=60, what="the idle-in-transaction server to be released")
+        with pytest.raises(psycopg.OperationalError):
+            conn.execute("commit")
+        assert setup.execute(f"select count(*) from {table}").fetchone() == (0,)
+        assert setup.execute("select 1").fetchone() == (1,)
+    finally:
+        setup.execute(f"drop table {table}")
+
+
+def test_client_idle_timeout_closes_idle_clients(pooler):
+    p = pooler(client_idle_timeout=2)
+    with wire.RawConn(p.host, p.port, timeout=60) as raw:
+        raw.startup(USER, "siftdb", PASSWORDS[USER])
+        msgs, closed = raw.read_until_closed(timeout=60)
+    assert closed, "idle client was not disconnected"
+    errors = wire.errors_in(msgs)
+    assert errors and "client_idle_timeout" in errors[0].get("M", ""), msgs
+    assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.pgsift_only("query_timeout closes the connection instead of cancelling")
+def test_query_timeout_cancels_and_client_stays_usable(pooler):
+    p = pooler(query_timeout=1)
+    conn = p.connect()
+    with pytest.raises(psycopg.errors.QueryCanceled) as ei:
+        conn.execute("select pg_sleep(30)")
+    assert ei.value.sqlstate == "57014"
+    assert conn.execute("select 'usable'").fetchone() == ("usable",)
+    assert conn.execute("select pg_sleep(0.1), 'short'").fetchone() == ("", "short")
+
+
+def test_server_idle_timeout_closes_idle_servers(pg, pooler):
+    p = pooler(server_idle_timeout=1)
+    pg.wait_no_backends(USER)
+    conn = p.connect()
+    conns = [p.connect() for _ in range(3)]
+    for c in conns:
+        c.execute("begin")
+        c.execute("select 1")
+    assert pg.count_backends(USER) == 3   # busy servers are never idle-closed
+    for c in conns:
+        c.execute("commit")
+    pg.wait_no_backends(USER, timeout=60)
+    # Clients stay connected and get a fresh server.
+    assert conn.execute("select 1").fetchone() == (1,)
+
+
+def test_server_lifetime_replaces_old_server_connections(pg, pooler):
+    p = pooler(server_lifetime=1, default_pool_size=1)
+    conn = p.connect()
+    first = conn.execute("select pg_backend_pid()").fetchone()[0]
+
+    def new_server():
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        return pid != first
+
+    wait_for(new_server, timeout=60, interval=0.3, what="a new server connection")
+    wait_for(lambda: first not in [r[0] for r in pg.backends(USER)], timeout=60,
+             what=f"old server {first} to be closed")
+
+
+@pytest.mark.pgsift_only("min_pool_size is kept only while the pool has clients")
+def test_min_pool_size_opens_servers_without_clients(pg, pooler):
+    p = pooler(min_pool_size=2)
+    pg.wait_no_backends(USER)
+    conn = p.connect()
+    conn.execute("select 1")
+    conn.close()
+    wait_for(lambda: pg.count_backends(USER) >= 2, timeout=20 if IS_PGBOUNCER else 60,
+             what="min_pool_size servers to be opened")
+    assert pg.count_backends(USER) <= 5
+    assert p.connect().execute("select 1").fetchone() == (1,)

@@ -1,0 +1,188 @@
+"""Configuration file handling: errors with FILE:LINE, warnings, reloads."""
+
+import re
+import subprocess
+
+import psycopg
+import pytest
+
+from harness import (IS_PGBOUNCER, POOLER, POOLER_BIN, AdminError, pooler_popen_kwargs,
+                     wait_for)
+
+
+def file_line(p, needle):
+    """The FILE:LINE: prefix pgsift must print for the ini line holding needle.
+
+    PgBouncer 1.18 writes "(FILE:LINE)", so there the trailing colon is not
+    required."""
+    ref = f"{p.ini_path}:{p.ini_line_of(needle)}"
+    return ref if IS_PGBOUNCER else ref + ":"
+
+
+INVALID_VALUES = [
+    pytest.param("listen_port", "abc", id="listen_port-abc"),
+    pytest.param("pool_mode", "sometimes", id="pool_mode-sometimes"),
+    pytest.param("auth_type", "nope", id="auth_type-nope"),
+    pytest.param("default_pool_size", "lots", id="default_pool_size-lots"),
+    pytest.param("max_client_conn", "-5", id="max_client_conn-negative",
+                 marks=pytest.mark.pgsift_only("accepts a negative max_client_conn")),
+]
+
+
+@pytest.mark.parametrize("key,value", INVALID_VALUES)
+def test_invalid_value_is_fatal_and_names_file_line_and_key(pooler, key, value):
+    p = pooler(start=False, **{key: value})
+    rc, log = p.run_to_exit(timeout=5 if IS_PGBOUNCER else 20)
+    assert rc not in (0, None), f"{POOLER} exit code {rc} for {key} = {value}\n{log}"
+    assert file_line(p, f"{key} = {value}") in log, log
+    assert key in log, log
+    assert "Sanitizer" not in log and "runtime error:" not in log
+
+
+def test_unknown_section_is_fatal(pooler):
+    p = pooler(start=False, extra_sections="[bogus_section]\nfoo = bar\n")
+    rc, log = p.run_to_exit(timeout=20)
+    assert rc not in (0, None), log
+    assert file_line(p, "[bogus_section]") in log, log
+    assert "bogus_section" in log, log
+
+
+@pytest.mark.pgsift_only("an unknown key is fatal, not a warning")
+def test_unknown_key_is_a_warning_with_file_line(pooler):
+    p = pooler(start=False, no_such_setting="1")
+    p.start()
+    ref = file_line(p, "no_such_setting")
+    log = wait_for(lambda: ref in p.log() and p.log(), what="warning in the log")
+    assert "no_such_setting" in log
+    line = next(ln for ln in log.splitlines() if ref in ln)
+    assert "no_such_setting" in line, line
+    assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+def test_pgbouncer_section_name_is_accepted(pooler):
+    p = pooler(section="pgbouncer", default_pool_size=3)
+    conn = p.connect()
+    assert conn.execute("select current_database()").fetchone() == ("siftdb",)
+    rows = {r["key"]: r["value"] for r in p.admin_dicts("SHOW CONFIG")}
+    assert rows["default_pool_size"] == "3"
+
+
+def test_database_line_of_600_bytes_is_used_to_its_end(pg, pooler):
+    entry = (f"host=127.0.0.1 port={pg.port}" + " " * 250 + "dbname=siftdb" + " " * 250
+             + "timezone=Asia/Tokyo application_name=sift_far_end")
+    p = pooler(databases={"longdb": entry})
+    line = p.ini_path.read_text().splitlines()[p.ini_line_of("longdb =") - 1]
+    assert len(line) > 550
+    conn = p.connect(dbname="longdb")
+    row = conn.execute("select current_database(), current_setting('TimeZone'), "
+                       "current_setting('application_name'), pg_backend_pid()").fetchone()
+    assert row[:3] == ("siftdb", "Asia/Tokyo", "sift_far_end")
+    seen = pg.query("select application_name from pg_stat_activity where pid = %s", (row[3],))
+    assert seen == [("sift_far_end",)]
+
+
+def test_version_flag(pooler):
+    r = subprocess.run([str(POOLER_BIN), "-V"], capture_output=True, text=True, timeout=30,
+                       **pooler_popen_kwargs())
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    name = "PgBouncer" if IS_PGBOUNCER else "pgsift"
+    assert re.search(name + r"\s+\d+\.\d+", out, re.I), out
+
+
+def test_missing_config_file_is_fatal(pooler, tmp_base):
+    missing = tmp_base / "does-not-exist.ini"
+    r = subprocess.run([str(POOLER_BIN), str(missing)], capture_output=True, text=True,
+                       timeout=30, **pooler_popen_kwargs())
+    assert r.returncode != 0
+    assert "does-not-exist.ini" in r.stdout + r.stderr
+
+
+# -- reload ------------------------------------------------------------------------
+
+def show_config(p):
+    return {r["key"]: r["value"] for r in p.admin_dicts("SHOW CONFIG")}
+
+
+def show_database(p, name):
+    for r in p.admin_dicts("SHOW DATABASES"):
+        if r["name"] == name:
+            return r
+    return None
+
+
+@pytest.mark.parametrize("how", ["sighup", "admin-reload"])
+def test_reload_applies_a_valid_new_file(pg, pooler, how):
+    p = pooler(default_pool_size=5)
+    before = p.connect()
+    assert before.execute("select 1").fetchone() == (1,)
+    with pytest.raises(psycopg.OperationalError):
+        p.connect(dbname="added_db")
+    p.databases["added_db"] = f"host=127.0.0.1 port={pg.port} dbname=siftdb application_name=added"
+    p.databases["siftdb"] = f"host=127.0.0.1 port={pg.port} dbname=siftdb pool_size=7"
+    p.settings["default_pool_size"] = "9"
+    p.write_ini()
+    if how == "sighup":
+        p.reload()
+    else:
+        p.admin("RELOAD")
+    wait_for(lambda: show_config(p)["default_pool_size"] == "9", what="new default_pool_size")
+    wait_for(lambda: show_database(p, "siftdb")["pool_size"] == "7", what="siftdb pool_size=7")
+    conn = wait_for(lambda: p.connect(dbname="added_db"), what="added_db reachable",
+                    ignore=(psycopg.OperationalError,))
+    assert conn.execute("select current_database(), current_setting('application_name')") \
+        .fetchone() == ("siftdb", "added")
+    assert before.execute("select 2").fetchone() == (2,)
+    assert p.alive()
+
+
+def write_invalid_reload(pg, p):
+    """Rewrite the ini: add a database and a bad default_pool_size."""
+    p.databases["should_not_appear"] = f"host=127.0.0.1 port={pg.port} dbname=siftdb"
+    settings = dict(p.settings)
+    settings["default_pool_size"] = "abc"
+    p.write_ini(p.ini_text(settings=settings))
+
+
+def test_reload_of_an_invalid_file_keeps_serving(pg, pooler):
+    p = pooler(default_pool_size=5)
+    conn = p.connect()
+    offset = len(p.log())
+    write_invalid_reload(pg, p)
+    p.reload()
+    ref = file_line(p, "default_pool_size = abc")
+    wait_for(lambda: ref in p.log()[offset:], what="the refused reload in the log")
+    new_log = p.log()[offset:]
+    assert "default_pool_size" in new_log
+    if not IS_PGBOUNCER:
+        assert re.search(r"reload", new_log, re.I), new_log
+    assert p.alive()
+    assert conn.execute("select 'old client'").fetchone() == ("old client",)
+    fresh = p.connect()
+    assert fresh.execute("select 'new client'").fetchone() == ("new client",)
+
+
+@pytest.mark.pgsift_only("a failed reload applies part of the file and drops admin_users")
+def test_reload_of_an_invalid_file_changes_nothing(pg, pooler):
+    p = pooler(default_pool_size=5)
+    p.connect().execute("select 1")
+    offset = len(p.log())
+    write_invalid_reload(pg, p)
+    p.reload()
+    wait_for(lambda: "default_pool_size" in p.log()[offset:], what="the refused reload")
+    assert show_config(p)["default_pool_size"] == "5"
+    assert show_database(p, "should_not_appear") is None
+    with pytest.raises(psycopg.OperationalError):
+        p.connect(dbname="should_not_appear")
+    assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.pgsift_only("admin RELOAD of an invalid file answers success")
+def test_admin_reload_of_an_invalid_file_reports_the_error(pg, pooler):
+    p = pooler()
+    write_invalid_reload(pg, p)
+    with pytest.raises(AdminError) as ei:
+        p.admin("RELOAD")
+    assert re.search(r"reload|default_pool_size", ei.value.message, re.I), ei.value.message
+    assert show_config(p)["default_pool_size"] == "5"
+    assert p.connect().execute("select 1").fetchone() == (1,)
