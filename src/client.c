@@ -278,8 +278,6 @@ static void client_authenticated(struct client *cl)
 	}
 	cl->state = CL_LOGIN_WAIT;
 	list_move(&p->login_clients, &cl->node);
-	cl->c.want_read = false;
-	conn_update(&cl->c);
 	pool_launch(p);
 }
 
@@ -773,6 +771,8 @@ static void client_read(struct client *cl)
 			client_relay(cl);
 		break;
 	default:
+		/* waiting: the bytes stay buffered until a server is linked */
+		conn_update(&cl->c);
 		break;
 	}
 }

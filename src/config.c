@@ -723,29 +723,31 @@ static void reader_section(struct reader *rd, const char *line, size_t n)
 			     rd->lineno, (int)(end - line - 1), line + 1);
 }
 
-/* Keeps the value of an over-long "key = value" line aside and writes the
- * stand-in line for inih into str. */
-static bool reader_long_line(struct reader *rd, const char *line, size_t n, char *str, int num)
+/* Keeps the value of a "key = value" line aside and writes the stand-in
+ * line "key = \x01N" for inih into str. Used for lines too long for inih's
+ * buffer and for values inih would cut at an inline " ;" comment (PgBouncer
+ * has no inline comments, so a value may contain ';'). */
+static bool reader_stash_value(struct reader *rd, const char *line, size_t n, char *str, int num)
 {
-	const char *eq = memchr(line, '=', n), *v, *e = line + n;
+	const char *eq = memchr(line, '=', n), *v, *e = line + n, *k = line;
 	char **nl;
 	size_t klen;
 
-	if (!eq || (klen = (size_t)(eq - line)) + 16 >= (size_t)num) {
-		diag_error(rd->diag, "%s:%d: line too long to be a key = value line", rd->path, rd->lineno);
+	if (!eq) {
+		diag_error(rd->diag, "%s:%d: syntax error (expected [section] or key = value)", rd->path, rd->lineno);
 		snprintf(str, (size_t)num, "#\n");
 		return true;
 	}
-	/* inih strips an inline comment: ';' after whitespace, counting the
-	 * whitespace right after '=' */
-	for (const char *c = eq + 1; c < e; c++)
-		if (*c == ';' && c > eq + 1 && isspace((unsigned char)c[-1])) {
-			e = c;
-			break;
-		}
-	v = eq + 1;
-	while (v < e && isspace((unsigned char)*v))
-		v++;
+	klen = (size_t)(eq - k);
+	while (klen && isspace((unsigned char)k[klen - 1]))
+		klen--;
+	if (klen + 16 >= (size_t)num) {
+		diag_error(rd->diag, "%s:%d: key too long", rd->path, rd->lineno);
+		snprintf(str, (size_t)num, "#\n");
+		return true;
+	}
+	for (v = eq + 1; v < e && isspace((unsigned char)*v); v++)
+		;
 	while (e > v && isspace((unsigned char)e[-1]))
 		e--;
 	nl = realloc(rd->longvals, sizeof(char *) * (size_t)(rd->nlong + 1));
@@ -755,8 +757,17 @@ static bool reader_long_line(struct reader *rd, const char *line, size_t n, char
 		return false;
 	}
 	rd->longvals = nl;
-	snprintf(str, (size_t)num, "%.*s= %c%d\n", (int)klen, line, LONG_MARK, rd->nlong++);
+	snprintf(str, (size_t)num, "%.*s = %c%d\n", (int)klen, k, LONG_MARK, rd->nlong++);
 	return true;
+}
+
+/* Would inih take part of this line for an inline comment? */
+static bool has_inline_semicolon(const char *line, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (line[i] == ';' && (line[i - 1] == ' ' || line[i - 1] == '\t'))
+			return true;
+	return false;
 }
 
 /* inih's line source: one whole line per call, left-trimmed. */
@@ -788,19 +799,22 @@ static char *reader_next(char *str, int num, void *stream)
 		snprintf(str, (size_t)num, "#\n");
 		return str;
 	}
-	if (n && *line == '[')
+	if (n == 0 || *line == ';' || *line == '#') {
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	if (*line == '[') {
 		reader_section(rd, line, n);
-	if (n + 2 <= (size_t)num) {
+		snprintf(str, (size_t)num, "%.*s\n", n + 2 <= (size_t)num ? (int)n : 0, line);
+		return str;
+	}
+	if (n + 2 <= (size_t)num && !has_inline_semicolon(line, n)) {
 		memcpy(str, line, n);
 		str[n] = '\n';
 		str[n + 1] = 0;
 		return str;
 	}
-	if (*line == ';' || *line == '#') {
-		snprintf(str, (size_t)num, "#\n");
-		return str;
-	}
-	return reader_long_line(rd, line, n, str, num) ? str : NULL;
+	return reader_stash_value(rd, line, n, str, num) ? str : NULL;
 }
 
 static bool is_pgbouncer_only(const char *name)
@@ -828,11 +842,29 @@ static void handle_main(struct reader *rd, const char *name, const char *value)
 		diag_error(rd->diag, "%s:%d: %s: %s", rd->path, rd->lineno, settings[i].name, err);
 }
 
-static void handle_db(struct reader *rd, const char *name, const char *value)
+/* A name in double quotes ("my db", with "" for a quote) is unquoted into
+ * buf; other names are returned as they are. */
+static const char *unquote_name(const char *name, char *buf, size_t buflen)
 {
-	char err[512];
+	size_t n = strlen(name), k = 0;
+
+	if (n < 2 || name[0] != '"' || name[n - 1] != '"')
+		return name;
+	for (size_t i = 1; i + 1 < n && k + 1 < buflen; i++) {
+		if (name[i] == '"' && name[i + 1] == '"')
+			i++;
+		buf[k++] = name[i];
+	}
+	buf[k] = 0;
+	return buf;
+}
+
+static void handle_db(struct reader *rd, const char *qname, const char *value)
+{
+	char err[512], nbuf[256];
 	struct db_conf dc, *arr;
 	struct config *cfg = rd->cfg;
+	const char *name = unquote_name(qname, nbuf, sizeof(nbuf));
 
 	if (strlen(name) >= 64) {
 		diag_error(rd->diag, "%s:%d: database name \"%s\" too long (max 63 bytes)", rd->path, rd->lineno, name);
@@ -859,11 +891,12 @@ static void handle_db(struct reader *rd, const char *name, const char *value)
 	arr[cfg->ndbs++] = dc;
 }
 
-static void handle_user(struct reader *rd, const char *name, const char *value)
+static void handle_user(struct reader *rd, const char *qname, const char *value)
 {
-	char err[512];
+	char err[512], nbuf[256];
 	struct user_conf uc, *arr;
 	struct config *cfg = rd->cfg;
+	const char *name = unquote_name(qname, nbuf, sizeof(nbuf));
 
 	if (!parse_user(name, value, &uc, err, sizeof(err))) {
 		diag_error(rd->diag, "%s:%d: user \"%s\": %s", rd->path, rd->lineno, name, err);

@@ -28,9 +28,13 @@ void conn_update(struct conn *c)
 	const struct conn *dst = c->peer ? c->peer : c;
 	short want = 0;
 
+	/* read only when there is room: a waiting client keeps its request
+	 * buffered and we go on watching it (for EOF, without epoll_ctl churn) */
+	bool room = !c->in || c->in->end < c->in->cap || c->in->pos > 0;
+
 	if (c->fd < 0)
 		return;
-	if (c->want_read && dst->nseg == 0)
+	if (c->want_read && dst->nseg == 0 && room)
 		want |= EV_READ;
 	if (c->nseg)
 		want |= EV_WRITE;

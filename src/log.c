@@ -37,7 +37,7 @@ bool log_setup(const char *logfile, int verbose, bool quiet, char *errbuf, size_
 		close(sink.fd);
 	sink.fd = fd;
 	sink.verbose = verbose;
-	sink.quiet = quiet && fd >= 0;
+	sink.quiet = quiet;
 	return true;
 }
 
@@ -100,6 +100,6 @@ void log_msg(enum log_level lvl, const char *prefix, const char *fmt, ...)
 	line[n++] = '\n';
 	if (sink.fd >= 0)
 		write_all(sink.fd, line, n);
-	if (sink.fd < 0 || !sink.quiet)
+	if (!sink.quiet)
 		write_all(STDERR_FILENO, line, n);
 }

@@ -21,7 +21,7 @@ enum log_level {
 };
 
 /* (Re)opens the sink. logfile NULL or "" logs to stderr only; quiet drops
- * stderr output when a logfile is set. Returns false and keeps the previous
+ * stderr output (as pgbouncer -q). Returns false and keeps the previous
  * sink when the file cannot be opened; *errbuf says why. */
 bool log_setup(const char *logfile, int verbose, bool quiet, char *errbuf, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -78,7 +78,7 @@ void sift_apply_setting(struct sift *s, const char *name)
 
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
-	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->daemon, err, sizeof(err)))
+	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	else if (!strcmp(name, "pkt_buf"))
 		iobuf_pool_resize(&s->bufs, iobuf_size(&s->cfg));
@@ -143,7 +143,7 @@ bool sift_reload(struct sift *s)
 	keep_restart_settings(&nc, &s->cfg);
 	config_free(&s->cfg);
 	s->cfg = nc;
-	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->daemon, err, sizeof(err)))
+	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
@@ -473,7 +473,8 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	s->cfg.verbose += o->verbose;
 	s->daemon = o->daemon;
-	if (!log_setup(s->cfg.logfile, s->cfg.verbose, o->quiet || o->daemon, err, sizeof(err))) {
+	s->quiet = o->quiet || o->daemon;
+	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return false;
 	}

@@ -55,6 +55,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	sv->state = SV_ACTIVE;
 	list_move(&p->active_servers, &sv->node);
 	sv->link_time = s->now;
+	sv->used = true;
 	p->stats.server_assignment_count++;
 	if (cl->wait_start) {
 		p->stats.wait_time += (uint64_t)(s->now - cl->wait_start);
@@ -125,8 +126,6 @@ bool pool_request_server(struct client *cl)
 		cl->wait_start = s->now;
 		list_move(&p->waiting_clients, &cl->node);
 	}
-	cl->c.want_read = false;
-	conn_update(&cl->c);
 	pool_launch(p);
 	return false;
 }

@@ -67,8 +67,10 @@ bool server_expired(const struct server *sv)
 {
 	const struct sift *s = sv->sift;
 
+	/* server_lifetime = 0: each server connection serves one client only */
 	return sv->close_needed || sv->generation != sv->pool->db->generation ||
-	       (s->cfg.server_lifetime > 0 && s->now - sv->created > s->cfg.server_lifetime);
+	       (s->cfg.server_lifetime > 0 && s->now - sv->created > s->cfg.server_lifetime) ||
+	       (s->cfg.server_lifetime == 0 && sv->used);
 }
 
 /* ---- address ---- */
@@ -458,6 +460,7 @@ static void login_done(struct server *sv, char status)
 	server_log(sv, LOG_DEBUG, "login ok, backend pid %u", sv->backend_pid);
 	pool_login_done(p);
 	if (cq && *cq) {
+		sv->tolerate_error = true; /* logged, not fatal (doc/config.md) */
 		if (!server_run_query(sv, cq))
 			server_close(sv, "cannot run connect_query");
 		return;
@@ -538,7 +541,6 @@ bool server_run_query(struct server *sv, const char *sql)
 		return false;
 	sv->inject_pending++;
 	sv->state = SV_TESTED;
-	sv->ready_after_test = true;
 	list_move(&sv->pool->tested_servers, &sv->node);
 	sv->c.want_read = true;
 	if (conn_flush(&sv->c) == CONN_IO_ERROR)
@@ -748,7 +750,7 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 	if (type == 'E' && avail >= total) {
 		proto_parse_error(b->data + b->pos + PROTO_HDR, len - 4, &ef);
 		server_log(sv, LOG_WARNING, "server error while %s: %s", server_state_name(sv), ef.message);
-		sv->close_needed = true;
+		sv->close_needed |= !sv->tolerate_error;
 	}
 	b->pos += n;
 	sv->c.pkt_left = total - n;
@@ -760,6 +762,7 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 		if (sv->inject_pending)
 			sv->inject_pending--;
 		if (sv->inject_pending == 0 && sv->state == SV_TESTED) {
+			sv->tolerate_error = false;
 			pool_server_ready(sv);
 			return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
 		}

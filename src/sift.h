@@ -183,7 +183,8 @@ struct server {
 	struct list node;
 	uint8_t state;
 	char txn;			/* last ReadyForQuery status: I, T or E */
-	bool ready_after_test;		/* what to do when our own query ends */
+	bool tolerate_error;		/* our own query may fail (connect_query) */
+	bool used;			/* has been linked to a client */
 	bool close_needed;		/* settings changed: close on release */
 	uint32_t inject_pending;	/* ReadyForQuery replies to our own queries to swallow */
 	uint32_t generation;
@@ -248,6 +249,7 @@ struct sift {
 	int shutdown;			/* enum shutdown_mode */
 	bool reap_scheduled;
 	bool daemon;
+	bool quiet;			/* -q or -d: nothing on stderr */
 	int exit_code;
 };
 

@@ -632,25 +632,33 @@ static void test_long_lines(void)
 	free(line);
 	free(text);
 
-	/* long line with an inline comment */
+	/* no inline comments (as in PgBouncer): " ;" is part of the value, so a
+	 * connection string goes on after it, long line or short */
 	app = repeat('c', 400);
-	text = fmt(SEC_TRUST "[databases]\ncm = host=h application_name=%s pool_size=7 ; pool_size=99 unknown=1\n", app);
+	text = fmt(SEC_TRUST "[databases]\ncm = host=h application_name=%s connect_query='SELECT 1 ; SELECT 2' pool_size=7\n", app);
 	load(&f, text);
-	clean(&f, "long line with inline comment");
+	clean(&f, "long line with \" ;\" inside a value");
 	db = config_find_db(&f.cfg, "cm");
-	is_int(db ? db->pool_size : -9, 7, "long line: inline \" ; comment\" stripped");
-	is_str(db ? db->application_name : NULL, app, "long line with comment: application_name intact");
+	is_int(db ? db->pool_size : -9, 7, "long line: key after \" ;\" is read");
+	is_str(db ? db->connect_query : NULL, "SELECT 1 ; SELECT 2", "long line: \" ;\" kept inside the value");
+	is_str(db ? db->application_name : NULL, app, "long line with \" ;\": application_name intact");
 	done(&f);
 	free(text);
 	free(app);
+	load(&f, SEC_TRUST "[databases]\nsc = host=h connect_query='SELECT 1 ; SELECT 2' pool_size=3\n");
+	clean(&f, "short line with \" ;\" inside a value");
+	db = config_find_db(&f.cfg, "sc");
+	is_int(db ? db->pool_size : -9, 3, "short line: key after \" ;\" is read");
+	is_str(db ? db->connect_query : NULL, "SELECT 1 ; SELECT 2", "short line: \" ;\" kept inside the value");
+	done(&f);
 
 	/* long [pgsift] value with a comment */
 	app = repeat('q', 300);
-	text = fmt(SEC_TRUST "server_reset_query = SELECT '%s'   ; reset it\nverbose = 1\n", app);
-	line = fmt("SELECT '%s'", app);
+	text = fmt(SEC_TRUST "server_reset_query = SELECT '%s'   ; SELECT 2   \nverbose = 1\n", app);
+	line = fmt("SELECT '%s'   ; SELECT 2", app);
 	load(&f, text);
 	clean(&f, "long [pgsift] value");
-	is_str(f.cfg.server_reset_query, line, "long [pgsift] value exact, comment and spaces stripped");
+	is_str(f.cfg.server_reset_query, line, "long [pgsift] value exact, trailing spaces stripped");
 	is_int(f.cfg.verbose, 1, "key after a long [pgsift] line");
 	done(&f);
 	free(text);
@@ -686,19 +694,21 @@ static void test_long_lines(void)
 	/* a long line that cannot be key = value */
 	text = fmt(SEC_TRUST "%s\nverbose = 2\n", app);
 	load(&f, text);
-	one_error(&f, PATH ":3: line too long", "", "long line without \"=\" is an error with its line");
+	one_error(&f, PATH ":3: syntax error", "", "long line without \"=\" is an error with its line");
 	is_int(f.cfg.verbose, 2, "parsing continues after it");
 	done(&f);
 	free(text);
 
-	/* a long value that is only an inline comment reads as empty, as a short one does */
+	/* a value that starts with ';' is a value, short or long */
 	load(&f, SEC_TRUST "admin_users = ; nobody\n");
-	is_str(f.ok ? f.cfg.admin_users : "(load failed)", "", "short line: value that is only a comment is empty");
+	is_str(f.ok ? f.cfg.admin_users : "(load failed)", "; nobody", "short line: value starting with ';' kept");
 	done(&f);
 	text = fmt(SEC_TRUST "admin_users = ; %s\n", app);
+	line = fmt("; %s", app);
 	load(&f, text);
-	is_str(f.ok ? f.cfg.admin_users : "(load failed)", "", "long line: value that is only a comment is empty");
+	is_str(f.ok ? f.cfg.admin_users : "(load failed)", line, "long line: value starting with ';' kept");
 	done(&f);
+	free(line);
 	free(text);
 	free(app);
 
@@ -940,6 +950,14 @@ static void test_users(void)
 		    "[users] bad values: one error each"))
 		dump_diag(&f.diag);
 	is_int(f.cfg.nusers, 0, "[users] bad entries not added");
+	done(&f);
+
+	/* names in double quotes, with "" for a quote, for entries and users */
+	load(&f, SEC_TRUST "[databases]\n\"my db\" = host=h\n\"a\"\"b\" = host=h2\n[users]\n\"Mixed User\" = pool_mode=session\n");
+	clean(&f, "quoted names");
+	ok(config_find_db(&f.cfg, "my db") != NULL, "quoted database name with a space");
+	ok(config_find_db(&f.cfg, "a\"b") != NULL, "quoted database name with a doubled quote");
+	ok(config_find_user(&f.cfg, "Mixed User") != NULL, "quoted user name");
 	done(&f);
 }
 
