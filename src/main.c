@@ -19,6 +19,7 @@
 #include "admin.h"
 #include "auth.h"
 #include "client.h"
+#include "fingerprint.h"
 #include "listener.h"
 #include "log.h"
 #include "objects.h"
@@ -412,7 +413,10 @@ static void usage(FILE *f)
 		   "  -u, --user=USERNAME    switch to this user after start\n"
 		   "  -V, --version          print the version and exit\n"
 		   "  -h, --help             this help\n"
-		   "      --list-settings    print the names of all settings and exit\n");
+		   "      --list-settings    print the names of all settings and exit\n"
+		   "      --fingerprint [FILE]...\n"
+		   "                         print the fingerprint and normalized text of each\n"
+		   "                         statement in FILEs (standard input without FILE)\n");
 }
 
 struct options {
@@ -429,7 +433,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "daemon", no_argument, NULL, 'd' }, { "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
-		{ "list-settings", no_argument, NULL, 'L' }, { NULL, 0, NULL, 0 },
+		{ "list-settings", no_argument, NULL, 'L' }, { "fingerprint", no_argument, NULL, 'F' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -446,6 +451,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			for (int i = 0; i < config_setting_count(); i++)
 				printf("%s\n", config_setting_name(i));
 			return 0;
+		case 'F':
+			return fp_cli_main(argc - optind, argv + optind);
 		default: usage(stderr); return 2;
 		}
 	}
