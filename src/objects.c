@@ -260,6 +260,19 @@ static bool db_apply(struct sift *s, struct db *db, const struct db_conf *dc, co
 	return !nc.user || db->forced_user;
 }
 
+/* Login settings of db changed: the parameters new clients are told must
+ * come from a server logged in with the new settings. */
+static void pools_forget_welcome(struct sift *s, struct db *db)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->db == db)
+			p->welcome_ok = false;
+	}
+}
+
 static struct db *db_new(struct sift *s, const char *name)
 {
 	struct db *db;
@@ -327,11 +340,14 @@ bool db_sync_config(struct sift *s, char *err, size_t errlen)
 		const struct db_conf *dc = config_find_db(&s->cfg, db->name);
 		if (db->admin)
 			continue;
+		uint32_t gen = db->generation;
 		if (db->autodb && !dc)
 			dc = star;
 		db->removed = !dc;
 		if (dc && !db_apply(s, db, dc, db->name))
 			return snprintf(err, errlen, "out of memory"), false;
+		if (gen != db->generation)
+			pools_forget_welcome(s, db);
 	}
 	for (int i = 0; i < s->cfg.ndbs; i++) {
 		const struct db_conf *dc = &s->cfg.dbs[i];

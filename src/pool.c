@@ -185,6 +185,7 @@ void pool_server_ready(struct server *sv)
 		return;
 	}
 	sv->state = SV_IDLE;
+	sv->last_used = s->now; /* fresh from login, a check, or a release */
 	sv->c.want_read = true;
 	list_del(&sv->node);
 	list_prepend(&p->idle_servers, &sv->node);
@@ -206,17 +207,20 @@ static int pool_count(const struct list *l)
 	return (int)list_count(l);
 }
 
-/* Closes one idle server of another pool of the same database, so a pool
- * that waits can open one under max_db_connections. */
-static bool evict_idle_of_db(struct sift *s, struct pool *self)
+/* Closes one idle server of another pool of the same database (by_db) or
+ * the same user, so a pool that waits can open one under
+ * max_db_connections or max_user_connections. */
+static bool evict_idle(struct sift *s, struct pool *self, bool by_db)
 {
 	struct list *it;
 
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		if (p != self && p->db == self->db && !list_empty(&p->idle_servers)) {
+		bool same = by_db ? p->db == self->db : p->user == self->user;
+		if (p != self && same && !list_empty(&p->idle_servers)) {
 			struct server *sv = list_entry(p->idle_servers.prev, struct server, node);
-			server_close(sv, "evicted for another pool (max_db_connections)");
+			server_close(sv, by_db ? "evicted for another pool (max_db_connections)"
+					       : "evicted for another pool (max_user_connections)");
 			return true;
 		}
 	}
@@ -238,12 +242,11 @@ static bool may_open(struct sift *s, struct pool *p)
 		log_info("%s/%s: taking a connection from the reserve pool", p->db->name, p->user->name);
 	}
 	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
-	if (maxdb > 0 && p->db->nservers >= maxdb && !evict_idle_of_db(s, p))
-		return false;
-	if (maxdb > 0 && p->db->nservers >= maxdb)
+	if (maxdb > 0 && p->db->nservers >= maxdb && (!evict_idle(s, p, true) || p->db->nservers >= maxdb))
 		return false;
 	maxuser = p->user->max_user_connections >= 0 ? p->user->max_user_connections : s->cfg.max_user_connections;
-	return maxuser <= 0 || p->user->nservers < maxuser;
+	return maxuser <= 0 || p->user->nservers < maxuser ||
+	       (evict_idle(s, p, false) && p->user->nservers < maxuser);
 }
 
 void pool_launch(struct pool *p)

@@ -451,14 +451,16 @@ static void login_done(struct server *sv, char status)
 	const char *cq = p->db->conf.connect_query;
 
 	sv->txn = status;
-	if (!p->welcome_ok && !pool_set_welcome(sv->sift, p, sv->login->names, sv->login->vals, sv->login->n)) {
+	if (!p->welcome_ok && sv->generation == p->db->generation &&
+	    !pool_set_welcome(sv->sift, p, sv->login->names, sv->login->vals, sv->login->n)) {
 		server_close(sv, "out of memory");
 		return;
 	}
 	login_free(sv);
 	p->last_login_fail = 0;
 	server_log(sv, LOG_DEBUG, "login ok, backend pid %u", sv->backend_pid);
-	pool_login_done(p);
+	if (p->welcome_ok)
+		pool_login_done(p);
 	if (cq && *cq) {
 		sv->tolerate_error = true; /* logged, not fatal (doc/config.md) */
 		if (!server_run_query(sv, cq))
