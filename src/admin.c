@@ -2,7 +2,8 @@
  * admin: see admin.h.
  *
  * Result sets are built from a column-type string, as in PgBouncer:
- * 's' text, 'i' int4, 'q' int8, 'N' numeric (an unsigned 64-bit value).
+ * 's' text, 'i' int4, 'q' int8, 'N' numeric (an unsigned 64-bit value),
+ * 'D' numeric (a double, three decimals).
  * Every value is sent in text format.
  */
 #include "admin.h"
@@ -41,6 +42,7 @@ static uint32_t type_oid(char t)
 	case 'q':
 		return 20;
 	case 'N':
+	case 'D':
 		return 1700;
 	default:
 		return 25;
@@ -113,6 +115,10 @@ static void rs_row(struct rs *rs, ...)
 			snprintf(num, sizeof(num), "%" PRIu64, va_arg(ap, uint64_t));
 			put_text(pb, num);
 			break;
+		case 'D':
+			snprintf(num, sizeof(num), "%.3f", va_arg(ap, double));
+			put_text(pb, num);
+			break;
 		default:
 			put_text(pb, va_arg(ap, const char *));
 			break;
@@ -160,6 +166,8 @@ static void show_help(struct client *cl)
 		     "Console usage\n"
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
+		     "\tSHOW QUERIES|ANALYZER\n"
+		     "\tRESET QUERIES\n"
 		     "\tSET key = arg\n"
 		     "\tRELOAD\n"
 		     "\tPAUSE [<db>]\n"
@@ -218,7 +226,7 @@ static void show_databases(struct client *cl)
 	list_for_each(it, &s->dbs) {
 		struct db *db = list_entry(it, struct db, node);
 		const struct db_conf *dc = &db->conf;
-		if (db->removed)
+		if (db->removed || db->template)
 			continue;
 		if (db->admin) {
 			rs_row(&rs, "pgsift", NULL, s->cfg.listen_port, "pgsift", "pgsift", 2, 0, 0, 0, "statement",
@@ -475,7 +483,7 @@ static void show_stats(struct client *cl, enum stats_view view)
 		struct db *db = list_entry(it, struct db, node);
 		struct stats t;
 		const struct stats *a = &db->stats_avg;
-		if (db->admin || db->removed)
+		if (db->admin || db->removed || db->template)
 			continue;
 		admin_db_totals(s, db, &t);
 		if (view == STATS_ALL)
@@ -556,6 +564,74 @@ static void show_users(struct client *cl)
 		       u->max_user_connections >= 0 ? u->max_user_connections : s->cfg.max_user_connections, u->nservers,
 		       0, user_client_count(s, u));
 	}
+	rs_end(&rs);
+}
+
+/* ---- the analyzer ---- */
+
+static void error_codes(const struct qentry *e, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	out[0] = 0;
+	for (int i = 0; i < QSTATS_ERR_SLOTS && n < outlen; i++)
+		if (e->err[i].count)
+			n += (size_t)snprintf(out + n, outlen - n, "%s%s:%llu", n ? " " : "", e->err[i].sqlstate,
+					      (unsigned long long)e->err[i].count);
+	if (e->err_other && n < outlen)
+		snprintf(out + n, outlen - n, "%sother:%llu", n ? " " : "", (unsigned long long)e->err_other);
+}
+
+/* The database and user objects an entry was keyed with. */
+static const char *entry_db(const struct qentry *e)
+{
+	return ((const struct db *)e->db)->name;
+}
+
+static const char *entry_user(const struct qentry *e)
+{
+	return ((const struct user *)e->user)->name;
+}
+
+static void show_queries(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct qentry **list;
+	size_t n = qstats_sorted(&s->an.qs, &list);
+	struct rs rs;
+
+	rs_begin(&rs, cl, "ssssqDDDDDDDDqqsDsssssss", "fingerprint", "database", "user", "kind", "calls", "total_ms",
+		 "mean_ms", "min_ms", "max_ms", "stddev_ms", "p50_ms", "p95_ms", "p99_ms", "rows", "errors",
+		 "error_codes", "wait_ms", "first_seen", "last_seen", "application_name", "tag", "query", "sample",
+		 "partial");
+	for (size_t i = 0; i < n; i++) {
+		const struct qentry *e = list[i];
+		char hex[17], codes[160], first[40], last[40];
+		fp_hex(e->fp, hex);
+		error_codes(e, codes, sizeof(codes));
+		fmt_time(e->first_seen, first, sizeof(first));
+		fmt_time(e->last_seen, last, sizeof(last));
+		rs_row(&rs, hex, entry_db(e), entry_user(e), fp_kind_name((enum fp_kind)e->kind), (int64_t)e->calls,
+		       e->total_us / 1e3, e->calls ? (double)e->total_us / (double)e->calls / 1e3 : 0.0,
+		       e->calls ? e->min_us / 1e3 : 0.0, e->max_us / 1e3, qstats_stddev_us(e) / 1e3,
+		       hist_quantile(&e->hist, 0.50) / 1e3, hist_quantile(&e->hist, 0.95) / 1e3,
+		       hist_quantile(&e->hist, 0.99) / 1e3, (int64_t)e->rows, (int64_t)e->errors, codes,
+		       e->wait_us / 1e3, first, last, qstats_top_app(e), e->tag, e->text, e->sample,
+		       e->partial ? "yes" : "no");
+	}
+	free(list);
+	rs_end(&rs);
+}
+
+static void show_analyzer(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct rs rs;
+
+	rs_begin(&rs, cl, "siiqqq", "analyzer", "fingerprints", "max_fingerprints", "evictions", "statements",
+		 "untracked");
+	rs_row(&rs, s->cfg.analyzer ? "on" : "off", (int)s->an.qs.used, (int)s->an.qs.max, (int64_t)s->an.qs.evictions,
+	       (int64_t)s->an.statements, (int64_t)s->an.untracked);
 	rs_end(&rs);
 }
 
@@ -649,6 +725,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		{ "help", show_help }, { "version", show_version }, { "config", show_config },
 		{ "databases", show_databases }, { "pools", show_pools }, { "clients", show_clients },
 		{ "servers", show_servers }, { "lists", show_lists }, { "users", show_users },
+		{ "queries", show_queries }, { "analyzer", show_analyzer },
 	};
 
 	if (n != 2) {
@@ -673,9 +750,9 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 /* The database a PAUSE/RESUME/KILL names; NULL (with an error) if none. */
 static struct db *named_db(struct client *cl, const char *name)
 {
-	struct db *db = db_lookup(cl->sift, name);
+	struct db *db = db_lookup(cl->sift, name, false);
 
-	if (!db) {
+	if (!db || db->template) {
 		err(cl, "3D000", "no such database: %s", name);
 		return NULL;
 	}
@@ -697,7 +774,7 @@ static void cmd_pause(struct client *cl, const struct tok *t, int n)
 		return;
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);
-		if (d->admin || (db && d != db) || d->paused)
+		if (d->admin || d->template || (db && d != db) || d->paused)
 			continue;
 		d->paused = true;
 		pool_close_db_servers(s, d, true);
@@ -736,7 +813,7 @@ static void cmd_resume(struct client *cl, const struct tok *t, int n)
 		return;
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);
-		if (d->admin || (db && d != db) || (!d->paused && !d->killed))
+		if (d->admin || d->template || (db && d != db) || (!d->paused && !d->killed))
 			continue;
 		resume_db(s, d);
 		count++;
@@ -766,7 +843,7 @@ static void cmd_kill(struct client *cl, const struct tok *t, int n)
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);
 		struct list *j;
-		if (d->admin || (db && d != db))
+		if (d->admin || d->template || (db && d != db))
 			continue;
 		d->killed = true;
 		list_for_each(j, &s->pools) {
@@ -862,6 +939,10 @@ static void admin_exec(struct client *cl, const char *q, size_t len)
 		cmd_set(cl, t, n);
 	else if (is_word(&t[0], "shutdown"))
 		cmd_shutdown(cl, t, n);
+	else if (is_word(&t[0], "reset") && n == 2 && is_word(&t[1], "queries")) {
+		qstats_reset(&cl->sift->an.qs);
+		command_complete(&cl->c.gen, "RESET");
+	}
 	else if (is_word(&t[0], "reload") && n == 1) {
 		if (sift_reload(cl->sift))
 			command_complete(&cl->c.gen, "RELOAD");

@@ -31,6 +31,7 @@ struct login_state {
 	uint8_t step;
 	uint8_t salt[4];
 	struct params startup;		/* tracked values from the StartupMessage */
+	char dbname[NAME_LEN];		/* the database asked for */
 	struct scram_state scram;
 };
 
@@ -168,6 +169,7 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 		cl->login = NULL;
 	}
 	params_clear(&s->strs, &cl->vals);
+	an_client_free(cl);
 	list_append(&s->free_clients, &cl->node);
 	sift_schedule_reap(s);
 }
@@ -195,8 +197,12 @@ void client_finish_login(struct client *cl)
 		client_close(cl, "53200", "out of memory");
 		return;
 	}
-	for (int i = 0; i < s->nparams; i++)
-		istr_set(&s->strs, &cl->vals.v[i], cl->login->startup.v[i] ? cl->login->startup.v[i] : p->defaults.v[i]);
+	for (int i = 0; i < s->nparams; i++) {
+		struct istr *mine = cl->login->startup.v[i];
+		istr_set(&s->strs, &cl->vals.v[i], mine ? mine : p->defaults.v[i]);
+		if (mine && mine != p->defaults.v[i])
+			cl->unvalidated |= (uint16_t)(1u << i);
+	}
 	params_clear(&s->strs, &cl->login->startup);
 	free(cl->login);
 	cl->login = NULL;
@@ -211,7 +217,7 @@ void client_finish_login(struct client *cl)
 	proto_ready(&cl->c.gen, 'I');
 	cl->state = CL_IDLE;
 	list_move(&p->idle_clients, &cl->node);
-	cl->request_time = s->now;
+	cl->request_time = cl->idle_since = s->now;
 	cl->c.want_read = true;
 	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "cannot send the welcome");
@@ -244,8 +250,12 @@ static void admin_login(struct client *cl)
 	params_clear(&s->strs, &cl->login->startup);
 	free(cl->login);
 	cl->login = NULL;
-	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR)
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "cannot send the welcome");
+		return;
+	}
+	if (cl->c.in && cl->c.in->pos < cl->c.in->end)
+		admin_input(cl); /* a command pipelined with the login */
 }
 
 /* Authentication succeeded: join the pool (or the console). */
@@ -255,6 +265,10 @@ static void client_authenticated(struct client *cl)
 	struct user *pool_user;
 	struct pool *p;
 
+	if (cl->db->template && !(cl->db = db_lookup(s, cl->login->dbname, true))) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
 	if (s->cfg.log_connections)
 		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=no", cl->db->name, cl->user->name);
 	if (cl->db->admin) {
@@ -268,12 +282,14 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	cl->pool = p;
-	if (p->welcome_ok) {
-		client_finish_login(cl);
+	/* the pool's server cannot be reached right now: say so at once */
+	if (p->nservers == 0 && p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry &&
+	    p->last_login_error) {
+		client_close(cl, p->last_login_sqlstate, p->last_login_error);
 		return;
 	}
-	if (p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry && p->last_login_error) {
-		client_close(cl, p->last_login_sqlstate, p->last_login_error);
+	if (p->welcome_ok) {
+		client_finish_login(cl);
 		return;
 	}
 	cl->state = CL_LOGIN_WAIT;
@@ -492,7 +508,8 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		client_close(cl, "53300", "no more connections allowed (max_client_conn)");
 		return;
 	}
-	cl->db = db_lookup(s, dbname);
+	strcpy(cl->login->dbname, dbname);
+	cl->db = db_lookup(s, dbname, false);
 	if (!cl->db) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
@@ -637,22 +654,45 @@ static void account(struct client *cl, struct server *sv, uint8_t type, uint32_t
 	case 'Q':
 	case 'F':
 		cl->pending_z++;
+		cl->syncs_since_cmd = 0;
+		cl->copy_end_sent = false;
+		break;
+	case 'E':
+		cl->unsynced = true;
+		cl->syncs_since_cmd = 0;
+		cl->copy_end_sent = false;
 		break;
 	case 'S':
-		cl->pending_z++;
 		cl->unsynced = false;
+		/* PostgreSQL ignores a Sync that arrives during COPY FROM STDIN */
+		if (!cl->copy_in) {
+			cl->pending_z++;
+			cl->syncs_since_cmd++;
+		}
+		break;
+	case 'c':
+	case 'f':
+		cl->copy_in = false;
+		cl->copy_end_sent = true;
+		cl->syncs_before_end = cl->syncs_since_cmd;
 		break;
 	case 'P':
 	case 'B':
-	case 'E':
 	case 'D':
 	case 'C':
-	case 'H':
 		cl->unsynced = true;
 		break;
-	default:
+	default: /* Flush and CopyData owe no reply of their own */
 		break;
 	}
+}
+
+/* Terminate: consumed first, so the server is seen as clean (and reused,
+ * with server_reset_query in session mode) unless more bytes follow. */
+static void terminate(struct client *cl, struct iobuf *b)
+{
+	b->pos += b->end - b->pos < PROTO_HDR ? b->end - b->pos : PROTO_HDR;
+	client_close(cl, NULL, "client close request");
 }
 
 /* Queues n bytes at b->pos for the server, flushing once if the queue is
@@ -686,17 +726,20 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (!check_header(cl, type, len))
 		return RELAY_CLOSED;
 	if (type == 'X') {
-		client_close(cl, NULL, "client close request");
+		terminate(cl, b);
 		return RELAY_CLOSED;
 	}
 	total = len + 1;
-	/* a query is passed whole when it fits, so it can be looked at */
-	if (type == 'Q' && avail < total && total <= b->cap)
+	/* a message is passed whole when it fits, so it can be looked at;
+	 * COPY data streams */
+	if (type != 'd' && avail < total && total <= b->cap)
 		return RELAY_STOP;
 	n = avail < total ? avail : total;
 	if (!queue_to_server(sv, b, n))
 		return RELAY_STOP;
 	account(cl, sv, type, total);
+	if (cl->sift->cfg.analyzer && type != 'd')
+		an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	b->pos += n;
 	cl->c.pkt_left = total - n;
 	return RELAY_MORE;
@@ -714,7 +757,7 @@ static bool need_server(struct client *cl, struct iobuf *b)
 	if (!check_header(cl, type, proto_get_u32(b->data + b->pos + 1)))
 		return false;
 	if (type == 'X') {
-		client_close(cl, NULL, "client close request");
+		terminate(cl, b);
 		return false;
 	}
 	return pool_request_server(cl) && cl->state == CL_ACTIVE;
@@ -729,6 +772,8 @@ static void client_relay(struct client *cl)
 	while (rc == RELAY_MORE && (b = cl->c.in) && b->pos < b->end) {
 		if (!cl->server && (cl->c.pkt_left || !need_server(cl, b)))
 			break;
+		if (cl->server->sync_wait)
+			break; /* resumed when the parameter sync is done */
 		rc = relay_message(cl, cl->server, b);
 	}
 	if (cl->state == CL_FREE)
@@ -758,7 +803,9 @@ static void client_read(struct client *cl)
 		client_close(cl, NULL, rc == CONN_IO_EOF ? "client closed the connection" : "client read error");
 		return;
 	}
-	cl->request_time = cl->sift->now;
+	/* a login is timed from the connect, whatever trickles in */
+	if (cl->state != CL_LOGIN && cl->state != CL_LOGIN_WAIT)
+		cl->request_time = cl->sift->now;
 	switch (cl->state) {
 	case CL_LOGIN:
 		client_login_input(cl);

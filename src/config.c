@@ -72,7 +72,7 @@ static const struct setting settings[] = {
 	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
 	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
-	S_(pkt_buf, ST_INT, R, "4096", 512, 16 << 20),
+	S_(pkt_buf, ST_INT, 0, "4096", 512, 16 << 20),
 	S_(logfile, ST_STR, R, "", 0, 0),
 	S_(pidfile, ST_STR, 0, "", 0, 0),
 	S_(log_connections, ST_BOOL, R, "1", 0, 0),
@@ -81,6 +81,9 @@ static const struct setting settings[] = {
 	S_(log_stats, ST_BOOL, R, "1", 0, 0),
 	S_(stats_period, ST_TIME, R, "60", 0, 0),
 	S_(verbose, ST_INT, R, "0", 0, 5),
+	S_(analyzer, ST_BOOL, R, "1", 0, 0),
+	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
+	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))

@@ -94,6 +94,10 @@ struct config {
 	bool log_stats;
 	usec_t stats_period;
 	int verbose;
+	/* the analyzer */
+	bool analyzer;
+	int max_fingerprints;
+	bool log_query_samples;
 
 	struct db_conf *dbs;
 	int ndbs;

@@ -2,8 +2,8 @@
  * fingerprint: one pass over a statement's text; see fingerprint.h.
  *
  * Three layers, each linear in the input:
- *   lexer   - PostgreSQL's lexical rules (scan.l), yields one token at a time
- *             and remembers the first slash-star comment as the tag;
+ *   lexer   - fp_lex.c: PostgreSQL's lexical rules (scan.l), yields one token
+ *             at a time and remembers the first slash-star comment as the tag;
  *   normalizer - turns tokens into the normalized stream: literals become a
  *             placeholder, constant lists collapse, per-call names become "_";
  *   hash    - hierarchical: every ( ... ) or [ ... ] group has its own running
@@ -14,51 +14,12 @@
  */
 #include "fingerprint.h"
 
+#include "fp_lex.h"
+
 #include <string.h>
 
-/* ---- character classes (table driven) ---- */
-
-enum { C_SPACE = 1, C_NL = 2, C_IDSTART = 4, C_IDCONT = 8, C_DIGIT = 16, C_OP = 32 };
-
-static const uint8_t cclass[256] = {
-	[' '] = C_SPACE, ['\t'] = C_SPACE, ['\f'] = C_SPACE, ['\v'] = C_SPACE,
-	['\n'] = C_SPACE | C_NL, ['\r'] = C_SPACE | C_NL,
-	['0' ... '9'] = C_DIGIT | C_IDCONT,
-	['A' ... 'Z'] = C_IDSTART | C_IDCONT,
-	['a' ... 'z'] = C_IDSTART | C_IDCONT,
-	['_'] = C_IDSTART | C_IDCONT,
-	[0x80 ... 0xff] = C_IDSTART | C_IDCONT,
-	['$'] = C_IDCONT,
-	['~'] = C_OP, ['!'] = C_OP, ['@'] = C_OP, ['#'] = C_OP, ['^'] = C_OP,
-	['&'] = C_OP, ['|'] = C_OP, ['`'] = C_OP, ['?'] = C_OP, ['+'] = C_OP,
-	['-'] = C_OP, ['*'] = C_OP, ['/'] = C_OP, ['%'] = C_OP, ['<'] = C_OP,
-	['>'] = C_OP, ['='] = C_OP,
-};
-
-#define IS(c, cls) (cclass[(unsigned char)(c)] & (cls))
-
-static inline unsigned char lower(unsigned char c)
-{
-	return (unsigned char)(c + (((unsigned)(c - 'A') < 26u) << 5));
-}
-
-static int hexval(unsigned char c)
-{
-	if (IS(c, C_DIGIT))
-		return c - '0';
-	c = lower(c);
-	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
-}
-
-/* ---- hashing ---- */
-
-#define FNV_OFF 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
-
 /* Salts that keep token classes apart ("select" the word vs "select" quoted). */
-#define V_SEED 0x5047534946540001ULL /* "PGSIFT" + format version 1 */
-#define V_WORD 0x9ae16a3b2f90404fULL
-#define V_QIDENT 0xc2b2ae3d27d4eb4fULL
+#define V_SEED 0x5047534946540002ULL /* "PGSIFT" + format version 2 */
 #define V_CONST 0x165667b19e3779f9ULL
 #define V_OP 0xd6e8feb86659fd93ULL
 #define V_NAME 0xa0761d6478bd642fULL
@@ -67,13 +28,6 @@ static int hexval(unsigned char c)
 #define V_CONSTROW 0x589965cc75374cc3ULL
 #define V_ROW 0x1d8e4e27c47d124fULL
 
-/* One step of the token-stream hash: a bijection of h for a fixed v. */
-static inline uint64_t mix(uint64_t h, uint64_t v)
-{
-	h = (h ^ v) * 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 32);
-}
-
 static uint64_t finish(uint64_t h)
 {
 	h ^= h >> 30;
@@ -81,483 +35,6 @@ static uint64_t finish(uint64_t h)
 	h ^= h >> 27;
 	h *= 0x94d049bb133111ebULL;
 	return h ^ (h >> 31);
-}
-
-static uint64_t fnv(uint64_t h, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * FNV_PRIME;
-	return h;
-}
-
-/* ---- keywords: only the words the normalizer treats specially ---- */
-
-#define KF_EXPR 0x100     /* an expression may follow: "-" after it is unary */
-#define KF_PSPACE 0x200   /* display "kw (" rather than "fn(" */
-#define KF_RESERVED 0x400 /* reserved: "kw" quoted is not the same as kw bare */
-#define KWV(id, flags) ((unsigned)(id) | (unsigned)(flags))
-#define KW_ID(v) ((v)&0xff)
-
-#define B_(c, i) ((uint64_t)(unsigned char)(c) << (8 * (i)))
-#define K8(a, b, c, d, e, f, g, h) \
-	(B_(a, 0) | B_(b, 1) | B_(c, 2) | B_(d, 3) | B_(e, 4) | B_(f, 5) | B_(g, 6) | B_(h, 7))
-#define K7(a, b, c, d, e, f, g) K8(a, b, c, d, e, f, g, 0)
-#define K6(a, b, c, d, e, f) K8(a, b, c, d, e, f, 0, 0)
-#define K5(a, b, c, d, e) K8(a, b, c, d, e, 0, 0, 0)
-#define K4(a, b, c, d) K8(a, b, c, d, 0, 0, 0, 0)
-#define K3(a, b, c) K8(a, b, c, 0, 0, 0, 0, 0)
-#define K2(a, b) K8(a, b, 0, 0, 0, 0, 0, 0)
-
-/* s[0..n) equals the lower-case keyword kw, ignoring ASCII case */
-static bool word_eq(const char *s, const char *kw, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (lower((unsigned char)s[i]) != (unsigned char)kw[i])
-			return false;
-	return true;
-}
-
-
-#include "fingerprint_kw.h"
-
-static unsigned kw_lookup(const char *s, size_t n, uint64_t packed)
-{
-	if (n <= 8)
-		return kw_short(packed);
-	return n <= 17 ? kw_long(s, n) : 0;
-}
-
-/* ---- lexer ---- */
-
-enum tok_type {
-	TK_EOF,
-	TK_WORD,   /* unquoted identifier or keyword */
-	TK_QIDENT, /* "quoted" or U&"quoted" identifier */
-	TK_CONST,  /* any string, number, dollar-quoted body, $n */
-	TK_OP,     /* operators and stray characters */
-	TK_OPEN,   /* ( [ */
-	TK_CLOSE,  /* ) ] */
-	TK_COMMA,
-	TK_SEMI,
-	TK_DOT,
-	TK_CAST, /* :: */
-};
-
-struct lex {
-	const char *s;
-	size_t len, pos;
-	bool prev_operand; /* last token ends an operand: a "-" after it is binary */
-	bool partial;
-	bool have_tag;
-	size_t tag_off, tag_len;
-	/* the current token */
-	enum tok_type type;
-	size_t start, end;
-	uint64_t h;  /* words: word_hash(); ops: FNV of the text */
-	uint64_t first; /* words: first 8 bytes in lower case */
-	unsigned kw; /* words: KWV() or 0 */
-};
-
-static void lex_init(struct lex *lx, const char *s, size_t len, size_t pos)
-{
-	lx->s = s;
-	lx->len = len;
-	lx->pos = pos;
-	lx->prev_operand = false;
-	lx->partial = false;
-	lx->have_tag = false;
-	lx->tag_off = lx->tag_len = 0;
-}
-
-/* Nested slash-star comment starting at i; returns the index after it. */
-static size_t skip_block_comment(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	size_t start = i + 2, depth = 1;
-	for (i = start; i + 1 < lx->len; i++) {
-		if (s[i] == '/' && s[i + 1] == '*') {
-			depth++;
-			i++;
-		} else if (s[i] == '*' && s[i + 1] == '/') {
-			i++;
-			if (--depth == 0)
-				break;
-		}
-	}
-	bool closed = depth == 0;
-	size_t end = closed ? i + 1 : lx->len;
-	if (!closed)
-		lx->partial = true;
-	if (!lx->have_tag) {
-		lx->have_tag = true;
-		lx->tag_off = start;
-		lx->tag_len = (closed ? end - 2 : end) - start;
-	}
-	return end;
-}
-
-static size_t skip_blank(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	while (i < lx->len) {
-		if (IS(s[i], C_SPACE)) {
-			i++;
-		} else if (s[i] == '-' && i + 1 < lx->len && s[i + 1] == '-') {
-			while (i < lx->len && !IS(s[i], C_NL))
-				i++;
-		} else if (s[i] == '/' && i + 1 < lx->len && s[i + 1] == '*') {
-			i = skip_block_comment(lx, i);
-		} else {
-			break;
-		}
-	}
-	return i;
-}
-
-/* Body of a '...' string from i (after the opening quote) with '' and, when
- * esc, backslash escapes; follows PostgreSQL's continuation of a string
- * across a newline ('a'\n'b' is one literal). Returns the index after it. */
-static size_t lex_string_body(struct lex *lx, size_t i, bool esc)
-{
-	const char *s = lx->s;
-	for (;;) {
-		while (i < lx->len && s[i] != '\'')
-			i += (esc && s[i] == '\\') ? 2 : 1;
-		if (i >= lx->len) {
-			lx->partial = true;
-			return lx->len;
-		}
-		if (i + 1 < lx->len && s[i + 1] == '\'') {
-			i += 2;
-			continue;
-		}
-		size_t j = ++i;
-		bool newline = false;
-		while (j < lx->len && IS(s[j], C_SPACE))
-			newline |= IS(s[j++], C_NL) != 0;
-		if (!newline || j >= lx->len || s[j] != '\'')
-			return i;
-		i = j + 1;
-	}
-}
-
-/* "..." identifier body from i (after the quote); "" is a quote. */
-static size_t lex_qident_body(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	for (;;) {
-		const char *q = i < lx->len ? memchr(s + i, '"', lx->len - i) : NULL;
-		if (!q) {
-			lx->partial = true;
-			return lx->len;
-		}
-		i = (size_t)(q - s) + 1;
-		if (i < lx->len && s[i] == '"')
-			i++;
-		else
-			return i;
-	}
-}
-
-/* After a U&'...' or U&"..." body: an optional UESCAPE 'c' belongs to it. */
-static size_t lex_uescape(struct lex *lx, size_t i)
-{
-	size_t j = skip_blank(lx, i);
-	if (j + 7 <= lx->len && word_eq(lx->s + j, "uescape", 7) &&
-	    (j + 7 == lx->len || !IS(lx->s[j + 7], C_IDCONT))) {
-		size_t k = skip_blank(lx, j + 7);
-		if (k < lx->len && lx->s[k] == '\'')
-			return lex_string_body(lx, k + 1, false);
-	}
-	return i;
-}
-
-static size_t digits(const char *s, size_t i, size_t len, unsigned base)
-{
-	/* digits with single '_' separators between them (PostgreSQL 16) */
-	for (;;) {
-		size_t j = (i < len && s[i] == '_') ? i + 1 : i;
-		if (j >= len)
-			return i;
-		int d = hexval((unsigned char)s[j]);
-		if (d < 0 || (unsigned)d >= base)
-			return i;
-		i = j + 1;
-	}
-}
-
-/* Number at i (a digit, or '.' before a digit). Returns the index after it. */
-static size_t lex_number(const char *s, size_t i, size_t len)
-{
-	if (s[i] == '0' && i + 1 < len) {
-		unsigned char p = lower((unsigned char)s[i + 1]);
-		unsigned base = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
-		if (base) {
-			size_t j = digits(s, i + 2, len, base);
-			if (j > i + 2)
-				return j;
-			return i + 1;
-		}
-	}
-	if (s[i] != '.')
-		i = digits(s, i + 1, len, 10);
-	if (i < len && s[i] == '.' && !(i + 1 < len && s[i + 1] == '.')) {
-		i++;
-		if (i < len && IS(s[i], C_DIGIT))
-			i = digits(s, i + 1, len, 10);
-	}
-	if (i + 1 < len && lower((unsigned char)s[i]) == 'e') {
-		size_t j = i + 1;
-		if (s[j] == '+' || s[j] == '-')
-			j++;
-		if (j < len && IS(s[j], C_DIGIT))
-			i = digits(s, j + 1, len, 10);
-	}
-	return i;
-}
-
-/* $n, $tag$...$tag$, or a lone '$'. */
-static void lex_dollar(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	size_t j = i + 1;
-	lx->type = TK_CONST;
-	if (j < lx->len && IS(s[j], C_DIGIT)) {
-		while (j < lx->len && IS(s[j], C_DIGIT))
-			j++;
-		lx->end = j;
-		return;
-	}
-	if (j < lx->len && IS(s[j], C_IDSTART))
-		while (j < lx->len && IS(s[j], C_IDCONT) && s[j] != '$')
-			j++;
-	if (j >= lx->len || s[j] != '$') {
-		lx->type = TK_OP;
-		lx->end = i + 1;
-		lx->h = fnv(FNV_OFF, "$", 1);
-		return;
-	}
-	/* delimiter s[i..j]; a '$' inside the body ends any partial match,
-	 * so the search is linear */
-	size_t dlen = j - i + 1;
-	for (size_t k = j + 1; k < lx->len;) {
-		const char *d = memchr(s + k, '$', lx->len - k);
-		if (!d)
-			break;
-		k = (size_t)(d - s);
-		if (lx->len - k >= dlen && memcmp(s + k, s + i, dlen) == 0) {
-			lx->end = k + dlen;
-			return;
-		}
-		k++;
-	}
-	lx->partial = true;
-	lx->end = lx->len;
-}
-
-/* Operator run at i: stops before a comment start; a trailing + or - is cut
- * unless the run holds one of ~!@#%^&|`? (scan.l's rule), so "=-1" is "=" "-1". */
-static size_t op_end(const char *s, size_t i, size_t len)
-{
-	size_t j = i + 1;
-	while (j < len && IS(s[j], C_OP)) {
-		if ((s[j] == '-' && j + 1 < len && s[j + 1] == '-') ||
-		    (s[j] == '/' && j + 1 < len && s[j + 1] == '*'))
-			break;
-		j++;
-	}
-	size_t n = j - i;
-	if (n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-')) {
-		bool special = false;
-		for (size_t k = i; k < i + n - 1; k++)
-			special |= strchr("~!@#^&|`?%", s[k]) != NULL;
-		while (!special && n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-'))
-			n--;
-	}
-	return i + n;
-}
-
-static void lex_op(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	size_t j = op_end(s, i, lx->len);
-	lx->type = TK_OP;
-	lx->end = j;
-	if (j - i == 1 && s[i] == '-' && !lx->prev_operand) {
-		/* unary minus before a number: part of the literal */
-		size_t k = i + 1;
-		while (k < lx->len && IS(s[k], C_SPACE))
-			k++;
-		if (k < lx->len && (IS(s[k], C_DIGIT) ||
-				    (s[k] == '.' && k + 1 < lx->len && IS(s[k + 1], C_DIGIT)))) {
-			lx->type = TK_CONST;
-			lx->end = lex_number(s, k, lx->len);
-			return;
-		}
-	}
-	if (j - i == 2 && s[i] == '!' && s[i + 1] == '=')
-		lx->h = fnv(FNV_OFF, "<>", 2); /* the parser's spelling */
-	else
-		lx->h = fnv(FNV_OFF, s + i, j - i);
-}
-
-/* ASCII upper case to lower case in 8 bytes at once; other bytes unchanged */
-static inline uint64_t swar_lower(uint64_t x)
-{
-	uint64_t h = x & 0x7f7f7f7f7f7f7f7fULL;
-	uint64_t ge_a = h + 0x3f3f3f3f3f3f3f3fULL; /* high bit: byte >= 'A' */
-	uint64_t gt_z = h + 0x2525252525252525ULL; /* high bit: byte > 'Z' */
-	return x | ((ge_a & ~gt_z & ~x & 0x8080808080808080ULL) >> 2);
-}
-
-/* Byte i of the input at bits 8i..8i+7 whatever the machine's byte order,
- * so that words hash (and fingerprints come out) the same everywhere. */
-static inline uint64_t le64(uint64_t x)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-	return __builtin_bswap64(x);
-#else
-	return x;
-#endif
-}
-
-/* Lower-case bytes s[0..n) packed little-endian, n <= 8; never reads past
- * end (the end of the input). */
-static inline uint64_t load8(const char *s, size_t n, const char *end)
-{
-	uint64_t x = 0;
-	if (end - s >= 8) {
-		memcpy(&x, s, 8);
-		x = le64(x);
-		if (n < 8)
-			x &= (1ULL << (8 * n)) - 1;
-	} else {
-		for (size_t k = 0; k < n; k++)
-			x |= (uint64_t)(unsigned char)s[k] << (8 * k);
-	}
-	return swar_lower(x);
-}
-
-/* Hash of a word folded to lower case, 8 bytes per step; *first gets the
- * first 8 bytes (the keyword lookup key for short words). */
-static uint64_t word_hash(const char *s, size_t n, const char *end, uint64_t *first)
-{
-	uint64_t h = mix(V_WORD, n);
-	*first = load8(s, n < 8 ? n : 8, end);
-	h = mix(h, *first);
-	for (size_t k = 8; k < n; k += 8)
-		h = mix(h, load8(s + k, n - k < 8 ? n - k : 8, end));
-	return h;
-}
-
-static void lex_word(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	size_t j = i + 1;
-	while (j < lx->len && IS(s[j], C_IDCONT))
-		j++;
-	lx->type = TK_WORD;
-	lx->end = j;
-	lx->h = word_hash(s + i, j - i, s + lx->len, &lx->first);
-	lx->kw = kw_lookup(s + i, j - i, lx->first);
-}
-
-/* E'', B'', X'', N'', U&'' strings and U&"" identifiers; false if s[i] is
- * an ordinary word start. */
-static bool lex_prefixed(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	if (i + 1 >= lx->len || (s[i + 1] != '\'' && s[i + 1] != '&'))
-		return false; /* the common case: an ordinary word */
-	unsigned char c = lower((unsigned char)s[i]);
-	if (s[i + 1] == '\'' && (c == 'e' || c == 'b' || c == 'x' || c == 'n')) {
-		lx->type = TK_CONST;
-		lx->end = lex_string_body(lx, i + 2, c == 'e');
-		return true;
-	}
-	if (c == 'u' && i + 2 < lx->len && s[i + 1] == '&' && (s[i + 2] == '\'' || s[i + 2] == '"')) {
-		bool str = s[i + 2] == '\'';
-		size_t j = str ? lex_string_body(lx, i + 3, false) : lex_qident_body(lx, i + 3);
-		lx->type = str ? TK_CONST : TK_QIDENT;
-		lx->end = lex_uescape(lx, j);
-		return true;
-	}
-	return false;
-}
-
-static void lex_punct(struct lex *lx, size_t i)
-{
-	const char *s = lx->s;
-	char c = s[i];
-	lx->end = i + 1;
-	lx->h = (unsigned char)c;
-	switch (c) {
-	case '(': case '[': lx->type = TK_OPEN; return;
-	case ')': case ']': lx->type = TK_CLOSE; return;
-	case ',': lx->type = TK_COMMA; return;
-	case ';': lx->type = TK_SEMI; return;
-	case '.':
-		lx->type = TK_DOT;
-		if (i + 1 < lx->len && s[i + 1] == '.') {
-			lx->type = TK_OP;
-			lx->end = i + 2;
-			lx->h = fnv(FNV_OFF, "..", 2);
-		}
-		return;
-	case ':':
-		if (i + 1 < lx->len && s[i + 1] == ':') {
-			lx->type = TK_CAST;
-			lx->end = i + 2;
-			return;
-		}
-		lx->end = (i + 1 < lx->len && s[i + 1] == '=') ? i + 2 : i + 1;
-		break;
-	default:
-		break;
-	}
-	lx->type = TK_OP;
-	lx->h = fnv(FNV_OFF, s + i, lx->end - i);
-}
-
-/* Next token into lx->type/start/end/h/kw; TK_EOF at the end of input. */
-static void lex_next(struct lex *lx)
-{
-	const char *s = lx->s;
-	size_t i = lx->pos;
-	while (i < lx->len && s[i] == ' ')
-		i++; /* the common case, without a call */
-	if (i < lx->len && (IS(s[i], C_SPACE) || s[i] == '-' || s[i] == '/'))
-		i = skip_blank(lx, i);
-	lx->start = i;
-	lx->kw = 0;
-	if (i >= lx->len) {
-		lx->type = TK_EOF;
-		lx->end = lx->pos = lx->len;
-		return;
-	}
-	unsigned char c = (unsigned char)s[i];
-	if (IS(c, C_IDSTART)) {
-		if (!lex_prefixed(lx, i))
-			lex_word(lx, i);
-	} else if (IS(c, C_DIGIT) || (c == '.' && i + 1 < lx->len && IS(s[i + 1], C_DIGIT))) {
-		lx->type = TK_CONST;
-		lx->end = lex_number(s, i, lx->len);
-	} else if (c == '\'') {
-		lx->type = TK_CONST;
-		lx->end = lex_string_body(lx, i + 1, false);
-	} else if (c == '"') {
-		lx->type = TK_QIDENT;
-		lx->end = lex_qident_body(lx, i + 1);
-	} else if (c == '$') {
-		lex_dollar(lx, i);
-	} else if (IS(c, C_OP)) {
-		lex_op(lx, i);
-	} else {
-		lex_punct(lx, i);
-	}
-	lx->pos = lx->end;
-	lx->prev_operand = lx->type == TK_QIDENT || lx->type == TK_CONST || lx->type == TK_CLOSE ||
-			   (lx->type == TK_WORD && !(lx->kw & KF_EXPR));
 }
 
 /* ---- normalizer ---- */
@@ -590,6 +67,7 @@ struct frame {
 	uint8_t kind, elem, open;
 	uint16_t cast_br; /* '[' open inside a cast: "::int[]" */
 	unsigned nelem;
+	bool sel; /* in a select or RETURNING list: AS name is an alias */
 	/* VALUES rows directly inside this frame */
 	bool values, have_row, comma;
 	uint64_t prev_row;
@@ -600,15 +78,16 @@ struct frame {
 enum head {
 	H_NONE, H_NAME, H_RELEASE, H_ROLLBACK, H_ROLLBACK_TO, H_PREPARE, H_EXECUTE,
 	H_EXEC_ARGS, H_DEALLOC, H_CLOSE, H_FETCH, H_SET, H_SET_SESSION, H_SET_TIME, H_SETVAL,
-	H_NOISE,
+	H_NOISE, H_CREATE, H_TEMP_TABLE,
 };
 
 /* flags about the previous token */
 enum { P_IN = 1, P_VALUES = 2, P_ROWCLOSE = 4 };
 
 struct norm {
-	struct lex lx;
+	struct fp_lex lx;
 	struct fp_result *out;
+	bool text;          /* the display text is wanted */
 	size_t cap;         /* text bytes usable */
 	size_t tlen;        /* logical text length */
 	size_t tvalid;      /* bytes of it in out->text (a prefix, at a token boundary) */
@@ -618,21 +97,25 @@ struct norm {
 	unsigned ntok;
 	enum head head;
 	bool set_const;
+	bool temp;          /* CREATE [GLOBAL|LOCAL] TEMP[ORARY] */
+	bool attn;          /* see attn_update() */
 	bool pending_semi, pending_array;
+	bool pending_as;    /* AS in a select list: an alias name may follow */
 	struct mark array_mark;
 	unsigned prev, cur; /* P_* */
+	struct frame *top;  /* &fr[depth] */
 	struct frame fr[FP_DEPTH_MAX + 1];
 };
 
 static inline struct frame *top(struct norm *n)
 {
-	return &n->fr[n->depth];
+	return n->top;
 }
 
 static inline void emit(struct norm *n, uint64_t v)
 {
 	struct frame *f = top(n);
-	f->sig = mix(f->sig, v);
+	f->sig = fp_mix(f->sig, v);
 }
 
 static struct mark mark_now(const struct norm *n)
@@ -650,7 +133,7 @@ static void rollback(struct norm *n, struct mark m)
 	n->last = m.last;
 }
 
-enum { M_RAW, M_FOLD, M_SAFE }; /* as is, lower case, control bytes as '?' */
+enum { M_RAW, M_FOLD, M_SAFE }; /* as is, lower case, fp_safe_byte() */
 
 /* Appends the token s[0..k), after a space when sp; a token that does not
  * fit is dropped whole, and so is everything after it (tvalid stops). */
@@ -662,18 +145,18 @@ static void put(struct norm *n, bool sp, const char *s, size_t k, int mode)
 		d += sp;
 		size_t i = 0;
 		if (mode == M_FOLD && k <= 8 && n->tlen + sp + 8 <= FP_TEXT_MAX) {
-			uint64_t x = le64(n->lx.first); /* a short word, lowered by the lexer */
+			uint64_t x = fp_le64(n->lx.first); /* a short word, lowered by the lexer */
 			memcpy(d, &x, 8);
 		} else if (mode == M_FOLD) { /* longer words: 8 bytes at a time */
 			for (; i + 8 <= k; i += 8) {
-				uint64_t x = le64(load8(s + i, 8, n->lx.s + n->lx.len));
+				uint64_t x = fp_le64(fp_load8(s + i, 8, n->lx.s + n->lx.len));
 				memcpy(d + i, &x, 8);
 			}
 			for (; i < k; i++)
-				d[i] = (char)lower((unsigned char)s[i]);
+				d[i] = (char)fp_lower((unsigned char)s[i]);
 		} else if (mode == M_SAFE) {
 			for (; i < k; i++)
-				d[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+				d[i] = (char)fp_safe_byte((unsigned char)s[i]);
 		} else {
 			memcpy(d, s, k);
 		}
@@ -684,7 +167,7 @@ static void put(struct norm *n, bool sp, const char *s, size_t k, int mode)
 
 /* Writes a token with the single space that separates it from the previous
  * one, unless punctuation glues them. */
-static void show(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
+static void show_text(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
 {
 	char c = s[0];
 	bool glue = n->last == D_NONE || c == ')' || c == ']' || c == ',' || (c == '.' && k == 1) ||
@@ -697,22 +180,37 @@ static void show(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
 	n->last = cls;
 }
 
-static void show_tok(struct norm *n, uint8_t cls)
+/* Everything that builds the display text goes through show() and
+ * show_param(): with FP_OPT_NO_TEXT it costs one predictable branch. */
+static inline void show(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
 {
-	struct lex *lx = &n->lx;
+	if (n->text)
+		show_text(n, s, k, mode, cls);
+}
+
+static inline void show_tok(struct norm *n, uint8_t cls)
+{
+	struct fp_lex *lx = &n->lx;
 	show(n, lx->s + lx->start, lx->end - lx->start, M_RAW, cls);
 }
 
-static void show_param(struct norm *n)
+static void show_param_text(struct norm *n)
 {
 	char buf[12];
 	size_t k = sizeof buf;
-	unsigned v = ++n->nparams;
+	unsigned v = n->nparams;
 	do
 		buf[--k] = (char)('0' + v % 10);
 	while ((v /= 10) && k > 1);
 	buf[--k] = '$';
-	show(n, buf + k, sizeof buf - k, M_RAW, D_CONST);
+	show_text(n, buf + k, sizeof buf - k, M_RAW, D_CONST);
+}
+
+static inline void show_param(struct norm *n)
+{
+	n->nparams++;
+	if (n->text)
+		show_param_text(n);
 }
 
 /* hash of a lower-case word given as a C string */
@@ -720,7 +218,7 @@ static uint64_t word_const(const char *w)
 {
 	uint64_t first;
 	size_t k = strlen(w);
-	return word_hash(w, k, w + k, &first);
+	return fp_word_hash(w, k, w + k, &first);
 }
 
 static void show_word_text(struct norm *n, const char *w)
@@ -731,19 +229,19 @@ static void show_word_text(struct norm *n, const char *w)
 
 /* ---- list element tracking ---- */
 
-static void elem_const(struct frame *f)
+static inline void elem_const(struct frame *f)
 {
 	if (f->elem != ES_BAD)
 		f->elem = f->elem == ES_START ? ES_CONST : ES_BAD;
 }
 
-static void elem_type(struct frame *f)
+static inline void elem_type(struct frame *f)
 {
 	if (f->elem != ES_BAD)
 		f->elem = (f->elem == ES_CAST || f->elem == ES_TYPE) ? ES_TYPE : ES_BAD;
 }
 
-static void elem_step(struct frame *f, enum tok_type t)
+static inline void elem_step(struct frame *f, enum tok_type t)
 {
 	if (f->elem == ES_BAD || f->cast_br)
 		return;
@@ -760,7 +258,7 @@ static void elem_step(struct frame *f, enum tok_type t)
 
 static void push(struct norm *n, uint8_t kind, struct mark m)
 {
-	struct frame *f = &n->fr[++n->depth];
+	struct frame *f = n->top = &n->fr[++n->depth];
 	f->sig = V_GROUP;
 	f->mark = m;
 	f->kind = kind;
@@ -769,21 +267,22 @@ static void push(struct norm *n, uint8_t kind, struct mark m)
 	f->cast_br = 0;
 	f->nelem = 0;
 	f->values = f->have_row = f->comma = false;
+	f->sel = false;
 }
 
 /* ---- tokens ---- */
 
-static void tok_const(struct norm *n)
+static inline void tok_const(struct norm *n)
 {
 	elem_const(top(n));
 	emit(n, V_CONST);
 	show_param(n);
 }
 
-static void show_word(struct norm *n, const char *text, size_t k)
+static inline void show_word(struct norm *n, const char *text, size_t k)
 {
-	unsigned kw = n->lx.kw;
-	show(n, text, k, M_FOLD, (kw & KF_PSPACE) ? D_OTHER : D_WORD);
+	if (n->text)
+		show_text(n, text, k, M_FOLD, (n->lx.kw & KF_PSPACE) ? D_OTHER : D_WORD);
 }
 
 static void flush_array(struct norm *n)
@@ -793,19 +292,41 @@ static void flush_array(struct norm *n)
 	top(n)->elem = ES_BAD; /* ARRAY(subquery) or a column named array */
 }
 
+/* a word that is not a keyword the normalizer acts on */
+static inline void tok_plain_word(struct norm *n)
+{
+	struct fp_lex *lx = &n->lx;
+	struct frame *f = top(n);
+	if (lx->kw & (KF_EXPR | KF_PSPACE | KF_RESERVED)) {
+		f->elem = ES_BAD; /* not part of a type name ("timestamp with time zone") */
+		if (lx->kw & (KF_SEL | KF_ENDSEL))
+			f->sel = (lx->kw & KF_SEL) != 0;
+	} else {
+		elem_type(f);
+	}
+	emit(n, lx->h);
+	show_word(n, lx->s + lx->start, lx->end - lx->start);
+}
+
 static void tok_word(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	struct frame *f = top(n);
 	unsigned id = KW_ID(lx->kw);
 	if (id == KW_TRUE || id == KW_FALSE) {
 		tok_const(n);
 		return;
 	}
+	if (lx->kw & (KF_SEL | KF_ENDSEL))
+		f->sel = (lx->kw & KF_SEL) != 0;
 	if (id == KW_ARRAY) {
 		/* hashed when the next token shows whether ARRAY[...] follows */
 		n->pending_array = true;
 		n->array_mark = mark_now(n);
+	} else if (id == KW_AS && f->sel) {
+		/* hashed only if no alias name follows (see step_slow()) */
+		n->pending_as = true;
+		f->elem = ES_BAD;
 	} else {
 		if (id == KW_NULL || id == KW_DEFAULT)
 			elem_const(f);
@@ -826,33 +347,19 @@ static void tok_word(struct norm *n)
 }
 
 /* Reserved words quoted stay distinct; any other "lowercase_name" is the
- * same identifier as the bare word (the parser sees no difference). */
-static void tok_qident(struct norm *n)
+ * same identifier as the bare word (the parser sees no difference): the
+ * lexer has chosen the hash. */
+static inline void tok_qident(struct norm *n)
 {
-	struct lex *lx = &n->lx;
-	const char *s = lx->s + lx->start + 1;
-	size_t k = lx->end - lx->start;
-	bool closed = k >= 2 && s[k - 2] == '"' && s[-1] == '"';
-	size_t inner = closed ? k - 2 : k - 1;
-	bool plain = closed && inner > 0 && inner <= 63 && IS(s[0], C_IDSTART);
-	uint64_t packed = 0;
-	for (size_t i = 0; plain && i < inner; i++) {
-		unsigned char c = (unsigned char)s[i];
-		plain = IS(c, C_IDCONT) && c != '$' && !(c >= 'A' && c <= 'Z');
-		if (i < 8)
-			packed |= (uint64_t)c << (8 * i);
-	}
-	if (plain && (kw_lookup(s, inner, packed) & KF_RESERVED))
-		plain = false;
+	struct fp_lex *lx = &n->lx;
 	elem_type(top(n));
-	uint64_t first;
-	emit(n, plain ? word_hash(s, inner, lx->s + lx->len, &first) : V_QIDENT ^ fnv(FNV_OFF, s - 1, k));
-	show(n, lx->s + lx->start, k, M_SAFE, D_WORD);
+	emit(n, lx->h);
+	show(n, lx->s + lx->start, lx->end - lx->start, M_SAFE, D_WORD);
 }
 
 static void tok_open(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	struct frame *p = top(n);
 	char ch = lx->s[lx->start];
 	struct mark m = mark_now(n);
@@ -894,7 +401,7 @@ static void tok_open(struct norm *n)
 static void close_row(struct norm *n, const struct frame *f, bool isconst)
 {
 	struct frame *p = top(n);
-	uint64_t v = isconst ? V_CONSTROW : mix(V_ROW, f->sig);
+	uint64_t v = isconst ? V_CONSTROW : fp_mix(V_ROW, f->sig);
 	n->cur |= P_ROWCLOSE;
 	if (p->have_row && p->prev_row == v && p->comma) {
 		rollback(n, p->comma_mark);
@@ -920,7 +427,7 @@ static void close_row(struct norm *n, const struct frame *f, bool isconst)
 
 static void tok_close(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	char ch = lx->s[lx->start];
 	if (n->overflow || n->depth == 0 || (ch == ']' && top(n)->cast_br)) {
 		if (n->overflow)
@@ -934,6 +441,7 @@ static void tok_close(struct norm *n)
 		return;
 	}
 	struct frame f = n->fr[n->depth--];
+	n->top = &n->fr[n->depth];
 	struct frame *p = top(n);
 	bool isconst = f.elem == ES_CONST || f.elem == ES_TYPE;
 	f.nelem += isconst;
@@ -963,11 +471,11 @@ static void tok_close(struct norm *n)
 		elem_const(p);
 	else if (f.kind == FK_TUPLE || f.kind == FK_ARRAY)
 		p->elem = ES_BAD;
-	emit(n, mix(V_GROUP ^ f.open, f.sig));
+	emit(n, fp_mix(V_GROUP ^ f.open, f.sig));
 	show_tok(n, D_CLOSE);
 }
 
-static void tok_comma(struct norm *n)
+static inline void tok_comma(struct norm *n)
 {
 	struct frame *f = top(n);
 	elem_step(f, TK_COMMA);
@@ -981,9 +489,9 @@ static void tok_comma(struct norm *n)
 	show_tok(n, D_OTHER);
 }
 
-static void tok_other(struct norm *n)
+static inline void tok_other(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	elem_step(top(n), lx->type);
 	switch (lx->type) {
 	case TK_DOT:
@@ -1001,8 +509,8 @@ static void tok_other(struct norm *n)
 	emit(n, V_OP ^ lx->h);
 	if (lx->end - lx->start == 2 && lx->s[lx->start] == '!' && lx->s[lx->start + 1] == '=')
 		show(n, "<>", 2, M_RAW, D_OTHER);
-	else
-		show_tok(n, D_OTHER);
+	else /* a stray control byte as '?', as the lexer hashed it */
+		show(n, lx->s + lx->start, lx->end - lx->start, M_SAFE, D_OTHER);
 }
 
 /* ---- statement heads ---- */
@@ -1043,6 +551,7 @@ static enum head head_of(unsigned id)
 	case KW_FETCH: case KW_MOVE: return H_FETCH;
 	case KW_SET: return H_SET;
 	case KW_BEGIN: case KW_COMMIT: case KW_END: return H_NOISE;
+	case KW_CREATE: return H_CREATE;
 	default: return H_NONE;
 	}
 }
@@ -1076,10 +585,10 @@ static bool is_fetch_word(unsigned id)
 	       id == KW_BACKWARD || id == KW_FROM || id == KW_IN;
 }
 
-static bool tok_word_is(const struct lex *lx, const char *w)
+static bool tok_word_is(const struct fp_lex *lx, const char *w)
 {
 	size_t k = strlen(w);
-	return lx->type == TK_WORD && lx->end - lx->start == k && word_eq(lx->s + lx->start, w, k);
+	return lx->type == TK_WORD && lx->end - lx->start == k && fp_word_eq(lx->s + lx->start, w, k);
 }
 
 /* SET name {=|TO} v1, v2 ...: bare words are values (the parser makes
@@ -1107,12 +616,12 @@ static bool head_setval(struct norm *n, enum tok_type t, unsigned id)
  * makes SET timezone = v of TIME ZONE, and SESSION is the default scope. */
 static bool head_set(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	bool eq = lx->type == TK_OP && lx->end - lx->start == 1 && lx->s[lx->start] == '=';
 	if (n->head == H_SET_SESSION) {
 		n->head = H_SET;
 		if (tok_word_is(lx, "authorization") || tok_word_is(lx, "characteristics")) {
-			show_word_text(n, "session");
+			emit(n, word_const("session")); /* shown already */
 			n->head = tok_word_is(lx, "authorization") ? H_SETVAL : H_NONE;
 			return false;
 		}
@@ -1125,7 +634,10 @@ static bool head_set(struct norm *n)
 			show_word_text(n, "time");
 		}
 	} else if (n->ntok == 2 && tok_word_is(lx, "session")) {
+		/* the default scope: not hashed, but shown, so that the text
+		 * fingerprints as the statement ("SET SESSION SESSION ...") */
 		n->head = H_SET_SESSION;
+		show_word(n, lx->s + lx->start, lx->end - lx->start);
 		return true;
 	}
 	if (n->head == H_SET && n->ntok <= 3 && tok_word_is(lx, "time")) {
@@ -1136,7 +648,7 @@ static bool head_set(struct norm *n)
 		n->head = H_SETVAL; /* SET x TO v is SET x = v */
 		if (tok_word_is(lx, "role"))
 			return false;
-		emit(n, V_OP ^ fnv(FNV_OFF, "=", 1));
+		emit(n, V_OP ^ fp_fnv(FNV_OFF, "=", 1));
 		show(n, "=", 1, M_RAW, D_OTHER);
 		return true;
 	}
@@ -1158,11 +670,34 @@ static bool head_savepoint(struct norm *n, bool name, unsigned id)
 	return true;
 }
 
+/* CREATE [GLOBAL|LOCAL] TEMP|TEMPORARY TABLE [IF NOT EXISTS] name: the
+ * name of a temporary table is often made per call (tmp_ids_8731), like a
+ * cursor's; libpg_query leaves it out too. */
+static bool head_create(struct norm *n, unsigned id)
+{
+	struct fp_lex *lx = &n->lx;
+	if (n->head == H_CREATE) {
+		bool temp = tok_word_is(lx, "temp") || tok_word_is(lx, "temporary");
+		n->temp |= temp;
+		if (temp || tok_word_is(lx, "global") || tok_word_is(lx, "local"))
+			return false;
+		n->head = id == KW_TABLE && n->temp ? H_TEMP_TABLE : H_NONE;
+		return false;
+	}
+	if (tok_word_is(lx, "if") || tok_word_is(lx, "not") || tok_word_is(lx, "exists"))
+		return false;
+	n->head = H_NONE;
+	if (lx->type != TK_WORD && lx->type != TK_QIDENT)
+		return false;
+	strip_name(n);
+	return true;
+}
+
 /* Applies the rule of the current head state to a depth-0 token; true when
  * the token was consumed. */
 static bool head_rule(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	enum tok_type t = lx->type;
 	unsigned id = t == TK_WORD ? KW_ID(lx->kw) : KW_NONE;
 	bool name = t == TK_WORD || t == TK_QIDENT;
@@ -1202,6 +737,9 @@ static bool head_rule(struct norm *n)
 		return head_set(n);
 	case H_SETVAL:
 		return head_setval(n, t, id);
+	case H_CREATE:
+	case H_TEMP_TABLE:
+		return head_create(n, id);
 	case H_EXEC_ARGS:
 		if (t != TK_OPEN)
 			n->head = H_NONE;
@@ -1223,7 +761,7 @@ static bool head_rule(struct norm *n)
 /* A pending VALUES comma or ARRAY word is settled by the token after it. */
 static void settle(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
 	struct frame *f = top(n);
 	if (n->pending_array && !(lx->type == TK_OPEN && lx->s[lx->start] == '['))
 		flush_array(n);
@@ -1244,14 +782,46 @@ static void settle(struct norm *n)
 	}
 }
 
-static void step(struct norm *n)
+/* The token after AS in a select or RETURNING list: a name there is a
+ * column alias, shown but not part of the shape (pg_stat_statements and
+ * libpg_query leave it out too: it names a result column, it does not
+ * change the work). True when the token was consumed. */
+static bool alias(struct norm *n)
 {
-	struct lex *lx = &n->lx;
+	struct fp_lex *lx = &n->lx;
+	n->pending_as = false;
+	if (lx->type == TK_WORD) {
+		n->ntok++;
+		show_word(n, lx->s + lx->start, lx->end - lx->start);
+		return true;
+	}
+	if (lx->type == TK_QIDENT) {
+		n->ntok++;
+		show(n, lx->s + lx->start, lx->end - lx->start, M_SAFE, D_WORD);
+		return true;
+	}
+	emit(n, word_const("as"));
+	return false;
+}
+
+/* Does the next token need the rules of step_slow() before it: the first
+ * tokens, one after IN, VALUES or a row, a pending ARRAY or ';', VALUES
+ * rows, a statement head rule? */
+static void attn_update(struct norm *n)
+{
+	n->attn = n->ntok == 0 || n->cur || n->out->kind == FP_KIND_EMPTY || n->pending_array ||
+		  n->pending_semi || n->pending_as || top(n)->values ||
+		  (n->head != H_NONE && n->depth == 0 && !n->overflow);
+}
+
+static void step_slow(struct norm *n)
+{
+	struct fp_lex *lx = &n->lx;
 	if (lx->type == TK_SEMI && n->ntok == 0)
 		return; /* leading ';' */
-	n->prev = n->cur;
-	n->cur = 0;
 	settle(n);
+	if (n->pending_as && alias(n))
+		return;
 	if (lx->type == TK_WORD && n->out->kind == FP_KIND_EMPTY) {
 		if (n->ntok == 0) {
 			n->ntok++;
@@ -1283,6 +853,42 @@ static void step(struct norm *n)
 	}
 }
 
+/* One token: the common ones (outside the rare states of attn_update())
+ * inline, the others through step_slow(). */
+static inline __attribute__((always_inline)) void step(struct norm *n, enum tok_type t)
+{
+	struct fp_lex *lx = &n->lx;
+	if (FP_LIKELY(!n->attn)) { /* and so n->cur is 0: prev is not looked at */
+		switch (t) {
+		case TK_WORD:
+			if (lx->kw & KF_ACT)
+				break;
+			n->ntok++;
+			tok_plain_word(n);
+			return;
+		case TK_CONST: n->ntok++; tok_const(n); return;
+		case TK_QIDENT: n->ntok++; tok_qident(n); return;
+		case TK_COMMA: n->ntok++; tok_comma(n); return;
+		case TK_OP: case TK_DOT: case TK_CAST: n->ntok++; tok_other(n); return;
+		case TK_OPEN: /* leaves no rare state behind (see attn_update()) */
+			n->ntok++;
+			n->prev = 0; /* n->cur was 0 */
+			tok_open(n);
+			return;
+		case TK_CLOSE: /* back in a frame with VALUES rows or at the head */
+			n->ntok++;
+			tok_close(n);
+			attn_update(n);
+			return;
+		default: break;
+		}
+	}
+	n->prev = n->cur;
+	n->cur = 0;
+	step_slow(n);
+	attn_update(n);
+}
+
 /* ---- the first comment: tag and sqlcommenter pairs ---- */
 
 /* URL-decodes s[0..k) (and undoes \' when unq) into a NUL-terminated
@@ -1294,9 +900,9 @@ static bool decode(const char *s, size_t k, bool unq, char *d, size_t cap)
 		unsigned char c = (unsigned char)s[i];
 		if (unq && c == '\\' && i + 1 < k)
 			c = (unsigned char)s[++i];
-		else if (c == '%' && i + 2 < k && hexval((unsigned char)s[i + 1]) >= 0 &&
-			 hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+		else if (c == '%' && i + 2 < k && fp_hexval((unsigned char)s[i + 1]) >= 0 &&
+			 fp_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (unsigned char)(fp_hexval((unsigned char)s[i + 1]) * 16 + fp_hexval((unsigned char)s[i + 2]));
 			i += 2;
 		}
 		if (o + 1 >= cap) {
@@ -1382,20 +988,25 @@ static void parse_tag(const char *s, size_t k, struct fp_result *out)
 static void norm_init(struct norm *n, const char *sql, size_t len, unsigned opts,
 		      struct fp_result *out)
 {
-	lex_init(&n->lx, sql, len, 0);
+	fp_lex_init(&n->lx, sql, len, 0);
 	n->out = out;
-	n->cap = (opts & FP_OPT_NO_TEXT) ? 0 : FP_TEXT_MAX - 1;
+	n->text = !(opts & FP_OPT_NO_TEXT);
+	n->cap = n->text ? FP_TEXT_MAX - 1 : 0;
 	n->tlen = n->tvalid = 0;
 	n->last = D_NONE;
 	n->nparams = n->depth = n->overflow = n->ntok = 0;
+	n->top = &n->fr[0];
 	n->head = H_NONE;
-	n->set_const = n->pending_semi = n->pending_array = false;
+	n->set_const = n->pending_semi = n->pending_array = n->pending_as = false;
+	n->temp = false;
 	n->prev = n->cur = 0;
+	n->attn = true;
 	n->fr[0].sig = V_SEED;
 	n->fr[0].kind = FK_GROUP;
 	n->fr[0].elem = ES_BAD;
 	n->fr[0].cast_br = 0;
 	n->fr[0].values = n->fr[0].comma = n->fr[0].have_row = false;
+	n->fr[0].sel = false;
 	out->kind = FP_KIND_EMPTY;
 	out->flags = 0;
 	out->nkv = 0;
@@ -1407,15 +1018,18 @@ void fp_compute(const char *sql, size_t len, unsigned opts, struct fp_result *ou
 {
 	struct norm n;
 	norm_init(&n, sql, len, opts, out);
-	for (lex_next(&n.lx); n.lx.type != TK_EOF; lex_next(&n.lx))
-		step(&n);
+	for (enum tok_type t; (t = fp_lex_next(&n.lx)) != TK_EOF;)
+		step(&n, t);
 	if (n.pending_array)
 		flush_array(&n);
+	if (n.pending_as)
+		emit(&n, word_const("as"));
 	if (n.head == H_SET_TIME)
 		show_word_text(&n, "time"); /* held for a ZONE that did not come */
 	while (n.depth > 0) { /* unbalanced: close what is open, plainly */
 		struct frame f = n.fr[n.depth--];
-		emit(&n, mix(V_GROUP ^ f.open, f.sig));
+		n.top = &n.fr[n.depth];
+		emit(&n, fp_mix(V_GROUP ^ f.open, f.sig));
 	}
 	if (n.fr[0].comma)
 		emit(&n, V_OP ^ ',');
@@ -1442,7 +1056,7 @@ struct atomic {
 	unsigned first[4];
 };
 
-static void atomic_step(struct atomic *a, const struct lex *lx)
+static void atomic_step(struct atomic *a, const struct fp_lex *lx)
 {
 	if (lx->type == TK_OPEN || lx->type == TK_CLOSE) {
 		a->paren += lx->type == TK_OPEN ? 1 : (a->paren > 0 ? (unsigned)-1 : 0);
@@ -1470,15 +1084,15 @@ static void atomic_step(struct atomic *a, const struct lex *lx)
 
 bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, size_t *stmt_len)
 {
-	struct lex lx;
+	struct fp_lex lx;
 	while (*pos < len) {
 		size_t start = *pos, end = len;
 		while (start < len && IS(text[start], C_SPACE))
 			start++;
 		struct atomic a = {0};
 		bool any = false;
-		lex_init(&lx, text, len, start);
-		for (lex_next(&lx);; lex_next(&lx)) {
+		fp_lex_init(&lx, text, len, start);
+		for (fp_lex_next(&lx);; fp_lex_next(&lx)) {
 			if (lx.type == TK_EOF || (lx.type == TK_SEMI && a.begin_depth == 0)) {
 				end = lx.type == TK_EOF ? len : lx.start;
 				*pos = lx.end;

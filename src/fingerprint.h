@@ -79,8 +79,9 @@ struct fp_result {
 	size_t text_len;    /* strlen(text) */
 	/* Normalized display text: tokens separated by one space (none inside
 	 * "a.b", "x::t", "f(", "(x)", "a, b"), unquoted words in lower case,
-	 * constants as $1..$n numbered left to right. Control bytes inside quoted
-	 * identifiers become '?', so the text is always one line. */
+	 * constants as $1..$n numbered left to right. Inside quoted identifiers
+	 * blanks become ' ' and other control bytes '?' (hashed the same way),
+	 * so the text is always one line and fingerprints as the statement. */
 	char text[FP_TEXT_MAX];
 	size_t tag_len;     /* strlen(tag) */
 	char tag[FP_TAG_MAX]; /* inside of the first slash-star comment, trimmed */

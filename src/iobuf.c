@@ -29,14 +29,6 @@ void iobuf_pool_destroy(struct iobuf_pool *bp)
 	free_list(bp);
 }
 
-void iobuf_pool_resize(struct iobuf_pool *bp, uint32_t size)
-{
-	if (size == bp->size)
-		return;
-	bp->size = size;
-	free_list(bp);
-}
-
 struct iobuf *iobuf_get(struct iobuf_pool *bp)
 {
 	struct iobuf *b = bp->free;
@@ -62,7 +54,7 @@ void iobuf_put(struct iobuf_pool *bp, struct iobuf *b)
 	if (--b->refs > 0)
 		return;
 	bp->in_use--;
-	if (b->cap != bp->size || bp->nfree >= bp->max_free) {
+	if (bp->nfree >= bp->max_free) {
 		free(b);
 		return;
 	}

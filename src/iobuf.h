@@ -33,8 +33,6 @@ struct iobuf_pool {
 void iobuf_pool_init(struct iobuf_pool *bp, uint32_t size, uint32_t max_free);
 /* Frees the free list; buffers still in use are freed by their last put. */
 void iobuf_pool_destroy(struct iobuf_pool *bp);
-/* Changes the size of buffers handed out from now on. */
-void iobuf_pool_resize(struct iobuf_pool *bp, uint32_t size);
 
 /* Returns an empty buffer with one reference, or NULL when out of memory. */
 struct iobuf *iobuf_get(struct iobuf_pool *bp);

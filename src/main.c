@@ -79,10 +79,10 @@ void sift_apply_setting(struct sift *s, const char *name)
 
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
+	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
+		an_resync_all(s);
 	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
-	else if (!strcmp(name, "pkt_buf"))
-		iobuf_pool_resize(&s->bufs, iobuf_size(&s->cfg));
 }
 
 static void print_diag(const struct config_diag *d, bool to_stderr)
@@ -149,7 +149,6 @@ bool sift_reload(struct sift *s)
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
 	load_auth_file(s);
-	iobuf_pool_resize(&s->bufs, iobuf_size(&s->cfg));
 	return true;
 }
 
@@ -180,7 +179,7 @@ static void stats_period(struct sift *s)
 		struct db *db = list_entry(it, struct db, node);
 		struct stats t, *p = &db->stats_prev, *a = &db->stats_avg;
 		uint64_t xacts, queries, assigns;
-		if (db->admin)
+		if (db->admin || db->template)
 			continue;
 		admin_db_totals(s, db, &t);
 		xacts = t.xact_count - p->xact_count;
@@ -214,8 +213,10 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sift_now(s);
+	s->wall_offset = sift_wall_usec() - s->now; /* follows clock adjustments */
 	pool_janitor(s);
 	admin_janitor(s);
+	an_janitor(s);
 	stats_period(s);
 	listener_resume(s);
 	if ((s->shutdown == SHUTDOWN_WAIT_SERVERS && pool_db_active_servers(s, NULL) == 0) ||
@@ -387,6 +388,7 @@ static void sift_cleanup(struct sift *s)
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
 	reap_cb(-1, 0, s);
 	objects_free_all(s);
+	an_free(&s->an);
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);
@@ -495,6 +497,12 @@ static bool sift_start(struct sift *s, const struct options *o)
 	sift_now(s);
 	s->last_stats = s->now;
 	s->start_wall = sift_wall_usec();
+	s->wall_offset = s->start_wall - s->now;
+	if (!an_init(&s->an, (uint32_t)s->cfg.max_fingerprints)) {
+		log_fatal("out of memory for max_fingerprints = %d", s->cfg.max_fingerprints);
+		return false;
+	}
+	s->an.last_decay = s->now;
 	if (!setup_events(s)) {
 		log_fatal("cannot set up the event loop");
 		return false;

@@ -286,17 +286,23 @@ static struct db *db_new(struct sift *s, const char *name)
 	return db;
 }
 
-struct db *db_lookup(struct sift *s, const char *name)
+struct db *db_lookup(struct sift *s, const char *name, bool create)
 {
-	struct db *db = db_find_exact(s, name);
+	struct db *db = db_find_exact(s, name), *tmpl;
 	const struct db_conf *star;
 
-	if (db)
+	if (db && !db->template)
 		return db->removed ? NULL : db;
 	if (!strcmp(name, "pgsift") || !strcmp(name, "pgbouncer"))
 		return db_find_exact(s, "pgsift");
+	tmpl = db_find_exact(s, "*");
 	star = config_find_db(&s->cfg, "*");
-	if (!star || !(db = db_new(s, name)))
+	if (!star || !tmpl || tmpl->removed || !strcmp(name, "*"))
+		return NULL;
+	/* before authentication nothing is created: the template stands in */
+	if (!create)
+		return tmpl;
+	if (!(db = db_new(s, name)))
 		return NULL;
 	db->autodb = true;
 	if (!db_apply(s, db, star, name)) {
@@ -352,20 +358,23 @@ bool db_sync_config(struct sift *s, char *err, size_t errlen)
 	for (int i = 0; i < s->cfg.ndbs; i++) {
 		const struct db_conf *dc = &s->cfg.dbs[i];
 		struct db *db;
-		if (!strcmp(dc->name, "*") || db_find_exact(s, dc->name))
+		if (db_find_exact(s, dc->name))
 			continue;
 		if (!strcmp(dc->name, "pgsift") || !strcmp(dc->name, "pgbouncer")) {
 			log_warning("database entry \"%s\" ignored: the name belongs to the admin console", dc->name);
 			continue;
 		}
-		if (!(db = db_new(s, dc->name)) || !db_apply(s, db, dc, dc->name))
+		if (!(db = db_new(s, dc->name)))
+			return snprintf(err, errlen, "out of memory"), false;
+		db->template = !strcmp(dc->name, "*");
+		if (!db_apply(s, db, dc, dc->name))
 			return snprintf(err, errlen, "out of memory"), false;
 	}
 	/* a database with a forced user has its pool from the start, so
 	 * min_pool_size warms it up before the first client arrives */
 	list_for_each(it, &s->dbs) {
 		struct db *db = list_entry(it, struct db, node);
-		if (!db->admin && !db->removed && db->forced_user && !pool_get(s, db, db->forced_user))
+		if (!db->admin && !db->template && !db->removed && db->forced_user && !pool_get(s, db, db->forced_user))
 			return snprintf(err, errlen, "out of memory"), false;
 	}
 	return true;

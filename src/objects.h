@@ -43,9 +43,11 @@ struct user *user_get(struct sift *s, const char *name);
 
 /* ---- databases ---- */
 
-/* Finds a database by the name a client asked for; creates it from the "*"
- * entry when there is one. NULL when unknown. */
-struct db *db_lookup(struct sift *s, const char *name);
+/* Finds a database by the name a client asked for. A name only the "*"
+ * entry covers is created when create is set; without create (before the
+ * client authenticated) the "*" template is returned instead, so unknown
+ * names cost nothing until a login succeeds. NULL when unknown. */
+struct db *db_lookup(struct sift *s, const char *name, bool create);
 /* Brings the database list in line with s->cfg (startup and reload):
  * adds new entries, updates changed ones (bumping generation when login
  * settings change), marks dropped ones removed. */

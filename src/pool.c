@@ -59,6 +59,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	p->stats.server_assignment_count++;
 	if (cl->wait_start) {
 		p->stats.wait_time += (uint64_t)(s->now - cl->wait_start);
+		cl->an_wait_us += (uint64_t)(s->now - cl->wait_start);
 		cl->wait_start = 0;
 	}
 	cl->c.want_read = true;
@@ -75,10 +76,13 @@ static void unlink_pair(struct client *cl, struct server *sv)
 	sv->c.peer = NULL;
 	if (cl->state == CL_ACTIVE) {
 		cl->state = CL_IDLE;
-		list_move(&p->idle_clients, &cl->node);
+		cl->idle_since = sv->sift->now;
+		list_move(&p->idle_clients, &cl->node); /* the idle list stays ordered by idle_since */
 	}
 	cl->pending_z = 0;
 	cl->unsynced = false;
+	cl->copy_in = cl->copy_end_sent = false;
+	cl->syncs_since_cmd = cl->syncs_before_end = 0;
 }
 
 /* Takes the most recently used idle server that may be used now. Stale
@@ -144,10 +148,10 @@ void pool_release_server(struct server *sv)
 
 	if (cl) {
 		unlink_pair(cl, sv);
-		if (cl->state != CL_FREE) {
+		if (cl->state != CL_FREE)
 			conn_update(&cl->c);
-		}
 	}
+	an_server_reset(&sv->an);
 	sv->last_used = s->now;
 	if (sv->txn != 'I') {
 		server_close(sv, "released in a transaction");
@@ -189,7 +193,10 @@ void pool_server_ready(struct server *sv)
 	sv->c.want_read = true;
 	list_del(&sv->node);
 	list_prepend(&p->idle_servers, &sv->node);
-	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || pool_db_blocked(s, p->db) || list_empty(&p->waiting_clients)) {
+	/* bytes the server sent after its last ReadyForQuery (a late NOTIFY or
+	 * notice) belong to no one: server.c drops them before a handover */
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || pool_db_blocked(s, p->db) || list_empty(&p->waiting_clients) ||
+	    (sv->c.in && sv->c.in->pos < sv->c.in->end)) {
 		conn_update(&sv->c);
 		return;
 	}
@@ -284,6 +291,10 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
 	snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s", sqlstate);
 	while (!list_empty(&p->login_clients))
 		client_close(list_entry(p->login_clients.next, struct client, node), sqlstate, msg);
+	/* with no server left, waiting clients get the real reason now rather
+	 * than query_wait_timeout later */
+	while (p->nservers == 0 && !list_empty(&p->waiting_clients))
+		client_close(list_entry(p->waiting_clients.next, struct client, node), sqlstate, msg);
 }
 
 static void close_list(struct list *l, const char *reason)
@@ -345,7 +356,7 @@ static void janitor_clients(struct sift *s, struct pool *p)
 	}
 	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
 		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
-		if (s->now - cl->request_time < cfg->client_idle_timeout)
+		if (s->now - cl->idle_since < cfg->client_idle_timeout)
 			break;
 		client_close(cl, "08P01", "client_idle_timeout");
 	}
@@ -387,6 +398,12 @@ static void janitor_servers(struct sift *s, struct pool *p)
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv))
 			server_close(sv, "server lifetime over or settings changed");
+	}
+	/* our own queries (check, reset, connect_query) get the login's bound */
+	list_for_each_safe(it, tmp, &p->tested_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (cfg->server_connect_timeout > 0 && s->now - sv->test_start > cfg->server_connect_timeout)
+			server_close(sv, "server_check_query, server_reset_query or connect_query took longer than server_connect_timeout");
 	}
 	list_for_each_safe(it, tmp, &p->new_servers) {
 		struct server *sv = list_entry(it, struct server, node);

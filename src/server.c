@@ -251,6 +251,14 @@ static void server_connected(struct server *sv)
 	conn_update(&sv->c);
 }
 
+/* Is a message header from the server sane? Lengths are bounded before any
+ * arithmetic: below 4 or above max_packet_size is a broken or hostile
+ * server (and len + 1 cannot wrap). */
+static bool header_ok(const struct server *sv, uint8_t type, uint32_t len)
+{
+	return len >= 4 && (uint64_t)len + 1 <= (uint64_t)sv->sift->cfg.max_packet_size && (type != 'Z' || len == 5);
+}
+
 /* ---- login ---- */
 
 static void login_failed(struct server *sv, const char *sqlstate, const char *msg)
@@ -511,7 +519,7 @@ static void server_login_input(struct server *sv)
 	while (sv->state == SV_LOGIN && (b = sv->c.in) && b->end - b->pos >= PROTO_HDR) {
 		uint8_t type = b->data[b->pos];
 		uint32_t len = proto_get_u32(b->data + b->pos + 1);
-		if (len < 4 || len + 1 > b->cap) {
+		if (!header_ok(sv, type, len) || len + 1 > b->cap) {
 			login_failed(sv, "08P01", "invalid message from the server during login");
 			return;
 		}
@@ -543,6 +551,7 @@ bool server_run_query(struct server *sv, const char *sql)
 		return false;
 	sv->inject_pending++;
 	sv->state = SV_TESTED;
+	sv->test_start = sv->sift->now;
 	list_move(&sv->pool->tested_servers, &sv->node);
 	sv->c.want_read = true;
 	if (conn_flush(&sv->c) == CONN_IO_ERROR)
@@ -557,6 +566,7 @@ bool server_sync_params(struct server *sv, struct client *cl)
 	char sql[2048], lit[600];
 	size_t n = 0;
 	uint32_t mark;
+	uint16_t mask = 0;
 
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *want = cl->vals.v[i];
@@ -569,7 +579,7 @@ bool server_sync_params(struct server *sv, struct client *cl)
 		if (w < 0 || (size_t)w >= sizeof(sql) - n)
 			break;
 		n += (size_t)w;
-		istr_set(&s->strs, &sv->vals.v[i], want);
+		mask |= (uint16_t)(1u << i);
 	}
 	if (n == 0)
 		return true;
@@ -579,7 +589,34 @@ bool server_sync_params(struct server *sv, struct client *cl)
 	if (!conn_gen_commit(&sv->c, mark))
 		return false;
 	sv->inject_pending++;
+	sv->sync_mask = mask;
+	sv->sync_failed = false;
+	/* a value only the client's startup packet vouches for may be refused:
+	 * its first SET must succeed before the client's statement runs */
+	sv->sync_wait = (cl->unvalidated & mask) != 0;
 	return true;
+}
+
+/* Our SETs are done (the ReadyForQuery of the sync): values the server took
+ * are now the server's; a refused one ends the client like PostgreSQL
+ * would have ended it at login. */
+static void sync_done(struct server *sv, struct client *cl)
+{
+	struct sift *s = sv->sift;
+	bool waited = sv->sync_wait;
+
+	sv->sync_wait = false;
+	if (sv->sync_failed) {
+		client_close(cl, sv->sync_sqlstate, sv->sync_error);
+		return;
+	}
+	for (int i = 0; i < s->nparams; i++)
+		if (sv->sync_mask & (1u << i))
+			istr_set(&s->strs, &sv->vals.v[i], cl->vals.v[i]);
+	cl->unvalidated &= (uint16_t)~sv->sync_mask;
+	sv->sync_mask = 0;
+	if (waited)
+		client_resume(cl);
 }
 
 /* A ParameterStatus seen while relaying: the server's value changed and,
@@ -636,6 +673,18 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	}
 }
 
+/* CopyInResponse: the server now ignores Syncs until CopyDone/CopyFail, so
+ * the Syncs the client sent after its COPY command (and before ending the
+ * copy) will get no ReadyForQuery. */
+static void copy_in_started(struct client *cl)
+{
+	uint16_t ignored = cl->copy_end_sent ? cl->syncs_before_end : cl->syncs_since_cmd;
+
+	cl->pending_z -= ignored < cl->pending_z ? ignored : cl->pending_z;
+	cl->syncs_since_cmd = 0;
+	cl->copy_in = !cl->copy_end_sent;
+}
+
 /* May the server go back to the pool now that this ReadyForQuery is out? */
 static bool may_release(struct server *sv, struct client *cl)
 {
@@ -672,38 +721,50 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		return RELAY_STOP;
 	type = b->data[b->pos];
 	len = proto_get_u32(b->data + b->pos + 1);
-	total = len + 1;
-	if (len < 4 || (type == 'Z' && len != 5)) {
-		server_close(sv, "invalid message from the server");
+	if (!header_ok(sv, type, len)) {
+		server_close(sv, "invalid message length from the server (or above max_packet_size)");
 		return RELAY_CLOSED;
 	}
+	total = len + 1;
 	whole = avail >= total;
-	if (!whole && (type == 'Z' || type == 'S' || type == 'E') && total <= b->cap)
+	if (!whole && (type == 'Z' || type == 'S' || type == 'E' || type == 'C') && total <= b->cap)
 		return RELAY_STOP; /* wait for the rest: we look inside these */
 	if (type == 'S' && whole)
 		track_param(sv, b->data + b->pos + PROTO_HDR, len - 4);
 	n = whole ? total : avail;
 	if (sv->inject_pending) {
 		/* replies to our own SETs: never seen by the client */
-		if (type == 'Z') {
-			sv->inject_pending--;
+		bool done = type == 'Z' && --sv->inject_pending == 0;
+		if (type == 'Z')
 			sv->txn = (char)b->data[b->pos + PROTO_HDR];
-		} else if (type == 'E' && whole) {
+		else if (type == 'E') {
 			struct proto_err_fields ef;
-			proto_parse_error(b->data + b->pos + PROTO_HDR, len - 4, &ef);
+			proto_parse_error(b->data + b->pos + PROTO_HDR, whole ? len - 4 : n - PROTO_HDR, &ef);
 			server_log(sv, LOG_WARNING, "parameter sync failed: %s", ef.message);
+			sv->sync_failed = true;
+			snprintf(sv->sync_sqlstate, sizeof(sv->sync_sqlstate), "%s", *ef.sqlstate ? ef.sqlstate : "22023");
+			snprintf(sv->sync_error, sizeof(sv->sync_error), "%s", *ef.message ? ef.message : "invalid parameter value");
 		}
 		b->pos += n;
 		sv->c.pkt_left = total - n;
 		sv->c.pkt_drop = true;
+		if (done) {
+			sync_done(sv, cl);
+			if (sv->state == SV_FREE || sv->client != cl)
+				return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
+		}
 		return RELAY_MORE;
 	}
 	if (!queue_to_client(cl, b, n))
 		return RELAY_STOP;
+	if (sv->sift->cfg.analyzer && (type == 'C' || type == 'E' || type == 'I' || type == 's' || type == 'Z'))
+		an_server_message(sv->sift, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	sv->pool->stats.bytes_sent += total;
 	b->pos += n;
 	sv->c.pkt_left = total - n;
 	sv->c.pkt_drop = false;
+	if (type == 'G')
+		copy_in_started(cl);
 	if (type == 'Z') {
 		sv->txn = (char)b->data[b->pos - 1];
 		client_got_ready(sv, cl, sv->txn);
@@ -739,11 +800,11 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 		return RELAY_STOP;
 	type = b->data[b->pos];
 	len = proto_get_u32(b->data + b->pos + 1);
-	total = len + 1;
-	if (len < 4 || (type == 'Z' && len != 5)) {
-		server_close(sv, "invalid message from the server");
+	if (!header_ok(sv, type, len)) {
+		server_close(sv, "invalid message length from the server (or above max_packet_size)");
 		return RELAY_CLOSED;
 	}
+	total = len + 1;
 	if (avail < total && total <= b->cap)
 		return RELAY_STOP;
 	n = avail < total ? avail : total;
@@ -787,6 +848,12 @@ static void server_relay(struct server *sv)
 		rc = sv->state == SV_ACTIVE ? relay_message(sv, b) : own_message(sv, b);
 	if (sv->state == SV_FREE)
 		return;
+	/* released with stray bytes behind its ReadyForQuery: now drained */
+	if (sv->state == SV_IDLE && !list_empty(&sv->pool->waiting_clients) && (!sv->c.in || sv->c.in->pos == sv->c.in->end)) {
+		pool_server_ready(sv);
+		if (sv->state == SV_FREE)
+			return;
+	}
 	cl = sv->client;
 	if (cl && conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "client write failed");
@@ -836,6 +903,10 @@ static void cancel_event_cb(evutil_socket_t fd, short what, void *arg)
 	sift_now(cr->sift);
 	if (what & EV_TIMEOUT) {
 		log_warning("cancel request timed out");
+		/* once sent, PostgreSQL may still act on it later: the server must
+		 * never serve another client */
+		if (cr->sent > 0 && cr->server)
+			cr->server->close_needed = true;
 		cancel_done(cr);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "analyzer.h"
 #include "config.h"
 #include "conn.h"
 #include "list.h"
@@ -88,6 +89,7 @@ struct db {
 	struct db_conf conf;		/* own copy; outlives a reload that drops it */
 	bool admin;			/* the console (pgsift / pgbouncer) */
 	bool autodb;			/* made from the "*" entry */
+	bool template;			/* the "*" entry itself: stands in for an autodb until login */
 	bool removed;			/* gone from the config: no new clients */
 	bool paused;
 	bool killed;			/* KILL: new clients wait until RESUME */
@@ -146,7 +148,12 @@ struct client {
 	bool stats_only;		/* admin console in read-only mode */
 	bool unsynced;			/* extended-protocol messages since the last Sync */
 	bool timeout_canceled;		/* query_timeout already sent a cancel */
+	bool copy_in;			/* the server is in COPY FROM STDIN for us */
+	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */
+	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
+	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
+	uint16_t unvalidated;		/* tracked values from the startup packet no server accepted yet */
 	uint64_t id;
 	uint32_t cancel_pid, cancel_key;
 	struct pool *pool;		/* NULL for the console and during login */
@@ -157,10 +164,13 @@ struct client {
 	struct peer_addr addr;
 	int64_t connect_time;		/* usec, wall clock */
 	int64_t request_time;		/* last activity, monotonic usec */
+	int64_t idle_since;		/* when it last became idle (no server) */
 	int64_t wait_start;
 	int64_t query_start;		/* first unanswered Sync/Query */
 	int64_t xact_start;
 	struct params vals;
+	struct an_client *an;		/* statement names, for the analyzer (lazy) */
+	uint64_t an_wait_us;		/* wait for a server, charged to the next statement */
 	uint32_t admin_wait;		/* console: a PAUSE reply is pending */
 	struct db *admin_wait_db;
 };
@@ -187,6 +197,12 @@ struct server {
 	bool used;			/* has been linked to a client */
 	bool close_needed;		/* settings changed: close on release */
 	uint32_t inject_pending;	/* ReadyForQuery replies to our own queries to swallow */
+	uint16_t sync_mask;		/* parameters the pending sync sets */
+	bool sync_wait;			/* hold the client's bytes until the sync is done */
+	bool sync_failed;
+	char sync_sqlstate[6];
+	char sync_error[160];
+	int64_t test_start;		/* when our own query started (SV_TESTED) */
 	uint32_t generation;
 	uint64_t id;
 	uint32_t backend_pid, backend_key;
@@ -200,6 +216,7 @@ struct server {
 	int64_t link_time;
 	struct peer_addr local;
 	struct params vals;
+	struct an_server an;		/* statements sent and not yet answered */
 };
 
 struct cancel_req {
@@ -242,6 +259,8 @@ struct sift {
 	char *param_names[PARAM_MAX];
 	int nparams;
 	int64_t now;			/* monotonic usec, refreshed per callback */
+	int64_t wall_offset;		/* wall clock = now + wall_offset */
+	struct analyzer an;
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;

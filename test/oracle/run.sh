@@ -1,32 +1,45 @@
 #!/bin/sh
-# Builds and runs the reference-oracle check of src/fingerprint.c against
-# libpg_query (Debian's libpg-query-dev), over test/corpus/corpus.sql.
+# The reference-oracle check of pgsift's fingerprint (src/fingerprint.c,
+# src/fp_lex.c) against libpg_query (Debian's libpg-query-dev), over
+# test/corpus/corpus.sql. See doc/fingerprint.md.
 #
-#   test/oracle/run.sh                      grouping comparison; exit 1 on an
-#                                           unexplained disagreement
-#   test/oracle/run.sh --min-agreement 98   also fail under 98% of pairs
-#   test/oracle/run.sh --bench              throughput, pgsift vs libpg_query
+#   test/oracle/run.sh                      TAP; exit 1 under 98% agreement,
+#                                           on an unexplained disagreeing
+#                                           pair, or when splitting or
+#                                           re-fingerprinting differ
+#   test/oracle/run.sh --min-agreement P    the same with another threshold
+#   test/oracle/run.sh --bench              throughput of pgsift (hash only,
+#                                           with text) and libpg_query in
+#                                           the same run, and their ratios
 #
-# Installs libpg-query-dev with apt-get when it is missing and we are root.
+# Installs libpg-query-dev when it is missing (as root, or through sudo).
+# CC and CFLAGS may be set; the default is the project's own -O2.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-out=${TMPDIR:-/tmp}/pgsift-oracle.$$
 cc=${CC:-cc}
+cflags=${CFLAGS:--O2}
 
-if [ ! -f /usr/include/pg_query.h ]; then
-	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "oracle: installing libpg-query-dev" >&2
-		apt-get update -qq >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpg-query-dev >/dev/null
-	else
-		echo "oracle: libpg-query-dev is not installed (apt-get install libpg-query-dev)" >&2
-		exit 1
+if ! dpkg-query -W -f='${Status}' libpg-query-dev 2>/dev/null | grep -q "install ok installed"; then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			echo "1..0 # SKIP libpg-query-dev is missing and neither root nor sudo can install it"
+			echo "oracle: need root or sudo to install libpg-query-dev" >&2
+			exit 1
+		fi
+		sudo=sudo
 	fi
+	echo "# oracle: installing libpg-query-dev" >&2
+	$sudo apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+		libpg-query-dev >/dev/null
 fi
 
+out=$(mktemp "${TMPDIR:-/tmp}/pgsift-oracle.XXXXXX")
 trap 'rm -f "$out"' EXIT
-$cc -std=gnu11 -O2 -Wall -Wextra -I"$top/src" \
-	"$here/oracle.c" "$top/src/fingerprint.c" -lpg_query -o "$out"
+# shellcheck disable=SC2086 # cflags is a list of options
+$cc -std=gnu11 $cflags -Wall -Wextra -I"$top/src" "$here/oracle.c" \
+	"$top/src/fingerprint.c" "$top/src/fp_lex.c" -lpg_query -o "$out"
 "$out" "$@" "$top/test/corpus/corpus.sql"

@@ -1089,7 +1089,8 @@ static const char all_changed[] =
 	"idle_transaction_timeout = 45\nignore_startup_parameters = extra_float_digits, search_path\n"
 	"track_extra_parameters = search_path\nmax_packet_size = 1048576\npkt_buf = 8192\n"
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
-	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n";
+	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
+	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\n";
 
 static void test_copy_setting(void)
 {

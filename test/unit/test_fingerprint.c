@@ -1,15 +1,22 @@
 /*
- * Unit tests for src/fingerprint.c, TAP output. Exit 0 only if all pass.
+ * Unit tests for src/fingerprint.c and src/fp_lex.c, TAP output. Exit 0
+ * only if all pass.
  *
  *   test_fingerprint               run the tests
  *   test_fingerprint --bench FILE  print ns/statement over FILE's statements
- *                                  (a measurement, not a test)
+ *                                  (a measurement, not a test; the
+ *                                  comparison with libpg_query is
+ *                                  test/oracle/run.sh --bench)
  *
- * Run it under ASan: the partial-input tests copy every prefix of a set of
- * statements into an exactly sized heap block, so any read past the end is
- * caught.
+ * Run it under ASan: every statement is fingerprinted from an exactly sized
+ * heap block, and the partial-input tests copy every prefix of a set of
+ * statements, so any read past the end is caught.
+ *
+ * Standalone: cc -std=gnu11 -Isrc test/unit/test_fingerprint.c
+ *   src/fingerprint.c src/fp_lex.c -fsanitize=address,undefined
  */
 #include "fingerprint.h"
+#include "fp_lex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +25,8 @@
 
 static int ntest, nfail;
 static struct fp_result R, R2;
+static struct fp_result R3; /* for the invariants checked on every statement */
+static int ninvariant, invariant_bad;
 
 static void ok(int cond, const char *fmt, const char *name)
 {
@@ -30,6 +39,21 @@ static void ok(int cond, const char *fmt, const char *name)
 	putchar('\n');
 }
 
+/* The invariants of every fingerprint: the hash-only path gives the same
+ * hash, and so does the normalized text (unless it was cut). */
+static void invariants(const char *copy, size_t n, const struct fp_result *r)
+{
+	ninvariant++;
+	fp_compute(copy, n, FP_OPT_NO_TEXT | FP_OPT_NO_TAG, &R3);
+	int bad = R3.hash != r->hash || R3.nparams != r->nparams || R3.kind != r->kind;
+	if (!(r->flags & (FP_TRUNCATED | FP_PARTIAL))) {
+		fp_compute(r->text, r->text_len, FP_OPT_NO_TAG, &R3);
+		bad |= R3.hash != r->hash;
+	}
+	if (bad && invariant_bad++ < 5)
+		printf("# invariant broken for: %.*s\n#   text: %s\n", (int)n, copy, r->text);
+}
+
 /* Fingerprints a heap copy of exactly strlen(sql) bytes, no NUL after it. */
 static void fpr(const char *sql, struct fp_result *r)
 {
@@ -37,6 +61,7 @@ static void fpr(const char *sql, struct fp_result *r)
 	char *copy = malloc(n ? n : 1);
 	memcpy(copy, sql, n);
 	fp_compute(copy, n, 0, r);
+	invariants(copy, n, r);
 	free(copy);
 }
 
@@ -194,6 +219,12 @@ static void names(void)
 	same("SET statement_timeout = 0", "SET statement_timeout TO '5s'");
 	text_is("SET LOCAL lock_timeout = '1s'", "set local lock_timeout = $1");
 	text_is("SET search_path = DEFAULT", "set search_path = default");
+	same("SET SESSION statement_timeout = 5", "SET statement_timeout = 5");
+	text_is("SET SESSION x = 1", "set session x = $1"); /* shown, not hashed */
+	fpr("SET SESSION SESSION time x", &R); /* the text fingerprints alike (invariants) */
+	text_is("SET SESSION TIME ZONE 'UTC'", "set session timezone = $1");
+	same("SET SESSION TIME ZONE 'UTC'", "SET timezone TO 'Europe/Paris'");
+	text_is("SELECT \x01, a \x02 b", "select ?, a ? b"); /* stray control bytes */
 	differ("SET search_path = a", "SET statement_timeout = a");
 	text_is("UPDATE t SET a = b", "update t set a = b");
 	/* names that do not change per call stay */
@@ -396,37 +427,176 @@ static void numbering_and_cap(void)
 	ok(strcmp(hex, "0123456789abcdef") == 0, "", "fp_hex");
 }
 
+static void aliases(void)
+{
+	/* a column alias (AS name in a select or RETURNING list) is not part
+	 * of the shape, as in pg_stat_statements and libpg_query */
+	same("SELECT a AS x, b AS \"Y\" FROM t", "SELECT a, b FROM t");
+	same("SELECT count(*) AS n FROM t", "SELECT count(*) AS total FROM t");
+	text_is("SELECT a AS X FROM t", "select a as x from t"); /* shown as written */
+	same("INSERT INTO t VALUES (1) RETURNING id AS new_id", "INSERT INTO t VALUES (1) RETURNING id");
+	same("UPDATE t SET a = 1 RETURNING a AS b, c", "UPDATE t SET a = 1 RETURNING a, c");
+	same("SELECT 1 AS from", "SELECT 1"); /* any word is a label after AS */
+	same("WITH q AS (SELECT a AS b FROM t) SELECT b AS c FROM q", "WITH q AS (SELECT a FROM t) SELECT b FROM q");
+	same("SELECT (SELECT 1 AS one) AS sub", "SELECT (SELECT 1)");
+	same("SELECT DISTINCT ON (a) a AS b FROM t", "SELECT DISTINCT ON (a) a FROM t");
+	same("SELECT a AS b FROM t UNION ALL SELECT c AS d FROM u", "SELECT a FROM t UNION ALL SELECT c FROM u");
+	same("CREATE TABLE t2 AS SELECT a AS b FROM t", "CREATE TABLE t2 AS SELECT a FROM t");
+	/* what stays */
+	differ("SELECT 1 AS", "SELECT 1");
+	differ("SELECT a x FROM t", "SELECT a FROM t"); /* no AS: a lexer cannot tell */
+	differ("SELECT CAST(a AS int) FROM t", "SELECT CAST(a AS bigint) FROM t");
+	differ("SELECT * FROM t AS x", "SELECT * FROM t"); /* table aliases are used */
+	differ("WITH q AS (SELECT 1) SELECT * FROM q", "WITH r AS (SELECT 1) SELECT * FROM r");
+	differ("SELECT 1 FROM t WINDOW w AS (ORDER BY a)", "SELECT 1 FROM t WINDOW v AS (ORDER BY a)");
+	differ("SELECT a FROM t ORDER BY a", "SELECT a FROM t ORDER BY b");
+}
+
+static void temp_tables(void)
+{
+	same("CREATE TEMP TABLE tmp_ids_8731 (id bigint) ON COMMIT DROP",
+	     "CREATE TEMP TABLE \"tmp 2\" (id bigint) ON COMMIT DROP");
+	text_is("CREATE LOCAL TEMPORARY TABLE IF NOT EXISTS x (id int)",
+		"create local temporary table if not exists _(id int)");
+	differ("CREATE TABLE a (id int)", "CREATE TABLE b (id int)");
+	differ("CREATE UNLOGGED TABLE a (id int)", "CREATE UNLOGGED TABLE b (id int)");
+	differ("CREATE TEMP VIEW a AS SELECT 1", "CREATE TEMP VIEW b AS SELECT 1");
+}
+
+/* The keyword table (generated, a perfect hash): every keyword is found in
+ * any case, and near misses are not. */
+static void keywords(void)
+{
+	int good = 1;
+	for (unsigned i = 1; i <= KW_COUNT; i++) {
+		const struct fp_kw *k = &fp_kw_ents[i];
+		size_t n = strlen(k->word);
+		char up[32];
+		for (size_t j = 0; j <= n; j++)
+			up[j] = (char)(k->word[j] >= 'a' && k->word[j] <= 'z' ? k->word[j] - 32 : k->word[j]);
+		uint64_t first;
+		fp_word_hash(up, n, up + n, &first);
+		int found = n == k->n && fp_kw_lookup(up, n, first) == k->val && k->val != 0;
+		if (n <= 7)
+			found &= fp_kw_short(first) == k->val;
+		if (!found)
+			printf("#   keyword not found: %s\n", k->word);
+		good &= found;
+	}
+	ok(good, "", "every keyword is found, in upper case too");
+	static const char *const no[] = {"selects", "selec", "current_", "current_dat", "current_timestampz",
+					 "current_timestamq", "currant_timestamp", "localtimestamps", "returnin",
+					 "returningg", "a", "x", "tablesampl", "users", "pgbench_accounts"};
+	good = 1;
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
+		size_t n = strlen(no[i]);
+		uint64_t first;
+		fp_word_hash(no[i], n, no[i] + n, &first);
+		good &= fp_kw_lookup(no[i], n, first) == 0 && (n > 7 || fp_kw_short(first) == 0);
+	}
+	ok(good, "", "words that are not keywords are not found");
+}
+
+/* Words and quoted identifiers of every length, where the lexer reads 8
+ * bytes at a time: in the middle of the input, at its end, in upper case,
+ * quoted. */
+static void lengths(void)
+{
+	int good = 1;
+	for (int n = 1; n <= 70; n++) {
+		char w[80], up[80], a[200], b[200], c[200], d[200];
+		for (int i = 0; i < n; i++) {
+			w[i] = (char)('a' + (i * 7 + n) % 26);
+			up[i] = (char)(w[i] - 32);
+		}
+		w[n] = up[n] = 0;
+		snprintf(a, sizeof a, "SELECT %s", w);
+		snprintf(b, sizeof b, "select %s  ", up);
+		snprintf(c, sizeof c, "SELECT \"%s\"", w);
+		snprintf(d, sizeof d, "SELECT \"%s\" ", w);
+		uint64_t h[4];
+		const char *sql[4] = {a, b, c, d};
+		for (int k = 0; k < 4; k++) {
+			fpr(sql[k], &R);
+			h[k] = R.hash;
+		}
+		good &= h[0] == h[1] && h[2] == h[3] && (n > 63 || h[0] == h[2]) && (n <= 63 || h[0] != h[2]);
+		if (!good) {
+			printf("#   length %d\n", n);
+			break;
+		}
+	}
+	ok(good, "", "words and \"words\" of 1..70 bytes: case, position and quotes");
+	same("SELECT \"Users\"", "SELECT \"Users\" ");
+	differ("SELECT \"Users\"", "SELECT users");
+	differ("SELECT \"select\"", "SELECT select");
+	differ("SELECT \"a$b\"", "SELECT a$b");
+	differ("SELECT \"current_timestamp\"", "SELECT current_timestamp"); /* reserved, 17 bytes */
+	same("SELECT \"current_timestampx\"", "SELECT current_timestampx");
+	same("SELECT \"naïve_col\"", "SELECT naïve_col");
+}
+
 /* Fingerprints are stored and compared across releases: they must not
- * change unless the format version in V_SEED changes. */
+ * change unless the format version in V_SEED changes. One statement per
+ * lexical form and per normalizer rule. */
 static void stability(void)
 {
 	static const struct {
 		const char *sql, *hex;
 	} t[] = {
-		{"SELECT 1",
-		 "19e2aa95a2acddf8"},
-		{"SELECT abalance FROM pgbench_accounts WHERE aid = 42",
-		 "f258b6751be5c3e7"},
+		{"SELECT 1", "51a90cd99403067f"},
+		{"select abalance from pgbench_accounts where aid = $1", "bf51423ca6a0a69b"},
 		{"UPDATE pgbench_accounts SET abalance = abalance + -7 WHERE aid = 42",
-		 "b646950ea559d064"},
+		 "0aec3973ccb24cea"},
 		{"SELECT \"users\".* FROM \"users\" WHERE \"users\".\"id\" = $1 LIMIT $2",
-		 "ddcd07673d0f4da7"},
+		 "2d2219c0df7160a9"},
 		{"SELECT * FROM t WHERE id IN (1, 2, 3) AND tags @> ARRAY['a'] ORDER BY created_at DESC LIMIT 10",
-		 "10ef263a9f548212"},
+		 "5fbd17c518b3adf5"},
 		{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y') ON CONFLICT (a) DO UPDATE SET b = EXCLUDED.b RETURNING id",
-		 "7029f8d499942b27"},
+		 "b53163684ab0ebb5"},
+		{"INSERT INTO t VALUES (1, now()), (2, now()), (3, 4)", "c2bb2a2a6a97a9f1"},
 		{"WITH x AS (SELECT id, row_number() OVER (PARTITION BY k ORDER BY v) AS rn FROM t) SELECT * FROM x WHERE rn = 1",
-		 "60289616c14ba848"},
+		 "9caf0f4df1b6fbaa"},
+		{"SELECT * FROM t WHERE a = ANY(ARRAY[1, 2, 3]) AND (b, c) IN ((1, 2), (3, 4))",
+		 "c1104889bdeb340a"},
 		{"SELECT payload->>'k', '{}'::jsonb, E'\\n', $$body$$, 0x1F, 1.5e3 FROM events WHERE x IS NULL",
-		 "c483a886042ac05f"},
-		{"SAVEPOINT active_record_1",
-		 "ad37888a3a9235e4"},
-		{"SET search_path TO app, public",
-		 "95c2530cb0a6ce9d"},
-		{"BEGIN ISOLATION LEVEL SERIALIZABLE",
-		 "8c3c749f1f1aab21"},
-		{"CREATE INDEX CONCURRENTLY i ON t USING btree (lower(email))",
-		 "7e13513af5c4fff1"},
+		 "2310d6abead4a092"},
+		{"SELECT 'it''s', B'101', X'ff', N'nat', U&'d\\0061t' UESCAPE '!', 'a'\n'b', $tag$ $$ $tag$",
+		 "a45c11cdbbc49fed"},
+		{"SELECT 1, 1.5, .5, 5., 1e10, 1.5E-3, 0o17, 0b101, 1_000_000, - 2, TRUE, false, NULL",
+		 "0a01fd02b3dcbc75"},
+		{"/* controller='users' */ SELECT -- line\n a /* b /* nested */ */ FROM t",
+		 "e3a0b0fa98dfcdc1"},
+		{"SELECT \"Name\", \"select\", \"a\"\"b\", U&\"d\\0061t\", naïve FROM \"My Table\"",
+		 "7744218789fca15a"},
+		{"SELECT a <> b, a != c, a >= b, a #>> '{x}', a @> b, a || b, a::int[], f(x => 1, y := 2) FROM t",
+		 "bc041a3c029a36ca"},
+		{"SELECT CAST(y AS text), z::timestamp with time zone, interval '1 day', t.a[1:2], 1..2 FROM t",
+		 "669d7f0b7992b38e"},
+		{"SELECT current_timestamp, a_very_long_column_name_here FROM pgbench_accounts",
+		 "648b3ee98a1d651d"},
+		{"SELECT a AS x, count(*) AS n FROM t GROUP BY a HAVING count(*) > 1",
+		 "7e14821d1014d20e"},
+		{"SAVEPOINT active_record_1", "2ec7bd260aeaa4ae"},
+		{"RELEASE SAVEPOINT s1", "fe57dd5a5cbe86ce"},
+		{"ROLLBACK TO SAVEPOINT s1", "cd47d4eb7b8f3868"},
+		{"PREPARE q1 (int) AS SELECT * FROM t WHERE a = $1", "de1d0163c1ec6ff0"},
+		{"EXECUTE q1(42, 'x')", "fdd81b14a152337c"},
+		{"DEALLOCATE q1", "2f81ff972bf83a2a"},
+		{"DECLARE c1 CURSOR WITH HOLD FOR SELECT * FROM t", "e5859c701225adc3"},
+		{"FETCH FORWARD 100 FROM c1", "999ceb7635d5f547"},
+		{"SET search_path TO app, public", "4cd79545e3ab007f"},
+		{"SET TIME ZONE 'UTC'", "7dc04d7af05a22d1"},
+		{"BEGIN ISOLATION LEVEL SERIALIZABLE", "48414897b1a4cedf"},
+		{"END", "36eb301290c23405"},
+		{"CREATE INDEX CONCURRENTLY i ON t USING btree (lower(email))", "a20bb970df86853e"},
+		{"CREATE TEMP TABLE tmp_ids_1 (id bigint) ON COMMIT DROP", "96566e342e3a4137"},
+		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $fn$ SELECT 1 $fn$",
+		 "df7a70816695ef3e"},
+		{"NOTIFY ch, 'payload'", "419317a434e81576"},
+		{"SELECT 'héllo', ünïcode FROM tàble WHERE x = U&'\\00e9'", "f99a70594a9b3db0"},
+		{"SELECT 1; SELECT 2;", "7984ed189babf643"},
+		{"SELECT 'unterminated", "51a90cd99403067f"},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		char hex[17];
@@ -490,7 +660,13 @@ int main(int argc, char **argv)
 	partial();
 	splitting();
 	numbering_and_cap();
+	aliases();
+	temp_tables();
+	keywords();
+	lengths();
 	stability();
+	ok(invariant_bad == 0, "", "every statement above: FP_OPT_NO_TEXT gives the same hash, and so does its text");
+	printf("# invariants checked on %d statements\n", ninvariant);
 	printf("1..%d\n", ntest);
 	printf("# %d passed, %d failed\n", ntest - nfail, nfail);
 	return nfail ? 1 : 0;

@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Generates src/fingerprint_kw.h, the keyword table of src/fp_lex.c:
+
+    /usr/bin/python3 src/fingerprint_kwgen.py > src/fingerprint_kw.h
+
+Only the words the normalizer acts on or needs flags for are listed (not
+all of PostgreSQL's keywords). Lookup is a perfect hash: the key is the
+word's first 8 bytes in lower case, packed little-endian (words of up to 8
+bytes), or that xor the last 8 bytes times TAILMUL (longer words); the
+multiplier MULT is searched so that no two keywords share a slot of the
+index. fp_kw_lookup() then compares length, first and last 8 bytes (and the
+middle of words over 16 bytes), so a non-keyword never matches.
+
+Columns: word, id (KW_<ID>; "other": known only for its flags), flags:
+  expr     - an expression may follow (a "-" after it is unary)
+  pspace   - shown as "kw (" rather than "fn("
+  reserved - a reserved word: quoted, it is a different identifier
+  sel      - starts a select or RETURNING list (AS name there is an alias)
+  endsel   - a clause that ends a select list
+"""
+import random
+import sys
+
+KEYWORDS = """
+abort              abort
+absolute           absolute        expr
+all                all             expr pspace reserved
+alter              alter
+analyse            other           reserved
+analyze            other           pspace reserved
+and                other           expr pspace reserved
+any                other           expr reserved
+array              array           reserved
+as                 as              pspace reserved
+asc                other           reserved
+asymmetric         other           expr reserved
+authorization      other           reserved
+backward           backward        expr
+begin              begin
+between            other           expr pspace
+binary             other           reserved
+both               other           reserved
+by                 other           expr pspace
+case               case            expr pspace reserved
+cast               other           reserved
+check              other           pspace reserved
+close              close
+collate            other           reserved
+collation          other           reserved
+column             other           reserved
+comment            comment
+commit             commit
+concurrently       other           reserved
+conflict           other           pspace
+constraint         other           reserved
+copy               copy            pspace
+create             create          reserved
+cross              other           reserved
+current_catalog    other           reserved
+current_date       other           reserved
+current_role       other           reserved
+current_schema     other           reserved
+current_time       other           reserved
+current_timestamp  other           reserved
+current_user       other           reserved
+deallocate         deallocate
+declare            declare
+default            default         expr pspace reserved
+deferrable         other           reserved
+delete             delete
+desc               other           reserved
+discard            discard
+distinct           other           expr pspace reserved
+do                 other           expr pspace reserved
+drop               drop
+else               other           expr pspace reserved
+end                end             reserved
+escape             other           expr
+except             other           pspace reserved endsel
+execute            execute
+exists             other           expr pspace
+explain            other           pspace
+false              false           reserved
+fetch              fetch           expr reserved endsel
+filter             other           pspace
+first              first
+for                other           reserved endsel
+foreign            other           reserved
+forward            forward         expr
+freeze             other           reserved
+from               from            pspace reserved endsel
+full               other           reserved
+function           function
+grant              grant           reserved
+group              other           reserved endsel
+having             other           expr pspace reserved endsel
+ilike              other           expr pspace reserved
+import             import          
+in                 in              expr pspace reserved
+include            other           pspace
+increment          other           expr
+initially          other           reserved
+inner              other           reserved
+insert             insert
+intersect          other           pspace reserved endsel
+into               other           pspace reserved endsel
+is                 other           expr pspace reserved
+isnull             other           reserved
+join               other           pspace reserved
+key                other           pspace
+last               last
+lateral            other           pspace reserved
+leading            other           reserved
+left               other           reserved
+like               other           expr pspace reserved
+limit              other           expr pspace reserved endsel
+listen             listen
+localtime          other           reserved
+localtimestamp     other           reserved
+maxvalue           other           expr
+merge              merge
+minvalue           other           expr
+move               move            expr
+natural            other           reserved
+next               next
+not                other           expr pspace reserved
+notify             notify
+notnull            other           reserved
+null               null            reserved
+offset             other           expr pspace reserved endsel
+on                 other           expr pspace reserved
+only               other           pspace reserved
+or                 or              expr pspace reserved
+order              other           reserved endsel
+outer              other           reserved
+over               other           pspace
+overlaps           other           reserved
+placing            other           reserved
+prepare            prepare
+primary            other           reserved
+prior              prior
+procedure          procedure
+references         other           pspace reserved
+refresh            refresh
+reindex            reindex
+relative           relative        expr
+release            release
+replace            replace
+reset              reset
+restart            other           expr
+return             other           expr
+returning          other           expr pspace reserved sel
+revoke             revoke
+right              other           reserved
+rollback           rollback
+savepoint          savepoint
+security           security
+select             select          expr pspace reserved sel
+session_user       other           reserved
+set                set             pspace
+similar            other           expr reserved
+some               other           expr reserved
+start              start           expr
+symmetric          other           expr reserved
+system_user        other           reserved
+table              table           pspace reserved
+tablesample        other           reserved
+then               other           expr pspace reserved
+to                 to              expr pspace reserved
+trailing           other           reserved
+transaction        transaction
+true               true            reserved
+truncate           truncate
+union              other           pspace reserved endsel
+unique             other           pspace reserved
+unlisten           unlisten
+update             update
+user               other           reserved
+using              other           pspace reserved
+vacuum             other           pspace
+values             values          pspace
+variadic           other           reserved
+verbose            other           reserved
+when               other           expr pspace reserved
+where              other           expr pspace reserved endsel
+window             other           pspace reserved endsel
+with               with            expr pspace reserved
+within             other           pspace
+work               work
+"""
+
+BITS = 11        # 2048 index slots of one byte: 2 KB
+TAILMUL = 0x9E3779B97F4A7C15
+M64 = (1 << 64) - 1
+
+
+def pack(b):
+    return int.from_bytes(b.ljust(8, b"\0"), "little")
+
+
+def key(w):
+    b = w.encode()
+    k = pack(b[:8])
+    if len(b) > 8:
+        k ^= (pack(b[-8:]) * TAILMUL) & M64
+    return k
+
+
+def slot(k, mult):
+    return ((k * mult) & M64) >> (64 - BITS)
+
+
+def main():
+    rows = []
+    for line in KEYWORDS.strip().splitlines():
+        f = line.split()
+        rows.append((f[0], f[1], f[2:]))
+    assert len(rows) < 255 and all(len(w) <= 17 for w, _, _ in rows)
+    keys = [key(w) for w, _, _ in rows]
+    rnd = random.Random(1)
+    while True:
+        mult = rnd.getrandbits(64) | 1
+        slots = [slot(k, mult) for k in keys]
+        if len(set(slots)) == len(slots):
+            break
+    out = sys.stdout
+    out.write("/* fingerprint_kw.h: generated by src/fingerprint_kwgen.py; do not edit.\n"
+              " * Included by fp_lex.h for the constants, and by fp_lex.c (FP_KW_DATA\n"
+              " * defined) for the tables. */\n")
+    out.write("#ifndef PGSIFT_FINGERPRINT_KW_H\n#define PGSIFT_FINGERPRINT_KW_H\n")
+    out.write("#define KW_BITS %d\n#define KW_MULT 0x%016xULL\n#define KW_TAILMUL 0x%016xULL\n"
+              % (BITS, mult, TAILMUL))
+    out.write("#define KW_MAXLEN %d\n#define KW_COUNT %d\n\n" % (max(len(w) for w, _, _ in rows), len(rows)))
+    out.write("#endif\n\n#if defined(FP_KW_DATA) && !defined(PGSIFT_FINGERPRINT_KW_DATA)\n"
+              "#define PGSIFT_FINGERPRINT_KW_DATA\n")
+    out.write("const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {\n\t{0, 0, 0, 0, \"\"},\n")
+    for w, ident, flags in rows:
+        b = w.encode()
+        last = pack(b[-8:]) if len(b) > 8 else 0
+        fl = "|".join("KF_" + x.upper() for x in flags) or "0"
+        out.write("\t{0x%016xULL, 0x%016xULL, KWV(KW_%s, %s), %d, \"%s\"},\n"
+                  % (pack(b[:8]), last, ident.upper(), fl, len(b), w))
+    out.write("};\n\nconst uint8_t fp_kw_index[1 << KW_BITS] = {\n")
+    for s, n in sorted((s, n) for n, s in enumerate(slots)):
+        out.write("\t[%d] = %d, /* %s */\n" % (s, n + 1, rows[n][0]))
+    out.write("};\n#endif\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,553 @@
+/*
+ * fp_lex: the tokens of PostgreSQL's lexical rules (scan.l) that
+ * fp_lex_next() does not lex inline; see fp_lex.h.
+ */
+#define FP_KW_DATA /* fingerprint_kw.h: the keyword tables live here */
+#include "fp_lex.h"
+
+const uint8_t fp_cclass[256] = {
+	[' '] = C_SPACE, ['\t'] = C_SPACE, ['\f'] = C_SPACE, ['\v'] = C_SPACE,
+	['\n'] = C_SPACE | C_NL, ['\r'] = C_SPACE | C_NL,
+	['0' ... '9'] = C_DIGIT | C_IDCONT,
+	['A' ... 'Z'] = C_IDSTART | C_IDCONT,
+	['a' ... 'z'] = C_IDSTART | C_IDCONT,
+	['_'] = C_IDSTART | C_IDCONT,
+	[0x80 ... 0xff] = C_IDSTART | C_IDCONT,
+	['$'] = C_IDCONT,
+	['~'] = C_OP, ['!'] = C_OP, ['@'] = C_OP, ['#'] = C_OP, ['^'] = C_OP,
+	['&'] = C_OP, ['|'] = C_OP, ['`'] = C_OP, ['?'] = C_OP, ['+'] = C_OP,
+	['-'] = C_OP, ['*'] = C_OP, ['/'] = C_OP, ['%'] = C_OP, ['<'] = C_OP,
+	['>'] = C_OP, ['='] = C_OP,
+};
+
+const uint8_t fp_cstart[256] = {
+	[' '] = CS_SPACE, ['\t'] = CS_SPACE, ['\f'] = CS_SPACE, ['\v'] = CS_SPACE,
+	['\n'] = CS_SPACE, ['\r'] = CS_SPACE,
+	/* letters; B E N U X may start a prefixed string instead */
+	['A'] = CS_WORD, ['C' ... 'D'] = CS_WORD, ['F' ... 'M'] = CS_WORD, ['O' ... 'T'] = CS_WORD,
+	['V' ... 'W'] = CS_WORD, ['Y' ... 'Z'] = CS_WORD,
+	['a'] = CS_WORD, ['c' ... 'd'] = CS_WORD, ['f' ... 'm'] = CS_WORD, ['o' ... 't'] = CS_WORD,
+	['v' ... 'w'] = CS_WORD, ['y' ... 'z'] = CS_WORD,
+	['B'] = CS_PREFIX, ['E'] = CS_PREFIX, ['N'] = CS_PREFIX, ['U'] = CS_PREFIX, ['X'] = CS_PREFIX,
+	['b'] = CS_PREFIX, ['e'] = CS_PREFIX, ['n'] = CS_PREFIX, ['u'] = CS_PREFIX, ['x'] = CS_PREFIX,
+	['_'] = CS_WORD, [0x80 ... 0xff] = CS_WORD,
+	['('] = CS_OPEN, ['['] = CS_OPEN, [')'] = CS_CLOSE, [']'] = CS_CLOSE,
+	[','] = CS_COMMA, [';'] = CS_SEMI, ['.'] = CS_DOT, [':'] = CS_COLON,
+	['~'] = CS_OP, ['!'] = CS_OP, ['@'] = CS_OP, ['#'] = CS_OP, ['^'] = CS_OP,
+	['&'] = CS_OP, ['|'] = CS_OP, ['`'] = CS_OP, ['?'] = CS_OP, ['+'] = CS_OP,
+	['*'] = CS_OP, ['%'] = CS_OP, ['<'] = CS_OP, ['>'] = CS_OP, ['='] = CS_OP,
+	['0' ... '9'] = CS_DIGIT, ['\''] = CS_QUOTE, ['"'] = CS_DQUOTE, ['$'] = CS_SLOW,
+	['-'] = CS_SLOW, ['/'] = CS_SLOW,
+};
+
+uint64_t fp_word_hash(const char *s, size_t n, const char *end, uint64_t *first)
+{
+	*first = fp_load8(s, n < 8 ? n : 8, end);
+	if (n <= 8)
+		return fp_word_short(n, *first);
+	uint64_t h = fp_mix(V_WORD, *first);
+	for (size_t k = 8; k < n; k += 8)
+		h = fp_mix(h, fp_load8(s + k, n - k < 8 ? n - k : 8, end));
+	return fp_mix(h, n);
+}
+
+/* Are the bytes of x under the high bits in high all [a-z0-9_] or >= 0x80?
+ * No carry crosses a byte. */
+static inline bool plain_bytes(uint64_t x, uint64_t high)
+{
+	uint64_t y = x & ~HIGHS;
+	uint64_t alpha = (y + 0x1f * ONES) & ~(y + 0x05 * ONES); /* 'a' <= y <= 'z' */
+	uint64_t digit = (y + 0x50 * ONES) & ~(y + 0x46 * ONES); /* '0' <= y <= '9' */
+	uint64_t under = ~((y ^ 0x5f * ONES) + 0x7f * ONES);     /* y == '_' */
+	return ((x | alpha | digit | under) & high) == high;
+}
+
+/* FNV of s[0..k) as the display text shows it (fp_safe_byte()) */
+static uint64_t safe_fnv(const char *s, size_t k)
+{
+	uint64_t h = FNV_OFF;
+	for (size_t i = 0; i < k; i++)
+		h = (h ^ fp_safe_byte((unsigned char)s[i])) * FNV_PRIME;
+	return h;
+}
+
+/* lx->h of the quoted identifier lx->start..lx->end: the hash of the bare
+ * word if it is the same identifier (a reserved word quoted is not), else
+ * one of its text as written. */
+static void qident_hash(struct fp_lex *lx)
+{
+	const char *t = lx->s + lx->start;
+	size_t k = lx->end - lx->start;
+	bool closed = k >= 2 && t[0] == '"' && t[k - 1] == '"';
+	const char *s = t + 1;
+	size_t n = closed ? k - 2 : 0;
+	bool plain = n > 0 && n <= 63 && IS(s[0], C_IDSTART);
+	for (size_t i = 0; plain && i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		plain = IS(c, C_IDCONT) && c != '$' && !(c >= 'A' && c <= 'Z');
+	}
+	uint64_t first;
+	if (plain)
+		lx->h = fp_word_hash(s, n, lx->s + lx->len, &first);
+	if (plain && n <= KW_MAXLEN && (fp_kw_lookup(s, n, first) & KF_RESERVED))
+		plain = false;
+	if (!plain)
+		lx->h = V_QIDENT ^ safe_fnv(t, k);
+}
+
+/* Index of the first byte c in s[i..len), or len. */
+static size_t find_byte(const char *s, size_t i, size_t len, unsigned char c)
+{
+	for (; len - i >= 8; i += 8) {
+		uint64_t x;
+		memcpy(&x, s + i, 8);
+		x = fp_le64(x) ^ (c * ONES);
+		uint64_t z = (x - ONES) & ~x & HIGHS; /* lowest set bit: the first match */
+		if (z)
+			return i + ((unsigned)__builtin_ctzll(z) >> 3);
+	}
+	while (i < len && (unsigned char)s[i] != c)
+		i++;
+	return i;
+}
+
+/* Nested slash-star comment starting at i; returns the index after it. */
+static size_t skip_block_comment(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	size_t start = i + 2, depth = 1;
+	for (i = start; i + 1 < lx->len; i++) {
+		if (s[i] == '/' && s[i + 1] == '*') {
+			depth++;
+			i++;
+		} else if (s[i] == '*' && s[i + 1] == '/') {
+			i++;
+			if (--depth == 0)
+				break;
+		}
+	}
+	bool closed = depth == 0;
+	size_t end = closed ? i + 1 : lx->len;
+	if (!closed)
+		lx->partial = true;
+	if (!lx->have_tag) {
+		lx->have_tag = true;
+		lx->tag_off = start;
+		lx->tag_len = (closed ? end - 2 : end) - start;
+	}
+	return end;
+}
+
+static size_t skip_blank(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	while (i < lx->len) {
+		if (IS(s[i], C_SPACE)) {
+			i++;
+		} else if (s[i] == '-' && i + 1 < lx->len && s[i + 1] == '-') {
+			while (i < lx->len && !IS(s[i], C_NL))
+				i++;
+		} else if (s[i] == '/' && i + 1 < lx->len && s[i + 1] == '*') {
+			i = skip_block_comment(lx, i);
+		} else {
+			break;
+		}
+	}
+	return i;
+}
+
+/* Body of a '...' string from i (after the opening quote) with '' and, when
+ * esc, backslash escapes; follows PostgreSQL's continuation of a string
+ * across a newline ('a'\n'b' is one literal). Returns the index after it. */
+static size_t lex_string_body(struct fp_lex *lx, size_t i, bool esc)
+{
+	const char *s = lx->s;
+	for (;;) {
+		if (!esc)
+			i = find_byte(s, i, lx->len, '\'');
+		while (i < lx->len && s[i] != '\'')
+			i += (esc && s[i] == '\\') ? 2 : 1;
+		if (i >= lx->len) {
+			lx->partial = true;
+			return lx->len;
+		}
+		if (i + 1 < lx->len && s[i + 1] == '\'') {
+			i += 2;
+			continue;
+		}
+		size_t j = ++i;
+		bool newline = false;
+		while (j < lx->len && IS(s[j], C_SPACE))
+			newline |= IS(s[j++], C_NL) != 0;
+		if (!newline || j >= lx->len || s[j] != '\'')
+			return i;
+		i = j + 1;
+	}
+}
+
+size_t fp_lex_string(struct fp_lex *lx, size_t i)
+{
+	return lex_string_body(lx, i, false);
+}
+
+/* "..." identifier body from i (after the quote); "" is a quote. */
+static size_t lex_qident_body(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	for (;;) {
+		i = find_byte(s, i, lx->len, '"');
+		if (i >= lx->len) {
+			lx->partial = true;
+			return lx->len;
+		}
+		i++;
+		if (i < lx->len && s[i] == '"')
+			i++;
+		else
+			return i;
+	}
+}
+
+/* The common case, in one pass: "name" closed by a single quote, name of
+ * up to 63 bytes of [a-z0-9_] and bytes >= 0x80 (the same identifier as
+ * the bare word unless it is a reserved word). Returns the index after it
+ * with lx->h set, or 0 if it is not that case. */
+static size_t plain_qident(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s + i;
+	uint64_t h = V_WORD, first = 0;
+	if (i >= lx->len || !IS(s[0], C_IDSTART))
+		return 0;
+	for (size_t k = 0; k < 64 && i + k < lx->len; k += 8) {
+		/* zero bytes past the end: neither a quote nor plain */
+		uint64_t x = fp_load_upto(lx->s, i + k, lx->len), t;
+		t = x ^ ('"' * ONES);
+		t = (t - ONES) & ~t & HIGHS; /* lowest set bit: the first quote */
+		unsigned p = t ? (unsigned)__builtin_ctzll(t) >> 3 : 8;
+		uint64_t keep = p == 8 ? ~0ULL : (1ULL << (8 * p)) - 1;
+		if (!plain_bytes(x & keep, HIGHS & keep))
+			return 0;
+		if (p == 8) {
+			first = k == 0 ? x : first;
+			h = fp_mix(h, x);
+			continue;
+		}
+		size_t n = k + p;
+		if ((i + n + 1 < lx->len && s[n + 1] == '"') || n == 0 || n > 63)
+			return 0; /* "" inside, or an empty or overlong name */
+		x &= keep;
+		if (n <= 8) {
+			first = k == 0 ? x : first;
+			h = fp_word_short(n, first);
+		} else {
+			h = fp_mix(p ? fp_mix(h, x) : h, n);
+		}
+		if (n <= KW_MAXLEN && (fp_kw_lookup(s, n, first) & KF_RESERVED))
+			return 0;
+		lx->h = h;
+		return i + n + 1;
+	}
+	return 0;
+}
+
+size_t fp_lex_qident(struct fp_lex *lx, size_t i)
+{
+	size_t end = plain_qident(lx, i);
+	if (FP_LIKELY(end))
+		return end;
+	lx->end = lex_qident_body(lx, i);
+	qident_hash(lx);
+	return lx->end;
+}
+
+/* After a U&'...' or U&"..." body: an optional UESCAPE 'c' belongs to it. */
+static size_t lex_uescape(struct fp_lex *lx, size_t i)
+{
+	size_t j = skip_blank(lx, i);
+	if (j + 7 <= lx->len && fp_word_eq(lx->s + j, "uescape", 7) &&
+	    (j + 7 == lx->len || !IS(lx->s[j + 7], C_IDCONT))) {
+		size_t k = skip_blank(lx, j + 7);
+		if (k < lx->len && lx->s[k] == '\'')
+			return lex_string_body(lx, k + 1, false);
+	}
+	return i;
+}
+
+void fp_lex_long_word(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s + i, *end = lx->s + lx->len;
+	size_t n = 0;
+	uint64_t h = V_WORD, x = 0;
+	lx->type = TK_WORD;
+	/* 8 bytes at a time while they are all in the input, hashed as they
+	 * are scanned */
+	for (; end - (s + n) >= 8; n += 8) {
+		memcpy(&x, s + n, 8);
+		x = fp_le64(x);
+		uint64_t stop = ~fp_swar_ident(x) & HIGHS;
+		if (stop) {
+			unsigned p = (unsigned)__builtin_ctzll(stop) >> 3;
+			x = fp_swar_lower(x & ((1ULL << (8 * p)) - 1));
+			if (n == 0)
+				lx->first = x;
+			n += p;
+			goto done;
+		}
+		x = fp_swar_lower(x);
+		if (n == 0)
+			lx->first = x;
+		h = fp_mix(h, x);
+	}
+	/* the rest, near the end of the input; x == 0: no partial chunk (words
+	 * have no NUL byte) */
+	size_t k = n;
+	while (s + n < end && IS(s[n], C_IDCONT))
+		n++;
+	x = fp_load8(s + k, n - k, end); /* fewer than 8 bytes are left */
+	if (k == 0)
+		lx->first = x;
+done:
+	lx->end = i + n;
+	if (n <= 8)
+		lx->h = fp_word_short(n, lx->first);
+	else
+		lx->h = fp_mix(x ? fp_mix(h, x) : h, n);
+	lx->kw = fp_kw_lookup(s, n, lx->first);
+}
+
+static size_t digits(const char *s, size_t i, size_t len, unsigned base)
+{
+	/* digits with single '_' separators between them (PostgreSQL 16) */
+	for (;;) {
+		size_t j = (i < len && s[i] == '_') ? i + 1 : i;
+		if (j >= len)
+			return i;
+		int d = fp_hexval((unsigned char)s[j]);
+		if (d < 0 || (unsigned)d >= base)
+			return i;
+		i = j + 1;
+	}
+}
+
+/* Number at i (a digit, or '.' before a digit). Returns the index after it. */
+static size_t lex_number(const char *s, size_t i, size_t len)
+{
+	if (s[i] != '.' && !(s[i] == '0' && i + 1 < len && IS(s[i + 1], C_IDSTART))) {
+		size_t j = i + 1; /* the common case: digits alone */
+		while (j < len && IS(s[j], C_DIGIT))
+			j++;
+		if (j >= len || (s[j] != '.' && s[j] != '_' && s[j] != 'e' && s[j] != 'E'))
+			return j;
+	}
+	if (s[i] == '0' && i + 1 < len) {
+		unsigned char p = fp_lower((unsigned char)s[i + 1]);
+		unsigned base = p == 'x' ? 16 : p == 'o' ? 8 : p == 'b' ? 2 : 0;
+		if (base) {
+			size_t j = digits(s, i + 2, len, base);
+			if (j > i + 2)
+				return j;
+			return i + 1;
+		}
+	}
+	if (s[i] != '.')
+		i = digits(s, i + 1, len, 10);
+	if (i < len && s[i] == '.' && !(i + 1 < len && s[i + 1] == '.')) {
+		i++;
+		if (i < len && IS(s[i], C_DIGIT))
+			i = digits(s, i + 1, len, 10);
+	}
+	if (i + 1 < len && fp_lower((unsigned char)s[i]) == 'e') {
+		size_t j = i + 1;
+		if (s[j] == '+' || s[j] == '-')
+			j++;
+		if (j < len && IS(s[j], C_DIGIT))
+			i = digits(s, j + 1, len, 10);
+	}
+	return i;
+}
+
+/* $n, $tag$...$tag$, or a lone '$'. */
+static void lex_dollar(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	size_t j = i + 1;
+	lx->type = TK_CONST;
+	if (j < lx->len && IS(s[j], C_DIGIT)) {
+		while (j < lx->len && IS(s[j], C_DIGIT))
+			j++;
+		lx->end = j;
+		return;
+	}
+	if (j < lx->len && IS(s[j], C_IDSTART))
+		while (j < lx->len && IS(s[j], C_IDCONT) && s[j] != '$')
+			j++;
+	if (j >= lx->len || s[j] != '$') {
+		lx->type = TK_OP;
+		lx->end = i + 1;
+		lx->h = fp_fnv(FNV_OFF, "$", 1);
+		return;
+	}
+	/* delimiter s[i..j]; a '$' inside the body ends any partial match,
+	 * so the search is linear */
+	size_t dlen = j - i + 1;
+	for (size_t k = j + 1; k < lx->len;) {
+		const char *d = memchr(s + k, '$', lx->len - k);
+		if (!d)
+			break;
+		k = (size_t)(d - s);
+		if (lx->len - k >= dlen && memcmp(s + k, s + i, dlen) == 0) {
+			lx->end = k + dlen;
+			return;
+		}
+		k++;
+	}
+	lx->partial = true;
+	lx->end = lx->len;
+}
+
+/* Operator run at i: stops before a comment start; a trailing + or - is cut
+ * unless the run holds one of ~!@#%^&|`? (scan.l's rule), so "=-1" is "=" "-1". */
+static size_t op_end(const char *s, size_t i, size_t len)
+{
+	size_t j = i + 1;
+	while (j < len && IS(s[j], C_OP)) {
+		if ((s[j] == '-' && j + 1 < len && s[j + 1] == '-') ||
+		    (s[j] == '/' && j + 1 < len && s[j + 1] == '*'))
+			break;
+		j++;
+	}
+	size_t n = j - i;
+	if (n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-')) {
+		bool special = false;
+		for (size_t k = i; k < i + n - 1; k++)
+			special |= strchr("~!@#^&|`?%", s[k]) != NULL;
+		while (!special && n > 1 && (s[i + n - 1] == '+' || s[i + n - 1] == '-'))
+			n--;
+	}
+	return i + n;
+}
+
+/* Does the previous token end an operand (a "-" after it is binary)? */
+static bool prev_operand(const struct fp_lex *lx)
+{
+	return lx->type == TK_QIDENT || lx->type == TK_CONST || lx->type == TK_CLOSE ||
+	       (lx->type == TK_WORD && !(lx->kw & KF_EXPR));
+}
+
+static void lex_op(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	size_t j = op_end(s, i, lx->len);
+	if (j - i == 1 && s[i] == '-' && !prev_operand(lx)) {
+		/* unary minus before a number: part of the literal */
+		size_t k = i + 1;
+		while (k < lx->len && IS(s[k], C_SPACE))
+			k++;
+		if (k < lx->len && (IS(s[k], C_DIGIT) ||
+				    (s[k] == '.' && k + 1 < lx->len && IS(s[k + 1], C_DIGIT)))) {
+			lx->type = TK_CONST;
+			lx->end = lex_number(s, k, lx->len);
+			return;
+		}
+	}
+	lx->type = TK_OP;
+	lx->end = j;
+	if (j - i == 2 && s[i] == '!' && s[i + 1] == '=')
+		lx->h = fp_fnv(FNV_OFF, "<>", 2); /* the parser's spelling */
+	else
+		lx->h = fp_fnv(FNV_OFF, s + i, j - i);
+}
+
+/* E'', B'', X'', N'', U&'' strings and U&"" identifiers; false if s[i] is
+ * an ordinary word start. */
+static bool lex_prefixed(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	if (i + 1 >= lx->len || (s[i + 1] != '\'' && s[i + 1] != '&'))
+		return false;
+	unsigned char c = fp_lower((unsigned char)s[i]);
+	if (s[i + 1] == '\'' && (c == 'e' || c == 'b' || c == 'x' || c == 'n')) {
+		lx->type = TK_CONST;
+		lx->end = lex_string_body(lx, i + 2, c == 'e');
+		return true;
+	}
+	if (c == 'u' && i + 2 < lx->len && s[i + 1] == '&' && (s[i + 2] == '\'' || s[i + 2] == '"')) {
+		bool str = s[i + 2] == '\'';
+		size_t j = str ? lex_string_body(lx, i + 3, false) : lex_qident_body(lx, i + 3);
+		lx->type = str ? TK_CONST : TK_QIDENT;
+		lx->end = lex_uescape(lx, j);
+		if (!str)
+			qident_hash(lx);
+		return true;
+	}
+	return false;
+}
+
+static void lex_punct(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	char c = s[i];
+	lx->end = i + 1;
+	switch (c) {
+	case '(': case '[': lx->type = TK_OPEN; return;
+	case ')': case ']': lx->type = TK_CLOSE; return;
+	case ',': lx->type = TK_COMMA; return;
+	case ';': lx->type = TK_SEMI; return;
+	case '.':
+		lx->type = TK_DOT;
+		if (i + 1 < lx->len && s[i + 1] == '.') {
+			lx->type = TK_OP;
+			lx->end = i + 2;
+			lx->h = fp_fnv(FNV_OFF, "..", 2);
+		}
+		return;
+	case ':':
+		if (i + 1 < lx->len && s[i + 1] == ':') {
+			lx->type = TK_CAST;
+			lx->end = i + 2;
+			return;
+		}
+		lx->end = (i + 1 < lx->len && s[i + 1] == '=') ? i + 2 : i + 1;
+		break;
+	default: /* a stray byte, hashed as shown: a control byte as '?' */
+		lx->type = TK_OP;
+		lx->h = (FNV_OFF ^ fp_safe_byte((unsigned char)c)) * FNV_PRIME;
+		return;
+	}
+	lx->type = TK_OP;
+	lx->h = fp_fnv(FNV_OFF, s + i, lx->end - i);
+}
+
+void fp_lex_slow(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	if (s[i] == '-' || s[i] == '/') {
+		i = skip_blank(lx, i);
+		lx->start = i;
+		if (i >= lx->len) {
+			lx->type = TK_EOF;
+			lx->end = lx->len;
+			return;
+		}
+	}
+	unsigned char c = (unsigned char)s[i];
+	if (IS(c, C_DIGIT) || (c == '.' && i + 1 < lx->len && IS(s[i + 1], C_DIGIT))) {
+		lx->type = TK_CONST;
+		lx->end = lex_number(s, i, lx->len);
+	} else if (c == '\'') {
+		lx->type = TK_CONST;
+		lx->end = lex_string_body(lx, i + 1, false);
+	} else if (c == '"') {
+		lx->type = TK_QIDENT;
+		lx->end = fp_lex_qident(lx, i + 1);
+	} else if (IS(c, C_IDSTART)) {
+		if (!lex_prefixed(lx, i))
+			fp_lex_word(lx, i);
+	} else if (c == '$') {
+		lex_dollar(lx, i);
+	} else if (IS(c, C_OP)) {
+		lex_op(lx, i);
+	} else {
+		lex_punct(lx, i);
+	}
+}

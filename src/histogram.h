@@ -1,0 +1,89 @@
+/*
+ * histogram: a compact, mergeable latency sketch (DDSketch-style) for the
+ * per-query p50/p95/p99 columns. One struct histogram per qstats entry,
+ * exactly 1024 bytes, no allocation, no global state; the caller owns the
+ * struct and serializes access to it (it is plain memory: copy it with =,
+ * clear it with hist_reset).
+ *
+ * Values are durations in microseconds (uint64_t). 0 is counted in its own
+ * exact bucket. Values 1..24 each have their own exact bucket. Larger values
+ * fall in logarithmic buckets (gamma^(j-1), gamma^j] with
+ * gamma = (1 + a) / (1 - a), a = 0.02 (so j = ceil(ln v / ln gamma)), and a
+ * bucket is reported as the harmonic midpoint of the integers it holds, which
+ * is within a = 2% of every one of them (DDSketch, Masson et al., VLDB 2019).
+ *
+ * Accuracy. hist_quantile(h, q) estimates the sample of rank
+ * floor(q * (n - 1)) (0-based, in sorted order). The estimate is within 2% of
+ * that sample whenever the sample is kept at full resolution, which holds:
+ *   - for every sample, as long as the largest sample is <= 224,502 us
+ *     (0.22 s): the whole range 0 .. 224,502 us fits the store at once;
+ *   - otherwise for every sample >= max / 22,956, where max is the largest
+ *     sample ever added (about 4.3 decades below the maximum: with a maximum
+ *     of 100 s, everything from 4.4 ms up).
+ * The store is a window of HIST_BUCKETS consecutive buckets that follows the
+ * largest sample ("collapsing lowest"): smaller samples that do not fit are
+ * counted in the window's lowest bucket, so only the LOWEST quantiles lose
+ * accuracy, and they can only be over-estimated (never reported below the
+ * window). Counts and ranks are never lost; zeros always stay exact. Beware
+ * the outlier case: one 30 s query in a stream of 100 us queries pushes the
+ * window up to ~1.3 ms and p50 then reads ~1.3 ms. Covering 1 us .. 100 s at
+ * once needs 405 buckets (1.6 KB); HIST_BUCKETS is the knob.
+ *
+ * Merging is exact: hist_merge(a, b) leaves a in the same state (up to the
+ * window's placement, which no query can observe) as adding every sample of
+ * b to a, in any order, including when collapsing happened.
+ *
+ * Limits: a bucket (and the zero count) holds at most UINT32_MAX
+ * (4,294,967,295) samples; further samples in a full bucket are dropped and
+ * not counted by hist_count, so a caller that also counts calls can tell.
+ */
+#ifndef PGSIFT_HISTOGRAM_H
+#define PGSIFT_HISTOGRAM_H
+
+#include <stdint.h>
+
+#define HIST_BUCKETS 252 /* window width: sizeof(struct histogram) == 1024 */
+
+struct histogram {
+	uint64_t count;  /* samples counted: zero + the sum of bucket[] */
+	uint32_t zero;   /* samples equal to 0 */
+	uint16_t base;   /* key of bucket[0] (keys: 1..24 exact, then log) */
+	uint16_t top;    /* largest key ever added, 0 when none above 0 */
+	uint32_t bucket[HIST_BUCKETS]; /* bucket[i] counts key base + i;
+					  bucket[0] also holds collapsed keys */
+};
+
+_Static_assert(sizeof(struct histogram) <= 1024, "struct histogram must stay within 1 KB");
+
+/* Makes h an empty histogram. h is caller-owned memory of any content;
+ * cannot fail. An all-zero struct (static or calloc'ed) is already empty. */
+void hist_init(struct histogram *h);
+
+/* Empties h (same as hist_init): for RESET QUERIES. */
+void hist_reset(struct histogram *h);
+
+/* Counts one sample of usec microseconds (0 allowed). Hot path: no
+ * allocation, no libm call except for about 0.2% of values that sit within
+ * 1e-3 of a bucket edge. Cannot fail; a sample landing in a bucket that
+ * already holds UINT32_MAX samples is dropped (see Limits above). */
+void hist_add(struct histogram *h, uint64_t usec);
+
+/* Adds every sample of src to dst; src is not changed. dst == src is
+ * allowed (doubles every count). Cannot fail; counts saturate as in
+ * hist_add, and the dropped samples leave hist_count. */
+void hist_merge(struct histogram *dst, const struct histogram *src);
+
+/* The estimated q-quantile in microseconds: the sample of rank
+ * floor(q * (hist_count(h) - 1)), within 2% when kept at full resolution
+ * (see Accuracy above). q is clamped to [0, 1] (NaN reads as 0); returns 0
+ * for an empty histogram. Not for the hot path: a walk over the buckets and
+ * a few exp/log calls (well under a microsecond). A double, not an integer: rounding a bucket's
+ * midpoint to whole microseconds would break the 2% bound (no integer is
+ * within 2% of both 85 and 88, which share a bucket). Non-decreasing in q. */
+double hist_quantile(const struct histogram *h, double q) __attribute__((warn_unused_result));
+
+/* Samples counted in h (every hist_add and merged sample, minus any dropped
+ * by saturation). */
+uint64_t hist_count(const struct histogram *h) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,177 @@
+/*
+ * Unit tests of qstats: the bounded per-fingerprint table. TAP output.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qstats.h"
+
+static int n_tests, n_failed;
+
+static void ok(int cond, const char *what)
+{
+	n_tests++;
+	if (!cond)
+		n_failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, what);
+}
+
+static char db1, db2, user1; /* identities only */
+
+static void test_basic(void)
+{
+	struct qstats qs;
+	struct qentry *e, *f;
+
+	ok(qstats_init(&qs, 10), "init");
+	ok(qstats_find(&qs, 1, &db1, &user1) == NULL, "empty table finds nothing");
+	e = qstats_add(&qs, 1, &db1, &user1, "select $1", 1, false, 1000);
+	ok(e && strcmp(e->text, "select $1") == 0 && e->first_seen == 1000, "add copies the text and first_seen");
+	ok(qstats_find(&qs, 1, &db1, &user1) == e, "find returns it");
+	ok(qstats_find(&qs, 1, &db2, &user1) == NULL, "another database is another key");
+	f = qstats_add(&qs, 1, &db2, &user1, "select $1", 1, false, 1000);
+	ok(f && f != e && qstats_find(&qs, 1, &db2, &user1) == f, "same fingerprint, other database: own entry");
+	qstats_record(e, 100, 1, NULL, 5, "app", 2000);
+	qstats_record(e, 300, 2, NULL, 0, "app", 3000);
+	qstats_record(e, 200, 0, "23505", 0, "other", 4000);
+	ok(e->calls == 3 && e->total_us == 600 && e->min_us == 100 && e->max_us == 300, "calls, total, min, max");
+	ok(e->rows == 3 && e->wait_us == 5 && e->last_seen == 4000, "rows, wait, last_seen");
+	ok(fabs(e->mean_us - 200) < 1e-9, "mean");
+	ok(fabs(qstats_stddev_us(e) - sqrt((100.0 * 100 + 0 + 100.0 * 100) / 3)) < 1e-6, "population stddev");
+	ok(e->errors == 1 && strcmp(e->err[0].sqlstate, "23505") == 0 && e->err[0].count == 1, "error by SQLSTATE");
+	ok(strcmp(qstats_top_app(e), "app") == 0, "most frequent application_name");
+	ok(hist_count(&e->hist) == 3, "histogram counted every call");
+	qstats_free(&qs);
+}
+
+static void test_errors_and_apps(void)
+{
+	struct qstats qs;
+	struct qentry *e;
+	const char *codes[] = { "23505", "40001", "22012", "42P01", "57014", "23505" };
+
+	ok(qstats_init(&qs, 4), "init 4");
+	e = qstats_add(&qs, 7, &db1, &user1, "x", 1, false, 0);
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		qstats_record(e, 1, 0, codes[i], 0, "", 0);
+	ok(e->errors == 6 && e->err[0].count == 2, "repeated SQLSTATE counted in its slot");
+	ok(e->err_other == 1, "a fifth distinct SQLSTATE goes to other");
+	for (int i = 0; i < 50; i++)
+		qstats_record(e, 1, 0, NULL, 0, i % 5 == 0 ? "rare" : "web", 0);
+	ok(strcmp(qstats_top_app(e), "web") == 0, "heavy hitter survives interleaved others");
+	qstats_free(&qs);
+}
+
+static void test_eviction(void)
+{
+	struct qstats qs;
+	struct qentry *hot[8];
+	int survived = 0;
+	uint64_t id0;
+	uint32_t slot0;
+
+	ok(qstats_init(&qs, 16), "init 16");
+	for (int i = 0; i < 8; i++) {
+		hot[i] = qstats_add(&qs, 100 + (uint64_t)i, &db1, &user1, "hot", 1, false, 0);
+		for (int k = 0; k < 1000; k++)
+			qstats_record(hot[i], 10, 0, NULL, 0, "", 0);
+	}
+	id0 = hot[0]->id;
+	slot0 = hot[0]->slot;
+	/* a long stream of one-off shapes */
+	for (uint64_t i = 0; i < 5000; i++) {
+		struct qentry *e = qstats_add(&qs, 1000000 + i, &db1, &user1, "one-off", 1, false, 0);
+		if (e)
+			qstats_record(e, 1, 0, NULL, 0, "", 0);
+	}
+	for (int i = 0; i < 8; i++)
+		survived += qstats_find(&qs, 100 + (uint64_t)i, &db1, &user1) != NULL;
+	ok(survived == 8, "one-off shapes never evicted a hot entry");
+	ok(qs.used == 16 && qs.evictions > 4000, "table stayed full and counted evictions");
+	ok(qstats_get(&qs, slot0, id0) != NULL, "(slot, id) of a surviving entry still resolves");
+	/* lookups still work for every live key after many backward shifts */
+	{
+		int found = 0;
+		for (uint32_t i = 0; i < qs.max; i++)
+			if (qs.slots[i] && qs.slots[i]->id)
+				found += qstats_find(&qs, qs.slots[i]->fp, &db1, &user1) == qs.slots[i];
+		ok(found == 16, "every live entry is findable after churn");
+	}
+	qstats_free(&qs);
+}
+
+static void test_stale_and_reset(void)
+{
+	struct qstats qs;
+	struct qentry *e, **list;
+	uint64_t id;
+	uint32_t slot;
+	size_t n;
+
+	ok(qstats_init(&qs, 1), "init 1");
+	e = qstats_add(&qs, 1, &db1, &user1, "a", 1, false, 0);
+	id = e->id;
+	slot = e->slot;
+	e = qstats_add(&qs, 2, &db1, &user1, "b", 1, false, 0);
+	ok(e && qstats_get(&qs, slot, id) == NULL, "an evicted entry's (slot, id) no longer resolves");
+	ok(qstats_find(&qs, 1, &db1, &user1) == NULL && qstats_find(&qs, 2, &db1, &user1) == e, "only the new key is found");
+	qstats_free(&qs);
+
+	ok(qstats_init(&qs, 8), "init 8");
+	for (uint64_t i = 1; i <= 5; i++) {
+		e = qstats_add(&qs, i, &db1, &user1, "q", 1, false, 0);
+		qstats_record(e, i * 100, 0, NULL, 0, "", 0);
+	}
+	n = qstats_sorted(&qs, &list);
+	ok(n == 5 && list[0]->fp == 5 && list[4]->fp == 1, "sorted by total time, largest first");
+	free(list);
+	qstats_set_tag(e, "route='/x'", 10);
+	ok(e->tag && strcmp(e->tag, "route='/x'") == 0, "tag kept");
+	qstats_set_sample(e, "select 42", 9);
+	ok(e->sample && strcmp(e->sample, "select 42") == 0, "sample kept");
+	qstats_reset(&qs);
+	ok(qs.used == 0 && qstats_find(&qs, 5, &db1, &user1) == NULL, "reset empties the table");
+	n = qstats_sorted(&qs, &list);
+	ok(n == 0, "nothing listed after reset");
+	free(list);
+	e = qstats_add(&qs, 9, &db1, &user1, "again", 1, false, 0);
+	ok(e && qstats_find(&qs, 9, &db1, &user1) == e, "table usable after reset");
+	qstats_free(&qs);
+}
+
+static void test_decay(void)
+{
+	struct qstats qs;
+	struct qentry *old, *fresh;
+	int old_survived = 0;
+
+	/* an entry hot long ago decays and yields to one that is hot now */
+	ok(qstats_init(&qs, 2), "init 2");
+	old = qstats_add(&qs, 1, &db1, &user1, "old", 1, false, 0);
+	for (int k = 0; k < 64; k++)
+		qstats_record(old, 1, 0, NULL, 0, "", 0);
+	fresh = qstats_add(&qs, 2, &db1, &user1, "fresh", 1, false, 0);
+	for (int round = 0; round < 8; round++) {
+		qstats_decay(&qs);
+		for (int k = 0; k < 4; k++)
+			qstats_record(fresh, 1, 0, NULL, 0, "", 0);
+	}
+	ok(old->usage < fresh->usage, "decay lets current use outweigh old use");
+	(void)qstats_add(&qs, 3, &db1, &user1, "new", 1, false, 0);
+	old_survived = qstats_find(&qs, 1, &db1, &user1) != NULL;
+	ok(!old_survived && qstats_find(&qs, 2, &db1, &user1) != NULL, "the stale entry is the one evicted");
+	qstats_free(&qs);
+}
+
+int main(void)
+{
+	test_basic();
+	test_errors_and_apps();
+	test_eviction();
+	test_stale_and_reset();
+	test_decay();
+	printf("1..%d\n", n_tests);
+	return n_failed ? 1 : 0;
+}
