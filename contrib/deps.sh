@@ -9,7 +9,7 @@ set -euo pipefail
 
 build=(gcc make autoconf automake pkg-config libevent-dev libpq-dev libssl-dev libinih-dev)
 demo=("${build[@]}" postgresql-15 postgresql-client-15)
-test=("${demo[@]}" python3 python3-psycopg python3-asyncpg python3-pytest procps)
+test=("${demo[@]}" python3 python3-psycopg python3-asyncpg python3-pytest procps libpg-query-dev)
 bench=("${demo[@]}" pgbouncer gnuplot-nox strace)
 
 case "${1:-build}" in

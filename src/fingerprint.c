@@ -889,100 +889,6 @@ static inline __attribute__((always_inline)) void step(struct norm *n, enum tok_
 	attn_update(n);
 }
 
-/* ---- the first comment: tag and sqlcommenter pairs ---- */
-
-/* URL-decodes s[0..k) (and undoes \' when unq) into a NUL-terminated
- * d[cap]; control bytes become '?'. Returns false when cut. */
-static bool decode(const char *s, size_t k, bool unq, char *d, size_t cap)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < k; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (unq && c == '\\' && i + 1 < k)
-			c = (unsigned char)s[++i];
-		else if (c == '%' && i + 2 < k && fp_hexval((unsigned char)s[i + 1]) >= 0 &&
-			 fp_hexval((unsigned char)s[i + 2]) >= 0) {
-			c = (unsigned char)(fp_hexval((unsigned char)s[i + 1]) * 16 + fp_hexval((unsigned char)s[i + 2]));
-			i += 2;
-		}
-		if (o + 1 >= cap) {
-			d[o] = 0;
-			return false;
-		}
-		d[o++] = (char)((c < 0x20 || c == 0x7f) ? '?' : c);
-	}
-	d[o] = 0;
-	return true;
-}
-
-static size_t skip_sp(const char *s, size_t i, size_t k)
-{
-	while (i < k && IS(s[i], C_SPACE))
-		i++;
-	return i;
-}
-
-/* One key='value' (sqlcommenter) or key:value (marginalia) pair at *i. */
-static bool parse_pair(const char *s, size_t k, size_t *i, struct fp_result *out)
-{
-	size_t ks = skip_sp(s, *i, k), ke = ks;
-	while (ke < k && (IS(s[ke], C_IDCONT) || s[ke] == '.' || s[ke] == '-' || s[ke] == '%'))
-		ke++;
-	size_t j = skip_sp(s, ke, k);
-	if (ke == ks || j >= k || (s[j] != '=' && s[j] != ':'))
-		return false;
-	bool quoted = false;
-	size_t vs = skip_sp(s, j + 1, k), ve;
-	if (s[j] == '=' && vs < k && s[vs] == '\'') {
-		quoted = true;
-		for (ve = ++vs; ve < k && s[ve] != '\''; ve++)
-			ve += s[ve] == '\\';
-		if (ve >= k)
-			return false;
-		j = ve + 1;
-	} else {
-		for (ve = vs; ve < k && s[ve] != ','; ve++)
-			;
-		j = ve;
-		while (ve > vs && IS(s[ve - 1], C_SPACE))
-			ve--;
-	}
-	struct fp_kv *kv = &out->kv[out->nkv++];
-	if (!decode(s + ks, ke - ks, false, kv->key, FP_KEY_MAX) ||
-	    !decode(s + vs, ve - vs, quoted, kv->value, FP_VALUE_MAX))
-		out->flags |= FP_TAG_TRUNCATED;
-	j = skip_sp(s, j, k);
-	*i = j < k && s[j] == ',' ? j + 1 : j;
-	return j >= k || s[j] == ',';
-}
-
-static void parse_tag(const char *s, size_t k, struct fp_result *out)
-{
-	while (k > 0 && IS(s[k - 1], C_SPACE))
-		k--;
-	size_t i = skip_sp(s, 0, k);
-	size_t n = k - i < FP_TAG_MAX - 1 ? k - i : FP_TAG_MAX - 1;
-	if (n < k - i) {
-		out->flags |= FP_TAG_TRUNCATED;
-		while (n > 0 && ((unsigned char)s[i + n] & 0xc0) == 0x80)
-			n--; /* do not split a UTF-8 sequence */
-	}
-	for (size_t j = 0; j < n; j++) {
-		unsigned char c = (unsigned char)s[i + j];
-		out->tag[j] = (char)((c < 0x20 || c == 0x7f) ? ' ' : c);
-	}
-	out->tag[n] = 0;
-	out->tag_len = n;
-	while (i < k) {
-		if (out->nkv == FP_KV_MAX) {
-			out->flags |= FP_TAG_TRUNCATED;
-			break;
-		}
-		if (!parse_pair(s, k, &i, out))
-			break;
-	}
-}
-
 /* ---- public ---- */
 
 static void norm_init(struct norm *n, const char *sql, size_t len, unsigned opts,
@@ -1044,42 +950,7 @@ void fp_compute(const char *sql, size_t len, unsigned opts, struct fp_result *ou
 	if (n.lx.partial)
 		out->flags |= FP_PARTIAL;
 	if (n.lx.have_tag && !(opts & FP_OPT_NO_TAG))
-		parse_tag(sql + n.lx.tag_off, n.lx.tag_len, out);
-}
-
-/* psql's rule for SQL-standard function bodies: after CREATE [OR REPLACE]
- * FUNCTION|PROCEDURE, BEGIN ... END (CASE ... END inside) holds ';'. */
-struct atomic {
-	unsigned nwords, paren;
-	int begin_depth;
-	bool create_fn;
-	unsigned first[4];
-};
-
-static void atomic_step(struct atomic *a, const struct fp_lex *lx)
-{
-	if (lx->type == TK_OPEN || lx->type == TK_CLOSE) {
-		a->paren += lx->type == TK_OPEN ? 1 : (a->paren > 0 ? (unsigned)-1 : 0);
-		return;
-	}
-	if (lx->type != TK_WORD)
-		return;
-	unsigned id = KW_ID(lx->kw);
-	if (a->nwords < 4)
-		a->first[a->nwords] = id;
-	a->nwords++;
-	if (a->nwords == 2 || a->nwords == 4) {
-		unsigned fn = a->first[a->nwords - 1];
-		bool head = a->first[0] == KW_CREATE &&
-			    (a->nwords == 2 || (a->first[1] == KW_OR && a->first[2] == KW_REPLACE));
-		a->create_fn |= head && (fn == KW_FUNCTION || fn == KW_PROCEDURE);
-	}
-	if (!a->create_fn || a->paren)
-		return;
-	if (id == KW_BEGIN || (id == KW_CASE && a->begin_depth > 0))
-		a->begin_depth++;
-	else if (id == KW_END && a->begin_depth > 0)
-		a->begin_depth--;
+		fp_lex_tag(sql + n.lx.tag_off, n.lx.tag_len, out);
 }
 
 bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, size_t *stmt_len)
@@ -1089,7 +960,7 @@ bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, s
 		size_t start = *pos, end = len;
 		while (start < len && IS(text[start], C_SPACE))
 			start++;
-		struct atomic a = {0};
+		struct fp_atomic a = {0};
 		bool any = false;
 		fp_lex_init(&lx, text, len, start);
 		for (fp_lex_next(&lx);; fp_lex_next(&lx)) {
@@ -1099,7 +970,7 @@ bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, s
 				break;
 			}
 			any = true;
-			atomic_step(&a, &lx);
+			fp_lex_atomic(&a, &lx);
 		}
 		if (!any)
 			continue;

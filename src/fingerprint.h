@@ -13,10 +13,16 @@
  * words, the values of literals (strings of every form, numbers, dollar-quoted
  * bodies, TRUE/FALSE, $n parameters, a unary minus before a number), the
  * length of constant lists (IN (...), ARRAY[...], EXECUTE arguments), how many
- * constant VALUES rows there are, and names that change per call (savepoint,
- * prepared statement and cursor names, shown as "_"). NULL, casts, quoted
- * identifiers with upper case, and everything else stay. doc in
- * test/oracle/README.md lists where this differs from libpg_query and why.
+ * constant VALUES rows there are, names that change per call (savepoint,
+ * prepared statement, cursor and temporary table names, shown as "_"), and
+ * column aliases (AS name in a select or RETURNING list, still shown). NULL,
+ * casts, quoted identifiers with upper case, and everything else stay.
+ * doc/fingerprint.md has the details, the hash, and where this differs from
+ * libpg_query and why.
+ *
+ * Speed: the hash alone (FP_OPT_NO_TEXT | FP_OPT_NO_TAG) is the fast path,
+ * for every query; the display text is worth computing only for a
+ * fingerprint not seen before. Both give the same hash.
  */
 #ifndef PGSIFT_FINGERPRINT_H
 #define PGSIFT_FINGERPRINT_H

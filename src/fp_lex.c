@@ -5,6 +5,8 @@
 #define FP_KW_DATA /* fingerprint_kw.h: the keyword tables live here */
 #include "fp_lex.h"
 
+#include "fingerprint.h"
+
 const uint8_t fp_cclass[256] = {
 	[' '] = C_SPACE, ['\t'] = C_SPACE, ['\f'] = C_SPACE, ['\v'] = C_SPACE,
 	['\n'] = C_SPACE | C_NL, ['\r'] = C_SPACE | C_NL,
@@ -250,9 +252,86 @@ static size_t plain_qident(struct fp_lex *lx, size_t i)
 	return 0;
 }
 
+#if defined(__SSE2__)
+/* The 16 bytes x in lower case (ASCII letters only) */
+static inline __m128i lower16(__m128i x)
+{
+	__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'A'))), _mm_set1_epi8((char)(26 - 128)));
+	return _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
+}
+
+/* The hash, first and last 8 bytes of the word whose n bytes (8 < n < 16,
+ * or n <= 8) are the lower-case bytes of v (bytes past n are zero). */
+static inline uint64_t hash16(__m128i v, unsigned n, uint64_t *first, uint64_t *last)
+{
+	uint64_t c0 = fp_le64((uint64_t)_mm_cvtsi128_si64(v));
+	uint64_t c1 = fp_le64((uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(v, 8)));
+	*first = c0;
+	if (n <= 8) {
+		*last = 0;
+		return fp_word_short(n, c0);
+	}
+	*last = (c0 >> (8 * (n - 8))) | (c1 << (8 * (16 - n)));
+	return fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
+}
+
+/* keeps the first n bytes of v, zeroes the others (n <= 16) */
+static inline __m128i keep16(__m128i v, unsigned n)
+{
+	static const uint8_t ones[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	return _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(ones + 16 - n)));
+}
+
+void fp_lex_word16(struct fp_lex *lx, size_t i, unsigned n, __m128i x)
+{
+	uint64_t last;
+	lx->type = TK_WORD;
+	lx->end = i + n;
+	lx->h = hash16(keep16(lower16(x), n), n, &lx->first, &last);
+	lx->kw = n <= KW_MAXLEN ? fp_kw_mid(n, lx->first, last) : 0;
+}
+
+/* "name" in 16 bytes at once: as plain_qident(), or 0 */
+static size_t plain_qident16(struct fp_lex *lx, size_t i)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(lx->s + i));
+	unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
+	unsigned p = (unsigned)__builtin_ctz(q | 0x10000);
+	if (p == 0 || p >= 16 || lx->s[i + p + 1] == '"' || !IS(lx->s[i], C_IDSTART))
+		return 0;
+	/* [a-z0-9_] or >= 0x80 in each of the p bytes */
+	__m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'a'))),
+				       _mm_set1_epi8((char)(26 - 128)));
+	__m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
+				       _mm_set1_epi8((char)(10 - 128)));
+	__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmplt_epi8(x, _mm_setzero_si128()));
+	ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
+	unsigned want = (1u << p) - 1;
+	if (((unsigned)_mm_movemask_epi8(ok) & want) != want)
+		return 0;
+	uint64_t first, last;
+	uint64_t h = hash16(keep16(x, p), p, &first, &last);
+	unsigned kw = p < 8 ? fp_kw_short(first) : fp_kw_mid(p, first, last);
+	if (kw & KF_RESERVED)
+		return 0;
+	lx->h = h;
+	return i + p + 1;
+}
+#endif
+
 size_t fp_lex_qident(struct fp_lex *lx, size_t i)
 {
-	size_t end = plain_qident(lx, i);
+	size_t end;
+#if defined(__SSE2__)
+	if (FP_LIKELY(lx->len - i >= 17)) {
+		end = plain_qident16(lx, i);
+		if (FP_LIKELY(end))
+			return end;
+	}
+#endif
+	end = plain_qident(lx, i);
 	if (FP_LIKELY(end))
 		return end;
 	lx->end = lex_qident_body(lx, i);
@@ -518,6 +597,32 @@ static void lex_punct(struct fp_lex *lx, size_t i)
 	lx->h = fp_fnv(FNV_OFF, s + i, lx->end - i);
 }
 
+void fp_lex_atomic(struct fp_atomic *a, const struct fp_lex *lx)
+{
+	if (lx->type == TK_OPEN || lx->type == TK_CLOSE) {
+		a->paren += lx->type == TK_OPEN ? 1 : (a->paren > 0 ? (unsigned)-1 : 0);
+		return;
+	}
+	if (lx->type != TK_WORD)
+		return;
+	unsigned id = KW_ID(lx->kw);
+	if (a->nwords < 4)
+		a->first[a->nwords] = id;
+	a->nwords++;
+	if (a->nwords == 2 || a->nwords == 4) {
+		unsigned fn = a->first[a->nwords - 1];
+		bool head = a->first[0] == KW_CREATE &&
+			    (a->nwords == 2 || (a->first[1] == KW_OR && a->first[2] == KW_REPLACE));
+		a->create_fn |= head && (fn == KW_FUNCTION || fn == KW_PROCEDURE);
+	}
+	if (!a->create_fn || a->paren)
+		return;
+	if (id == KW_BEGIN || (id == KW_CASE && a->begin_depth > 0))
+		a->begin_depth++;
+	else if (id == KW_END && a->begin_depth > 0)
+		a->begin_depth--;
+}
+
 void fp_lex_slow(struct fp_lex *lx, size_t i)
 {
 	const char *s = lx->s;
@@ -549,5 +654,99 @@ void fp_lex_slow(struct fp_lex *lx, size_t i)
 		lex_op(lx, i);
 	} else {
 		lex_punct(lx, i);
+	}
+}
+
+/* ---- the first comment: tag and sqlcommenter pairs ---- */
+
+/* URL-decodes s[0..k) (and undoes \' when unq) into a NUL-terminated
+ * d[cap]; control bytes become '?'. Returns false when cut. */
+static bool decode(const char *s, size_t k, bool unq, char *d, size_t cap)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < k; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (unq && c == '\\' && i + 1 < k)
+			c = (unsigned char)s[++i];
+		else if (c == '%' && i + 2 < k && fp_hexval((unsigned char)s[i + 1]) >= 0 &&
+			 fp_hexval((unsigned char)s[i + 2]) >= 0) {
+			c = (unsigned char)(fp_hexval((unsigned char)s[i + 1]) * 16 + fp_hexval((unsigned char)s[i + 2]));
+			i += 2;
+		}
+		if (o + 1 >= cap) {
+			d[o] = 0;
+			return false;
+		}
+		d[o++] = (char)((c < 0x20 || c == 0x7f) ? '?' : c);
+	}
+	d[o] = 0;
+	return true;
+}
+
+static size_t skip_sp(const char *s, size_t i, size_t k)
+{
+	while (i < k && IS(s[i], C_SPACE))
+		i++;
+	return i;
+}
+
+/* One key='value' (sqlcommenter) or key:value (marginalia) pair at *i. */
+static bool parse_pair(const char *s, size_t k, size_t *i, struct fp_result *out)
+{
+	size_t ks = skip_sp(s, *i, k), ke = ks;
+	while (ke < k && (IS(s[ke], C_IDCONT) || s[ke] == '.' || s[ke] == '-' || s[ke] == '%'))
+		ke++;
+	size_t j = skip_sp(s, ke, k);
+	if (ke == ks || j >= k || (s[j] != '=' && s[j] != ':'))
+		return false;
+	bool quoted = false;
+	size_t vs = skip_sp(s, j + 1, k), ve;
+	if (s[j] == '=' && vs < k && s[vs] == '\'') {
+		quoted = true;
+		for (ve = ++vs; ve < k && s[ve] != '\''; ve++)
+			ve += s[ve] == '\\';
+		if (ve >= k)
+			return false;
+		j = ve + 1;
+	} else {
+		for (ve = vs; ve < k && s[ve] != ','; ve++)
+			;
+		j = ve;
+		while (ve > vs && IS(s[ve - 1], C_SPACE))
+			ve--;
+	}
+	struct fp_kv *kv = &out->kv[out->nkv++];
+	if (!decode(s + ks, ke - ks, false, kv->key, FP_KEY_MAX) ||
+	    !decode(s + vs, ve - vs, quoted, kv->value, FP_VALUE_MAX))
+		out->flags |= FP_TAG_TRUNCATED;
+	j = skip_sp(s, j, k);
+	*i = j < k && s[j] == ',' ? j + 1 : j;
+	return j >= k || s[j] == ',';
+}
+
+void fp_lex_tag(const char *s, size_t k, struct fp_result *out)
+{
+	while (k > 0 && IS(s[k - 1], C_SPACE))
+		k--;
+	size_t i = skip_sp(s, 0, k);
+	size_t n = k - i < FP_TAG_MAX - 1 ? k - i : FP_TAG_MAX - 1;
+	if (n < k - i) {
+		out->flags |= FP_TAG_TRUNCATED;
+		while (n > 0 && ((unsigned char)s[i + n] & 0xc0) == 0x80)
+			n--; /* do not split a UTF-8 sequence */
+	}
+	for (size_t j = 0; j < n; j++) {
+		unsigned char c = (unsigned char)s[i + j];
+		out->tag[j] = (char)((c < 0x20 || c == 0x7f) ? ' ' : c);
+	}
+	out->tag[n] = 0;
+	out->tag_len = n;
+	while (i < k) {
+		if (out->nkv == FP_KV_MAX) {
+			out->flags |= FP_TAG_TRUNCATED;
+			break;
+		}
+		if (!parse_pair(s, k, &i, out))
+			break;
 	}
 }

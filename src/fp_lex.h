@@ -246,6 +246,15 @@ static inline unsigned fp_kw_short(uint64_t first)
 	return e->first == first ? e->val : 0;
 }
 
+/* KWV() of a word of 9 to 16 bytes whose first and last 8 bytes, lower
+ * case, are first and last (they overlap below 16). */
+static inline unsigned fp_kw_mid(size_t n, uint64_t first, uint64_t last)
+{
+	const struct fp_kw *e =
+		&fp_kw_ents[fp_kw_index[((first ^ last * KW_TAILMUL) * KW_MULT) >> (64 - KW_BITS)]];
+	return (e->n == n && e->first == first && e->last == last) ? e->val : 0;
+}
+
 /* KWV() of the word s[0..n) whose first 8 bytes, lower case, are first;
  * 0 if it is not a keyword. A perfect hash (see fingerprint_kwgen.py). */
 static inline __attribute__((always_inline)) unsigned fp_kw_lookup(const char *s, size_t n, uint64_t first)
@@ -315,6 +324,26 @@ static inline void fp_lex_init(struct fp_lex *lx, const char *s, size_t len, siz
  * and blanks before the next token). */
 void fp_lex_slow(struct fp_lex *lx, size_t i);
 
+/* psql's rule for SQL-standard function bodies, for the statement
+ * splitter: after CREATE [OR REPLACE] FUNCTION|PROCEDURE, BEGIN ... END
+ * (CASE ... END inside) holds ';'. Start zeroed; feed every token with
+ * fp_lex_atomic(); a ';' splits only while begin_depth is 0. */
+struct fp_atomic {
+	unsigned nwords, paren;
+	int begin_depth;
+	bool create_fn;
+	unsigned first[4];
+};
+
+void fp_lex_atomic(struct fp_atomic *a, const struct fp_lex *lx);
+
+struct fp_result;
+
+/* Sets the tag of *out from the first comment's inside s[0..k): trimmed,
+ * control bytes as ' ', cut at FP_TAG_MAX - 1 (FP_TAG_TRUNCATED), and the
+ * sqlcommenter (key='value') or marginalia (key:value) pairs in it. */
+void fp_lex_tag(const char *s, size_t k, struct fp_result *out);
+
 /* The index after the '...' string or "..." identifier whose body starts
  * at i (after the quote); partial is set if it does not end. */
 size_t fp_lex_string(struct fp_lex *lx, size_t i);
@@ -322,6 +351,11 @@ size_t fp_lex_qident(struct fp_lex *lx, size_t i);
 
 /* A word of 8 bytes or more, or near the end of the input, at i. */
 void fp_lex_long_word(struct fp_lex *lx, size_t i);
+
+#if defined(__SSE2__)
+/* A word of n bytes, 8 <= n < 16, at i; x: the 16 bytes at i. */
+void fp_lex_word16(struct fp_lex *lx, size_t i, unsigned n, __m128i x);
+#endif
 
 /* A word starting at i (s[i] starts an identifier): its end, hash, first
  * 8 bytes and keyword value. */
@@ -349,6 +383,10 @@ static inline __attribute__((always_inline)) void fp_lex_word(struct fp_lex *lx,
 			x = _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
 			first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & ((1ULL << (8 * n)) - 1);
 			goto short_word;
+		}
+		if (n < 16) {
+			fp_lex_word16(lx, i, n, x);
+			return;
 		}
 		fp_lex_long_word(lx, i);
 		return;

@@ -306,7 +306,7 @@ static const struct {
 	{"constant-item-dedupe", rw_dedupe},
 	{"transaction-options", rw_txn_options},
 	{"channel", rw_channel},
-	{"execute-args", rw_prepared},
+	{"execute/deallocate", rw_prepared},
 	{"limit-all", rw_limit_all},
 };
 #define NFINER (sizeof finer_rules / sizeof finer_rules[0])
