@@ -145,14 +145,41 @@ static int64_t wall_now(const struct sift *s)
 	return s->wall_offset + s->now;
 }
 
-/* Fingerprints one statement and finds or creates its entry. */
+/* A fast hash of the raw text (not the fingerprint: one byte of
+ * difference is a different text). */
+static uint64_t text_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+/* Fingerprints one statement and finds or creates its entry. A text seen
+ * recently by the same database and user skips the lexer. */
 static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial)
 {
 	struct analyzer *an = &s->an;
 	struct fp_result *fr = &an->fr;
 	struct an_ref ref = { 0 };
 	struct qentry *e;
+	uint64_t th = text_hash(sql, len);
+	struct an_cache_ent *ce = &an->cache[th % AN_CACHE_SIZE];
 
+	if (ce->text_hash == th && ce->len == len && ce->db == cl->db && ce->user == cl->user &&
+	    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+		if (s->cfg.log_query_samples)
+			qstats_set_sample(qstats_get(&an->qs, ce->ref.slot, ce->ref.id), sql, len);
+		return ce->ref;
+	}
 	fp_compute(sql, len, FP_OPT_NO_TEXT, fr);
 	if (fr->kind == FP_KIND_EMPTY)
 		return ref;
@@ -172,6 +199,10 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	ref.id = e->id;
 	ref.slot = e->slot;
 	ref.kind = (uint8_t)fr->kind;
+	if (!partial && !(fr->flags & FP_PARTIAL)) {
+		*ce = (struct an_cache_ent){ .text_hash = th, .len = (uint32_t)len, .db = cl->db, .user = cl->user,
+					     .ref = ref };
+	}
 	return ref;
 }
 
@@ -216,6 +247,14 @@ static uint64_t take_wait(struct client *cl)
 	return w;
 }
 
+static bool trailing_blank(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			return false;
+	return true;
+}
+
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
 static void on_query(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body, uint32_t avail,
 		     uint32_t len)
@@ -223,7 +262,16 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 	const char *text = (const char *)body;
 	size_t tlen = strnlen(text, avail), pos = 0, off, sl;
 	bool cut = avail < len && tlen == avail;
+	const char *semi = memchr(text, ';', tlen);
 
+	/* most queries are one statement: without a ';' before the end, no
+	 * splitting pass is needed (fp_compute ignores a trailing ';') */
+	if (!semi || trailing_blank(semi + 1, text + tlen)) {
+		struct an_ref ref = fingerprint(s, cl, text, tlen, cut);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl));
+		push(as, AN_MARK, NULL, s->now, 0);
+		return;
+	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
 		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen);
 		push(as, AN_STMT, &ref, s->now, take_wait(cl));
@@ -355,9 +403,8 @@ static uint64_t tag_rows(const uint8_t *body, uint32_t avail)
 	uint64_t rows = 0;
 	bool known = false;
 
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (n > (k = strlen(verbs[i])) && memcmp(body, verbs[i], k) == 0)
-			known = true;
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && !known; i++)
+		known = body[0] == (uint8_t)verbs[i][0] && n > (k = strlen(verbs[i])) && memcmp(body, verbs[i], k) == 0;
 	if (!known)
 		return 0;
 	for (k = n; k > 0 && body[k - 1] >= '0' && body[k - 1] <= '9'; k--)

@@ -55,8 +55,20 @@ struct an_server {
 
 struct an_client;		/* per-client statement/portal names, made on first Parse */
 
+#define AN_CACHE_SIZE 256	/* recent statement texts and their entries */
+
+/* A statement text seen recently (drivers send the same Parse text, and
+ * many clients the same constant queries, again and again). */
+struct an_cache_ent {
+	uint64_t text_hash;
+	uint32_t len;
+	const void *db, *user;
+	struct an_ref ref;
+};
+
 struct analyzer {
 	struct qstats qs;
+	struct an_cache_ent cache[AN_CACHE_SIZE];
 	struct fp_result fr;	/* scratch, reused for every statement */
 	int64_t last_decay;
 	uint64_t statements;	/* recorded executions */
