@@ -239,10 +239,8 @@ static bool db_apply(struct sift *s, struct db *db, const struct db_conf *dc, co
 		config_db_conf_free(&nc);
 		return false;
 	}
-	if (!nc.dbname || strcmp(dc->name, "*") == 0) {
-		free(nc.dbname);
+	if (!nc.dbname) /* the name clients use; for "*", the name they asked for */
 		nc.dbname = strdup(name);
-	}
 	free(nc.name);
 	nc.name = strdup(name);
 	if (!nc.dbname || !nc.name) {
