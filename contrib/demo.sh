@@ -81,8 +81,12 @@ echo "== pgbench through pgsift: 40 clients share 5 server connections"
 "$PGBIN/pgbench" -c 40 -j 2 -T 5 -S demo 2>&1 | grep -E "clients|processed|tps"
 "$PGBIN/pgbench" -c 40 -j 2 -T 5 demo 2>&1 | grep -E "processed|tps"
 
+echo "== what the application did: SHOW QUERIES, top 10 by total time (psql -p $SIFT_PORT pgsift)"
+"$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW QUERIES" |
+	awk -F'\t' 'BEGIN {printf "%8s %10s %8s  %s\n", "calls", "total_ms", "p99_ms", "query"}
+		NR <= 10 {printf "%8s %10.1f %8.3f  %s\n", $5, $6, $13, substr($22, 1, 90)}'
 echo "== the admin console (psql -p $SIFT_PORT pgsift)"
-"$PGBIN/psql" -X -d pgsift -c "SHOW POOLS" -c "SHOW STATS_TOTALS" -c "SHOW SERVERS"
+"$PGBIN/psql" -X -d pgsift -c "SHOW POOLS" -c "SHOW STATS_TOTALS"
 echo "== server connections PostgreSQL has from pgsift (for 40 clients):"
 "$PGBIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -d demo -Atc \
 	"select count(*) from pg_stat_activity where datname = 'demo' and backend_type = 'client backend' and pid <> pg_backend_pid()"
