@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tap.h"
 #include <time.h>
 
 #define REL_ERR 0.02
@@ -27,38 +29,6 @@
 
 /* ---- TAP ---- */
 
-static FILE *tap;
-static char *tap_buf;
-static size_t tap_len;
-static int tests_run, tests_failed;
-
-static void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tap_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", tap);
-	va_start(ap, fmt);
-	vfprintf(tap, fmt, ap);
-	va_end(ap);
-	fputc('\n', tap);
-}
-
-static bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool tap_ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!cond)
-		tests_failed++;
-	fprintf(tap, "%s %d - ", cond ? "ok" : "not ok", tests_run);
-	va_start(ap, fmt);
-	vfprintf(tap, fmt, ap);
-	va_end(ap);
-	fputc('\n', tap);
-	return cond;
-}
 
 #define ok(cond, ...)                                \
 	do {                                         \
@@ -589,9 +559,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
 		return bench();
 
-	tap = open_memstream(&tap_buf, &tap_len);
-	if (!tap)
-		return 2;
+	tap_begin();
 
 	ok(sizeof(struct histogram) <= 1024, "sizeof(struct histogram) = %zu <= 1024",
 	   sizeof(struct histogram));
@@ -603,10 +571,5 @@ int main(int argc, char **argv)
 	test_reset_empty();
 	test_monotonic();
 
-	fclose(tap);
-	printf("1..%d\n%s", tests_run, tap_buf);
-	if (tests_failed)
-		printf("# %d of %d tests failed\n", tests_failed, tests_run);
-	free(tap_buf);
-	return tests_failed ? 1 : 0;
+	return tap_end();
 }

@@ -16,40 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tap.h"
+
 /* ---- TAP ---- */
 
-static FILE *tap;
-static char *tap_buf;
-static size_t tap_len;
-static int tests_run, tests_failed;
-
-static void tap_diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void tap_diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("# ", tap);
-	va_start(ap, fmt);
-	vfprintf(tap, fmt, ap);
-	va_end(ap);
-	fputc('\n', tap);
-}
-
-static bool tap_ok(bool cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool tap_ok(bool cond, const char *fmt, ...)
-{
-	va_list ap;
-
-	tests_run++;
-	if (!cond)
-		tests_failed++;
-	fprintf(tap, "%s %d - ", cond ? "ok" : "not ok", tests_run);
-	va_start(ap, fmt);
-	vfprintf(tap, fmt, ap);
-	va_end(ap);
-	fputc('\n', tap);
-	return cond;
-}
 
 #define ok(cond, ...)                                \
 	do {                                         \
@@ -579,9 +549,7 @@ static void test_client_types(void)
 
 int main(void)
 {
-	tap = open_memstream(&tap_buf, &tap_len);
-	if (!tap)
-		return 2;
+	tap_begin();
 
 	test_builders();
 	test_growth();
@@ -590,10 +558,5 @@ int main(void)
 	test_quote();
 	test_client_types();
 
-	fclose(tap);
-	printf("1..%d\n%s", tests_run, tap_buf);
-	if (tests_failed)
-		printf("# %d of %d tests failed\n", tests_failed, tests_run);
-	free(tap_buf);
-	return tests_failed ? 1 : 0;
+	return tap_end();
 }

@@ -7,15 +7,11 @@
 #include <string.h>
 
 #include "qstats.h"
+#include "tap.h"
 
-static int n_tests, n_failed;
-
-static void ok(int cond, const char *what)
+static void ok(bool cond, const char *what)
 {
-	n_tests++;
-	if (!cond)
-		n_failed++;
-	printf("%sok %d - %s\n", cond ? "" : "not ", n_tests, what);
+	(void)tap_ok(cond, "%s", what);
 }
 
 static char db1, db2, user1; /* identities only */
@@ -167,11 +163,11 @@ static void test_decay(void)
 
 int main(void)
 {
+	tap_begin();
 	test_basic();
 	test_errors_and_apps();
 	test_eviction();
 	test_stale_and_reset();
 	test_decay();
-	printf("1..%d\n", n_tests);
-	return n_failed ? 1 : 0;
+	return tap_end();
 }
