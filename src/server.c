@@ -645,6 +645,21 @@ static void track_param(struct server *sv, const uint8_t *body, uint32_t len)
 
 /* ---- the relay, server to client ---- */
 
+/* The header of the next message: MORE when it is there and sane, STOP
+ * when more bytes are needed, CLOSED when the server was closed for it. */
+static enum relay_rc read_header(struct server *sv, const struct iobuf *b, uint8_t *type, uint32_t *len)
+{
+	if (b->end - b->pos < PROTO_HDR)
+		return RELAY_STOP;
+	*type = b->data[b->pos];
+	*len = proto_get_u32(b->data + b->pos + 1);
+	if (!header_ok(sv, *type, *len)) {
+		server_close(sv, "invalid message length from the server (or above max_packet_size)");
+		return RELAY_CLOSED;
+	}
+	return RELAY_MORE;
+}
+
 static bool queue_to_client(struct client *cl, struct iobuf *b, uint32_t n)
 {
 	if (conn_queue_relay(&cl->c, b, b->pos, n))
@@ -708,6 +723,7 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	uint32_t avail = b->end - b->pos, len, total, n;
 	uint8_t type;
 	bool whole;
+	enum relay_rc rc;
 
 	if (sv->c.pkt_left) {
 		n = avail < sv->c.pkt_left ? avail : sv->c.pkt_left;
@@ -717,14 +733,8 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		sv->c.pkt_left -= n;
 		return RELAY_MORE;
 	}
-	if (avail < PROTO_HDR)
-		return RELAY_STOP;
-	type = b->data[b->pos];
-	len = proto_get_u32(b->data + b->pos + 1);
-	if (!header_ok(sv, type, len)) {
-		server_close(sv, "invalid message length from the server (or above max_packet_size)");
-		return RELAY_CLOSED;
-	}
+	if ((rc = read_header(sv, b, &type, &len)) != RELAY_MORE)
+		return rc;
 	total = len + 1;
 	whole = avail >= total;
 	if (!whole && (type == 'Z' || type == 'S' || type == 'E' || type == 'C') && total <= b->cap)
@@ -789,6 +799,7 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 	uint32_t avail = b->end - b->pos, len, total, n;
 	uint8_t type;
 	struct proto_err_fields ef;
+	enum relay_rc rc;
 
 	if (sv->c.pkt_left) {
 		n = avail < sv->c.pkt_left ? avail : sv->c.pkt_left;
@@ -796,14 +807,8 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 		sv->c.pkt_left -= n;
 		return RELAY_MORE;
 	}
-	if (avail < PROTO_HDR)
-		return RELAY_STOP;
-	type = b->data[b->pos];
-	len = proto_get_u32(b->data + b->pos + 1);
-	if (!header_ok(sv, type, len)) {
-		server_close(sv, "invalid message length from the server (or above max_packet_size)");
-		return RELAY_CLOSED;
-	}
+	if ((rc = read_header(sv, b, &type, &len)) != RELAY_MORE)
+		return rc;
 	total = len + 1;
 	if (avail < total && total <= b->cap)
 		return RELAY_STOP;
