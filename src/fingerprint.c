@@ -58,9 +58,6 @@ struct mark {
 	uint8_t last;
 };
 
-/* What the last displayed token was, for spacing. */
-enum { D_NONE, D_WORD, D_CLOSE, D_CONST, D_OTHER };
-
 struct frame {
 	uint64_t sig;   /* hash of the tokens inside */
 	struct mark mark; /* before the opening token (before ARRAY for FK_ARRAY) */
@@ -88,13 +85,10 @@ struct norm {
 	struct fp_lex lx;
 	struct fp_result *out;
 	bool text;          /* the display text is wanted */
-	size_t cap;         /* text bytes usable */
-	size_t tlen;        /* logical text length */
-	size_t tvalid;      /* bytes of it in out->text (a prefix, at a token boundary) */
-	uint8_t last;       /* D_* */
+	struct fp_text t;   /* the display text, in out->text */
 	unsigned nparams;
 	unsigned depth, overflow;
-	unsigned ntok;
+	unsigned ntok;      /* tokens; exact only while a head rule is pending (run()) */
 	enum head head;
 	bool set_const;
 	bool temp;          /* CREATE [GLOBAL|LOCAL] TEMP[ORARY] */
@@ -120,64 +114,17 @@ static inline void emit(struct norm *n, uint64_t v)
 
 static struct mark mark_now(const struct norm *n)
 {
-	struct mark m = {n->tlen, n->nparams, n->last};
+	struct mark m = {n->t.len, n->nparams, n->t.last};
 	return m;
 }
 
 static void rollback(struct norm *n, struct mark m)
 {
-	n->tlen = m.tlen;
-	if (n->tvalid > m.tlen)
-		n->tvalid = m.tlen;
+	n->t.len = m.tlen;
+	if (n->t.valid > m.tlen)
+		n->t.valid = m.tlen;
 	n->nparams = m.nparams;
-	n->last = m.last;
-}
-
-enum { M_RAW, M_FOLD, M_SAFE }; /* as is, lower case, fp_safe_byte() */
-
-/* Appends the token s[0..k), after a space when sp; a token that does not
- * fit is dropped whole, and so is everything after it (tvalid stops). */
-static void put(struct norm *n, bool sp, const char *s, size_t k, int mode)
-{
-	if (n->tvalid == n->tlen && n->tlen + sp + k <= n->cap) {
-		char *d = n->out->text + n->tlen;
-		*d = ' ';
-		d += sp;
-		size_t i = 0;
-		if (mode == M_FOLD && k <= 8 && n->tlen + sp + 8 <= FP_TEXT_MAX) {
-			uint64_t x = fp_le64(n->lx.first); /* a short word, lowered by the lexer */
-			memcpy(d, &x, 8);
-		} else if (mode == M_FOLD) { /* longer words: 8 bytes at a time */
-			for (; i + 8 <= k; i += 8) {
-				uint64_t x = fp_le64(fp_load8(s + i, 8, n->lx.s + n->lx.len));
-				memcpy(d + i, &x, 8);
-			}
-			for (; i < k; i++)
-				d[i] = (char)fp_lower((unsigned char)s[i]);
-		} else if (mode == M_SAFE) {
-			for (; i < k; i++)
-				d[i] = (char)fp_safe_byte((unsigned char)s[i]);
-		} else {
-			memcpy(d, s, k);
-		}
-		n->tvalid += sp + k;
-	}
-	n->tlen += sp + k;
-}
-
-/* Writes a token with the single space that separates it from the previous
- * one, unless punctuation glues them. */
-static void show_text(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
-{
-	char c = s[0];
-	bool glue = n->last == D_NONE || c == ')' || c == ']' || c == ',' || (c == '.' && k == 1) ||
-		    (c == ':' && k == 2 && s[1] == ':') || (c == '(' && n->last == D_WORD) ||
-		    (c == '[' && (n->last == D_WORD || n->last == D_CLOSE || n->last == D_CONST));
-	if (glue && (c == '.' || c == ':') && n->tvalid && (n->out->text[n->tvalid - 1] == '.' ||
-							   n->out->text[n->tvalid - 1] == ':'))
-		glue = false; /* ". ." is not "..", ": ::" is not ":::" */
-	put(n, !glue, s, k, mode);
-	n->last = cls;
+	n->t.last = m.last;
 }
 
 /* Everything that builds the display text goes through show() and
@@ -185,7 +132,7 @@ static void show_text(struct norm *n, const char *s, size_t k, int mode, uint8_t
 static inline void show(struct norm *n, const char *s, size_t k, int mode, uint8_t cls)
 {
 	if (n->text)
-		show_text(n, s, k, mode, cls);
+		fp_text_show(&n->t, s, k, mode, cls, n->lx.first, n->lx.s + n->lx.len);
 }
 
 static inline void show_tok(struct norm *n, uint8_t cls)
@@ -194,23 +141,11 @@ static inline void show_tok(struct norm *n, uint8_t cls)
 	show(n, lx->s + lx->start, lx->end - lx->start, M_RAW, cls);
 }
 
-static void show_param_text(struct norm *n)
-{
-	char buf[12];
-	size_t k = sizeof buf;
-	unsigned v = n->nparams;
-	do
-		buf[--k] = (char)('0' + v % 10);
-	while ((v /= 10) && k > 1);
-	buf[--k] = '$';
-	show_text(n, buf + k, sizeof buf - k, M_RAW, D_CONST);
-}
-
 static inline void show_param(struct norm *n)
 {
 	n->nparams++;
 	if (n->text)
-		show_param_text(n);
+		fp_text_param(&n->t, n->nparams);
 }
 
 /* hash of a lower-case word given as a C string */
@@ -281,8 +216,7 @@ static inline void tok_const(struct norm *n)
 
 static inline void show_word(struct norm *n, const char *text, size_t k)
 {
-	if (n->text)
-		show_text(n, text, k, M_FOLD, (n->lx.kw & KF_PSPACE) ? D_OTHER : D_WORD);
+	show(n, text, k, M_FOLD, (n->lx.kw & KF_PSPACE) ? D_OTHER : D_WORD);
 }
 
 static void flush_array(struct norm *n)
@@ -290,22 +224,6 @@ static void flush_array(struct norm *n)
 	n->pending_array = false;
 	emit(n, word_const("array"));
 	top(n)->elem = ES_BAD; /* ARRAY(subquery) or a column named array */
-}
-
-/* a word that is not a keyword the normalizer acts on */
-static inline void tok_plain_word(struct norm *n)
-{
-	struct fp_lex *lx = &n->lx;
-	struct frame *f = top(n);
-	if (lx->kw & (KF_EXPR | KF_PSPACE | KF_RESERVED)) {
-		f->elem = ES_BAD; /* not part of a type name ("timestamp with time zone") */
-		if (lx->kw & (KF_SEL | KF_ENDSEL))
-			f->sel = (lx->kw & KF_SEL) != 0;
-	} else {
-		elem_type(f);
-	}
-	emit(n, lx->h);
-	show_word(n, lx->s + lx->start, lx->end - lx->start);
 }
 
 static void tok_word(struct norm *n)
@@ -571,6 +489,24 @@ static void first_word(struct norm *n)
 	show_word_text(n, alias);
 }
 
+/* The first word of a statement that needs none of step_slow()'s rules
+ * (those of the KF_ACT words, END, ABORT) but its kind and head: applied
+ * here, with the running hash *h of the top frame. False if it needs them. */
+static bool first_word_fast(struct norm *n, const struct fp_word *w, uint64_t *h)
+{
+	unsigned id = KW_ID(w->kw);
+	if ((w->kw & KF_ACT) || id == KW_END || id == KW_ABORT)
+		return false;
+	n->ntok = 1;
+	n->out->kind = kind_of(id);
+	n->head = head_of(id);
+	if (w->kw & (KF_SEL | KF_ENDSEL))
+		n->fr[0].sel = (w->kw & KF_SEL) != 0;
+	*h = fp_mix(*h, w->h);
+	n->attn = n->head != H_NONE;
+	return true;
+}
+
 static void strip_name(struct norm *n)
 {
 	n->out->flags |= FP_NAME_STRIPPED;
@@ -807,7 +743,7 @@ static bool alias(struct norm *n)
 /* Does the next token need the rules of step_slow() before it: the first
  * tokens, one after IN, VALUES or a row, a pending ARRAY or ';', VALUES
  * rows, a statement head rule? */
-static void attn_update(struct norm *n)
+static inline void attn_update(struct norm *n)
 {
 	n->attn = n->ntok == 0 || n->cur || n->out->kind == FP_KIND_EMPTY || n->pending_array ||
 		  n->pending_semi || n->pending_as || top(n)->values ||
@@ -853,40 +789,279 @@ static void step_slow(struct norm *n)
 	}
 }
 
-/* One token: the common ones (outside the rare states of attn_update())
- * inline, the others through step_slow(). */
-static inline __attribute__((always_inline)) void step(struct norm *n, enum tok_type t)
+/* One token that run() does not apply itself */
+static void step(struct norm *n)
 {
-	struct fp_lex *lx = &n->lx;
-	if (FP_LIKELY(!n->attn)) { /* and so n->cur is 0: prev is not looked at */
-		switch (t) {
-		case TK_WORD:
-			if (lx->kw & KF_ACT)
-				break;
-			n->ntok++;
-			tok_plain_word(n);
-			return;
-		case TK_CONST: n->ntok++; tok_const(n); return;
-		case TK_QIDENT: n->ntok++; tok_qident(n); return;
-		case TK_COMMA: n->ntok++; tok_comma(n); return;
-		case TK_OP: case TK_DOT: case TK_CAST: n->ntok++; tok_other(n); return;
-		case TK_OPEN: /* leaves no rare state behind (see attn_update()) */
-			n->ntok++;
-			n->prev = 0; /* n->cur was 0 */
-			tok_open(n);
-			return;
-		case TK_CLOSE: /* back in a frame with VALUES rows or at the head */
-			n->ntok++;
-			tok_close(n);
-			attn_update(n);
-			return;
-		default: break;
-		}
-	}
 	n->prev = n->cur;
 	n->cur = 0;
 	step_slow(n);
 	attn_update(n);
+}
+
+/* ---- the loop: lexer and normalizer in one ----
+ *
+ * The common tokens are lexed here and, outside the rare states of
+ * attn_update() and without the display text, applied here too, with the
+ * running hash of the innermost group in a register (its frame's sig is
+ * stale meanwhile). Every other token is lexed by fp_lex.c and applied by
+ * step(), with the hash written back before and read again after.
+ */
+
+/* A group opened by "(" or "[" in a frame whose elements are not tracked
+ * (tok_open()'s plain case): a new FK_GROUP frame. */
+static inline struct frame *push_group(struct norm *n, unsigned char ch)
+{
+	struct frame *f = n->top = &n->fr[++n->depth];
+	f->mark = mark_now(n);
+	f->kind = FK_GROUP;
+	f->elem = ES_BAD;
+	f->open = ch;
+	f->cast_br = 0;
+	f->nelem = 0;
+	f->values = f->have_row = f->comma = false;
+	f->sel = false;
+	return f;
+}
+
+static void run(struct norm *n)
+{
+#define FP_CS_LABEL(k) &&l_##k
+	static const void *const lexer[256] = {FP_CSTART(FP_CS_LABEL)};
+#undef FP_CS_LABEL
+	struct fp_lex *lx = &n->lx;
+	const char *s = lx->s;
+	const size_t len = lx->len;
+	size_t i = 0, st = 0; /* the current token is s[st..i) */
+	struct frame *f = n->top;
+	uint64_t h = f->sig, h2; /* h2: the current token's value */
+	/* apply the token here: !n->attn, no text, and no statement head rule
+	 * (so that n->ntok, which only they look at once past 0, need not be
+	 * counted: a statement's head never comes back) */
+	bool fast = false;
+	/* the previous token's type and (lx->kw) the last word's kw, as
+	 * fp_lex_next() leaves them: lex_op() and head_set() look at them */
+	enum tok_type t, pt = TK_EOF;
+	struct fp_word w;
+	struct fp_tail tail;
+	unsigned k;
+	/* the identifier bytes among the 16 at wbase, from the last word's
+	 * scan: the next word, when it starts and ends among them, is found
+	 * without another classification (and the lexer's chain from one
+	 * token's end to the next token's start is shorter) */
+	size_t wbase = (size_t)-64;
+	unsigned idm = 0, d;
+	const char *v;
+
+	fp_tail_init(&tail, s, len);
+/* the scanners' view of the input at j (see fp_view()) */
+#define VIEW(j) fp_view(s, len, &tail, (j), FP_VIEW_MAX)
+/* the length of the run of identifier bytes at j, from the window when it
+ * is there, else from the 16 bytes at j, which become the window */
+#define RUN(j)                                                                                     \
+	((d = (unsigned)((j) - wbase)) < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d \
+		 ? k                                                                               \
+		 : (wbase = (j), fp_ident_run16(VIEW(j), &idm)))
+
+/* to the next token: one indirect jump per token, on its first byte, past
+ * the single blank that most often separates two tokens */
+#define NEXT()                                                   \
+	do {                                                     \
+		if (FP_UNLIKELY(i >= len))                       \
+			goto done;                               \
+		if (s[i] == ' ' && FP_UNLIKELY(++i >= len))      \
+			goto done;                               \
+		goto *lexer[(unsigned char)s[i]];                \
+	} while (0)
+
+	NEXT();
+l_SPACE:
+	i++;
+	NEXT();
+l_PREFIX:
+	if (i + 1 < len && (s[i + 1] == '\'' || s[i + 1] == '&'))
+		goto lex_slow;
+l_WORD:
+	st = i;
+	d = (unsigned)(i - wbase);
+	if (d < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d) {
+		fp_hash_word(VIEW(i), k, &w);
+		i += k;
+	} else if (FP_LIKELY((k = fp_scan_word(VIEW(i), &w, &idm)) != 0)) {
+		wbase = st;
+		i += k;
+	} else { /* a copy: w itself stays in registers */
+		struct fp_word lw;
+		i = fp_word_long(s, i, len, &lw);
+		w = lw;
+	}
+	pt = TK_WORD;
+	lx->kw = w.kw;
+	if (FP_LIKELY(fast && !(w.kw & KF_ACT))) { /* tok_plain_word() */
+		if (FP_UNLIKELY(f->elem != ES_BAD)) {
+			if (w.kw & (KF_EXPR | KF_PSPACE | KF_RESERVED))
+				f->elem = ES_BAD; /* not part of a type name */
+			else
+				elem_type(f);
+		}
+		/* reserved words only (fingerprint_kwgen.py checks) */
+		if (w.kw & (KF_SEL | KF_ENDSEL))
+			f->sel = (w.kw & KF_SEL) != 0;
+		h = fp_mix(h, w.h);
+		NEXT();
+	}
+	if (n->ntok == 0 && !n->text && first_word_fast(n, &w, &h)) {
+		fast = !n->attn;
+		NEXT();
+	}
+	lx->first = w.first;
+	lx->h = w.h;
+	t = TK_WORD;
+	goto apply;
+l_DIGIT:
+	k = fp_scan_digits(VIEW(i));
+	if (FP_UNLIKELY(!k))
+		goto lex_slow;
+	st = i;
+	i += k;
+	goto constant;
+l_QUOTE:
+	st = i++;
+	k = fp_scan_string(VIEW(i));
+	i = FP_LIKELY(k) ? i + k : fp_lex_string(lx, i);
+constant:
+	pt = TK_CONST;
+	if (FP_LIKELY(fast)) {
+		elem_const(f);
+		n->nparams++;
+		h = fp_mix(h, V_CONST);
+		NEXT();
+	}
+	t = TK_CONST;
+	goto apply;
+l_DQUOTE:
+	st = i++;
+	k = RUN(i);
+	v = VIEW(i);
+	if (FP_LIKELY(k - 1 < FP_HASH_MAX && v[k] == '"' && v[k + 1] != '"')) {
+		h2 = fp_qident_hash(v, k, s + st); /* a name of identifier bytes */
+		i += k + 1;
+	} else {
+		lx->start = st; /* the text hashed when it is not a bare word's */
+		i = fp_lex_qident(lx, i);
+		h2 = lx->h;
+	}
+	pt = TK_QIDENT;
+	if (FP_LIKELY(fast)) {
+		elem_type(f);
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	lx->h = h2;
+	t = TK_QIDENT;
+	goto apply;
+l_COMMA:
+	t = TK_COMMA;
+	h2 = V_OP ^ ',';
+	goto punct;
+l_DOT:
+	if (i + 1 < len && (s[i + 1] == '.' || IS(s[i + 1], C_DIGIT)))
+		goto lex_slow; /* "..", or a number */
+	t = TK_DOT;
+	h2 = V_OP ^ '.';
+	goto punct;
+l_COLON:
+	if (i + 1 >= len || s[i + 1] != ':')
+		goto lex_slow;
+	st = i;
+	i += 2;
+	t = TK_CAST;
+	h2 = V_OP ^ ':';
+	goto punct2;
+l_OP:
+	if (i + 1 < len && IS(s[i + 1], C_OP))
+		goto lex_slow; /* a longer operator, or a comment after it */
+	lx->h = (FNV_OFF ^ (unsigned char)s[i]) * FNV_PRIME;
+	goto op;
+l_OTHER: /* hashed as shown: a control byte as '?' */
+	lx->h = (FNV_OFF ^ fp_safe_byte((unsigned char)s[i])) * FNV_PRIME;
+op:
+	t = TK_OP;
+	h2 = V_OP ^ lx->h;
+punct:
+	st = i++;
+punct2:
+	pt = t;
+	if (FP_LIKELY(fast)) {
+		elem_step(f, t);
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	goto apply;
+l_OPEN:
+	pt = TK_OPEN;
+	if (FP_LIKELY(fast && f->elem == ES_BAD && !n->overflow && n->depth < FP_DEPTH_MAX)) {
+		n->prev = 0;
+		f->sig = h;
+		f = push_group(n, (unsigned char)s[i]);
+		h = V_GROUP;
+		i++;
+		NEXT();
+	}
+	st = i++;
+	t = TK_OPEN;
+	goto apply;
+l_CLOSE:
+	pt = TK_CLOSE;
+	if (FP_LIKELY(fast && f->kind == FK_GROUP && n->depth > 0 && !n->overflow)) {
+		h2 = fp_mix(V_GROUP ^ f->open, h);
+		f = n->top = &n->fr[--n->depth];
+		h = fp_mix(f->sig, h2);
+		/* back in a frame with VALUES rows? */
+		n->attn = f->values;
+		fast = !n->attn;
+		i++;
+		NEXT();
+	}
+	st = i++;
+	t = TK_CLOSE;
+	goto apply;
+l_SEMI:
+	pt = TK_SEMI;
+	st = i++;
+	t = TK_SEMI;
+	goto apply;
+l_SLOW: /* $ - / */
+	if (s[i] == '$' && i + 1 < len && IS(s[i + 1], C_DIGIT)) {
+		for (st = i, i += 2; i < len && IS(s[i], C_DIGIT);)
+			i++;
+		goto constant; /* $n */
+	}
+lex_slow:
+	/* the general lexer */
+	lx->type = pt;
+	lx->start = i;
+	fp_lex_slow(lx, i);
+	t = lx->type;
+	if (t == TK_EOF)
+		goto done;
+	st = lx->start;
+	i = lx->end;
+	pt = t;
+apply:
+	lx->type = t;
+	lx->start = st;
+	lx->end = i;
+	f->sig = h;
+	step(n);
+	f = n->top;
+	h = f->sig;
+	fast = !n->attn && !n->text && n->head == H_NONE;
+	NEXT();
+done:
+	f->sig = h;
+#undef NEXT
+#undef VIEW
+#undef RUN
 }
 
 /* ---- public ---- */
@@ -897,9 +1072,10 @@ static void norm_init(struct norm *n, const char *sql, size_t len, unsigned opts
 	fp_lex_init(&n->lx, sql, len, 0);
 	n->out = out;
 	n->text = !(opts & FP_OPT_NO_TEXT);
-	n->cap = n->text ? FP_TEXT_MAX - 1 : 0;
-	n->tlen = n->tvalid = 0;
-	n->last = D_NONE;
+	n->t.buf = out->text;
+	n->t.cap = n->text ? FP_TEXT_MAX - 1 : 0;
+	n->t.len = n->t.valid = 0;
+	n->t.last = D_NONE;
 	n->nparams = n->depth = n->overflow = n->ntok = 0;
 	n->top = &n->fr[0];
 	n->head = H_NONE;
@@ -924,8 +1100,7 @@ void fp_compute(const char *sql, size_t len, unsigned opts, struct fp_result *ou
 {
 	struct norm n;
 	norm_init(&n, sql, len, opts, out);
-	for (enum tok_type t; (t = fp_lex_next(&n.lx)) != TK_EOF;)
-		step(&n, t);
+	run(&n);
 	if (n.pending_array)
 		flush_array(&n);
 	if (n.pending_as)
@@ -943,71 +1118,12 @@ void fp_compute(const char *sql, size_t len, unsigned opts, struct fp_result *ou
 		out->kind = FP_KIND_OTHER;
 	out->hash = finish(n.fr[0].sig);
 	out->nparams = n.nparams;
-	out->text_len = n.tvalid;
-	out->text[n.tvalid] = 0;
-	if (n.tvalid < n.tlen && !(opts & FP_OPT_NO_TEXT))
+	out->text_len = n.t.valid;
+	out->text[n.t.valid] = 0;
+	if (n.t.valid < n.t.len && !(opts & FP_OPT_NO_TEXT))
 		out->flags |= FP_TRUNCATED;
 	if (n.lx.partial)
 		out->flags |= FP_PARTIAL;
 	if (n.lx.have_tag && !(opts & FP_OPT_NO_TAG))
 		fp_lex_tag(sql + n.lx.tag_off, n.lx.tag_len, out);
-}
-
-bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, size_t *stmt_len)
-{
-	struct fp_lex lx;
-	while (*pos < len) {
-		size_t start = *pos, end = len;
-		while (start < len && IS(text[start], C_SPACE))
-			start++;
-		struct fp_atomic a = {0};
-		bool any = false;
-		fp_lex_init(&lx, text, len, start);
-		for (fp_lex_next(&lx);; fp_lex_next(&lx)) {
-			if (lx.type == TK_EOF || (lx.type == TK_SEMI && a.begin_depth == 0)) {
-				end = lx.type == TK_EOF ? len : lx.start;
-				*pos = lx.end;
-				break;
-			}
-			any = true;
-			fp_lex_atomic(&a, &lx);
-		}
-		if (!any)
-			continue;
-		while (end > start && IS(text[end - 1], C_SPACE))
-			end--;
-		*off = start;
-		*stmt_len = end - start;
-		return true;
-	}
-	*pos = len;
-	return false;
-}
-
-void fp_hex(uint64_t hash, char out[17])
-{
-	static const char digits16[] = "0123456789abcdef";
-	for (int i = 15; i >= 0; i--, hash >>= 4)
-		out[i] = digits16[hash & 15];
-	out[16] = 0;
-}
-
-const char *fp_tag_get(const struct fp_result *r, const char *key)
-{
-	for (unsigned i = 0; i < r->nkv; i++)
-		if (strcmp(r->kv[i].key, key) == 0)
-			return r->kv[i].value;
-	return NULL;
-}
-
-const char *fp_kind_name(enum fp_kind kind)
-{
-	static const char *const names[] = {
-		[FP_KIND_EMPTY] = "empty", [FP_KIND_SELECT] = "select", [FP_KIND_INSERT] = "insert",
-		[FP_KIND_UPDATE] = "update", [FP_KIND_DELETE] = "delete", [FP_KIND_MERGE] = "merge",
-		[FP_KIND_WITH] = "with", [FP_KIND_COPY] = "copy", [FP_KIND_DDL] = "ddl",
-		[FP_KIND_TXN] = "txn", [FP_KIND_SET] = "set", [FP_KIND_PREPARED] = "prepared",
-		[FP_KIND_CURSOR] = "cursor", [FP_KIND_LISTEN] = "listen", [FP_KIND_OTHER] = "other",
-	};
-	return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "other";
 }

@@ -3,9 +3,8 @@
  * defined) for the tables. */
 #ifndef PGSIFT_FINGERPRINT_KW_H
 #define PGSIFT_FINGERPRINT_KW_H
-#define KW_BITS 11
-#define KW_MULT 0x5abc2c6c4e842753ULL
-#define KW_TAILMUL 0x9e3779b97f4a7c15ULL
+#define KW_BITS 13
+#define KW_SHIFT 51
 #define KW_MAXLEN 17
 #define KW_COUNT 165
 
@@ -26,8 +25,8 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x0000007961727261ULL, 0x0000000000000000ULL, KWV(KW_ARRAY, KF_RESERVED), 5, "array"},
 	{0x0000000000007361ULL, 0x0000000000000000ULL, KWV(KW_AS, KF_PSPACE|KF_RESERVED), 2, "as"},
 	{0x0000000000637361ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 3, "asc"},
-	{0x7274656d6d797361ULL, 0x63697274656d6d79ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 10, "asymmetric"},
-	{0x7a69726f68747561ULL, 0x6e6f6974617a6972ULL, KWV(KW_OTHER, KF_RESERVED), 13, "authorization"},
+	{0x7274656d6d797361ULL, 0x0000000000006369ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 10, "asymmetric"},
+	{0x7a69726f68747561ULL, 0x0000006e6f697461ULL, KWV(KW_OTHER, KF_RESERVED), 13, "authorization"},
 	{0x647261776b636162ULL, 0x0000000000000000ULL, KWV(KW_BACKWARD, KF_EXPR), 8, "backward"},
 	{0x0000006e69676562ULL, 0x0000000000000000ULL, KWV(KW_BEGIN, 0), 5, "begin"},
 	{0x006e656577746562ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE), 7, "between"},
@@ -39,27 +38,27 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x0000006b63656863ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED), 5, "check"},
 	{0x00000065736f6c63ULL, 0x0000000000000000ULL, KWV(KW_CLOSE, 0), 5, "close"},
 	{0x006574616c6c6f63ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 7, "collate"},
-	{0x6f6974616c6c6f63ULL, 0x6e6f6974616c6c6fULL, KWV(KW_OTHER, KF_RESERVED), 9, "collation"},
+	{0x6f6974616c6c6f63ULL, 0x000000000000006eULL, KWV(KW_OTHER, KF_RESERVED), 9, "collation"},
 	{0x00006e6d756c6f63ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 6, "column"},
 	{0x00746e656d6d6f63ULL, 0x0000000000000000ULL, KWV(KW_COMMENT, 0), 7, "comment"},
 	{0x000074696d6d6f63ULL, 0x0000000000000000ULL, KWV(KW_COMMIT, 0), 6, "commit"},
-	{0x65727275636e6f63ULL, 0x796c746e65727275ULL, KWV(KW_OTHER, KF_RESERVED), 12, "concurrently"},
+	{0x65727275636e6f63ULL, 0x00000000796c746eULL, KWV(KW_OTHER, KF_RESERVED), 12, "concurrently"},
 	{0x7463696c666e6f63ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_PSPACE), 8, "conflict"},
-	{0x69617274736e6f63ULL, 0x746e69617274736eULL, KWV(KW_OTHER, KF_RESERVED), 10, "constraint"},
+	{0x69617274736e6f63ULL, 0x000000000000746eULL, KWV(KW_OTHER, KF_RESERVED), 10, "constraint"},
 	{0x0000000079706f63ULL, 0x0000000000000000ULL, KWV(KW_COPY, KF_PSPACE), 4, "copy"},
 	{0x0000657461657263ULL, 0x0000000000000000ULL, KWV(KW_CREATE, KF_RESERVED), 6, "create"},
 	{0x00000073736f7263ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 5, "cross"},
-	{0x5f746e6572727563ULL, 0x676f6c617461635fULL, KWV(KW_OTHER, KF_RESERVED), 15, "current_catalog"},
-	{0x5f746e6572727563ULL, 0x657461645f746e65ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_date"},
-	{0x5f746e6572727563ULL, 0x656c6f725f746e65ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_role"},
-	{0x5f746e6572727563ULL, 0x616d656863735f74ULL, KWV(KW_OTHER, KF_RESERVED), 14, "current_schema"},
-	{0x5f746e6572727563ULL, 0x656d69745f746e65ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_time"},
-	{0x5f746e6572727563ULL, 0x706d617473656d69ULL, KWV(KW_OTHER, KF_RESERVED), 17, "current_timestamp"},
-	{0x5f746e6572727563ULL, 0x726573755f746e65ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_user"},
-	{0x61636f6c6c616564ULL, 0x657461636f6c6c61ULL, KWV(KW_DEALLOCATE, 0), 10, "deallocate"},
+	{0x5f746e6572727563ULL, 0x00676f6c61746163ULL, KWV(KW_OTHER, KF_RESERVED), 15, "current_catalog"},
+	{0x5f746e6572727563ULL, 0x0000000065746164ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_date"},
+	{0x5f746e6572727563ULL, 0x00000000656c6f72ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_role"},
+	{0x5f746e6572727563ULL, 0x0000616d65686373ULL, KWV(KW_OTHER, KF_RESERVED), 14, "current_schema"},
+	{0x5f746e6572727563ULL, 0x00000000656d6974ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_time"},
+	{0x5f746e6572727563ULL, 0x6d617473656d6974ULL, KWV(KW_OTHER, KF_RESERVED), 17, "current_timestamp"},
+	{0x5f746e6572727563ULL, 0x0000000072657375ULL, KWV(KW_OTHER, KF_RESERVED), 12, "current_user"},
+	{0x61636f6c6c616564ULL, 0x0000000000006574ULL, KWV(KW_DEALLOCATE, 0), 10, "deallocate"},
 	{0x006572616c636564ULL, 0x0000000000000000ULL, KWV(KW_DECLARE, 0), 7, "declare"},
 	{0x00746c7561666564ULL, 0x0000000000000000ULL, KWV(KW_DEFAULT, KF_EXPR|KF_PSPACE|KF_RESERVED), 7, "default"},
-	{0x6261727265666564ULL, 0x656c626172726566ULL, KWV(KW_OTHER, KF_RESERVED), 10, "deferrable"},
+	{0x6261727265666564ULL, 0x000000000000656cULL, KWV(KW_OTHER, KF_RESERVED), 10, "deferrable"},
 	{0x00006574656c6564ULL, 0x0000000000000000ULL, KWV(KW_DELETE, 0), 6, "delete"},
 	{0x0000000063736564ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 4, "desc"},
 	{0x0064726163736964ULL, 0x0000000000000000ULL, KWV(KW_DISCARD, 0), 7, "discard"},
@@ -91,11 +90,11 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x000074726f706d69ULL, 0x0000000000000000ULL, KWV(KW_IMPORT, 0), 6, "import"},
 	{0x0000000000006e69ULL, 0x0000000000000000ULL, KWV(KW_IN, KF_EXPR|KF_PSPACE|KF_RESERVED), 2, "in"},
 	{0x006564756c636e69ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_PSPACE), 7, "include"},
-	{0x6e656d6572636e69ULL, 0x746e656d6572636eULL, KWV(KW_OTHER, KF_EXPR), 9, "increment"},
-	{0x6c6c616974696e69ULL, 0x796c6c616974696eULL, KWV(KW_OTHER, KF_RESERVED), 9, "initially"},
+	{0x6e656d6572636e69ULL, 0x0000000000000074ULL, KWV(KW_OTHER, KF_EXPR), 9, "increment"},
+	{0x6c6c616974696e69ULL, 0x0000000000000079ULL, KWV(KW_OTHER, KF_RESERVED), 9, "initially"},
 	{0x00000072656e6e69ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 5, "inner"},
 	{0x0000747265736e69ULL, 0x0000000000000000ULL, KWV(KW_INSERT, 0), 6, "insert"},
-	{0x6365737265746e69ULL, 0x746365737265746eULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED|KF_ENDSEL), 9, "intersect"},
+	{0x6365737265746e69ULL, 0x0000000000000074ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED|KF_ENDSEL), 9, "intersect"},
 	{0x000000006f746e69ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED|KF_ENDSEL), 4, "into"},
 	{0x0000000000007369ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED), 2, "is"},
 	{0x00006c6c756e7369ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 6, "isnull"},
@@ -108,8 +107,8 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x00000000656b696cULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED), 4, "like"},
 	{0x00000074696d696cULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED|KF_ENDSEL), 5, "limit"},
 	{0x00006e657473696cULL, 0x0000000000000000ULL, KWV(KW_LISTEN, 0), 6, "listen"},
-	{0x6d69746c61636f6cULL, 0x656d69746c61636fULL, KWV(KW_OTHER, KF_RESERVED), 9, "localtime"},
-	{0x6d69746c61636f6cULL, 0x706d617473656d69ULL, KWV(KW_OTHER, KF_RESERVED), 14, "localtimestamp"},
+	{0x6d69746c61636f6cULL, 0x0000000000000065ULL, KWV(KW_OTHER, KF_RESERVED), 9, "localtime"},
+	{0x6d69746c61636f6cULL, 0x0000706d61747365ULL, KWV(KW_OTHER, KF_RESERVED), 14, "localtimestamp"},
 	{0x65756c617678616dULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR), 8, "maxvalue"},
 	{0x000000656772656dULL, 0x0000000000000000ULL, KWV(KW_MERGE, 0), 5, "merge"},
 	{0x65756c61766e696dULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR), 8, "minvalue"},
@@ -132,8 +131,8 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x0065726170657270ULL, 0x0000000000000000ULL, KWV(KW_PREPARE, 0), 7, "prepare"},
 	{0x007972616d697270ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 7, "primary"},
 	{0x000000726f697270ULL, 0x0000000000000000ULL, KWV(KW_PRIOR, 0), 5, "prior"},
-	{0x72756465636f7270ULL, 0x6572756465636f72ULL, KWV(KW_PROCEDURE, 0), 9, "procedure"},
-	{0x636e657265666572ULL, 0x7365636e65726566ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED), 10, "references"},
+	{0x72756465636f7270ULL, 0x0000000000000065ULL, KWV(KW_PROCEDURE, 0), 9, "procedure"},
+	{0x636e657265666572ULL, 0x0000000000007365ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED), 10, "references"},
 	{0x0068736572666572ULL, 0x0000000000000000ULL, KWV(KW_REFRESH, 0), 7, "refresh"},
 	{0x007865646e696572ULL, 0x0000000000000000ULL, KWV(KW_REINDEX, 0), 7, "reindex"},
 	{0x65766974616c6572ULL, 0x0000000000000000ULL, KWV(KW_RELATIVE, KF_EXPR), 8, "relative"},
@@ -142,26 +141,26 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 	{0x0000007465736572ULL, 0x0000000000000000ULL, KWV(KW_RESET, 0), 5, "reset"},
 	{0x0074726174736572ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR), 7, "restart"},
 	{0x00006e7275746572ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR), 6, "return"},
-	{0x6e696e7275746572ULL, 0x676e696e72757465ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED|KF_SEL), 9, "returning"},
+	{0x6e696e7275746572ULL, 0x0000000000000067ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED|KF_SEL), 9, "returning"},
 	{0x0000656b6f766572ULL, 0x0000000000000000ULL, KWV(KW_REVOKE, 0), 6, "revoke"},
 	{0x0000007468676972ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 5, "right"},
 	{0x6b6361626c6c6f72ULL, 0x0000000000000000ULL, KWV(KW_ROLLBACK, 0), 8, "rollback"},
-	{0x6e696f7065766173ULL, 0x746e696f70657661ULL, KWV(KW_SAVEPOINT, 0), 9, "savepoint"},
+	{0x6e696f7065766173ULL, 0x0000000000000074ULL, KWV(KW_SAVEPOINT, 0), 9, "savepoint"},
 	{0x7974697275636573ULL, 0x0000000000000000ULL, KWV(KW_SECURITY, 0), 8, "security"},
 	{0x00007463656c6573ULL, 0x0000000000000000ULL, KWV(KW_SELECT, KF_EXPR|KF_PSPACE|KF_RESERVED|KF_SEL), 6, "select"},
-	{0x5f6e6f6973736573ULL, 0x726573755f6e6f69ULL, KWV(KW_OTHER, KF_RESERVED), 12, "session_user"},
+	{0x5f6e6f6973736573ULL, 0x0000000072657375ULL, KWV(KW_OTHER, KF_RESERVED), 12, "session_user"},
 	{0x0000000000746573ULL, 0x0000000000000000ULL, KWV(KW_SET, KF_PSPACE), 3, "set"},
 	{0x0072616c696d6973ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 7, "similar"},
 	{0x00000000656d6f73ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 4, "some"},
 	{0x0000007472617473ULL, 0x0000000000000000ULL, KWV(KW_START, KF_EXPR), 5, "start"},
-	{0x697274656d6d7973ULL, 0x63697274656d6d79ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 9, "symmetric"},
-	{0x755f6d6574737973ULL, 0x726573755f6d6574ULL, KWV(KW_OTHER, KF_RESERVED), 11, "system_user"},
+	{0x697274656d6d7973ULL, 0x0000000000000063ULL, KWV(KW_OTHER, KF_EXPR|KF_RESERVED), 9, "symmetric"},
+	{0x755f6d6574737973ULL, 0x0000000000726573ULL, KWV(KW_OTHER, KF_RESERVED), 11, "system_user"},
 	{0x000000656c626174ULL, 0x0000000000000000ULL, KWV(KW_TABLE, KF_PSPACE|KF_RESERVED), 5, "table"},
-	{0x6d6173656c626174ULL, 0x656c706d6173656cULL, KWV(KW_OTHER, KF_RESERVED), 11, "tablesample"},
+	{0x6d6173656c626174ULL, 0x0000000000656c70ULL, KWV(KW_OTHER, KF_RESERVED), 11, "tablesample"},
 	{0x000000006e656874ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_EXPR|KF_PSPACE|KF_RESERVED), 4, "then"},
 	{0x0000000000006f74ULL, 0x0000000000000000ULL, KWV(KW_TO, KF_EXPR|KF_PSPACE|KF_RESERVED), 2, "to"},
 	{0x676e696c69617274ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_RESERVED), 8, "trailing"},
-	{0x746361736e617274ULL, 0x6e6f69746361736eULL, KWV(KW_TRANSACTION, 0), 11, "transaction"},
+	{0x746361736e617274ULL, 0x00000000006e6f69ULL, KWV(KW_TRANSACTION, 0), 11, "transaction"},
 	{0x0000000065757274ULL, 0x0000000000000000ULL, KWV(KW_TRUE, KF_RESERVED), 4, "true"},
 	{0x657461636e757274ULL, 0x0000000000000000ULL, KWV(KW_TRUNCATE, 0), 8, "truncate"},
 	{0x0000006e6f696e75ULL, 0x0000000000000000ULL, KWV(KW_OTHER, KF_PSPACE|KF_RESERVED|KF_ENDSEL), 5, "union"},
@@ -183,170 +182,170 @@ const struct fp_kw fp_kw_ents[KW_COUNT + 1] = {
 };
 
 const uint8_t fp_kw_index[1 << KW_BITS] = {
-	[13] = 53, /* end */
-	[15] = 37, /* current_role */
-	[17] = 15, /* begin */
-	[30] = 116, /* primary */
-	[48] = 127, /* return */
-	[70] = 50, /* do */
-	[73] = 54, /* escape */
-	[74] = 130, /* right */
-	[80] = 129, /* revoke */
-	[93] = 98, /* minvalue */
-	[123] = 13, /* authorization */
-	[134] = 30, /* conflict */
-	[136] = 88, /* lateral */
-	[138] = 73, /* ilike */
-	[145] = 34, /* cross */
-	[146] = 75, /* in */
-	[153] = 20, /* case */
-	[160] = 122, /* relative */
-	[182] = 142, /* table */
-	[185] = 11, /* asc */
-	[197] = 126, /* restart */
-	[220] = 9, /* array */
-	[261] = 101, /* next */
-	[265] = 136, /* set */
-	[267] = 108, /* only */
-	[278] = 26, /* column */
-	[282] = 109, /* or */
-	[294] = 124, /* replace */
-	[300] = 55, /* except */
-	[330] = 86, /* key */
-	[331] = 82, /* into */
-	[339] = 33, /* create */
-	[342] = 111, /* outer */
-	[380] = 110, /* order */
-	[405] = 107, /* on */
-	[428] = 97, /* merge */
-	[431] = 84, /* isnull */
-	[444] = 147, /* transaction */
-	[467] = 162, /* window */
-	[474] = 159, /* verbose */
-	[476] = 8, /* any */
-	[477] = 39, /* current_time */
-	[498] = 150, /* union */
-	[499] = 135, /* session_user */
-	[508] = 128, /* returning */
-	[513] = 70, /* grant */
-	[518] = 93, /* listen */
-	[531] = 24, /* collate */
-	[565] = 81, /* intersect */
-	[571] = 143, /* tablesample */
-	[593] = 27, /* comment */
-	[605] = 90, /* left */
-	[621] = 60, /* fetch */
-	[628] = 32, /* copy */
-	[665] = 67, /* from */
-	[708] = 62, /* first */
-	[714] = 155, /* using */
-	[730] = 161, /* where */
-	[743] = 78, /* initially */
-	[748] = 6, /* analyze */
-	[751] = 23, /* close */
-	[766] = 92, /* limit */
-	[768] = 151, /* unique */
-	[822] = 36, /* current_date */
-	[835] = 95, /* localtimestamp */
-	[849] = 71, /* group */
-	[858] = 2, /* absolute */
-	[862] = 21, /* cast */
-	[863] = 105, /* null */
-	[870] = 48, /* discard */
-	[882] = 99, /* move */
-	[905] = 94, /* localtime */
-	[928] = 12, /* asymmetric */
-	[930] = 18, /* both */
-	[938] = 45, /* deferrable */
-	[939] = 131, /* rollback */
-	[945] = 49, /* distinct */
-	[947] = 16, /* between */
-	[959] = 17, /* binary */
-	[960] = 89, /* leading */
-	[967] = 104, /* notnull */
-	[970] = 31, /* constraint */
-	[974] = 164, /* within */
-	[992] = 1, /* abort */
-	[997] = 163, /* with */
-	[1005] = 38, /* current_schema */
-	[1037] = 3, /* all */
-	[1043] = 29, /* concurrently */
-	[1060] = 115, /* prepare */
-	[1069] = 113, /* overlaps */
-	[1072] = 47, /* desc */
-	[1075] = 63, /* for */
-	[1081] = 64, /* foreign */
-	[1085] = 106, /* offset */
-	[1115] = 100, /* natural */
-	[1167] = 140, /* symmetric */
-	[1185] = 74, /* import */
-	[1200] = 68, /* full */
-	[1205] = 7, /* and */
-	[1207] = 4, /* alter */
-	[1210] = 132, /* savepoint */
-	[1236] = 80, /* insert */
-	[1247] = 114, /* placing */
-	[1251] = 87, /* last */
-	[1273] = 69, /* function */
-	[1278] = 144, /* then */
-	[1280] = 119, /* references */
-	[1307] = 117, /* prior */
-	[1324] = 121, /* reindex */
-	[1354] = 41, /* current_user */
-	[1364] = 139, /* start */
-	[1370] = 43, /* declare */
-	[1384] = 19, /* by */
-	[1407] = 160, /* when */
-	[1424] = 56, /* execute */
-	[1444] = 145, /* to */
-	[1447] = 157, /* values */
-	[1449] = 102, /* not */
-	[1469] = 134, /* select */
-	[1526] = 40, /* current_timestamp */
-	[1529] = 83, /* is */
-	[1531] = 123, /* release */
-	[1539] = 5, /* analyse */
-	[1543] = 149, /* truncate */
-	[1549] = 154, /* user */
-	[1550] = 91, /* like */
-	[1559] = 66, /* freeze */
-	[1561] = 22, /* check */
-	[1597] = 42, /* deallocate */
-	[1603] = 35, /* current_catalog */
-	[1606] = 146, /* trailing */
-	[1628] = 28, /* commit */
-	[1678] = 165, /* work */
-	[1679] = 152, /* unlisten */
-	[1682] = 57, /* exists */
-	[1687] = 59, /* false */
-	[1697] = 141, /* system_user */
-	[1703] = 65, /* forward */
-	[1710] = 112, /* over */
-	[1731] = 25, /* collation */
-	[1749] = 79, /* inner */
-	[1780] = 52, /* else */
-	[1784] = 46, /* delete */
-	[1796] = 44, /* default */
-	[1797] = 103, /* notify */
-	[1812] = 51, /* drop */
-	[1831] = 120, /* refresh */
-	[1835] = 133, /* security */
-	[1844] = 96, /* maxvalue */
-	[1847] = 153, /* update */
-	[1862] = 125, /* reset */
-	[1866] = 10, /* as */
-	[1882] = 85, /* join */
-	[1891] = 118, /* procedure */
-	[1899] = 158, /* variadic */
-	[1932] = 148, /* true */
-	[1940] = 77, /* increment */
-	[1955] = 156, /* vacuum */
-	[1974] = 76, /* include */
-	[1984] = 72, /* having */
-	[2000] = 61, /* filter */
-	[2011] = 58, /* explain */
-	[2021] = 137, /* similar */
-	[2022] = 14, /* backward */
-	[2039] = 138, /* some */
+	[2] = 45, /* deferrable */
+	[30] = 101, /* next */
+	[107] = 62, /* first */
+	[138] = 80, /* insert */
+	[185] = 97, /* merge */
+	[292] = 135, /* session_user */
+	[411] = 129, /* revoke */
+	[464] = 23, /* close */
+	[492] = 96, /* maxvalue */
+	[528] = 144, /* then */
+	[596] = 29, /* concurrently */
+	[671] = 44, /* default */
+	[756] = 3, /* all */
+	[824] = 59, /* false */
+	[861] = 73, /* ilike */
+	[862] = 61, /* filter */
+	[974] = 154, /* user */
+	[1002] = 115, /* prepare */
+	[1046] = 74, /* import */
+	[1148] = 33, /* create */
+	[1188] = 148, /* true */
+	[1212] = 12, /* asymmetric */
+	[1225] = 70, /* grant */
+	[1243] = 5, /* analyse */
+	[1254] = 95, /* localtimestamp */
+	[1300] = 113, /* overlaps */
+	[1384] = 141, /* system_user */
+	[1390] = 110, /* order */
+	[1538] = 39, /* current_time */
+	[1592] = 64, /* foreign */
+	[1623] = 130, /* right */
+	[1632] = 16, /* between */
+	[1653] = 92, /* limit */
+	[1659] = 55, /* except */
+	[1723] = 160, /* when */
+	[1737] = 111, /* outer */
+	[1767] = 162, /* window */
+	[1773] = 13, /* authorization */
+	[1791] = 93, /* listen */
+	[1825] = 108, /* only */
+	[1828] = 24, /* collate */
+	[1979] = 109, /* or */
+	[1998] = 159, /* verbose */
+	[2039] = 18, /* both */
+	[2045] = 53, /* end */
+	[2084] = 98, /* minvalue */
+	[2108] = 37, /* current_role */
+	[2111] = 127, /* return */
+	[2193] = 17, /* binary */
+	[2219] = 120, /* refresh */
+	[2293] = 117, /* prior */
+	[2360] = 139, /* start */
+	[2362] = 136, /* set */
+	[2420] = 20, /* case */
+	[2644] = 25, /* collation */
+	[2653] = 126, /* restart */
+	[2664] = 114, /* placing */
+	[2702] = 11, /* asc */
+	[2715] = 78, /* initially */
+	[2902] = 156, /* vacuum */
+	[2911] = 142, /* table */
+	[2915] = 153, /* update */
+	[3001] = 72, /* having */
+	[3037] = 66, /* freeze */
+	[3070] = 107, /* on */
+	[3081] = 122, /* relative */
+	[3173] = 52, /* else */
+	[3210] = 1, /* abort */
+	[3246] = 151, /* unique */
+	[3337] = 41, /* current_user */
+	[3346] = 81, /* intersect */
+	[3374] = 128, /* returning */
+	[3422] = 34, /* cross */
+	[3453] = 147, /* transaction */
+	[3559] = 149, /* truncate */
+	[3726] = 28, /* commit */
+	[3850] = 150, /* union */
+	[3941] = 134, /* select */
+	[4026] = 8, /* any */
+	[4035] = 60, /* fetch */
+	[4055] = 42, /* deallocate */
+	[4180] = 106, /* offset */
+	[4181] = 84, /* isnull */
+	[4257] = 99, /* move */
+	[4262] = 161, /* where */
+	[4306] = 63, /* for */
+	[4361] = 102, /* not */
+	[4367] = 6, /* analyze */
+	[4379] = 68, /* full */
+	[4468] = 131, /* rollback */
+	[4479] = 118, /* procedure */
+	[4683] = 58, /* explain */
+	[4719] = 40, /* current_timestamp */
+	[4741] = 140, /* symmetric */
+	[4744] = 2, /* absolute */
+	[4755] = 138, /* some */
+	[4803] = 67, /* from */
+	[4836] = 105, /* null */
+	[4898] = 32, /* copy */
+	[4974] = 46, /* delete */
+	[5004] = 75, /* in */
+	[5026] = 21, /* cast */
+	[5180] = 57, /* exists */
+	[5192] = 82, /* into */
+	[5208] = 56, /* execute */
+	[5226] = 27, /* comment */
+	[5231] = 10, /* as */
+	[5317] = 43, /* declare */
+	[5350] = 54, /* escape */
+	[5489] = 65, /* forward */
+	[5608] = 104, /* notnull */
+	[5622] = 164, /* within */
+	[5664] = 163, /* with */
+	[5688] = 83, /* is */
+	[5735] = 112, /* over */
+	[5747] = 15, /* begin */
+	[5774] = 116, /* primary */
+	[5827] = 137, /* similar */
+	[5896] = 69, /* function */
+	[5913] = 7, /* and */
+	[5923] = 89, /* leading */
+	[6016] = 100, /* natural */
+	[6037] = 9, /* array */
+	[6155] = 121, /* reindex */
+	[6215] = 155, /* using */
+	[6301] = 30, /* conflict */
+	[6428] = 35, /* current_catalog */
+	[6432] = 158, /* variadic */
+	[6496] = 19, /* by */
+	[6502] = 26, /* column */
+	[6605] = 145, /* to */
+	[6681] = 31, /* constraint */
+	[6718] = 77, /* increment */
+	[6731] = 79, /* inner */
+	[6739] = 91, /* like */
+	[6771] = 157, /* values */
+	[6823] = 86, /* key */
+	[6838] = 36, /* current_date */
+	[6847] = 51, /* drop */
+	[6922] = 38, /* current_schema */
+	[6966] = 94, /* localtime */
+	[7048] = 49, /* distinct */
+	[7096] = 146, /* trailing */
+	[7101] = 165, /* work */
+	[7210] = 22, /* check */
+	[7217] = 103, /* notify */
+	[7345] = 90, /* left */
+	[7397] = 124, /* replace */
+	[7399] = 132, /* savepoint */
+	[7412] = 88, /* lateral */
+	[7459] = 14, /* backward */
+	[7489] = 48, /* discard */
+	[7518] = 50, /* do */
+	[7571] = 133, /* security */
+	[7575] = 76, /* include */
+	[7638] = 71, /* group */
+	[7681] = 47, /* desc */
+	[7693] = 152, /* unlisten */
+	[7719] = 85, /* join */
+	[7733] = 123, /* release */
+	[7895] = 143, /* tablesample */
+	[7946] = 4, /* alter */
+	[8087] = 119, /* references */
+	[8154] = 125, /* reset */
+	[8156] = 87, /* last */
 };
 #endif

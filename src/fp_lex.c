@@ -11,9 +11,10 @@ const uint8_t fp_cclass[256] = {
 	[' '] = C_SPACE, ['\t'] = C_SPACE, ['\f'] = C_SPACE, ['\v'] = C_SPACE,
 	['\n'] = C_SPACE | C_NL, ['\r'] = C_SPACE | C_NL,
 	['0' ... '9'] = C_DIGIT | C_IDCONT,
-	['A' ... 'Z'] = C_IDSTART | C_IDCONT,
-	['a' ... 'z'] = C_IDSTART | C_IDCONT,
-	['_'] = C_IDSTART | C_IDCONT,
+	['A' ... 'D'] = C_IDSTART | C_IDCONT, ['F' ... 'Z'] = C_IDSTART | C_IDCONT,
+	['a' ... 'd'] = C_IDSTART | C_IDCONT, ['f' ... 'z'] = C_IDSTART | C_IDCONT,
+	['E'] = C_IDSTART | C_IDCONT | C_NUMX, ['e'] = C_IDSTART | C_IDCONT | C_NUMX,
+	['_'] = C_IDSTART | C_IDCONT | C_NUMX, ['.'] = C_NUMX,
 	[0x80 ... 0xff] = C_IDSTART | C_IDCONT,
 	['$'] = C_IDCONT,
 	['~'] = C_OP, ['!'] = C_OP, ['@'] = C_OP, ['#'] = C_OP, ['^'] = C_OP,
@@ -22,25 +23,7 @@ const uint8_t fp_cclass[256] = {
 	['>'] = C_OP, ['='] = C_OP,
 };
 
-const uint8_t fp_cstart[256] = {
-	[' '] = CS_SPACE, ['\t'] = CS_SPACE, ['\f'] = CS_SPACE, ['\v'] = CS_SPACE,
-	['\n'] = CS_SPACE, ['\r'] = CS_SPACE,
-	/* letters; B E N U X may start a prefixed string instead */
-	['A'] = CS_WORD, ['C' ... 'D'] = CS_WORD, ['F' ... 'M'] = CS_WORD, ['O' ... 'T'] = CS_WORD,
-	['V' ... 'W'] = CS_WORD, ['Y' ... 'Z'] = CS_WORD,
-	['a'] = CS_WORD, ['c' ... 'd'] = CS_WORD, ['f' ... 'm'] = CS_WORD, ['o' ... 't'] = CS_WORD,
-	['v' ... 'w'] = CS_WORD, ['y' ... 'z'] = CS_WORD,
-	['B'] = CS_PREFIX, ['E'] = CS_PREFIX, ['N'] = CS_PREFIX, ['U'] = CS_PREFIX, ['X'] = CS_PREFIX,
-	['b'] = CS_PREFIX, ['e'] = CS_PREFIX, ['n'] = CS_PREFIX, ['u'] = CS_PREFIX, ['x'] = CS_PREFIX,
-	['_'] = CS_WORD, [0x80 ... 0xff] = CS_WORD,
-	['('] = CS_OPEN, ['['] = CS_OPEN, [')'] = CS_CLOSE, [']'] = CS_CLOSE,
-	[','] = CS_COMMA, [';'] = CS_SEMI, ['.'] = CS_DOT, [':'] = CS_COLON,
-	['~'] = CS_OP, ['!'] = CS_OP, ['@'] = CS_OP, ['#'] = CS_OP, ['^'] = CS_OP,
-	['&'] = CS_OP, ['|'] = CS_OP, ['`'] = CS_OP, ['?'] = CS_OP, ['+'] = CS_OP,
-	['*'] = CS_OP, ['%'] = CS_OP, ['<'] = CS_OP, ['>'] = CS_OP, ['='] = CS_OP,
-	['0' ... '9'] = CS_DIGIT, ['\''] = CS_QUOTE, ['"'] = CS_DQUOTE, ['$'] = CS_SLOW,
-	['-'] = CS_SLOW, ['/'] = CS_SLOW,
-};
+const uint8_t fp_cstart[256] = {FP_CSTART(FP_CS_VALUE)};
 
 uint64_t fp_word_hash(const char *s, size_t n, const char *end, uint64_t *first)
 {
@@ -91,26 +74,35 @@ static void qident_hash(struct fp_lex *lx)
 	uint64_t first;
 	if (plain)
 		lx->h = fp_word_hash(s, n, lx->s + lx->len, &first);
-	if (plain && n <= KW_MAXLEN && (fp_kw_lookup(s, n, first) & KF_RESERVED))
+	if (plain && (fp_kw_lookup_h(lx->h, s, n, first) & KF_RESERVED))
 		plain = false;
 	if (!plain)
 		lx->h = V_QIDENT ^ safe_fnv(t, k);
 }
 
-/* Index of the first byte c in s[i..len), or len. */
-static size_t find_byte(const char *s, size_t i, size_t len, unsigned char c)
+/* Index of the first byte a or b in s[i..len), or len: 8 bytes at a time
+ * (the lowest flagged byte of each test is exact). */
+static size_t find_byte2(const char *s, size_t i, size_t len, unsigned char a, unsigned char b)
 {
-	for (; len - i >= 8; i += 8) {
-		uint64_t x;
+	for (; i < len && len - i >= 8; i += 8) {
+		uint64_t x, y;
 		memcpy(&x, s + i, 8);
-		x = fp_le64(x) ^ (c * ONES);
-		uint64_t z = (x - ONES) & ~x & HIGHS; /* lowest set bit: the first match */
+		x = fp_le64(x);
+		y = x ^ (b * ONES);
+		x ^= a * ONES;
+		uint64_t z = (((x - ONES) & ~x) | ((y - ONES) & ~y)) & HIGHS;
 		if (z)
 			return i + ((unsigned)__builtin_ctzll(z) >> 3);
 	}
-	while (i < len && (unsigned char)s[i] != c)
+	while (i < len && (unsigned char)s[i] != a && (unsigned char)s[i] != b)
 		i++;
 	return i;
+}
+
+/* Index of the first byte c in s[i..len), or len. */
+static size_t find_byte(const char *s, size_t i, size_t len, unsigned char c)
+{
+	return find_byte2(s, i, len, c, c);
 }
 
 /* Nested slash-star comment starting at i; returns the index after it. */
@@ -118,7 +110,8 @@ static size_t skip_block_comment(struct fp_lex *lx, size_t i)
 {
 	const char *s = lx->s;
 	size_t start = i + 2, depth = 1;
-	for (i = start; i + 1 < lx->len; i++) {
+	/* only a '/' or '*' before the last byte can start "/" "*" or "*" "/" */
+	for (i = start; (i = find_byte2(s, i, lx->len - 1, '/', '*')) + 1 < lx->len; i++) {
 		if (s[i] == '/' && s[i + 1] == '*') {
 			depth++;
 			i++;
@@ -147,8 +140,7 @@ static size_t skip_blank(struct fp_lex *lx, size_t i)
 		if (IS(s[i], C_SPACE)) {
 			i++;
 		} else if (s[i] == '-' && i + 1 < lx->len && s[i + 1] == '-') {
-			while (i < lx->len && !IS(s[i], C_NL))
-				i++;
+			i = find_byte2(s, i, lx->len, '\n', '\r');
 		} else if (s[i] == '/' && i + 1 < lx->len && s[i + 1] == '*') {
 			i = skip_block_comment(lx, i);
 		} else {
@@ -244,7 +236,7 @@ static size_t plain_qident(struct fp_lex *lx, size_t i)
 		} else {
 			h = fp_mix(p ? fp_mix(h, x) : h, n);
 		}
-		if (n <= KW_MAXLEN && (fp_kw_lookup(s, n, first) & KF_RESERVED))
+		if (fp_kw_lookup_h(h, s, n, first) & KF_RESERVED)
 			return 0;
 		lx->h = h;
 		return i + n + 1;
@@ -252,85 +244,17 @@ static size_t plain_qident(struct fp_lex *lx, size_t i)
 	return 0;
 }
 
-#if defined(__SSE2__)
-/* The 16 bytes x in lower case (ASCII letters only) */
-static inline __m128i lower16(__m128i x)
-{
-	__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'A'))), _mm_set1_epi8((char)(26 - 128)));
-	return _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
-}
-
-/* The hash, first and last 8 bytes of the word whose n bytes (8 < n < 16,
- * or n <= 8) are the lower-case bytes of v (bytes past n are zero). */
-static inline uint64_t hash16(__m128i v, unsigned n, uint64_t *first, uint64_t *last)
-{
-	uint64_t c0 = fp_le64((uint64_t)_mm_cvtsi128_si64(v));
-	uint64_t c1 = fp_le64((uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(v, 8)));
-	*first = c0;
-	if (n <= 8) {
-		*last = 0;
-		return fp_word_short(n, c0);
-	}
-	*last = (c0 >> (8 * (n - 8))) | (c1 << (8 * (16 - n)));
-	return fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
-}
-
-/* keeps the first n bytes of v, zeroes the others (n <= 16) */
-static inline __m128i keep16(__m128i v, unsigned n)
-{
-	static const uint8_t ones[32] = {
-		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-	};
-	return _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(ones + 16 - n)));
-}
-
-void fp_lex_word16(struct fp_lex *lx, size_t i, unsigned n, __m128i x)
-{
-	uint64_t last;
-	lx->type = TK_WORD;
-	lx->end = i + n;
-	lx->h = hash16(keep16(lower16(x), n), n, &lx->first, &last);
-	lx->kw = n <= KW_MAXLEN ? fp_kw_mid(n, lx->first, last) : 0;
-}
-
-/* "name" in 16 bytes at once: as plain_qident(), or 0 */
-static size_t plain_qident16(struct fp_lex *lx, size_t i)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(lx->s + i));
-	unsigned q = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')));
-	unsigned p = (unsigned)__builtin_ctz(q | 0x10000);
-	if (p == 0 || p >= 16 || lx->s[i + p + 1] == '"' || !IS(lx->s[i], C_IDSTART))
-		return 0;
-	/* [a-z0-9_] or >= 0x80 in each of the p bytes */
-	__m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'a'))),
-				       _mm_set1_epi8((char)(26 - 128)));
-	__m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-				       _mm_set1_epi8((char)(10 - 128)));
-	__m128i ok = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmplt_epi8(x, _mm_setzero_si128()));
-	ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-	unsigned want = (1u << p) - 1;
-	if (((unsigned)_mm_movemask_epi8(ok) & want) != want)
-		return 0;
-	uint64_t first, last;
-	uint64_t h = hash16(keep16(x, p), p, &first, &last);
-	unsigned kw = p < 8 ? fp_kw_short(first) : fp_kw_mid(p, first, last);
-	if (kw & KF_RESERVED)
-		return 0;
-	lx->h = h;
-	return i + p + 1;
-}
-#endif
-
 size_t fp_lex_qident(struct fp_lex *lx, size_t i)
 {
-	size_t end;
-#if defined(__SSE2__)
-	if (FP_LIKELY(lx->len - i >= 17)) {
-		end = plain_qident16(lx, i);
-		if (FP_LIKELY(end))
-			return end;
+	char buf[32] __attribute__((aligned(16))) = {0};
+	const char *v = lx->s + i;
+	if (lx->len - i < FP_VIEW_MAX) {
+		fp_copy16(buf, lx->s, i, lx->len);
+		v = buf;
 	}
-#endif
+	size_t end = fp_scan_qident(v, lx->s + i - 1, &lx->h);
+	if (FP_LIKELY(end))
+		return i + end;
 	end = plain_qident(lx, i);
 	if (FP_LIKELY(end))
 		return end;
@@ -352,12 +276,43 @@ static size_t lex_uescape(struct fp_lex *lx, size_t i)
 	return i;
 }
 
-void fp_lex_long_word(struct fp_lex *lx, size_t i)
+#if defined(__SSE2__)
+/* A word of 16 to 31 bytes at s (32 bytes readable): its end, or 0 */
+static size_t word32(const char *s, struct fp_word *w)
 {
-	const char *s = lx->s + i, *end = lx->s + lx->len;
+	__m128i a0, a1, x0 = _mm_loadu_si128((const __m128i *)(const void *)s);
+	__m128i x1 = _mm_loadu_si128((const __m128i *)(const void *)(s + 16));
+	unsigned n1 = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(fp_ident16(x1, &a1)));
+	if (n1 == 16)
+		return 0;
+	(void)fp_ident16(x0, &a0);
+	x0 = fp_lower16(x0, a0);
+	x1 = fp_keep16(fp_lower16(x1, a1), n1);
+	uint64_t c0 = fp_le64((uint64_t)_mm_cvtsi128_si64(x0));
+	uint64_t c1 = fp_le64((uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(x0, 8)));
+	uint64_t c2 = fp_le64((uint64_t)_mm_cvtsi128_si64(x1));
+	uint64_t c3 = fp_le64((uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(x1, 8)));
+	uint64_t h = fp_mix(fp_mix(V_WORD, c0), c1);
+	if (n1 > 0)
+		h = fp_mix(h, c2);
+	if (n1 > 8)
+		h = fp_mix(h, c3);
+	w->first = c0;
+	w->h = fp_mix(h, 16 + n1);
+	w->kw = fp_kw_lookup_h(w->h, s, 16 + n1, c0);
+	return 16 + n1;
+}
+#endif
+
+size_t fp_word_long(const char *str, size_t i, size_t len, struct fp_word *w)
+{
+	const char *s = str + i, *end = str + len;
 	size_t n = 0;
 	uint64_t h = V_WORD, x = 0;
-	lx->type = TK_WORD;
+#if defined(__SSE2__)
+	if (len - i >= 32 && (n = word32(s, w)) != 0)
+		return i + n;
+#endif
 	/* 8 bytes at a time while they are all in the input, hashed as they
 	 * are scanned */
 	for (; end - (s + n) >= 8; n += 8) {
@@ -368,13 +323,13 @@ void fp_lex_long_word(struct fp_lex *lx, size_t i)
 			unsigned p = (unsigned)__builtin_ctzll(stop) >> 3;
 			x = fp_swar_lower(x & ((1ULL << (8 * p)) - 1));
 			if (n == 0)
-				lx->first = x;
+				w->first = x;
 			n += p;
 			goto done;
 		}
 		x = fp_swar_lower(x);
 		if (n == 0)
-			lx->first = x;
+			w->first = x;
 		h = fp_mix(h, x);
 	}
 	/* the rest, near the end of the input; x == 0: no partial chunk (words
@@ -384,14 +339,14 @@ void fp_lex_long_word(struct fp_lex *lx, size_t i)
 		n++;
 	x = fp_load8(s + k, n - k, end); /* fewer than 8 bytes are left */
 	if (k == 0)
-		lx->first = x;
+		w->first = x;
 done:
-	lx->end = i + n;
 	if (n <= 8)
-		lx->h = fp_word_short(n, lx->first);
+		w->h = fp_word_short(n, w->first);
 	else
-		lx->h = fp_mix(x ? fp_mix(h, x) : h, n);
-	lx->kw = fp_kw_lookup(s, n, lx->first);
+		w->h = fp_mix(x ? fp_mix(h, x) : h, n);
+	w->kw = fp_kw_lookup_h(w->h, s, n, w->first);
+	return i + n;
 }
 
 static size_t digits(const char *s, size_t i, size_t len, unsigned base)
@@ -657,6 +612,195 @@ void fp_lex_slow(struct fp_lex *lx, size_t i)
 	}
 }
 
+/* ---- the normalized text ---- */
+
+/* Appends the token s[0..k), after a space when sp; a token that does not
+ * fit is dropped whole, and so is everything after it (valid stops). */
+static void text_put(struct fp_text *t, bool sp, const char *s, size_t k, int mode, uint64_t first,
+		     const char *end)
+{
+	if (t->valid == t->len && t->len + sp + k <= t->cap) {
+		char *d = t->buf + t->len;
+		*d = ' ';
+		d += sp;
+		size_t i = 0;
+		if (mode == M_FOLD && k <= 8 && t->len + sp + 8 <= FP_TEXT_MAX) {
+			uint64_t x = fp_le64(first); /* a short word, lowered by the lexer */
+			memcpy(d, &x, 8);
+		} else if (mode == M_FOLD) { /* longer words: 8 bytes at a time */
+			for (; i + 8 <= k; i += 8) {
+				uint64_t x = fp_le64(fp_load8(s + i, 8, end));
+				memcpy(d + i, &x, 8);
+			}
+			for (; i < k; i++)
+				d[i] = (char)fp_lower((unsigned char)s[i]);
+		} else if (mode == M_SAFE) {
+			for (; i < k; i++)
+				d[i] = (char)fp_safe_byte((unsigned char)s[i]);
+		} else {
+			memcpy(d, s, k);
+		}
+		t->valid += sp + k;
+	}
+	t->len += sp + k;
+}
+
+void fp_text_show(struct fp_text *t, const char *s, size_t k, int mode, uint8_t cls, uint64_t first,
+		  const char *end)
+{
+	char c = s[0];
+	bool glue = t->last == D_NONE || c == ')' || c == ']' || c == ',' || (c == '.' && k == 1) ||
+		    (c == ':' && k == 2 && s[1] == ':') || (c == '(' && t->last == D_WORD) ||
+		    (c == '[' && (t->last == D_WORD || t->last == D_CLOSE || t->last == D_CONST));
+	if (glue && (c == '.' || c == ':') && t->valid && (t->buf[t->valid - 1] == '.' || t->buf[t->valid - 1] == ':'))
+		glue = false; /* ". ." is not "..", ": ::" is not ":::" */
+	text_put(t, !glue, s, k, mode, first, end);
+	t->last = cls;
+}
+
+void fp_text_param(struct fp_text *t, unsigned nparams)
+{
+	char buf[12];
+	size_t k = sizeof buf;
+	unsigned v = nparams;
+	do
+		buf[--k] = (char)('0' + v % 10);
+	while ((v /= 10) && k > 1);
+	buf[--k] = '$';
+	fp_text_show(t, buf + k, sizeof buf - k, M_RAW, D_CONST, 0, NULL);
+}
+
+/* ---- statements: the splitter ---- */
+
+/* Next token into lx->type/start/end/h/first/kw, and its type; TK_EOF at
+ * the end. (fp_compute() lexes in its own loop, run().) */
+static enum tok_type lex_next(struct fp_lex *lx)
+{
+	const char *s = lx->s;
+	size_t i = lx->end, len = lx->len;
+	unsigned cs;
+	for (;;) {
+		if (FP_UNLIKELY(i >= len)) {
+			lx->type = TK_EOF;
+			lx->start = lx->end = len;
+			return TK_EOF;
+		}
+		cs = fp_cstart[(unsigned char)s[i]];
+		if (cs != CS_SPACE)
+			break;
+		i++;
+	}
+	lx->start = i;
+	if (FP_LIKELY(cs == CS_WORD)) { /* the most common token */
+		fp_lex_word(lx, i);
+		return TK_WORD;
+	}
+	switch (cs) {
+	case CS_PREFIX:
+		if (i + 1 < len && (s[i + 1] == '\'' || s[i + 1] == '&'))
+			break;
+		/* fall through */
+	case CS_WORD:
+		fp_lex_word(lx, i);
+		return TK_WORD;
+	case CS_OPEN:
+		lx->type = TK_OPEN;
+		lx->end = i + 1;
+		return TK_OPEN;
+	case CS_CLOSE:
+		lx->type = TK_CLOSE;
+		lx->end = i + 1;
+		return TK_CLOSE;
+	case CS_COMMA:
+		lx->type = TK_COMMA;
+		lx->end = i + 1;
+		return TK_COMMA;
+	case CS_SEMI:
+		lx->type = TK_SEMI;
+		lx->end = i + 1;
+		return TK_SEMI;
+	case CS_DOT:
+		if (i + 1 < len && (s[i + 1] == '.' || IS(s[i + 1], C_DIGIT)))
+			break; /* "..", or a number */
+		lx->type = TK_DOT;
+		lx->end = i + 1;
+		return TK_DOT;
+	case CS_COLON:
+		if (i + 1 < len && s[i + 1] == ':') {
+			lx->type = TK_CAST;
+			lx->end = i + 2;
+			return TK_CAST;
+		}
+		break;
+	case CS_DIGIT: {
+		size_t j = i + 1;
+		while (j < len && IS(s[j], C_DIGIT))
+			j++;
+		if (j < len && (s[j] == '.' || s[j] == '_' || (s[j] | 0x20) == 'e' ||
+				(j == i + 1 && s[i] == '0' && IS(s[j], C_IDSTART))))
+			break; /* not digits alone */
+		lx->type = TK_CONST;
+		lx->end = j;
+		return TK_CONST;
+	}
+	case CS_QUOTE:
+		lx->type = TK_CONST;
+		lx->end = fp_lex_string(lx, i + 1);
+		return TK_CONST;
+	case CS_DQUOTE:
+		lx->type = TK_QIDENT;
+		lx->end = fp_lex_qident(lx, i + 1);
+		return TK_QIDENT;
+	case CS_OP:
+		if (i + 1 < len && IS(s[i + 1], C_OP))
+			break; /* a longer operator, or a comment after it */
+		lx->type = TK_OP;
+		lx->h = (FNV_OFF ^ (unsigned char)s[i]) * FNV_PRIME;
+		lx->end = i + 1;
+		return TK_OP;
+	case CS_OTHER: /* hashed as shown: a control byte as '?' */
+		lx->type = TK_OP;
+		lx->h = (FNV_OFF ^ fp_safe_byte((unsigned char)s[i])) * FNV_PRIME;
+		lx->end = i + 1;
+		return TK_OP;
+	default:
+		break;
+	}
+	fp_lex_slow(lx, i);
+	return lx->type;
+}
+
+bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, size_t *stmt_len)
+{
+	struct fp_lex lx;
+	while (*pos < len) {
+		size_t start = *pos, end = len;
+		while (start < len && IS(text[start], C_SPACE))
+			start++;
+		struct fp_atomic a = {0};
+		bool any = false;
+		fp_lex_init(&lx, text, len, start);
+		for (lex_next(&lx);; lex_next(&lx)) {
+			if (lx.type == TK_EOF || (lx.type == TK_SEMI && a.begin_depth == 0)) {
+				end = lx.type == TK_EOF ? len : lx.start;
+				*pos = lx.end;
+				break;
+			}
+			any = true;
+			fp_lex_atomic(&a, &lx);
+		}
+		if (!any)
+			continue;
+		while (end > start && IS(text[end - 1], C_SPACE))
+			end--;
+		*off = start;
+		*stmt_len = end - start;
+		return true;
+	}
+	*pos = len;
+	return false;
+}
+
 /* ---- the first comment: tag and sqlcommenter pairs ---- */
 
 /* URL-decodes s[0..k) (and undoes \' when unq) into a NUL-terminated
@@ -749,4 +893,32 @@ void fp_lex_tag(const char *s, size_t k, struct fp_result *out)
 		if (!parse_pair(s, k, &i, out))
 			break;
 	}
+}
+
+const char *fp_tag_get(const struct fp_result *r, const char *key)
+{
+	for (unsigned i = 0; i < r->nkv; i++)
+		if (strcmp(r->kv[i].key, key) == 0)
+			return r->kv[i].value;
+	return NULL;
+}
+
+void fp_hex(uint64_t hash, char out[17])
+{
+	static const char digits16[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, hash >>= 4)
+		out[i] = digits16[hash & 15];
+	out[16] = 0;
+}
+
+const char *fp_kind_name(enum fp_kind kind)
+{
+	static const char *const names[] = {
+		[FP_KIND_EMPTY] = "empty", [FP_KIND_SELECT] = "select", [FP_KIND_INSERT] = "insert",
+		[FP_KIND_UPDATE] = "update", [FP_KIND_DELETE] = "delete", [FP_KIND_MERGE] = "merge",
+		[FP_KIND_WITH] = "with", [FP_KIND_COPY] = "copy", [FP_KIND_DDL] = "ddl",
+		[FP_KIND_TXN] = "txn", [FP_KIND_SET] = "set", [FP_KIND_PREPARED] = "prepared",
+		[FP_KIND_CURSOR] = "cursor", [FP_KIND_LISTEN] = "listen", [FP_KIND_OTHER] = "other",
+	};
+	return (unsigned)kind < sizeof names / sizeof names[0] ? names[kind] : "other";
 }

@@ -28,11 +28,12 @@
 
 /* ---- character classes ---- */
 
-enum { C_SPACE = 1, C_NL = 2, C_IDSTART = 4, C_IDCONT = 8, C_DIGIT = 16, C_OP = 32 };
+enum { C_SPACE = 1, C_NL = 2, C_IDSTART = 4, C_IDCONT = 8, C_DIGIT = 16, C_OP = 32, C_NUMX = 64 };
+/* C_NUMX: . _ e E, which may continue a number */
 extern const uint8_t fp_cclass[256];
 #define IS(c, cls) (fp_cclass[(unsigned char)(c)] & (cls))
 
-/* What a byte starts (fp_lex_next's dispatch). */
+/* What a byte starts: fp_lex_next()'s dispatch, and the normalizer's. */
 enum {
 	CS_OTHER,  /* a one-byte operator: \ { } and control bytes */
 	CS_SPACE,
@@ -50,6 +51,26 @@ enum {
 	CS_DQUOTE, /* " */
 	CS_SLOW,   /* $ - /: fp_lex_slow() */
 };
+
+/* The class of every byte, once, as designated initializers: X(OTHER) is
+ * CS_OTHER in fp_cstart[] and a label in the normalizer's jump table. Every
+ * byte is listed (no entry may be left out: the jump table has no default). */
+#define FP_CSTART(X)                                                                                  \
+	[0x00 ... 0x08] = X(OTHER), [0x09 ... 0x0d] = X(SPACE), [0x0e ... 0x1f] = X(OTHER),           \
+	[' '] = X(SPACE), ['!'] = X(OP), ['"'] = X(DQUOTE), ['#'] = X(OP), ['$'] = X(SLOW),           \
+	['%'] = X(OP), ['&'] = X(OP), ['\''] = X(QUOTE), ['('] = X(OPEN), [')'] = X(CLOSE),            \
+	['*'] = X(OP), ['+'] = X(OP), [','] = X(COMMA), ['-'] = X(SLOW), ['.'] = X(DOT),              \
+	['/'] = X(SLOW), ['0' ... '9'] = X(DIGIT), [':'] = X(COLON), [';'] = X(SEMI),                 \
+	['<' ... '@'] = X(OP), ['A'] = X(WORD), ['B'] = X(PREFIX), ['C' ... 'D'] = X(WORD),           \
+	['E'] = X(PREFIX), ['F' ... 'M'] = X(WORD), ['N'] = X(PREFIX), ['O' ... 'T'] = X(WORD),       \
+	['U'] = X(PREFIX), ['V' ... 'W'] = X(WORD), ['X'] = X(PREFIX), ['Y' ... 'Z'] = X(WORD),       \
+	['['] = X(OPEN), ['\\'] = X(OTHER), [']'] = X(CLOSE), ['^'] = X(OP), ['_'] = X(WORD),         \
+	['`'] = X(OP), ['a'] = X(WORD), ['b'] = X(PREFIX), ['c' ... 'd'] = X(WORD),                   \
+	['e'] = X(PREFIX), ['f' ... 'm'] = X(WORD), ['n'] = X(PREFIX), ['o' ... 't'] = X(WORD),       \
+	['u'] = X(PREFIX), ['v' ... 'w'] = X(WORD), ['x'] = X(PREFIX), ['y' ... 'z'] = X(WORD),       \
+	['{'] = X(OTHER), ['|'] = X(OP), ['}'] = X(OTHER), ['~'] = X(OP), [0x7f] = X(OTHER),          \
+	[0x80 ... 0xff] = X(WORD)
+#define FP_CS_VALUE(k) CS_##k
 extern const uint8_t fp_cstart[256];
 
 static inline unsigned char fp_lower(unsigned char c)
@@ -116,6 +137,24 @@ static inline uint64_t fp_le64(uint64_t x)
 #endif
 }
 
+static inline uint32_t fp_le32(uint32_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap32(x);
+#else
+	return x;
+#endif
+}
+
+static inline uint16_t fp_le16(uint16_t x)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap16(x);
+#else
+	return x;
+#endif
+}
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -156,9 +195,21 @@ static inline uint64_t fp_load_upto(const char *s, size_t i, size_t len)
 		memcpy(&x, s + len - 8, 8);
 		return fp_le64(x) >> (8 * (8 - (len - i)));
 	}
-	for (size_t k = 0; k < len - i; k++)
-		x |= (uint64_t)(unsigned char)s[i + k] << (8 * k);
-	return x;
+	/* 1 to 7 bytes: two loads that may overlap (the same bytes then) */
+	size_t r = len - i;
+	if (r >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s + i, 4);
+		memcpy(&b, s + len - 4, 4);
+		return fp_le32(a) | (uint64_t)fp_le32(b) << (8 * (r - 4));
+	}
+	if (r >= 2) {
+		uint16_t a, b;
+		memcpy(&a, s + i, 2);
+		memcpy(&b, s + len - 2, 2);
+		return fp_le16(a) | (uint64_t)fp_le16(b) << (8 * (r - 2));
+	}
+	return (unsigned char)s[i];
 }
 
 /* Lower-case bytes s[0..n) packed little-endian, n <= 8; reads nothing at
@@ -223,10 +274,10 @@ enum kw_id {
 	KW_CASE, KW_AS,
 };
 
-/* One keyword: first and last 8 bytes, packed as fp_load8() does (last is
- * 0 for words of up to 8 bytes). */
+/* One keyword: its first and second 8 bytes, packed as fp_load8() does and
+ * zero-padded. */
 struct fp_kw {
-	uint64_t first, last;
+	uint64_t first, second;
 	uint16_t val; /* KWV() */
 	uint8_t n;
 	const char *word;
@@ -237,43 +288,84 @@ struct fp_kw {
 extern const struct fp_kw fp_kw_ents[KW_COUNT + 1]; /* [0]: matches nothing */
 extern const uint8_t fp_kw_index[1 << KW_BITS];
 
-/* KWV() of a word of up to 7 bytes, lower case in first: the zero bytes
- * that pad first give its length (a word has no NUL byte), and a keyword
- * of 8 bytes or more has none, so one comparison decides. */
-static inline unsigned fp_kw_short(uint64_t first)
+/* The only keyword a word whose fp_word_hash() is wh can be: a perfect hash
+ * on the hash the lexer computes anyway (see fingerprint_kwgen.py). */
+static inline const struct fp_kw *fp_kw_slot(uint64_t wh)
 {
-	const struct fp_kw *e = &fp_kw_ents[fp_kw_index[(first * KW_MULT) >> (64 - KW_BITS)]];
+	return &fp_kw_ents[fp_kw_index[(wh >> KW_SHIFT) & ((1u << KW_BITS) - 1)]];
+}
+
+/* KWV() of a word of up to 7 bytes, lower case in first, hash wh: the zero
+ * bytes that pad first give its length (a word has no NUL byte), and a
+ * keyword of 8 bytes or more has none, so one comparison decides. */
+static inline unsigned fp_kw_short_h(uint64_t wh, uint64_t first)
+{
+	const struct fp_kw *e = fp_kw_slot(wh);
 	return e->first == first ? e->val : 0;
 }
 
-/* KWV() of a word of 9 to 16 bytes whose first and last 8 bytes, lower
- * case, are first and last (they overlap below 16). */
-static inline unsigned fp_kw_mid(size_t n, uint64_t first, uint64_t last)
+/* KWV() of a word of 8 to 16 bytes whose first and second 8 bytes, lower
+ * case and zero-padded, are first and second; hash wh. */
+static inline unsigned fp_kw_mid_h(uint64_t wh, size_t n, uint64_t first, uint64_t second)
 {
-	const struct fp_kw *e =
-		&fp_kw_ents[fp_kw_index[((first ^ last * KW_TAILMUL) * KW_MULT) >> (64 - KW_BITS)]];
-	return (e->n == n && e->first == first && e->last == last) ? e->val : 0;
+	const struct fp_kw *e = fp_kw_slot(wh);
+	return (e->n == n && e->first == first && e->second == second) ? e->val : 0;
 }
 
-/* KWV() of the word s[0..n) whose first 8 bytes, lower case, are first;
- * 0 if it is not a keyword. A perfect hash (see fingerprint_kwgen.py). */
-static inline __attribute__((always_inline)) unsigned fp_kw_lookup(const char *s, size_t n, uint64_t first)
+/* KWV() of the word s[0..n) whose hash is wh and first 8 bytes, lower
+ * case, are first; 0 if it is not a keyword. */
+static inline unsigned fp_kw_lookup_h(uint64_t wh, const char *s, size_t n, uint64_t first)
 {
-	uint64_t key = first, last = 0;
-	if (n > 8) {
-		if (n > KW_MAXLEN)
-			return 0;
-		last = fp_load8(s + n - 8, 8, s + n);
-		key ^= last * KW_TAILMUL;
-	}
-	const struct fp_kw *e = &fp_kw_ents[fp_kw_index[(key * KW_MULT) >> (64 - KW_BITS)]];
-	if (e->n != n || e->first != first || e->last != last)
+	if (n > KW_MAXLEN)
 		return 0;
-	if (n > 16 && !fp_word_eq(s + 8, e->word + 8, n - 16))
+	uint64_t second = n > 8 ? fp_load8(s + 8, n < 16 ? n - 8 : 8, s + n) : 0;
+	const struct fp_kw *e = fp_kw_slot(wh);
+	if (e->n != n || e->first != first || e->second != second)
+		return 0;
+	if (n > 16 && !fp_word_eq(s + 16, e->word + 16, n - 16))
 		return 0;
 	return e->val;
 }
 
+/* fp_kw_lookup_h() and fp_kw_short_h() for a word not hashed yet */
+static inline unsigned fp_kw_lookup(const char *s, size_t n, uint64_t first)
+{
+	return fp_kw_lookup_h(fp_word_hash(s, n, s + n, &first), s, n, first);
+}
+
+static inline unsigned fp_kw_short(uint64_t first)
+{
+	size_t n = 0;
+	while (n < 8 && (first >> (8 * n)) & 0xff)
+		n++;
+	return fp_kw_short_h(fp_word_short(n, first), first);
+}
+
+
+/* ---- the normalized text (fingerprint.h: fp_result.text) ---- */
+
+/* What the last displayed token was, for spacing. */
+enum { D_NONE, D_WORD, D_CLOSE, D_CONST, D_OTHER };
+enum { M_RAW, M_FOLD, M_SAFE }; /* a token shown as is, in lower case, fp_safe_byte() */
+
+struct fp_text {
+	char *buf;    /* fp_result.text */
+	size_t cap;   /* bytes usable: FP_TEXT_MAX - 1, or 0 for no text */
+	size_t len;   /* logical length */
+	size_t valid; /* bytes of it in buf (a prefix, at a token boundary) */
+	uint8_t last; /* D_* */
+};
+
+/* Appends the token s[0..k) with the single space that separates it from
+ * the previous one, unless punctuation glues them; cls: D_* of the token.
+ * M_FOLD: a word, whose lower-case first 8 bytes are first (end: the end
+ * of the input). A token that does not fit is dropped, and so is everything
+ * after it. */
+void fp_text_show(struct fp_text *t, const char *s, size_t k, int mode, uint8_t cls, uint64_t first,
+		  const char *end);
+
+/* Appends the placeholder $nparams */
+void fp_text_param(struct fp_text *t, unsigned nparams);
 
 /* ---- tokens ---- */
 
@@ -349,167 +441,305 @@ void fp_lex_tag(const char *s, size_t k, struct fp_result *out);
 size_t fp_lex_string(struct fp_lex *lx, size_t i);
 size_t fp_lex_qident(struct fp_lex *lx, size_t i);
 
-/* A word of 8 bytes or more, or near the end of the input, at i. */
-void fp_lex_long_word(struct fp_lex *lx, size_t i);
+/* A scanned word: what fp_word_hash() and fp_kw_lookup() give for it. */
+struct fp_word {
+	uint64_t first; /* the first 8 bytes in lower case, zero-padded */
+	uint64_t h;     /* fp_word_hash() */
+	unsigned kw;    /* KWV() or 0 */
+};
+
+/* A word of 8 bytes or more, or near the end of the input, at i: sets *w
+ * and returns its end. */
+size_t fp_word_long(const char *s, size_t i, size_t len, struct fp_word *w);
 
 #if defined(__SSE2__)
-/* A word of n bytes, 8 <= n < 16, at i; x: the 16 bytes at i. */
-void fp_lex_word16(struct fp_lex *lx, size_t i, unsigned n, __m128i x);
-#endif
-
-/* A word starting at i (s[i] starts an identifier): its end, hash, first
- * 8 bytes and keyword value. */
-static inline __attribute__((always_inline)) void fp_lex_word(struct fp_lex *lx, size_t i)
+/* The first n bytes of v, the others zero (n <= 16) */
+static inline __m128i fp_keep16(__m128i v, unsigned n)
 {
-	const char *s = lx->s;
-	unsigned n;
-	uint64_t first;
-#if defined(__SSE2__)
-	if (FP_LIKELY(lx->len - i >= 16)) {
-		/* 16 bytes classified at once; the constants are memory operands */
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-		__m128i l = _mm_or_si128(x, _mm_set1_epi8(0x20));
-		__m128i alpha = _mm_cmplt_epi8(_mm_add_epi8(l, _mm_set1_epi8((char)(0x80 - 'a'))),
-					       _mm_set1_epi8((char)(26 - 128)));
-		__m128i digit = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '0'))),
-					       _mm_set1_epi8((char)(10 - 128)));
-		__m128i id = _mm_or_si128(_mm_or_si128(alpha, digit), _mm_cmplt_epi8(x, _mm_setzero_si128()));
-		id = _mm_or_si128(id, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')),
-						    _mm_cmpeq_epi8(x, _mm_set1_epi8('$'))));
-		n = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(id));
-		if (FP_LIKELY(n < 8)) { /* the common case: a word of up to 7 bytes */
-			__m128i up = _mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - 'A'))),
-						    _mm_set1_epi8((char)(26 - 128)));
-			x = _mm_or_si128(x, _mm_and_si128(up, _mm_set1_epi8(0x20)));
-			first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & ((1ULL << (8 * n)) - 1);
-			goto short_word;
-		}
-		if (n < 16) {
-			fp_lex_word16(lx, i, n, x);
-			return;
-		}
-		fp_lex_long_word(lx, i);
-		return;
-	}
-#endif
-	{
-		uint64_t x = fp_load_upto(s, i, lx->len); /* zero bytes past the end stop the word */
-		uint64_t stop = ~fp_swar_ident(x) & HIGHS;
-		if (FP_UNLIKELY(!stop)) {
-			fp_lex_long_word(lx, i);
-			return;
-		}
-		n = (unsigned)__builtin_ctzll(stop) >> 3; /* a word of up to 7 bytes */
-		first = fp_swar_lower(x & ((1ULL << (8 * n)) - 1));
-	}
-#if defined(__SSE2__)
-short_word:
-#endif
-	lx->type = TK_WORD;
-	lx->end = i + n;
-	lx->first = first;
-	lx->h = fp_word_short(n, first);
-	lx->kw = fp_kw_short(first);
+	static const uint8_t ones[32] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	return _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(const void *)(ones + 16 - n)));
 }
 
-/* Next token into lx->type/start/end/h/first/kw, and its type; TK_EOF at
- * the end. Every path returns a constant type where it can, so that a
- * switch on the result right after the (inlined) call is threaded into
- * the lexer's own dispatch: one indirect jump per token, not two. */
-static inline __attribute__((always_inline)) enum tok_type fp_lex_next(struct fp_lex *lx)
+/* x + a < b, bytewise, signed: with a = 0x80 - lo, b = (hi - lo + 1) - 128,
+ * the bytes in [lo, hi] */
+#define FP_RANGE16(x, lo, hi)                                                         \
+	_mm_cmplt_epi8(_mm_add_epi8((x), _mm_set1_epi8((char)(0x80 - (lo)))),         \
+		       _mm_set1_epi8((char)((hi) - (lo) + 1 - 128)))
+
+/* The bytes of x that may continue an identifier ([A-Za-z0-9_$] and bytes
+ * >= 0x80) as 0xff; *alpha gets the letters. */
+static inline __m128i fp_ident16(__m128i x, __m128i *alpha)
 {
-	const char *s = lx->s;
-	size_t i = lx->end, len = lx->len;
-	unsigned cs;
-	for (;;) {
-		if (FP_UNLIKELY(i >= len)) {
-			lx->type = TK_EOF;
-			lx->start = lx->end = len;
-			return TK_EOF;
-		}
-		cs = fp_cstart[(unsigned char)s[i]];
-		if (cs != CS_SPACE)
-			break;
-		i++;
+	*alpha = FP_RANGE16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z');
+	__m128i id = _mm_or_si128(_mm_or_si128(*alpha, FP_RANGE16(x, '0', '9')), _mm_cmplt_epi8(x, _mm_setzero_si128()));
+	return _mm_or_si128(id, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')), _mm_cmpeq_epi8(x, _mm_set1_epi8('$'))));
+}
+
+/* x in lower case, given its letters */
+static inline __m128i fp_lower16(__m128i x, __m128i alpha)
+{
+	return _mm_or_si128(x, _mm_and_si128(alpha, _mm_set1_epi8(0x20)));
+}
+
+/* *w for the word whose n bytes, 8 <= n < 16, lower case, are v (the bytes
+ * of v past n are zero) */
+static inline void fp_word16(__m128i v, unsigned n, struct fp_word *w)
+{
+	uint64_t c0 = fp_le64((uint64_t)_mm_cvtsi128_si64(v));
+	uint64_t c1 = fp_le64((uint64_t)_mm_cvtsi128_si64(_mm_srli_si128(v, 8)));
+	w->first = c0;
+	w->h = n == 8 ? fp_word_short(8, c0) : fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
+	w->kw = fp_kw_mid_h(w->h, n, c0, c1);
+}
+#endif
+
+/* ---- scanners: the common tokens, from a view of the input ----
+ * A scanner reads 16 bytes (17 for a quoted identifier) at v, a view of the
+ * input at the token: s + i itself, or, near the end of the input, a copy
+ * of the last bytes followed by zeros. A zero byte ends every token they
+ * scan, so none has a case for the end of the input. Each returns the
+ * token's length, or 0 when it is not the common case (the general lexer
+ * then takes it from its start). */
+
+#define FP_VIEW_MAX 17 /* bytes a scanner reads */
+
+/* The last bytes of the input, s[base..len), at most 16, zero-padded. */
+struct fp_tail {
+	char buf[48] __attribute__((aligned(16)));
+	size_t base;
+};
+
+/* Copies s[from..len), at most 16 bytes, to buf (zeroed) without a byte
+ * loop: two loads that may overlap. */
+static inline void fp_copy16(char *buf, const char *s, size_t from, size_t len)
+{
+	size_t r = len - from;
+	s += from;
+	if (r >= 8) {
+		memcpy(buf, s, 8);
+		memcpy(buf + r - 8, s + r - 8, 8);
+	} else if (r >= 4) {
+		memcpy(buf, s, 4);
+		memcpy(buf + r - 4, s + r - 4, 4);
+	} else if (r >= 2) {
+		memcpy(buf, s, 2);
+		memcpy(buf + r - 2, s + r - 2, 2);
+	} else if (r) {
+		buf[0] = s[0];
 	}
-	lx->start = i;
-	if (FP_LIKELY(cs == CS_WORD)) { /* the most common token */
-		fp_lex_word(lx, i);
-		return TK_WORD;
+}
+
+static inline void fp_tail_init(struct fp_tail *t, const char *s, size_t len)
+{
+	memset(t->buf, 0, sizeof t->buf);
+	t->base = len > 16 ? len - 16 : 0;
+	fp_copy16(t->buf, s, t->base, len);
+}
+
+/* s + i when need (<= FP_VIEW_MAX) bytes are there, else the tail's copy */
+static inline const char *fp_view(const char *s, size_t len, const struct fp_tail *t, size_t i, size_t need)
+{
+	return FP_LIKELY(len - i >= need) ? s + i : t->buf + (i - t->base);
+}
+
+/* The bytes classified at once (fp_scan_word()'s *idm), and the longest
+ * word fp_hash_word() takes */
+#if defined(__SSE2__)
+#define FP_WORD_WIN 16
+#define FP_HASH_MAX 15
+#else
+#define FP_WORD_WIN 0
+#define FP_HASH_MAX 7
+#endif
+
+/* *w for the word of n bytes at v, 0 < n <= FP_HASH_MAX */
+static inline __attribute__((always_inline)) void fp_hash_word(const char *v, unsigned n, struct fp_word *w)
+{
+	uint64_t first;
+#if defined(__SSE2__)
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	x = fp_lower16(x, FP_RANGE16(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z'));
+	if (FP_UNLIKELY(n >= 8)) {
+		fp_word16(fp_keep16(x, n), n, w);
+		return;
 	}
-	switch (cs) {
-	case CS_PREFIX:
-		if (i + 1 < len && (s[i + 1] == '\'' || s[i + 1] == '&'))
-			break;
-		/* fall through */
-	case CS_WORD:
-		fp_lex_word(lx, i);
-		return TK_WORD;
-	case CS_OPEN:
-		lx->type = TK_OPEN;
-		lx->end = i + 1;
-		return TK_OPEN;
-	case CS_CLOSE:
-		lx->type = TK_CLOSE;
-		lx->end = i + 1;
-		return TK_CLOSE;
-	case CS_COMMA:
-		lx->type = TK_COMMA;
-		lx->end = i + 1;
-		return TK_COMMA;
-	case CS_SEMI:
-		lx->type = TK_SEMI;
-		lx->end = i + 1;
-		return TK_SEMI;
-	case CS_DOT:
-		if (i + 1 < len && (s[i + 1] == '.' || IS(s[i + 1], C_DIGIT)))
-			break; /* "..", or a number */
-		lx->type = TK_DOT;
-		lx->end = i + 1;
-		return TK_DOT;
-	case CS_COLON:
-		if (i + 1 < len && s[i + 1] == ':') {
-			lx->type = TK_CAST;
-			lx->end = i + 2;
-			return TK_CAST;
-		}
-		break;
-	case CS_DIGIT: {
-		size_t j = i + 1;
-		while (j < len && IS(s[j], C_DIGIT))
-			j++;
-		if (j < len && (s[j] == '.' || s[j] == '_' || (s[j] | 0x20) == 'e' ||
-				(j == i + 1 && s[i] == '0' && IS(s[j], C_IDSTART))))
-			break; /* not digits alone */
-		lx->type = TK_CONST;
-		lx->end = j;
-		return TK_CONST;
+	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
+	first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+#else
+	memcpy(&first, v, 8);
+	first = fp_swar_lower(fp_le64(first) & ((1ULL << (8 * n)) - 1));
+#endif
+	w->first = first;
+	w->h = fp_word_short(n, first);
+	w->kw = fp_kw_short_h(w->h, first);
+}
+
+/* The word at v (v[0] starts an identifier): sets *w and returns its
+ * length; 0 for a word of 16 bytes or more (8 without SSE2): fp_word_long().
+ * *idm gets a bit per byte of v that may continue an identifier (16 bits;
+ * 8 without SSE2), so that a word that starts among them is found without
+ * reading them again. Inline, so that *w stays in registers. */
+static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm)
+{
+	unsigned n;
+#if defined(__SSE2__)
+	__m128i alpha, x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(x, &alpha));
+	n = (unsigned)__builtin_ctz(~*idm);
+	if (FP_UNLIKELY(n == 16))
+		return 0;
+	x = fp_lower16(x, alpha);
+	if (FP_UNLIKELY(n >= 8)) {
+		fp_word16(fp_keep16(x, n), n, w);
+		return n;
 	}
-	case CS_QUOTE:
-		lx->type = TK_CONST;
-		lx->end = fp_lex_string(lx, i + 1);
-		return TK_CONST;
-	case CS_DQUOTE:
-		lx->type = TK_QIDENT;
-		lx->end = fp_lex_qident(lx, i + 1);
-		return TK_QIDENT;
-	case CS_OP:
-		if (i + 1 < len && IS(s[i + 1], C_OP))
-			break; /* a longer operator, or a comment after it */
-		lx->type = TK_OP;
-		lx->h = (FNV_OFF ^ (unsigned char)s[i]) * FNV_PRIME;
-		lx->end = i + 1;
-		return TK_OP;
-	case CS_OTHER: /* hashed as shown: a control byte as '?' */
-		lx->type = TK_OP;
-		lx->h = (FNV_OFF ^ fp_safe_byte((unsigned char)s[i])) * FNV_PRIME;
-		lx->end = i + 1;
-		return TK_OP;
-	default:
-		break;
+	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
+	uint64_t first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+	w->first = first;
+	w->h = fp_word_short(n, first);
+	w->kw = fp_kw_short_h(w->h, first);
+#else
+	uint64_t x;
+	memcpy(&x, v, 8);
+	x = fp_le64(x);
+	uint64_t stop = ~fp_swar_ident(x) & HIGHS;
+	*idm = 0;
+	if (!stop)
+		return 0;
+	n = (unsigned)__builtin_ctzll(stop) >> 3;
+	fp_hash_word(v, n, w);
+#endif
+	return n;
+}
+
+/* The word at i into lx (type, end, first, h, kw) */
+static inline __attribute__((always_inline)) void fp_lex_word(struct fp_lex *lx, size_t i)
+{
+	struct fp_word w;
+	char buf[32] __attribute__((aligned(16))) = {0};
+	const char *v = lx->s + i;
+	if (lx->len - i < 16) {
+		fp_copy16(buf, lx->s, i, lx->len);
+		v = buf;
 	}
-	fp_lex_slow(lx, i);
-	return lx->type;
+	unsigned idm, n = fp_scan_word(v, &w, &idm);
+	lx->type = TK_WORD;
+	lx->end = FP_LIKELY(n) ? i + n : fp_word_long(lx->s, i, lx->len, &w);
+	lx->first = w.first;
+	lx->h = w.h;
+	lx->kw = w.kw;
+}
+
+/* Digits alone at v (v[0] is a digit): not followed by '.', 'e', '_', nor
+ * after "0" by a letter ("0x1F"). */
+static inline unsigned fp_scan_digits(const char *v)
+{
+	unsigned n;
+#if defined(__SSE2__)
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	n = (unsigned)__builtin_ctz(~(unsigned)_mm_movemask_epi8(FP_RANGE16(x, '0', '9')));
+#else
+	for (n = 1; n < 16 && IS(v[n], C_DIGIT);)
+		n++;
+#endif
+	if (n == 16 || IS(v[n], C_NUMX) || (n == 1 && v[0] == '0' && IS(v[1], C_IDSTART)))
+		return 0;
+	return n;
+}
+
+/* A '...' string whose body starts at v (after the quote), closed within
+ * 16 bytes, without '', not continued on another line: its body's length
+ * and the closing quote. */
+static inline unsigned fp_scan_string(const char *v)
+{
+	unsigned n;
+#if defined(__SSE2__)
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	n = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('\''))) | 0x10000);
+#else
+	const char *q = memchr(v, '\'', 16);
+	n = q ? (unsigned)(q - v) : 16;
+#endif
+	if (n >= 15)
+		return 0; /* v[n + 2] is looked at */
+	/* '' inside, or blanks after it that may hold a newline and a quote */
+	unsigned char c = (unsigned char)v[n + 1];
+	if (c == '\'' || (IS(c, C_SPACE) && (c != ' ' || IS(v[n + 2], C_SPACE) || !v[n + 2])))
+		return 0;
+	return n + 1;
+}
+
+/* The identifier bytes among the 16 at v, as bits; the length of the run
+ * of them at v */
+static inline unsigned fp_ident_run16(const char *v, unsigned *idm)
+{
+#if defined(__SSE2__)
+	__m128i alpha;
+	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(_mm_loadu_si128((const __m128i *)(const void *)v), &alpha));
+#else
+	uint64_t x;
+	memcpy(&x, v, 8);
+	/* the high bit of each byte to one bit: no carry crosses */
+	*idm = (unsigned)(((fp_swar_ident(fp_le64(x)) >> 7) * 0x0102040810204080ULL) >> 56);
+#endif
+	return (unsigned)__builtin_ctz(~*idm);
+}
+
+/* The hash of the quoted identifier whose body is the n identifier bytes
+ * at v, 0 < n <= FP_HASH_MAX (q: the token in the input, quotes included):
+ * the bare word's when it is the same identifier ([a-z0-9_] and bytes >=
+ * 0x80, no digit first, not a reserved word), else V_QIDENT ^ FNV of the
+ * text (no control byte in it to show otherwise). */
+static inline uint64_t fp_qident_hash(const char *v, unsigned n, const char *q)
+{
+	bool plain;
+#if defined(__SSE2__)
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	unsigned up = (unsigned)_mm_movemask_epi8(
+		_mm_or_si128(FP_RANGE16(x, 'A', 'Z'), _mm_cmpeq_epi8(x, _mm_set1_epi8('$'))));
+	plain = !(up & ((1u << n) - 1));
+#else
+	plain = true;
+	for (unsigned k = 0; k < n; k++)
+		plain &= !((v[k] >= 'A' && v[k] <= 'Z') || v[k] == '$');
+#endif
+	if (plain && !IS(v[0], C_DIGIT)) {
+		struct fp_word w;
+		fp_hash_word(v, n, &w);
+		if (!(w.kw & KF_RESERVED))
+			return w.h;
+	}
+	return V_QIDENT ^ fp_fnv(FNV_OFF, q, n + 2);
+}
+
+/* A "name" whose body starts at v (after the quote, which is q in the
+ * input), closed within 16 bytes, without "" or control bytes: sets *h as
+ * fp_lex_qident() does; the body's length and the closing quote. */
+static inline unsigned fp_scan_qident(const char *v, const char *q, uint64_t *h)
+{
+	unsigned idm, p = fp_ident_run16(v, &idm);
+	if (FP_LIKELY(p - 1 < FP_HASH_MAX && v[p] == '"' && v[p + 1] != '"')) {
+		*h = fp_qident_hash(v, p, q);
+		return p + 1;
+	}
+#if defined(__SSE2__)
+	/* other bytes in it: closed within 16 bytes, without control bytes
+	 * (hashed as displayed otherwise) */
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	p = (unsigned)__builtin_ctz((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('"'))) | 0x10000);
+	if (p - 1 >= 15 || v[p + 1] == '"')
+		return 0; /* empty, long, unterminated, or "" inside */
+	__m128i ctl = _mm_or_si128(_mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f)),
+				   _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7f)));
+	if ((unsigned)_mm_movemask_epi8(ctl) & ((1u << p) - 1))
+		return 0;
+	*h = V_QIDENT ^ fp_fnv(FNV_OFF, q, p + 2);
+	return p + 1;
+#else
+	return 0;
+#endif
 }
 
 #endif
