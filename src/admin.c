@@ -166,7 +166,7 @@ static void show_help(struct client *cl)
 		     "Console usage\n"
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
-		     "\tSHOW QUERIES|ANALYZER\n"
+		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS\n"
 		     "\tRESET QUERIES\n"
 		     "\tSET key = arg\n"
 		     "\tRELOAD\n"
@@ -356,7 +356,8 @@ static void client_row(struct rs *rs, const struct sift *s, const struct client 
 		link[0] = 0;
 	rs_row(rs, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", "none", client_state_name(cl),
 	       peer_addr_str(&cl->addr, addr, sizeof(addr)), (int)cl->addr.port, laddr, lport, ct, rt,
-	       (int)(wait / 1000000), (int)(wait % 1000000), 0, ptr, link, 0, "", app ? app->s : "", 0, (int)cl->id);
+	       (int)(wait / 1000000), (int)(wait % 1000000), 0, ptr, link, 0, "", app ? app->s : "",
+	       (int)ps_client_count(cl), (int)cl->id);
 }
 
 static void client_list_rows(struct rs *rs, const struct sift *s, const struct list *l)
@@ -410,7 +411,7 @@ static void server_rows(struct rs *rs, const struct sift *s, const struct list *
 		rs_row(rs, "S", sv->pool->user->name, db->name, "none", state,
 		       db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "unix", db->conf.port, laddr,
 		       (int)sv->local.port, ct, rt, 0, 0, server_expired(sv) ? 1 : 0, ptr, link, (int)sv->backend_pid,
-		       "", app ? app->s : "", 0, (int)sv->id);
+		       "", app ? app->s : "", (int)ps_server_count(sv), (int)sv->id);
 	}
 }
 
@@ -564,6 +565,35 @@ static void show_users(struct client *cl)
 		       u->max_user_connections >= 0 ? u->max_user_connections : s->cfg.max_user_connections, u->nservers,
 		       0, user_client_count(s, u));
 	}
+	rs_end(&rs);
+}
+
+/* ---- prepared statements ---- */
+
+static void prepared_row(void *arg, const struct ps_stmt *st)
+{
+	struct rs *rs = arg;
+	const char *query = (const char *)st->body;
+	size_t qlen = strnlen(query, st->body_len);
+	int nparams = 0;
+	char hex[17];
+	struct fp_result *fr = &rs->cl->sift->an.fr;
+
+	if (qlen + 3 <= st->body_len)
+		nparams = st->body[qlen + 1] << 8 | st->body[qlen + 2];
+	fp_compute(query, qlen, FP_OPT_NO_TEXT | FP_OPT_NO_TAG, fr);
+	fp_hex(fr->hash, hex);
+	rs_row(rs, st->name, query, nparams, (int)st->nclients, (int)st->nservers, (int64_t)st->client_parses,
+	       (int64_t)st->server_parses, (int64_t)st->binds, hex);
+}
+
+static void show_prepared_statements(struct client *cl)
+{
+	struct rs rs;
+
+	rs_begin(&rs, cl, "ssiiiqqqs", "name", "query", "params", "clients", "servers", "client_parses",
+		 "server_parses", "binds", "fingerprint");
+	ps_foreach(cl->sift, prepared_row, &rs);
 	rs_end(&rs);
 }
 
@@ -726,6 +756,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		{ "databases", show_databases }, { "pools", show_pools }, { "clients", show_clients },
 		{ "servers", show_servers }, { "lists", show_lists }, { "users", show_users },
 		{ "queries", show_queries }, { "analyzer", show_analyzer },
+		{ "prepared_statements", show_prepared_statements },
 	};
 
 	if (n != 2) {

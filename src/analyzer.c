@@ -365,7 +365,7 @@ static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
 void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
 		       uint32_t avail, uint32_t len)
 {
-	struct an_server *as = &sv->an;
+	struct an_server *as = sv ? &sv->an : NULL;
 
 	switch (type) {
 	case 'Q':

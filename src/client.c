@@ -121,7 +121,7 @@ static bool server_is_clean(const struct client *cl, const struct server *sv)
 {
 	const struct iobuf *sb = sv->c.in, *cb = cl->c.in;
 
-	return sv->txn == 'I' && cl->pending_z == 0 && !cl->unsynced && cl->c.pkt_left == 0 &&
+	return sv->txn == 'I' && cl->pending_z == 0 && !cl->unsynced && cl->c.pkt_left == 0 && sv->rq.n == 0 &&
 	       sv->c.pkt_left == 0 && sv->inject_pending == 0 && (!sb || sb->pos == sb->end) &&
 	       (!cb || cb->pos == cb->end) && conn_out_empty(&sv->c);
 }
@@ -170,6 +170,7 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 	}
 	params_clear(&s->strs, &cl->vals);
 	an_client_free(cl);
+	ps_client_free(cl);
 	list_append(&s->free_clients, &cl->node);
 	sift_schedule_reap(s);
 }
@@ -735,6 +736,25 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (type != 'd' && avail < total && total <= b->cap)
 		return RELAY_STOP;
 	n = avail < total ? avail : total;
+	if (sv->ps_on) {
+		uint32_t used;
+		switch (ps_client_message(cl, sv, b, type, len, &used)) {
+		case PS_STOP:
+			return RELAY_STOP;
+		case PS_CLOSED:
+			return RELAY_CLOSED;
+		case PS_USED:
+			/* pgsift sent its own version of the first used bytes */
+			account(cl, sv, type, total);
+			if (cl->sift->cfg.analyzer)
+				an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
+			b->pos += used;
+			cl->c.pkt_left = total - used;
+			return RELAY_MORE;
+		case PS_PASS:
+			break;
+		}
+	}
 	if (!queue_to_server(sv, b, n))
 		return RELAY_STOP;
 	account(cl, sv, type, total);
@@ -745,22 +765,39 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	return RELAY_MORE;
 }
 
+enum { NEED_STOP, NEED_LINKED, NEED_LOCAL };
+
 /* The client starts a request while it has no server. Checks the first
- * message, then asks the pool. true when a server is linked. */
-static bool need_server(struct client *cl, struct iobuf *b)
+ * message; answers it when pgsift can (prepared.c), else asks the pool. */
+static int need_server(struct client *cl, struct iobuf *b)
 {
 	uint8_t type;
+	uint32_t len;
 
 	if (b->end - b->pos < PROTO_HDR || cl->state != CL_IDLE)
-		return false;
+		return NEED_STOP;
 	type = b->data[b->pos];
-	if (!check_header(cl, type, proto_get_u32(b->data + b->pos + 1)))
-		return false;
+	len = proto_get_u32(b->data + b->pos + 1);
+	if (!check_header(cl, type, len))
+		return NEED_STOP;
 	if (type == 'X') {
 		terminate(cl, b);
-		return false;
+		return NEED_STOP;
 	}
-	return pool_request_server(cl) && cl->state == CL_ACTIVE;
+	switch (ps_local(cl, b, type, len)) {
+	case PS_USED:
+		cl->request_time = cl->sift->now;
+		if (cl->sift->cfg.analyzer && (type == 'P' || type == 'C'))
+			an_client_message(cl->sift, cl, NULL, type, b->data + b->pos + PROTO_HDR, len - 4, len - 4);
+		b->pos += len + 1;
+		return NEED_LOCAL;
+	case PS_STOP:
+	case PS_CLOSED:
+		return NEED_STOP;
+	default:
+		break;
+	}
+	return pool_request_server(cl) && cl->state == CL_ACTIVE ? NEED_LINKED : NEED_STOP;
 }
 
 static void client_relay(struct client *cl)
@@ -770,8 +807,13 @@ static void client_relay(struct client *cl)
 	struct server *sv;
 
 	while (rc == RELAY_MORE && (b = cl->c.in) && b->pos < b->end) {
-		if (!cl->server && (cl->c.pkt_left || !need_server(cl, b)))
-			break;
+		if (!cl->server) {
+			int need = cl->c.pkt_left ? NEED_STOP : need_server(cl, b);
+			if (need == NEED_LOCAL)
+				continue;
+			if (need == NEED_STOP)
+				break;
+		}
 		if (cl->server->sync_wait)
 			break; /* resumed when the parameter sync is done */
 		rc = relay_message(cl, cl->server, b);
@@ -781,6 +823,11 @@ static void client_relay(struct client *cl)
 	sv = cl->server;
 	if (sv && conn_flush(&sv->c) == CONN_IO_ERROR) {
 		server_close(sv, "cannot write to the server");
+		return;
+	}
+	/* replies pgsift gave in the server's place */
+	if (!conn_out_empty(&cl->c) && conn_flush(&cl->c) == CONN_IO_ERROR) {
+		client_close(cl, NULL, "client write failed");
 		return;
 	}
 	conn_trim(&cl->c);

@@ -84,6 +84,7 @@ static const struct setting settings[] = {
 	S_(analyzer, ST_BOOL, R, "1", 0, 0),
 	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
 	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
+	S_(max_prepared_statements, ST_INT, R, "200", 0, 100000),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))
@@ -100,7 +101,7 @@ static const char *const pgbouncer_only[] = {
 	"server_tls_ca_file", "server_tls_protocols", "server_tls_ciphers", "auth_hba_file",
 	"auth_query", "auth_user", "auth_dbname", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
-	"server_fast_close", "sbuf_loopcnt", "unix_socket_group", "max_prepared_statements",
+	"server_fast_close", "sbuf_loopcnt", "unix_socket_group",
 	"peer_id", "query_wait_notify", "server_tls_protocols", "stats_users_prefix", NULL
 };
 

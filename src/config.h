@@ -98,6 +98,7 @@ struct config {
 	bool analyzer;
 	int max_fingerprints;
 	bool log_query_samples;
+	int max_prepared_statements;
 
 	struct db_conf *dbs;
 	int ndbs;

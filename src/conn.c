@@ -66,7 +66,7 @@ static bool make_room(struct conn *c)
 	left = b->end - b->pos;
 	if (b->refs > 1) {
 		/* still being sent from: keep the unprocessed tail in a new buffer */
-		nb = iobuf_get(c->bufs);
+		nb = iobuf_get_cap(c->bufs, left > c->bufs->size ? left : c->bufs->size);
 		if (!nb)
 			return false;
 		memcpy(nb->data, b->data + b->pos, left);
@@ -103,6 +103,24 @@ enum conn_io conn_read(struct conn *c)
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		return CONN_IO_AGAIN;
 	return CONN_IO_ERROR;
+}
+
+bool conn_reserve_in(struct conn *c, uint32_t need)
+{
+	struct iobuf *b = c->in, *nb;
+	uint32_t left;
+
+	if (!b || b->cap >= need)
+		return true;
+	left = b->end - b->pos;
+	nb = iobuf_get_cap(c->bufs, need);
+	if (!nb)
+		return false;
+	memcpy(nb->data, b->data + b->pos, left);
+	nb->end = left;
+	iobuf_put(c->bufs, b);
+	c->in = nb;
+	return true;
 }
 
 bool conn_queue_relay(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)

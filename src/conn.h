@@ -66,6 +66,10 @@ void conn_update(struct conn *c);
  * the peer is gone or no buffer can be had (errno kept for ERROR). */
 enum conn_io conn_read(struct conn *c) __attribute__((warn_unused_result));
 
+/* Makes the input buffer hold at least need bytes (a message that must be
+ * seen whole and is larger than a pooled buffer). false: out of memory. */
+bool conn_reserve_in(struct conn *c, uint32_t need) __attribute__((warn_unused_result));
+
 /* Queues len bytes of b at off for sending on dst. Returns false when the
  * queue is full (flush first) or already refers to another buffer. */
 bool conn_queue_relay(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)

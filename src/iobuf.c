@@ -49,12 +49,29 @@ struct iobuf *iobuf_get(struct iobuf_pool *bp)
 	return b;
 }
 
+struct iobuf *iobuf_get_cap(struct iobuf_pool *bp, uint32_t cap)
+{
+	struct iobuf *b;
+
+	if (cap <= bp->size)
+		return iobuf_get(bp);
+	b = malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	b->next_free = NULL;
+	b->refs = 1;
+	b->pos = b->end = 0;
+	bp->in_use++;
+	return b;
+}
+
 void iobuf_put(struct iobuf_pool *bp, struct iobuf *b)
 {
 	if (--b->refs > 0)
 		return;
 	bp->in_use--;
-	if (bp->nfree >= bp->max_free) {
+	if (bp->nfree >= bp->max_free || b->cap != bp->size) {
 		free(b);
 		return;
 	}

@@ -43,6 +43,10 @@ static inline struct iobuf *iobuf_ref(struct iobuf *b)
 	return b;
 }
 
+/* A buffer of at least cap bytes: a pooled one when cap fits the pool's
+ * size, else one of its own, freed (not pooled) by its last put. */
+struct iobuf *iobuf_get_cap(struct iobuf_pool *bp, uint32_t cap);
+
 /* Drops one reference; the last one returns b to the pool. */
 void iobuf_put(struct iobuf_pool *bp, struct iobuf *b);
 

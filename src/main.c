@@ -388,6 +388,7 @@ static void sift_cleanup(struct sift *s)
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
 	reap_cb(-1, 0, s);
 	objects_free_all(s);
+	ps_registry_free(s);
 	an_free(&s->an);
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])

@@ -56,6 +56,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	list_move(&p->active_servers, &sv->node);
 	sv->link_time = s->now;
 	sv->used = true;
+	sv->ps_on = ps_wanted(s, sv);
 	p->stats.server_assignment_count++;
 	if (cl->wait_start) {
 		p->stats.wait_time += (uint64_t)(s->now - cl->wait_start);
@@ -81,6 +82,8 @@ static void unlink_pair(struct client *cl, struct server *sv)
 	}
 	cl->pending_z = 0;
 	cl->unsynced = false;
+	ps_server_unlinked(sv);
+	sv->ps_on = false;
 	cl->copy_in = cl->copy_end_sent = false;
 	cl->syncs_since_cmd = cl->syncs_before_end = 0;
 }

@@ -706,7 +706,7 @@ static bool may_release(struct server *sv, struct client *cl)
 	const struct iobuf *cb = cl->c.in;
 	int mode = pool_mode_of(sv->sift, sv->pool);
 
-	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || (cb && cb->pos < cb->end))
+	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
 		return false;
 	if (sv->txn != 'I') {
 		if (mode == POOL_STATEMENT)
@@ -765,8 +765,25 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		}
 		return RELAY_MORE;
 	}
+	if (sv->ps_on) {
+		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
+		case PS_STOP:
+			return RELAY_STOP;
+		case PS_USED: /* pgsift's own reply, or replaced */
+			b->pos += n;
+			sv->c.pkt_left = total - n;
+			sv->c.pkt_drop = true;
+			return RELAY_MORE;
+		default:
+			break;
+		}
+	}
 	if (!queue_to_client(cl, b, n))
 		return RELAY_STOP;
+	if (sv->ps_on)
+		ps_reply_done(sv, cl);
+	if (type == 'C' && whole && sv->ps)
+		ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
 	if (sv->sift->cfg.analyzer && (type == 'C' || type == 'E' || type == 'I' || type == 's' || type == 'Z'))
 		an_server_message(sv->sift, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	sv->pool->stats.bytes_sent += total;
@@ -815,6 +832,8 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 	n = avail < total ? avail : total;
 	if (type == 'S' && avail >= total)
 		track_param(sv, b->data + b->pos + PROTO_HDR, len - 4);
+	if (type == 'C' && avail >= total && sv->ps)
+		ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
 	if (type == 'E' && avail >= total) {
 		proto_parse_error(b->data + b->pos + PROTO_HDR, len - 4, &ef);
 		server_log(sv, LOG_WARNING, "server error while %s: %s", server_state_name(sv), ef.message);
@@ -849,6 +868,9 @@ static void server_relay(struct server *sv)
 	struct client *cl;
 	struct iobuf *b;
 
+	/* replies pgsift owes at the head of the queue (the client drained) */
+	if (sv->ps_on && sv->client && sv->rq.n)
+		ps_advance(sv, sv->client);
 	while (rc == RELAY_MORE && (b = sv->c.in) && b->pos < b->end)
 		rc = sv->state == SV_ACTIVE ? relay_message(sv, b) : own_message(sv, b);
 	if (sv->state == SV_FREE)
@@ -862,6 +884,12 @@ static void server_relay(struct server *sv)
 	cl = sv->client;
 	if (cl && conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "client write failed");
+		if (sv->state == SV_FREE)
+			return;
+	}
+	/* the client's next batch waited for these replies */
+	if (cl && sv->ps_on && ps_unstalled(sv)) {
+		client_resume(cl);
 		if (sv->state == SV_FREE)
 			return;
 	}
@@ -1024,6 +1052,7 @@ void server_close(struct server *sv, const char *reason)
 	conn_close(&sv->c);
 	login_free(sv);
 	params_clear(&s->strs, &sv->vals);
+	ps_server_free(sv);
 	list_append(&s->free_servers, &sv->node);
 	sift_schedule_reap(s);
 }

@@ -17,6 +17,7 @@
 #include "config.h"
 #include "conn.h"
 #include "list.h"
+#include "prepared.h"
 #include "scram.h"
 
 #define NAME_LEN 64		/* database and user names, with NUL */
@@ -150,6 +151,7 @@ struct client {
 	bool timeout_canceled;		/* query_timeout already sent a cancel */
 	bool copy_in;			/* the server is in COPY FROM STDIN for us */
 	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */
+	bool ps_local;			/* pgsift answered a Parse/Close without a server; Sync is ours too */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
@@ -170,6 +172,7 @@ struct client {
 	int64_t xact_start;
 	struct params vals;
 	struct an_client *an;		/* statement names, for the analyzer (lazy) */
+	struct ps_client *ps;		/* prepared statement names (lazy) */
 	uint64_t an_wait_us;		/* wait for a server, charged to the next statement */
 	uint32_t admin_wait;		/* console: a PAUSE reply is pending */
 	struct db *admin_wait_db;
@@ -217,6 +220,9 @@ struct server {
 	struct peer_addr local;
 	struct params vals;
 	struct an_server an;		/* statements sent and not yet answered */
+	bool ps_on;			/* prepared statements are tracked on this link */
+	struct ps_rq rq;		/* replies still to come, when ps_on */
+	struct ps_server *ps;		/* prepared statements it has (lazy) */
 };
 
 struct cancel_req {
@@ -261,6 +267,7 @@ struct sift {
 	int64_t now;			/* monotonic usec, refreshed per callback */
 	int64_t wall_offset;		/* wall clock = now + wall_offset */
 	struct analyzer an;
+	struct ps_registry ps;		/* prepared statements shared by clients */
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;

@@ -1,0 +1,1362 @@
+/*
+ * prepared: see prepared.h.
+ */
+#include "prepared.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "client.h"
+#include "fingerprint.h"
+#include "log.h"
+#include "server.h"
+
+/* reply queue entry kinds */
+enum {
+	RQ_ONE,		/* Parse, Bind or Close passed on: one reply or an error */
+	RQ_DESC_S,	/* Describe statement: ParameterDescription, then RowDescription or NoData */
+	RQ_DESC_P,	/* Describe portal: RowDescription or NoData */
+	RQ_EXEC,	/* Execute: rows, then CommandComplete/EmptyQuery/PortalSuspended */
+	RQ_SYNC,	/* Sync: ReadyForQuery */
+	RQ_QUERY,	/* Query or FunctionCall: everything up to ReadyForQuery */
+	RQ_FAKE_PARSE,	/* not forwarded: pgsift answers ParseComplete */
+	RQ_FAKE_CLOSE,	/* not forwarded: pgsift answers CloseComplete */
+	RQ_HIDE_PARSE,	/* pgsift's own Parse: its ParseComplete is dropped */
+	RQ_HIDE_CLOSE	/* pgsift's own Close (an eviction): its CloseComplete is dropped */
+};
+
+/* entry flags */
+#define F_PARSE 0x01	/* st was added to the server's set by this message */
+#define F_CLIENT 0x02	/* aux names a client mapping added by this message */
+#define F_FAIL 0x04	/* a stand-in that fails: its error is replaced by aux */
+#define F_TAG 0x08	/* an empty query standing in for a command: aux is its tag */
+#define F_BIND 0x10	/* a Bind of st (an invalidated plan is reported here) */
+#define F_CLOSE 0x20	/* aux names a client mapping removed by this message */
+#define F_UNCERTAIN 0x40 /* undone when PostgreSQL skips it (counted in rq.uncertain) */
+
+/* pop_flags */
+#define P_ERROR 0x01
+#define P_STALE 0x02
+
+#define CLIENT_NAMES_MAX 100000	/* a client's statement names; more is refused */
+
+/* ---- the registry of shared statements ---- */
+
+static uint64_t hash64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+static bool registry_grow(struct ps_registry *r)
+{
+	uint32_t n = r->b ? (r->mask + 1) * 2 : 256;
+	struct ps_stmt **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return false;
+	for (uint32_t i = 0; r->b && i <= r->mask; i++)
+		for (struct ps_stmt *st = r->b[i], *next; st; st = next) {
+			next = st->hnext;
+			st->hnext = nb[st->hash & (n - 1)];
+			nb[st->hash & (n - 1)] = st;
+		}
+	free(r->b);
+	r->b = nb;
+	r->mask = n - 1;
+	return true;
+}
+
+/* The statement for a Parse body (after the name), made when new; the
+ * caller takes a reference. NULL when out of memory. */
+static struct ps_stmt *stmt_get(struct sift *s, const uint8_t *body, uint32_t len)
+{
+	struct ps_registry *r = &s->ps;
+	uint64_t h = hash64(body, len);
+	struct ps_stmt *st;
+
+	if (r->b)
+		for (st = r->b[h & r->mask]; st; st = st->hnext)
+			if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
+				return st;
+	if ((!r->b || r->count >= r->mask) && !registry_grow(r))
+		return NULL;
+	st = calloc(1, sizeof(*st) + len);
+	if (!st)
+		return NULL;
+	st->hash = h;
+	st->id = ++r->next_id;
+	st->body_len = len;
+	memcpy(st->body, body, len);
+	snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu", (unsigned long long)st->id);
+	st->hnext = r->b[h & r->mask];
+	r->b[h & r->mask] = st;
+	r->count++;
+	return st;
+}
+
+static void stmt_put(struct sift *s, struct ps_stmt *st)
+{
+	struct ps_registry *r = &s->ps;
+	struct ps_stmt **pp;
+
+	if (!st || --st->refs > 0)
+		return;
+	for (pp = &r->b[st->hash & r->mask]; *pp; pp = &(*pp)->hnext)
+		if (*pp == st) {
+			*pp = st->hnext;
+			break;
+		}
+	r->count--;
+	free(st);
+}
+
+void ps_registry_free(struct sift *s)
+{
+	struct ps_registry *r = &s->ps;
+
+	for (uint32_t i = 0; r->b && i <= r->mask; i++)
+		for (struct ps_stmt *st = r->b[i], *next; st; st = next) {
+			next = st->hnext;
+			free(st);
+		}
+	free(r->b);
+	memset(r, 0, sizeof(*r));
+}
+
+void ps_foreach(struct sift *s, void (*fn)(void *arg, const struct ps_stmt *st), void *arg)
+{
+	struct ps_registry *r = &s->ps;
+
+	for (uint32_t i = 0; r->b && i <= r->mask; i++)
+		for (struct ps_stmt *st = r->b[i]; st; st = st->hnext)
+			fn(arg, st);
+}
+
+/* ---- a client's names ---- */
+
+struct ps_name {
+	struct ps_name *next;
+	struct ps_stmt *st;
+	uint32_t hash;
+	char name[];
+};
+
+struct ps_client {
+	struct ps_name **b;
+	uint32_t mask, count;
+};
+
+static uint32_t name_hash(const char *name)
+{
+	return (uint32_t)hash64((const uint8_t *)name, strlen(name));
+}
+
+static struct ps_name **cmap_slot(struct ps_client *m, const char *name)
+{
+	uint32_t h;
+	struct ps_name **pp;
+
+	if (!m)
+		return NULL;
+	h = name_hash(name);
+	for (pp = &m->b[h & m->mask]; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && strcmp((*pp)->name, name) == 0)
+			return pp;
+	return NULL;
+}
+
+static struct ps_stmt *cmap_find(struct client *cl, const char *name)
+{
+	struct ps_name **pp = cmap_slot(cl->ps, name);
+
+	return pp ? (*pp)->st : NULL;
+}
+
+static bool cmap_grow(struct ps_client *m)
+{
+	uint32_t n = (m->mask + 1) * 2;
+	struct ps_name **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return false;
+	for (uint32_t i = 0; i <= m->mask; i++)
+		for (struct ps_name *e = m->b[i], *next; e; e = next) {
+			next = e->next;
+			e->next = nb[e->hash & (n - 1)];
+			nb[e->hash & (n - 1)] = e;
+		}
+	free(m->b);
+	m->b = nb;
+	m->mask = n - 1;
+	return true;
+}
+
+static bool cmap_add(struct client *cl, const char *name, struct ps_stmt *st)
+{
+	struct ps_client *m = cl->ps;
+	size_t len = strlen(name);
+	struct ps_name *e;
+
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m || !(m->b = calloc(16, sizeof(*m->b)))) {
+			free(m);
+			return false;
+		}
+		m->mask = 15;
+		cl->ps = m;
+	}
+	if (m->count >= m->mask && !cmap_grow(m))
+		return false;
+	e = malloc(sizeof(*e) + len + 1);
+	if (!e)
+		return false;
+	memcpy(e->name, name, len + 1);
+	e->hash = name_hash(name);
+	e->st = st;
+	st->refs++;
+	st->nclients++;
+	e->next = m->b[e->hash & m->mask];
+	m->b[e->hash & m->mask] = e;
+	m->count++;
+	return true;
+}
+
+static void cmap_unlink(struct client *cl, struct ps_name **pp)
+{
+	struct ps_name *e = *pp;
+
+	*pp = e->next;
+	cl->ps->count--;
+	e->st->nclients--;
+	stmt_put(cl->sift, e->st);
+	free(e);
+}
+
+/* Removes name when it maps to st (any statement when st is NULL). */
+static bool cmap_del(struct client *cl, const char *name, const struct ps_stmt *st)
+{
+	struct ps_name **pp = cmap_slot(cl->ps, name);
+
+	if (!pp || (st && (*pp)->st != st))
+		return false;
+	cmap_unlink(cl, pp);
+	return true;
+}
+
+static void cmap_clear(struct client *cl)
+{
+	struct ps_client *m = cl->ps;
+
+	for (uint32_t i = 0; m && i <= m->mask; i++)
+		while (m->b[i])
+			cmap_unlink(cl, &m->b[i]);
+}
+
+void ps_client_free(struct client *cl)
+{
+	if (!cl->ps)
+		return;
+	cmap_clear(cl);
+	free(cl->ps->b);
+	free(cl->ps);
+	cl->ps = NULL;
+}
+
+uint32_t ps_client_count(const struct client *cl)
+{
+	return cl->ps ? cl->ps->count : 0;
+}
+
+/* ---- what a server has ---- */
+
+struct ps_have {
+	struct ps_have *hnext;
+	struct list lru;		/* most recently used first */
+	struct ps_stmt *st;
+	int64_t last_use;
+	bool stale;			/* its plan was invalidated: close and parse again */
+};
+
+struct ps_server {
+	struct ps_have **b;
+	uint32_t mask, count;
+	struct list lru;
+};
+
+static struct ps_have **have_slot(struct ps_server *h, const struct ps_stmt *st)
+{
+	struct ps_have **pp;
+
+	if (!h)
+		return NULL;
+	for (pp = &h->b[st->id & h->mask]; *pp; pp = &(*pp)->hnext)
+		if ((*pp)->st == st)
+			return pp;
+	return NULL;
+}
+
+static struct ps_have *have_find(struct server *sv, const struct ps_stmt *st)
+{
+	struct ps_have **pp = have_slot(sv->ps, st);
+
+	return pp ? *pp : NULL;
+}
+
+static bool have_grow(struct ps_server *h)
+{
+	uint32_t n = (h->mask + 1) * 2;
+	struct ps_have **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return false;
+	for (uint32_t i = 0; i <= h->mask; i++)
+		for (struct ps_have *e = h->b[i], *next; e; e = next) {
+			next = e->hnext;
+			e->hnext = nb[e->st->id & (n - 1)];
+			nb[e->st->id & (n - 1)] = e;
+		}
+	free(h->b);
+	h->b = nb;
+	h->mask = n - 1;
+	return true;
+}
+
+static struct ps_have *have_add(struct server *sv, struct ps_stmt *st)
+{
+	struct ps_server *h = sv->ps;
+	struct ps_have *e;
+
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (!h || !(h->b = calloc(16, sizeof(*h->b)))) {
+			free(h);
+			return NULL;
+		}
+		h->mask = 15;
+		list_init(&h->lru);
+		sv->ps = h;
+	}
+	if (h->count >= h->mask && !have_grow(h))
+		return NULL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->st = st;
+	st->refs++;
+	st->nservers++;
+	e->last_use = sv->sift->now;
+	e->hnext = h->b[st->id & h->mask];
+	h->b[st->id & h->mask] = e;
+	list_init(&e->lru);
+	list_prepend(&h->lru, &e->lru);
+	h->count++;
+	return e;
+}
+
+static void have_unlink(struct server *sv, struct ps_have **pp)
+{
+	struct ps_have *e = *pp;
+
+	*pp = e->hnext;
+	list_del(&e->lru);
+	sv->ps->count--;
+	e->st->nservers--;
+	stmt_put(sv->sift, e->st);
+	free(e);
+}
+
+static void have_del(struct server *sv, const struct ps_stmt *st)
+{
+	struct ps_have **pp = have_slot(sv->ps, st);
+
+	if (pp)
+		have_unlink(sv, pp);
+}
+
+static void have_touch(struct server *sv, struct ps_have *e)
+{
+	e->last_use = sv->sift->now;
+	list_del(&e->lru);
+	list_prepend(&sv->ps->lru, &e->lru);
+}
+
+static void have_clear(struct server *sv)
+{
+	struct ps_server *h = sv->ps;
+
+	for (uint32_t i = 0; h && i <= h->mask; i++)
+		while (h->b[i])
+			have_unlink(sv, &h->b[i]);
+}
+
+uint32_t ps_server_count(const struct server *sv)
+{
+	return sv->ps ? sv->ps->count : 0;
+}
+
+/* ---- the reply queue ---- */
+
+static struct ps_rq_ent *rq_at(struct ps_rq *q, uint32_t i)
+{
+	return &q->e[(q->head + i) & (q->cap - 1)];
+}
+
+static bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_stmt *st, char *aux)
+{
+	struct ps_rq *q = &sv->rq;
+	struct ps_rq_ent *e;
+
+	if (q->n == q->cap) {
+		uint32_t ncap = q->cap ? q->cap * 2 : 16;
+		struct ps_rq_ent *ne = malloc(sizeof(*ne) * ncap);
+		if (!ne) {
+			free(aux);
+			return false;
+		}
+		for (uint32_t i = 0; i < q->n; i++)
+			ne[i] = *rq_at(q, i);
+		free(q->e);
+		q->e = ne;
+		q->cap = ncap;
+		q->head = 0;
+	}
+	e = rq_at(q, q->n);
+	e->kind = kind;
+	if ((flags & (F_PARSE | F_CLIENT | F_CLOSE)) || kind == RQ_HIDE_PARSE || kind == RQ_HIDE_CLOSE) {
+		flags |= F_UNCERTAIN;
+		q->uncertain++;
+	}
+	e->flags = flags;
+	e->st = st;
+	e->aux = aux;
+	if (st)
+		st->refs++;
+	q->n++;
+	return true;
+}
+
+static void rq_drop_ent(struct server *sv, struct ps_rq_ent *e)
+{
+	if (e->flags & F_UNCERTAIN)
+		sv->rq.uncertain--;
+	e->flags = 0;
+	stmt_put(sv->sift, e->st);
+	free(e->aux);
+	e->st = NULL;
+	e->aux = NULL;
+}
+
+static void rq_pop(struct server *sv)
+{
+	struct ps_rq *q = &sv->rq;
+
+	rq_drop_ent(sv, rq_at(q, 0));
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->n--;
+}
+
+static void rq_clear(struct server *sv)
+{
+	while (sv->rq.n)
+		rq_pop(sv);
+	sv->rq.err = false;
+	sv->rq.pop = false;
+	sv->rq.stalled = false;
+}
+
+/* Undoes what a message PostgreSQL skipped or refused meant to do. Whether
+ * the server has a statement is then uncertain (a Close before it may have
+ * been skipped too): it is marked stale, so its next use closes it (a
+ * no-op when it is not there) and parses it again. */
+static void rq_undo(struct server *sv, struct client *cl, struct ps_rq_ent *e)
+{
+	if (e->st && ((e->flags & F_PARSE) || e->kind == RQ_HIDE_PARSE || e->kind == RQ_HIDE_CLOSE)) {
+		struct ps_have *h = have_find(sv, e->st);
+		if (!h)
+			h = have_add(sv, e->st);
+		if (h)
+			h->stale = true;
+	}
+	if ((e->flags & F_CLIENT) && cl && e->aux)
+		cmap_del(cl, e->aux, e->st);
+	if ((e->flags & F_CLOSE) && cl && e->aux && e->st && !cmap_find(cl, e->aux))
+		cmap_add(cl, e->aux, e->st); /* the Close was skipped: the name is still there */
+}
+
+/* Is an uncertain entry followed by a Sync (so the client's next message
+ * belongs to a later batch, which PostgreSQL runs knowing the outcome)? */
+static bool uncertain_before_sync(struct server *sv)
+{
+	struct ps_rq *q = &sv->rq;
+	bool seen = false;
+
+	if (!q->uncertain)
+		return false;
+	for (uint32_t i = 0; i < q->n; i++) {
+		const struct ps_rq_ent *e = rq_at(q, i);
+		if (e->flags & F_UNCERTAIN)
+			seen = true;
+		else if (seen && (e->kind == RQ_SYNC || e->kind == RQ_QUERY))
+			return true;
+	}
+	return false;
+}
+
+bool ps_unstalled(struct server *sv)
+{
+	if (!sv->rq.stalled || uncertain_before_sync(sv))
+		return false;
+	sv->rq.stalled = false;
+	return true;
+}
+
+void ps_server_unlinked(struct server *sv)
+{
+	rq_clear(sv);
+}
+
+void ps_server_free(struct server *sv)
+{
+	rq_clear(sv);
+	free(sv->rq.e);
+	memset(&sv->rq, 0, sizeof(sv->rq));
+	if (sv->ps) {
+		have_clear(sv);
+		free(sv->ps->b);
+		free(sv->ps);
+		sv->ps = NULL;
+	}
+}
+
+void ps_server_tag(struct server *sv, const uint8_t *body, uint32_t len)
+{
+	if (!sv->ps || len < 12)
+		return;
+	if ((len == 12 && memcmp(body, "DISCARD ALL", 12) == 0) || (len == 15 && memcmp(body, "DEALLOCATE ALL", 15) == 0)) {
+		server_log(sv, LOG_DEBUG, "server dropped its prepared statements");
+		have_clear(sv);
+	}
+}
+
+bool ps_wanted(const struct sift *s, const struct server *sv)
+{
+	return s->cfg.max_prepared_statements > 0 && pool_mode_of(s, sv->pool) != POOL_SESSION;
+}
+
+/* ---- output ---- */
+
+/* Is there room for generated bytes in c's queue (flushing once)? */
+static bool gen_room(struct conn *c)
+{
+	if (c->nseg < CONN_MAX_SEG || c->seg[c->nseg - 1].gen)
+		return true;
+	if (conn_flush(c) == CONN_IO_ERROR)
+		return false;
+	return c->nseg < CONN_MAX_SEG || c->seg[c->nseg - 1].gen;
+}
+
+static bool emit_simple(struct client *cl, uint8_t type)
+{
+	uint32_t mark;
+
+	if (!gen_room(&cl->c))
+		return false;
+	mark = conn_gen_mark(&cl->c);
+	pkt_put_u8(&cl->c.gen, type);
+	pkt_put_u32(&cl->c.gen, 4);
+	return conn_gen_commit(&cl->c, mark);
+}
+
+static bool emit_error(struct client *cl, const char *aux)
+{
+	uint32_t mark;
+
+	if (!gen_room(&cl->c))
+		return false;
+	mark = conn_gen_mark(&cl->c);
+	proto_error(&cl->c.gen, false, aux, aux + 6);
+	return conn_gen_commit(&cl->c, mark);
+}
+
+static bool emit_tag(struct client *cl, const char *tag)
+{
+	uint32_t mark;
+
+	if (!gen_room(&cl->c))
+		return false;
+	mark = conn_gen_mark(&cl->c);
+	pkt_begin(&cl->c.gen, 'C');
+	pkt_put_str(&cl->c.gen, tag);
+	pkt_end(&cl->c.gen);
+	return conn_gen_commit(&cl->c, mark);
+}
+
+/* "SQLSTATE\0message" for a stand-in that fails */
+static char *error_aux(const char *sqlstate, const char *fmt, const char *name)
+{
+	char msg[400];
+	char *aux;
+	size_t n;
+
+	snprintf(msg, sizeof(msg), fmt, name);
+	n = strlen(msg);
+	aux = malloc(6 + n + 1);
+	if (!aux)
+		return NULL;
+	memcpy(aux, sqlstate, 5);
+	aux[5] = 0;
+	memcpy(aux + 6, msg, n + 1);
+	return aux;
+}
+
+bool ps_advance(struct server *sv, struct client *cl)
+{
+	struct ps_rq *q = &sv->rq;
+
+	while (q->n) {
+		struct ps_rq_ent *e = rq_at(q, 0);
+		if (q->err && e->kind != RQ_SYNC) {
+			/* PostgreSQL skips everything up to the Sync */
+			rq_undo(sv, cl, e);
+			if (e->kind == RQ_QUERY && cl->pending_z > 0)
+				cl->pending_z--;
+			rq_pop(sv);
+			continue;
+		}
+		if (e->kind == RQ_FAKE_PARSE || e->kind == RQ_FAKE_CLOSE) {
+			if (!emit_simple(cl, e->kind == RQ_FAKE_PARSE ? '1' : '3'))
+				return false;
+			rq_pop(sv);
+			continue;
+		}
+		break;
+	}
+	return true;
+}
+
+/* ---- the reply side ---- */
+
+/* CopyInResponse: PostgreSQL ignores the Syncs sent during COPY FROM
+ * STDIN; they get no ReadyForQuery (the same count as client.c's). */
+static void copy_in_started(struct server *sv, struct client *cl)
+{
+	struct ps_rq *q = &sv->rq;
+	uint16_t ignored = cl->copy_end_sent ? cl->syncs_before_end : cl->syncs_since_cmd;
+	uint32_t w = 1;
+
+	for (uint32_t r = 1; r < q->n; r++) {
+		struct ps_rq_ent *e = rq_at(q, r);
+		if (ignored && e->kind == RQ_SYNC) {
+			ignored--;
+			rq_drop_ent(sv, e);
+			continue;
+		}
+		if (w != r)
+			*rq_at(q, w) = *e;
+		w++;
+	}
+	q->n = q->n ? w : 0;
+}
+
+static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)
+{
+	struct proto_err_fields ef;
+
+	proto_parse_error(body, avail, &ef);
+	return strcmp(ef.sqlstate, "0A000") == 0 && strstr(ef.message, "cached plan must not change result type");
+}
+
+enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail)
+{
+	struct ps_rq *q = &sv->rq;
+	struct ps_rq_ent *e;
+
+	q->pop = false;
+	q->pop_flags = 0;
+	if (!ps_advance(sv, cl))
+		return PS_STOP;
+	if (type == 'N' || type == 'A' || type == 'S' || q->n == 0)
+		return PS_PASS;
+	e = rq_at(q, 0);
+	if (type == 'E') {
+		if (e->flags & F_FAIL) {
+			/* the stand-in failed as planned: the client gets its own error */
+			if (!emit_error(cl, e->aux))
+				return PS_STOP;
+			if (e->kind == RQ_QUERY)
+				return PS_USED;
+			q->pop = true;
+			q->pop_flags = P_ERROR;
+			ps_reply_done(sv, cl);
+			return PS_USED;
+		}
+		if (e->kind == RQ_QUERY)
+			return PS_PASS; /* an error inside a simple query: ReadyForQuery follows */
+		if (e->kind == RQ_SYNC)
+			return PS_PASS; /* an error at commit: ReadyForQuery follows */
+		q->pop = true;
+		q->pop_flags = P_ERROR;
+		if ((e->flags & F_BIND) && e->st && is_invalidated_plan(body, avail))
+			q->pop_flags |= P_STALE;
+		return PS_PASS;
+	}
+	switch (e->kind) {
+	case RQ_ONE:
+		q->pop = type == '1' || type == '2' || type == '3';
+		if (type == '1' && (e->flags & F_PARSE))
+			e->st->ok_pool = sv->pool;
+		break;
+	case RQ_HIDE_PARSE:
+	case RQ_HIDE_CLOSE:
+		if (type == '1' || type == '3') {
+			if (type == '1' && e->st)
+				e->st->ok_pool = sv->pool;
+			rq_pop(sv);
+			ps_advance(sv, cl);
+			return PS_USED;
+		}
+		break;
+	case RQ_DESC_S:
+	case RQ_DESC_P:
+		q->pop = type == 'T' || type == 'n';
+		break;
+	case RQ_EXEC:
+		q->pop = type == 'C' || type == 'I' || type == 's';
+		if (type == 'G')
+			copy_in_started(sv, cl);
+		break;
+	case RQ_SYNC:
+		q->pop = type == 'Z';
+		break;
+	case RQ_QUERY:
+		if (type == 'I' && (e->flags & F_TAG)) {
+			/* the empty query that stood in for a DEALLOCATE */
+			if (!emit_tag(cl, e->aux))
+				return PS_STOP;
+			e->flags &= (uint8_t)~F_TAG;
+			return PS_USED;
+		}
+		if (type == 'G')
+			copy_in_started(sv, cl);
+		q->pop = type == 'Z';
+		break;
+	default:
+		break;
+	}
+	return PS_PASS;
+}
+
+void ps_reply_done(struct server *sv, struct client *cl)
+{
+	struct ps_rq *q = &sv->rq;
+	struct ps_rq_ent *e;
+	bool extended;
+
+	if (!q->pop || q->n == 0)
+		return;
+	q->pop = false;
+	e = rq_at(q, 0);
+	extended = e->kind != RQ_QUERY && e->kind != RQ_SYNC;
+	if (q->pop_flags & P_STALE) {
+		struct ps_have *h = have_find(sv, e->st);
+		if (h) {
+			h->stale = true;
+			server_log(sv, LOG_INFO, "prepared statement %s invalidated; it will be parsed again", e->st->name);
+		}
+	}
+	if (q->pop_flags & P_ERROR)
+		rq_undo(sv, cl, e);
+	if (e->kind == RQ_SYNC)
+		q->err = false;
+	rq_pop(sv);
+	if ((q->pop_flags & P_ERROR) && extended)
+		q->err = true;
+	ps_advance(sv, cl);
+}
+
+/* ---- the client side ---- */
+
+/* Appends a Parse of st under its internal name to pb. */
+static void put_parse(struct pktbuf *pb, const struct ps_stmt *st)
+{
+	pkt_begin(pb, 'P');
+	pkt_put_str(pb, st->name);
+	pkt_put(pb, st->body, st->body_len);
+	pkt_end(pb);
+}
+
+static void put_close(struct pktbuf *pb, const struct ps_stmt *st)
+{
+	pkt_begin(pb, 'C');
+	pkt_put_u8(pb, 'S');
+	pkt_put_str(pb, st->name);
+	pkt_end(pb);
+}
+
+/* Makes room for one more statement on sv: closes least recently used
+ * ones not used by the current client link. */
+static bool evict(struct server *sv)
+{
+	struct ps_server *h = sv->ps;
+	int max = sv->sift->cfg.max_prepared_statements;
+	struct list *it;
+
+	while (h && h->count >= (uint32_t)max) {
+		struct ps_have *victim = NULL;
+		for (it = h->lru.prev; it != &h->lru; it = it->prev) {
+			struct ps_have *e = list_entry(it, struct ps_have, lru);
+			if (e->last_use < sv->link_time) {
+				victim = e;
+				break;
+			}
+		}
+		if (!victim)
+			return true; /* all in use by this transaction: over the bound until it ends */
+		put_close(&sv->c.gen, victim->st);
+		if (!rq_push(sv, RQ_HIDE_CLOSE, 0, victim->st, NULL))
+			return false;
+		have_del(sv, victim->st);
+	}
+	return true;
+}
+
+/* Makes sure sv has st before a message that uses it: Parse (after an
+ * eviction) when missing, Close and Parse when its plan went stale. The
+ * replies are dropped. */
+static bool ensure(struct server *sv, struct ps_stmt *st)
+{
+	struct ps_have *h = have_find(sv, st);
+
+	if (h && !h->stale) {
+		have_touch(sv, h);
+		return true;
+	}
+	if (h) {
+		put_close(&sv->c.gen, st);
+		if (!rq_push(sv, RQ_HIDE_CLOSE, 0, st, NULL))
+			return false;
+		have_del(sv, st);
+	}
+	if (!evict(sv))
+		return false;
+	put_parse(&sv->c.gen, st);
+	if (!rq_push(sv, RQ_HIDE_PARSE, 0, st, NULL) || !have_add(sv, st))
+		return false;
+	st->server_parses++;
+	sv->pool->stats.server_parse_count++;
+	return true;
+}
+
+/* ---- SQL-level commands that touch prepared statements ---- */
+
+enum sql_cmd { SQL_OTHER, SQL_PREPARE, SQL_DEALLOCATE, SQL_DEALLOCATE_ALL, SQL_DISCARD_ALL };
+
+static size_t skip_blank(const char *p, size_t i, size_t n)
+{
+	for (;;) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\f'))
+			i++;
+		if (i + 1 < n && p[i] == '-' && p[i + 1] == '-') {
+			while (i < n && p[i] != '\n')
+				i++;
+			continue;
+		}
+		if (i + 1 < n && p[i] == '/' && p[i + 1] == '*') {
+			int depth = 1;
+			i += 2;
+			while (i < n && depth > 0) {
+				if (i + 1 < n && p[i] == '/' && p[i + 1] == '*') {
+					depth++;
+					i += 2;
+				} else if (i + 1 < n && p[i] == '*' && p[i + 1] == '/') {
+					depth--;
+					i += 2;
+				} else {
+					i++;
+				}
+			}
+			continue;
+		}
+		return i;
+	}
+}
+
+static bool is_ident_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+	       (unsigned char)c >= 0x80 || c == '$';
+}
+
+/* The word at p[*i] (letters, digits, _), lower-cased into out. */
+static bool word(const char *p, size_t *i, size_t n, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	while (*i < n && is_ident_char(p[*i])) {
+		if (k + 1 < outlen)
+			out[k++] = (char)(p[*i] >= 'A' && p[*i] <= 'Z' ? p[*i] + 32 : p[*i]);
+		else
+			return false;
+		(*i)++;
+	}
+	out[k] = 0;
+	return k > 0;
+}
+
+/* An identifier, as PostgreSQL reads it: unquoted ones in lower case,
+ * "quoted" ones as written. */
+static bool ident(const char *p, size_t *i, size_t n, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	if (*i < n && p[*i] == '"') {
+		for ((*i)++; *i < n; (*i)++) {
+			if (p[*i] == '"') {
+				if (*i + 1 < n && p[*i + 1] == '"') {
+					(*i)++;
+				} else {
+					(*i)++;
+					out[k] = 0;
+					return k > 0;
+				}
+			}
+			if (k + 1 >= outlen)
+				return false;
+			out[k++] = p[*i];
+		}
+		return false;
+	}
+	return word(p, i, n, out, outlen);
+}
+
+/* What the first statement of sql is, when it is one pgsift must handle;
+ * name gets the DEALLOCATE's statement name. */
+static enum sql_cmd first_cmd(const char *p, size_t n, char *name, size_t namelen)
+{
+	char w[16];
+	size_t i = skip_blank(p, 0, n);
+	enum sql_cmd cmd;
+
+	if (!word(p, &i, n, w, sizeof(w)))
+		return SQL_OTHER;
+	if (strcmp(w, "execute") == 0)
+		return SQL_PREPARE;
+	if (strcmp(w, "prepare") == 0) {
+		/* PREPARE TRANSACTION (two-phase commit) is something else */
+		i = skip_blank(p, i, n);
+		return word(p, &i, n, w, sizeof(w)) && strcmp(w, "transaction") == 0 ? SQL_OTHER : SQL_PREPARE;
+	}
+	if (strcmp(w, "discard") == 0) {
+		i = skip_blank(p, i, n);
+		if (!word(p, &i, n, w, sizeof(w)) || strcmp(w, "all") != 0)
+			return SQL_OTHER;
+		cmd = SQL_DISCARD_ALL;
+	} else if (strcmp(w, "deallocate") == 0) {
+		size_t at;
+		i = skip_blank(p, i, n);
+		at = i;
+		if (word(p, &i, n, w, sizeof(w)) && strcmp(w, "prepare") == 0)
+			at = skip_blank(p, i, n);
+		i = at;
+		if (!ident(p, &i, n, name, namelen))
+			return SQL_OTHER;
+		cmd = p[at] != '"' && strcmp(name, "all") == 0 ? SQL_DEALLOCATE_ALL : SQL_DEALLOCATE;
+	} else {
+		return SQL_OTHER;
+	}
+	/* only a statement on its own is taken over */
+	i = skip_blank(p, i, n);
+	if (i < n && p[i] == ';')
+		i = skip_blank(p, i + 1, n);
+	return i == n ? cmd : SQL_OTHER;
+}
+
+/* Does any statement of a simple query start with PREPARE or EXECUTE? */
+static bool has_sql_prepare(const char *p, size_t n)
+{
+	size_t pos = 0, off, len;
+	char name[8];
+	const char *semi = memchr(p, ';', n);
+
+	if (first_cmd(p, n, name, sizeof(name)) == SQL_PREPARE)
+		return true;
+	if (!semi || skip_blank(p, (size_t)(semi - p) + 1, n) == n)
+		return false; /* one statement */
+	while (fp_next_statement(p, n, &pos, &off, &len))
+		if (first_cmd(p + off, len, name, sizeof(name)) == SQL_PREPARE)
+			return true;
+	return false;
+}
+
+static const char sql_prepare_refused[] =
+	"SQL-level PREPARE and EXECUTE are not supported in transaction pooling mode; use protocol-level prepared statements (%s)";
+
+/* Stands a failing message in for the client's: the server fails (so the
+ * transaction aborts as it would have) and the client gets aux instead. */
+static bool put_failing(struct server *sv, uint8_t type, char *aux)
+{
+	struct pktbuf *pb = &sv->c.gen;
+
+	if (!aux)
+		return false;
+	if (type == 'Q') {
+		proto_query(pb, "PREPARE");
+		return rq_push(sv, RQ_QUERY, F_FAIL, NULL, aux);
+	}
+	pkt_begin(pb, 'P');
+	pkt_put_str(pb, "");
+	pkt_put_str(pb, "PREPARE");
+	pkt_put_u16(pb, 0);
+	pkt_end(pb);
+	return rq_push(sv, RQ_ONE, F_FAIL, NULL, aux);
+}
+
+static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t *body, uint32_t blen)
+{
+	const char *sql = (const char *)body;
+	size_t n = strnlen(sql, blen);
+	char name[256];
+	enum sql_cmd cmd = first_cmd(sql, n, name, sizeof(name));
+
+	if (cmd == SQL_OTHER && has_sql_prepare(sql, n))
+		cmd = SQL_PREPARE;
+	switch (cmd) {
+	case SQL_PREPARE:
+		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
+													     : PS_CLOSED;
+	case SQL_DEALLOCATE:
+		if (!cmap_del(cl, name, NULL))
+			break; /* not ours: PostgreSQL says it does not exist */
+		proto_query(&sv->c.gen, "");
+		return rq_push(sv, RQ_QUERY, F_TAG, NULL, strdup("DEALLOCATE")) ? PS_USED : PS_CLOSED;
+	case SQL_DEALLOCATE_ALL:
+		cmap_clear(cl);
+		proto_query(&sv->c.gen, "");
+		return rq_push(sv, RQ_QUERY, F_TAG, NULL, strdup("DEALLOCATE ALL")) ? PS_USED : PS_CLOSED;
+	case SQL_DISCARD_ALL:
+		cmap_clear(cl); /* the server's statements go when it reports DISCARD ALL */
+		break;
+	default:
+		break;
+	}
+	return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+}
+
+static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t *body, uint32_t blen)
+{
+	struct msg_reader r;
+	const char *name;
+	struct ps_stmt *st;
+	struct ps_have *h;
+	char *aux;
+
+	mr_init(&r, body, blen);
+	name = mr_str(&r);
+	if (r.bad)
+		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* PostgreSQL will say what is wrong */
+	if (!*name) {
+		const char *sql = (const char *)body + r.pos;
+		size_t n = strnlen(sql, blen - r.pos);
+		char dummy[8];
+		if (first_cmd(sql, n, dummy, sizeof(dummy)) == SQL_PREPARE)
+			return put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md"))
+				       ? PS_USED
+				       : PS_CLOSED;
+		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	}
+	cl->pool->stats.client_parse_count++;
+	if (cmap_find(cl, name))
+		return put_failing(sv, 'P', error_aux("42P05", "prepared statement \"%s\" already exists", name))
+			       ? PS_USED
+			       : PS_CLOSED;
+	if (cl->ps && cl->ps->count >= CLIENT_NAMES_MAX)
+		return put_failing(sv, 'P', error_aux("53400", "too many prepared statements on this connection (%s)",
+						      "close some first"))
+			       ? PS_USED
+			       : PS_CLOSED;
+	st = stmt_get(cl->sift, body + r.pos, blen - (uint32_t)r.pos);
+	aux = strdup(name);
+	if (!st || !aux || !cmap_add(cl, name, st)) {
+		free(aux);
+		return PS_CLOSED;
+	}
+	st->client_parses++;
+	h = have_find(sv, st);
+	if (h && !h->stale) {
+		have_touch(sv, h);
+		return rq_push(sv, RQ_FAKE_PARSE, F_CLIENT, st, aux) ? PS_USED : PS_CLOSED;
+	}
+	if (h) {
+		put_close(&sv->c.gen, st);
+		if (!rq_push(sv, RQ_HIDE_CLOSE, 0, st, NULL)) {
+			free(aux);
+			return PS_CLOSED;
+		}
+		have_del(sv, st);
+	}
+	if (!evict(sv)) {
+		free(aux);
+		return PS_CLOSED;
+	}
+	put_parse(&sv->c.gen, st);
+	if (!rq_push(sv, RQ_ONE, F_PARSE | F_CLIENT, st, aux) || !have_add(sv, st))
+		return PS_CLOSED;
+	st->server_parses++;
+	sv->pool->stats.server_parse_count++;
+	return PS_USED;
+}
+
+/* A statement name the client never prepared: PostgreSQL's own error,
+ * unless the name is one of pgsift's (then pgsift says it). */
+static enum ps_act unknown_name(struct server *sv, const char *name, uint8_t kind)
+{
+	if (strncmp(name, PS_NAME_PREFIX, sizeof(PS_NAME_PREFIX) - 1) == 0)
+		return put_failing(sv, 'P', error_aux("26000", "prepared statement \"%s\" does not exist", name))
+			       ? PS_USED
+			       : PS_CLOSED;
+	return rq_push(sv, kind, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+}
+
+/* Finds the end of the NUL-terminated string at p[i..n); n when none. */
+static uint32_t str_end(const uint8_t *p, uint32_t i, uint32_t n)
+{
+	const uint8_t *z = memchr(p + i, 0, n - i);
+
+	return z ? (uint32_t)(z - p) : n;
+}
+
+enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len,
+			      uint32_t *used)
+{
+	uint32_t avail = b->end - b->pos, total = len + 1;
+	const uint8_t *msg = b->data + b->pos, *body = msg + PROTO_HDR;
+	uint32_t blen = (avail < total ? avail : total) - PROTO_HDR;
+	bool whole = avail >= total;
+	uint32_t mark;
+	enum ps_act act = PS_PASS;
+	struct pktbuf *pb = &sv->c.gen;
+
+	*used = 0;
+	switch (type) {
+	case 'E':
+		return rq_push(sv, RQ_EXEC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	case 'S':
+		return rq_push(sv, RQ_SYNC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	case 'F':
+		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	case 'Q':
+	case 'P':
+	case 'B':
+	case 'D':
+	case 'C':
+		break;
+	default:
+		return PS_PASS;
+	}
+	if (uncertain_before_sync(sv)) {
+		sv->rq.stalled = true;
+		return PS_STOP;
+	}
+	if (!whole && type != 'B' && type != 'Q') {
+		/* a named Parse must be seen whole: make the buffer big enough */
+		if (type == 'P' && !conn_reserve_in(&cl->c, total))
+			return PS_CLOSED;
+		return PS_STOP;
+	}
+	if (!gen_room(&sv->c))
+		return PS_STOP;
+	mark = conn_gen_mark(&sv->c);
+	switch (type) {
+	case 'Q':
+		if (!whole)
+			act = rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		else
+			act = on_query(cl, sv, body, blen);
+		break;
+	case 'P':
+		act = on_parse(cl, sv, body, blen);
+		break;
+	case 'B': {
+		uint32_t pe = str_end(body, 0, blen), se = pe < blen ? str_end(body, pe + 1, blen) : blen;
+		const char *stmt = (const char *)body + pe + 1;
+		struct ps_stmt *st;
+		uint32_t rest, newlen;
+		if (se >= blen) {
+			if (whole || avail >= b->cap)
+				act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* malformed: PostgreSQL says so */
+			else
+				act = PS_STOP;
+			break;
+		}
+		if (!*stmt) {
+			act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+			break;
+		}
+		st = cmap_find(cl, stmt);
+		if (!st) {
+			act = unknown_name(sv, stmt, RQ_ONE);
+			break;
+		}
+		if (!ensure(sv, st)) {
+			act = PS_CLOSED;
+			break;
+		}
+		/* the Bind under the internal name; the rest as it came */
+		rest = total - PROTO_HDR - se - 1;
+		newlen = len - (uint32_t)strlen(stmt) + (uint32_t)strlen(st->name);
+		pkt_put_u8(pb, 'B');
+		pkt_put_u32(pb, newlen);
+		pkt_put(pb, body, pe + 1);
+		pkt_put_str(pb, st->name);
+		*used = PROTO_HDR + se + 1;
+		if (whole && rest <= 4096) {
+			pkt_put(pb, body + se + 1, rest);
+			*used = total;
+		}
+		st->binds++;
+		cl->pool->stats.bind_count++;
+		act = rq_push(sv, RQ_ONE, F_BIND, st, NULL) ? PS_USED : PS_CLOSED;
+		break;
+	}
+	case 'D':
+	case 'C': {
+		uint8_t what = blen > 0 ? body[0] : 0;
+		const char *name = (const char *)body + 1;
+		struct ps_stmt *st;
+		uint8_t kind = type == 'D' ? (what == 'S' ? RQ_DESC_S : RQ_DESC_P) : RQ_ONE;
+		if (what != 'S' || blen < 2 || str_end(body, 1, blen) >= blen || !*name) {
+			act = rq_push(sv, kind, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+			break;
+		}
+		st = cmap_find(cl, name);
+		if (type == 'C') {
+			/* Close: the client's name goes; the server keeps the statement */
+			char *aux = st ? strdup(name) : NULL;
+			if (st && !aux) {
+				act = PS_CLOSED;
+				break;
+			}
+			if (!rq_push(sv, RQ_FAKE_CLOSE, st ? F_CLOSE : 0, st, aux)) {
+				act = PS_CLOSED;
+				break;
+			}
+			if (st)
+				cmap_del(cl, name, st);
+			act = PS_USED;
+			break;
+		}
+		if (!st) {
+			act = unknown_name(sv, name, kind);
+			break;
+		}
+		if (!ensure(sv, st)) {
+			act = PS_CLOSED;
+			break;
+		}
+		pkt_begin(pb, 'D');
+		pkt_put_u8(pb, 'S');
+		pkt_put_str(pb, st->name);
+		pkt_end(pb);
+		act = rq_push(sv, RQ_DESC_S, 0, st, NULL) ? PS_USED : PS_CLOSED;
+		break;
+	}
+	default:
+		break;
+	}
+	if (act == PS_USED && *used == 0)
+		*used = total;
+	if (!conn_gen_commit(&sv->c, mark))
+		act = PS_CLOSED;
+	if (act == PS_CLOSED) {
+		client_close(cl, "53200", "out of memory tracking prepared statements");
+		return PS_CLOSED;
+	}
+	if (act == PS_USED)
+		ps_advance(sv, cl); /* a reply pgsift gives may be due at once */
+	return act;
+}
+
+/* ---- a client without a server ---- */
+
+static struct ps_stmt *stmt_find(struct sift *s, const uint8_t *body, uint32_t len)
+{
+	struct ps_registry *r = &s->ps;
+	uint64_t h;
+
+	if (!r->b)
+		return NULL;
+	h = hash64(body, len);
+	for (struct ps_stmt *st = r->b[h & r->mask]; st; st = st->hnext)
+		if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
+			return st;
+	return NULL;
+}
+
+enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	struct sift *s = cl->sift;
+	uint32_t avail = b->end - b->pos, total = len + 1;
+	const uint8_t *body = b->data + b->pos + PROTO_HDR;
+	uint32_t blen = len - 4;
+	struct msg_reader r;
+
+	if (cl->state != CL_IDLE || !cl->pool || s->cfg.max_prepared_statements <= 0 ||
+	    pool_mode_of(s, cl->pool) == POOL_SESSION)
+		return PS_PASS;
+	if (type != 'P' && type != 'C' && !((type == 'S' || type == 'H') && cl->ps_local))
+		return PS_PASS;
+	if (avail < total)
+		return total <= b->cap ? PS_STOP : PS_PASS;
+	if (!gen_room(&cl->c))
+		return PS_STOP;
+	mr_init(&r, body, blen);
+	switch (type) {
+	case 'P': {
+		const char *name = mr_str(&r);
+		struct ps_stmt *st;
+		if (r.bad || !*name || cmap_find(cl, name))
+			return PS_PASS;
+		st = stmt_find(s, body + r.pos, blen - (uint32_t)r.pos);
+		if (!st || st->ok_pool != cl->pool)
+			return PS_PASS; /* a server says whether it parses */
+		if (!emit_simple(cl, '1'))
+			return PS_STOP;
+		if (!cmap_add(cl, name, st)) {
+			client_close(cl, "53200", "out of memory tracking prepared statements");
+			return PS_CLOSED;
+		}
+		st->client_parses++;
+		cl->pool->stats.client_parse_count++;
+		break;
+	}
+	case 'C': {
+		uint8_t what = mr_u8(&r);
+		const char *name = mr_str(&r);
+		if (r.bad || what != 'S' || !*name)
+			return PS_PASS;
+		if (!emit_simple(cl, '3'))
+			return PS_STOP;
+		cmap_del(cl, name, NULL);
+		break;
+	}
+	case 'S': {
+		uint32_t mark = conn_gen_mark(&cl->c);
+		proto_ready(&cl->c.gen, 'I');
+		if (!conn_gen_commit(&cl->c, mark))
+			return PS_STOP;
+		cl->ps_local = false;
+		return PS_USED;
+	}
+	default: /* Flush: what was answered goes out now */
+		return PS_USED;
+	}
+	cl->ps_local = true;
+	return PS_USED;
+}
