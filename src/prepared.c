@@ -408,31 +408,39 @@ static struct ps_rq_ent *rq_at(struct ps_rq *q, uint32_t i)
 	return &q->e[(q->head + i) & (q->cap - 1)];
 }
 
-static bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_stmt *st, char *aux)
+static bool rq_grow(struct ps_rq *q)
+{
+	uint32_t ncap = q->cap ? q->cap * 2 : 16;
+	struct ps_rq_ent *ne = malloc(sizeof(*ne) * ncap);
+
+	if (!ne)
+		return false;
+	for (uint32_t i = 0; i < q->n; i++)
+		ne[i] = *rq_at(q, i);
+	free(q->e);
+	q->e = ne;
+	q->cap = ncap;
+	q->head = 0;
+	return true;
+}
+
+static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_stmt *st, char *aux)
 {
 	struct ps_rq *q = &sv->rq;
 	struct ps_rq_ent *e;
 
-	if (q->n == q->cap) {
-		uint32_t ncap = q->cap ? q->cap * 2 : 16;
-		struct ps_rq_ent *ne = malloc(sizeof(*ne) * ncap);
-		if (!ne) {
-			free(aux);
-			return false;
-		}
-		for (uint32_t i = 0; i < q->n; i++)
-			ne[i] = *rq_at(q, i);
-		free(q->e);
-		q->e = ne;
-		q->cap = ncap;
-		q->head = 0;
+	if (__builtin_expect(q->n == q->cap, 0) && !rq_grow(q)) {
+		free(aux);
+		return false;
 	}
 	e = rq_at(q, q->n);
 	e->kind = kind;
-	if ((flags & (F_PARSE | F_CLIENT | F_CLOSE)) || kind == RQ_HIDE_PARSE || kind == RQ_HIDE_CLOSE) {
+	if (__builtin_expect((flags & (F_PARSE | F_CLIENT | F_CLOSE)) || kind == RQ_HIDE_PARSE || kind == RQ_HIDE_CLOSE, 0)) {
 		flags |= F_UNCERTAIN;
 		q->uncertain++;
 	}
+	if (kind == RQ_FAKE_PARSE || kind == RQ_FAKE_CLOSE)
+		q->fakes++;
 	e->flags = flags;
 	e->st = st;
 	e->aux = aux;
@@ -442,18 +450,24 @@ static bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_st
 	return true;
 }
 
-static void rq_drop_ent(struct server *sv, struct ps_rq_ent *e)
+static inline void rq_drop_ent(struct server *sv, struct ps_rq_ent *e)
 {
 	if (e->flags & F_UNCERTAIN)
 		sv->rq.uncertain--;
+	if (e->kind == RQ_FAKE_PARSE || e->kind == RQ_FAKE_CLOSE)
+		sv->rq.fakes--;
 	e->flags = 0;
-	stmt_put(sv->sift, e->st);
-	free(e->aux);
-	e->st = NULL;
-	e->aux = NULL;
+	if (e->st) {
+		stmt_put(sv->sift, e->st);
+		e->st = NULL;
+	}
+	if (e->aux) {
+		free(e->aux);
+		e->aux = NULL;
+	}
 }
 
-static void rq_pop(struct server *sv)
+static inline void rq_pop(struct server *sv)
 {
 	struct ps_rq *q = &sv->rq;
 
@@ -616,7 +630,7 @@ static char *error_aux(const char *sqlstate, const char *fmt, const char *name)
 	return aux;
 }
 
-bool ps_advance(struct server *sv, struct client *cl)
+bool ps_advance_slow(struct server *sv, struct client *cl)
 {
 	struct ps_rq *q = &sv->rq;
 
@@ -680,6 +694,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 
 	q->pop = false;
 	q->pop_flags = 0;
+	if (type == 'D')
+		return PS_PASS; /* rows never end what the head waits for */
 	if (!ps_advance(sv, cl))
 		return PS_STOP;
 	if (type == 'N' || type == 'A' || type == 'S' || q->n == 0)
@@ -943,7 +959,10 @@ static enum sql_cmd first_cmd(const char *p, size_t n, char *name, size_t namele
 	char w[16];
 	size_t i = skip_blank(p, 0, n);
 	enum sql_cmd cmd;
+	char c0 = i < n ? (char)(p[i] | 0x20) : 0;
 
+	if (c0 != 'p' && c0 != 'e' && c0 != 'd')
+		return SQL_OTHER; /* PREPARE, EXECUTE, DEALLOCATE, DISCARD */
 	if (!word(p, &i, n, w, sizeof(w)))
 		return SQL_OTHER;
 	if (strcmp(w, "execute") == 0)
@@ -978,15 +997,14 @@ static enum sql_cmd first_cmd(const char *p, size_t n, char *name, size_t namele
 	return i == n ? cmd : SQL_OTHER;
 }
 
-/* Does any statement of a simple query start with PREPARE or EXECUTE? */
+/* Does a later statement of a simple query start with PREPARE or EXECUTE
+ * (first_cmd() looked at the first one)? */
 static bool has_sql_prepare(const char *p, size_t n)
 {
 	size_t pos = 0, off, len;
 	char name[8];
 	const char *semi = memchr(p, ';', n);
 
-	if (first_cmd(p, n, name, sizeof(name)) == SQL_PREPARE)
-		return true;
 	if (!semi || skip_blank(p, (size_t)(semi - p) + 1, n) == n)
 		return false; /* one statement */
 	while (fp_next_statement(p, n, &pos, &off, &len))
@@ -1151,11 +1169,30 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		return rq_push(sv, RQ_SYNC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	case 'F':
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-	case 'Q':
 	case 'P':
-	case 'B':
+		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
+		if (whole && blen > 1 && body[0] == 0 && !uncertain_before_sync(sv)) {
+			uint8_t c0 = body[1] | 0x20; /* the first byte of the text, lower case if a letter */
+			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e')
+				return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		}
+		break;
+	case 'B': {
+		/* Bind of the unnamed statement */
+		const uint8_t *z = whole ? memchr(body, 0, blen) : NULL;
+		if (z && z + 1 < body + blen && z[1] == 0 && !uncertain_before_sync(sv))
+			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		break;
+	}
 	case 'D':
 	case 'C':
+		/* portals, and the unnamed statement */
+		if (whole && blen >= 2 && (body[0] == 'P' || body[1] == 0) && !uncertain_before_sync(sv))
+			return rq_push(sv, type == 'C' ? RQ_ONE : body[0] == 'P' ? RQ_DESC_P : RQ_DESC_S, 0, NULL, NULL)
+				       ? PS_PASS
+				       : PS_CLOSED;
+		break;
+	case 'Q':
 		break;
 	default:
 		return PS_PASS;
@@ -1307,10 +1344,10 @@ enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t 
 	uint32_t blen = len - 4;
 	struct msg_reader r;
 
+	if (type != 'P' && type != 'C' && !((type == 'S' || type == 'H') && cl->ps_local))
+		return PS_PASS;
 	if (cl->state != CL_IDLE || !cl->pool || s->cfg.max_prepared_statements <= 0 ||
 	    pool_mode_of(s, cl->pool) == POOL_SESSION)
-		return PS_PASS;
-	if (type != 'P' && type != 'C' && !((type == 'S' || type == 'H') && cl->ps_local))
 		return PS_PASS;
 	if (avail < total)
 		return total <= b->cap ? PS_STOP : PS_PASS;

@@ -68,6 +68,7 @@ struct ps_rq {
 	bool pop;			/* the reply being relayed completes the head */
 	bool stalled;			/* the client waits for uncertain entries to resolve */
 	uint32_t uncertain;		/* entries whose effect depends on PostgreSQL not skipping them */
+	uint32_t fakes;			/* entries pgsift answers itself */
 	uint8_t pop_flags;
 };
 
@@ -112,8 +113,14 @@ void ps_reply_done(struct server *sv, struct client *cl);
 bool ps_unstalled(struct server *sv);
 
 /* Answers what can be answered now (pgsift's own replies at the head of
- * the queue). false when the client's output is full. */
-bool ps_advance(struct server *sv, struct client *cl);
+ * the queue, and what PostgreSQL skips after an error). false when the
+ * client's output is full. */
+bool ps_advance_slow(struct server *sv, struct client *cl);
+static inline bool ps_advance_q(struct ps_rq *q, struct server *sv, struct client *cl)
+{
+	return (!q->err && !q->fakes) || ps_advance_slow(sv, cl);
+}
+#define ps_advance(sv, cl) ps_advance_q(&(sv)->rq, (sv), (cl))
 
 /* A CommandComplete tag seen from sv (relayed or from our own query):
  * DISCARD ALL and DEALLOCATE ALL drop every statement the server had. */

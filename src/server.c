@@ -765,7 +765,7 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		}
 		return RELAY_MORE;
 	}
-	if (sv->ps_on) {
+	if (sv->ps_on && type != 'D') {
 		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
 		case PS_STOP:
 			return RELAY_STOP;
@@ -780,7 +780,7 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	}
 	if (!queue_to_client(cl, b, n))
 		return RELAY_STOP;
-	if (sv->ps_on)
+	if (sv->rq.pop)
 		ps_reply_done(sv, cl);
 	if (type == 'C' && whole && sv->ps)
 		ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
