@@ -98,6 +98,10 @@ struct config {
 	bool analyzer;
 	int max_fingerprints;
 	bool log_query_samples;
+	/* the pool sizing advisor */
+	int advisor_target_wait_ms;
+	usec_t advisor_window;
+	int advisor_min_transactions;
 
 	struct db_conf *dbs;
 	int ndbs;
