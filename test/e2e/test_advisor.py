@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from harness import AdminError, documented_show_columns, scram_verifier, wait_for
+from harness import AdminError, documented_show_columns, wait_for
 
 pytestmark = pytest.mark.pgsift_only("SHOW POOL_ADVICE and SET ... FOR DATABASE are pgsift's")
 
@@ -70,11 +70,11 @@ def test_columns_refusal_and_max_connections(pooler, pg):
     assert int(row["pg_connections"]) >= 1  # at least the pool's own server
 
 
-def test_probe_failure_is_reported(pooler):
+def test_probe_failure_is_reported(pooler, pg):
     # a SCRAM verifier in auth_file: pgsift logs in to PostgreSQL by SCRAM
     # pass-through, but libpq (the probe) has no password to use
     p = pooler(auth_type="scram-sha-256", advisor_min_transactions=1,
-               auth_entries={"sift_scram": scram_verifier("scrampw")})
+               auth_entries={"sift_scram": pg.verifiers["sift_scram"]})
     conn = p.connect()
     for _ in range(3):
         conn.execute("select 1")
@@ -101,7 +101,9 @@ def test_undersized_pool_gets_a_larger_size(pooler):
     assert 15 <= float(row["hold_p50_ms"]) <= 60, row["hold_p50_ms"]
     assert int(row["recommended_size"]) > 1, row
     assert float(row["predicted_wait_p99_ms"]) <= 5
-    assert row["current_predicted_wait_p99_ms"] is None  # unstable: load >= 1 server
+    # near or above 1 erlang on 1 server: a long predicted wait, or none at all
+    cur = row["current_predicted_wait_p99_ms"]
+    assert cur is None or float(cur) > 5, cur
     assert row["reason"].startswith("undersized"), row["reason"]
     assert row["confidence"] in ("low", "medium", "high")
 
