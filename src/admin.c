@@ -656,9 +656,9 @@ static void show_pool_advice(struct client *cl)
 	struct list *it;
 	struct rs rs;
 
-	rs_begin(&rs, cl, "sssiiiDqDDDDDDDDDiDqDqDDDqDDDDiDqqqIIsIDDss", "database", "user", "pool_mode", "pool_size",
-		 "reserve_pool_size", "servers", "window_s", "xacts", "arrival_rate", "hold_mean_ms", "hold_p50_ms",
-		 "hold_p95_ms", "hold_p99_ms", "wait_p50_ms", "wait_p95_ms", "wait_p99_ms", "busy_mean", "busy_peak",
+	rs_begin(&rs, cl, "sssiiiDqDDDDDDDDDDDiDqDqDDDqDDDDiDqqqIIsIDDss", "database", "user", "pool_mode", "pool_size",
+		 "reserve_pool_size", "servers", "window_s", "xacts", "arrival_rate", "arrival_cv2", "hold_mean_ms",
+		 "hold_p50_ms", "hold_p95_ms", "hold_p99_ms", "hold_cv2", "wait_p50_ms", "wait_p95_ms", "wait_p99_ms", "busy_mean", "busy_peak",
 		 "utilization", "queued", "queued_ms", "reserve_used", "connects_per_min", "login_ms", "total_s",
 		 "total_xacts", "total_arrival_rate", "total_hold_p50_ms", "total_hold_p99_ms", "total_wait_p99_ms",
 		 "total_busy_peak", "total_utilization", "total_queued", "total_reserve_used", "total_connects",
@@ -670,8 +670,8 @@ static void show_pool_advice(struct client *cl)
 		const struct adv_measure *w = &r.win, *a = &r.all;
 		advisor_report(p, &r);
 		rs_row(&rs, p->db->name, p->user->name, config_pool_mode_name(pool_mode_of(s, p)), r.size, r.reserve,
-		       r.servers, w->seconds, (int64_t)w->xacts, w->arrival_rate, w->hold_mean_ms, w->hold_p50_ms,
-		       w->hold_p95_ms, w->hold_p99_ms, w->wait_p50_ms, w->wait_p95_ms, w->wait_p99_ms, w->busy_mean,
+		       r.servers, w->seconds, (int64_t)w->xacts, w->arrival_rate, w->arrival_cv2, w->hold_mean_ms,
+		       w->hold_p50_ms, w->hold_p95_ms, w->hold_p99_ms, w->hold_cv2, w->wait_p50_ms, w->wait_p95_ms, w->wait_p99_ms, w->busy_mean,
 		       w->busy_peak, w->utilization, (int64_t)w->queued, w->queued_ms, (int64_t)w->reserve_used,
 		       w->connects_per_min, w->login_mean_ms, a->seconds, (int64_t)a->xacts, a->arrival_rate,
 		       a->hold_p50_ms, a->hold_p99_ms, a->wait_p99_ms, a->busy_peak, a->utilization, (int64_t)a->queued,

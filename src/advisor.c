@@ -98,10 +98,30 @@ void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us)
 	sl[0] = &a->slots[a->cur];
 	sl[1] = &a->total;
 	for (int i = 0; i < 2; i++) {
-		sl[i]->arrivals++;
 		sl[i]->wait_sum_us += wait_us;
 		hist_add(&sl[i]->wait, wait_us);
 	}
+}
+
+void adv_arrival(struct adv_pool *a, int64_t now, int size)
+{
+	struct adv_slot *sl[2];
+	int64_t gap = now - a->last_arrival;
+
+	adv_tick(a, now, size);
+	sl[0] = &a->slots[a->cur];
+	sl[1] = &a->total;
+	for (int i = 0; i < 2; i++) {
+		sl[i]->arrivals++;
+		if (!a->last_arrival || gap < 0)
+			continue;
+		if (gap > a->slot_len) /* a quiet spell is not one huge gap */
+			gap = a->slot_len;
+		sl[i]->gaps++;
+		sl[i]->gap_sum += (double)gap;
+		sl[i]->gap_sq_sum += (double)gap * (double)gap;
+	}
+	a->last_arrival = now;
 }
 
 void adv_release(struct adv_pool *a, int64_t now, int size, uint64_t hold_us)
@@ -150,6 +170,9 @@ static void slot_merge(struct adv_slot *dst, const struct adv_slot *src)
 	if (!dst->start || (src->start && src->start < dst->start))
 		dst->start = src->start;
 	dst->arrivals += src->arrivals;
+	dst->gaps += src->gaps;
+	dst->gap_sum += src->gap_sum;
+	dst->gap_sq_sum += src->gap_sq_sum;
 	dst->xacts += src->xacts;
 	dst->hold_sum_us += src->hold_sum_us;
 	dst->hold_sq_sum += src->hold_sq_sum;
@@ -195,6 +218,12 @@ void adv_measure(const struct adv_slot *sl, int64_t covered_us, struct adv_measu
 		m->busy_mean = sl->busy_us / (double)covered_us;
 		m->connects_per_min = (double)sl->connects * 60.0 / m->seconds;
 	}
+	m->arrival_cv2 = 1.0; /* Poisson until there are gaps to measure */
+	if (sl->gaps >= 10) {
+		double mean = sl->gap_sum / (double)sl->gaps;
+		double var = sl->gap_sq_sum / (double)sl->gaps - mean * mean;
+		m->arrival_cv2 = mean > 0 && var > 0 ? var / (mean * mean) : 0;
+	}
 	if (sl->xacts) {
 		double mean = (double)sl->hold_sum_us / (double)sl->xacts;
 		double var = sl->hold_sq_sum / (double)sl->xacts - mean * mean;
@@ -231,7 +260,7 @@ double adv_erlang_c(int c, double a)
 	return c * b / (c - a * (1.0 - b));
 }
 
-double adv_wait_quantile(int c, double lambda, double mean_s, double cv2, double q)
+double adv_wait_quantile(int c, double lambda, double mean_s, double ca2, double cs2, double q)
 {
 	double a = lambda * mean_s, pw, tail = 1.0 - q;
 
@@ -242,10 +271,10 @@ double adv_wait_quantile(int c, double lambda, double mean_s, double cv2, double
 	pw = adv_erlang_c(c, a);
 	if (pw <= tail || tail <= 0)
 		return tail <= 0 ? INFINITY : 0.0;
-	return (1.0 + cv2) / 2.0 * log(pw / tail) / (c / mean_s - lambda);
+	return (ca2 + cs2) / 2.0 * log(pw / tail) / (c / mean_s - lambda);
 }
 
-double adv_wait_mean(int c, double lambda, double mean_s, double cv2)
+double adv_wait_mean(int c, double lambda, double mean_s, double ca2, double cs2)
 {
 	double a = lambda * mean_s;
 
@@ -253,19 +282,26 @@ double adv_wait_mean(int c, double lambda, double mean_s, double cv2)
 		return 0.0;
 	if (c <= 0 || a >= c)
 		return INFINITY;
-	return (1.0 + cv2) / 2.0 * adv_erlang_c(c, a) / (c / mean_s - lambda);
+	return (ca2 + cs2) / 2.0 * adv_erlang_c(c, a) / (c / mean_s - lambda);
 }
 
 /* The smallest size in [1, max] whose predicted wait p99 is within target
  * (ms); max + 1 when none is. */
-static int smallest_size(double lambda, double mean_s, double cv2, double target_ms, int max)
+static int smallest_size(const struct adv_measure *m, double target_ms, int max)
 {
+	double lambda = m->arrival_rate, mean_s = m->hold_mean_ms / 1e3;
 	int c = (int)floor(lambda * mean_s) + 1;
 
 	for (; c <= max; c++)
-		if (adv_wait_quantile(c, lambda, mean_s, cv2, 0.99) * 1e3 <= target_ms)
+		if (adv_wait_quantile(c, lambda, mean_s, m->arrival_cv2, m->hold_cv2, 0.99) * 1e3 <= target_ms)
 			return c;
 	return max + 1;
+}
+
+/* The predicted wait p99 in ms at size c for the measurements m. */
+static double p99_at(const struct adv_measure *m, int c)
+{
+	return adv_wait_quantile(c, m->arrival_rate, m->hold_mean_ms / 1e3, m->arrival_cv2, m->hold_cv2, 0.99) * 1e3;
 }
 
 void adv_advise(const struct adv_input *in, struct adv_advice *out)
@@ -283,11 +319,11 @@ void adv_advise(const struct adv_input *in, struct adv_advice *out)
 		return;
 	}
 	out->advised = true;
-	out->current_p99_ms = adv_wait_quantile(in->size, lambda, mean_s, m->hold_cv2, 0.99) * 1e3;
-	need = smallest_size(lambda, mean_s, m->hold_cv2, in->target_wait_ms, max);
+	out->current_p99_ms = p99_at(m, in->size);
+	need = smallest_size(m, in->target_wait_ms, max);
 	if (need > max) {
 		out->recommended = max;
-		out->predicted_p99_ms = adv_wait_quantile(max, lambda, mean_s, m->hold_cv2, 0.99) * 1e3;
+		out->predicted_p99_ms = p99_at(m, max);
 		snprintf(out->reason, sizeof(out->reason),
 			 "undersized but capped: offered load %.1f erlangs; PostgreSQL has room for only %d servers here",
 			 load, max);
@@ -305,7 +341,7 @@ void adv_advise(const struct adv_input *in, struct adv_advice *out)
 		return;
 	}
 	out->recommended = need;
-	out->predicted_p99_ms = adv_wait_quantile(need, lambda, mean_s, m->hold_cv2, 0.99) * 1e3;
+	out->predicted_p99_ms = p99_at(m, need);
 	if (need > in->size && !isfinite(out->current_p99_ms))
 		snprintf(out->reason, sizeof(out->reason),
 			 "undersized: offered load %.1f erlangs >= %d servers, the queue grows without bound; "

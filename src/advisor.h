@@ -26,7 +26,9 @@
 /* Counters of one slot, of a whole window (merged slots) or since start. */
 struct adv_slot {
 	int64_t start;		/* usec (monotonic) the slot began; 0: unused */
-	uint64_t arrivals;	/* servers linked to a client (transactions started) */
+	uint64_t arrivals;	/* clients asking for a server (transactions offered) */
+	uint64_t gaps;		/* inter-arrival gaps counted (each clamped to a slot) */
+	double gap_sum, gap_sq_sum;	/* their sum (us) and sum of squares (us^2) */
 	uint64_t xacts;		/* ... and released (hold times counted) */
 	uint64_t hold_sum_us;
 	double hold_sq_sum;	/* sum of squared hold times, us^2 (variance) */
@@ -45,6 +47,7 @@ struct adv_slot {
 struct adv_pool {
 	int64_t started;	/* first event, 0 before */
 	int64_t last;		/* the integrals run up to here */
+	int64_t last_arrival;	/* 0: none yet */
 	int64_t slot_len;	/* usec */
 	int busy;		/* servers linked to a client now */
 	int size;		/* pool size at the last event */
@@ -64,7 +67,9 @@ void adv_set_window(struct adv_pool *a, int64_t window_us);
 /* Brings the integrals and slots up to now with the current pool size. */
 void adv_tick(struct adv_pool *a, int64_t now, int size);
 
-/* Events. wait_us: how long the client waited (0: got a server at once). */
+/* Events. A client asks for a server (adv_arrival), gets one after wait_us
+ * (adv_assign; 0: at once), gives it back after hold_us (adv_release). */
+void adv_arrival(struct adv_pool *a, int64_t now, int size);
 void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us);
 void adv_release(struct adv_pool *a, int64_t now, int size, uint64_t hold_us);
 void adv_queued(struct adv_pool *a, int64_t now, int size);
@@ -82,6 +87,7 @@ struct adv_measure {
 	double seconds;		/* covered */
 	uint64_t xacts;
 	double arrival_rate;
+	double arrival_cv2;	/* squared coefficient of variation of the gaps (1: Poisson) */
 	double hold_mean_ms, hold_p50_ms, hold_p95_ms, hold_p99_ms;
 	double hold_cv2;	/* squared coefficient of variation of the hold time */
 	double wait_p50_ms, wait_p95_ms, wait_p99_ms;
@@ -106,14 +112,15 @@ double adv_erlang_c(int c, double a);
 
 /* The q-quantile of the wait in seconds for c servers, arrival rate lambda
  * (1/s), mean hold mean_s (s) and hold-time squared coefficient of
- * variation cv2 (1 for exponential holds: plain M/M/c; 0 for constant
- * holds). The M/M/c tail P(W > t) = C * exp(-(c/S - lambda) t) is stretched
- * by the Allen-Cunneen factor (1 + cv2) / 2. INFINITY when lambda * mean_s
- * >= c. */
-double adv_wait_quantile(int c, double lambda, double mean_s, double cv2, double q);
+ * variation cs2 (1 for exponential holds; 0 for constant ones) and
+ * inter-arrival squared coefficient of variation ca2 (1 for Poisson
+ * arrivals). The M/M/c tail P(W > t) = C * exp(-(c/S - lambda) t) is
+ * stretched by the Allen-Cunneen factor (ca2 + cs2) / 2, which is 1 for
+ * M/M/c. INFINITY when lambda * mean_s >= c. */
+double adv_wait_quantile(int c, double lambda, double mean_s, double ca2, double cs2, double q);
 
-/* The mean wait in seconds (Allen-Cunneen approximation of M/G/c). */
-double adv_wait_mean(int c, double lambda, double mean_s, double cv2);
+/* The mean wait in seconds (Allen-Cunneen approximation of G/G/c). */
+double adv_wait_mean(int c, double lambda, double mean_s, double ca2, double cs2);
 
 struct adv_input {
 	struct adv_measure m;	/* the window's measurements */

@@ -84,6 +84,14 @@ void advisor_on_unlink(struct server *sv)
 		adv_release(&a->m, sv->sift->now, pool_size_of(sv->sift, p), (uint64_t)(hold > 0 ? hold : 0));
 }
 
+void advisor_on_request(struct pool *p)
+{
+	struct advisor *a = adv_of(p);
+
+	if (a)
+		adv_arrival(&a->m, p->sift->now, pool_size_of(p->sift, p));
+}
+
 void advisor_on_wait(struct pool *p)
 {
 	struct advisor *a = adv_of(p);

@@ -15,6 +15,8 @@
 #include "advisor.h"
 #include "sift.h"
 
+/* A client asks for a server (a transaction, or a session, starts). */
+void advisor_on_request(struct pool *p);
 /* A server was linked to a client that waited wait_us (0: at once). */
 void advisor_on_link(struct pool *p, int64_t wait_us);
 /* The server's transaction is over (released or closed while linked);

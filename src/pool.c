@@ -117,6 +117,7 @@ bool pool_request_server(struct client *cl)
 	struct sift *s = cl->sift;
 	struct server *sv = NULL;
 
+	advisor_on_request(p);
 	if (!pool_db_blocked(s, p->db))
 		sv = take_idle(p);
 	if (sv) {

@@ -33,22 +33,25 @@ static void test_waits(void)
 {
 	/* M/M/1, lambda 0.5/s, mean hold 1 s: mean wait rho/(mu-lambda) = 1 s;
 	 * P(W > t) = 0.5 exp(-0.5 t) so p99 = 2 ln 50 = 7.824 s */
-	tap_ok(near(adv_wait_mean(1, 0.5, 1.0, 1.0), 1.0, 1e-12), "M/M/1 mean wait = 1 s");
-	tap_ok(near(adv_wait_quantile(1, 0.5, 1.0, 1.0, 0.99), 2 * log(50.0), 1e-9), "M/M/1 wait p99 = 2 ln 50 s");
-	tap_ok(adv_wait_quantile(1, 0.5, 1.0, 1.0, 0.40) == 0.0, "a quantile below P(no wait) is 0");
+	tap_ok(near(adv_wait_mean(1, 0.5, 1.0, 1.0, 1.0), 1.0, 1e-12), "M/M/1 mean wait = 1 s");
+	tap_ok(near(adv_wait_quantile(1, 0.5, 1.0, 1.0, 1.0, 0.99), 2 * log(50.0), 1e-9), "M/M/1 wait p99 = 2 ln 50 s");
+	tap_ok(adv_wait_quantile(1, 0.5, 1.0, 1.0, 1.0, 0.40) == 0.0, "a quantile below P(no wait) is 0");
 	/* M/M/11 at 10 erlangs, mean hold 3 min (lambda 10/3 per min):
 	 * mean wait = C / (c mu - lambda) = 0.6821 / (11/3 - 10/3) min = 2.046 min */
-	tap_ok(near(adv_wait_mean(11, 10.0 / 180, 180.0, 1.0), 0.6821 * 180, 1e-3),
-	       "M/M/11 at 10 erlangs: mean wait 122.8 s (got %.1f)", adv_wait_mean(11, 10.0 / 180, 180.0, 1.0));
+	tap_ok(near(adv_wait_mean(11, 10.0 / 180, 180.0, 1.0, 1.0), 0.6821 * 180, 1e-3),
+	       "M/M/11 at 10 erlangs: mean wait 122.8 s (got %.1f)", adv_wait_mean(11, 10.0 / 180, 180.0, 1.0, 1.0));
 	/* Allen-Cunneen: constant holds halve the M/M/c waits */
-	tap_ok(near(adv_wait_mean(2, 1.0, 1.0, 0.0), adv_wait_mean(2, 1.0, 1.0, 1.0) / 2, 1e-12),
+	tap_ok(near(adv_wait_mean(2, 1.0, 1.0, 1.0, 0.0), adv_wait_mean(2, 1.0, 1.0, 1.0, 1.0) * 0.5, 1e-12),
 	       "constant holds: half the M/M/c wait");
-	tap_ok(isinf(adv_wait_quantile(3, 3.0, 1.0, 1.0, 0.99)), "unstable queue: infinite wait");
-	tap_ok(adv_wait_quantile(3, 0.0, 1.0, 1.0, 0.99) == 0.0, "no arrivals: no wait");
+	/* bursty arrivals (ca2 = 3) double the M/M/c waits */
+	tap_ok(near(adv_wait_quantile(4, 2.0, 1.0, 3.0, 1.0, 0.99), 2 * adv_wait_quantile(4, 2.0, 1.0, 1.0, 1.0, 0.99), 1e-12),
+	       "Allen-Cunneen: ca2 3 doubles the wait");
+	tap_ok(isinf(adv_wait_quantile(3, 3.0, 1.0, 1.0, 1.0, 0.99)), "unstable queue: infinite wait");
+	tap_ok(adv_wait_quantile(3, 0.0, 1.0, 1.0, 1.0, 0.99) == 0.0, "no arrivals: no wait");
 	/* more servers never predict a longer wait */
 	bool mono = true;
 	for (int c = 5; c < 40; c++)
-		mono &= adv_wait_quantile(c + 1, 200, 0.025, 1.0, 0.99) <= adv_wait_quantile(c, 200, 0.025, 1.0, 0.99);
+		mono &= adv_wait_quantile(c + 1, 200, 0.025, 1.0, 1.0, 0.99) <= adv_wait_quantile(c, 200, 0.025, 1.0, 1.0, 0.99);
 	tap_ok(mono, "wait p99 does not grow with the pool size");
 }
 
@@ -61,6 +64,7 @@ static int64_t feed(struct adv_pool *a, int64_t t, int n, double rate, uint64_t 
 	int64_t gap = (int64_t)(1e6 / rate);
 
 	for (int i = 0; i < n; i++, t += gap) {
+		adv_arrival(a, t, size);
 		if (wait_us)
 			adv_queued(a, t, size);
 		adv_assign(a, t + (int64_t)wait_us, size, wait_us);
@@ -86,6 +90,7 @@ static void test_window(void)
 	tap_ok(near(m.hold_p50_ms, 5, 0.02) && near(m.hold_p99_ms, 5, 0.02) && near(m.hold_mean_ms, 5, 1e-9),
 	       "hold p50/p99/mean 5 ms");
 	tap_ok(m.hold_cv2 < 1e-9, "constant holds: cv2 0");
+	tap_ok(m.arrival_cv2 < 1e-9, "evenly spaced arrivals: cv2 0");
 	tap_ok(near(m.busy_mean, 0.5, 0.01) && m.busy_peak == 1, "mean busy 0.5, peak 1 (got %.3f, %d)", m.busy_mean,
 	       m.busy_peak);
 	tap_ok(near(m.utilization, 0.05, 0.01), "utilization 5%% (got %.4f)", m.utilization);
@@ -116,6 +121,28 @@ static void test_window(void)
 	tap_ok(m.xacts == 0 && m.utilization == 0, "a quiet day empties the window");
 }
 
+static void test_poisson_arrivals(void)
+{
+	static struct adv_pool pp;
+	struct adv_slot w;
+	struct adv_measure m;
+	uint64_t x = 88172645463325252ULL;
+	int64_t t = 1000000, cov;
+
+	adv_init(&pp, 300 * 1000000LL);
+	for (int i = 0; i < 20000; i++) {
+		double u;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+		u = ((double)(x >> 11) + 0.5) / 9007199254740992.0;
+		t += (int64_t)(-log(u) * 10000); /* exponential gaps, mean 10 ms */
+		adv_arrival(&pp, t, 5);
+	}
+	cov = adv_window(&pp, t, &w);
+	adv_measure(&w, cov, &m);
+	tap_ok(m.arrival_cv2 > 0.93 && m.arrival_cv2 < 1.07, "Poisson arrivals measure ca2 ~ 1 (got %.3f)", m.arrival_cv2);
+	tap_ok(near(m.arrival_rate, 100, 0.03), "Poisson arrivals at 100/s (got %.2f)", m.arrival_rate);
+}
+
 static void test_advice(void)
 {
 	struct adv_input in = { .size = 2, .target_wait_ms = 5, .min_xacts = 100 };
@@ -125,6 +152,7 @@ static void test_advice(void)
 	in.m.arrival_rate = 100;
 	in.m.hold_mean_ms = 50;
 	in.m.hold_cv2 = 0;
+	in.m.arrival_cv2 = 1;
 	adv_advise(&in, &ad);
 	tap_ok(!ad.advised && strstr(ad.reason, "too little data"), "refuses below min_xacts: %s", ad.reason);
 	/* 100/s x 50 ms = 5 erlangs on 2 servers: unstable; constant holds */
@@ -133,7 +161,7 @@ static void test_advice(void)
 	adv_advise(&in, &ad);
 	tap_ok(ad.advised && ad.recommended > 5 && ad.predicted_p99_ms <= 5 && isinf(ad.current_p99_ms),
 	       "undersized: recommends %d, predicts %.2f ms: %s", ad.recommended, ad.predicted_p99_ms, ad.reason);
-	tap_ok(adv_wait_quantile(ad.recommended - 1, 100, 0.05, 0, 0.99) * 1e3 > 5,
+	tap_ok(adv_wait_quantile(ad.recommended - 1, 100, 0.05, 1.0, 0, 0.99) * 1e3 > 5,
 	       "the recommendation is the smallest that meets the target");
 	in.cap = 6;
 	adv_advise(&in, &ad);
@@ -160,6 +188,7 @@ int main(void)
 	test_erlang_c();
 	test_waits();
 	test_window();
+	test_poisson_arrivals();
 	test_advice();
 	return tap_end();
 }
