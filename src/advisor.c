@@ -309,6 +309,7 @@ void adv_advise(const struct adv_input *in, struct adv_advice *out)
 	const struct adv_measure *m = &in->m;
 	double lambda = m->arrival_rate, mean_s = m->hold_mean_ms / 1e3, load = lambda * mean_s;
 	int max = in->cap > 0 ? in->cap : ADV_MAX_SIZE, need;
+	struct adv_measure grown;
 
 	memset(out, 0, sizeof(*out));
 	out->recommended = in->size;
@@ -320,7 +321,11 @@ void adv_advise(const struct adv_input *in, struct adv_advice *out)
 	}
 	out->advised = true;
 	out->current_p99_ms = p99_at(m, in->size);
-	need = smallest_size(m, in->target_wait_ms, max);
+	/* size for the measured load plus headroom: near the target the wait
+	 * p99 is steep in the load, and the load is only measured */
+	grown = *m;
+	grown.arrival_rate *= 1.0 + (in->headroom > 0 ? in->headroom : 0);
+	need = smallest_size(&grown, in->target_wait_ms, max);
 	if (need > max) {
 		out->recommended = max;
 		out->predicted_p99_ms = p99_at(m, max);

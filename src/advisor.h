@@ -126,6 +126,7 @@ struct adv_input {
 	struct adv_measure m;	/* the window's measurements */
 	int size;		/* current pool size */
 	double target_wait_ms;	/* advisor_target_wait_ms */
+	double headroom;	/* advisor_headroom / 100: size for this much more load */
 	uint64_t min_xacts;	/* refuse below this many transactions */
 	int cap;		/* most servers this pool may have; <= 0: unknown */
 };

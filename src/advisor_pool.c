@@ -357,6 +357,7 @@ void advisor_report(struct pool *p, struct advisor_row *r)
 	in.m = r->win;
 	in.size = r->size;
 	in.target_wait_ms = s->cfg.advisor_target_wait_ms;
+	in.headroom = s->cfg.advisor_headroom / 100.0;
 	in.min_xacts = (uint64_t)s->cfg.advisor_min_transactions;
 	in.cap = cap_of(s, p, a);
 	adv_advise(&in, &r->advice);

@@ -87,6 +87,7 @@ static const struct setting settings[] = {
 	S_(advisor_target_wait_ms, ST_INT, R, "5", 0, 3600000),
 	S_(advisor_window, ST_TIME, R, "300", 0, 0),
 	S_(advisor_min_transactions, ST_INT, R, "100", 1, INT_MAX),
+	S_(advisor_headroom, ST_INT, R, "10", 0, 1000),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))

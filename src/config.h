@@ -102,6 +102,7 @@ struct config {
 	int advisor_target_wait_ms;
 	usec_t advisor_window;
 	int advisor_min_transactions;
+	int advisor_headroom;
 
 	struct db_conf *dbs;
 	int ndbs;

@@ -163,6 +163,15 @@ static void test_advice(void)
 	       "undersized: recommends %d, predicts %.2f ms: %s", ad.recommended, ad.predicted_p99_ms, ad.reason);
 	tap_ok(adv_wait_quantile(ad.recommended - 1, 100, 0.05, 1.0, 0, 0.99) * 1e3 > 5,
 	       "the recommendation is the smallest that meets the target");
+	{
+		int plain = ad.recommended;
+		in.headroom = 0.5;
+		adv_advise(&in, &ad);
+		tap_ok(ad.recommended > plain && adv_wait_quantile(ad.recommended, 150, 0.05, 1.0, 0, 0.99) * 1e3 <= 5 &&
+			       adv_wait_quantile(ad.recommended - 1, 150, 0.05, 1.0, 0, 0.99) * 1e3 > 5,
+		       "headroom 50%%: sized for 150/s (%d > %d)", ad.recommended, plain);
+		in.headroom = 0;
+	}
 	in.cap = 6;
 	adv_advise(&in, &ad);
 	tap_ok(ad.recommended == 6 && strstr(ad.reason, "capped"), "never more than the server takes: %s", ad.reason);
