@@ -54,7 +54,7 @@ phase() {
 	awk '/^tps/ {tps=$3} /^latency average/ {lat=$4} END {print tps, lat}' "$BENCH_TMP/pgbench.out"
 }
 
-COLS="pool_size xacts arrival_rate hold_p50_ms hold_p99_ms wait_p99_ms busy_mean busy_peak utilization pg_max_connections recommended_size predicted_wait_p99_ms confidence"
+COLS="pool_size xacts arrival_rate arrival_cv2 hold_p50_ms hold_p99_ms hold_cv2 wait_p99_ms current_predicted_wait_p99_ms busy_peak utilization pg_max_connections recommended_size predicted_wait_p99_ms confidence"
 report() { # $1 = label, $2 = "tps lat"
 	local a
 	a=$(advice $COLS)
