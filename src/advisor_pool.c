@@ -67,7 +67,8 @@ void advisor_on_link(struct pool *p, int64_t wait_us)
 	if (!a)
 		return;
 	adv_assign(&a->m, p->sift->now, pool_size_of(p->sift, p), (uint64_t)(wait_us > 0 ? wait_us : 0));
-	if (!a->pg && (!a->probe_at || p->sift->now - a->probe_at >= PROBE_EVERY))
+	/* refreshed while the pool is used, once SHOW POOL_ADVICE asked */
+	if (!a->pg && a->probe_at && p->sift->now - a->probe_at >= PROBE_EVERY)
 		probe_start(a);
 }
 

@@ -42,8 +42,9 @@ struct advisor_row {
 	const char *confidence;		/* none, low, medium, high */
 };
 
-/* Fills r for p at the current time (starts a probe of the server when the
- * last one is older than a minute). */
+/* Fills r for p at the current time. Starts a probe of the server when
+ * there was none or the last is older than a minute: the server sees no
+ * connection of the advisor until SHOW POOL_ADVICE is used. */
 void advisor_report(struct pool *p, struct advisor_row *r);
 
 #endif
