@@ -351,6 +351,11 @@ void adv_advise(const struct adv_input *in, struct adv_advice *out)
 		snprintf(out->reason, sizeof(out->reason),
 			 "undersized: offered load %.1f erlangs >= %d servers, the queue grows without bound; "
 			 "%d servers predict wait p99 %.1f ms", load, in->size, need, out->predicted_p99_ms);
+	else if (need > in->size && out->current_p99_ms <= in->target_wait_ms)
+		snprintf(out->reason, sizeof(out->reason),
+			 "tight: %d servers predict wait p99 %.1f ms at the measured load but miss %g ms with "
+			 "%.0f%% more; %d servers predict %.1f ms", in->size, out->current_p99_ms, in->target_wait_ms,
+			 in->headroom * 100, need, out->predicted_p99_ms);
 	else if (need > in->size)
 		snprintf(out->reason, sizeof(out->reason),
 			 "undersized: offered load %.1f erlangs, measured wait p99 %.1f ms (target %g ms); "

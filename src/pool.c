@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advisor_pool.h"
 #include "client.h"
 #include "log.h"
-#include "advisor_pool.h"
 #include "objects.h"
 #include "server.h"
 

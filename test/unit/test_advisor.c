@@ -172,6 +172,17 @@ static void test_advice(void)
 		       "headroom 50%%: sized for 150/s (%d > %d)", ad.recommended, plain);
 		in.headroom = 0;
 	}
+	{
+		/* 100/s x 50 ms on 11 servers meets 5 ms; with 50% more it does not */
+		in.size = 11;
+		in.headroom = 0.5;
+		in.m.wait_p99_ms = 1;
+		adv_advise(&in, &ad);
+		tap_ok(ad.recommended > 11 && strstr(ad.reason, "tight:"), "headroom alone: %s", ad.reason);
+		in.size = 2;
+		in.headroom = 0;
+		in.m.wait_p99_ms = 800;
+	}
 	in.cap = 6;
 	adv_advise(&in, &ad);
 	tap_ok(ad.recommended == 6 && strstr(ad.reason, "capped"), "never more than the server takes: %s", ad.reason);
