@@ -931,6 +931,11 @@ static void cmd_set_db(struct client *cl, const struct tok *t)
 		}
 		v = (int)l;
 	}
+	db = db_lookup(s, t[6].v, false);
+	if (db && db->admin) {
+		err(cl, "42601", "the admin console has no pool size");
+		return;
+	}
 	if (!(db = named_db(cl, t[6].v)))
 		return;
 	field = is_word(&t[1], "pool_size") ? &db->conf.pool_size

@@ -142,6 +142,7 @@ def test_live_resize_without_dropping_clients(pooler):
     ("SET pool_size = 0 FOR DATABASE siftdb", "22023"),
     ("SET pool_size = lots FOR DATABASE siftdb", "22023"),
     ("SET pool_size = 3 FOR DATABASE nosuchdb", "3D000"),
+    ("SET pool_size = 3 FOR DATABASE pgsift", "42601"),
     ("SET pool_mode = session FOR DATABASE siftdb", "42704"),
     ("SET default_pool_size = 0", "22023"),
 ])
