@@ -3,13 +3,15 @@
  *
  * Result sets are built from a column-type string, as in PgBouncer:
  * 's' text, 'i' int4, 'q' int8, 'N' numeric (an unsigned 64-bit value),
- * 'D' numeric (a double, three decimals).
+ * 'D' numeric (a double, three decimals; NaN or infinite is NULL),
+ * 'I' int4 (negative is NULL).
  * Every value is sent in text format.
  */
 #include "admin.h"
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include "advisor_pool.h"
 #include "client.h"
 #include "log.h"
 #include "objects.h"
@@ -38,6 +41,7 @@ static uint32_t type_oid(char t)
 {
 	switch (t) {
 	case 'i':
+	case 'I':
 		return 23;
 	case 'q':
 		return 20;
@@ -51,7 +55,7 @@ static uint32_t type_oid(char t)
 
 static int16_t type_len(char t)
 {
-	return t == 'i' ? 4 : t == 'q' ? 8 : -1;
+	return t == 'i' || t == 'I' ? 4 : t == 'q' ? 8 : -1;
 }
 
 /* Starts a result set: types has one letter per column, then the names. */
@@ -115,10 +119,18 @@ static void rs_row(struct rs *rs, ...)
 			snprintf(num, sizeof(num), "%" PRIu64, va_arg(ap, uint64_t));
 			put_text(pb, num);
 			break;
-		case 'D':
-			snprintf(num, sizeof(num), "%.3f", va_arg(ap, double));
-			put_text(pb, num);
+		case 'D': {
+			double d = va_arg(ap, double);
+			snprintf(num, sizeof(num), "%.3f", d);
+			put_text(pb, isfinite(d) ? num : NULL);
 			break;
+		}
+		case 'I': {
+			int v = va_arg(ap, int);
+			snprintf(num, sizeof(num), "%d", v);
+			put_text(pb, v >= 0 ? num : NULL);
+			break;
+		}
 		default:
 			put_text(pb, va_arg(ap, const char *));
 			break;
@@ -166,9 +178,10 @@ static void show_help(struct client *cl)
 		     "Console usage\n"
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
-		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS\n"
+		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS|POOL_ADVICE\n"
 		     "\tRESET QUERIES\n"
 		     "\tSET key = arg\n"
+		     "\tSET pool_size|reserve_pool_size|min_pool_size = N|default FOR DATABASE db\n"
 		     "\tRELOAD\n"
 		     "\tPAUSE [<db>]\n"
 		     "\tRESUME [<db>]\n"
@@ -665,6 +678,40 @@ static void show_analyzer(struct client *cl)
 	rs_end(&rs);
 }
 
+/* ---- the pool sizing advisor (doc/advisor.md) ---- */
+
+static void show_pool_advice(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct list *it;
+	struct rs rs;
+
+	rs_begin(&rs, cl, "sssiiiDqDDDDDDDDDDDiDqDqDDDqDDDDiDqqqIIsIDDss", "database", "user", "pool_mode", "pool_size",
+		 "reserve_pool_size", "servers", "window_s", "xacts", "arrival_rate", "arrival_cv2", "hold_mean_ms",
+		 "hold_p50_ms", "hold_p95_ms", "hold_p99_ms", "hold_cv2", "wait_p50_ms", "wait_p95_ms", "wait_p99_ms", "busy_mean", "busy_peak",
+		 "utilization", "queued", "queued_ms", "reserve_used", "connects_per_min", "login_ms", "total_s",
+		 "total_xacts", "total_arrival_rate", "total_hold_p50_ms", "total_hold_p99_ms", "total_wait_p99_ms",
+		 "total_busy_peak", "total_utilization", "total_queued", "total_reserve_used", "total_connects",
+		 "pg_max_connections", "pg_connections", "pg_status", "recommended_size", "predicted_wait_p99_ms",
+		 "current_predicted_wait_p99_ms", "confidence", "reason");
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct advisor_row r;
+		const struct adv_measure *w = &r.win, *a = &r.all;
+		advisor_report(p, &r);
+		rs_row(&rs, p->db->name, p->user->name, config_pool_mode_name(pool_mode_of(s, p)), r.size, r.reserve,
+		       r.servers, w->seconds, (int64_t)w->xacts, w->arrival_rate, w->arrival_cv2, w->hold_mean_ms,
+		       w->hold_p50_ms, w->hold_p95_ms, w->hold_p99_ms, w->hold_cv2, w->wait_p50_ms, w->wait_p95_ms, w->wait_p99_ms, w->busy_mean,
+		       w->busy_peak, w->utilization, (int64_t)w->queued, w->queued_ms, (int64_t)w->reserve_used,
+		       w->connects_per_min, w->login_mean_ms, a->seconds, (int64_t)a->xacts, a->arrival_rate,
+		       a->hold_p50_ms, a->hold_p99_ms, a->wait_p99_ms, a->busy_peak, a->utilization, (int64_t)a->queued,
+		       (int64_t)a->reserve_used, (int64_t)(a->connects_per_min * a->seconds / 60 + 0.5), r.pg_max,
+		       r.pg_used, r.pg_status, r.advice.advised ? r.advice.recommended : -1,
+		       r.advice.predicted_p99_ms, r.advice.current_p99_ms, r.confidence, r.advice.reason);
+	}
+	rs_end(&rs);
+}
+
 /* ---- commands ---- */
 
 #define MAX_TOKENS 8
@@ -755,7 +802,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		{ "help", show_help }, { "version", show_version }, { "config", show_config },
 		{ "databases", show_databases }, { "pools", show_pools }, { "clients", show_clients },
 		{ "servers", show_servers }, { "lists", show_lists }, { "users", show_users },
-		{ "queries", show_queries }, { "analyzer", show_analyzer },
+		{ "queries", show_queries }, { "analyzer", show_analyzer }, { "pool_advice", show_pool_advice },
 		{ "prepared_statements", show_prepared_statements },
 	};
 
@@ -892,12 +939,55 @@ static void cmd_kill(struct client *cl, const struct tok *t, int n)
 	command_complete(&cl->c.gen, "KILL");
 }
 
+/* SET pool_size|reserve_pool_size|min_pool_size = N|default FOR DATABASE db:
+ * a [databases] entry's own size, live until the next RELOAD. */
+static void cmd_set_db(struct client *cl, const struct tok *t)
+{
+	struct sift *s = cl->sift;
+	struct db *db;
+	int *field, v = -1;
+	char *end;
+	long l;
+
+	if (!is_word(&t[1], "pool_size") && !is_word(&t[1], "reserve_pool_size") && !is_word(&t[1], "min_pool_size")) {
+		err(cl, "42704", "\"%s\" cannot be set for one database; use pool_size, reserve_pool_size or min_pool_size", t[1].v);
+		return;
+	}
+	if (!is_word(&t[3], "default")) {
+		l = strtol(t[3].v, &end, 10);
+		if (!t[3].v[0] || *end || l < (is_word(&t[1], "pool_size") ? 1 : 0) || l > 100000) {
+			err(cl, "22023", "%s: \"%s\" is not a valid size (%s..100000 or default)", t[1].v, t[3].v,
+			    is_word(&t[1], "pool_size") ? "1" : "0");
+			return;
+		}
+		v = (int)l;
+	}
+	db = db_lookup(s, t[6].v, false);
+	if (db && db->admin) {
+		err(cl, "42601", "the admin console has no pool size");
+		return;
+	}
+	if (!(db = named_db(cl, t[6].v)))
+		return;
+	field = is_word(&t[1], "pool_size") ? &db->conf.pool_size
+		: is_word(&t[1], "reserve_pool_size") ? &db->conf.reserve_pool_size : &db->conf.min_pool_size;
+	*field = v;
+	pool_resize(s, db);
+	log_info("SET %s = %s FOR DATABASE %s", t[1].v, t[3].v, db->name);
+	command_complete(&cl->c.gen, "SET");
+}
+
 static void cmd_set(struct client *cl, const struct tok *t, int n)
 {
 	struct sift *s = cl->sift;
 	char e[300];
 	int i;
 
+	if (n == 7 && (is_word(&t[2], "=") || is_word(&t[2], "to")) && is_word(&t[4], "for") &&
+	    is_word(&t[5], "database")) {
+		cmd_set_db(cl, t);
+		return;
+	}
 	if (n != 4 || (!is_word(&t[2], "=") && !is_word(&t[2], "to"))) {
 		err(cl, "42601", "syntax: SET key = value");
 		return;

@@ -85,6 +85,10 @@ static const struct setting settings[] = {
 	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
 	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
 	S_(max_prepared_statements, ST_INT, R, "200", 0, 100000),
+	S_(advisor_target_wait_ms, ST_INT, R, "5", 0, 3600000),
+	S_(advisor_window, ST_TIME, R, "300", 0, 0),
+	S_(advisor_min_transactions, ST_INT, R, "100", 1, INT_MAX),
+	S_(advisor_headroom, ST_INT, R, "10", 0, 1000),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))

@@ -99,6 +99,11 @@ struct config {
 	int max_fingerprints;
 	bool log_query_samples;
 	int max_prepared_statements;
+	/* the pool sizing advisor */
+	int advisor_target_wait_ms;
+	usec_t advisor_window;
+	int advisor_min_transactions;
+	int advisor_headroom;
 
 	struct db_conf *dbs;
 	int ndbs;

@@ -83,6 +83,8 @@ void sift_apply_setting(struct sift *s, const char *name)
 		an_resync_all(s);
 	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
+	else if (!strcmp(name, "default_pool_size") || !strcmp(name, "reserve_pool_size") || !strcmp(name, "min_pool_size"))
+		pool_resize(s, NULL);
 }
 
 static void print_diag(const struct config_diag *d, bool to_stderr)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "advisor_pool.h"
 #include "log.h"
 
 /* ---- interned strings ---- */
@@ -470,6 +471,7 @@ static void pool_free(struct sift *s, struct pool *p)
 {
 	list_del(&p->node);
 	pool_clear_welcome(s, p);
+	advisor_pool_free(p);
 	free(p->last_login_error);
 	free(p);
 }

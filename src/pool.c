@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "advisor_pool.h"
 #include "client.h"
 #include "log.h"
 #include "objects.h"
@@ -58,6 +59,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	sv->used = true;
 	sv->ps_on = ps_wanted(s, sv);
 	p->stats.server_assignment_count++;
+	advisor_on_link(p, cl->wait_start ? s->now - cl->wait_start : 0);
 	if (cl->wait_start) {
 		p->stats.wait_time += (uint64_t)(s->now - cl->wait_start);
 		cl->an_wait_us += (uint64_t)(s->now - cl->wait_start);
@@ -118,6 +120,7 @@ bool pool_request_server(struct client *cl)
 	struct sift *s = cl->sift;
 	struct server *sv = NULL;
 
+	advisor_on_request(p);
 	if (!pool_db_blocked(s, p->db))
 		sv = take_idle(p);
 	if (sv) {
@@ -132,6 +135,7 @@ bool pool_request_server(struct client *cl)
 		cl->state = CL_WAITING;
 		cl->wait_start = s->now;
 		list_move(&p->waiting_clients, &cl->node);
+		advisor_on_wait(p);
 	}
 	pool_launch(p);
 	return false;
@@ -149,6 +153,7 @@ void pool_release_server(struct server *sv)
 	const char *reset = s->cfg.server_reset_query;
 	bool session_end = cl == NULL || cl->state == CL_FREE;
 
+	advisor_on_unlink(sv);
 	if (cl) {
 		unlink_pair(cl, sv);
 		if (cl->state != CL_FREE)
@@ -189,6 +194,10 @@ void pool_server_ready(struct server *sv)
 	}
 	if (pool_db_blocked(s, p->db) && s->shutdown != SHUTDOWN_WAIT_SERVERS) {
 		server_close(sv, "database paused");
+		return;
+	}
+	if (p->nservers > pool_size_of(s, p) + reserve_size_of(s, p)) {
+		server_close(sv, "pool size lowered");
 		return;
 	}
 	sv->state = SV_IDLE;
@@ -250,6 +259,7 @@ static bool may_open(struct sift *s, struct pool *p)
 		if (s->now - first->wait_start < s->cfg.reserve_pool_timeout)
 			return false;
 		log_info("%s/%s: taking a connection from the reserve pool", p->db->name, p->user->name);
+		advisor_on_reserve(p);
 	}
 	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
 	if (maxdb > 0 && p->db->nservers >= maxdb && (!evict_idle(s, p, true) || p->db->nservers >= maxdb))
@@ -327,6 +337,22 @@ void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only)
 		close_list(&p->tested_servers, "database killed");
 		close_list(&p->new_servers, "database killed");
 		close_list(&p->canceling_servers, "database killed");
+	}
+}
+
+void pool_resize(struct sift *s, struct db *db)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (db && p->db != db)
+			continue;
+		/* the idle list is most-recent-first: close the oldest */
+		while (p->nservers > pool_size_of(s, p) + reserve_size_of(s, p) && !list_empty(&p->idle_servers))
+			server_close(list_entry(p->idle_servers.prev, struct server, node), "pool size lowered");
+		if (!pool_db_blocked(s, p->db))
+			pool_launch(p);
 	}
 }
 

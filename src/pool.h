@@ -40,6 +40,12 @@ void pool_janitor(struct sift *s);
  * closed on release. */
 void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only);
 
+/* Applies changed pool sizes live to the pools of db (NULL: every pool):
+ * opens servers for waiting clients up to the new size and closes idle
+ * servers above size + reserve; busy ones close as they are released
+ * (pool_server_ready). No client is dropped. */
+void pool_resize(struct sift *s, struct db *db);
+
 /* Number of server connections of db that are linked to a client. */
 int pool_db_active_servers(struct sift *s, struct db *db);
 

@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "advisor_pool.h"
 #include "auth.h"
 #include "client.h"
 #include "objects.h"
@@ -466,6 +467,7 @@ static void login_done(struct server *sv, char status)
 	}
 	login_free(sv);
 	p->last_login_fail = 0;
+	advisor_on_login(sv);
 	server_log(sv, LOG_DEBUG, "login ok, backend pid %u", sv->backend_pid);
 	if (p->welcome_ok)
 		pool_login_done(p);
@@ -1023,6 +1025,7 @@ void server_close(struct server *sv, const char *reason)
 
 	if (sv->state == SV_FREE)
 		return;
+	advisor_on_unlink(sv);
 	server_log(sv, was_up && !cl ? LOG_DEBUG : LOG_INFO, "closing because: %s (age=%llds)", reason,
 		   (long long)((s->now - sv->created) / 1000000));
 	sv->state = SV_FREE;

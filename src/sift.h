@@ -126,6 +126,7 @@ struct pool {
 	char *last_login_error;
 	char last_login_sqlstate[6];
 	struct stats stats;
+	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
 };
 
 enum client_state {

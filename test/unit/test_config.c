@@ -1060,7 +1060,8 @@ static const char all_changed[] =
 	"track_extra_parameters = search_path\nmax_packet_size = 1048576\npkt_buf = 8192\n"
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
 	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
-	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\nmax_prepared_statements = 13\n";
+	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\nmax_prepared_statements = 13\n"
+	"advisor_target_wait_ms = 12\nadvisor_window = 90\nadvisor_min_transactions = 7\nadvisor_headroom = 25\n";
 
 static void test_copy_setting(void)
 {
