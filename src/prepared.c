@@ -441,6 +441,10 @@ static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struc
 	}
 	if (kind == RQ_FAKE_PARSE || kind == RQ_FAKE_CLOSE)
 		q->fakes++;
+	if (kind == RQ_SYNC || kind == RQ_QUERY)
+		q->since_barrier = 0;
+	else
+		q->since_barrier++;
 	e->flags = flags;
 	e->st = st;
 	e->aux = aux;
@@ -483,6 +487,7 @@ static void rq_clear(struct server *sv)
 	sv->rq.err = false;
 	sv->rq.pop = false;
 	sv->rq.stalled = false;
+	sv->rq.since_barrier = 0;
 }
 
 /* Undoes what a message PostgreSQL skipped or refused meant to do. Whether
@@ -509,17 +514,14 @@ static void rq_undo(struct server *sv, struct client *cl, struct ps_rq_ent *e)
 static bool uncertain_before_sync(struct server *sv)
 {
 	struct ps_rq *q = &sv->rq;
-	bool seen = false;
+	uint32_t barrier;
 
-	if (!q->uncertain)
+	if (!q->uncertain || q->since_barrier >= q->n)
 		return false;
-	for (uint32_t i = 0; i < q->n; i++) {
-		const struct ps_rq_ent *e = rq_at(q, i);
-		if (e->flags & F_UNCERTAIN)
-			seen = true;
-		else if (seen && (e->kind == RQ_SYNC || e->kind == RQ_QUERY))
+	barrier = q->n - 1 - q->since_barrier; /* the last Sync or Query pushed */
+	for (uint32_t i = 0; i < barrier; i++)
+		if (rq_at(q, i)->flags & F_UNCERTAIN)
 			return true;
-	}
 	return false;
 }
 
@@ -677,6 +679,9 @@ static void copy_in_started(struct server *sv, struct client *cl)
 		w++;
 	}
 	q->n = q->n ? w : 0;
+	q->since_barrier = 0;
+	for (uint32_t i = q->n; i-- > 0 && rq_at(q, i)->kind != RQ_SYNC && rq_at(q, i)->kind != RQ_QUERY;)
+		q->since_barrier++;
 }
 
 static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)

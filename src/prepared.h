@@ -69,6 +69,7 @@ struct ps_rq {
 	bool stalled;			/* the client waits for uncertain entries to resolve */
 	uint32_t uncertain;		/* entries whose effect depends on PostgreSQL not skipping them */
 	uint32_t fakes;			/* entries pgsift answers itself */
+	uint32_t since_barrier;		/* entries pushed after the last Sync or Query */
 	uint8_t pop_flags;
 };
 

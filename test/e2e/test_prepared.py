@@ -586,3 +586,29 @@ def test_reply_stream_is_what_postgres_sends(pg, pooler, name, max_prepared):
         rows, err = conn.query("select 'still fine'")
         assert err is None and rows == [["still fine"]]
     assert got == want
+
+
+def test_copy_from_stdin_through_the_extended_protocol(pg, pooler):
+    """libpq sends Sync right after Execute of a COPY (ignored by PostgreSQL
+    during COPY) and another after CopyDone: the reply queue must not wait
+    for a ReadyForQuery that never comes."""
+    p = pooler(default_pool_size=1)
+    c = raw(p)
+    c.execute("drop table if exists ps_copy; create table ps_copy (a int, b text)")
+    pg_ = c.pgconn
+    assert pg_.prepare(b"cnt", b"select count(*) from ps_copy").status == pq.ExecStatus.COMMAND_OK
+    for round_ in range(3):
+        pg_.send_query_params(b"COPY ps_copy FROM STDIN", None)
+        res = pg_.get_result()
+        assert res.status == pq.ExecStatus.COPY_IN, pg_.error_message
+        for i in range(100):
+            assert pg_.put_copy_data(f"{i}\trow {i}\n".encode()) == 1
+        assert pg_.put_copy_end() == 1
+        res = pg_.get_result()
+        assert res.status == pq.ExecStatus.COMMAND_OK, pg_.error_message
+        assert res.command_status == b"COPY 100"
+        assert pg_.get_result() is None
+        assert result_values(pg_.exec_prepared(b"cnt", [])) == [[str(100 * (round_ + 1))]]
+    # the server went back to the pool: another client gets it
+    other = raw(p)
+    assert other.execute("select count(*) from ps_copy").fetchone() == (300,)
