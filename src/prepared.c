@@ -35,12 +35,14 @@ enum {
 #define F_BIND 0x10	/* a Bind of st (an invalidated plan is reported here) */
 #define F_CLOSE 0x20	/* aux names a client mapping removed by this message */
 #define F_UNCERTAIN 0x40 /* undone when PostgreSQL skips it (counted in rq.uncertain) */
+#define F_DEFER 0x80	/* changes the client's names when its reply comes (counted in rq.deferred) */
 
 /* pop_flags */
 #define P_ERROR 0x01
 #define P_STALE 0x02
 
-#define CLIENT_NAMES_MAX 100000	/* a client's statement names; more is refused */
+#define CLIENT_NAMES_MAX 100000
+#define CHECK_NAME PS_NAME_PREFIX "check"	/* pgsift's scratch statement, never kept */	/* a client's statement names; more is refused */
 
 /* ---- the registry of shared statements ---- */
 
@@ -441,23 +443,39 @@ static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struc
 	}
 	if (kind == RQ_FAKE_PARSE || kind == RQ_FAKE_CLOSE)
 		q->fakes++;
-	if (kind == RQ_SYNC || kind == RQ_QUERY)
+	if (flags & F_DEFER)
+		q->deferred++;
+	if (kind == RQ_SYNC)
 		q->since_barrier = 0;
 	else
 		q->since_barrier++;
 	e->flags = flags;
 	e->st = st;
 	e->aux = aux;
+	e->cname[0] = 0;
 	if (st)
 		st->refs++;
 	q->n++;
 	return true;
 }
 
+/* Remembers, on the entry just pushed, the client's name for its
+ * statement (for errors that name the statement). */
+static void set_cname(struct server *sv, const char *name)
+{
+	struct ps_rq *q = &sv->rq;
+	size_t n = strlen(name);
+
+	if (n < sizeof(q->e[0].cname))
+		memcpy(rq_at(q, q->n - 1)->cname, name, n + 1);
+}
+
 static inline void rq_drop_ent(struct server *sv, struct ps_rq_ent *e)
 {
 	if (e->flags & F_UNCERTAIN)
 		sv->rq.uncertain--;
+	if (e->flags & F_DEFER)
+		sv->rq.deferred--;
 	if (e->kind == RQ_FAKE_PARSE || e->kind == RQ_FAKE_CLOSE)
 		sv->rq.fakes--;
 	e->flags = 0;
@@ -480,8 +498,11 @@ static inline void rq_pop(struct server *sv)
 	q->n--;
 }
 
+static void rq_apply_undo(struct server *sv, struct client *cl);
+
 static void rq_clear(struct server *sv)
 {
+	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
 	sv->rq.err = false;
@@ -509,6 +530,51 @@ static void rq_undo(struct server *sv, struct client *cl, struct ps_rq_ent *e)
 		cmap_add(cl, e->aux, e->st); /* the Close was skipped: the name is still there */
 }
 
+/* The head entry was skipped (or failed): what it did is undone when the
+ * Sync that ends the error is reached, in reverse order, as PostgreSQL
+ * never ran any of it (a Parse then a Close of one name leaves no name). */
+static void rq_skip_head(struct server *sv, struct client *cl)
+{
+	struct ps_rq *q = &sv->rq;
+	struct ps_rq_ent *e = rq_at(q, 0);
+
+	if (e->flags & F_UNCERTAIN) {
+		if (q->nundo == q->capundo) {
+			uint32_t ncap = q->capundo ? q->capundo * 2 : 8;
+			struct ps_rq_ent *nu = realloc(q->undo, sizeof(*nu) * ncap);
+			if (!nu) {
+				rq_undo(sv, cl, e); /* out of memory: at least undo it now */
+				rq_pop(sv);
+				return;
+			}
+			q->undo = nu;
+			q->capundo = ncap;
+		}
+		/* its references move with it; it stays counted (uncertain, fakes)
+		 * until rq_apply_undo() drops it */
+		q->undo[q->nundo++] = *e;
+		e->flags = 0;
+		e->st = NULL;
+		e->aux = NULL;
+		q->head = (q->head + 1) & (q->cap - 1);
+		q->n--;
+		return;
+	}
+	rq_pop(sv);
+}
+
+static void rq_apply_undo(struct server *sv, struct client *cl)
+{
+	struct ps_rq *q = &sv->rq;
+
+	while (q->nundo) {
+		struct ps_rq_ent *e = &q->undo[--q->nundo];
+		if (cl)
+			rq_undo(sv, cl, e);
+		rq_drop_ent(sv, e);
+	}
+}
+
 /* Is an uncertain entry followed by a Sync (so the client's next message
  * belongs to a later batch, which PostgreSQL runs knowing the outcome)? */
 static bool uncertain_before_sync(struct server *sv)
@@ -518,16 +584,26 @@ static bool uncertain_before_sync(struct server *sv)
 
 	if (!q->uncertain || q->since_barrier >= q->n)
 		return false;
-	barrier = q->n - 1 - q->since_barrier; /* the last Sync or Query pushed */
+	if (q->nundo)
+		return true; /* undone when the Sync that ends the error is reached */
+	barrier = q->n - 1 - q->since_barrier; /* the last Sync pushed */
 	for (uint32_t i = 0; i < barrier; i++)
 		if (rq_at(q, i)->flags & F_UNCERTAIN)
 			return true;
 	return false;
 }
 
+/* Must the client's next P/B/D/C/Q wait for replies? Either an earlier
+ * batch may still be skipped, or a DEALLOCATE/DISCARD ALL in flight will
+ * change the client's names when it succeeds. */
+static bool must_wait(struct server *sv)
+{
+	return sv->rq.deferred || uncertain_before_sync(sv);
+}
+
 bool ps_unstalled(struct server *sv)
 {
-	if (!sv->rq.stalled || uncertain_before_sync(sv))
+	if (!sv->rq.stalled || must_wait(sv))
 		return false;
 	sv->rq.stalled = false;
 	return true;
@@ -542,6 +618,7 @@ void ps_server_free(struct server *sv)
 {
 	rq_clear(sv);
 	free(sv->rq.e);
+	free(sv->rq.undo);
 	memset(&sv->rq, 0, sizeof(sv->rq));
 	if (sv->ps) {
 		have_clear(sv);
@@ -640,10 +717,9 @@ bool ps_advance_slow(struct server *sv, struct client *cl)
 		struct ps_rq_ent *e = rq_at(q, 0);
 		if (q->err && e->kind != RQ_SYNC) {
 			/* PostgreSQL skips everything up to the Sync */
-			rq_undo(sv, cl, e);
 			if (e->kind == RQ_QUERY && cl->pending_z > 0)
 				cl->pending_z--;
-			rq_pop(sv);
+			rq_skip_head(sv, cl);
 			continue;
 		}
 		if (e->kind == RQ_FAKE_PARSE || e->kind == RQ_FAKE_CLOSE) {
@@ -680,7 +756,7 @@ static void copy_in_started(struct server *sv, struct client *cl)
 	}
 	q->n = q->n ? w : 0;
 	q->since_barrier = 0;
-	for (uint32_t i = q->n; i-- > 0 && rq_at(q, i)->kind != RQ_SYNC && rq_at(q, i)->kind != RQ_QUERY;)
+	for (uint32_t i = q->n; i-- > 0 && rq_at(q, i)->kind != RQ_SYNC;)
 		q->since_barrier++;
 }
 
@@ -690,6 +766,68 @@ static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)
 
 	proto_parse_error(body, avail, &ef);
 	return strcmp(ef.sqlstate, "0A000") == 0 && strstr(ef.message, "cached plan must not change result type");
+}
+
+/* The client's name for st (any one, when it has several). */
+static const char *client_name_of(const struct client *cl, const struct ps_stmt *st)
+{
+	const struct ps_client *m = cl->ps;
+
+	for (uint32_t i = 0; m && i <= m->mask; i++)
+		for (const struct ps_name *e = m->b[i]; e; e = e->next)
+			if (e->st == st)
+				return e->name;
+	return NULL;
+}
+
+/* An ErrorResponse that names st's internal name: the client gets it with
+ * its own name instead, every field kept. false: the client's output is
+ * full (nothing was queued). */
+static bool emit_error_renamed(struct client *cl, const struct ps_stmt *st, const uint8_t *body, uint32_t len,
+			       const char *to)
+{
+	char from[32];
+	size_t fl, tl = strlen(to);
+	uint32_t mark, i = 0;
+	struct pktbuf *pb = &cl->c.gen;
+
+	snprintf(from, sizeof(from), "\"%s\"", st->name);
+	fl = strlen(from);
+	if (!gen_room(&cl->c))
+		return false;
+	mark = conn_gen_mark(&cl->c);
+	pkt_begin(pb, 'E');
+	while (i < len && body[i]) {
+		const char *f = (const char *)body + i + 1;
+		size_t n = strnlen(f, len - i - 1);
+		pkt_put_u8(pb, body[i]);
+		for (size_t k = 0; k < n;) {
+			if (n - k >= fl && memcmp(f + k, from, fl) == 0) {
+				pkt_put_u8(pb, '"');
+				pkt_put(pb, to, tl);
+				pkt_put_u8(pb, '"');
+				k += fl;
+			} else {
+				pkt_put_u8(pb, (uint8_t)f[k]);
+				k++;
+			}
+		}
+		pkt_put_u8(pb, 0);
+		i += (uint32_t)n + 2;
+	}
+	pkt_put_u8(pb, 0);
+	pkt_end(pb);
+	return conn_gen_commit(&cl->c, mark);
+}
+
+static bool names_internal(const struct ps_stmt *st, const uint8_t *body, uint32_t len)
+{
+	char from[32];
+	size_t fl;
+
+	snprintf(from, sizeof(from), "\"%s\"", st->name);
+	fl = strlen(from);
+	return len >= fl && memmem(body, len, from, fl) != NULL;
 }
 
 enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail)
@@ -726,6 +864,16 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		q->pop_flags = P_ERROR;
 		if ((e->flags & F_BIND) && e->st && is_invalidated_plan(body, avail))
 			q->pop_flags |= P_STALE;
+		if (e->st && names_internal(e->st, body, avail)) {
+			/* "prepared statement "pgsift_3" requires 1": the client's name */
+			const char *to = e->cname[0] ? e->cname : client_name_of(cl, e->st);
+			if (to) {
+				if (!emit_error_renamed(cl, e->st, body, avail, to))
+					return PS_STOP;
+				ps_reply_done(sv, cl);
+				return PS_USED;
+			}
+		}
 		return PS_PASS;
 	}
 	switch (e->kind) {
@@ -758,11 +906,21 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		break;
 	case RQ_QUERY:
 		if (type == 'I' && (e->flags & F_TAG)) {
-			/* the empty query that stood in for a DEALLOCATE */
+			/* the empty query that stood in for a DEALLOCATE ran */
 			if (!emit_tag(cl, e->aux))
 				return PS_STOP;
-			e->flags &= (uint8_t)~F_TAG;
+			if (strcmp(e->aux, "DEALLOCATE ALL") == 0)
+				cmap_clear(cl);
+			else
+				cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
+			e->flags &= (uint8_t)~(F_TAG | F_DEFER);
+			sv->rq.deferred--;
 			return PS_USED;
+		}
+		if (type == 'C' && (e->flags & F_DEFER) && avail >= 12 && memcmp(body, "DISCARD ALL", 12) == 0) {
+			cmap_clear(cl);
+			e->flags &= (uint8_t)~F_DEFER;
+			sv->rq.deferred--;
 		}
 		if (type == 'G')
 			copy_in_started(sv, cl);
@@ -792,11 +950,14 @@ void ps_reply_done(struct server *sv, struct client *cl)
 			server_log(sv, LOG_INFO, "prepared statement %s invalidated; it will be parsed again", e->st->name);
 		}
 	}
-	if (q->pop_flags & P_ERROR)
-		rq_undo(sv, cl, e);
-	if (e->kind == RQ_SYNC)
+	if (e->kind == RQ_SYNC) {
+		rq_apply_undo(sv, cl);
 		q->err = false;
-	rq_pop(sv);
+	}
+	if (q->pop_flags & P_ERROR)
+		rq_skip_head(sv, cl);
+	else
+		rq_pop(sv);
 	if ((q->pop_flags & P_ERROR) && extended)
 		q->err = true;
 	ps_advance(sv, cl);
@@ -1033,8 +1194,9 @@ static bool put_failing(struct server *sv, uint8_t type, char *aux)
 		proto_query(pb, "PREPARE");
 		return rq_push(sv, RQ_QUERY, F_FAIL, NULL, aux);
 	}
+	/* named, so the unnamed statement is left alone as PostgreSQL would */
 	pkt_begin(pb, 'P');
-	pkt_put_str(pb, "");
+	pkt_put_str(pb, CHECK_NAME);
 	pkt_put_str(pb, "PREPARE");
 	pkt_put_u16(pb, 0);
 	pkt_end(pb);
@@ -1055,17 +1217,29 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
 													     : PS_CLOSED;
 	case SQL_DEALLOCATE:
-		if (!cmap_del(cl, name, NULL))
+	case SQL_DEALLOCATE_ALL: {
+		/* an empty query stands in; the names go when it is answered
+		 * (PostgreSQL may skip it after an error) */
+		char *aux;
+		size_t nl = strlen(name);
+		if (cmd == SQL_DEALLOCATE && !cmap_find(cl, name))
 			break; /* not ours: PostgreSQL says it does not exist */
+		aux = malloc(sizeof("DEALLOCATE ALL") + nl + 1);
+		if (!aux)
+			return PS_CLOSED;
+		if (cmd == SQL_DEALLOCATE_ALL) {
+			memcpy(aux, "DEALLOCATE ALL", sizeof("DEALLOCATE ALL"));
+		} else {
+			memcpy(aux, "DEALLOCATE", sizeof("DEALLOCATE"));
+			memcpy(aux + sizeof("DEALLOCATE"), name, nl + 1);
+		}
 		proto_query(&sv->c.gen, "");
-		return rq_push(sv, RQ_QUERY, F_TAG, NULL, strdup("DEALLOCATE")) ? PS_USED : PS_CLOSED;
-	case SQL_DEALLOCATE_ALL:
-		cmap_clear(cl);
-		proto_query(&sv->c.gen, "");
-		return rq_push(sv, RQ_QUERY, F_TAG, NULL, strdup("DEALLOCATE ALL")) ? PS_USED : PS_CLOSED;
+		return rq_push(sv, RQ_QUERY, F_TAG | F_DEFER, NULL, aux) ? PS_USED : PS_CLOSED;
+	}
 	case SQL_DISCARD_ALL:
-		cmap_clear(cl); /* the server's statements go when it reports DISCARD ALL */
-		break;
+		/* the client's names go when the server reports DISCARD ALL (and
+		 * the server's statements with them: ps_server_tag()) */
+		return rq_push(sv, RQ_QUERY, F_DEFER, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	default:
 		break;
 	}
@@ -1095,10 +1269,24 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	}
 	cl->pool->stats.client_parse_count++;
-	if (cmap_find(cl, name))
+	if (cmap_find(cl, name)) {
+		/* PostgreSQL reports a bad text before a taken name: the text is
+		 * parsed (and closed) under a name of pgsift's first, with the
+		 * replies dropped, then a stand-in fails with the name's error */
+		pkt_begin(&sv->c.gen, 'P');
+		pkt_put_str(&sv->c.gen, CHECK_NAME);
+		pkt_put(&sv->c.gen, body + r.pos, blen - (uint32_t)r.pos);
+		pkt_end(&sv->c.gen);
+		pkt_begin(&sv->c.gen, 'C');
+		pkt_put_u8(&sv->c.gen, 'S');
+		pkt_put_str(&sv->c.gen, CHECK_NAME);
+		pkt_end(&sv->c.gen);
+		if (!rq_push(sv, RQ_HIDE_PARSE, 0, NULL, NULL) || !rq_push(sv, RQ_HIDE_CLOSE, 0, NULL, NULL))
+			return PS_CLOSED;
 		return put_failing(sv, 'P', error_aux("42P05", "prepared statement \"%s\" already exists", name))
 			       ? PS_USED
 			       : PS_CLOSED;
+	}
 	if (cl->ps && cl->ps->count >= CLIENT_NAMES_MAX)
 		return put_failing(sv, 'P', error_aux("53400", "too many prepared statements on this connection (%s)",
 						      "close some first"))
@@ -1176,7 +1364,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	case 'P':
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
-		if (whole && blen > 1 && body[0] == 0 && !uncertain_before_sync(sv)) {
+		if (whole && blen > 1 && body[0] == 0 && !must_wait(sv)) {
 			uint8_t c0 = body[1] | 0x20; /* the first byte of the text, lower case if a letter */
 			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e')
 				return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
@@ -1185,14 +1373,14 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	case 'B': {
 		/* Bind of the unnamed statement */
 		const uint8_t *z = whole ? memchr(body, 0, blen) : NULL;
-		if (z && z + 1 < body + blen && z[1] == 0 && !uncertain_before_sync(sv))
+		if (z && z + 1 < body + blen && z[1] == 0 && !must_wait(sv))
 			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 		break;
 	}
 	case 'D':
 	case 'C':
 		/* portals, and the unnamed statement */
-		if (whole && blen >= 2 && (body[0] == 'P' || body[1] == 0) && !uncertain_before_sync(sv))
+		if (whole && blen >= 2 && (body[0] == 'P' || body[1] == 0) && !must_wait(sv))
 			return rq_push(sv, type == 'C' ? RQ_ONE : body[0] == 'P' ? RQ_DESC_P : RQ_DESC_S, 0, NULL, NULL)
 				       ? PS_PASS
 				       : PS_CLOSED;
@@ -1202,7 +1390,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	default:
 		return PS_PASS;
 	}
-	if (uncertain_before_sync(sv)) {
+	if (must_wait(sv)) {
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
@@ -1265,6 +1453,8 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		st->binds++;
 		cl->pool->stats.bind_count++;
 		act = rq_push(sv, RQ_ONE, F_BIND, st, NULL) ? PS_USED : PS_CLOSED;
+		if (act == PS_USED)
+			set_cname(sv, stmt);
 		break;
 	}
 	case 'D':
@@ -1307,6 +1497,8 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		pkt_put_str(pb, st->name);
 		pkt_end(pb);
 		act = rq_push(sv, RQ_DESC_S, 0, st, NULL) ? PS_USED : PS_CLOSED;
+		if (act == PS_USED)
+			set_cname(sv, name);
 		break;
 	}
 	default:

@@ -59,6 +59,7 @@ struct ps_rq_ent {
 	uint8_t flags;
 	struct ps_stmt *st;		/* referenced; NULL when none */
 	char *aux;			/* client name, prepared error, or command tag */
+	char cname[24];			/* Bind/Describe: the client's name for st, when it fits */
 };
 
 struct ps_rq {
@@ -69,7 +70,10 @@ struct ps_rq {
 	bool stalled;			/* the client waits for uncertain entries to resolve */
 	uint32_t uncertain;		/* entries whose effect depends on PostgreSQL not skipping them */
 	uint32_t fakes;			/* entries pgsift answers itself */
-	uint32_t since_barrier;		/* entries pushed after the last Sync or Query */
+	uint32_t since_barrier;		/* entries pushed after the last Sync */
+	uint32_t deferred;		/* entries that change the client's names when answered */
+	struct ps_rq_ent *undo;		/* skipped entries, undone in reverse at the Sync */
+	uint32_t nundo, capundo;
 	uint8_t pop_flags;
 };
 
