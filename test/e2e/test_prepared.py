@@ -620,7 +620,10 @@ def test_copy_from_stdin_through_the_extended_protocol(pg, pooler):
 RANDOM_TEXTS = [
     ("select $1::int + 1", ["1", "41", "x"]),
     ("select $1::text || '!'", ["a", "bc"]),
-    ("select 10 / $1::int", ["2", "0"]),
+    # not "10 / $1": with $1 = 0 a custom plan fails at Bind, a generic one
+    # at Execute, and a statement shared by clients reaches the generic plan
+    # sooner than on a private connection: both are PostgreSQL, not comparable
+    ("select 10 / g from generate_series($1::int, 1) g", ["1", "0"]),
     ("select g from generate_series(1, 3) g", []),
     ("selec oops", []),
 ]
