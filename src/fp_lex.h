@@ -550,7 +550,7 @@ static inline const char *fp_view(const char *s, size_t len, const struct fp_tai
 #define FP_WORD_WIN 16
 #define FP_HASH_MAX 15
 #else
-#define FP_WORD_WIN 0
+#define FP_WORD_WIN 8
 #define FP_HASH_MAX 7
 #endif
 
@@ -579,7 +579,7 @@ static inline __attribute__((always_inline)) void fp_hash_word(const char *v, un
 /* The word at v (v[0] starts an identifier): sets *w and returns its
  * length; 0 for a word of 16 bytes or more (8 without SSE2): fp_word_long().
  * *idm gets a bit per byte of v that may continue an identifier (16 bits;
- * 8 without SSE2), so that a word that starts among them is found without
+ * 8 without SSE2: FP_WORD_WIN), so that a word that starts among them is found without
  * reading them again. Inline, so that *w stays in registers. */
 static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm)
 {
@@ -604,8 +604,10 @@ static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v
 	uint64_t x;
 	memcpy(&x, v, 8);
 	x = fp_le64(x);
-	uint64_t stop = ~fp_swar_ident(x) & HIGHS;
-	*idm = 0;
+	uint64_t id = fp_swar_ident(x);
+	uint64_t stop = ~id & HIGHS;
+	/* the high bit of each byte to one bit: no carry crosses */
+	*idm = (unsigned)(((id >> 7) * 0x0102040810204080ULL) >> 56);
 	if (!stop)
 		return 0;
 	n = (unsigned)__builtin_ctzll(stop) >> 3;
