@@ -148,19 +148,24 @@ static inline void show_param(struct norm *n)
 		fp_text_param(&n->t, n->nparams);
 }
 
-/* hash of a lower-case word given as a C string */
-static uint64_t word_const(const char *w)
-{
-	uint64_t first;
-	size_t k = strlen(w);
-	return fp_word_hash(w, k, w + k, &first);
-}
+/* fp_word_hash() of a lower-case word of up to 16 bytes given as a string
+ * literal: a constant the compiler folds (no strlen, no call per use) */
+#define WC_LEN(w) (sizeof(w) - 1)
+#define WC_B(w, i) ((i) < WC_LEN(w) ? (uint64_t)(unsigned char)(w)[(i) < WC_LEN(w) ? (i) : 0] << (8 * ((i) % 8)) : 0)
+#define WC_8(w, o)                                                                                  \
+	(WC_B(w, (o)) | WC_B(w, (o) + 1) | WC_B(w, (o) + 2) | WC_B(w, (o) + 3) | WC_B(w, (o) + 4) | \
+	 WC_B(w, (o) + 5) | WC_B(w, (o) + 6) | WC_B(w, (o) + 7))
+#define word_const(w)                                                                         \
+	(WC_LEN(w) <= 8 ? fp_word_short(WC_LEN(w), WC_8(w, 0))                                    \
+			: fp_mix(fp_mix(fp_mix(V_WORD, WC_8(w, 0)), WC_8(w, 8)), WC_LEN(w)))
+_Static_assert(sizeof("savepoint") <= 17, "word_const() takes up to 16 bytes");
 
-static void show_word_text(struct norm *n, const char *w)
-{
-	emit(n, word_const(w));
-	show(n, w, strlen(w), M_RAW, D_WORD);
-}
+/* a word given as a string literal, hashed and shown */
+#define show_word_text(n, w)                              \
+	do {                                              \
+		emit((n), word_const(w));                 \
+		show((n), (w), WC_LEN(w), M_RAW, D_WORD); \
+	} while (0)
 
 /* ---- list element tracking ---- */
 
@@ -481,12 +486,12 @@ static void first_word(struct norm *n)
 	unsigned id = KW_ID(n->lx.kw);
 	n->out->kind = kind_of(id);
 	n->head = head_of(id);
-	const char *alias = id == KW_END ? "commit" : id == KW_ABORT ? "rollback" : NULL;
-	if (!alias) {
+	if (id == KW_END)
+		show_word_text(n, "commit");
+	else if (id == KW_ABORT)
+		show_word_text(n, "rollback");
+	else
 		tok_word(n);
-		return;
-	}
-	show_word_text(n, alias);
 }
 
 /* The first word of a statement that needs none of step_slow()'s rules
@@ -850,6 +855,8 @@ static void run(struct norm *n)
 	 * token's end to the next token's start is shorter) */
 	size_t wbase = (size_t)-64;
 	unsigned idm = 0, d;
+	/* with SSE2, the 16 bytes at wbase in lower case, then zeros */
+	char lwin[32] __attribute__((aligned(16))) = {0};
 	const char *v;
 
 	fp_tail_init(&tail, s, len);
@@ -860,7 +867,7 @@ static void run(struct norm *n)
 #define RUN(j)                                                                                     \
 	((d = (unsigned)((j) - wbase)) < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d \
 		 ? k                                                                               \
-		 : (wbase = (j), fp_ident_run16(VIEW(j), &idm)))
+		 : (wbase = (j), fp_ident_run16w(VIEW(j), &idm, lwin)))
 
 /* to the next token: one indirect jump per token, on its first byte, past
  * the single blank that most often separates two tokens */
@@ -884,9 +891,13 @@ l_WORD:
 	st = i;
 	d = (unsigned)(i - wbase);
 	if (d < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d) {
+#if defined(__SSE2__)
+		fp_hash_lowered(lwin + d, k, &w);
+#else
 		fp_hash_word(VIEW(i), k, &w);
+#endif
 		i += k;
-	} else if (FP_LIKELY((k = fp_scan_word(VIEW(i), &w, &idm)) != 0)) {
+	} else if (FP_LIKELY((k = fp_scan_word(VIEW(i), &w, &idm, lwin)) != 0)) {
 		wbase = st;
 		i += k;
 	} else { /* a copy: w itself stays in registers */

@@ -576,21 +576,54 @@ static inline __attribute__((always_inline)) void fp_hash_word(const char *v, un
 	w->kw = fp_kw_short_h(w->h, first);
 }
 
+#if defined(__SSE2__)
+/* *w for the word of n bytes at lv, 0 < n < 16, already in lower case,
+ * from a window that fp_scan_word() or fp_ident_run16w() stored (lv + 16
+ * bytes are readable; the bytes past the word are not looked at) */
+static inline __attribute__((always_inline)) void fp_hash_lowered(const char *lv, unsigned n, struct fp_word *w)
+{
+	uint64_t c0;
+	memcpy(&c0, lv, 8);
+	c0 = fp_le64(c0);
+	if (FP_UNLIKELY(n >= 8)) {
+		uint64_t c1 = 0;
+		if (n > 8) {
+			unsigned sh = 128 - 8 * n; /* the bytes past the word out */
+			memcpy(&c1, lv + 8, 8);
+			c1 = fp_le64(c1) << sh >> sh;
+		}
+		w->first = c0;
+		w->h = n == 8 ? fp_word_short(8, c0) : fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
+		w->kw = fp_kw_mid_h(w->h, n, c0, c1);
+		return;
+	}
+	unsigned sh = 64 - 8 * n;
+	c0 = c0 << sh >> sh;
+	w->first = c0;
+	w->h = fp_word_short(n, c0);
+	w->kw = fp_kw_short_h(w->h, c0);
+}
+#endif
+
 /* The word at v (v[0] starts an identifier): sets *w and returns its
  * length; 0 for a word of 16 bytes or more (8 without SSE2): fp_word_long().
  * *idm gets a bit per byte of v that may continue an identifier (16 bits;
- * 8 without SSE2: FP_WORD_WIN), so that a word that starts among them is found without
- * reading them again. Inline, so that *w stays in registers. */
-static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm)
+ * 8 without SSE2: FP_WORD_WIN), and with SSE2 lw[0..16) (16-byte aligned)
+ * the 16 bytes in lower case, so that a word that starts among them is
+ * found and hashed without reading them again (fp_hash_lowered()). Inline,
+ * so that *w stays in registers. */
+static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm,
+								     char *lw)
 {
 	unsigned n;
 #if defined(__SSE2__)
 	__m128i alpha, x = _mm_loadu_si128((const __m128i *)(const void *)v);
 	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(x, &alpha));
 	n = (unsigned)__builtin_ctz(~*idm);
+	x = fp_lower16(x, alpha);
+	_mm_store_si128((__m128i *)(void *)lw, x);
 	if (FP_UNLIKELY(n == 16))
 		return 0;
-	x = fp_lower16(x, alpha);
 	if (FP_UNLIKELY(n >= 8)) {
 		fp_word16(fp_keep16(x, n), n, w);
 		return n;
@@ -602,6 +635,7 @@ static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v
 	w->kw = fp_kw_short_h(w->h, first);
 #else
 	uint64_t x;
+	(void)lw;
 	memcpy(&x, v, 8);
 	x = fp_le64(x);
 	uint64_t id = fp_swar_ident(x);
@@ -620,13 +654,13 @@ static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v
 static inline __attribute__((always_inline)) void fp_lex_word(struct fp_lex *lx, size_t i)
 {
 	struct fp_word w;
-	char buf[32] __attribute__((aligned(16))) = {0};
+	char buf[32] __attribute__((aligned(16))) = {0}, lw[16] __attribute__((aligned(16)));
 	const char *v = lx->s + i;
 	if (lx->len - i < 16) {
 		fp_copy16(buf, lx->s, i, lx->len);
 		v = buf;
 	}
-	unsigned idm, n = fp_scan_word(v, &w, &idm);
+	unsigned idm, n = fp_scan_word(v, &w, &idm, lw);
 	lx->type = TK_WORD;
 	lx->end = FP_LIKELY(n) ? i + n : fp_word_long(lx->s, i, lx->len, &w);
 	lx->first = w.first;
@@ -687,6 +721,21 @@ static inline unsigned fp_ident_run16(const char *v, unsigned *idm)
 	*idm = (unsigned)(((fp_swar_ident(fp_le64(x)) >> 7) * 0x0102040810204080ULL) >> 56);
 #endif
 	return (unsigned)__builtin_ctz(~*idm);
+}
+
+/* fp_ident_run16(), and with SSE2 the 16 bytes at v in lower case into
+ * lw[0..16) (16-byte aligned), as fp_scan_word() does */
+static inline unsigned fp_ident_run16w(const char *v, unsigned *idm, char *lw)
+{
+#if defined(__SSE2__)
+	__m128i alpha, x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(x, &alpha));
+	_mm_store_si128((__m128i *)(void *)lw, fp_lower16(x, alpha));
+	return (unsigned)__builtin_ctz(~*idm);
+#else
+	(void)lw;
+	return fp_ident_run16(v, idm);
+#endif
 }
 
 /* The hash of the quoted identifier whose body is the n identifier bytes
