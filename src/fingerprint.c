@@ -905,9 +905,28 @@ l_WORD:
 		i = fp_word_long(s, i, len, &lw);
 		w = lw;
 	}
+word:
 	pt = TK_WORD;
 	lx->kw = w.kw;
-	if (FP_LIKELY(fast && !(w.kw & KF_ACT))) { /* tok_plain_word() */
+	if (FP_LIKELY(fast)) {
+		if (FP_UNLIKELY(w.kw & KF_ACT)) {
+			/* the KF_ACT words that tok_word() applies as it stands */
+			unsigned id = KW_ID(w.kw);
+			if (id == KW_TRUE || id == KW_FALSE) {
+				elem_const(f);
+				n->nparams++;
+				h = fp_mix(h, V_CONST);
+				NEXT();
+			}
+			if (id == KW_NULL || id == KW_DEFAULT) {
+				elem_const(f);
+				h = fp_mix(h, w.h);
+				NEXT();
+			}
+			if (id != KW_AS || f->sel)
+				goto word_slow; /* AS in a select list: an alias may follow */
+		}
+		/* tok_plain_word() */
 		if (FP_UNLIKELY(f->elem != ES_BAD)) {
 			if (w.kw & (KF_EXPR | KF_PSPACE | KF_RESERVED))
 				f->elem = ES_BAD; /* not part of a type name */
@@ -920,6 +939,7 @@ l_WORD:
 		h = fp_mix(h, w.h);
 		NEXT();
 	}
+word_slow:
 	if (n->ntok == 0 && !n->text && first_word_fast(n, &w, &h)) {
 		fast = !n->attn;
 		NEXT();
@@ -961,6 +981,7 @@ l_DQUOTE:
 		i = fp_lex_qident(lx, i);
 		h2 = lx->h;
 	}
+qident:
 	pt = TK_QIDENT;
 	if (FP_LIKELY(fast)) {
 		elem_type(f);
@@ -1058,6 +1079,26 @@ lex_slow:
 	st = lx->start;
 	i = lx->end;
 	pt = t;
+	/* the common kinds of tokens go on as if lexed here (a word after a
+	 * comment, a string with '' in it, a number with a fraction, a longer
+	 * operator, a negative number) */
+	switch (t) {
+	case TK_WORD:
+		w.first = lx->first;
+		w.h = lx->h;
+		w.kw = lx->kw;
+		goto word;
+	case TK_CONST:
+		goto constant;
+	case TK_QIDENT:
+		h2 = lx->h;
+		goto qident;
+	case TK_OP:
+		h2 = V_OP ^ lx->h;
+		goto punct2;
+	default:
+		break;
+	}
 apply:
 	lx->type = t;
 	lx->start = st;
