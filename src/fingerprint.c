@@ -841,8 +841,12 @@ static void run(struct norm *n)
 	uint64_t h = f->sig, h2; /* h2: the current token's value */
 	/* apply the token here: !n->attn, no text, and no statement head rule
 	 * (so that n->ntok, which only they look at once past 0, need not be
-	 * counted: a statement's head never comes back) */
-	bool fast = false;
+	 * counted: a statement's head never comes back). FAST_PLAIN: and the
+	 * elements of the innermost group are not tracked (f->elem is ES_BAD,
+	 * which no token applied here changes), so that the common tokens
+	 * need one test */
+	enum { SLOW, FAST_TRACK, FAST_PLAIN } fast = SLOW;
+#define FAST_IF(ok) ((ok) ? (f->elem == ES_BAD ? FAST_PLAIN : FAST_TRACK) : SLOW)
 	/* the previous token's type and (lx->kw) the last word's kw, as
 	 * fp_lex_next() leaves them: lex_op() and head_set() look at them */
 	enum tok_type t, pt = TK_EOF;
@@ -908,7 +912,14 @@ l_WORD:
 word:
 	pt = TK_WORD;
 	lx->kw = w.kw;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN && !(w.kw & KF_ACT))) { /* tok_plain_word() */
+		/* reserved words only (fingerprint_kwgen.py checks) */
+		if (w.kw & (KF_SEL | KF_ENDSEL))
+			f->sel = (w.kw & KF_SEL) != 0;
+		h = fp_mix(h, w.h);
+		NEXT();
+	}
+	if (fast) {
 		if (FP_UNLIKELY(w.kw & KF_ACT)) {
 			/* the KF_ACT words that tok_word() applies as it stands */
 			unsigned id = KW_ID(w.kw);
@@ -941,7 +952,7 @@ word:
 	}
 word_slow:
 	if (n->ntok == 0 && !n->text && first_word_fast(n, &w, &h)) {
-		fast = !n->attn;
+		fast = FAST_IF(!n->attn);
 		NEXT();
 	}
 	lx->first = w.first;
@@ -961,7 +972,12 @@ l_QUOTE:
 	i = FP_LIKELY(k) ? i + k : fp_lex_string(lx, i);
 constant:
 	pt = TK_CONST;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		n->nparams++;
+		h = fp_mix(h, V_CONST);
+		NEXT();
+	}
+	if (fast) {
 		elem_const(f);
 		n->nparams++;
 		h = fp_mix(h, V_CONST);
@@ -974,7 +990,11 @@ l_DQUOTE:
 	k = RUN(i);
 	v = VIEW(i);
 	if (FP_LIKELY(k - 1 < FP_HASH_MAX && v[k] == '"' && v[k + 1] != '"')) {
+#if defined(__SSE2__)
+		h2 = fp_qident_hash_lw(v, lwin + (i - wbase), k, s + st); /* a name of identifier bytes */
+#else
 		h2 = fp_qident_hash(v, k, s + st); /* a name of identifier bytes */
+#endif
 		i += k + 1;
 	} else {
 		lx->start = st; /* the text hashed when it is not a bare word's */
@@ -983,7 +1003,11 @@ l_DQUOTE:
 	}
 qident:
 	pt = TK_QIDENT;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	if (fast) {
 		elem_type(f);
 		h = fp_mix(h, h2);
 		NEXT();
@@ -1023,7 +1047,11 @@ punct:
 	st = i++;
 punct2:
 	pt = t;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	if (fast) {
 		elem_step(f, t);
 		h = fp_mix(h, h2);
 		NEXT();
@@ -1031,10 +1059,10 @@ punct2:
 	goto apply;
 l_OPEN:
 	pt = TK_OPEN;
-	if (FP_LIKELY(fast && f->elem == ES_BAD && !n->overflow && n->depth < FP_DEPTH_MAX)) {
+	if (FP_LIKELY(fast == FAST_PLAIN && !n->overflow && n->depth < FP_DEPTH_MAX)) {
 		n->prev = 0;
 		f->sig = h;
-		f = push_group(n, (unsigned char)s[i]);
+		f = push_group(n, (unsigned char)s[i]); /* FAST_PLAIN still */
 		h = V_GROUP;
 		i++;
 		NEXT();
@@ -1050,7 +1078,7 @@ l_CLOSE:
 		h = fp_mix(f->sig, h2);
 		/* back in a frame with VALUES rows? */
 		n->attn = f->values;
-		fast = !n->attn;
+		fast = FAST_IF(!n->attn);
 		i++;
 		NEXT();
 	}
@@ -1107,11 +1135,12 @@ apply:
 	step(n);
 	f = n->top;
 	h = f->sig;
-	fast = !n->attn && !n->text && n->head == H_NONE;
+	fast = FAST_IF(!n->attn && !n->text && n->head == H_NONE);
 	NEXT();
 done:
 	f->sig = h;
 #undef NEXT
+#undef FAST_IF
 #undef VIEW
 #undef RUN
 }

@@ -25,6 +25,10 @@ const uint8_t fp_cclass[256] = {
 
 const uint8_t fp_cstart[256] = {FP_CSTART(FP_CS_VALUE)};
 
+const uint64_t fp_low_bytes[9] = {
+	0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL, 0xffffffffffffULL, 0xffffffffffffffULL, ~0ULL,
+};
+
 uint64_t fp_word_hash(const char *s, size_t n, const char *end, uint64_t *first)
 {
 	*first = fp_load8(s, n < 8 ? n : 8, end);

@@ -155,6 +155,10 @@ static inline uint16_t fp_le16(uint16_t x)
 #endif
 }
 
+/* fp_low_bytes[n]: the low n bytes of a 64-bit word set (a load, not a
+ * variable shift: a word's bytes packed without the ones after it) */
+extern const uint64_t fp_low_bytes[9];
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -565,8 +569,7 @@ static inline __attribute__((always_inline)) void fp_hash_word(const char *v, un
 		fp_word16(fp_keep16(x, n), n, w);
 		return;
 	}
-	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
-	first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+	first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & fp_low_bytes[n]; /* the bytes past the word out */
 #else
 	memcpy(&first, v, 8);
 	first = fp_swar_lower(fp_le64(first) & ((1ULL << (8 * n)) - 1));
@@ -588,17 +591,15 @@ static inline __attribute__((always_inline)) void fp_hash_lowered(const char *lv
 	if (FP_UNLIKELY(n >= 8)) {
 		uint64_t c1 = 0;
 		if (n > 8) {
-			unsigned sh = 128 - 8 * n; /* the bytes past the word out */
 			memcpy(&c1, lv + 8, 8);
-			c1 = fp_le64(c1) << sh >> sh;
+			c1 = fp_le64(c1) & fp_low_bytes[n - 8]; /* the bytes past the word out */
 		}
 		w->first = c0;
 		w->h = n == 8 ? fp_word_short(8, c0) : fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
 		w->kw = fp_kw_mid_h(w->h, n, c0, c1);
 		return;
 	}
-	unsigned sh = 64 - 8 * n;
-	c0 = c0 << sh >> sh;
+	c0 &= fp_low_bytes[n];
 	w->first = c0;
 	w->h = fp_word_short(n, c0);
 	w->kw = fp_kw_short_h(w->h, c0);
@@ -628,8 +629,7 @@ static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v
 		fp_word16(fp_keep16(x, n), n, w);
 		return n;
 	}
-	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
-	uint64_t first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+	uint64_t first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & fp_low_bytes[n]; /* the bytes past the word out */
 	w->first = first;
 	w->h = fp_word_short(n, first);
 	w->kw = fp_kw_short_h(w->h, first);
@@ -764,6 +764,28 @@ static inline uint64_t fp_qident_hash(const char *v, unsigned n, const char *q)
 	}
 	return V_QIDENT ^ fp_fnv(FNV_OFF, q, n + 2);
 }
+
+#if defined(__SSE2__)
+/* fp_qident_hash() for a body whose bytes in lower case are at lv too (a
+ * window that fp_scan_word() or fp_ident_run16w() stored): a byte that
+ * lower case changes is an upper-case letter, and the bare word's hash
+ * comes from lv without folding it again */
+static inline uint64_t fp_qident_hash_lw(const char *v, const char *lv, unsigned n, const char *q)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	__m128i l = _mm_loadu_si128((const __m128i *)(const void *)lv);
+	unsigned same = (unsigned)_mm_movemask_epi8(
+		_mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('$')), _mm_cmpeq_epi8(x, l)));
+	unsigned m = (1u << n) - 1;
+	if ((same & m) == m && !IS(v[0], C_DIGIT)) {
+		struct fp_word w;
+		fp_hash_lowered(lv, n, &w);
+		if (!(w.kw & KF_RESERVED))
+			return w.h;
+	}
+	return V_QIDENT ^ fp_fnv(FNV_OFF, q, n + 2);
+}
+#endif
 
 /* A "name" whose body starts at v (after the quote, which is q in the
  * input), closed within 16 bytes, without "" or control bytes: sets *h as
