@@ -148,19 +148,24 @@ static inline void show_param(struct norm *n)
 		fp_text_param(&n->t, n->nparams);
 }
 
-/* hash of a lower-case word given as a C string */
-static uint64_t word_const(const char *w)
-{
-	uint64_t first;
-	size_t k = strlen(w);
-	return fp_word_hash(w, k, w + k, &first);
-}
+/* fp_word_hash() of a lower-case word of up to 16 bytes given as a string
+ * literal: a constant the compiler folds (no strlen, no call per use) */
+#define WC_LEN(w) (sizeof(w) - 1)
+#define WC_B(w, i) ((i) < WC_LEN(w) ? (uint64_t)(unsigned char)(w)[(i) < WC_LEN(w) ? (i) : 0] << (8 * ((i) % 8)) : 0)
+#define WC_8(w, o)                                                                                  \
+	(WC_B(w, (o)) | WC_B(w, (o) + 1) | WC_B(w, (o) + 2) | WC_B(w, (o) + 3) | WC_B(w, (o) + 4) | \
+	 WC_B(w, (o) + 5) | WC_B(w, (o) + 6) | WC_B(w, (o) + 7))
+#define word_const(w)                                                                         \
+	(WC_LEN(w) <= 8 ? fp_word_short(WC_LEN(w), WC_8(w, 0))                                    \
+			: fp_mix(fp_mix(fp_mix(V_WORD, WC_8(w, 0)), WC_8(w, 8)), WC_LEN(w)))
+_Static_assert(sizeof("savepoint") <= 17, "word_const() takes up to 16 bytes");
 
-static void show_word_text(struct norm *n, const char *w)
-{
-	emit(n, word_const(w));
-	show(n, w, strlen(w), M_RAW, D_WORD);
-}
+/* a word given as a string literal, hashed and shown */
+#define show_word_text(n, w)                              \
+	do {                                              \
+		emit((n), word_const(w));                 \
+		show((n), (w), WC_LEN(w), M_RAW, D_WORD); \
+	} while (0)
 
 /* ---- list element tracking ---- */
 
@@ -481,12 +486,12 @@ static void first_word(struct norm *n)
 	unsigned id = KW_ID(n->lx.kw);
 	n->out->kind = kind_of(id);
 	n->head = head_of(id);
-	const char *alias = id == KW_END ? "commit" : id == KW_ABORT ? "rollback" : NULL;
-	if (!alias) {
+	if (id == KW_END)
+		show_word_text(n, "commit");
+	else if (id == KW_ABORT)
+		show_word_text(n, "rollback");
+	else
 		tok_word(n);
-		return;
-	}
-	show_word_text(n, alias);
 }
 
 /* The first word of a statement that needs none of step_slow()'s rules
@@ -836,8 +841,12 @@ static void run(struct norm *n)
 	uint64_t h = f->sig, h2; /* h2: the current token's value */
 	/* apply the token here: !n->attn, no text, and no statement head rule
 	 * (so that n->ntok, which only they look at once past 0, need not be
-	 * counted: a statement's head never comes back) */
-	bool fast = false;
+	 * counted: a statement's head never comes back). FAST_PLAIN: and the
+	 * elements of the innermost group are not tracked (f->elem is ES_BAD,
+	 * which no token applied here changes), so that the common tokens
+	 * need one test */
+	enum { SLOW, FAST_TRACK, FAST_PLAIN } fast = SLOW;
+#define FAST_IF(ok) ((ok) ? (f->elem == ES_BAD ? FAST_PLAIN : FAST_TRACK) : SLOW)
 	/* the previous token's type and (lx->kw) the last word's kw, as
 	 * fp_lex_next() leaves them: lex_op() and head_set() look at them */
 	enum tok_type t, pt = TK_EOF;
@@ -850,6 +859,8 @@ static void run(struct norm *n)
 	 * token's end to the next token's start is shorter) */
 	size_t wbase = (size_t)-64;
 	unsigned idm = 0, d;
+	/* with SSE2, the 16 bytes at wbase in lower case, then zeros */
+	char lwin[32] __attribute__((aligned(16))) = {0};
 	const char *v;
 
 	fp_tail_init(&tail, s, len);
@@ -860,7 +871,7 @@ static void run(struct norm *n)
 #define RUN(j)                                                                                     \
 	((d = (unsigned)((j) - wbase)) < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d \
 		 ? k                                                                               \
-		 : (wbase = (j), fp_ident_run16(VIEW(j), &idm)))
+		 : (wbase = (j), fp_ident_run16w(VIEW(j), &idm, lwin)))
 
 /* to the next token: one indirect jump per token, on its first byte, past
  * the single blank that most often separates two tokens */
@@ -884,9 +895,13 @@ l_WORD:
 	st = i;
 	d = (unsigned)(i - wbase);
 	if (d < FP_WORD_WIN && (k = (unsigned)__builtin_ctz(~idm >> d)) < FP_WORD_WIN - d) {
+#if defined(__SSE2__)
+		fp_hash_lowered(lwin + d, k, &w);
+#else
 		fp_hash_word(VIEW(i), k, &w);
+#endif
 		i += k;
-	} else if (FP_LIKELY((k = fp_scan_word(VIEW(i), &w, &idm)) != 0)) {
+	} else if (FP_LIKELY((k = fp_scan_word(VIEW(i), &w, &idm, lwin)) != 0)) {
 		wbase = st;
 		i += k;
 	} else { /* a copy: w itself stays in registers */
@@ -894,9 +909,35 @@ l_WORD:
 		i = fp_word_long(s, i, len, &lw);
 		w = lw;
 	}
+word:
 	pt = TK_WORD;
 	lx->kw = w.kw;
-	if (FP_LIKELY(fast && !(w.kw & KF_ACT))) { /* tok_plain_word() */
+	if (FP_LIKELY(fast == FAST_PLAIN && !(w.kw & KF_ACT))) { /* tok_plain_word() */
+		/* reserved words only (fingerprint_kwgen.py checks) */
+		if (w.kw & (KF_SEL | KF_ENDSEL))
+			f->sel = (w.kw & KF_SEL) != 0;
+		h = fp_mix(h, w.h);
+		NEXT();
+	}
+	if (fast) {
+		if (FP_UNLIKELY(w.kw & KF_ACT)) {
+			/* the KF_ACT words that tok_word() applies as it stands */
+			unsigned id = KW_ID(w.kw);
+			if (id == KW_TRUE || id == KW_FALSE) {
+				elem_const(f);
+				n->nparams++;
+				h = fp_mix(h, V_CONST);
+				NEXT();
+			}
+			if (id == KW_NULL || id == KW_DEFAULT) {
+				elem_const(f);
+				h = fp_mix(h, w.h);
+				NEXT();
+			}
+			if (id != KW_AS || f->sel)
+				goto word_slow; /* AS in a select list: an alias may follow */
+		}
+		/* tok_plain_word() */
 		if (FP_UNLIKELY(f->elem != ES_BAD)) {
 			if (w.kw & (KF_EXPR | KF_PSPACE | KF_RESERVED))
 				f->elem = ES_BAD; /* not part of a type name */
@@ -909,8 +950,9 @@ l_WORD:
 		h = fp_mix(h, w.h);
 		NEXT();
 	}
+word_slow:
 	if (n->ntok == 0 && !n->text && first_word_fast(n, &w, &h)) {
-		fast = !n->attn;
+		fast = FAST_IF(!n->attn);
 		NEXT();
 	}
 	lx->first = w.first;
@@ -930,7 +972,12 @@ l_QUOTE:
 	i = FP_LIKELY(k) ? i + k : fp_lex_string(lx, i);
 constant:
 	pt = TK_CONST;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		n->nparams++;
+		h = fp_mix(h, V_CONST);
+		NEXT();
+	}
+	if (fast) {
 		elem_const(f);
 		n->nparams++;
 		h = fp_mix(h, V_CONST);
@@ -943,15 +990,24 @@ l_DQUOTE:
 	k = RUN(i);
 	v = VIEW(i);
 	if (FP_LIKELY(k - 1 < FP_HASH_MAX && v[k] == '"' && v[k + 1] != '"')) {
+#if defined(__SSE2__)
+		h2 = fp_qident_hash_lw(v, lwin + (i - wbase), k, s + st); /* a name of identifier bytes */
+#else
 		h2 = fp_qident_hash(v, k, s + st); /* a name of identifier bytes */
+#endif
 		i += k + 1;
 	} else {
 		lx->start = st; /* the text hashed when it is not a bare word's */
 		i = fp_lex_qident(lx, i);
 		h2 = lx->h;
 	}
+qident:
 	pt = TK_QIDENT;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	if (fast) {
 		elem_type(f);
 		h = fp_mix(h, h2);
 		NEXT();
@@ -991,7 +1047,11 @@ punct:
 	st = i++;
 punct2:
 	pt = t;
-	if (FP_LIKELY(fast)) {
+	if (FP_LIKELY(fast == FAST_PLAIN)) {
+		h = fp_mix(h, h2);
+		NEXT();
+	}
+	if (fast) {
 		elem_step(f, t);
 		h = fp_mix(h, h2);
 		NEXT();
@@ -999,10 +1059,10 @@ punct2:
 	goto apply;
 l_OPEN:
 	pt = TK_OPEN;
-	if (FP_LIKELY(fast && f->elem == ES_BAD && !n->overflow && n->depth < FP_DEPTH_MAX)) {
+	if (FP_LIKELY(fast == FAST_PLAIN && !n->overflow && n->depth < FP_DEPTH_MAX)) {
 		n->prev = 0;
 		f->sig = h;
-		f = push_group(n, (unsigned char)s[i]);
+		f = push_group(n, (unsigned char)s[i]); /* FAST_PLAIN still */
 		h = V_GROUP;
 		i++;
 		NEXT();
@@ -1018,7 +1078,7 @@ l_CLOSE:
 		h = fp_mix(f->sig, h2);
 		/* back in a frame with VALUES rows? */
 		n->attn = f->values;
-		fast = !n->attn;
+		fast = FAST_IF(!n->attn);
 		i++;
 		NEXT();
 	}
@@ -1047,6 +1107,26 @@ lex_slow:
 	st = lx->start;
 	i = lx->end;
 	pt = t;
+	/* the common kinds of tokens go on as if lexed here (a word after a
+	 * comment, a string with '' in it, a number with a fraction, a longer
+	 * operator, a negative number) */
+	switch (t) {
+	case TK_WORD:
+		w.first = lx->first;
+		w.h = lx->h;
+		w.kw = lx->kw;
+		goto word;
+	case TK_CONST:
+		goto constant;
+	case TK_QIDENT:
+		h2 = lx->h;
+		goto qident;
+	case TK_OP:
+		h2 = V_OP ^ lx->h;
+		goto punct2;
+	default:
+		break;
+	}
 apply:
 	lx->type = t;
 	lx->start = st;
@@ -1055,11 +1135,12 @@ apply:
 	step(n);
 	f = n->top;
 	h = f->sig;
-	fast = !n->attn && !n->text && n->head == H_NONE;
+	fast = FAST_IF(!n->attn && !n->text && n->head == H_NONE);
 	NEXT();
 done:
 	f->sig = h;
 #undef NEXT
+#undef FAST_IF
 #undef VIEW
 #undef RUN
 }

@@ -25,6 +25,10 @@ const uint8_t fp_cclass[256] = {
 
 const uint8_t fp_cstart[256] = {FP_CSTART(FP_CS_VALUE)};
 
+const uint64_t fp_low_bytes[9] = {
+	0, 0xff, 0xffff, 0xffffff, 0xffffffffULL, 0xffffffffffULL, 0xffffffffffffULL, 0xffffffffffffffULL, ~0ULL,
+};
+
 uint64_t fp_word_hash(const char *s, size_t n, const char *end, uint64_t *first)
 {
 	*first = fp_load8(s, n < 8 ? n : 8, end);
@@ -80,10 +84,19 @@ static void qident_hash(struct fp_lex *lx)
 		lx->h = V_QIDENT ^ safe_fnv(t, k);
 }
 
-/* Index of the first byte a or b in s[i..len), or len: 8 bytes at a time
- * (the lowest flagged byte of each test is exact). */
+/* Index of the first byte a or b in s[i..len), or len: 16 bytes at a time
+ * with SSE2, else 8 (the lowest flagged byte of each test is exact). */
 static size_t find_byte2(const char *s, size_t i, size_t len, unsigned char a, unsigned char b)
 {
+#if defined(__SSE2__)
+	for (; i < len && len - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8((char)a)),
+								      _mm_cmpeq_epi8(x, _mm_set1_epi8((char)b))));
+		if (m)
+			return i + (unsigned)__builtin_ctz(m);
+	}
+#endif
 	for (; i < len && len - i >= 8; i += 8) {
 		uint64_t x, y;
 		memcpy(&x, s + i, 8);
@@ -770,6 +783,88 @@ static enum tok_type lex_next(struct fp_lex *lx)
 	return lx->type;
 }
 
+/* Does s[i..j) hold "begin" in any case (as a word or not)? */
+static bool has_begin(const char *s, size_t i, size_t j)
+{
+	if (j < 5)
+		return false;
+	for (;; i++) {
+		i = find_byte2(s, i, j - 4, 'b', 'B');
+		if (i >= j - 4)
+			return false;
+		if (fp_word_eq(s + i, "begin", 5))
+			return true;
+	}
+}
+
+/* The first byte at or after i that may start or end a quote or a comment,
+ * or end a statement (; ' " $ - /), or len */
+static size_t split_skip(const char *s, size_t i, size_t len)
+{
+	static const uint8_t stop[256] = {[';'] = 1, ['\''] = 1, ['"'] = 1, ['$'] = 1, ['-'] = 1, ['/'] = 1};
+#if defined(__SSE2__)
+	for (; len - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(';')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\''))),
+					 _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('"')), _mm_cmpeq_epi8(x, _mm_set1_epi8('$'))));
+		m = _mm_or_si128(m, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')), _mm_cmpeq_epi8(x, _mm_set1_epi8('/'))));
+		unsigned b = (unsigned)_mm_movemask_epi8(m);
+		if (b)
+			return i + (unsigned)__builtin_ctz(b);
+	}
+#endif
+	while (i < len && !stop[(unsigned char)s[i]])
+		i++;
+	return i;
+}
+
+/*
+ * The splitter's fast path: from i, the first byte of the statement's first
+ * token, the index of the ';' that ends it, or len; (size_t)-1 when the
+ * token lexer must decide. Only what can hide a ';' is looked at: quotes,
+ * quoted identifiers and comments (a string's '' and a name's "" are two
+ * quotes in a row, and so is a string continued on the next line). An
+ * E'' string (backslash escapes), a '$' (dollar quotes, $n, names with $)
+ * and a "begin" anywhere (an SQL-standard function body) are left to the
+ * token lexer.
+ */
+static size_t split_scan(struct fp_lex *lx, size_t i)
+{
+	const char *s = lx->s;
+	size_t len = lx->len, first = i;
+	for (;;) {
+		i = split_skip(s, i, len);
+		if (i >= len)
+			break;
+		char c = s[i];
+		if (c == ';')
+			break;
+		if (c == '$') {
+			/* $n, or a name's '$' before a digit: never a dollar
+			 * quote's start (its tag does not start with a digit) */
+			if (i + 1 < len && IS(s[i + 1], C_DIGIT)) {
+				i++;
+				continue;
+			}
+			return (size_t)-1;
+		}
+		if (c == '\'' || c == '"') {
+			if (c == '\'' && i > first && (s[i - 1] | 0x20) == 'e')
+				return (size_t)-1;
+			i = find_byte(s, i + 1, len, (unsigned char)c);
+			if (i < len)
+				i++;
+			continue;
+		}
+		if ((c == '-' || c == '/') && i + 1 < len && s[i + 1] == (c == '-' ? '-' : '*')) {
+			i = c == '-' ? find_byte2(s, i, len, '\n', '\r') : skip_block_comment(lx, i);
+			continue;
+		}
+		i++;
+	}
+	return has_begin(s, first, i) ? (size_t)-1 : i;
+}
+
 bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, size_t *stmt_len)
 {
 	struct fp_lex lx;
@@ -777,6 +872,27 @@ bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off, s
 		size_t start = *pos, end = len;
 		while (start < len && IS(text[start], C_SPACE))
 			start++;
+		fp_lex_init(&lx, text, len, start);
+		/* blanks and comments, then the fast path when it can tell */
+		size_t tok = skip_blank(&lx, start);
+		if (tok < len && text[tok] == ';') {
+			*pos = tok + 1; /* no token: ";;", a lone comment */
+			continue;
+		}
+		if (tok >= len) {
+			*pos = len;
+			break;
+		}
+		size_t semi = split_scan(&lx, tok);
+		if (semi != (size_t)-1) {
+			*pos = semi < len ? semi + 1 : len;
+			end = semi;
+			while (end > start && IS(text[end - 1], C_SPACE))
+				end--;
+			*off = start;
+			*stmt_len = end - start;
+			return true;
+		}
 		struct fp_atomic a = {0};
 		bool any = false;
 		fp_lex_init(&lx, text, len, start);

@@ -155,6 +155,10 @@ static inline uint16_t fp_le16(uint16_t x)
 #endif
 }
 
+/* fp_low_bytes[n]: the low n bytes of a 64-bit word set (a load, not a
+ * variable shift: a word's bytes packed without the ones after it) */
+extern const uint64_t fp_low_bytes[9];
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
@@ -550,7 +554,7 @@ static inline const char *fp_view(const char *s, size_t len, const struct fp_tai
 #define FP_WORD_WIN 16
 #define FP_HASH_MAX 15
 #else
-#define FP_WORD_WIN 0
+#define FP_WORD_WIN 8
 #define FP_HASH_MAX 7
 #endif
 
@@ -565,8 +569,7 @@ static inline __attribute__((always_inline)) void fp_hash_word(const char *v, un
 		fp_word16(fp_keep16(x, n), n, w);
 		return;
 	}
-	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
-	first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+	first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & fp_low_bytes[n]; /* the bytes past the word out */
 #else
 	memcpy(&first, v, 8);
 	first = fp_swar_lower(fp_le64(first) & ((1ULL << (8 * n)) - 1));
@@ -576,36 +579,69 @@ static inline __attribute__((always_inline)) void fp_hash_word(const char *v, un
 	w->kw = fp_kw_short_h(w->h, first);
 }
 
+#if defined(__SSE2__)
+/* *w for the word of n bytes at lv, 0 < n < 16, already in lower case,
+ * from a window that fp_scan_word() or fp_ident_run16w() stored (lv + 16
+ * bytes are readable; the bytes past the word are not looked at) */
+static inline __attribute__((always_inline)) void fp_hash_lowered(const char *lv, unsigned n, struct fp_word *w)
+{
+	uint64_t c0;
+	memcpy(&c0, lv, 8);
+	c0 = fp_le64(c0);
+	if (FP_UNLIKELY(n >= 8)) {
+		uint64_t c1 = 0;
+		if (n > 8) {
+			memcpy(&c1, lv + 8, 8);
+			c1 = fp_le64(c1) & fp_low_bytes[n - 8]; /* the bytes past the word out */
+		}
+		w->first = c0;
+		w->h = n == 8 ? fp_word_short(8, c0) : fp_mix(fp_mix(fp_mix(V_WORD, c0), c1), n);
+		w->kw = fp_kw_mid_h(w->h, n, c0, c1);
+		return;
+	}
+	c0 &= fp_low_bytes[n];
+	w->first = c0;
+	w->h = fp_word_short(n, c0);
+	w->kw = fp_kw_short_h(w->h, c0);
+}
+#endif
+
 /* The word at v (v[0] starts an identifier): sets *w and returns its
  * length; 0 for a word of 16 bytes or more (8 without SSE2): fp_word_long().
  * *idm gets a bit per byte of v that may continue an identifier (16 bits;
- * 8 without SSE2), so that a word that starts among them is found without
- * reading them again. Inline, so that *w stays in registers. */
-static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm)
+ * 8 without SSE2: FP_WORD_WIN), and with SSE2 lw[0..16) (16-byte aligned)
+ * the 16 bytes in lower case, so that a word that starts among them is
+ * found and hashed without reading them again (fp_hash_lowered()). Inline,
+ * so that *w stays in registers. */
+static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v, struct fp_word *w, unsigned *idm,
+								     char *lw)
 {
 	unsigned n;
 #if defined(__SSE2__)
 	__m128i alpha, x = _mm_loadu_si128((const __m128i *)(const void *)v);
 	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(x, &alpha));
 	n = (unsigned)__builtin_ctz(~*idm);
+	x = fp_lower16(x, alpha);
+	_mm_store_si128((__m128i *)(void *)lw, x);
 	if (FP_UNLIKELY(n == 16))
 		return 0;
-	x = fp_lower16(x, alpha);
 	if (FP_UNLIKELY(n >= 8)) {
 		fp_word16(fp_keep16(x, n), n, w);
 		return n;
 	}
-	unsigned sh = 64 - 8 * n; /* the bytes past the word out */
-	uint64_t first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) << sh >> sh;
+	uint64_t first = fp_le64((uint64_t)_mm_cvtsi128_si64(x)) & fp_low_bytes[n]; /* the bytes past the word out */
 	w->first = first;
 	w->h = fp_word_short(n, first);
 	w->kw = fp_kw_short_h(w->h, first);
 #else
 	uint64_t x;
+	(void)lw;
 	memcpy(&x, v, 8);
 	x = fp_le64(x);
-	uint64_t stop = ~fp_swar_ident(x) & HIGHS;
-	*idm = 0;
+	uint64_t id = fp_swar_ident(x);
+	uint64_t stop = ~id & HIGHS;
+	/* the high bit of each byte to one bit: no carry crosses */
+	*idm = (unsigned)(((id >> 7) * 0x0102040810204080ULL) >> 56);
 	if (!stop)
 		return 0;
 	n = (unsigned)__builtin_ctzll(stop) >> 3;
@@ -618,13 +654,13 @@ static inline __attribute__((always_inline)) unsigned fp_scan_word(const char *v
 static inline __attribute__((always_inline)) void fp_lex_word(struct fp_lex *lx, size_t i)
 {
 	struct fp_word w;
-	char buf[32] __attribute__((aligned(16))) = {0};
+	char buf[32] __attribute__((aligned(16))) = {0}, lw[16] __attribute__((aligned(16)));
 	const char *v = lx->s + i;
 	if (lx->len - i < 16) {
 		fp_copy16(buf, lx->s, i, lx->len);
 		v = buf;
 	}
-	unsigned idm, n = fp_scan_word(v, &w, &idm);
+	unsigned idm, n = fp_scan_word(v, &w, &idm, lw);
 	lx->type = TK_WORD;
 	lx->end = FP_LIKELY(n) ? i + n : fp_word_long(lx->s, i, lx->len, &w);
 	lx->first = w.first;
@@ -687,6 +723,21 @@ static inline unsigned fp_ident_run16(const char *v, unsigned *idm)
 	return (unsigned)__builtin_ctz(~*idm);
 }
 
+/* fp_ident_run16(), and with SSE2 the 16 bytes at v in lower case into
+ * lw[0..16) (16-byte aligned), as fp_scan_word() does */
+static inline unsigned fp_ident_run16w(const char *v, unsigned *idm, char *lw)
+{
+#if defined(__SSE2__)
+	__m128i alpha, x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	*idm = (unsigned)_mm_movemask_epi8(fp_ident16(x, &alpha));
+	_mm_store_si128((__m128i *)(void *)lw, fp_lower16(x, alpha));
+	return (unsigned)__builtin_ctz(~*idm);
+#else
+	(void)lw;
+	return fp_ident_run16(v, idm);
+#endif
+}
+
 /* The hash of the quoted identifier whose body is the n identifier bytes
  * at v, 0 < n <= FP_HASH_MAX (q: the token in the input, quotes included):
  * the bare word's when it is the same identifier ([a-z0-9_] and bytes >=
@@ -713,6 +764,28 @@ static inline uint64_t fp_qident_hash(const char *v, unsigned n, const char *q)
 	}
 	return V_QIDENT ^ fp_fnv(FNV_OFF, q, n + 2);
 }
+
+#if defined(__SSE2__)
+/* fp_qident_hash() for a body whose bytes in lower case are at lv too (a
+ * window that fp_scan_word() or fp_ident_run16w() stored): a byte that
+ * lower case changes is an upper-case letter, and the bare word's hash
+ * comes from lv without folding it again */
+static inline uint64_t fp_qident_hash_lw(const char *v, const char *lv, unsigned n, const char *q)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)v);
+	__m128i l = _mm_loadu_si128((const __m128i *)(const void *)lv);
+	unsigned same = (unsigned)_mm_movemask_epi8(
+		_mm_andnot_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('$')), _mm_cmpeq_epi8(x, l)));
+	unsigned m = (1u << n) - 1;
+	if ((same & m) == m && !IS(v[0], C_DIGIT)) {
+		struct fp_word w;
+		fp_hash_lowered(lv, n, &w);
+		if (!(w.kw & KF_RESERVED))
+			return w.h;
+	}
+	return V_QIDENT ^ fp_fnv(FNV_OFF, q, n + 2);
+}
+#endif
 
 /* A "name" whose body starts at v (after the quote, which is q in the
  * input), closed within 16 bytes, without "" or control bytes: sets *h as

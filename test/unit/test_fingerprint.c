@@ -399,6 +399,48 @@ static void splitting(void)
 	   "BEGIN ATOMIC ... CASE ... END ... END");
 }
 
+/* The statements fp_next_statement() finds in text, joined by "|" */
+static const char *split_all(const char *text, size_t n)
+{
+	static char out[1024];
+	size_t pos = 0, off, len, k = 0;
+	out[0] = 0;
+	while (fp_next_statement(text, n, &pos, &off, &len) && k + len + 2 < sizeof out) {
+		k += (size_t)sprintf(out + k, "%s%.*s", k ? "|" : "", (int)len, text + off);
+	}
+	return pos == n ? out : "(did not end at len)";
+}
+
+/* What can hide a ';' from the splitter's fast path, and what it leaves to
+ * the token lexer (E'' strings, dollar quotes, BEGIN), splits the same. */
+static void splitting_quotes_and_comments(void)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{"SELECT 'it''s;'; SELECT 2", "SELECT 'it''s;'|SELECT 2"},
+		{"SELECT E'\\';' ; SELECT 2", "SELECT E'\\';'|SELECT 2"},
+		{"SELECT e'a\\\\'; SELECT 2", "SELECT e'a\\\\'|SELECT 2"},
+		{"SELECT \"a\"\";\" FROM t;SELECT 2", "SELECT \"a\"\";\" FROM t|SELECT 2"},
+		{"SELECT 1 /* it's; /* nested; */ still; */ ; SELECT 2", "SELECT 1 /* it's; /* nested; */ still; */|SELECT 2"},
+		{"SELECT 1 -- it's; \"x\nFROM t; SELECT 2", "SELECT 1 -- it's; \"x\nFROM t|SELECT 2"},
+		{"SELECT 'a'\n';' ; SELECT 2", "SELECT 'a'\n';'|SELECT 2"},
+		{"SELECT $1; SELECT a$2 FROM t; SELECT 3", "SELECT $1|SELECT a$2 FROM t|SELECT 3"},
+		{"SELECT $x$ ; $y$ ; $x$; SELECT 2", "SELECT $x$ ; $y$ ; $x$|SELECT 2"},
+		{"BEGIN; SELECT 1; COMMIT;", "BEGIN|SELECT 1|COMMIT"},
+		{"/* lead; */ SELECT 1 ; /* alone; */ ; -- end;", "/* lead; */ SELECT 1"},
+		{"SELECT 1 - -2 / 3; SELECT U&'d;' UESCAPE '!';", "SELECT 1 - -2 / 3|SELECT U&'d;' UESCAPE '!'"},
+		{"SELECT 1; /* unterminated; ", "SELECT 1"},
+		{"SELECT 1; 'unterminated; ", "SELECT 1|'unterminated;"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *got = split_all(cases[i].text, strlen(cases[i].text));
+		ok(strcmp(got, cases[i].want) == 0, "split: ", cases[i].want);
+		if (strcmp(got, cases[i].want) != 0)
+			printf("#   got: %s\n", got);
+	}
+}
+
 static void numbering_and_cap(void)
 {
 	fpr("SELECT $2, $1, 'a', 5 FROM t WHERE x IN (1, 2) AND y = ANY(ARRAY[3])", &R);
@@ -664,6 +706,7 @@ int main(int argc, char **argv)
 	tags();
 	partial();
 	splitting();
+	splitting_quotes_and_comments();
 	numbering_and_cap();
 	aliases();
 	temp_tables();
