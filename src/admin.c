@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <time.h>
 
+#include "admin_rs.h"
 #include "client.h"
 #include "log.h"
 #include "objects.h"
@@ -26,13 +27,6 @@
 #include "server.h"
 
 #define ADMIN_QUERY_MAX 4096
-
-struct rs {
-	struct client *cl;
-	struct pktbuf *pb;
-	const char *types;
-	int nrows;
-};
 
 static uint32_t type_oid(char t)
 {
@@ -55,7 +49,7 @@ static int16_t type_len(char t)
 }
 
 /* Starts a result set: types has one letter per column, then the names. */
-static void rs_begin(struct rs *rs, struct client *cl, const char *types, ...)
+void rs_begin(struct rs *rs, struct client *cl, const char *types, ...)
 {
 	struct pktbuf *pb = &cl->c.gen;
 	va_list ap;
@@ -92,7 +86,7 @@ static void put_text(struct pktbuf *pb, const char *v)
 
 /* One row; arguments follow the type string: 's' const char * (NULL is
  * SQL NULL), 'i' int, 'q' int64_t, 'N' uint64_t. */
-static void rs_row(struct rs *rs, ...)
+void rs_row(struct rs *rs, ...)
 {
 	struct pktbuf *pb = rs->pb;
 	char num[32];
@@ -136,7 +130,7 @@ static void command_complete(struct pktbuf *pb, const char *tag)
 	pkt_end(pb);
 }
 
-static void rs_end(struct rs *rs)
+void rs_end(struct rs *rs)
 {
 	char tag[32];
 	snprintf(tag, sizeof(tag), "SHOW");
@@ -167,6 +161,7 @@ static void show_help(struct client *cl)
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
 		     "\tSHOW QUERIES|ANALYZER\n"
+		     "\tSHOW NPLUSONE|SLOW|SLOW_PLANS|HAZARDS\n"
 		     "\tRESET QUERIES\n"
 		     "\tSET key = arg\n"
 		     "\tRELOAD\n"
@@ -296,7 +291,7 @@ static void show_pools(struct client *cl)
 	rs_end(&rs);
 }
 
-static void fmt_time(int64_t wall_usec, char *out, size_t outlen)
+void fmt_time(int64_t wall_usec, char *out, size_t outlen)
 {
 	time_t t = (time_t)(wall_usec / 1000000);
 	struct tm tm;
@@ -726,6 +721,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		{ "databases", show_databases }, { "pools", show_pools }, { "clients", show_clients },
 		{ "servers", show_servers }, { "lists", show_lists }, { "users", show_users },
 		{ "queries", show_queries }, { "analyzer", show_analyzer },
+		{ "nplusone", show_nplusone }, { "slow", show_slow }, { "slow_plans", show_slow_plans }, { "hazards", show_hazards },
 	};
 
 	if (n != 2) {

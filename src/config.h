@@ -98,6 +98,15 @@ struct config {
 	bool analyzer;
 	int max_fingerprints;
 	bool log_query_samples;
+	/* findings (doc/analyzer.md) */
+	int nplusone_min_repeats;
+	int nplusone_think_time_ms;
+	int slow_query_ms;
+	int slow_query_log_size;
+	bool slow_query_explain;
+	usec_t slow_query_explain_interval;
+	int slow_query_explain_rate;
+	int idle_in_transaction_warn_ms;
 
 	struct db_conf *dbs;
 	int ndbs;
