@@ -24,7 +24,7 @@ void show_nplusone(struct client *cl)
 	if (fd)
 		fd_janitor(s); /* units that ended by silence since the last tick */
 	n = fd ? np_sorted(&fd->np, &v) : 0;
-	rs_begin(&rs, cl, "sssssqiiqDDDDssssss", "kind", "database", "application_name", "client_addr",
+	rs_begin(&rs, cl, "ssssssqiiqDDDDssssss", "kind", "database", "application_name", "client_addr",
 		 "source_fingerprint", "fingerprint", "occurrences", "max_count", "last_count", "repeated_calls",
 		 "repeated_total_ms", "repeated_mean_ms", "run_total_ms", "run_mean_ms", "first_seen", "last_seen", "tag",
 		 "source_query", "query", "suggestion");

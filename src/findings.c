@@ -136,7 +136,7 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 	struct findings *fd = fd_get(s);
 	struct qentry *src = entry_of(s, x->cl, h->source_fp), *rep = entry_of(s, x->cl, h->fp);
 	const char *tag = rep && rep->tag ? rep->tag : src ? src->tag : NULL;
-	char client[64], sh[17], rh[17], q1[300], q2[300], q3[300];
+	char client[64], sh[17], rh[17], qa[80], q1[300], q2[300], q3[300];
 	struct np_finding *f;
 	bool is_new;
 
@@ -151,7 +151,7 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 	fp_hex(h->fp, rh);
 	log_info("nplusone: kind=%s database=%s application_name=%s client=%s source=%s repeated=%s count=%u "
 		 "wall_ms=%.3f tag=%s source_query=%s query=%s suggestion=%s",
-		 np_kind_name(h->kind), f->db, quoted(f->app, q1, 80), client, sh, rh, h->count, h->wall_us / 1e3,
+		 np_kind_name(h->kind), f->db, quoted(f->app, qa, sizeof(qa)), client, sh, rh, h->count, h->wall_us / 1e3,
 		 quoted(tag ? tag : "", q3, 200), quoted(f->source_text, q1, sizeof(q1)),
 		 quoted(f->text, q2, sizeof(q2)), np_suggestion(h->kind));
 }
