@@ -476,20 +476,20 @@ static void pop(struct an_server *as)
 
 /* Tells the findings (findings.h) that a statement completed. */
 static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
-			uint64_t rows, const char *sqlstate)
+			uint64_t rows, const char *sqlstate, bool suspended)
 {
 	struct fd_stmt st = {
 		.fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace, .kind = p->ref.kind,
 		.params = p->ref.params, .src = p->src, .sent = p->sent, .start = p->start, .end = s->now,
 		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0, .wait_us = p->wait_us,
-		.rows = rows, .sqlstate = sqlstate, .e = e,
+		.rows = rows, .sqlstate = sqlstate, .e = e, .suspended = suspended,
 	};
 
 	fd_statement(s, cl, &cl->an->fd, &st);
 }
 
 /* The head statement finished (rows, or an error). */
-static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate)
+static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
 {
 	struct an_server *as = &sv->an;
 	struct an_pending *p = head(as), *next;
@@ -508,7 +508,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		s->an.statements++;
 	}
 	if (cl && cl->an && fd_get(s))
-		findings_of(s, cl, p, e, rows, sqlstate);
+		findings_of(s, cl, p, e, rows, sqlstate, suspended);
 	pop(as);
 	/* the next statement on this server starts when this one ends */
 	next = head(as);
@@ -545,7 +545,7 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 		return;
 	switch (type) {
 	case 'C':
-		complete(s, sv, tag_rows(body, avail), NULL);
+		complete(s, sv, tag_rows(body, avail), NULL, false);
 		break;
 	case 'E': {
 		char sqlstate[6] = "XX000";
@@ -559,15 +559,15 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 				memcpy(sqlstate, v, 5);
 			i = (uint32_t)(nul - body) + 1;
 		}
-		complete(s, sv, 0, sqlstate);
+		complete(s, sv, 0, sqlstate, false);
 		break;
 	}
 	case 'I': /* an empty query is no statement of ours unless it was Executed */
 		if (head(as) && head(as)->type == AN_STMT)
-			complete(s, sv, 0, NULL);
+			complete(s, sv, 0, NULL, false);
 		break;
 	case 's':
-		complete(s, sv, 0, NULL);
+		complete(s, sv, 0, NULL, true);
 		break;
 	case 'Z':
 		ready(s, sv, avail ? (char)body[0] : 'I');

@@ -465,7 +465,8 @@ void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const 
 			      .end = st->end, .dur_us = st->dur_us };
 
 	np_conf_of(s, &cf);
-	np_statement(&c->np, &cf, &ns, np_emit_cb, &x);
+	if (!st->suspended) /* a portal read in batches is one statement */
+		np_statement(&c->np, &cf, &ns, np_emit_cb, &x);
 	c->last_fp = st->fp;
 	check_hazard(s, cl, st);
 	if (s->cfg.slow_query_ms >= 0 && st->dur_us >= (uint64_t)s->cfg.slow_query_ms * 1000)

@@ -77,6 +77,7 @@ struct fd_stmt {
 	int64_t sent, start, end;	/* monotonic usec */
 	uint64_t dur_us, wait_us, rows;
 	const char *sqlstate;		/* NULL: it succeeded */
+	bool suspended;			/* PortalSuspended: the portal's next Execute continues it */
 	struct qentry *e;		/* its statistics entry, or NULL */
 };
 

@@ -155,10 +155,18 @@ def test_pgbench_produces_no_nplusone(pg, pooler, pgbench_tables):
                                 "-j", "2", "-t", "20", "-M", mode, *script, "siftdb"],
                                env=client_env(), capture_output=True, text=True, timeout=240)
             assert r.returncode == 0, r.stdout + r.stderr
+    # named prepared statements (-M prepared) keep their server: session mode
+    s = pooler(pool_mode="session", default_pool_size=50, max_client_conn=200)
+    for script in ([], ["-S"]):
+        r = subprocess.run([PGBENCH, "-n", "-h", s.host, "-p", str(s.port), "-U", USER, "-c", "50", "-j", "2",
+                            "-t", "20", "-M", "prepared", *script, "siftdb"],
+                           env=client_env(), capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stdout + r.stderr
     time.sleep(0.3)
-    assert findings(p) == []
+    assert findings(p) == [] and findings(s) == []
     statements = int(p.admin_dicts("SHOW ANALYZER")[0]["statements"])
     assert statements > 6 * 50 * 20, statements
+    assert int(s.admin_dicts("SHOW ANALYZER")[0]["statements"]) > 2 * 50 * 20
 
 
 def test_web_requests_on_shared_connections_are_not_flagged(pooler, shop):

@@ -1060,7 +1060,10 @@ static const char all_changed[] =
 	"track_extra_parameters = search_path\nmax_packet_size = 1048576\npkt_buf = 8192\n"
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
 	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
-	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\n";
+	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\n"
+	"nplusone_min_repeats = 8\nnplusone_think_time_ms = 25\nslow_query_ms = -1\nslow_query_log_size = 50\n"
+	"slow_query_explain = off\nslow_query_explain_interval = 5min\nslow_query_explain_rate = 3\n"
+	"idle_in_transaction_warn_ms = 0\n";
 
 static void test_copy_setting(void)
 {
