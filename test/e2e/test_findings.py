@@ -342,3 +342,18 @@ def test_session_mode_flags_nothing(pooler):
     run_hazards(c)
     time.sleep(0.3)
     assert p.admin_dicts("SHOW HAZARDS") == []
+
+
+def test_plan_capture_without_a_plaintext_password_stores_the_error(pooler):
+    """The pool logs in with an md5 secret, which libpq cannot use: the
+    capture fails, its error is kept, and the client is not affected."""
+    from harness import md5_secret
+    p = pooler(slow_query_ms=100, auth_entries={"sift_md5": md5_secret("sift_md5", "md5pw")})
+    c = p.connect(user="sift_md5")
+    exec_simple(c, "select pg_sleep(0.2), 1 as x")
+    fp, _ = fingerprint("select pg_sleep(0.2), 1 as x")
+    row = wait_for(lambda: (lambda r: r if r and r["status"] != "pending" else None)(plans(p).get(fp)),
+                   what="the capture's result")
+    assert row["status"] == "error" and "password" in row["plan"], row
+    assert row["user"] == "sift_md5"
+    assert exec_simple(c, "select 7")[1] == [["7"]]
