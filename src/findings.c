@@ -86,7 +86,9 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
-/* A log value in double quotes ('"' and '\' escaped), cut at cap bytes. */
+/* A log value in double quotes ('"' and '\' escaped, control bytes as
+ * '?', so a client's text cannot start a log line of its own), cut at cap
+ * bytes. */
 static const char *quoted(const char *v, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -95,7 +97,7 @@ static const char *quoted(const char *v, char *out, size_t cap)
 	for (; v && *v && n + 4 < cap; v++) {
 		if (*v == '"' || *v == '\\')
 			out[n++] = '\\';
-		out[n++] = *v;
+		out[n++] = (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v;
 	}
 	out[n++] = '"';
 	out[n] = 0;
