@@ -357,3 +357,52 @@ def test_plan_capture_without_a_plaintext_password_stores_the_error(pooler):
     assert row["status"] == "error" and "password" in row["plan"], row
     assert row["user"] == "sift_md5"
     assert exec_simple(c, "select 7")[1] == [["7"]]
+
+
+def traced(trace_id, sql):
+    return f"/*traceparent='00-{trace_id:032x}-{trace_id:016x}-01'*/ " + sql
+
+
+def test_a_new_trace_id_or_application_name_ends_the_unit(pooler, shop):
+    """Two requests back to back on one connection, each looking up three
+    children: one run of six when glued together, none when the trace id
+    or the application_name says they are two requests."""
+    child = "select val from np_child where parent_id = %s"
+    parent = "select id from np_parent where id <= %s order by id"
+
+    def two_requests(c, first, second, between=None):
+        c.execute(first(parent), (3,)).fetchall()
+        for i in (1, 2, 3):
+            c.execute(first(child), (i,)).fetchall()
+        if between:
+            between()
+        for i in (4, 5, 6):
+            c.execute(second(child), (i,)).fetchall()
+
+    p = pooler(nplusone_think_time_ms=1000)
+    c = p.connect(application_name="trace-app")
+    two_requests(c, lambda s: traced(1, s), lambda s: traced(1, s))   # one trace: a run of 6
+    wait_for(lambda: [r for r in findings(p) if r["kind"] == "n+1" and r["max_count"] == "6"],
+             what="the glued run")
+    p2 = pooler(nplusone_think_time_ms=1000)
+    c2 = p2.connect(application_name="trace-app")
+    two_requests(c2, lambda s: traced(1, s), lambda s: traced(2, s))  # two traces
+    c3 = p2.connect(application_name="app-one")
+    two_requests(c3, lambda s: s, lambda s: s, between=lambda: c3.execute("set application_name = 'app-two'"))
+    time.sleep(1.3)
+    assert findings(p2) == []
+
+
+def test_named_prepared_statement_is_explained_with_its_parameters(pooler):
+    # one server, so the named statement stays where it was prepared
+    p = pooler(slow_query_ms=150, default_pool_size=1)
+    c = p.connect(application_name="prepared-app")
+    sql = "select pg_sleep(%t), count(*) from sift_items where id > %t"
+    c.execute(sql, (0.01, 1), prepare=True)
+    c.execute(sql, (0.2, 3), prepare=True)
+    fp, _ = fingerprint("select pg_sleep($1), count(*) from sift_items where id > $2")
+    row = wait_for(lambda: (lambda r: r if r and r["status"] != "pending" else None)(plans(p).get(fp)),
+                   what="the plan")
+    assert row["status"] == "ok" and "id > 3" in row["plan"], row
+    (slow,) = [r for r in slow_rows(p) if r["application_name"] == "prepared-app"]
+    assert slow["fingerprint"] == fp and float(slow["duration_ms"]) >= 190
