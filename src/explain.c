@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define EX_PREFIX "EXPLAIN (ANALYZE false) "
+
 enum ex_state { EX_CONNECTING, EX_SENDING, EX_READING };
 
 struct ex_job {
@@ -257,8 +259,10 @@ bool ex_start(struct explainer *ex, const char *const *keys, const char *const *
 	j->next = ex->jobs;
 	ex->jobs = j;
 	ex->njobs++;
-	if ((j->sql = malloc(n + 9)))
-		memcpy(j->sql, "EXPLAIN ", 8), memcpy(j->sql + 8, sql, n + 1);
+	/* the explicit option list also keeps a statement that begins with
+	 * "(" from being read as EXPLAIN's own options */
+	if ((j->sql = malloc(n + sizeof(EX_PREFIX))))
+		memcpy(j->sql, EX_PREFIX, sizeof(EX_PREFIX) - 1), memcpy(j->sql + sizeof(EX_PREFIX) - 1, sql, n + 1);
 	if (!j->sql || !copy_params(j, nparams, params)) {
 		snprintf(err, errlen, "out of memory");
 		job_free(j);

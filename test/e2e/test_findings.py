@@ -409,3 +409,24 @@ def test_named_prepared_statement_is_explained_with_its_parameters(pooler):
     assert row["status"] == "ok" and "id > 3" in row["plan"], row
     (slow,) = [r for r in slow_rows(p) if r["application_name"] == "prepared-app"]
     assert slow["fingerprint"] == fp and float(slow["duration_ms"]) >= 190
+
+
+def test_plan_capture_never_executes_the_statement(pg, pooler):
+    """Captures use an explicit option list, EXPLAIN (ANALYZE false): a
+    parenthesized SELECT is explained (plain "EXPLAIN (select ...)" is a
+    syntax error), and a text starting with "(analyze)" never runs."""
+    with pg.connect(dbname="siftdb") as a:
+        a.execute("drop table if exists np_victim")
+        a.execute("create table np_victim as select 1 as x")
+        a.execute("grant all on np_victim to public")
+    p = pooler(slow_query_ms=0, slow_query_explain_interval=0)
+    c = p.connect()
+    with pytest.raises(Exception):
+        exec_simple(c, "(analyze) delete from np_victim")
+    exec_simple(c, "(select x from np_victim)")
+    fp, _ = fingerprint("(select x from np_victim)")
+    row = wait_for(lambda: (lambda r: r if r and r["status"] != "pending" else None)(plans(p).get(fp)),
+                   what="the plan of a parenthesized select")
+    assert row["status"] == "ok" and "np_victim" in row["plan"], row
+    time.sleep(0.5)
+    assert pg.query("select count(*) from np_victim", dbname="siftdb") == [(1,)]
