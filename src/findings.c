@@ -585,6 +585,7 @@ void fd_janitor(struct sift *s)
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
 		janitor_clients(s, &p->active_clients);
+		janitor_clients(s, &p->waiting_clients);
 		janitor_clients(s, &p->idle_clients);
 	}
 }
