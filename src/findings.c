@@ -401,7 +401,7 @@ static void maybe_explain(struct sift *s, struct client *cl, struct fd_client *c
 			fd->explain_skipped++;
 		return;
 	}
-	p = sl_plan_claim(&fd->sl, st->fp, cl->db->name, cl->pool->user->name, st->e ? st->e->text : NULL, s->now,
+	p = sl_plan_claim(&fd->sl, st->fp, cl->db->name, cl->user->name, st->e ? st->e->text : NULL, s->now,
 			  s->cfg.slow_query_explain_interval);
 	if (!p)
 		return;
