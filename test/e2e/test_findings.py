@@ -306,14 +306,14 @@ def run_hazards(c):
     exec_simple(c, "DROP TABLE np_tmp")
     c.execute("BEGIN")
     c.execute("select 1")
-    time.sleep(0.5)                  # idle in transaction
+    time.sleep(1.0)                  # idle in transaction
     c.execute("COMMIT")
 
 
 def test_each_hazard_kind_is_reported(pooler):
     # one server: the session state the statements leave stays where the
     # next statement runs, so each of them succeeds
-    p = pooler(idle_in_transaction_warn_ms=200, default_pool_size=1)
+    p = pooler(idle_in_transaction_warn_ms=500, default_pool_size=1)
     c = p.connect(application_name="hazard-app")
     run_hazards(c)
     rows = p.admin_dicts("SHOW HAZARDS")
