@@ -85,6 +85,28 @@ echo "== what the application did: SHOW QUERIES, top 10 by total time (psql -p $
 "$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW QUERIES" |
 	awk -F'\t' 'BEGIN {printf "%8s %10s %8s  %s\n", "calls", "total_ms", "p99_ms", "query"}
 		NR <= 10 {printf "%8s %10.1f %8.3f  %s\n", $5, $6, $13, substr($22, 1, 90)}'
+echo "== an ORM-style request: list the tellers, then one query per teller (an N+1 loop)"
+orm_request() {
+	{
+		echo "/* controller='tellers',action='index' */ SELECT tid FROM pgbench_tellers ORDER BY tid;"
+		for tid in $(seq 1 10); do
+			echo "/* controller='tellers',action='index' */ SELECT sum(delta) FROM pgbench_history WHERE tid = $tid;"
+		done
+	} | "$PGBIN/psql" -X -q -d demo -o /dev/null
+}
+for _ in 1 2 3; do orm_request; sleep 0.1; done
+echo "   and the same page done right: one query with = ANY"
+"$PGBIN/psql" -X -q -d demo -o /dev/null -c "SELECT tid, sum(delta) FROM pgbench_history WHERE tid = ANY('{1,2,3,4,5,6,7,8,9,10}') GROUP BY tid"
+echo "== what pgsift flagged: SHOW NPLUSONE (psql -p $SIFT_PORT pgsift)"
+"$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW NPLUSONE" |
+	awk -F'\t' '{printf "%s: %s runs, up to %s repeats, %.1f ms of wall time, in %s\n  source:   %s\n  repeated: %s\n  fix:      %s\n", $1, $7, $8, $13, $17, $18, $19, $20}'
+echo "== a slow statement and its plan: SHOW SLOW, SHOW SLOW_PLANS"
+"$PGBIN/psql" -X -q -d demo -o /dev/null -c "SELECT pg_sleep(0.6), count(*) FROM pgbench_accounts WHERE abalance > 0"
+sleep 0.5
+"$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW SLOW" |
+	awk -F'\t' 'NR <= 3 {printf "%10.1f ms  plan: %-7s %s\n", $2, $15, $13}'
+"$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -R $'\x1e' -c "SHOW SLOW_PLANS" |
+	awk 'BEGIN {RS = "\x1e"; FS = "\t"} NF >= 8 {printf "  plan of %s (%s):\n", $6, $4; n = split($8, l, "\n"); for (i = 1; i <= n; i++) if (l[i] != "") print "    " l[i]}'
 echo "== the admin console (psql -p $SIFT_PORT pgsift)"
 "$PGBIN/psql" -X -d pgsift -c "SHOW POOLS" -c "SHOW STATS_TOTALS"
 echo "== server connections PostgreSQL has from pgsift (for 40 clients):"

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "advisor_pool.h"
+#include "admin_rs.h"
 #include "client.h"
 #include "log.h"
 #include "objects.h"
@@ -29,13 +30,6 @@
 #include "server.h"
 
 #define ADMIN_QUERY_MAX 4096
-
-struct rs {
-	struct client *cl;
-	struct pktbuf *pb;
-	const char *types;
-	int nrows;
-};
 
 static uint32_t type_oid(char t)
 {
@@ -59,7 +53,7 @@ static int16_t type_len(char t)
 }
 
 /* Starts a result set: types has one letter per column, then the names. */
-static void rs_begin(struct rs *rs, struct client *cl, const char *types, ...)
+void rs_begin(struct rs *rs, struct client *cl, const char *types, ...)
 {
 	struct pktbuf *pb = &cl->c.gen;
 	va_list ap;
@@ -96,7 +90,7 @@ static void put_text(struct pktbuf *pb, const char *v)
 
 /* One row; arguments follow the type string: 's' const char * (NULL is
  * SQL NULL), 'i' int, 'q' int64_t, 'N' uint64_t. */
-static void rs_row(struct rs *rs, ...)
+void rs_row(struct rs *rs, ...)
 {
 	struct pktbuf *pb = rs->pb;
 	char num[32];
@@ -148,7 +142,7 @@ static void command_complete(struct pktbuf *pb, const char *tag)
 	pkt_end(pb);
 }
 
-static void rs_end(struct rs *rs)
+void rs_end(struct rs *rs)
 {
 	char tag[32];
 	snprintf(tag, sizeof(tag), "SHOW");
@@ -179,6 +173,7 @@ static void show_help(struct client *cl)
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
 		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS|POOL_ADVICE\n"
+		     "\tSHOW NPLUSONE|SLOW|SLOW_PLANS|HAZARDS\n"
 		     "\tRESET QUERIES\n"
 		     "\tSET key = arg\n"
 		     "\tSET pool_size|reserve_pool_size|min_pool_size = N|default FOR DATABASE db\n"
@@ -309,7 +304,7 @@ static void show_pools(struct client *cl)
 	rs_end(&rs);
 }
 
-static void fmt_time(int64_t wall_usec, char *out, size_t outlen)
+void fmt_time(int64_t wall_usec, char *out, size_t outlen)
 {
 	time_t t = (time_t)(wall_usec / 1000000);
 	struct tm tm;
@@ -804,6 +799,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		{ "servers", show_servers }, { "lists", show_lists }, { "users", show_users },
 		{ "queries", show_queries }, { "analyzer", show_analyzer }, { "pool_advice", show_pool_advice },
 		{ "prepared_statements", show_prepared_statements },
+		{ "nplusone", show_nplusone }, { "slow", show_slow }, { "slow_plans", show_slow_plans }, { "hazards", show_hazards },
 	};
 
 	if (n != 2) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "findings.h"
 #include "sift.h"
 
 #define AN_STMT 1
@@ -24,6 +25,7 @@ struct an_client {
 	uint32_t nnames, cap;
 	struct an_name *names;	/* open addressing by name hash */
 	struct an_name portals[AN_PORTALS];
+	struct fd_client fd;		/* N+1 unit of work, idle transaction, texts kept for EXPLAIN */
 };
 
 bool an_init(struct analyzer *an, uint32_t max_fingerprints)
@@ -34,6 +36,8 @@ bool an_init(struct analyzer *an, uint32_t max_fingerprints)
 
 void an_free(struct analyzer *an)
 {
+	fd_free(an->fd);
+	an->fd = NULL;
 	qstats_free(&an->qs);
 }
 
@@ -55,9 +59,15 @@ static struct an_client *client_state(struct client *cl)
 	return cl->an;
 }
 
+struct fd_client *an_client_findings(struct client *cl)
+{
+	return &cl->an->fd;
+}
+
 void an_client_free(struct client *cl)
 {
 	if (cl->an) {
+		fd_client_end(cl->sift, cl, &cl->an->fd);
 		free(cl->an->names);
 		free(cl->an);
 		cl->an = NULL;
@@ -165,7 +175,23 @@ static uint64_t text_hash(const char *s, size_t n)
 
 /* Fingerprints one statement and finds or creates its entry. A text seen
  * recently by the same database and user skips the lexer. */
-static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial)
+/* The sqlcommenter trace id (W3C traceparent "00-<trace id>-<span id>-<flags>"),
+ * hashed; 0 when there is none. */
+static uint64_t trace_of(const struct fp_result *fr)
+{
+	const char *tp = fp_tag_get(fr, "traceparent");
+	size_t n;
+
+	if (!tp)
+		return 0;
+	n = strlen(tp);
+	if (n >= 35 && tp[2] == '-' && tp[35] == '-')
+		return name_hash(tp + 3, 32);
+	return name_hash(tp, n);
+}
+
+static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial,
+				 uint64_t *th_out)
 {
 	struct analyzer *an = &s->an;
 	struct fp_result *fr = &an->fr;
@@ -173,6 +199,9 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	struct qentry *e;
 	uint64_t th = text_hash(sql, len);
 	struct an_cache_ent *ce = &an->cache[th % AN_CACHE_SIZE];
+
+	if (th_out)
+		*th_out = th ? th : 1;
 
 	if (ce->text_hash == th && ce->len == len && ce->db == cl->db && ce->user == cl->user &&
 	    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
@@ -199,6 +228,8 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	ref.id = e->id;
 	ref.slot = e->slot;
 	ref.kind = (uint8_t)fr->kind;
+	ref.params = fr->nparams > 0;
+	ref.trace = fr->nkv ? trace_of(fr) : 0;
 	if (!partial && !(fr->flags & FP_PARTIAL)) {
 		*ce = (struct an_cache_ent){ .text_hash = th, .len = (uint32_t)len, .db = cl->db, .user = cl->user,
 					     .ref = ref };
@@ -217,7 +248,8 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct 
 	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
 }
 
-static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, int64_t start, uint64_t wait)
+static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, int64_t start, uint64_t wait,
+		 uint8_t src, uint64_t phash)
 {
 	struct an_pending *p;
 
@@ -232,6 +264,9 @@ static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, i
 	as->n++;
 	p->type = type;
 	p->start = start;
+	p->sent = start;
+	p->src = src;
+	p->phash = phash;
 	p->wait_us = wait;
 	if (ref)
 		p->ref = *ref;
@@ -266,17 +301,21 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 
 	/* most queries are one statement: without a ';' before the end, no
 	 * splitting pass is needed (fp_compute ignores a trailing ';') */
+	uint64_t th = 0;
+
+	if (cl->an && fd_explain_on(s))
+		fd_keep_query(&cl->an->fd, body, avail, len);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
-		struct an_ref ref = fingerprint(s, cl, text, tlen, cut);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl));
-		push(as, AN_MARK, NULL, s->now, 0);
+		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
 		return;
 	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
-		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl));
+		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
 	}
-	push(as, AN_MARK, NULL, s->now, 0);
+	push(as, AN_MARK, NULL, s->now, 0, 0, 0);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -308,7 +347,9 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 		query = (const char *)body + pos;
 		qlen = avail - pos;
 	}
-	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail);
+	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
+	if (fd_explain_on(s))
+		fd_keep_parse(s, &ac->fd, nlen != 0, ref.fp, query, qlen, avail < len);
 	if (nlen == 0)
 		ac->unnamed_stmt = ref;
 	else {
@@ -318,7 +359,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	}
 }
 
-static void on_bind(struct client *cl, const uint8_t *body, uint32_t avail)
+static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
 {
 	struct an_client *ac = client_state(cl);
 	uint32_t pos = 0;
@@ -335,8 +376,13 @@ static void on_bind(struct client *cl, const uint8_t *body, uint32_t avail)
 		if (n)
 			src = n->ref;
 	}
-	if ((dst = portal_ref(ac, portal, plen, true)))
+	if ((dst = portal_ref(ac, portal, plen, true))) {
 		*dst = src;
+		/* the parameters (formats, values): what makes two executions the same */
+		dst->phash = text_hash((const char *)body + pos, avail - pos) | 1;
+	}
+	if (plen == 0 && fd_explain_on(s))
+		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
 }
 
 static void on_execute(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body,
@@ -348,7 +394,7 @@ static void on_execute(struct sift *s, struct client *cl, struct an_server *as, 
 	struct an_ref *ref = portal && cl->an ? portal_ref(cl->an, portal, plen, false) : NULL;
 
 	/* an untracked statement still takes its place in the reply order */
-	push(as, AN_STMT, ref, s->now, take_wait(cl));
+	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0);
 }
 
 static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
@@ -366,7 +412,10 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		       uint32_t avail, uint32_t len)
 {
 	struct an_server *as = sv ? &sv->an : NULL;
+	struct an_client *ac = client_state(cl);
 
+	if (ac && ac->fd.idle_txn_since)
+		fd_client_message(s, cl, &ac->fd);
 	switch (type) {
 	case 'Q':
 		on_query(s, cl, as, body, avail, len);
@@ -375,7 +424,7 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		on_parse(s, cl, body, avail, len);
 		break;
 	case 'B':
-		on_bind(cl, body, avail);
+		on_bind(s, cl, body, avail, len);
 		break;
 	case 'E':
 		on_execute(s, cl, as, body, avail);
@@ -385,7 +434,7 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		break;
 	case 'S':
 	case 'F':
-		push(as, AN_MARK, NULL, s->now, 0);
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
 		break;
 	default:
 		break;
@@ -425,8 +474,22 @@ static void pop(struct an_server *as)
 	as->n--;
 }
 
+/* Tells the findings (findings.h) that a statement completed. */
+static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
+			uint64_t rows, const char *sqlstate, bool suspended)
+{
+	struct fd_stmt st = {
+		.fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace, .kind = p->ref.kind,
+		.params = p->ref.params, .src = p->src, .sent = p->sent, .start = p->start, .end = s->now,
+		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0, .wait_us = p->wait_us,
+		.rows = rows, .sqlstate = sqlstate, .e = e, .suspended = suspended,
+	};
+
+	fd_statement(s, cl, &cl->an->fd, &st);
+}
+
 /* The head statement finished (rows, or an error). */
-static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate)
+static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
 {
 	struct an_server *as = &sv->an;
 	struct an_pending *p = head(as), *next;
@@ -444,6 +507,8 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		qstats_record(e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", wall_now(s));
 		s->an.statements++;
 	}
+	if (cl && cl->an && fd_get(s))
+		findings_of(s, cl, p, e, rows, sqlstate, suspended);
 	pop(as);
 	/* the next statement on this server starts when this one ends */
 	next = head(as);
@@ -452,7 +517,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 }
 
 /* ReadyForQuery: its Query or Sync is done; drop what was skipped. */
-static void ready(struct sift *s, struct server *sv)
+static void ready(struct sift *s, struct server *sv, char status)
 {
 	struct an_server *as = &sv->an;
 	struct client *cl = sv->client;
@@ -466,7 +531,8 @@ static void ready(struct sift *s, struct server *sv)
 	/* after an overflow, start over once the client has nothing pending */
 	if (as->lost && cl && cl->pending_z <= 1 && !cl->unsynced)
 		an_server_reset(as);
-	(void)s;
+	if (cl && cl->an)
+		fd_ready(s, cl, &cl->an->fd, status);
 }
 
 void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
@@ -479,7 +545,7 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 		return;
 	switch (type) {
 	case 'C':
-		complete(s, sv, tag_rows(body, avail), NULL);
+		complete(s, sv, tag_rows(body, avail), NULL, false);
 		break;
 	case 'E': {
 		char sqlstate[6] = "XX000";
@@ -493,18 +559,18 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 				memcpy(sqlstate, v, 5);
 			i = (uint32_t)(nul - body) + 1;
 		}
-		complete(s, sv, 0, sqlstate);
+		complete(s, sv, 0, sqlstate, false);
 		break;
 	}
 	case 'I': /* an empty query is no statement of ours unless it was Executed */
 		if (head(as) && head(as)->type == AN_STMT)
-			complete(s, sv, 0, NULL);
+			complete(s, sv, 0, NULL, false);
 		break;
 	case 's':
-		complete(s, sv, 0, NULL);
+		complete(s, sv, 0, NULL, true);
 		break;
 	case 'Z':
-		ready(s, sv);
+		ready(s, sv, avail ? (char)body[0] : 'I');
 		break;
 	default:
 		break;
@@ -537,4 +603,5 @@ void an_janitor(struct sift *s)
 		s->an.last_decay = s->now;
 		qstats_decay(&s->an.qs);
 	}
+	fd_janitor(s);
 }

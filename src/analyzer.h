@@ -35,14 +35,20 @@ struct server;
 struct an_ref {
 	uint64_t fp;		/* 0: untracked */
 	uint64_t id;		/* qstats entry id */
+	uint64_t trace;		/* hash of the sqlcommenter trace id; 0: none */
+	uint64_t phash;		/* a portal's parameter values, hashed (N+1 duplicates) */
 	uint32_t slot;
 	uint8_t kind;
+	bool params;		/* has constants or $n parameters */
 };
 
 struct an_pending {
 	struct an_ref ref;
 	uint8_t type;		/* AN_STMT or AN_MARK */
+	uint8_t src;		/* 'Q' simple query, 'E' unnamed portal, 'e' named portal */
 	int64_t start;		/* monotonic usec */
+	int64_t sent;		/* when pgsift forwarded it */
+	uint64_t phash;		/* parameter values, hashed */
 	uint64_t wait_us;
 };
 
@@ -53,7 +59,9 @@ struct an_server {
 	struct an_pending q[AN_PENDING_MAX];
 };
 
-struct an_client;		/* per-client statement/portal names, made on first Parse */
+struct an_client;		/* per-client statement/portal names and findings state, made on first use */
+struct findings;
+struct fd_client;
 
 #define AN_CACHE_SIZE 256	/* recent statement texts and their entries */
 
@@ -73,6 +81,7 @@ struct analyzer {
 	int64_t last_decay;
 	uint64_t statements;	/* recorded executions */
 	uint64_t untracked;	/* replies that could not be matched to a statement */
+	struct findings *fd;	/* N+1, slow statements, hazards (findings.h); made on first use */
 };
 
 /* Sets up the statistics table. false when out of memory. */
@@ -92,8 +101,11 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 /* The server is released, closed or unlinked: forget what is pending. */
 void an_server_reset(struct an_server *as);
 
-/* Frees a client's statement names. */
+/* Frees a client's statement names (its open unit of work ends first). */
 void an_client_free(struct client *cl);
+
+/* The findings state of a client that has analyzer state (cl->an). */
+struct fd_client *an_client_findings(struct client *cl);
 
 /* The analyzer was switched on: statements already in flight are unknown,
  * so every server ignores replies until its client's work drains. */

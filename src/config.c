@@ -89,6 +89,14 @@ static const struct setting settings[] = {
 	S_(advisor_window, ST_TIME, R, "300", 0, 0),
 	S_(advisor_min_transactions, ST_INT, R, "100", 1, INT_MAX),
 	S_(advisor_headroom, ST_INT, R, "10", 0, 1000),
+	S_(nplusone_min_repeats, ST_INT, R, "5", 0, 1000000),
+	S_(nplusone_think_time_ms, ST_INT, R, "10", 0, 3600000),
+	S_(slow_query_ms, ST_INT, R, "500", -1, INT_MAX),
+	S_(slow_query_log_size, ST_INT, 0, "1000", 1, 1000000),
+	S_(slow_query_explain, ST_BOOL, R, "1", 0, 0),
+	S_(slow_query_explain_interval, ST_TIME, R, "60", 0, 0),
+	S_(slow_query_explain_rate, ST_INT, R, "30", 0, 100000),
+	S_(idle_in_transaction_warn_ms, ST_INT, R, "5000", 0, INT_MAX),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))

@@ -104,6 +104,15 @@ struct config {
 	usec_t advisor_window;
 	int advisor_min_transactions;
 	int advisor_headroom;
+	/* findings (doc/analyzer.md) */
+	int nplusone_min_repeats;
+	int nplusone_think_time_ms;
+	int slow_query_ms;
+	int slow_query_log_size;
+	bool slow_query_explain;
+	usec_t slow_query_explain_interval;
+	int slow_query_explain_rate;
+	int idle_in_transaction_warn_ms;
 
 	struct db_conf *dbs;
 	int ndbs;

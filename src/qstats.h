@@ -48,6 +48,7 @@ struct qentry {
 	int64_t first_seen, last_seen;	/* wall clock, microseconds */
 	uint8_t kind;			/* enum fp_kind */
 	bool partial;			/* text came from an incomplete statement */
+	uint8_t hazard;			/* enum hz_kind + 1 once classified (findings.c); 0: not yet */
 	struct qerr_count err[QSTATS_ERR_SLOTS];
 	uint64_t err_other;
 	struct qapp_count app[QSTATS_APP_SLOTS];

@@ -1061,7 +1061,10 @@ static const char all_changed[] =
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
 	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
 	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\nmax_prepared_statements = 13\n"
-	"advisor_target_wait_ms = 12\nadvisor_window = 90\nadvisor_min_transactions = 7\nadvisor_headroom = 25\n";
+	"advisor_target_wait_ms = 12\nadvisor_window = 90\nadvisor_min_transactions = 7\nadvisor_headroom = 25\n"
+	"nplusone_min_repeats = 8\nnplusone_think_time_ms = 25\nslow_query_ms = -1\nslow_query_log_size = 50\n"
+	"slow_query_explain = off\nslow_query_explain_interval = 5min\nslow_query_explain_rate = 3\n"
+	"idle_in_transaction_warn_ms = 0\n";
 
 static void test_copy_setting(void)
 {
