@@ -202,7 +202,10 @@ static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt
 {
 	struct qentry *e = st->e;
 
-	if (!e || st->sqlstate || !hazards_apply(s, cl))
+	/* a failed statement left no session state; SQL PREPARE that pgsift
+	 * refused (0A000, doc/prepared.md) still says what the code tries */
+	if (!e || (st->sqlstate && !(e->kind == FP_KIND_PREPARED && strcmp(st->sqlstate, "0A000") == 0)) ||
+	    !hazards_apply(s, cl))
 		return;
 	if (!e->hazard) /* classified once per entry: kind + 1 */
 		e->hazard = (uint8_t)(hz_classify(e->kind, e->text, tracked_cb, s) + 1);

@@ -667,7 +667,9 @@ static bool emit_simple(struct client *cl, uint8_t type)
 	return conn_gen_commit(&cl->c, mark);
 }
 
-static bool emit_error(struct client *cl, const char *aux)
+/* The client gets pgsift's error aux ("SQLSTATE\0message") in place of the
+ * server's; the analyzer sees it as the statement's reply. */
+static bool emit_error(struct server *sv, struct client *cl, const char *aux)
 {
 	uint32_t mark;
 
@@ -675,7 +677,12 @@ static bool emit_error(struct client *cl, const char *aux)
 		return false;
 	mark = conn_gen_mark(&cl->c);
 	proto_error(&cl->c.gen, false, aux, aux + 6);
-	return conn_gen_commit(&cl->c, mark);
+	if (!conn_gen_commit(&cl->c, mark))
+		return false;
+	if (sv->sift->cfg.analyzer)
+		an_server_message(sv->sift, sv, 'E', cl->c.gen.data + mark + PROTO_HDR, cl->c.gen.len - mark - PROTO_HDR,
+				  cl->c.gen.len - mark - PROTO_HDR);
+	return true;
 }
 
 static bool emit_tag(struct client *cl, const char *tag)
@@ -847,7 +854,7 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 	if (type == 'E') {
 		if (e->flags & F_FAIL) {
 			/* the stand-in failed as planned: the client gets its own error */
-			if (!emit_error(cl, e->aux))
+			if (!emit_error(sv, cl, e->aux))
 				return PS_STOP;
 			if (e->kind == RQ_QUERY)
 				return PS_USED;
