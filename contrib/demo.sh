@@ -79,7 +79,8 @@ export PGHOST=127.0.0.1 PGPORT=$SIFT_PORT PGUSER=postgres
 echo "== pgbench through pgsift: 40 clients share 5 server connections"
 "$PGBIN/pgbench" -i -q demo 2>&1 | tail -1
 "$PGBIN/pgbench" -c 40 -j 2 -T 5 -S demo 2>&1 | grep -E "clients|processed|tps"
-"$PGBIN/pgbench" -c 40 -j 2 -T 5 demo 2>&1 | grep -E "processed|tps"
+echo "   and TPC-B with protocol-level prepared statements (-M prepared)"
+"$PGBIN/pgbench" -c 40 -j 2 -T 5 -M prepared demo 2>&1 | grep -E "processed|tps"
 
 echo "== what the application did: SHOW QUERIES, top 10 by total time (psql -p $SIFT_PORT pgsift)"
 "$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW QUERIES" |
