@@ -269,16 +269,31 @@ static bool may_open(struct sift *s, struct pool *p)
 	       (evict_idle(s, p, false) && p->user->nservers < maxuser);
 }
 
+/* How many nodes l has, counting no further than max. */
+static int count_upto(const struct list *l, int max)
+{
+	int n = 0;
+
+	for (const struct list *it = l->next; it != l && n < max; it = it->next)
+		n++;
+	return n;
+}
+
 void pool_launch(struct pool *p)
 {
 	struct sift *s = p->sift;
-	int want;
+	int want, pending, room;
 
 	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed)
 		return;
 	if (p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry)
 		return;
-	want = pool_count(&p->waiting_clients) - pool_count(&p->new_servers) - pool_count(&p->tested_servers);
+	/* waiting clients are counted only as far as servers could be opened
+	 * for them: with 1000 clients on a pool of 20 this runs for each one
+	 * that waits */
+	pending = pool_count(&p->new_servers) + pool_count(&p->tested_servers);
+	room = pool_size_of(s, p) + reserve_size_of(s, p) - p->nservers;
+	want = room > 0 ? count_upto(&p->waiting_clients, room + pending) - pending : 0;
 	if (!list_empty(&p->login_clients) && list_empty(&p->new_servers) && want < 1)
 		want = 1;
 	if (want < min_pool_size_of(s, p) - p->nservers)
