@@ -121,6 +121,7 @@ def report(d):
     for metric, wl, c, label, conv in (
             ("rss_idle_kb", "idle clients", 10000, "RSS MB", lambda v: float(v) / 1024),
             ("connect_query_s", "connect + SELECT 1", 10000, "seconds", float),
+            ("connect_cpu_us", "connect + SELECT 1", 10000, "CPU µs/client", float),
             ("syscalls_per_tx", "-S simple (strace)", 100, "syscalls/tx", float)):
         vals = {}
         for who, row in ex.get(metric, {}).items():

@@ -152,7 +152,11 @@ for who in pgbouncer pgsift; do
 	echo "rss_idle_kb,$who,$rss,$IDLE_N idle clients: $line $(tr ',\n' '; ' <"$BENCH_TMP/hold.err"); before: $rss0 kB" >>"$EXTRA"
 	log "$who: RSS with $IDLE_N idle clients $rss kB (before $rss0 kB): $line"
 	sleep 1
+	t0=$(proc_cpu_ticks "$pid")
 	line=$("$BENCH_TMP/connhold" -n "$IDLE_N" -p 200 -q "SELECT 1" "$ci" 2>"$BENCH_TMP/hold.err") || true
+	sleep 0.5 # let the pooler finish the disconnects
+	t1=$(proc_cpu_ticks "$pid")
+	echo "connect_cpu_us,$who,$(awk -v d=$((t1 - t0)) -v hz="$hz" -v n="$IDLE_N" 'BEGIN {printf "%.1f", d / hz * 1e6 / n}'),pooler CPU per client (connect + SELECT 1 + disconnect)" >>"$EXTRA"
 	secs=$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")
 	grep -q 'failed=0' <<<"$line" || secs="FAIL"
 	echo "connect_query_s,$who,$secs,$line $(tr ',\n' '; ' <"$BENCH_TMP/hold.err")" >>"$EXTRA"
