@@ -219,7 +219,7 @@ def chart(d, summ, order):
     """Throughput and p99 against clients for the -S workloads measured at
     two or more client counts; one line per contender and mode."""
     series = []
-    for w, m in sorted({(k[0], k[1]) for k in order}):
+    for w, m in sorted({(k[0], k[1]) for k in order if k[0] == "S" and k[1] in ("simple", "extended")}):
         ks = sorted(k for k in order if k[:2] == (w, m))
         if len(ks) < 2:
             continue
@@ -235,9 +235,9 @@ def chart(d, summ, order):
                     f.writelines("%d %.1f %.3f\n" % p for p in pts)
                 series.append((fn, "%s (%s)" % (LABEL[who], wl_name(w, m)), WHO.index(who) + 1, m))
     dash = {"simple": 1, "extended": 2, "prepared": 3}
-    gp = ['set terminal pngcairo size 1200,500 font ",10"', 'set output "chart.png"',
+    gp = ['set terminal pngcairo size 1200,560 font ",10"', 'set output "chart.png"',
           'set multiplot layout 1,2 title "pgsift vs PgBouncer vs direct (%s)"' % os.path.basename(d),
-          "set logscale x", "set xlabel 'clients'", "set grid", "set key top left", "set xtics (1,10,100,1000)",
+          "set logscale x", "set xlabel 'clients'", "set grid", "set key below", "set xtics (1,10,100,1000)",
           "set ylabel 'transactions/s (median)'", "set yrange [0:*]"]
     plot = lambda col: "plot " + ", ".join("'%s' using 1:%d with linespoints lc %d dt %d pt 7 title '%s'"
                                              % (fn, col, lc, dash.get(m, 1), t) for fn, t, lc, m in series)
