@@ -41,20 +41,22 @@ bench_start_pg() {
 port = $PG_PORT
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$BENCH_TMP/pg'
-max_connections = 300
+max_connections = ${PG_MAX_CONN:-300}
 fsync = off
 synchronous_commit = off
 shared_buffers = 256MB
 CONF
 	"${AS_PG[@]}" "$PGBIN/pg_ctl" -D "$BENCH_TMP/pg/data" -l "$BENCH_TMP/pg/log" -w start >/dev/null
 	"$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench
-	"$PGBIN/pgbench" -i -q -h 127.0.0.1 -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
+	"$PGBIN/pgbench" -i -q -s "${PG_SCALE:-1}" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 }
 
 # Starts pgsift in transaction mode in front of it; sets SIFT_PORT and SIFT_PID.
-# Extra [pgsift] lines may be given as arguments.
+# Extra [pgsift] lines may be given as arguments. SIFT_NAME (default pgsift)
+# names its files in $BENCH_TMP, so that several instances can run at once.
 bench_start_pgsift() {
 	SIFT_PORT=$(free_port)
+	local name=${SIFT_NAME:-pgsift}
 	{
 		echo "[databases]"
 		echo "bench = host=127.0.0.1 port=$PG_PORT dbname=bench"
@@ -69,16 +71,68 @@ bench_start_pgsift() {
 		echo "max_client_conn = 20000"
 		echo "log_connections = 0"
 		echo "log_disconnections = 0"
-		echo "logfile = $BENCH_TMP/pgsift.log"
+		echo "logfile = $BENCH_TMP/$name.log"
 		for line in "$@"; do echo "$line"; done
-	} >"$BENCH_TMP/pgsift.ini"
-	"$PGSIFT" -q "$BENCH_TMP/pgsift.ini" &
+	} >"$BENCH_TMP/$name.ini"
+	"$PGSIFT" -q "$BENCH_TMP/$name.ini" &
 	SIFT_PID=$!
 	BENCH_PIDS+=("$SIFT_PID")
 	for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && return 0; sleep 0.05; done
 	echo "pgsift did not start:" >&2
-	cat "$BENCH_TMP/pgsift.log" >&2
+	cat "$BENCH_TMP/$name.log" >&2
 	return 1
+}
+
+# Writes a PgBouncer config equivalent to bench_start_pgsift's (transaction
+# mode, same pool size and limits) to $BENCH_TMP/pgbouncer/pgbouncer.ini;
+# sets BOUNCER_PORT, BOUNCER_INI and AS_BOUNCER (PgBouncer refuses to run as
+# root, so as root it runs as the postgres user).
+bench_pgbouncer_config() {
+	BOUNCER_PORT=$(free_port)
+	local dir=$BENCH_TMP/pgbouncer
+	mkdir -p "$dir"
+	AS_BOUNCER=()
+	if [ "$(id -u)" -eq 0 ]; then
+		chown postgres "$dir"
+		AS_BOUNCER=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+	fi
+	echo '"postgres" ""' >"$dir/userlist.txt"
+	cat >"$dir/pgbouncer.ini" <<INI
+[databases]
+bench = host=127.0.0.1 port=$PG_PORT dbname=bench
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $BOUNCER_PORT
+listen_backlog = ${LISTEN_BACKLOG:-128}
+unix_socket_dir =
+auth_type = trust
+auth_file = $dir/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+default_pool_size = ${POOL_SIZE:-20}
+max_client_conn = 20000
+log_connections = 0
+log_disconnections = 0
+logfile = $dir/pgbouncer.log
+INI
+	BOUNCER_INI=$dir/pgbouncer.ini
+}
+
+# Starts PgBouncer with bench_pgbouncer_config's settings; sets BOUNCER_PID.
+bench_start_pgbouncer() {
+	bench_pgbouncer_config
+	"${AS_BOUNCER[@]}" pgbouncer -q "$BOUNCER_INI" &
+	BOUNCER_PID=$!
+	BENCH_PIDS+=("$BOUNCER_PID")
+	for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$BOUNCER_PORT" && return 0; sleep 0.05; done
+	echo "pgbouncer did not start:" >&2
+	cat "$BENCH_TMP/pgbouncer/pgbouncer.log" >&2
+	return 1
+}
+
+# Resident memory of a process, in kB.
+proc_rss_kb() {
+	awk '/^VmRSS:/ {print $2}' "/proc/$1/status"
 }
 
 # CPU time (user + system) of a process, in clock ticks.
