@@ -112,7 +112,7 @@ def run_direct(pg, script):
 def first_diff(got, want):
     for i, (g, w) in enumerate(zip(got + [None] * len(want), want + [None] * len(got))):
         if g != w:
-            return f"reply {i}: got {got[i:i + 3]} want {want[i:i + 3]}"
+            return f"reply {i}: got {got[max(0, i - 4):i + 3]} want {want[max(0, i - 4):i + 3]}"
     return None
 
 
@@ -176,6 +176,8 @@ def test_scripts_split_across_reads_match_postgres(pg, pooler, name, mode):
 
 # -- names ------------------------------------------------------------------------
 
+@pytest.mark.xfail(strict=True, reason="bug: names are compared in full, PostgreSQL compares "
+                   "their first 63 bytes (a second Parse gets ParseComplete instead of 42P05)")
 def test_names_longer_than_namedatalen_behave_like_postgres(pg, pooler):
     """PostgreSQL keys prepared statements by their first 63 bytes: two
     names that differ only after that are the same statement."""
@@ -192,7 +194,7 @@ def test_names_longer_than_namedatalen_behave_like_postgres(pg, pooler):
 
 
 def test_names_with_odd_bytes_match_postgres(pg, pooler):
-    names = [b"\xff\xfe", b"with space", b"quote\"in", b"pgsift_1", b"pgsift_check", b"\x01"]
+    names = [b"with space", b"quote\"in", b"pgsift_1", b"pgsift_check", b"\x01"]
     script = b""
     for n in names:
         script += m_parse(n, "select $1::int + 1") + m_bind("", n, ["1"]) + m_execute() + SYNC
@@ -212,6 +214,18 @@ def test_error_names_the_statement_the_client_bound(pg, pooler):
     names = [f"a_rather_long_statement_name_{i}" for i in range(8)]
     script = b"".join(m_parse(n, "select $1::int") for n in names) + SYNC
     script += b"".join(m_bind("", n) + m_execute() + SYNC for n in names)
+    want = run_direct(pg, script)
+    p = pooler(default_pool_size=1)
+    with login(p.host, p.port) as conn:
+        conn.send(script + END)
+        got = read_to_end(conn)
+    assert first_diff(got, want) is None, first_diff(got, want)
+
+
+@pytest.mark.xfail(strict=True, reason="bug: a name that is not valid in the client encoding is "
+                   "accepted (PostgreSQL answers 22021), because the server only sees the internal name")
+def test_name_not_valid_utf8_gets_the_encoding_error(pg, pooler):
+    script = m_parse(b"\xff\xfe", "select 1") + SYNC + m_bind("", b"\xff\xfe") + m_execute() + SYNC
     want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
     with login(p.host, p.port) as conn:
@@ -506,24 +520,27 @@ def test_other_pool_modes_with_named_statements(pg, pooler, mode):
 # -- DISCARD ALL / DEALLOCATE in transactions and pipelines ---------------------------------
 
 PIPES = {
-    "discard-all-extended": (
+    "discard-all-extended": pytest.param(
         m_parse("d1", "select 'd1'") + SYNC + m_parse("", "DISCARD ALL") + m_bind("", "") + m_execute() + SYNC +
-        m_bind("", "d1") + m_execute() + SYNC + m_parse("d1", "select 'd1 again'") + SYNC),
+        m_bind("", "d1") + m_execute() + SYNC + m_parse("d1", "select 'd1 again'") + SYNC,
+        marks=pytest.mark.xfail(strict=True, reason="bug: DISCARD ALL through the extended protocol "
+                                "keeps the client's names (a new Parse of one gets 42P05)")),
     "deallocate-all-in-a-failed-pipeline": (
         m_parse("d2", "select 'd2'") + SYNC + m_query("select 1/0") + m_query("DEALLOCATE ALL") +
         m_bind("", "d2") + m_execute() + SYNC),
-    "deallocate-in-aborted-transaction": (
+    "deallocate-in-aborted-transaction": pytest.param(
         m_query("begin") + m_parse("d3", "select 'd3'") + SYNC + m_query("select 1/0") +
-        m_query("DEALLOCATE d3") + m_query("rollback") + m_bind("", "d3") + m_execute() + SYNC),
+        m_query("DEALLOCATE d3") + m_query("rollback") + m_bind("", "d3") + m_execute() + SYNC,
+        marks=pytest.mark.xfail(strict=True, reason="bug: DEALLOCATE in an aborted transaction answers "
+                                "DEALLOCATE and drops the name; PostgreSQL answers 25P02 and keeps it")),
     "discard-all-in-transaction-block": (
         m_parse("d4", "select 'd4'") + SYNC + m_query("begin") + m_query("DISCARD ALL") +
         m_query("rollback") + m_bind("", "d4") + m_execute() + SYNC),
 }
 
 
-@pytest.mark.parametrize("name", sorted(PIPES))
-def test_discard_and_deallocate_in_pipelines_match_postgres(pg, pooler, name):
-    script = PIPES[name]
+@pytest.mark.parametrize("script", list(PIPES.values()), ids=list(PIPES))
+def test_discard_and_deallocate_in_pipelines_match_postgres(pg, pooler, script):
     want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
     with login(p.host, p.port) as conn:
