@@ -325,15 +325,19 @@ def test_huge_bind_pipelined_in_random_chunks(pg, pooler):
 
 @pytest.mark.xfail(strict=True, reason="bug: DEALLOCATE of pgsift's internal name goes to the "
                    "server and drops another client's statement")
-def test_deallocate_of_an_internal_name_does_not_break_other_clients(pooler):
+@pytest.mark.parametrize("how", ["simple", "extended"])
+def test_deallocate_of_an_internal_name_does_not_break_other_clients(pooler, how):
     p = pooler(default_pool_size=1)
     a = raw(p)
     assert a.pgconn.prepare(b"mine", b"select 'owned by a'").status == pq.ExecStatus.COMMAND_OK
     assert values(a.pgconn.exec_prepared(b"mine", [])) == [["owned by a"]]
     internal = internal_name_of(p, "owned by a")
     b = raw(p)
-    with pytest.raises(psycopg.errors.InvalidSqlStatementName):
-        b.execute(f"DEALLOCATE {internal}")
+    sql = f"DEALLOCATE {internal}".encode()
+    # "extended": an unnamed Parse, Bind, Execute
+    r = b.pgconn.exec_(sql) if how == "simple" else b.pgconn.exec_params(sql, [])
+    assert r.status == pq.ExecStatus.FATAL_ERROR, r.status
+    assert r.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
     r = a.pgconn.exec_prepared(b"mine", [])
     assert r.status == pq.ExecStatus.TUPLES_OK, a.pgconn.error_message
     assert values(r) == [["owned by a"]]
@@ -359,6 +363,21 @@ def test_sql_prepare_in_a_named_parse_is_refused(pooler):
         b.close()
     assert not any(m[0] == "D" and b"secret" in m[1] for m in b_replies), b_replies
     assert ("E", "0A000") in [m[:2] for m in a_replies], a_replies
+
+
+@pytest.mark.xfail(strict=True, reason="bug: EXECUTE inside another statement (CREATE TABLE AS, "
+                   "EXPLAIN ANALYZE) runs another client's statement by its internal name")
+@pytest.mark.parametrize("wrapper", ["CREATE TEMP TABLE stolen AS EXECUTE {}", "EXPLAIN ANALYZE EXECUTE {}"])
+def test_sql_execute_of_an_internal_name_is_refused(pooler, wrapper):
+    p = pooler(default_pool_size=1)
+    a = raw(p)
+    assert a.pgconn.prepare(b"mine", b"select 'secret of a' as s").status == pq.ExecStatus.COMMAND_OK
+    a.pgconn.exec_prepared(b"mine", [])
+    internal = internal_name_of(p, "secret of a")
+    b = raw(p)
+    with pytest.raises(psycopg.Error) as ei:
+        b.execute(wrapper.format(internal))
+    assert ei.value.sqlstate in ("0A000", "26000"), ei.value
 
 
 @pytest.mark.xfail(strict=True, reason="bug: a simple query larger than the buffer skips the "
