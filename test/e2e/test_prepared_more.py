@@ -827,3 +827,48 @@ def test_error_after_close_in_the_same_pipeline_shows_the_client_name(pg, pooler
         got = read_to_end(conn)
     assert not any(m[0] == "E" and "pgsift_" in (m[2] or "") for m in got), got
     assert first_diff(got, want) is None, first_diff(got, want)
+
+
+# -- memory: replies pgsift gives itself to a client that does not read ------------------------------
+
+def _rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("with_server", [False, pytest.param(True, marks=pytest.mark.xfail(
+    strict=True, reason="bug: CloseComplete/ParseComplete that pgsift answers itself for a linked "
+    "client are queued without bound when the client does not read (no backpressure)"))])
+def test_self_answered_replies_are_bounded_for_a_client_that_does_not_read(pooler, with_server):
+    p = pooler(default_pool_size=1)
+    c = login(p.host, p.port)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        if with_server:
+            c.send(m_query("begin"))  # keeps the server linked
+            while c.read_msg(timeout=5)[0] != b"Z":
+                pass
+        before = _rss_kb(p.pid)
+        chunk = m_close("S", "x") * 100000  # 1.1 MB in, 500 KB of CloseComplete out
+        sent = [0]
+
+        def writer():
+            try:
+                for _ in range(60):
+                    c.send(chunk)
+                    sent[0] += 1
+            except OSError:
+                pass
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        t.join(30)
+        grown_mb = (_rss_kb(p.pid) - before) / 1024
+        # PostgreSQL stops reading once its replies back up; pgsift must too
+        # (a few MB of socket buffers and one input buffer at most)
+        assert grown_mb < 16, f"pgsift grew by {grown_mb:.0f} MB after {sent[0]} MB of Close"
+    finally:
+        c.sock.close()
