@@ -627,7 +627,8 @@ static bool check_header(struct client *cl, uint8_t type, uint32_t len)
 		client_close(cl, "08P01", msg);
 		return false;
 	}
-	if (len < 4) {
+	/* PostgreSQL's own bound on the messages that carry only names */
+	if (len < 4 || ((type == 'C' || type == 'D' || type == 'H' || type == 'S') && len > PROTO_SMALL_MESSAGE_MAX)) {
 		client_close(cl, "08P01", "invalid message length");
 		return false;
 	}

@@ -154,9 +154,13 @@ struct ps_client {
 	uint32_t mask, count;
 };
 
+/* PostgreSQL keys prepared statements by their first NAMEDATALEN - 1 bytes:
+ * names that differ only after that are one name. */
+#define PG_NAME_MAX 63
+
 static uint32_t name_hash(const char *name)
 {
-	return (uint32_t)hash64((const uint8_t *)name, strlen(name));
+	return (uint32_t)hash64((const uint8_t *)name, strnlen(name, PG_NAME_MAX));
 }
 
 static struct ps_name **cmap_slot(struct ps_client *m, const char *name)
@@ -168,7 +172,7 @@ static struct ps_name **cmap_slot(struct ps_client *m, const char *name)
 		return NULL;
 	h = name_hash(name);
 	for (pp = &m->b[h & m->mask]; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && strcmp((*pp)->name, name) == 0)
+		if ((*pp)->hash == h && strncmp((*pp)->name, name, PG_NAME_MAX) == 0)
 			return pp;
 	return NULL;
 }
@@ -593,6 +597,16 @@ static bool uncertain_before_sync(struct server *sv)
 	return false;
 }
 
+/* Replies pgsift generated for a client that are not sent yet: past this,
+ * the client is not read until it takes them (Closes answered by pgsift
+ * reach no server, so the server's queue gives no backpressure). */
+#define PS_OUT_MAX 65536
+
+static bool out_backlog(const struct client *cl)
+{
+	return cl->c.nseg && cl->c.gen.len > PS_OUT_MAX;
+}
+
 /* Must the client's next P/B/D/C/Q wait for replies? Either an earlier
  * batch may still be skipped, or a DEALLOCATE/DISCARD ALL in flight will
  * change the client's names when it succeeds. */
@@ -603,7 +617,7 @@ static bool must_wait(struct server *sv)
 
 bool ps_unstalled(struct server *sv)
 {
-	if (!sv->rq.stalled || must_wait(sv))
+	if (!sv->rq.stalled || must_wait(sv) || (sv->client && out_backlog(sv->client)))
 		return false;
 	sv->rq.stalled = false;
 	return true;
@@ -905,6 +919,13 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		break;
 	case RQ_EXEC:
 		q->pop = type == 'C' || type == 'I' || type == 's';
+		if (type == 'C' && (e->flags & F_DEFER) &&
+		    ((avail >= 12 && memcmp(body, "DISCARD ALL", 12) == 0) ||
+		     (avail >= 15 && memcmp(body, "DEALLOCATE ALL", 15) == 0))) {
+			cmap_clear(cl);
+			e->flags &= (uint8_t)~F_DEFER;
+			sv->rq.deferred--;
+		}
 		if (type == 'G')
 			copy_in_started(sv, cl);
 		break;
@@ -912,8 +933,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		q->pop = type == 'Z';
 		break;
 	case RQ_QUERY:
-		if (type == 'I' && (e->flags & F_TAG)) {
-			/* the empty query that stood in for a DEALLOCATE ran */
+		if (type == 'C' && (e->flags & F_TAG)) {
+			/* the DO that stood in for a DEALLOCATE ran */
 			if (!emit_tag(cl, e->aux))
 				return PS_STOP;
 			if (strcmp(e->aux, "DEALLOCATE ALL") == 0)
@@ -1045,6 +1066,17 @@ static bool ensure(struct server *sv, struct ps_stmt *st)
 
 /* ---- SQL-level commands that touch prepared statements ---- */
 
+/* Case-insensitive search for the lower-case word w. */
+static bool memmem_ci(const uint8_t *p, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+
+	for (size_t i = 0; i + wl <= n; i++)
+		if ((p[i] | 0x20) == (uint8_t)w[0] && strncasecmp((const char *)p + i, w, wl) == 0)
+			return true;
+	return false;
+}
+
 enum sql_cmd { SQL_OTHER, SQL_PREPARE, SQL_DEALLOCATE, SQL_DEALLOCATE_ALL, SQL_DISCARD_ALL };
 
 static size_t skip_blank(const char *p, size_t i, size_t n)
@@ -1075,6 +1107,30 @@ static size_t skip_blank(const char *p, size_t i, size_t n)
 		}
 		return i;
 	}
+}
+
+/* Does the text name one of pgsift's internal statements ("pgsift_...",
+ * any case)? Such a text may only reach a server when it cannot run or
+ * drop one (see internal_refused()). */
+static bool mentions_internal(const uint8_t *p, size_t n)
+{
+	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
+	const size_t k = sizeof(pre) - 2;	  /* the letters before '_' */
+	const uint8_t *u = p, *end = p + n;
+
+	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
+		if ((size_t)(u - p) >= k && strncasecmp((const char *)u - k, pre, k) == 0)
+			return true;
+		u++;
+	}
+	return false;
+}
+
+/* A text that names an internal statement and could EXECUTE or DEALLOCATE
+ * it (also inside CREATE TABLE AS or EXPLAIN) is refused. */
+static bool internal_refused(const uint8_t *p, size_t n)
+{
+	return mentions_internal(p, n) && (memmem_ci(p, n, "execute") || memmem_ci(p, n, "deallocate"));
 }
 
 static bool is_ident_char(char c)
@@ -1186,6 +1242,9 @@ static bool has_sql_prepare(const char *p, size_t n)
 	return false;
 }
 
+static const char internal_name_refused[] =
+	"statements named %s* belong to pgsift; they cannot be executed or deallocated with SQL";
+
 static const char sql_prepare_refused[] =
 	"SQL-level PREPARE and EXECUTE are not supported in transaction pooling mode; use protocol-level prepared statements (%s)";
 
@@ -1219,6 +1278,9 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 
 	if (cmd == SQL_OTHER && has_sql_prepare(sql, n))
 		cmd = SQL_PREPARE;
+	if (internal_refused(body, n))
+		return put_failing(sv, 'Q', error_aux("26000", internal_name_refused, PS_NAME_PREFIX)) ? PS_USED
+													   : PS_CLOSED;
 	switch (cmd) {
 	case SQL_PREPARE:
 		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
@@ -1231,6 +1293,8 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 		size_t nl = strlen(name);
 		if (cmd == SQL_DEALLOCATE && !cmap_find(cl, name))
 			break; /* not ours: PostgreSQL says it does not exist */
+		/* a stand-in that does nothing, and fails where DEALLOCATE would
+		 * (25P02 in an aborted transaction); its tag is replaced */
 		aux = malloc(sizeof("DEALLOCATE ALL") + nl + 1);
 		if (!aux)
 			return PS_CLOSED;
@@ -1240,7 +1304,7 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 			memcpy(aux, "DEALLOCATE", sizeof("DEALLOCATE"));
 			memcpy(aux + sizeof("DEALLOCATE"), name, nl + 1);
 		}
-		proto_query(&sv->c.gen, "");
+		proto_query(&sv->c.gen, "DO $pgsift$BEGIN END$pgsift$");
 		return rq_push(sv, RQ_QUERY, F_TAG | F_DEFER, NULL, aux) ? PS_USED : PS_CLOSED;
 	}
 	case SQL_DISCARD_ALL:
@@ -1265,15 +1329,24 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 	name = mr_str(&r);
 	if (r.bad)
 		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* PostgreSQL will say what is wrong */
-	if (!*name) {
+	{
 		const char *sql = (const char *)body + r.pos;
 		size_t n = strnlen(sql, blen - r.pos);
 		char dummy[8];
-		if (first_cmd(sql, n, dummy, sizeof(dummy)) == SQL_PREPARE)
+		enum sql_cmd cmd = first_cmd(sql, n, dummy, sizeof(dummy));
+		if (cmd == SQL_PREPARE)
 			return put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md"))
 				       ? PS_USED
 				       : PS_CLOSED;
-		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		if (internal_refused((const uint8_t *)sql, n))
+			return put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX))
+				       ? PS_USED
+				       : PS_CLOSED;
+		/* DISCARD ALL / DEALLOCATE ALL run through the extended protocol:
+		 * the client's names go when its Execute reports them done */
+		cl->ps_discard = !*name && (cmd == SQL_DISCARD_ALL || cmd == SQL_DEALLOCATE_ALL);
+		if (!*name)
+			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	}
 	cl->pool->stats.client_parse_count++;
 	if (cmap_find(cl, name)) {
@@ -1362,9 +1435,14 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	struct pktbuf *pb = &sv->c.gen;
 
 	*used = 0;
+	if (out_backlog(cl)) {
+		/* the client does not read what pgsift answers for it */
+		sv->rq.stalled = true;
+		return PS_STOP;
+	}
 	switch (type) {
 	case 'E':
-		return rq_push(sv, RQ_EXEC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		return rq_push(sv, RQ_EXEC, cl->ps_discard ? F_DEFER : 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	case 'S':
 		return rq_push(sv, RQ_SYNC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	case 'F':
@@ -1373,8 +1451,10 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
 		if (whole && blen > 1 && body[0] == 0 && !must_wait(sv)) {
 			uint8_t c0 = body[1] | 0x20; /* the first byte of the text, lower case if a letter */
-			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e')
+			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e' && c0 != 'd' && !mentions_internal(body + 1, blen - 1)) {
+				cl->ps_discard = false;
 				return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+			}
 		}
 		break;
 	case 'B': {
@@ -1401,10 +1481,12 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
-	if (!whole && type != 'B' && type != 'Q') {
-		/* a named Parse must be seen whole: make the buffer big enough */
-		if (type == 'P' && !conn_reserve_in(&cl->c, total))
+	if (!whole && type != 'B') {
+		/* larger than the buffer: make it big enough to see it whole */
+		if (!conn_reserve_in(&cl->c, total)) {
+			client_close(cl, "53200", "out of memory reading a message");
 			return PS_CLOSED;
+		}
 		return PS_STOP;
 	}
 	if (!gen_room(&sv->c))
@@ -1412,10 +1494,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	mark = conn_gen_mark(&sv->c);
 	switch (type) {
 	case 'Q':
-		if (!whole)
-			act = rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-		else
-			act = on_query(cl, sv, body, blen);
+		act = on_query(cl, sv, body, blen);
 		break;
 	case 'P':
 		act = on_parse(cl, sv, body, blen);
@@ -1426,10 +1505,12 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		struct ps_stmt *st;
 		uint32_t rest, newlen;
 		if (se >= blen) {
-			if (whole || avail >= b->cap)
+			if (whole) {
 				act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* malformed: PostgreSQL says so */
-			else
-				act = PS_STOP;
+			} else {
+				/* names longer than the buffer: the message is read whole */
+				act = conn_reserve_in(&cl->c, total) ? PS_STOP : PS_CLOSED;
+			}
 			break;
 		}
 		if (!*stmt) {

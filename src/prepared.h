@@ -59,7 +59,7 @@ struct ps_rq_ent {
 	uint8_t flags;
 	struct ps_stmt *st;		/* referenced; NULL when none */
 	char *aux;			/* client name, prepared error, or command tag */
-	char cname[24];			/* Bind/Describe: the client's name for st, when it fits */
+	char cname[64];			/* Bind/Describe: the client's name for st (PostgreSQL's 63 bytes) */
 };
 
 struct ps_rq {

@@ -19,6 +19,7 @@
 #define PROTO_CANCEL_REQUEST 80877102u
 #define PROTO_MAX_STARTUP 10000u	/* as PostgreSQL's MAX_STARTUP_PACKET_LENGTH */
 #define PROTO_HDR 5u			/* type byte + int32 length */
+#define PROTO_SMALL_MESSAGE_MAX 10000u	/* Close, Describe, Flush, Sync: PostgreSQL's PQ_SMALL_MESSAGE_LIMIT */
 
 /* Authentication request codes ('R' messages). */
 enum {

@@ -153,6 +153,7 @@ struct client {
 	bool copy_in;			/* the server is in COPY FROM STDIN for us */
 	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */
 	bool ps_local;			/* pgsift answered a Parse/Close without a server; Sync is ours too */
+	bool ps_discard;		/* the unnamed statement is DISCARD ALL or DEALLOCATE ALL */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */

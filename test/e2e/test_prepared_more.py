@@ -189,8 +189,6 @@ def test_scripts_split_across_reads_match_postgres(pg, pooler, name, mode):
 
 # -- names ------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: names are compared in full, PostgreSQL compares "
-                   "their first 63 bytes (a second Parse gets ParseComplete instead of 42P05)")
 def test_names_longer_than_namedatalen_behave_like_postgres(pg, pooler):
     """PostgreSQL keys prepared statements by their first 63 bytes: two
     names that differ only after that are the same statement."""
@@ -221,8 +219,6 @@ def test_names_with_odd_bytes_match_postgres(pg, pooler):
     assert first_diff(got, want) is None, first_diff(got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: errors about a statement name the wrong client name "
-                   "when the name is 24+ bytes and the client has two names for one text")
 def test_error_names_the_statement_the_client_bound(pg, pooler):
     names = [f"a_rather_long_statement_name_{i}" for i in range(8)]
     script = b"".join(m_parse(n, "select $1::int") for n in names) + SYNC
@@ -323,8 +319,6 @@ def test_huge_bind_pipelined_in_random_chunks(pg, pooler):
 
 # -- statements of other clients ---------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="bug: DEALLOCATE of pgsift's internal name goes to the "
-                   "server and drops another client's statement")
 @pytest.mark.parametrize("how", ["simple", "extended"])
 def test_deallocate_of_an_internal_name_does_not_break_other_clients(pooler, how):
     p = pooler(default_pool_size=1)
@@ -343,8 +337,6 @@ def test_deallocate_of_an_internal_name_does_not_break_other_clients(pooler, how
     assert values(r) == [["owned by a"]]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a named Parse of SQL-level PREPARE/EXECUTE is not "
-                   "refused: one client runs another client's SQL-level statement")
 def test_sql_prepare_in_a_named_parse_is_refused(pooler):
     p = pooler(default_pool_size=1)
     a = login(p.host, p.port)
@@ -365,8 +357,6 @@ def test_sql_prepare_in_a_named_parse_is_refused(pooler):
     assert ("E", "0A000") in [m[:2] for m in a_replies], a_replies
 
 
-@pytest.mark.xfail(strict=True, reason="bug: EXECUTE inside another statement (CREATE TABLE AS, "
-                   "EXPLAIN ANALYZE) runs another client's statement by its internal name")
 @pytest.mark.parametrize("wrapper", ["CREATE TEMP TABLE stolen AS EXECUTE {}", "EXPLAIN ANALYZE EXECUTE {}"])
 def test_sql_execute_of_an_internal_name_is_refused(pooler, wrapper):
     p = pooler(default_pool_size=1)
@@ -380,8 +370,6 @@ def test_sql_execute_of_an_internal_name_is_refused(pooler, wrapper):
     assert ei.value.sqlstate in ("0A000", "26000"), ei.value
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a simple query larger than the buffer skips the "
-                   "SQL-level PREPARE/EXECUTE check")
 def test_sql_prepare_larger_than_a_buffer_is_refused(pooler):
     p = pooler(default_pool_size=1)
     a, b = raw(p), raw(p)
@@ -552,19 +540,15 @@ def test_other_pool_modes_with_named_statements(pg, pooler, mode):
 # -- DISCARD ALL / DEALLOCATE in transactions and pipelines ---------------------------------
 
 PIPES = {
-    "discard-all-extended": pytest.param(
+    "discard-all-extended": (
         m_parse("d1", "select 'd1'") + SYNC + m_parse("", "DISCARD ALL") + m_bind("", "") + m_execute() + SYNC +
-        m_bind("", "d1") + m_execute() + SYNC + m_parse("d1", "select 'd1 again'") + SYNC,
-        marks=pytest.mark.xfail(strict=True, reason="bug: DISCARD ALL through the extended protocol "
-                                "keeps the client's names (a new Parse of one gets 42P05)")),
+        m_bind("", "d1") + m_execute() + SYNC + m_parse("d1", "select 'd1 again'") + SYNC),
     "deallocate-all-in-a-failed-pipeline": (
         m_parse("d2", "select 'd2'") + SYNC + m_query("select 1/0") + m_query("DEALLOCATE ALL") +
         m_bind("", "d2") + m_execute() + SYNC),
-    "deallocate-in-aborted-transaction": pytest.param(
+    "deallocate-in-aborted-transaction": (
         m_query("begin") + m_parse("d3", "select 'd3'") + SYNC + m_query("select 1/0") +
-        m_query("DEALLOCATE d3") + m_query("rollback") + m_bind("", "d3") + m_execute() + SYNC,
-        marks=pytest.mark.xfail(strict=True, reason="bug: DEALLOCATE in an aborted transaction answers "
-                                "DEALLOCATE and drops the name; PostgreSQL answers 25P02 and keeps it")),
+        m_query("DEALLOCATE d3") + m_query("rollback") + m_bind("", "d3") + m_execute() + SYNC),
     "discard-all-in-transaction-block": (
         m_parse("d4", "select 'd4'") + SYNC + m_query("begin") + m_query("DISCARD ALL") +
         m_query("rollback") + m_bind("", "d4") + m_execute() + SYNC),
@@ -594,8 +578,6 @@ def _compare_with_timeout(pg, p, script, timeout=10):
     return got, want
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a Describe or Close larger than the input buffer "
-                   "waits forever (PS_STOP without growing the buffer), holding its server")
 @pytest.mark.parametrize("kind", ["describe", "close"])
 def test_describe_or_close_with_a_name_larger_than_a_buffer(pg, pooler, kind):
     """PostgreSQL refuses Describe and Close longer than 10,000 bytes by
@@ -619,8 +601,6 @@ def test_describe_or_close_with_a_name_larger_than_a_buffer(pg, pooler, kind):
     assert other.execute("select 'other'").fetchone() == ("other",)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a Bind whose portal name fills the buffer is passed "
-                   "untouched: the client's statement name reaches the server")
 def test_bind_with_a_portal_name_larger_than_a_buffer(pg, pooler):
     portal = "p" * 40000
     # PostgreSQL looks portals up by their first 63 bytes
@@ -631,8 +611,6 @@ def test_bind_with_a_portal_name_larger_than_a_buffer(pg, pooler):
     assert first_diff(got, want) is None, first_diff(got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a Bind whose portal name fills the buffer skips the "
-                   "name check: a client binds another client's statement by its internal name")
 def test_huge_portal_name_cannot_reach_internal_statements(pooler):
     p = pooler(default_pool_size=1)
     a = raw(p)
@@ -814,8 +792,6 @@ def test_long_skipped_pipeline_is_undone_at_sync(pg, pooler):
     assert first_diff(got, want) is None, first_diff(got, want)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: an error about a statement whose 24+ byte name the "
-                   "client closed in the same pipeline shows pgsift's internal name")
 def test_error_after_close_in_the_same_pipeline_shows_the_client_name(pg, pooler):
     name = "a_statement_name_longer_than_23_bytes"
     script = (m_parse(name, "select $1::int") + SYNC + m_bind("", name) + m_execute() + m_close("S", name) +
@@ -840,9 +816,7 @@ def _rss_kb(pid):
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("with_server", [False, pytest.param(True, marks=pytest.mark.xfail(
-    strict=True, reason="bug: CloseComplete/ParseComplete that pgsift answers itself for a linked "
-    "client are queued without bound when the client does not read (no backpressure)"))])
+@pytest.mark.parametrize("with_server", [False, True])
 def test_self_answered_replies_are_bounded_for_a_client_that_does_not_read(pooler, with_server):
     p = pooler(default_pool_size=1)
     c = login(p.host, p.port)
