@@ -53,10 +53,25 @@ void conn_update(struct conn *c)
 	}
 }
 
+/* Moves the unprocessed bytes of c->in into a new buffer of cap bytes. */
+static bool move_tail(struct conn *c, uint32_t cap)
+{
+	struct iobuf *b = c->in, *nb = iobuf_get_cap(c->bufs, cap);
+	uint32_t left = b->end - b->pos;
+
+	if (!nb)
+		return false;
+	memcpy(nb->data, b->data + b->pos, left);
+	nb->end = left;
+	iobuf_put(c->bufs, b);
+	c->in = nb;
+	return true;
+}
+
 /* Makes room at the end of c->in; false when no buffer can be had. */
 static bool make_room(struct conn *c)
 {
-	struct iobuf *b = c->in, *nb;
+	struct iobuf *b = c->in;
 	uint32_t left;
 
 	if (!b) {
@@ -66,13 +81,8 @@ static bool make_room(struct conn *c)
 	left = b->end - b->pos;
 	if (b->refs > 1) {
 		/* still being sent from: keep the unprocessed tail in a new buffer */
-		nb = iobuf_get_cap(c->bufs, left > c->bufs->size ? left : c->bufs->size);
-		if (!nb)
+		if (!move_tail(c, left > c->bufs->size ? left : c->bufs->size))
 			return false;
-		memcpy(nb->data, b->data + b->pos, left);
-		nb->end = left;
-		iobuf_put(c->bufs, b);
-		c->in = nb;
 	} else if (b->pos > 0) {
 		memmove(b->data, b->data + b->pos, left);
 		b->pos = 0;
@@ -107,20 +117,7 @@ enum conn_io conn_read(struct conn *c)
 
 bool conn_reserve_in(struct conn *c, uint32_t need)
 {
-	struct iobuf *b = c->in, *nb;
-	uint32_t left;
-
-	if (!b || b->cap >= need)
-		return true;
-	left = b->end - b->pos;
-	nb = iobuf_get_cap(c->bufs, need);
-	if (!nb)
-		return false;
-	memcpy(nb->data, b->data + b->pos, left);
-	nb->end = left;
-	iobuf_put(c->bufs, b);
-	c->in = nb;
-	return true;
+	return !c->in || c->in->cap >= need || move_tail(c, need);
 }
 
 bool conn_queue_relay(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)

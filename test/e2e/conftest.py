@@ -143,3 +143,14 @@ def pooler(pg, tmp_base, request):
     if problems:
         pytest.fail("pooler teardown: " + "; ".join(problems) + "\n--- log tail ---\n"
                     + "\n".join(harness.tail(p.log(), 60) for p in started), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def pgbench_tables(pg):
+    """pgbench -i (scale 1) directly against PostgreSQL, once per module."""
+    import subprocess
+    r = subprocess.run([harness.PGBENCH, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port),
+                        "-U", "sift_scram", "siftdb"], env=harness.client_env(), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return True

@@ -587,6 +587,16 @@ class Pooler:
         return None
 
 
+def client_env(user="sift_scram"):
+    """Environment for libpq command-line clients (psql, pgbench) logging
+    in as user with its test password."""
+    env = dict(os.environ)
+    env["PGPASSWORD"] = PASSWORDS[user]
+    env["PGCONNECT_TIMEOUT"] = "10"
+    env.pop("PGSERVICE", None)
+    return env
+
+
 def exec_simple(conn, sql):
     """PQexec on a psycopg connection: (column names, rows) or AdminError."""
     from psycopg import pq

@@ -2,7 +2,6 @@
 listening, client_login_timeout, statistics, streaming of large results and
 the admin console over the Unix socket."""
 
-import os
 import re
 import socket
 import struct
@@ -13,17 +12,9 @@ import psycopg
 import pytest
 
 import wire
-from harness import IS_PGBOUNCER, PASSWORDS, PSQL, wait_for
+from harness import IS_PGBOUNCER, PSQL, client_env, wait_for
 
 USER = "sift_scram"
-
-
-def client_env(user):
-    env = dict(os.environ)
-    env["PGPASSWORD"] = PASSWORDS[user]
-    env["PGCONNECT_TIMEOUT"] = "10"
-    env.pop("PGSERVICE", None)
-    return env
 
 
 class Looper(threading.Thread):

@@ -7,7 +7,6 @@ installed into test/drivers/node/node_modules from the npm registry on first
 use); the JDBC one is test/drivers/jdbc/Prepared.java (Debian's
 libpostgresql-jdbc-java, compiled with javac into a temporary folder)."""
 
-import shutil
 import subprocess
 from pathlib import Path
 

@@ -2,15 +2,13 @@
 transaction-pooling hazards, through real clients (psycopg 3, pgbench) and a
 real PostgreSQL."""
 
-import os
 import subprocess
 import threading
 import time
 
-import psycopg
 import pytest
 
-from harness import PASSWORDS, PGBENCH, PGSIFT_BIN, AdminError, exec_simple, wait_for
+from harness import PGBENCH, PGSIFT_BIN, AdminError, client_env, exec_simple, wait_for
 
 pytestmark = pytest.mark.pgsift_only("N+1, slow log and hazards are pgsift's own")
 
@@ -24,12 +22,6 @@ def fingerprint(sql):
     assert r.returncode == 0, r.stderr
     (line,) = r.stdout.splitlines()
     return tuple(line.split("\t", 1))
-
-
-def client_env():
-    env = dict(os.environ)
-    env["PGPASSWORD"] = PASSWORDS[USER]
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +38,6 @@ def shop(pg):
         c.execute("analyze np_parent")
         c.execute("analyze np_child")
         c.execute("grant all on np_parent, np_child to public")
-
-
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    r = subprocess.run([PGBENCH, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port), "-U", USER,
-                        "siftdb"], env=client_env(), capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def findings(p, app=None):

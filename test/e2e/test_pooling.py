@@ -1,7 +1,6 @@
 """Transaction pooling with real clients: pgbench, psql, many async drivers."""
 
 import asyncio
-import os
 import re
 import subprocess
 import threading
@@ -11,27 +10,9 @@ import asyncpg
 import psycopg
 import pytest
 
-from harness import IS_PGBOUNCER, PASSWORDS, PGBENCH, PSQL, wait_for
+from harness import IS_PGBOUNCER, PASSWORDS, PGBENCH, PSQL, client_env, wait_for
 
 USER = "sift_scram"
-
-
-def client_env(user=USER):
-    env = dict(os.environ)
-    env["PGPASSWORD"] = PASSWORDS[user]
-    env["PGCONNECT_TIMEOUT"] = "10"
-    env.pop("PGSERVICE", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    """pgbench -i directly against PostgreSQL (scale 1), once per module."""
-    r = subprocess.run([PGBENCH, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port),
-                        "-U", USER, "siftdb"], env=client_env(), capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return True
 
 
 class ServerSampler(threading.Thread):

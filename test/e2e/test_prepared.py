@@ -7,7 +7,6 @@ land on servers that never saw its Parse."""
 
 import asyncio
 import os
-import re
 import struct
 import subprocess
 import threading
@@ -18,28 +17,11 @@ import pytest
 from psycopg import pq
 
 import wire
-from harness import PASSWORDS, PGBENCH, exec_simple
+from harness import PASSWORDS, PGBENCH, client_env, exec_simple
 
 USER = "sift_scram"
 
 pytestmark = pytest.mark.pgsift_only("protocol-level prepared statements in transaction mode")
-
-
-def client_env(user=USER):
-    env = dict(os.environ)
-    env["PGPASSWORD"] = PASSWORDS[user]
-    env["PGCONNECT_TIMEOUT"] = "10"
-    env.pop("PGSERVICE", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    r = subprocess.run([PGBENCH, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port),
-                        "-U", USER, "siftdb"], env=client_env(), capture_output=True,
-                       text=True, timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return True
 
 
 def stats_row(p, database="siftdb"):

@@ -1,13 +1,11 @@
 """The analyzer: SHOW QUERIES groups statements by fingerprint and counts
 exactly what was sent, through real clients (pgbench, psycopg, libpq)."""
 
-import os
 import subprocess
 
-import psycopg
 import pytest
 
-from harness import PASSWORDS, PGBENCH, PGSIFT_BIN, AdminError, exec_simple
+from harness import PGBENCH, PGSIFT_BIN, AdminError, client_env, exec_simple
 
 pytestmark = pytest.mark.pgsift_only("SHOW QUERIES is pgsift's own")
 
@@ -35,21 +33,6 @@ def fingerprints(sql):
 
 def queries(p, database):
     return {r["fingerprint"]: r for r in p.admin_dicts("SHOW QUERIES") if r["database"] == database}
-
-
-def client_env():
-    env = dict(os.environ)
-    env["PGPASSWORD"] = PASSWORDS[USER]
-    env.pop("PGSERVICE", None)
-    return env
-
-
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    r = subprocess.run([PGBENCH, "-i", "-s", "1", "-q", "-h", "127.0.0.1", "-p", str(pg.port),
-                        "-U", USER, "siftdb"], env=client_env(), capture_output=True, text=True,
-                       timeout=300)
-    assert r.returncode == 0, r.stdout + r.stderr
 
 
 def check_plausible(row):
