@@ -19,6 +19,7 @@ from psycopg import pq
 
 import wire
 from harness import PASSWORDS
+from test_prepared import raw, result_values as values
 
 USER = "sift_scram"
 
@@ -129,15 +130,17 @@ def first_diff(got, want):
     return None
 
 
-def raw(p, **kw):
-    conn = psycopg.connect(p.dsn(USER), autocommit=True, **kw)
-    p._conns.append(conn)
-    return conn
-
-
-def values(res):
-    return [[None if res.get_value(r, c) is None else res.get_value(r, c).decode()
-             for c in range(res.nfields)] for r in range(res.ntuples)]
+def send_in_chunks(conn, data, seed, most, pause=0.0):
+    """Sends data in pieces of 1 to `most` bytes (seeded), so messages and
+    their headers arrive split across reads."""
+    rnd = random.Random(seed)
+    i = 0
+    while i < len(data):
+        n = rnd.randint(1, most)
+        conn.send(data[i:i + n])
+        i += n
+        if pause:
+            time.sleep(pause)
 
 
 def internal_name_of(p, marker):
@@ -306,13 +309,7 @@ def test_huge_bind_pipelined_in_random_chunks(pg, pooler):
     want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
     with login(p.host, p.port) as conn:
-        data = script + END
-        rnd = random.Random(7)
-        i = 0
-        while i < len(data):
-            n = rnd.randint(1, 30000)
-            conn.send(data[i:i + n])
-            i += n
+        send_in_chunks(conn, script + END, seed=7, most=30000)
         got = read_to_end(conn)
     assert first_diff(got, want) is None, first_diff(got, want)
 
@@ -639,13 +636,7 @@ def test_named_parse_larger_than_a_buffer_in_random_chunks(pg, pooler):
         warm.send(script + END)
         read_to_end(warm)
     with login(p.host, p.port) as conn:
-        data = script + END
-        rnd = random.Random(11)
-        i = 0
-        while i < len(data):
-            n = rnd.randint(1, 9000)
-            conn.send(data[i:i + n])
-            i += n
+        send_in_chunks(conn, script + END, seed=11, most=9000)
         got = read_to_end(conn)
     assert first_diff(got, want) is None, first_diff(got, want)
 
@@ -752,14 +743,7 @@ def test_concurrent_random_scripts_in_chunks_match_postgres(pg, pooler, max_prep
     def client(s):
         try:
             with login(p.host, p.port) as c:
-                rnd = random.Random(s)
-                data = scripts[s]
-                i = 0
-                while i < len(data):
-                    n = rnd.randint(1, 200)
-                    c.send(data[i:i + n])
-                    i += n
-                    time.sleep(0.001)
+                send_in_chunks(c, scripts[s], seed=s, most=200, pause=0.001)
                 got[s] = read_to_end(c, timeout=30)
         except Exception as e:
             problems.append(f"seed {s}: {type(e).__name__}: {e}")
