@@ -31,7 +31,7 @@ enum {
 #define F_PARSE 0x01	/* st was added to the server's set by this message */
 #define F_CLIENT 0x02	/* aux names a client mapping added by this message */
 #define F_FAIL 0x04	/* a stand-in that fails: its error is replaced by aux */
-#define F_TAG 0x08	/* an empty query standing in for a command: aux is its tag */
+#define F_TAG 0x08	/* a DO standing in for DEALLOCATE: aux is the tag (and name) to answer */
 #define F_BIND 0x10	/* a Bind of st (an invalidated plan is reported here) */
 #define F_CLOSE 0x20	/* aux names a client mapping removed by this message */
 #define F_UNCERTAIN 0x40 /* undone when PostgreSQL skips it (counted in rq.uncertain) */
@@ -1287,8 +1287,8 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 													     : PS_CLOSED;
 	case SQL_DEALLOCATE:
 	case SQL_DEALLOCATE_ALL: {
-		/* an empty query stands in; the names go when it is answered
-		 * (PostgreSQL may skip it after an error) */
+		/* the names go when the stand-in is answered (PostgreSQL may
+		 * skip it after an error) */
 		char *aux;
 		size_t nl = strlen(name);
 		if (cmd == SQL_DEALLOCATE && !cmap_find(cl, name))
