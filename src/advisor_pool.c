@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "objects.h"
 #include "pool.h"
 
 #define PROBE_EVERY 60000000LL	/* usec between probes of the server */
@@ -250,20 +251,13 @@ static void probe_cb(evutil_socket_t fd, short what, void *arg)
 static void probe_start(struct advisor *a)
 {
 	struct pool *p = a->pool;
-	const struct db_conf *dc = &p->db->conf;
-	char port[16];
+	char host[64], port[16];
 	const char *keys[8], *vals[8];
-	int n = 0;
+	int n;
 
 	a->probe_at = p->sift->now;
-	snprintf(port, sizeof(port), "%d", dc->port);
-	keys[n] = "host", vals[n++] = dc->host ? dc->host : p->sift->cfg.unix_socket_dir;
-	keys[n] = "port", vals[n++] = port;
-	keys[n] = "dbname", vals[n++] = dc->dbname ? dc->dbname : p->db->name;
-	keys[n] = "user", vals[n++] = p->user->name;
+	n = pool_libpq_params(p->sift, p, keys, vals, host, port);
 	keys[n] = "application_name", vals[n++] = "pgsift advisor";
-	if (dc->password || p->user->secret_kind == SECRET_PLAIN)
-		keys[n] = "password", vals[n++] = dc->password ? dc->password : p->user->secret;
 	keys[n] = NULL, vals[n] = NULL;
 	a->pg = PQconnectStartParams(keys, vals, 0);
 	if (!a->pg || PQstatus(a->pg) == CONNECTION_BAD) {

@@ -3,14 +3,13 @@
  */
 #include "findings.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "log.h"
+#include "objects.h"
 #include "sift.h"
 
 #define RATE_WINDOW_USEC (60 * 1000000LL)
@@ -347,25 +346,8 @@ static char *stmt_for_explain(struct findings *fd, struct fd_client *c, const st
 static void conn_params(struct sift *s, const struct client *cl, const char **k, const char **v, char *hostbuf,
 			char *portbuf)
 {
-	const struct db *db = cl->pool->db;
-	const struct user *u = cl->pool->user;
-	const char *pw = db->conf.password ? db->conf.password : u->secret_kind == SECRET_PLAIN ? u->secret : NULL;
-	int n = 0;
+	int n = pool_libpq_params(s, cl->pool, k, v, hostbuf, portbuf);
 
-	if (db->addrlen && db->addr.ss_family == AF_INET)
-		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET, &((const struct sockaddr_in *)&db->addr)->sin_addr,
-						       hostbuf, 64);
-	else if (db->addrlen && db->addr.ss_family == AF_INET6)
-		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&db->addr)->sin6_addr,
-						       hostbuf, 64);
-	else
-		k[n] = "host", v[n++] = db->conf.host ? db->conf.host : s->cfg.unix_socket_dir;
-	snprintf(portbuf, 16, "%d", db->conf.port);
-	k[n] = "port", v[n++] = portbuf;
-	k[n] = "dbname", v[n++] = db->conf.dbname ? db->conf.dbname : db->name;
-	k[n] = "user", v[n++] = u->name;
-	if (pw)
-		k[n] = "password", v[n++] = pw;
 	k[n] = "application_name", v[n++] = "pgsift-explain";
 	k[n] = "connect_timeout", v[n++] = "10";
 	k[n] = "gssencmode", v[n++] = "disable";

@@ -3,7 +3,10 @@
  */
 #include "objects.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -575,4 +578,29 @@ void objects_free_all(struct sift *s)
 		free(s->param_names[i]);
 	s->nparams = 0;
 	istr_table_free(&s->strs);
+}
+
+int pool_libpq_params(const struct sift *s, const struct pool *p, const char **k, const char **v, char *hostbuf,
+		      char *portbuf)
+{
+	const struct db *db = p->db;
+	const struct user *u = p->user;
+	const char *pw = db->conf.password ? db->conf.password : u->secret_kind == SECRET_PLAIN ? u->secret : NULL;
+	int n = 0;
+
+	if (db->addrlen && db->addr.ss_family == AF_INET)
+		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET, &((const struct sockaddr_in *)&db->addr)->sin_addr,
+						       hostbuf, 64);
+	else if (db->addrlen && db->addr.ss_family == AF_INET6)
+		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&db->addr)->sin6_addr,
+						       hostbuf, 64);
+	else
+		k[n] = "host", v[n++] = db->conf.host ? db->conf.host : s->cfg.unix_socket_dir;
+	snprintf(portbuf, 16, "%d", db->conf.port);
+	k[n] = "port", v[n++] = portbuf;
+	k[n] = "dbname", v[n++] = db->conf.dbname ? db->conf.dbname : db->name;
+	k[n] = "user", v[n++] = u->name;
+	if (pw)
+		k[n] = "password", v[n++] = pw;
+	return n;
 }

@@ -71,6 +71,14 @@ struct client *cancel_map_find(struct sift *s, uint32_t pid, uint32_t key);
 /* Fills buf with random bytes (OpenSSL). */
 void sift_random(void *buf, size_t n);
 
+/* libpq keywords (k) and values (v) for pgsift's own connection to a
+ * pool's server as the pool's user: the address pgsift resolved for the
+ * database (so libpq does no DNS lookup on the event loop), port, dbname,
+ * user, and the password when pgsift has one in plain text. Returns how many
+ * it wrote (at most 5); hostbuf (64 bytes) and portbuf (16) hold values. */
+int pool_libpq_params(const struct sift *s, const struct pool *p, const char **k, const char **v, char *hostbuf,
+		      char *portbuf);
+
 /* Frees every db, user and pool (at exit; all connections must be gone). */
 void objects_free_all(struct sift *s);
 
