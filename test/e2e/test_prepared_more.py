@@ -130,6 +130,15 @@ def first_diff(got, want):
     return None
 
 
+def assert_same_as_postgres(pg, p, script):
+    """script gets, through pgsift p, the replies PostgreSQL itself sends."""
+    want = run_direct(pg, script)
+    with login(p.host, p.port) as conn:
+        conn.send(script + END)
+        got = read_to_end(conn)
+    assert first_diff(got, want) is None, first_diff(got, want)
+
+
 def send_in_chunks(conn, data, seed, most, pause=0.0):
     """Sends data in pieces of 1 to `most` bytes (seeded), so messages and
     their headers arrive split across reads."""
@@ -199,12 +208,8 @@ def test_names_longer_than_namedatalen_behave_like_postgres(pg, pooler):
     b = "n" * 70 + "b"
     script = (m_parse(a, "select 'long a'") + SYNC + m_parse(b, "select 'long b'") + SYNC +
               m_bind("", b) + m_execute() + SYNC + m_close("S", b) + SYNC + m_bind("", a) + m_execute() + SYNC)
-    want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
-    with login(p.host, p.port) as conn:
-        conn.send(script + END)
-        got = read_to_end(conn)
-    assert first_diff(got, want) is None, first_diff(got, want)
+    assert_same_as_postgres(pg, p, script)
 
 
 def test_names_with_odd_bytes_match_postgres(pg, pooler):
@@ -214,36 +219,24 @@ def test_names_with_odd_bytes_match_postgres(pg, pooler):
         script += m_parse(n, "select $1::int + 1") + m_bind("", n, ["1"]) + m_execute() + SYNC
     for n in names:
         script += m_bind("", n) + m_execute() + SYNC + m_describe("S", n) + m_close("S", n) + SYNC
-    want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
-    with login(p.host, p.port) as conn:
-        conn.send(script + END)
-        got = read_to_end(conn)
-    assert first_diff(got, want) is None, first_diff(got, want)
+    assert_same_as_postgres(pg, p, script)
 
 
 def test_error_names_the_statement_the_client_bound(pg, pooler):
     names = [f"a_rather_long_statement_name_{i}" for i in range(8)]
     script = b"".join(m_parse(n, "select $1::int") for n in names) + SYNC
     script += b"".join(m_bind("", n) + m_execute() + SYNC for n in names)
-    want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
-    with login(p.host, p.port) as conn:
-        conn.send(script + END)
-        got = read_to_end(conn)
-    assert first_diff(got, want) is None, first_diff(got, want)
+    assert_same_as_postgres(pg, p, script)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a name that is not valid in the client encoding is "
+@pytest.mark.xfail(strict=True, reason="documented limit (doc/prepared.md): a name that is not valid in the client encoding is "
                    "accepted (PostgreSQL answers 22021), because the server only sees the internal name")
 def test_name_not_valid_utf8_gets_the_encoding_error(pg, pooler):
     script = m_parse(b"\xff\xfe", "select 1") + SYNC + m_bind("", b"\xff\xfe") + m_execute() + SYNC
-    want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
-    with login(p.host, p.port) as conn:
-        conn.send(script + END)
-        got = read_to_end(conn)
-    assert first_diff(got, want) is None, first_diff(got, want)
+    assert_same_as_postgres(pg, p, script)
 
 
 # -- malformed messages ---------------------------------------------------------------
@@ -554,12 +547,8 @@ PIPES = {
 
 @pytest.mark.parametrize("script", list(PIPES.values()), ids=list(PIPES))
 def test_discard_and_deallocate_in_pipelines_match_postgres(pg, pooler, script):
-    want = run_direct(pg, script)
     p = pooler(default_pool_size=1)
-    with login(p.host, p.port) as conn:
-        conn.send(script + END)
-        got = read_to_end(conn)
-    assert first_diff(got, want) is None, first_diff(got, want)
+    assert_same_as_postgres(pg, p, script)
 
 
 # -- names and portal names larger than a buffer ------------------------------------------------
@@ -710,7 +699,7 @@ def _describe_after_drop(conn, other_sql):
     return out
 
 
-@pytest.mark.xfail(strict=True, reason="bug: Describe of a statement the server lacks re-parses it; "
+@pytest.mark.xfail(strict=True, reason="documented limit (doc/prepared.md): Describe of a statement the server lacks re-parses it; "
                    "when that fails the client misses the ParameterDescription PostgreSQL sends first")
 def test_describe_of_a_statement_whose_table_went_away(pg, pooler):
     def direct_sql(sql):
