@@ -54,6 +54,13 @@ static bool tap_ok(bool cond, const char *fmt, ...)
 	return cond;
 }
 
+/* One check whose result the caller does not need. */
+#define ok(cond, ...)                                \
+	do {                                         \
+		bool ok_cond_ = (cond);              \
+		(void)tap_ok(ok_cond_, __VA_ARGS__); \
+	} while (0)
+
 /* Prints the plan and the results; returns the exit status. */
 static inline int tap_end(void)
 {

@@ -28,12 +28,6 @@
 
 
 /* The condition is evaluated once, before the message arguments. */
-#define ok(cond, ...)                            \
-	do {                                     \
-		bool ok_cond_ = (cond);          \
-		(void)tap_ok(ok_cond_, __VA_ARGS__); \
-	} while (0)
-
 static void is_int(long long got, long long want, const char *name)
 {
 	if (!tap_ok(got == want, "%s", name))

@@ -21,12 +21,6 @@
 /* ---- TAP ---- */
 
 
-#define ok(cond, ...)                                \
-	do {                                         \
-		bool ok_cond_ = (cond);              \
-		(void)tap_ok(ok_cond_, __VA_ARGS__); \
-	} while (0)
-
 static void is_u(unsigned long long got, unsigned long long want, const char *name)
 {
 	if (!tap_ok(got == want, "%s", name))

@@ -9,11 +9,6 @@
 #include "qstats.h"
 #include "tap.h"
 
-static void ok(bool cond, const char *what)
-{
-	(void)tap_ok(cond, "%s", what);
-}
-
 static char db1, db2, user1; /* identities only */
 
 static void test_basic(void)
