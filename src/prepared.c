@@ -642,11 +642,26 @@ void ps_server_free(struct server *sv)
 	}
 }
 
+/* Is a CommandComplete body the tag of a command that dropped every
+ * prepared statement of the session? */
+static bool drops_all(const uint8_t *body, uint32_t len)
+{
+	return (len >= sizeof("DISCARD ALL") && memcmp(body, "DISCARD ALL", sizeof("DISCARD ALL")) == 0) ||
+	       (len >= sizeof("DEALLOCATE ALL") && memcmp(body, "DEALLOCATE ALL", sizeof("DEALLOCATE ALL")) == 0);
+}
+
+/* The client's names go: a DISCARD ALL or DEALLOCATE ALL it sent (F_DEFER)
+ * was done. */
+static void forget_client_names(struct server *sv, struct client *cl, struct ps_rq_ent *e)
+{
+	cmap_clear(cl);
+	e->flags &= (uint8_t)~F_DEFER;
+	sv->rq.deferred--;
+}
+
 void ps_server_tag(struct server *sv, const uint8_t *body, uint32_t len)
 {
-	if (!sv->ps || len < 12)
-		return;
-	if ((len == 12 && memcmp(body, "DISCARD ALL", 12) == 0) || (len == 15 && memcmp(body, "DEALLOCATE ALL", 15) == 0)) {
+	if (sv->ps && drops_all(body, len)) {
 		server_log(sv, LOG_DEBUG, "server dropped its prepared statements");
 		have_clear(sv);
 	}
@@ -919,13 +934,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		break;
 	case RQ_EXEC:
 		q->pop = type == 'C' || type == 'I' || type == 's';
-		if (type == 'C' && (e->flags & F_DEFER) &&
-		    ((avail >= 12 && memcmp(body, "DISCARD ALL", 12) == 0) ||
-		     (avail >= 15 && memcmp(body, "DEALLOCATE ALL", 15) == 0))) {
-			cmap_clear(cl);
-			e->flags &= (uint8_t)~F_DEFER;
-			sv->rq.deferred--;
-		}
+		if (type == 'C' && (e->flags & F_DEFER) && drops_all(body, avail))
+			forget_client_names(sv, cl, e);
 		if (type == 'G')
 			copy_in_started(sv, cl);
 		break;
@@ -945,11 +955,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 			sv->rq.deferred--;
 			return PS_USED;
 		}
-		if (type == 'C' && (e->flags & F_DEFER) && avail >= 12 && memcmp(body, "DISCARD ALL", 12) == 0) {
-			cmap_clear(cl);
-			e->flags &= (uint8_t)~F_DEFER;
-			sv->rq.deferred--;
-		}
+		if (type == 'C' && (e->flags & F_DEFER) && drops_all(body, avail))
+			forget_client_names(sv, cl, e);
 		if (type == 'G')
 			copy_in_started(sv, cl);
 		q->pop = type == 'Z';
