@@ -6,11 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "client.h"
-#include "fingerprint.h"
 #include "log.h"
+#include "prepared_map.h"
+#include "prepared_sql.h"
 #include "server.h"
 
 /* reply queue entry kinds */
@@ -41,371 +41,8 @@ enum {
 #define P_ERROR 0x01
 #define P_STALE 0x02
 
-#define CLIENT_NAMES_MAX 100000
-#define CHECK_NAME PS_NAME_PREFIX "check"	/* pgsift's scratch statement, never kept */	/* a client's statement names; more is refused */
-
-/* ---- the registry of shared statements ---- */
-
-static uint64_t hash64(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
-
-static bool registry_grow(struct ps_registry *r)
-{
-	uint32_t n = r->b ? (r->mask + 1) * 2 : 256;
-	struct ps_stmt **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return false;
-	for (uint32_t i = 0; r->b && i <= r->mask; i++)
-		for (struct ps_stmt *st = r->b[i], *next; st; st = next) {
-			next = st->hnext;
-			st->hnext = nb[st->hash & (n - 1)];
-			nb[st->hash & (n - 1)] = st;
-		}
-	free(r->b);
-	r->b = nb;
-	r->mask = n - 1;
-	return true;
-}
-
-/* The statement for a Parse body (after the name), made when new; the
- * caller takes a reference. NULL when out of memory. */
-static struct ps_stmt *stmt_get(struct sift *s, const uint8_t *body, uint32_t len)
-{
-	struct ps_registry *r = &s->ps;
-	uint64_t h = hash64(body, len);
-	struct ps_stmt *st;
-
-	if (r->b)
-		for (st = r->b[h & r->mask]; st; st = st->hnext)
-			if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
-				return st;
-	if ((!r->b || r->count >= r->mask) && !registry_grow(r))
-		return NULL;
-	st = calloc(1, sizeof(*st) + len);
-	if (!st)
-		return NULL;
-	st->hash = h;
-	st->id = ++r->next_id;
-	st->body_len = len;
-	memcpy(st->body, body, len);
-	snprintf(st->name, sizeof(st->name), PS_NAME_PREFIX "%llu", (unsigned long long)st->id);
-	st->hnext = r->b[h & r->mask];
-	r->b[h & r->mask] = st;
-	r->count++;
-	return st;
-}
-
-static void stmt_put(struct sift *s, struct ps_stmt *st)
-{
-	struct ps_registry *r = &s->ps;
-	struct ps_stmt **pp;
-
-	if (!st || --st->refs > 0)
-		return;
-	for (pp = &r->b[st->hash & r->mask]; *pp; pp = &(*pp)->hnext)
-		if (*pp == st) {
-			*pp = st->hnext;
-			break;
-		}
-	r->count--;
-	free(st);
-}
-
-void ps_registry_free(struct sift *s)
-{
-	struct ps_registry *r = &s->ps;
-
-	for (uint32_t i = 0; r->b && i <= r->mask; i++)
-		for (struct ps_stmt *st = r->b[i], *next; st; st = next) {
-			next = st->hnext;
-			free(st);
-		}
-	free(r->b);
-	memset(r, 0, sizeof(*r));
-}
-
-void ps_foreach(struct sift *s, void (*fn)(void *arg, const struct ps_stmt *st), void *arg)
-{
-	struct ps_registry *r = &s->ps;
-
-	for (uint32_t i = 0; r->b && i <= r->mask; i++)
-		for (struct ps_stmt *st = r->b[i]; st; st = st->hnext)
-			fn(arg, st);
-}
-
-/* ---- a client's names ---- */
-
-struct ps_name {
-	struct ps_name *next;
-	struct ps_stmt *st;
-	uint32_t hash;
-	char name[];
-};
-
-struct ps_client {
-	struct ps_name **b;
-	uint32_t mask, count;
-};
-
-/* PostgreSQL keys prepared statements by their first NAMEDATALEN - 1 bytes:
- * names that differ only after that are one name. */
-#define PG_NAME_MAX 63
-
-static uint32_t name_hash(const char *name)
-{
-	return (uint32_t)hash64((const uint8_t *)name, strnlen(name, PG_NAME_MAX));
-}
-
-static struct ps_name **cmap_slot(struct ps_client *m, const char *name)
-{
-	uint32_t h;
-	struct ps_name **pp;
-
-	if (!m)
-		return NULL;
-	h = name_hash(name);
-	for (pp = &m->b[h & m->mask]; *pp; pp = &(*pp)->next)
-		if ((*pp)->hash == h && strncmp((*pp)->name, name, PG_NAME_MAX) == 0)
-			return pp;
-	return NULL;
-}
-
-static struct ps_stmt *cmap_find(struct client *cl, const char *name)
-{
-	struct ps_name **pp = cmap_slot(cl->ps, name);
-
-	return pp ? (*pp)->st : NULL;
-}
-
-static bool cmap_grow(struct ps_client *m)
-{
-	uint32_t n = (m->mask + 1) * 2;
-	struct ps_name **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return false;
-	for (uint32_t i = 0; i <= m->mask; i++)
-		for (struct ps_name *e = m->b[i], *next; e; e = next) {
-			next = e->next;
-			e->next = nb[e->hash & (n - 1)];
-			nb[e->hash & (n - 1)] = e;
-		}
-	free(m->b);
-	m->b = nb;
-	m->mask = n - 1;
-	return true;
-}
-
-static bool cmap_add(struct client *cl, const char *name, struct ps_stmt *st)
-{
-	struct ps_client *m = cl->ps;
-	size_t len = strlen(name);
-	struct ps_name *e;
-
-	if (!m) {
-		m = calloc(1, sizeof(*m));
-		if (!m || !(m->b = calloc(16, sizeof(*m->b)))) {
-			free(m);
-			return false;
-		}
-		m->mask = 15;
-		cl->ps = m;
-	}
-	if (m->count >= m->mask && !cmap_grow(m))
-		return false;
-	e = malloc(sizeof(*e) + len + 1);
-	if (!e)
-		return false;
-	memcpy(e->name, name, len + 1);
-	e->hash = name_hash(name);
-	e->st = st;
-	st->refs++;
-	st->nclients++;
-	e->next = m->b[e->hash & m->mask];
-	m->b[e->hash & m->mask] = e;
-	m->count++;
-	return true;
-}
-
-static void cmap_unlink(struct client *cl, struct ps_name **pp)
-{
-	struct ps_name *e = *pp;
-
-	*pp = e->next;
-	cl->ps->count--;
-	e->st->nclients--;
-	stmt_put(cl->sift, e->st);
-	free(e);
-}
-
-/* Removes name when it maps to st (any statement when st is NULL). */
-static bool cmap_del(struct client *cl, const char *name, const struct ps_stmt *st)
-{
-	struct ps_name **pp = cmap_slot(cl->ps, name);
-
-	if (!pp || (st && (*pp)->st != st))
-		return false;
-	cmap_unlink(cl, pp);
-	return true;
-}
-
-static void cmap_clear(struct client *cl)
-{
-	struct ps_client *m = cl->ps;
-
-	for (uint32_t i = 0; m && i <= m->mask; i++)
-		while (m->b[i])
-			cmap_unlink(cl, &m->b[i]);
-}
-
-void ps_client_free(struct client *cl)
-{
-	if (!cl->ps)
-		return;
-	cmap_clear(cl);
-	free(cl->ps->b);
-	free(cl->ps);
-	cl->ps = NULL;
-}
-
-uint32_t ps_client_count(const struct client *cl)
-{
-	return cl->ps ? cl->ps->count : 0;
-}
-
-/* ---- what a server has ---- */
-
-struct ps_have {
-	struct ps_have *hnext;
-	struct list lru;		/* most recently used first */
-	struct ps_stmt *st;
-	int64_t last_use;
-	bool stale;			/* its plan was invalidated: close and parse again */
-};
-
-struct ps_server {
-	struct ps_have **b;
-	uint32_t mask, count;
-	struct list lru;
-};
-
-static struct ps_have **have_slot(struct ps_server *h, const struct ps_stmt *st)
-{
-	struct ps_have **pp;
-
-	if (!h)
-		return NULL;
-	for (pp = &h->b[st->id & h->mask]; *pp; pp = &(*pp)->hnext)
-		if ((*pp)->st == st)
-			return pp;
-	return NULL;
-}
-
-static struct ps_have *have_find(struct server *sv, const struct ps_stmt *st)
-{
-	struct ps_have **pp = have_slot(sv->ps, st);
-
-	return pp ? *pp : NULL;
-}
-
-static bool have_grow(struct ps_server *h)
-{
-	uint32_t n = (h->mask + 1) * 2;
-	struct ps_have **nb = calloc(n, sizeof(*nb));
-
-	if (!nb)
-		return false;
-	for (uint32_t i = 0; i <= h->mask; i++)
-		for (struct ps_have *e = h->b[i], *next; e; e = next) {
-			next = e->hnext;
-			e->hnext = nb[e->st->id & (n - 1)];
-			nb[e->st->id & (n - 1)] = e;
-		}
-	free(h->b);
-	h->b = nb;
-	h->mask = n - 1;
-	return true;
-}
-
-static struct ps_have *have_add(struct server *sv, struct ps_stmt *st)
-{
-	struct ps_server *h = sv->ps;
-	struct ps_have *e;
-
-	if (!h) {
-		h = calloc(1, sizeof(*h));
-		if (!h || !(h->b = calloc(16, sizeof(*h->b)))) {
-			free(h);
-			return NULL;
-		}
-		h->mask = 15;
-		list_init(&h->lru);
-		sv->ps = h;
-	}
-	if (h->count >= h->mask && !have_grow(h))
-		return NULL;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return NULL;
-	e->st = st;
-	st->refs++;
-	st->nservers++;
-	e->last_use = sv->sift->now;
-	e->hnext = h->b[st->id & h->mask];
-	h->b[st->id & h->mask] = e;
-	list_init(&e->lru);
-	list_prepend(&h->lru, &e->lru);
-	h->count++;
-	return e;
-}
-
-static void have_unlink(struct server *sv, struct ps_have **pp)
-{
-	struct ps_have *e = *pp;
-
-	*pp = e->hnext;
-	list_del(&e->lru);
-	sv->ps->count--;
-	e->st->nservers--;
-	stmt_put(sv->sift, e->st);
-	free(e);
-}
-
-static void have_del(struct server *sv, const struct ps_stmt *st)
-{
-	struct ps_have **pp = have_slot(sv->ps, st);
-
-	if (pp)
-		have_unlink(sv, pp);
-}
-
-static void have_touch(struct server *sv, struct ps_have *e)
-{
-	e->last_use = sv->sift->now;
-	list_del(&e->lru);
-	list_prepend(&sv->ps->lru, &e->lru);
-}
-
-static void have_clear(struct server *sv)
-{
-	struct ps_server *h = sv->ps;
-
-	for (uint32_t i = 0; h && i <= h->mask; i++)
-		while (h->b[i])
-			have_unlink(sv, &h->b[i]);
-}
-
-uint32_t ps_server_count(const struct server *sv)
-{
-	return sv->ps ? sv->ps->count : 0;
-}
+#define CLIENT_NAMES_MAX 100000			/* a client's statement names; more is refused */
+#define CHECK_NAME PS_NAME_PREFIX "check"	/* pgsift's scratch statement, never kept */
 
 /* ---- the reply queue ---- */
 
@@ -484,7 +121,7 @@ static inline void rq_drop_ent(struct server *sv, struct ps_rq_ent *e)
 		sv->rq.fakes--;
 	e->flags = 0;
 	if (e->st) {
-		stmt_put(sv->sift, e->st);
+		ps_stmt_put(sv->sift, e->st);
 		e->st = NULL;
 	}
 	if (e->aux) {
@@ -522,16 +159,16 @@ static void rq_clear(struct server *sv)
 static void rq_undo(struct server *sv, struct client *cl, struct ps_rq_ent *e)
 {
 	if (e->st && ((e->flags & F_PARSE) || e->kind == RQ_HIDE_PARSE || e->kind == RQ_HIDE_CLOSE)) {
-		struct ps_have *h = have_find(sv, e->st);
+		struct ps_have *h = ps_have_find(sv, e->st);
 		if (!h)
-			h = have_add(sv, e->st);
+			h = ps_have_add(sv, e->st);
 		if (h)
 			h->stale = true;
 	}
 	if ((e->flags & F_CLIENT) && cl && e->aux)
-		cmap_del(cl, e->aux, e->st);
-	if ((e->flags & F_CLOSE) && cl && e->aux && e->st && !cmap_find(cl, e->aux))
-		cmap_add(cl, e->aux, e->st); /* the Close was skipped: the name is still there */
+		ps_cmap_del(cl, e->aux, e->st);
+	if ((e->flags & F_CLOSE) && cl && e->aux && e->st && !ps_cmap_find(cl, e->aux))
+		ps_cmap_add(cl, e->aux, e->st); /* the Close was skipped: the name is still there */
 }
 
 /* The head entry was skipped (or failed): what it did is undone when the
@@ -635,7 +272,7 @@ void ps_server_free(struct server *sv)
 	free(sv->rq.undo);
 	memset(&sv->rq, 0, sizeof(sv->rq));
 	if (sv->ps) {
-		have_clear(sv);
+		ps_have_clear(sv);
 		free(sv->ps->b);
 		free(sv->ps);
 		sv->ps = NULL;
@@ -654,7 +291,7 @@ static bool drops_all(const uint8_t *body, uint32_t len)
  * was done. */
 static void forget_client_names(struct server *sv, struct client *cl, struct ps_rq_ent *e)
 {
-	cmap_clear(cl);
+	ps_cmap_clear(cl);
 	e->flags &= (uint8_t)~F_DEFER;
 	sv->rq.deferred--;
 }
@@ -663,7 +300,7 @@ void ps_server_tag(struct server *sv, const uint8_t *body, uint32_t len)
 {
 	if (sv->ps && drops_all(body, len)) {
 		server_log(sv, LOG_DEBUG, "server dropped its prepared statements");
-		have_clear(sv);
+		ps_have_clear(sv);
 	}
 }
 
@@ -804,18 +441,6 @@ static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)
 	return strcmp(ef.sqlstate, "0A000") == 0 && strstr(ef.message, "cached plan must not change result type");
 }
 
-/* The client's name for st (any one, when it has several). */
-static const char *client_name_of(const struct client *cl, const struct ps_stmt *st)
-{
-	const struct ps_client *m = cl->ps;
-
-	for (uint32_t i = 0; m && i <= m->mask; i++)
-		for (const struct ps_name *e = m->b[i]; e; e = e->next)
-			if (e->st == st)
-				return e->name;
-	return NULL;
-}
-
 /* An ErrorResponse that names st's internal name: the client gets it with
  * its own name instead, every field kept. false: the client's output is
  * full (nothing was queued). */
@@ -902,7 +527,7 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 			q->pop_flags |= P_STALE;
 		if (e->st && names_internal(e->st, body, avail)) {
 			/* "prepared statement "pgsift_3" requires 1": the client's name */
-			const char *to = e->cname[0] ? e->cname : client_name_of(cl, e->st);
+			const char *to = e->cname[0] ? e->cname : ps_cmap_name_of(cl, e->st);
 			if (to) {
 				if (!emit_error_renamed(cl, e->st, body, avail, to))
 					return PS_STOP;
@@ -948,9 +573,9 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 			if (!emit_tag(cl, e->aux))
 				return PS_STOP;
 			if (strcmp(e->aux, "DEALLOCATE ALL") == 0)
-				cmap_clear(cl);
+				ps_cmap_clear(cl);
 			else
-				cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
+				ps_cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
 			e->flags &= (uint8_t)~(F_TAG | F_DEFER);
 			sv->rq.deferred--;
 			return PS_USED;
@@ -979,7 +604,7 @@ void ps_reply_done(struct server *sv, struct client *cl)
 	e = rq_at(q, 0);
 	extended = e->kind != RQ_QUERY && e->kind != RQ_SYNC;
 	if (q->pop_flags & P_STALE) {
-		struct ps_have *h = have_find(sv, e->st);
+		struct ps_have *h = ps_have_find(sv, e->st);
 		if (h) {
 			h->stale = true;
 			server_log(sv, LOG_INFO, "prepared statement %s invalidated; it will be parsed again", e->st->name);
@@ -1039,7 +664,7 @@ static bool evict(struct server *sv)
 		put_close(&sv->c.gen, victim->st);
 		if (!rq_push(sv, RQ_HIDE_CLOSE, 0, victim->st, NULL))
 			return false;
-		have_del(sv, victim->st);
+		ps_have_del(sv, victim->st);
 	}
 	return true;
 }
@@ -1049,205 +674,29 @@ static bool evict(struct server *sv)
  * replies are dropped. */
 static bool ensure(struct server *sv, struct ps_stmt *st)
 {
-	struct ps_have *h = have_find(sv, st);
+	struct ps_have *h = ps_have_find(sv, st);
 
 	if (h && !h->stale) {
-		have_touch(sv, h);
+		ps_have_touch(sv, h);
 		return true;
 	}
 	if (h) {
 		put_close(&sv->c.gen, st);
 		if (!rq_push(sv, RQ_HIDE_CLOSE, 0, st, NULL))
 			return false;
-		have_del(sv, st);
+		ps_have_del(sv, st);
 	}
 	if (!evict(sv))
 		return false;
 	put_parse(&sv->c.gen, st);
-	if (!rq_push(sv, RQ_HIDE_PARSE, 0, st, NULL) || !have_add(sv, st))
+	if (!rq_push(sv, RQ_HIDE_PARSE, 0, st, NULL) || !ps_have_add(sv, st))
 		return false;
 	st->server_parses++;
 	sv->pool->stats.server_parse_count++;
 	return true;
 }
 
-/* ---- SQL-level commands that touch prepared statements ---- */
-
-/* Case-insensitive search for the lower-case word w. */
-static bool memmem_ci(const uint8_t *p, size_t n, const char *w)
-{
-	size_t wl = strlen(w);
-
-	for (size_t i = 0; i + wl <= n; i++)
-		if ((p[i] | 0x20) == (uint8_t)w[0] && strncasecmp((const char *)p + i, w, wl) == 0)
-			return true;
-	return false;
-}
-
-enum sql_cmd { SQL_OTHER, SQL_PREPARE, SQL_DEALLOCATE, SQL_DEALLOCATE_ALL, SQL_DISCARD_ALL };
-
-static size_t skip_blank(const char *p, size_t i, size_t n)
-{
-	for (;;) {
-		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\f'))
-			i++;
-		if (i + 1 < n && p[i] == '-' && p[i + 1] == '-') {
-			while (i < n && p[i] != '\n')
-				i++;
-			continue;
-		}
-		if (i + 1 < n && p[i] == '/' && p[i + 1] == '*') {
-			int depth = 1;
-			i += 2;
-			while (i < n && depth > 0) {
-				if (i + 1 < n && p[i] == '/' && p[i + 1] == '*') {
-					depth++;
-					i += 2;
-				} else if (i + 1 < n && p[i] == '*' && p[i + 1] == '/') {
-					depth--;
-					i += 2;
-				} else {
-					i++;
-				}
-			}
-			continue;
-		}
-		return i;
-	}
-}
-
-/* Does the text name one of pgsift's internal statements ("pgsift_...",
- * any case)? Such a text may only reach a server when it cannot run or
- * drop one (see internal_refused()). */
-static bool mentions_internal(const uint8_t *p, size_t n)
-{
-	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
-	const size_t k = sizeof(pre) - 2;	  /* the letters before '_' */
-	const uint8_t *u = p, *end = p + n;
-
-	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
-		if ((size_t)(u - p) >= k && strncasecmp((const char *)u - k, pre, k) == 0)
-			return true;
-		u++;
-	}
-	return false;
-}
-
-/* A text that names an internal statement and could EXECUTE or DEALLOCATE
- * it (also inside CREATE TABLE AS or EXPLAIN) is refused. */
-static bool internal_refused(const uint8_t *p, size_t n)
-{
-	return mentions_internal(p, n) && (memmem_ci(p, n, "execute") || memmem_ci(p, n, "deallocate"));
-}
-
-static bool is_ident_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-	       (unsigned char)c >= 0x80 || c == '$';
-}
-
-/* The word at p[*i] (letters, digits, _), lower-cased into out. */
-static bool word(const char *p, size_t *i, size_t n, char *out, size_t outlen)
-{
-	size_t k = 0;
-
-	while (*i < n && is_ident_char(p[*i])) {
-		if (k + 1 < outlen)
-			out[k++] = (char)(p[*i] >= 'A' && p[*i] <= 'Z' ? p[*i] + 32 : p[*i]);
-		else
-			return false;
-		(*i)++;
-	}
-	out[k] = 0;
-	return k > 0;
-}
-
-/* An identifier, as PostgreSQL reads it: unquoted ones in lower case,
- * "quoted" ones as written. */
-static bool ident(const char *p, size_t *i, size_t n, char *out, size_t outlen)
-{
-	size_t k = 0;
-
-	if (*i < n && p[*i] == '"') {
-		for ((*i)++; *i < n; (*i)++) {
-			if (p[*i] == '"') {
-				if (*i + 1 < n && p[*i + 1] == '"') {
-					(*i)++;
-				} else {
-					(*i)++;
-					out[k] = 0;
-					return k > 0;
-				}
-			}
-			if (k + 1 >= outlen)
-				return false;
-			out[k++] = p[*i];
-		}
-		return false;
-	}
-	return word(p, i, n, out, outlen);
-}
-
-/* What the first statement of sql is, when it is one pgsift must handle;
- * name gets the DEALLOCATE's statement name. */
-static enum sql_cmd first_cmd(const char *p, size_t n, char *name, size_t namelen)
-{
-	char w[16];
-	size_t i = skip_blank(p, 0, n);
-	enum sql_cmd cmd;
-	char c0 = i < n ? (char)(p[i] | 0x20) : 0;
-
-	if (c0 != 'p' && c0 != 'e' && c0 != 'd')
-		return SQL_OTHER; /* PREPARE, EXECUTE, DEALLOCATE, DISCARD */
-	if (!word(p, &i, n, w, sizeof(w)))
-		return SQL_OTHER;
-	if (strcmp(w, "execute") == 0)
-		return SQL_PREPARE;
-	if (strcmp(w, "prepare") == 0) {
-		/* PREPARE TRANSACTION (two-phase commit) is something else */
-		i = skip_blank(p, i, n);
-		return word(p, &i, n, w, sizeof(w)) && strcmp(w, "transaction") == 0 ? SQL_OTHER : SQL_PREPARE;
-	}
-	if (strcmp(w, "discard") == 0) {
-		i = skip_blank(p, i, n);
-		if (!word(p, &i, n, w, sizeof(w)) || strcmp(w, "all") != 0)
-			return SQL_OTHER;
-		cmd = SQL_DISCARD_ALL;
-	} else if (strcmp(w, "deallocate") == 0) {
-		size_t at;
-		i = skip_blank(p, i, n);
-		at = i;
-		if (word(p, &i, n, w, sizeof(w)) && strcmp(w, "prepare") == 0)
-			at = skip_blank(p, i, n);
-		i = at;
-		if (!ident(p, &i, n, name, namelen))
-			return SQL_OTHER;
-		cmd = p[at] != '"' && strcmp(name, "all") == 0 ? SQL_DEALLOCATE_ALL : SQL_DEALLOCATE;
-	} else {
-		return SQL_OTHER;
-	}
-	/* only a statement on its own is taken over */
-	i = skip_blank(p, i, n);
-	if (i < n && p[i] == ';')
-		i = skip_blank(p, i + 1, n);
-	return i == n ? cmd : SQL_OTHER;
-}
-
-/* Does a later statement of a simple query start with PREPARE or EXECUTE
- * (first_cmd() looked at the first one)? */
-static bool has_sql_prepare(const char *p, size_t n)
-{
-	size_t pos = 0, off, len;
-	char name[8];
-	const char *semi = memchr(p, ';', n);
-
-	if (!semi || skip_blank(p, (size_t)(semi - p) + 1, n) == n)
-		return false; /* one statement */
-	while (fp_next_statement(p, n, &pos, &off, &len))
-		if (first_cmd(p + off, len, name, sizeof(name)) == SQL_PREPARE)
-			return true;
-	return false;
-}
+/* ---- SQL-level commands that touch prepared statements (prepared_sql.c reads them) ---- */
 
 static const char internal_name_refused[] =
 	"statements named %s* belong to pgsift; they cannot be executed or deallocated with SQL";
@@ -1281,31 +730,31 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 	const char *sql = (const char *)body;
 	size_t n = strnlen(sql, blen);
 	char name[256];
-	enum sql_cmd cmd = first_cmd(sql, n, name, sizeof(name));
+	enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
-	if (cmd == SQL_OTHER && has_sql_prepare(sql, n))
-		cmd = SQL_PREPARE;
-	if (internal_refused(body, n))
+	if (cmd == PS_SQL_OTHER && ps_sql_has_prepare(sql, n))
+		cmd = PS_SQL_PREPARE;
+	if (ps_sql_internal_refused(body, n))
 		return put_failing(sv, 'Q', error_aux("26000", internal_name_refused, PS_NAME_PREFIX)) ? PS_USED
 													   : PS_CLOSED;
 	switch (cmd) {
-	case SQL_PREPARE:
+	case PS_SQL_PREPARE:
 		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
 													     : PS_CLOSED;
-	case SQL_DEALLOCATE:
-	case SQL_DEALLOCATE_ALL: {
+	case PS_SQL_DEALLOCATE:
+	case PS_SQL_DEALLOCATE_ALL: {
 		/* the names go when the stand-in is answered (PostgreSQL may
 		 * skip it after an error) */
 		char *aux;
 		size_t nl = strlen(name);
-		if (cmd == SQL_DEALLOCATE && !cmap_find(cl, name))
+		if (cmd == PS_SQL_DEALLOCATE && !ps_cmap_find(cl, name))
 			break; /* not ours: PostgreSQL says it does not exist */
 		/* a stand-in that does nothing, and fails where DEALLOCATE would
 		 * (25P02 in an aborted transaction); its tag is replaced */
 		aux = malloc(sizeof("DEALLOCATE ALL") + nl + 1);
 		if (!aux)
 			return PS_CLOSED;
-		if (cmd == SQL_DEALLOCATE_ALL) {
+		if (cmd == PS_SQL_DEALLOCATE_ALL) {
 			memcpy(aux, "DEALLOCATE ALL", sizeof("DEALLOCATE ALL"));
 		} else {
 			memcpy(aux, "DEALLOCATE", sizeof("DEALLOCATE"));
@@ -1314,7 +763,7 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 		proto_query(&sv->c.gen, "DO $pgsift$BEGIN END$pgsift$");
 		return rq_push(sv, RQ_QUERY, F_TAG | F_DEFER, NULL, aux) ? PS_USED : PS_CLOSED;
 	}
-	case SQL_DISCARD_ALL:
+	case PS_SQL_DISCARD_ALL:
 		/* the client's names go when the server reports DISCARD ALL (and
 		 * the server's statements with them: ps_server_tag()) */
 		return rq_push(sv, RQ_QUERY, F_DEFER, NULL, NULL) ? PS_PASS : PS_CLOSED;
@@ -1340,23 +789,23 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 		const char *sql = (const char *)body + r.pos;
 		size_t n = strnlen(sql, blen - r.pos);
 		char dummy[8];
-		enum sql_cmd cmd = first_cmd(sql, n, dummy, sizeof(dummy));
-		if (cmd == SQL_PREPARE)
+		enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, dummy, sizeof(dummy));
+		if (cmd == PS_SQL_PREPARE)
 			return put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md"))
 				       ? PS_USED
 				       : PS_CLOSED;
-		if (internal_refused((const uint8_t *)sql, n))
+		if (ps_sql_internal_refused((const uint8_t *)sql, n))
 			return put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX))
 				       ? PS_USED
 				       : PS_CLOSED;
 		/* DISCARD ALL / DEALLOCATE ALL run through the extended protocol:
 		 * the client's names go when its Execute reports them done */
-		cl->ps_discard = !*name && (cmd == SQL_DISCARD_ALL || cmd == SQL_DEALLOCATE_ALL);
+		cl->ps_discard = !*name && (cmd == PS_SQL_DISCARD_ALL || cmd == PS_SQL_DEALLOCATE_ALL);
 		if (!*name)
 			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	}
 	cl->pool->stats.client_parse_count++;
-	if (cmap_find(cl, name)) {
+	if (ps_cmap_find(cl, name)) {
 		/* PostgreSQL reports a bad text before a taken name: the text is
 		 * parsed (and closed) under a name of pgsift's first, with the
 		 * replies dropped, then a stand-in fails with the name's error */
@@ -1379,16 +828,16 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 						      "close some first"))
 			       ? PS_USED
 			       : PS_CLOSED;
-	st = stmt_get(cl->sift, body + r.pos, blen - (uint32_t)r.pos);
+	st = ps_stmt_get(cl->sift, body + r.pos, blen - (uint32_t)r.pos);
 	aux = strdup(name);
-	if (!st || !aux || !cmap_add(cl, name, st)) {
+	if (!st || !aux || !ps_cmap_add(cl, name, st)) {
 		free(aux);
 		return PS_CLOSED;
 	}
 	st->client_parses++;
-	h = have_find(sv, st);
+	h = ps_have_find(sv, st);
 	if (h && !h->stale) {
-		have_touch(sv, h);
+		ps_have_touch(sv, h);
 		return rq_push(sv, RQ_FAKE_PARSE, F_CLIENT, st, aux) ? PS_USED : PS_CLOSED;
 	}
 	if (h) {
@@ -1397,14 +846,14 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 			free(aux);
 			return PS_CLOSED;
 		}
-		have_del(sv, st);
+		ps_have_del(sv, st);
 	}
 	if (!evict(sv)) {
 		free(aux);
 		return PS_CLOSED;
 	}
 	put_parse(&sv->c.gen, st);
-	if (!rq_push(sv, RQ_ONE, F_PARSE | F_CLIENT, st, aux) || !have_add(sv, st))
+	if (!rq_push(sv, RQ_ONE, F_PARSE | F_CLIENT, st, aux) || !ps_have_add(sv, st))
 		return PS_CLOSED;
 	st->server_parses++;
 	sv->pool->stats.server_parse_count++;
@@ -1458,7 +907,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
 		if (whole && blen > 1 && body[0] == 0 && !must_wait(sv)) {
 			uint8_t c0 = body[1] | 0x20; /* the first byte of the text, lower case if a letter */
-			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e' && c0 != 'd' && !mentions_internal(body + 1, blen - 1)) {
+			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e' && c0 != 'd' && !ps_sql_mentions_internal(body + 1, blen - 1)) {
 				cl->ps_discard = false;
 				return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 			}
@@ -1524,7 +973,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 			act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 			break;
 		}
-		st = cmap_find(cl, stmt);
+		st = ps_cmap_find(cl, stmt);
 		if (!st) {
 			act = unknown_name(sv, stmt, RQ_ONE);
 			break;
@@ -1562,7 +1011,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 			act = rq_push(sv, kind, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 			break;
 		}
-		st = cmap_find(cl, name);
+		st = ps_cmap_find(cl, name);
 		if (type == 'C') {
 			/* Close: the client's name goes; the server keeps the statement */
 			char *aux = st ? strdup(name) : NULL;
@@ -1575,7 +1024,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 				break;
 			}
 			if (st)
-				cmap_del(cl, name, st);
+				ps_cmap_del(cl, name, st);
 			act = PS_USED;
 			break;
 		}
@@ -1614,20 +1063,6 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 
 /* ---- a client without a server ---- */
 
-static struct ps_stmt *stmt_find(struct sift *s, const uint8_t *body, uint32_t len)
-{
-	struct ps_registry *r = &s->ps;
-	uint64_t h;
-
-	if (!r->b)
-		return NULL;
-	h = hash64(body, len);
-	for (struct ps_stmt *st = r->b[h & r->mask]; st; st = st->hnext)
-		if (st->hash == h && st->body_len == len && memcmp(st->body, body, len) == 0)
-			return st;
-	return NULL;
-}
-
 enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
 {
 	struct sift *s = cl->sift;
@@ -1650,14 +1085,14 @@ enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t 
 	case 'P': {
 		const char *name = mr_str(&r);
 		struct ps_stmt *st;
-		if (r.bad || !*name || cmap_find(cl, name))
+		if (r.bad || !*name || ps_cmap_find(cl, name))
 			return PS_PASS;
-		st = stmt_find(s, body + r.pos, blen - (uint32_t)r.pos);
+		st = ps_stmt_find(s, body + r.pos, blen - (uint32_t)r.pos);
 		if (!st || st->ok_pool != cl->pool)
 			return PS_PASS; /* a server says whether it parses */
 		if (!emit_simple(cl, '1'))
 			return PS_STOP;
-		if (!cmap_add(cl, name, st)) {
+		if (!ps_cmap_add(cl, name, st)) {
 			client_close(cl, "53200", "out of memory tracking prepared statements");
 			return PS_CLOSED;
 		}
@@ -1672,7 +1107,7 @@ enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t 
 			return PS_PASS;
 		if (!emit_simple(cl, '3'))
 			return PS_STOP;
-		cmap_del(cl, name, NULL);
+		ps_cmap_del(cl, name, NULL);
 		break;
 	}
 	case 'S': {

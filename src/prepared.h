@@ -17,6 +17,10 @@
  * answers for the messages pgsift did not forward at their place in the
  * stream, and, after an error, skips what PostgreSQL skips until the next
  * Sync. doc/prepared.md describes the behaviour and its limits.
+ *
+ * prepared.c is the reply queue and the relay's hooks; the tables are in
+ * prepared_map.c, the reading of SQL text (PREPARE, DEALLOCATE, ...) in
+ * prepared_sql.c.
  */
 #ifndef PGSIFT_PREPARED_H
 #define PGSIFT_PREPARED_H

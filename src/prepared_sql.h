@@ -1,0 +1,46 @@
+/*
+ * prepared_sql: what a simple query's text (or an unnamed Parse's) means to
+ * pgsift's prepared statement tracking (prepared.c): SQL-level PREPARE and
+ * EXECUTE, DEALLOCATE, DISCARD ALL, and texts that name one of pgsift's
+ * internal statements. Pure: no libevent, no libpq; unit-tested by
+ * test/unit/test_prepared_sql.c.
+ *
+ * Every function reads p[0..n) and nothing else; p need not be
+ * NUL-terminated.
+ */
+#ifndef PGSIFT_PREPARED_SQL_H
+#define PGSIFT_PREPARED_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum ps_sql_cmd {
+	PS_SQL_OTHER,
+	PS_SQL_PREPARE,	       /* PREPARE name AS ... or EXECUTE name (not PREPARE TRANSACTION) */
+	PS_SQL_DEALLOCATE,     /* DEALLOCATE [PREPARE] name, alone */
+	PS_SQL_DEALLOCATE_ALL, /* DEALLOCATE [PREPARE] ALL, alone */
+	PS_SQL_DISCARD_ALL,    /* DISCARD ALL, alone */
+};
+
+/* What the first statement of p[0..n) is, past blanks and comments.
+ * DEALLOCATE and DISCARD ALL count only as a statement on their own (a
+ * trailing ';' and blanks allowed); PREPARE and EXECUTE wherever they
+ * start the text. name (namelen bytes) gets the DEALLOCATE's statement name
+ * as PostgreSQL reads it (lower case unless quoted); a longer name gives
+ * PS_SQL_OTHER. */
+enum ps_sql_cmd ps_sql_first_cmd(const char *p, size_t n, char *name, size_t namelen);
+
+/* Does a statement after the first of a multi-statement text start with
+ * PREPARE or EXECUTE? */
+bool ps_sql_has_prepare(const char *p, size_t n);
+
+/* Does the text mention "pgsift_" (any case), the prefix of pgsift's
+ * internal statement names? */
+bool ps_sql_mentions_internal(const uint8_t *p, size_t n);
+
+/* A text that mentions an internal statement and could EXECUTE or
+ * DEALLOCATE it (also inside CREATE TABLE AS or EXPLAIN): refused. */
+bool ps_sql_internal_refused(const uint8_t *p, size_t n);
+
+#endif

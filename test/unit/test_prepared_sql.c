@@ -1,0 +1,144 @@
+/*
+ * Unit tests for prepared_sql: how pgsift reads SQL-level PREPARE,
+ * EXECUTE, DEALLOCATE and DISCARD ALL, and texts naming its internal
+ * statements. Each text is an exactly sized heap copy without a NUL, so a
+ * read past its end is caught under AddressSanitizer.
+ */
+#include "prepared_sql.h"
+
+#include <string.h>
+
+#include "tap.h"
+
+static char *copy(const char *s, size_t *n)
+{
+	*n = strlen(s);
+	char *p = malloc(*n ? *n : 1);
+	if (!p)
+		exit(2);
+	memcpy(p, s, *n);
+	return p;
+}
+
+static enum ps_sql_cmd cmd_of(const char *s, char *name, size_t namelen)
+{
+	size_t n;
+	char *p = copy(s, &n);
+	enum ps_sql_cmd c = ps_sql_first_cmd(p, n, name, namelen);
+	free(p);
+	return c;
+}
+
+static void is_cmd(const char *s, enum ps_sql_cmd want, const char *want_name)
+{
+	char name[64] = "", shown[128];
+	enum ps_sql_cmd got = cmd_of(s, name, sizeof(name));
+	size_t k = 0;
+	for (; s[k] && k + 1 < sizeof(shown); k++)
+		shown[k] = s[k] == '\n' ? ' ' : s[k]; /* one TAP line */
+	shown[k] = 0;
+	if (want_name)
+		ok(got == want && strcmp(name, want_name) == 0, "%s -> %d (%s)", shown, (int)want, want_name);
+	else
+		ok(got == want, "%s -> %d", shown, (int)want);
+	if (got != want)
+		tap_diag("got %d, name \"%s\"", (int)got, name);
+}
+
+static bool has_prepare(const char *s)
+{
+	size_t n;
+	char *p = copy(s, &n);
+	bool r = ps_sql_has_prepare(p, n);
+	free(p);
+	return r;
+}
+
+/* fn on an exactly sized copy of s */
+static bool on_copy(bool (*fn)(const uint8_t *, size_t), const char *s)
+{
+	size_t n;
+	char *p = copy(s, &n);
+	bool r = fn((const uint8_t *)p, n);
+	free(p);
+	return r;
+}
+
+#define refused(s) on_copy(ps_sql_internal_refused, (s))
+#define mentions(s) on_copy(ps_sql_mentions_internal, (s))
+
+static void first_command(void)
+{
+	is_cmd("PREPARE q AS SELECT 1", PS_SQL_PREPARE, NULL);
+	is_cmd("  prepare q(int) as select $1", PS_SQL_PREPARE, NULL);
+	is_cmd("EXECUTE q(1)", PS_SQL_PREPARE, NULL);
+	is_cmd("/* app */ -- note\n execute q", PS_SQL_PREPARE, NULL);
+	is_cmd("/* outer /* nested */ still */ PREPARE q AS SELECT 1", PS_SQL_PREPARE, NULL);
+	is_cmd("PREPARE TRANSACTION 'gid'", PS_SQL_OTHER, NULL);
+	is_cmd("prepare  transaction 'gid'", PS_SQL_OTHER, NULL);
+	is_cmd("EXECUTE", PS_SQL_PREPARE, NULL); /* PostgreSQL reports the syntax error */
+	is_cmd("EXPLAIN EXECUTE q", PS_SQL_OTHER, NULL);
+	is_cmd("preparex q", PS_SQL_OTHER, NULL);
+	is_cmd("DEALLOCATE q", PS_SQL_DEALLOCATE, "q");
+	is_cmd("deallocate Q;", PS_SQL_DEALLOCATE, "q");
+	is_cmd("DEALLOCATE PREPARE q ; ", PS_SQL_DEALLOCATE, "q");
+	is_cmd("DEALLOCATE \"Mixed\"\"Q\"", PS_SQL_DEALLOCATE, "Mixed\"Q");
+	is_cmd("DEALLOCATE \"all\"", PS_SQL_DEALLOCATE, "all");
+	is_cmd("DEALLOCATE ALL", PS_SQL_DEALLOCATE_ALL, NULL);
+	is_cmd("deallocate prepare all;", PS_SQL_DEALLOCATE_ALL, NULL);
+	is_cmd("DEALLOCATE q; SELECT 1", PS_SQL_OTHER, NULL);
+	is_cmd("DEALLOCATE", PS_SQL_OTHER, NULL);
+	is_cmd("DEALLOCATE \"unterminated", PS_SQL_OTHER, NULL);
+	is_cmd("DISCARD ALL", PS_SQL_DISCARD_ALL, NULL);
+	is_cmd("discard all ;", PS_SQL_DISCARD_ALL, NULL);
+	is_cmd("DISCARD PLANS", PS_SQL_OTHER, NULL);
+	is_cmd("DISCARD ALL; SELECT 1", PS_SQL_OTHER, NULL);
+	is_cmd("SELECT 1", PS_SQL_OTHER, NULL);
+	is_cmd("", PS_SQL_OTHER, NULL);
+	is_cmd("   ", PS_SQL_OTHER, NULL);
+	is_cmd("/* never closed", PS_SQL_OTHER, NULL);
+	is_cmd("-- only a comment", PS_SQL_OTHER, NULL);
+
+	/* a name longer than the caller's buffer is not taken over */
+	char small[4];
+	ok(cmd_of("DEALLOCATE abcdef", small, sizeof(small)) == PS_SQL_OTHER, "a name longer than the buffer: other");
+	ok(cmd_of("DEALLOCATE abc", small, sizeof(small)) == PS_SQL_DEALLOCATE && strcmp(small, "abc") == 0,
+	   "a name that fits the buffer exactly");
+}
+
+static void later_statements(void)
+{
+	ok(!has_prepare("SELECT 1"), "one statement: no later PREPARE");
+	ok(!has_prepare("PREPARE q AS SELECT 1;"), "one statement and a ';': first_cmd's business");
+	ok(has_prepare("SELECT 1; PREPARE q AS SELECT 2"), "PREPARE after another statement");
+	ok(has_prepare("BEGIN; execute q(1); COMMIT"), "EXECUTE in the middle");
+	ok(!has_prepare("SELECT 'a;b'; SELECT 2"), "a ';' inside a string does not start a statement");
+	ok(!has_prepare("SELECT 1; SELECT 'PREPARE q'"), "PREPARE inside a string is not a statement");
+	ok(!has_prepare("SELECT 1; PREPARE TRANSACTION 'g'"), "PREPARE TRANSACTION later is not SQL PREPARE");
+	ok(!has_prepare("SELECT 1; /* PREPARE */ SELECT 2"), "PREPARE inside a comment is not a statement");
+}
+
+static void internal_names(void)
+{
+	ok(mentions("EXECUTE pgsift_1"), "pgsift_ mentioned");
+	ok(mentions("execute PGSIFT_12(1)"), "any case");
+	ok(mentions("select 1 -- pgsift_"), "even in a comment (the check is deliberately coarse)");
+	ok(!mentions("select pgsift"), "no underscore: not the prefix");
+	ok(!mentions("select _x from t"), "an underscore at the start");
+	ok(!mentions("select sift_1"), "a shorter prefix");
+	ok(refused("EXECUTE pgsift_1"), "EXECUTE of an internal statement refused");
+	ok(refused("deallocate PGSIFT_3"), "DEALLOCATE of one refused");
+	ok(refused("CREATE TABLE t AS EXECUTE pgsift_2"), "inside CREATE TABLE AS");
+	ok(refused("EXPLAIN EXECUTE pgsift_2"), "inside EXPLAIN");
+	ok(!refused("SELECT * FROM pgsift_stats"), "a table named pgsift_*: allowed");
+	ok(!refused("EXECUTE my_stmt"), "EXECUTE of another name: not refused here");
+}
+
+int main(void)
+{
+	tap_begin();
+	first_command();
+	later_statements();
+	internal_names();
+	return tap_end();
+}
