@@ -879,16 +879,165 @@ static uint32_t str_end(const uint8_t *p, uint32_t i, uint32_t n)
 	return z ? (uint32_t)(z - p) : n;
 }
 
+/* The messages that need no tracking beyond their reply: Execute, Sync,
+ * FunctionCall, and Parse, Bind, Describe and Close of the unnamed
+ * statement or of portals, when no earlier batch must finish first. *act
+ * gets what to do with them; false when the message needs more. */
+static bool untracked(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body, uint32_t blen,
+		      bool whole, enum ps_act *act)
+{
+	uint8_t kind = RQ_ONE, flags = 0;
+
+	switch (type) {
+	case 'E':
+		kind = RQ_EXEC;
+		flags = cl->ps_discard ? F_DEFER : 0;
+		break;
+	case 'S':
+		kind = RQ_SYNC;
+		break;
+	case 'F':
+		kind = RQ_QUERY;
+		break;
+	case 'P': {
+		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
+		uint8_t c0 = blen > 1 ? body[1] | 0x20 : 0; /* the text's first byte, lower case if a letter */
+		if (!whole || blen < 2 || body[0] != 0 || must_wait(sv) || c0 < 'a' || c0 > 'z' || c0 == 'p' ||
+		    c0 == 'e' || c0 == 'd' || ps_sql_mentions_internal(body + 1, blen - 1))
+			return false;
+		cl->ps_discard = false;
+		break;
+	}
+	case 'B': {
+		/* Bind of the unnamed statement */
+		const uint8_t *z = whole ? memchr(body, 0, blen) : NULL;
+		if (!z || z + 1 >= body + blen || z[1] != 0 || must_wait(sv))
+			return false;
+		break;
+	}
+	case 'D':
+	case 'C':
+		/* portals, and the unnamed statement */
+		if (!whole || blen < 2 || (body[0] != 'P' && body[1] != 0) || must_wait(sv))
+			return false;
+		kind = type == 'C' ? RQ_ONE : body[0] == 'P' ? RQ_DESC_P : RQ_DESC_S;
+		break;
+	case 'Q':
+		return false;
+	default:
+		*act = PS_PASS;
+		return true;
+	}
+	*act = rq_push(sv, kind, flags, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	return true;
+}
+
+/* Bind of a named statement: passed on under the internal name, the
+ * server given the statement first if it lacks it. *used gets how much of
+ * the message went out rewritten (the rest, when it did not fit, is
+ * relayed as it comes). */
+static enum ps_act on_bind(struct client *cl, struct server *sv, const uint8_t *body, uint32_t blen, uint32_t len,
+			   bool whole, uint32_t *used)
+{
+	uint32_t total = len + 1;
+	uint32_t pe = str_end(body, 0, blen), se = pe < blen ? str_end(body, pe + 1, blen) : blen;
+	const char *stmt = (const char *)body + pe + 1;
+	struct pktbuf *pb = &sv->c.gen;
+	struct ps_stmt *st;
+	uint32_t rest, newlen;
+	enum ps_act act;
+
+	if (se >= blen) {
+		if (whole) /* malformed: PostgreSQL says so */
+			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+		/* names longer than the buffer: the message is read whole */
+		return conn_reserve_in(&cl->c, total) ? PS_STOP : PS_CLOSED;
+	}
+	if (!*stmt)
+		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	st = ps_cmap_find(cl, stmt);
+	if (!st)
+		return unknown_name(sv, stmt, RQ_ONE);
+	if (!ensure(sv, st))
+		return PS_CLOSED;
+	rest = total - PROTO_HDR - se - 1;
+	newlen = len - (uint32_t)strlen(stmt) + (uint32_t)strlen(st->name);
+	pkt_put_u8(pb, 'B');
+	pkt_put_u32(pb, newlen);
+	pkt_put(pb, body, pe + 1);
+	pkt_put_str(pb, st->name);
+	*used = PROTO_HDR + se + 1;
+	if (whole && rest <= 4096) {
+		pkt_put(pb, body + se + 1, rest);
+		*used = total;
+	}
+	st->binds++;
+	cl->pool->stats.bind_count++;
+	act = rq_push(sv, RQ_ONE, F_BIND, st, NULL) ? PS_USED : PS_CLOSED;
+	if (act == PS_USED)
+		set_cname(sv, stmt);
+	return act;
+}
+
+/* Close of a named statement: the client's name goes, the server keeps the
+ * statement; pgsift answers CloseComplete at its place in the stream. */
+static enum ps_act on_close(struct client *cl, struct server *sv, const char *name)
+{
+	struct ps_stmt *st = ps_cmap_find(cl, name);
+	char *aux = st ? strdup(name) : NULL;
+
+	if (st && !aux)
+		return PS_CLOSED;
+	if (!rq_push(sv, RQ_FAKE_CLOSE, st ? F_CLOSE : 0, st, aux))
+		return PS_CLOSED;
+	if (st)
+		ps_cmap_del(cl, name, st);
+	return PS_USED;
+}
+
+/* Describe of a named statement, under the internal name. */
+static enum ps_act on_describe(struct client *cl, struct server *sv, const char *name)
+{
+	struct pktbuf *pb = &sv->c.gen;
+	struct ps_stmt *st = ps_cmap_find(cl, name);
+	enum ps_act act;
+
+	if (!st)
+		return unknown_name(sv, name, RQ_DESC_S);
+	if (!ensure(sv, st))
+		return PS_CLOSED;
+	pkt_begin(pb, 'D');
+	pkt_put_u8(pb, 'S');
+	pkt_put_str(pb, st->name);
+	pkt_end(pb);
+	act = rq_push(sv, RQ_DESC_S, 0, st, NULL) ? PS_USED : PS_CLOSED;
+	if (act == PS_USED)
+		set_cname(sv, name);
+	return act;
+}
+
+/* Describe or Close: of a named statement, or (malformed, a portal) passed on */
+static enum ps_act on_describe_close(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
+				     uint32_t blen)
+{
+	uint8_t what = blen > 0 ? body[0] : 0;
+	const char *name = (const char *)body + 1;
+	uint8_t kind = type == 'D' ? (what == 'S' ? RQ_DESC_S : RQ_DESC_P) : RQ_ONE;
+
+	if (what != 'S' || blen < 2 || str_end(body, 1, blen) >= blen || !*name)
+		return rq_push(sv, kind, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	return type == 'C' ? on_close(cl, sv, name) : on_describe(cl, sv, name);
+}
+
 enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len,
 			      uint32_t *used)
 {
 	uint32_t avail = b->end - b->pos, total = len + 1;
-	const uint8_t *msg = b->data + b->pos, *body = msg + PROTO_HDR;
+	const uint8_t *body = b->data + b->pos + PROTO_HDR;
 	uint32_t blen = (avail < total ? avail : total) - PROTO_HDR;
 	bool whole = avail >= total;
 	uint32_t mark;
 	enum ps_act act = PS_PASS;
-	struct pktbuf *pb = &sv->c.gen;
 
 	*used = 0;
 	if (out_backlog(cl)) {
@@ -896,43 +1045,8 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
-	switch (type) {
-	case 'E':
-		return rq_push(sv, RQ_EXEC, cl->ps_discard ? F_DEFER : 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-	case 'S':
-		return rq_push(sv, RQ_SYNC, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-	case 'F':
-		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-	case 'P':
-		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
-		if (whole && blen > 1 && body[0] == 0 && !must_wait(sv)) {
-			uint8_t c0 = body[1] | 0x20; /* the first byte of the text, lower case if a letter */
-			if (c0 >= 'a' && c0 <= 'z' && c0 != 'p' && c0 != 'e' && c0 != 'd' && !ps_sql_mentions_internal(body + 1, blen - 1)) {
-				cl->ps_discard = false;
-				return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-			}
-		}
-		break;
-	case 'B': {
-		/* Bind of the unnamed statement */
-		const uint8_t *z = whole ? memchr(body, 0, blen) : NULL;
-		if (z && z + 1 < body + blen && z[1] == 0 && !must_wait(sv))
-			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-		break;
-	}
-	case 'D':
-	case 'C':
-		/* portals, and the unnamed statement */
-		if (whole && blen >= 2 && (body[0] == 'P' || body[1] == 0) && !must_wait(sv))
-			return rq_push(sv, type == 'C' ? RQ_ONE : body[0] == 'P' ? RQ_DESC_P : RQ_DESC_S, 0, NULL, NULL)
-				       ? PS_PASS
-				       : PS_CLOSED;
-		break;
-	case 'Q':
-		break;
-	default:
-		return PS_PASS;
-	}
+	if (untracked(cl, sv, type, body, blen, whole, &act))
+		return act;
 	if (must_wait(sv)) {
 		sv->rq.stalled = true;
 		return PS_STOP;
@@ -955,97 +1069,11 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	case 'P':
 		act = on_parse(cl, sv, body, blen);
 		break;
-	case 'B': {
-		uint32_t pe = str_end(body, 0, blen), se = pe < blen ? str_end(body, pe + 1, blen) : blen;
-		const char *stmt = (const char *)body + pe + 1;
-		struct ps_stmt *st;
-		uint32_t rest, newlen;
-		if (se >= blen) {
-			if (whole) {
-				act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* malformed: PostgreSQL says so */
-			} else {
-				/* names longer than the buffer: the message is read whole */
-				act = conn_reserve_in(&cl->c, total) ? PS_STOP : PS_CLOSED;
-			}
-			break;
-		}
-		if (!*stmt) {
-			act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-			break;
-		}
-		st = ps_cmap_find(cl, stmt);
-		if (!st) {
-			act = unknown_name(sv, stmt, RQ_ONE);
-			break;
-		}
-		if (!ensure(sv, st)) {
-			act = PS_CLOSED;
-			break;
-		}
-		/* the Bind under the internal name; the rest as it came */
-		rest = total - PROTO_HDR - se - 1;
-		newlen = len - (uint32_t)strlen(stmt) + (uint32_t)strlen(st->name);
-		pkt_put_u8(pb, 'B');
-		pkt_put_u32(pb, newlen);
-		pkt_put(pb, body, pe + 1);
-		pkt_put_str(pb, st->name);
-		*used = PROTO_HDR + se + 1;
-		if (whole && rest <= 4096) {
-			pkt_put(pb, body + se + 1, rest);
-			*used = total;
-		}
-		st->binds++;
-		cl->pool->stats.bind_count++;
-		act = rq_push(sv, RQ_ONE, F_BIND, st, NULL) ? PS_USED : PS_CLOSED;
-		if (act == PS_USED)
-			set_cname(sv, stmt);
+	case 'B':
+		act = on_bind(cl, sv, body, blen, len, whole, used);
 		break;
-	}
-	case 'D':
-	case 'C': {
-		uint8_t what = blen > 0 ? body[0] : 0;
-		const char *name = (const char *)body + 1;
-		struct ps_stmt *st;
-		uint8_t kind = type == 'D' ? (what == 'S' ? RQ_DESC_S : RQ_DESC_P) : RQ_ONE;
-		if (what != 'S' || blen < 2 || str_end(body, 1, blen) >= blen || !*name) {
-			act = rq_push(sv, kind, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-			break;
-		}
-		st = ps_cmap_find(cl, name);
-		if (type == 'C') {
-			/* Close: the client's name goes; the server keeps the statement */
-			char *aux = st ? strdup(name) : NULL;
-			if (st && !aux) {
-				act = PS_CLOSED;
-				break;
-			}
-			if (!rq_push(sv, RQ_FAKE_CLOSE, st ? F_CLOSE : 0, st, aux)) {
-				act = PS_CLOSED;
-				break;
-			}
-			if (st)
-				ps_cmap_del(cl, name, st);
-			act = PS_USED;
-			break;
-		}
-		if (!st) {
-			act = unknown_name(sv, name, kind);
-			break;
-		}
-		if (!ensure(sv, st)) {
-			act = PS_CLOSED;
-			break;
-		}
-		pkt_begin(pb, 'D');
-		pkt_put_u8(pb, 'S');
-		pkt_put_str(pb, st->name);
-		pkt_end(pb);
-		act = rq_push(sv, RQ_DESC_S, 0, st, NULL) ? PS_USED : PS_CLOSED;
-		if (act == PS_USED)
-			set_cname(sv, name);
-		break;
-	}
-	default:
+	default: /* 'D', 'C' */
+		act = on_describe_close(cl, sv, type, body, blen);
 		break;
 	}
 	if (act == PS_USED && *used == 0)
