@@ -16,6 +16,7 @@ PROTO_FUZZ_SEEDS (default 150)."""
 import os
 import random
 import struct
+import threading
 
 import pytest
 
@@ -208,5 +209,66 @@ def test_random_bad_input_after_login(pooler):
     # both kinds of ending were exercised
     assert outcomes.get("answered", 0) > SEEDS // 10 and outcomes.get("closed", 0) > 0, outcomes
     # and a new client can still log in and work
+    fresh = p.connect()
+    assert fresh.execute("select count(*) from sift_items").fetchone()[0] >= 100
+
+
+@pytest.mark.timeout(150 + SEEDS)
+def test_random_bad_input_alongside_busy_clients(pooler):
+    """The same batches from four offenders at once, on a pool of two
+    servers shared with four well-behaved clients, each checking that every
+    result it gets is its own."""
+    p = pooler(max_packet_size=65536, pool_mode="transaction", default_pool_size=2)
+    errors = []
+    stop = threading.Event()
+
+    def offender(k):
+        try:
+            for seed in range(k, SEEDS, 4):
+                rnd = random.Random(10_000 + seed)
+                msgs = batch(rnd)
+                with wire.RawConn(p.host, p.port, timeout=10) as raw:
+                    raw.startup(USER, "siftdb", PASSWORDS[USER])
+                    try:
+                        raw.send(frame(rnd, msgs, rnd.random() < 0.75))
+                    except OSError:
+                        continue
+                    got, _ = read_replies(raw, 0.3)
+                    if any(b"bystander-" in pl for _, pl in got):
+                        errors.append(f"offender {k} seed {seed} got a bystander's data: {got}")
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"offender {k}: {e!r}")
+
+    def bystander(k):
+        conn = p.connect()
+        rnd = random.Random(k)
+        try:
+            while not stop.is_set():
+                n = rnd.randrange(1, 100)
+                tag = f"bystander-{k}-{n}"
+                if rnd.random() < 0.5:
+                    row = conn.execute("select %s::text, id from sift_items where id = %s", (tag, n)).fetchone()
+                    want = (tag, n)
+                else:
+                    with conn.transaction():
+                        conn.execute("select pg_sleep(0.001)")
+                        row = conn.execute("select %s::text, %s::int", (tag, n)).fetchone()
+                    want = (tag, n)
+                if row != want:
+                    errors.append(f"bystander {k} got {row}, wanted {want}")
+                    return
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"bystander {k}: {e!r}")
+
+    helpers = [threading.Thread(target=bystander, args=(k,)) for k in range(4)]
+    offenders = [threading.Thread(target=offender, args=(k,)) for k in range(4)]
+    for t in helpers + offenders:
+        t.start()
+    for t in offenders:
+        t.join()
+    stop.set()
+    for t in helpers:
+        t.join()
+    assert not errors, errors[:5]
     fresh = p.connect()
     assert fresh.execute("select count(*) from sift_items").fetchone()[0] >= 100
