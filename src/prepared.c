@@ -491,6 +491,61 @@ static bool names_internal(const struct ps_stmt *st, const uint8_t *body, uint32
 	return len >= fl && memmem(body, len, from, fl) != NULL;
 }
 
+/* An ErrorResponse for the head of the queue: a stand-in's planned
+ * failure becomes the client's own error; an error naming an internal
+ * statement is passed on with the client's name in it. */
+static enum ps_act on_error_reply(struct server *sv, struct client *cl, struct ps_rq_ent *e, const uint8_t *body,
+				  uint32_t avail)
+{
+	struct ps_rq *q = &sv->rq;
+
+	if (e->flags & F_FAIL) {
+		/* the stand-in failed as planned: the client gets its own error */
+		if (!emit_error(sv, cl, e->aux))
+			return PS_STOP;
+		if (e->kind == RQ_QUERY)
+			return PS_USED;
+		q->pop = true;
+		q->pop_flags = P_ERROR;
+		ps_reply_done(sv, cl);
+		return PS_USED;
+	}
+	if (e->kind == RQ_QUERY)
+		return PS_PASS; /* an error inside a simple query: ReadyForQuery follows */
+	if (e->kind == RQ_SYNC)
+		return PS_PASS; /* an error at commit: ReadyForQuery follows */
+	q->pop = true;
+	q->pop_flags = P_ERROR;
+	if ((e->flags & F_BIND) && e->st && is_invalidated_plan(body, avail))
+		q->pop_flags |= P_STALE;
+	if (e->st && names_internal(e->st, body, avail)) {
+		/* "prepared statement "pgsift_3" requires 1": the client's name */
+		const char *to = e->cname[0] ? e->cname : ps_cmap_name_of(cl, e->st);
+		if (to) {
+			if (!emit_error_renamed(cl, e->st, body, avail, to))
+				return PS_STOP;
+			ps_reply_done(sv, cl);
+			return PS_USED;
+		}
+	}
+	return PS_PASS;
+}
+
+/* The DO that stood in for a DEALLOCATE ran: the client gets DEALLOCATE's
+ * tag and its names go. */
+static enum ps_act deallocated(struct server *sv, struct client *cl, struct ps_rq_ent *e)
+{
+	if (!emit_tag(cl, e->aux))
+		return PS_STOP;
+	if (strcmp(e->aux, "DEALLOCATE ALL") == 0)
+		ps_cmap_clear(cl);
+	else
+		ps_cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
+	e->flags &= (uint8_t)~(F_TAG | F_DEFER);
+	sv->rq.deferred--;
+	return PS_USED;
+}
+
 enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail)
 {
 	struct ps_rq *q = &sv->rq;
@@ -505,38 +560,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 	if (type == 'N' || type == 'A' || type == 'S' || q->n == 0)
 		return PS_PASS;
 	e = rq_at(q, 0);
-	if (type == 'E') {
-		if (e->flags & F_FAIL) {
-			/* the stand-in failed as planned: the client gets its own error */
-			if (!emit_error(sv, cl, e->aux))
-				return PS_STOP;
-			if (e->kind == RQ_QUERY)
-				return PS_USED;
-			q->pop = true;
-			q->pop_flags = P_ERROR;
-			ps_reply_done(sv, cl);
-			return PS_USED;
-		}
-		if (e->kind == RQ_QUERY)
-			return PS_PASS; /* an error inside a simple query: ReadyForQuery follows */
-		if (e->kind == RQ_SYNC)
-			return PS_PASS; /* an error at commit: ReadyForQuery follows */
-		q->pop = true;
-		q->pop_flags = P_ERROR;
-		if ((e->flags & F_BIND) && e->st && is_invalidated_plan(body, avail))
-			q->pop_flags |= P_STALE;
-		if (e->st && names_internal(e->st, body, avail)) {
-			/* "prepared statement "pgsift_3" requires 1": the client's name */
-			const char *to = e->cname[0] ? e->cname : ps_cmap_name_of(cl, e->st);
-			if (to) {
-				if (!emit_error_renamed(cl, e->st, body, avail, to))
-					return PS_STOP;
-				ps_reply_done(sv, cl);
-				return PS_USED;
-			}
-		}
-		return PS_PASS;
-	}
+	if (type == 'E')
+		return on_error_reply(sv, cl, e, body, avail);
 	switch (e->kind) {
 	case RQ_ONE:
 		q->pop = type == '1' || type == '2' || type == '3';
@@ -568,18 +593,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		q->pop = type == 'Z';
 		break;
 	case RQ_QUERY:
-		if (type == 'C' && (e->flags & F_TAG)) {
-			/* the DO that stood in for a DEALLOCATE ran */
-			if (!emit_tag(cl, e->aux))
-				return PS_STOP;
-			if (strcmp(e->aux, "DEALLOCATE ALL") == 0)
-				ps_cmap_clear(cl);
-			else
-				ps_cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
-			e->flags &= (uint8_t)~(F_TAG | F_DEFER);
-			sv->rq.deferred--;
-			return PS_USED;
-		}
+		if (type == 'C' && (e->flags & F_TAG))
+			return deallocated(sv, cl, e);
 		if (type == 'C' && (e->flags & F_DEFER) && drops_all(body, avail))
 			forget_client_names(sv, cl, e);
 		if (type == 'G')
@@ -773,6 +788,58 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 	return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 }
 
+/* A Parse whose text is SQL-level PREPARE/EXECUTE or names an internal
+ * statement (refused), or of the unnamed statement (passed on): *act gets
+ * what to do; false for a named statement pgsift tracks. */
+static bool parse_untracked(struct client *cl, struct server *sv, const char *name, const uint8_t *text,
+			    uint32_t tlen, enum ps_act *act)
+{
+	const char *sql = (const char *)text;
+	size_t n = strnlen(sql, tlen);
+	char dummy[8];
+	enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, dummy, sizeof(dummy));
+
+	if (cmd == PS_SQL_PREPARE) {
+		*act = put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
+													: PS_CLOSED;
+		return true;
+	}
+	if (ps_sql_internal_refused(text, n)) {
+		*act = put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX)) ? PS_USED
+												       : PS_CLOSED;
+		return true;
+	}
+	/* DISCARD ALL / DEALLOCATE ALL run through the extended protocol: the
+	 * client's names go when its Execute reports them done */
+	cl->ps_discard = !*name && (cmd == PS_SQL_DISCARD_ALL || cmd == PS_SQL_DEALLOCATE_ALL);
+	if (*name)
+		return false;
+	*act = rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	return true;
+}
+
+/* Parse of a name the client already has. PostgreSQL reports a bad text
+ * before a taken name: the text (text, tlen: the Parse body after the name)
+ * is parsed and closed under a name of pgsift's first, with the replies
+ * dropped, then a stand-in fails with the name's error. */
+static enum ps_act name_taken(struct server *sv, const char *name, const uint8_t *text, uint32_t tlen)
+{
+	struct pktbuf *pb = &sv->c.gen;
+
+	pkt_begin(pb, 'P');
+	pkt_put_str(pb, CHECK_NAME);
+	pkt_put(pb, text, tlen);
+	pkt_end(pb);
+	pkt_begin(pb, 'C');
+	pkt_put_u8(pb, 'S');
+	pkt_put_str(pb, CHECK_NAME);
+	pkt_end(pb);
+	if (!rq_push(sv, RQ_HIDE_PARSE, 0, NULL, NULL) || !rq_push(sv, RQ_HIDE_CLOSE, 0, NULL, NULL))
+		return PS_CLOSED;
+	return put_failing(sv, 'P', error_aux("42P05", "prepared statement \"%s\" already exists", name)) ? PS_USED
+													: PS_CLOSED;
+}
+
 static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t *body, uint32_t blen)
 {
 	struct msg_reader r;
@@ -780,49 +847,17 @@ static enum ps_act on_parse(struct client *cl, struct server *sv, const uint8_t 
 	struct ps_stmt *st;
 	struct ps_have *h;
 	char *aux;
+	enum ps_act act;
 
 	mr_init(&r, body, blen);
 	name = mr_str(&r);
 	if (r.bad)
 		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED; /* PostgreSQL will say what is wrong */
-	{
-		const char *sql = (const char *)body + r.pos;
-		size_t n = strnlen(sql, blen - r.pos);
-		char dummy[8];
-		enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, dummy, sizeof(dummy));
-		if (cmd == PS_SQL_PREPARE)
-			return put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md"))
-				       ? PS_USED
-				       : PS_CLOSED;
-		if (ps_sql_internal_refused((const uint8_t *)sql, n))
-			return put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX))
-				       ? PS_USED
-				       : PS_CLOSED;
-		/* DISCARD ALL / DEALLOCATE ALL run through the extended protocol:
-		 * the client's names go when its Execute reports them done */
-		cl->ps_discard = !*name && (cmd == PS_SQL_DISCARD_ALL || cmd == PS_SQL_DEALLOCATE_ALL);
-		if (!*name)
-			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-	}
+	if (parse_untracked(cl, sv, name, body + r.pos, blen - (uint32_t)r.pos, &act))
+		return act;
 	cl->pool->stats.client_parse_count++;
-	if (ps_cmap_find(cl, name)) {
-		/* PostgreSQL reports a bad text before a taken name: the text is
-		 * parsed (and closed) under a name of pgsift's first, with the
-		 * replies dropped, then a stand-in fails with the name's error */
-		pkt_begin(&sv->c.gen, 'P');
-		pkt_put_str(&sv->c.gen, CHECK_NAME);
-		pkt_put(&sv->c.gen, body + r.pos, blen - (uint32_t)r.pos);
-		pkt_end(&sv->c.gen);
-		pkt_begin(&sv->c.gen, 'C');
-		pkt_put_u8(&sv->c.gen, 'S');
-		pkt_put_str(&sv->c.gen, CHECK_NAME);
-		pkt_end(&sv->c.gen);
-		if (!rq_push(sv, RQ_HIDE_PARSE, 0, NULL, NULL) || !rq_push(sv, RQ_HIDE_CLOSE, 0, NULL, NULL))
-			return PS_CLOSED;
-		return put_failing(sv, 'P', error_aux("42P05", "prepared statement \"%s\" already exists", name))
-			       ? PS_USED
-			       : PS_CLOSED;
-	}
+	if (ps_cmap_find(cl, name))
+		return name_taken(sv, name, body + r.pos, blen - (uint32_t)r.pos);
 	if (cl->ps && cl->ps->count >= CLIENT_NAMES_MAX)
 		return put_failing(sv, 'P', error_aux("53400", "too many prepared statements on this connection (%s)",
 						      "close some first"))
