@@ -719,6 +719,44 @@ static bool may_release(struct server *sv, struct client *cl)
 }
 
 /* Drops (our own replies) or passes one message or message part. */
+/* Past the n bytes of a message of total bytes that are in b; the rest
+ * (pkt_left) is dropped or relayed as it comes. */
+static void consume(struct server *sv, struct iobuf *b, uint32_t n, uint32_t total, bool drop)
+{
+	b->pos += n;
+	sv->c.pkt_left = total - n;
+	sv->c.pkt_drop = drop;
+}
+
+/* A reply to pgsift's own parameter SETs (inject_pending): never seen by
+ * the client; a failure is remembered for it. */
+static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct iobuf *b, uint8_t type,
+				    uint32_t len)
+{
+	uint32_t avail = b->end - b->pos, total = len + 1;
+	const uint8_t *body = b->data + b->pos + PROTO_HDR;
+	uint32_t n = avail < total ? avail : total;
+	bool done = type == 'Z' && --sv->inject_pending == 0;
+
+	if (type == 'Z') {
+		sv->txn = (char)body[0];
+	} else if (type == 'E') {
+		struct proto_err_fields ef;
+		proto_parse_error(body, n - PROTO_HDR, &ef);
+		server_log(sv, LOG_WARNING, "parameter sync failed: %s", ef.message);
+		sv->sync_failed = true;
+		snprintf(sv->sync_sqlstate, sizeof(sv->sync_sqlstate), "%s", *ef.sqlstate ? ef.sqlstate : "22023");
+		snprintf(sv->sync_error, sizeof(sv->sync_error), "%s", *ef.message ? ef.message : "invalid parameter value");
+	}
+	consume(sv, b, n, total, true);
+	if (done) {
+		sync_done(sv, cl);
+		if (sv->state == SV_FREE || sv->client != cl)
+			return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
+	}
+	return RELAY_MORE;
+}
+
 static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 {
 	struct client *cl = sv->client;
@@ -744,37 +782,14 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	if (type == 'S' && whole)
 		track_param(sv, b->data + b->pos + PROTO_HDR, len - 4);
 	n = whole ? total : avail;
-	if (sv->inject_pending) {
-		/* replies to our own SETs: never seen by the client */
-		bool done = type == 'Z' && --sv->inject_pending == 0;
-		if (type == 'Z')
-			sv->txn = (char)b->data[b->pos + PROTO_HDR];
-		else if (type == 'E') {
-			struct proto_err_fields ef;
-			proto_parse_error(b->data + b->pos + PROTO_HDR, whole ? len - 4 : n - PROTO_HDR, &ef);
-			server_log(sv, LOG_WARNING, "parameter sync failed: %s", ef.message);
-			sv->sync_failed = true;
-			snprintf(sv->sync_sqlstate, sizeof(sv->sync_sqlstate), "%s", *ef.sqlstate ? ef.sqlstate : "22023");
-			snprintf(sv->sync_error, sizeof(sv->sync_error), "%s", *ef.message ? ef.message : "invalid parameter value");
-		}
-		b->pos += n;
-		sv->c.pkt_left = total - n;
-		sv->c.pkt_drop = true;
-		if (done) {
-			sync_done(sv, cl);
-			if (sv->state == SV_FREE || sv->client != cl)
-				return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
-		}
-		return RELAY_MORE;
-	}
+	if (sv->inject_pending)
+		return injected_reply(sv, cl, b, type, len);
 	if (sv->ps_on && type != 'D') {
 		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
 		case PS_STOP:
 			return RELAY_STOP;
 		case PS_USED: /* pgsift's own reply, or replaced */
-			b->pos += n;
-			sv->c.pkt_left = total - n;
-			sv->c.pkt_drop = true;
+			consume(sv, b, n, total, true);
 			return RELAY_MORE;
 		default:
 			break;
@@ -789,9 +804,7 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	if (sv->sift->cfg.analyzer && (type == 'C' || type == 'E' || type == 'I' || type == 's' || type == 'Z'))
 		an_server_message(sv->sift, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	sv->pool->stats.bytes_sent += total;
-	b->pos += n;
-	sv->c.pkt_left = total - n;
-	sv->c.pkt_drop = false;
+	consume(sv, b, n, total, false);
 	if (type == 'G')
 		copy_in_started(cl);
 	if (type == 'Z') {
@@ -841,9 +854,7 @@ static enum relay_rc own_message(struct server *sv, struct iobuf *b)
 		server_log(sv, LOG_WARNING, "server error while %s: %s", server_state_name(sv), ef.message);
 		sv->close_needed |= !sv->tolerate_error;
 	}
-	b->pos += n;
-	sv->c.pkt_left = total - n;
-	sv->c.pkt_drop = true;
+	consume(sv, b, n, total, true);
 	if (type != 'Z' && sv->state == SV_TESTED)
 		return RELAY_MORE;
 	if (type == 'Z') {
