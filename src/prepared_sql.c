@@ -20,10 +20,11 @@ static bool memmem_ci(const uint8_t *p, size_t n, const char *w)
 	return false;
 }
 
+/* Past blanks (PostgreSQL's: space, \t \n \r \f \v) and comments from p[i] */
 static size_t skip_blank(const char *p, size_t i, size_t n)
 {
 	for (;;) {
-		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r' || p[i] == '\f'))
+		while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')))
 			i++;
 		if (i + 1 < n && p[i] == '-' && p[i + 1] == '-') {
 			while (i < n && p[i] != '\n')
@@ -52,7 +53,7 @@ static size_t skip_blank(const char *p, size_t i, size_t n)
 
 /* Does the text name one of pgsift's internal statements ("pgsift_...",
  * any case)? Such a text may only reach a server when it cannot run or
- * drop one (see internal_refused()). */
+ * drop one (see ps_sql_internal_refused()). */
 bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 {
 	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
@@ -168,7 +169,7 @@ enum ps_sql_cmd ps_sql_first_cmd(const char *p, size_t n, char *name, size_t nam
 }
 
 /* Does a later statement of a simple query start with PREPARE or EXECUTE
- * (first_cmd() looked at the first one)? */
+ * (ps_sql_first_cmd() looked at the first one)? */
 bool ps_sql_has_prepare(const char *p, size_t n)
 {
 	size_t pos = 0, off, len;

@@ -35,7 +35,7 @@ static void is_cmd(const char *s, enum ps_sql_cmd want, const char *want_name)
 	enum ps_sql_cmd got = cmd_of(s, name, sizeof(name));
 	size_t k = 0;
 	for (; s[k] && k + 1 < sizeof(shown); k++)
-		shown[k] = s[k] == '\n' ? ' ' : s[k]; /* one TAP line */
+		shown[k] = (unsigned char)s[k] < 0x20 ? ' ' : s[k]; /* one TAP line */
 	shown[k] = 0;
 	if (want_name)
 		ok(got == want && strcmp(name, want_name) == 0, "%s -> %d (%s)", shown, (int)want, want_name);
@@ -73,6 +73,7 @@ static void first_command(void)
 	is_cmd("  prepare q(int) as select $1", PS_SQL_PREPARE, NULL);
 	is_cmd("EXECUTE q(1)", PS_SQL_PREPARE, NULL);
 	is_cmd("/* app */ -- note\n execute q", PS_SQL_PREPARE, NULL);
+	is_cmd("\v\f\r\tDEALLOCATE\vq", PS_SQL_DEALLOCATE, "q"); /* every blank PostgreSQL knows */
 	is_cmd("/* outer /* nested */ still */ PREPARE q AS SELECT 1", PS_SQL_PREPARE, NULL);
 	is_cmd("PREPARE TRANSACTION 'gid'", PS_SQL_OTHER, NULL);
 	is_cmd("prepare  transaction 'gid'", PS_SQL_OTHER, NULL);
