@@ -837,6 +837,18 @@ static struct db *named_db(struct client *cl, const char *name)
 	return db;
 }
 
+/* The optional database of PAUSE, RESUME and KILL (t[0] names the
+ * command): false, with the client told why, when the syntax is wrong or
+ * the database is not one. *db stays NULL for "all of them". */
+static bool target_db(struct client *cl, const struct tok *t, int n, struct db **db)
+{
+	if (n > 2) {
+		err(cl, "42601", "syntax: %s [database]", t[0].v);
+		return false;
+	}
+	return n < 2 || (*db = named_db(cl, t[1].v)) != NULL;
+}
+
 static void cmd_pause(struct client *cl, const struct tok *t, int n)
 {
 	struct sift *s = cl->sift;
@@ -844,7 +856,7 @@ static void cmd_pause(struct client *cl, const struct tok *t, int n)
 	struct list *it;
 	int count = 0;
 
-	if (n > 2 || (n == 2 && !(db = named_db(cl, t[1].v))))
+	if (!target_db(cl, t, n, &db))
 		return;
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);
@@ -883,7 +895,7 @@ static void cmd_resume(struct client *cl, const struct tok *t, int n)
 	struct list *it;
 	int count = 0;
 
-	if (n > 2 || (n == 2 && !(db = named_db(cl, t[1].v))))
+	if (!target_db(cl, t, n, &db))
 		return;
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);
@@ -912,7 +924,7 @@ static void cmd_kill(struct client *cl, const struct tok *t, int n)
 	struct db *db = NULL;
 	struct list *it;
 
-	if (n > 2 || (n == 2 && !(db = named_db(cl, t[1].v))))
+	if (!target_db(cl, t, n, &db))
 		return;
 	list_for_each(it, &s->dbs) {
 		struct db *d = list_entry(it, struct db, node);

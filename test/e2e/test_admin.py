@@ -1,5 +1,6 @@
 """The admin console: documented SHOW columns and the control commands."""
 
+import os
 import threading
 
 import psycopg
@@ -193,3 +194,62 @@ def test_shutdown_makes_the_pooler_exit(pooler):
     except (AdminError, psycopg.OperationalError):
         pass  # the console connection may be closed under the command
     assert p.wait_exit(timeout=60) == 0
+
+
+ADMIN_WORDS = ["SHOW", "SET", "RESUME", "RESET", "RELOAD", "QUERIES", "POOLS", "CLIENTS", "SERVERS",
+               "STATS", "CONFIG", "HELP", "VERSION", "DATABASES", "siftdb", "pgsift", "nosuchdb",
+               "default_pool_size", "pool_size", "FOR", "DATABASE", "=", "'", "\"", ";", ",", "(",
+               ")", "-1", "0", "99999999999999999999", "default", "on", "", "x" * 300, "\u00e9",
+               "--", "/*", "*/", "\\", "$1"]
+
+
+@pytest.mark.pgsift_only("pgsift's own console grammar")
+def test_random_admin_input_gets_errors_and_no_harm(pooler):
+    """Random statements built from the console's words and stray tokens
+    (no PAUSE, KILL, SHUTDOWN: they are meant to disrupt): each gets a
+    result or an ErrorResponse with a SQLSTATE, the same console connection
+    keeps answering, and the application's clients keep working. Rounds:
+    ADMIN_FUZZ_ROUNDS (default 300)."""
+    import random
+
+    from harness import exec_simple
+
+    p = pooler()
+    app = p.connect()
+    rnd = random.Random(11)
+    rounds = int(os.environ.get("ADMIN_FUZZ_ROUNDS", "300"))
+    with psycopg.connect(p.dsn("sift_admin", p.admin_db), autocommit=True) as console:
+        errors = 0
+        for i in range(rounds):
+            words = [rnd.choice(ADMIN_WORDS) for _ in range(rnd.randrange(1, 7))]
+            if words[0].upper() == "SET" and rnd.random() < 0.9:
+                words[0] = "SHOW"  # few SETs, and those mostly invalid
+            sql = " ".join(words)
+            try:
+                exec_simple(console, sql)
+            except AdminError as e:
+                if e.sqlstate is None and not e.message.strip():
+                    continue  # an empty query ("", a lone comment): EmptyQueryResponse
+                errors += 1
+                assert len(e.sqlstate or "") == 5, (sql, e.sqlstate, e.message)
+            cols, rows = exec_simple(console, "SHOW VERSION")
+            assert rows, f"console stopped answering after {sql!r}"
+            assert app.execute("select %s::int", (i,)).fetchone() == (i,)
+        assert errors > rounds // 3, errors
+
+
+@pytest.mark.pgsift_only("pgsift's own console messages")
+@pytest.mark.parametrize("sql", ["PAUSE siftdb extra", "RESUME siftdb extra words", "KILL siftdb extra"])
+def test_control_command_with_extra_words_is_a_syntax_error(pooler, sql):
+    """Every console statement gets a reply: a control command with words
+    after its database is refused with 42601 (it used to get only
+    ReadyForQuery, which libpq reports as a broken connection), and
+    nothing is paused or killed."""
+    p = pooler()
+    app = p.connect()
+    with pytest.raises(AdminError) as ei:
+        p.admin(sql)
+    assert ei.value.sqlstate == "42601" and "syntax" in ei.value.message
+    assert app.execute("select 1").fetchone() == (1,)
+    dbs = {r["name"]: r for r in p.admin_dicts("SHOW DATABASES")}
+    assert dbs["siftdb"]["paused"] == "0"
