@@ -1,14 +1,21 @@
 #!/bin/sh
-# Builds the fingerprint fuzz target (test/fuzz/fuzz_fingerprint.c) with
-# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer, and runs it
-# for SECONDS (default 60) on a copy of the committed seed corpus
-# (test/fuzz/fingerprint_seeds/, which is left as it is).
+# Builds a fuzz target with libFuzzer, AddressSanitizer and
+# UndefinedBehaviorSanitizer, and runs it for SECONDS (default 60) on a copy
+# of its committed seed corpus (left as it is):
 #
-#   test/fuzz/run.sh [SECONDS] [libFuzzer options...]
+#   fingerprint (default)  test/fuzz/fuzz_fingerprint.c, the fingerprint
+#                          module; seeds test/fuzz/fingerprint_seeds/
+#   config                 test/fuzz/fuzz_config.c, the configuration
+#                          parser; seeds test/fuzz/config_seeds/
+#   scram                  test/fuzz/fuzz_scram.c, the server side of
+#                          SCRAM-SHA-256; seeds test/fuzz/scram_seeds/
+#
+#   [FUZZ_TARGET=config] test/fuzz/run.sh [SECONDS] [libFuzzer options...]
 #
 # A crash or a broken invariant stops the run with exit status 1 and leaves
-# the input that caused it in $TMPDIR/pgsift-fuzz/ (printed). Reproduce with
-#   $TMPDIR/pgsift-fuzz/fuzz_fingerprint CRASH-FILE
+# the input that caused it in $TMPDIR/pgsift-fuzz-TARGET/ (printed).
+# Reproduce with
+#   $TMPDIR/pgsift-fuzz-TARGET/fuzz_TARGET CRASH-FILE
 # Needs clang (Debian's clang-14 has libFuzzer).
 set -eu
 
@@ -17,14 +24,38 @@ top=$(cd "$here/../.." && pwd)
 secs=${1:-60}
 [ $# -gt 0 ] && shift
 cc=${CLANG:-clang}
-work=${TMPDIR:-/tmp}/pgsift-fuzz
+target=${FUZZ_TARGET:-fingerprint}
+work=${TMPDIR:-/tmp}/pgsift-fuzz-$target
 mkdir -p "$work/corpus" "$work/artifacts"
 
-$cc -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$top/src" "$here/fuzz_fingerprint.c" "$top/src/fingerprint.c" "$top/src/fp_lex.c" \
-	-o "$work/fuzz_fingerprint"
+case $target in
+fingerprint)
+	srcs="$top/src/fingerprint.c $top/src/fp_lex.c"
+	libs=""
+	extra="-max_len=4096 -dict=$here/fingerprint.dict"
+	;;
+config)
+	srcs="$top/src/config.c"
+	libs=$(pkg-config --libs inih)
+	extra="-max_len=8192 -dict=$here/config.dict"
+	;;
+scram)
+	srcs="$top/src/scram.c"
+	libs=$(pkg-config --libs openssl)
+	extra="-max_len=2048 -dict=$here/scram.dict"
+	;;
+*)
+	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram)" >&2
+	exit 2
+	;;
+esac
+
+# shellcheck disable=SC2086 # lists of files and options
+$cc -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	-I"$top/src" $(pkg-config --cflags inih openssl) "$here/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
 # new inputs go to $work/corpus; the seeds are read, not written
-"$work/fuzz_fingerprint" -max_total_time="$secs" -max_len=4096 -timeout=10 \
-	-dict="$here/fingerprint.dict" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
-	"$@" "$work/corpus" "$here/fingerprint_seeds"
+# shellcheck disable=SC2086
+"$work/fuzz_$target" -max_total_time="$secs" -timeout=10 $extra \
+	-artifact_prefix="$work/artifacts/" -print_final_stats=1 \
+	"$@" "$work/corpus" "$here/${target}_seeds"
