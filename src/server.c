@@ -718,7 +718,6 @@ static bool may_release(struct server *sv, struct client *cl)
 	return true;
 }
 
-/* Drops (our own replies) or passes one message or message part. */
 /* Past the n bytes of a message of total bytes that are in b; the rest
  * (pkt_left) is dropped or relayed as it comes. */
 static void consume(struct server *sv, struct iobuf *b, uint32_t n, uint32_t total, bool drop)
@@ -757,6 +756,7 @@ static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct
 	return RELAY_MORE;
 }
 
+/* Drops (our own replies) or passes one message or message part. */
 static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 {
 	struct client *cl = sv->client;
