@@ -538,6 +538,95 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	start_auth(cl);
 }
 
+static bool check_header(struct client *cl, uint8_t type, uint32_t len);
+static void terminate(struct client *cl, struct iobuf *b);
+
+/* Drops the message at b->pos (whose header was checked), and what of it
+ * is still to come. */
+static void drop_message(struct client *cl, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, total = proto_get_u32(b->data + b->pos + 1) + 1;
+
+	if (avail >= total) {
+		b->pos += total;
+		return;
+	}
+	b->pos = b->end;
+	cl->c.pkt_left = total - avail;
+	cl->c.pkt_drop = true;
+}
+
+/* A cancelled request that had no server yet, without a server: messages
+ * up to its Sync are dropped, then ReadyForQuery is answered (what
+ * PostgreSQL does after an error in an extended-protocol batch). false:
+ * wait for more input, or the client is closed. */
+static bool skip_cancelled(struct client *cl, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, n, len, mark;
+	uint8_t type;
+
+	if (cl->c.pkt_left) { /* the rest of a dropped message */
+		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		b->pos += n;
+		cl->c.pkt_left -= n;
+		cl->c.pkt_drop = cl->c.pkt_left > 0;
+		return true;
+	}
+	if (!cl->skip_to_sync || avail < PROTO_HDR)
+		return false;
+	type = b->data[b->pos];
+	len = proto_get_u32(b->data + b->pos + 1);
+	if (!check_header(cl, type, len))
+		return false;
+	if (type == 'X') {
+		terminate(cl, b);
+		return false;
+	}
+	drop_message(cl, b);
+	if (type != 'S')
+		return true;
+	cl->skip_to_sync = false;
+	mark = conn_gen_mark(&cl->c);
+	proto_ready(&cl->c.gen, 'I');
+	if (!conn_gen_commit(&cl->c, mark)) {
+		client_close(cl, "53200", "out of memory answering a cancelled request");
+		return false;
+	}
+	return true;
+}
+
+/* A cancel request for a client whose request waits for a server: the
+ * request fails as PostgreSQL fails a cancelled statement (57014, ERROR)
+ * and the connection stays. A Query or FunctionCall is dropped and
+ * answered with ReadyForQuery; an extended-protocol batch is dropped up
+ * to its Sync (skip_cancelled()). */
+static void cancel_waiting(struct client *cl)
+{
+	struct iobuf *b = cl->c.in;
+	uint8_t type = b && b->end - b->pos >= PROTO_HDR ? b->data[b->pos] : 0;
+	uint32_t mark;
+
+	cl->state = CL_IDLE;
+	cl->idle_since = cl->sift->now;
+	cl->wait_start = 0;
+	cl->c.want_read = true;
+	list_move(&cl->pool->idle_clients, &cl->node);
+	client_log(cl, LOG_NOISE, "request cancelled while waiting for a server");
+	mark = conn_gen_mark(&cl->c);
+	proto_error(&cl->c.gen, false, "57014", "canceling statement due to user request");
+	if (type == 'Q' || type == 'F') {
+		drop_message(cl, b);
+		proto_ready(&cl->c.gen, 'I');
+	} else {
+		cl->skip_to_sync = true;
+	}
+	if (!conn_gen_commit(&cl->c, mark)) {
+		client_close(cl, "53200", "out of memory answering a cancelled request");
+		return;
+	}
+	client_relay(cl); /* what the client sent after it, and the answer */
+}
+
 /* The first packet: SSL/GSS negotiation, a cancel, or the startup. */
 static bool startup_packet(struct client *cl, struct iobuf *b)
 {
@@ -572,7 +661,7 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 		else if (target->server)
 			server_cancel(target->server);
 		else if (target->state == CL_WAITING)
-			client_close(target, "57014", "canceling statement due to user request");
+			cancel_waiting(target);
 		return false;
 	}
 	if ((code >> 16) != 3) {
@@ -808,6 +897,11 @@ static void client_relay(struct client *cl)
 	struct server *sv;
 
 	while (rc == RELAY_MORE && (b = cl->c.in) && b->pos < b->end) {
+		if (!cl->server && (cl->skip_to_sync || (cl->c.pkt_left && cl->c.pkt_drop))) {
+			if (!skip_cancelled(cl, b))
+				break;
+			continue;
+		}
 		if (!cl->server) {
 			int need = cl->c.pkt_left ? NEED_STOP : need_server(cl, b);
 			if (need == NEED_LOCAL)

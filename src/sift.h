@@ -149,6 +149,7 @@ struct client {
 	bool admin;
 	bool stats_only;		/* admin console in read-only mode */
 	bool unsynced;			/* extended-protocol messages since the last Sync */
+	bool skip_to_sync;		/* a cancelled waiting batch: its messages up to Sync are dropped */
 	bool timeout_canceled;		/* query_timeout already sent a cancel */
 	bool copy_in;			/* the server is in COPY FROM STDIN for us */
 	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */

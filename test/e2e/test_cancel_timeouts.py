@@ -96,6 +96,81 @@ def test_cancel_request_with_a_wrong_key_cancels_nothing(pg, pooler):
     assert result == [("", "finished")]
 
 
+def _hold_the_only_server(p, tag):
+    """A client in a transaction on the pool's only server; returns it."""
+    holder = p.connect(autocommit=False)
+    holder.execute(f"select 'holding {tag}'")
+    return holder
+
+
+@pytest.mark.pgsift_only("PgBouncer 1.18 ignores a cancel for a waiting client")
+@pytest.mark.parametrize("protocol", ["simple", "extended"])
+def test_cancel_of_a_query_waiting_for_a_server_is_an_error_not_a_disconnect(pooler, protocol):
+    """As PostgreSQL cancels a statement: 57014 as an ERROR, the connection
+    stays and works once a server is free; the holder is not disturbed."""
+    p = pooler(default_pool_size=1, pool_mode="transaction")
+    tag = uuid.uuid4().hex[:8]
+    holder = _hold_the_only_server(p, tag)
+    waiter = p.connect()
+    sql = "select 'never ran'" if protocol == "simple" else "select %s::text"
+    args = None if protocol == "simple" else ("never ran",)
+    q = Runner(waiter, sql) if args is None else _RunnerArgs(waiter, sql, args)
+    q.start()
+    wait_for(lambda: int(p.pool_row()["cl_waiting"]) == 1, what="the query waiting for a server")
+    waiter.cancel()
+    result, error = q.outcome(timeout=30)
+    assert isinstance(error, psycopg.errors.QueryCanceled), (result, error)
+    assert error.sqlstate == "57014"
+    assert int(p.pool_row()["cl_waiting"]) == 0
+    assert holder.execute("select 'still mine'").fetchone() == ("still mine",)
+    holder.commit()
+    for i in range(5):
+        assert waiter.execute("select %s::int", (i,)).fetchone() == (i,)
+
+
+class _RunnerArgs(Runner):
+    def __init__(self, conn, sql, args):
+        super().__init__(conn, sql)
+        self.args = args
+
+    def run(self):
+        try:
+            self.result = self.conn.execute(self.sql, self.args).fetchall()
+        except Exception as e:
+            self.error = e
+
+
+@pytest.mark.pgsift_only("PgBouncer 1.18 ignores a cancel for a waiting client")
+def test_cancelled_waiting_batch_is_dropped_up_to_its_sync(pooler):
+    """An extended-protocol batch cancelled while waiting, whose Sync comes
+    only after the cancel: its messages are dropped, the error comes once,
+    ReadyForQuery comes for the Sync, and the connection goes on."""
+    import struct
+
+    p = pooler(default_pool_size=1, pool_mode="transaction")
+    holder = _hold_the_only_server(p, "batch")
+    with wire.RawConn(p.host, p.port, timeout=30) as raw:
+        raw.startup(USER, "siftdb", PASSWORDS[USER])
+        raw.send(wire.message(b"P", b"\0select 'dropped'\0\0\0") + wire.message(b"B", b"\0\0\0\0\0\0\0\0")
+                 + wire.message(b"E", b"\0\0\0\0\0"))
+        wait_for(lambda: int(p.pool_row()["cl_waiting"]) == 1,
+                 what="the batch waiting for a server")
+        pid, key = raw.backend_key
+        with wire.RawConn(p.host, p.port) as c:
+            c.send(struct.pack("!IIII", 16, wire.CANCEL_REQUEST, pid, key))
+            c.read_until_closed(timeout=30)
+        t, payload = raw.read_msg(timeout=30)
+        assert t == b"E" and wire.parse_error_fields(payload)["C"] == "57014", (t, payload)
+        # more of the same batch, then its Sync: dropped, one ReadyForQuery
+        raw.send(wire.message(b"B", b"\0\0\0\0\0\0\0\0") + wire.message(b"E", b"\0\0\0\0\0")
+                 + wire.message(b"S"))
+        t, payload = raw.read_msg(timeout=30)
+        assert (t, payload) == (b"Z", b"I"), (t, payload)
+        holder.commit()
+        rows, err = raw.query("select 'after the cancel'")
+        assert err is None and rows == [["after the cancel"]]
+
+
 def test_query_wait_timeout_disconnects_the_waiting_client(pooler):
     p = pooler(default_pool_size=1, query_wait_timeout=2)
     holder = p.connect()
@@ -202,16 +277,15 @@ def test_late_and_racing_cancels_never_reach_another_client(pooler):
     be running another client's statement; four clients that never cancel
     share the same two servers. A cancel must reach only the query of the
     client that sent it: the bystanders never see 57014 (nor any other
-    error), and every client gets its own results. (A canceller whose query
-    was still waiting for a server is closed with 57014, as doc/errors.md
-    says, and connects again.)"""
+    error), every client gets its own results, and a cancelled client (its
+    query running or still waiting for a server) keeps its connection."""
     import random
     import time
 
     p = pooler(default_pool_size=2, pool_mode="transaction")
     stop = threading.Event()
     problems = []
-    counts = {"cancelled": 0, "done": 0, "bystander": 0, "dropped while waiting": 0}
+    counts = {"cancelled": 0, "done": 0, "bystander": 0}
     lock = threading.Lock()
 
     def canceller(k):
@@ -233,12 +307,6 @@ def test_late_and_racing_cancels_never_reach_another_client(pooler):
                 elif isinstance(error, psycopg.errors.QueryCanceled):
                     with lock:
                         counts["cancelled"] += 1
-                elif isinstance(error, psycopg.OperationalError) and "canceling statement" in str(error):
-                    # the query was still waiting for a server: that client
-                    # is closed with 57014 (doc/errors.md); connect again
-                    with lock:
-                        counts["dropped while waiting"] += 1
-                    conn = p.connect()
                 else:
                     problems.append(f"canceller {k}: {error!r}")
                     return
