@@ -1,7 +1,9 @@
 """Configuration file handling: errors with FILE:LINE, warnings, reloads."""
 
+import os
 import re
 import subprocess
+import time
 
 import psycopg
 import pytest
@@ -186,3 +188,75 @@ def test_admin_reload_of_an_invalid_file_reports_the_error(pg, pooler):
     assert re.search(r"reload|default_pool_size", ei.value.message, re.I), ei.value.message
     assert show_config(p)["default_pool_size"] == "5"
     assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.pgsift_only("pgsift's RELOAD answers a bad file with F0000")
+def test_reloads_with_random_changes_under_load_disturb_no_client(pg, pooler):
+    """Eight clients run short statements (some in transactions) while the
+    file is rewritten and reloaded forty times (RELOAD_ROUNDS) with random changes
+    (pool sizes of the database and the default, timeouts, a database
+    entry added and removed, a bad value now and then): every statement of
+    every client gets its own result, a bad file changes nothing, and the
+    pool ends within its last size."""
+    import random
+    import threading
+
+    p = pooler(default_pool_size=3, pool_mode="transaction")
+    rnd = random.Random(5)
+    stop = threading.Event()
+    problems = []
+    done = [0]
+
+    def client(k):
+        conn = p.connect()
+        r = random.Random(k)
+        try:
+            while not stop.is_set():
+                tag = f"r{k}-{r.randrange(1 << 30)}"
+                if r.random() < 0.3:
+                    with conn.transaction():
+                        conn.execute("select pg_sleep(0.002)")
+                        row = conn.execute("select %s::text", (tag,)).fetchone()
+                else:
+                    row = conn.execute("select %s::text", (tag,)).fetchone()
+                if row != (tag,):
+                    problems.append(f"client {k} got {row}, wanted {tag}")
+                    return
+                done[0] += 1
+        except Exception as e:  # noqa: BLE001 - reported below
+            problems.append(f"client {k}: {e!r}")
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(8)]
+    for t in threads:
+        t.start()
+    size = 3
+    for i in range(int(os.environ.get("RELOAD_ROUNDS", "40"))):
+        settings = dict(p.settings)
+        bad = rnd.random() < 0.15
+        new_size = rnd.randrange(1, 6)
+        settings["default_pool_size"] = "zero" if bad else str(new_size)
+        settings["query_wait_timeout"] = str(rnd.choice([30, 60, 120]))
+        dbs = dict(p.databases)
+        db_size = rnd.choice([None, 2, 4])
+        dbs["siftdb"] = f"host=127.0.0.1 port={pg.port} dbname=siftdb" + (f" pool_size={db_size}" if db_size else "")
+        if rnd.random() < 0.5:
+            dbs["extra_db"] = f"host=127.0.0.1 port={pg.port} dbname=siftdb"
+        else:
+            dbs.pop("extra_db", None)
+        p.write_ini(p.ini_text(settings=settings, databases=dbs))
+        try:
+            p.admin("RELOAD")
+            assert not bad, "a bad file was accepted"
+            size = db_size or new_size
+        except AdminError as e:
+            assert bad and e.sqlstate == "F0000", (i, e.sqlstate, e.message)
+        time.sleep(0.05)
+    time.sleep(0.5)
+    stop.set()
+    for t in threads:
+        t.join(60)
+    assert not problems, problems[:5]
+    assert done[0] > 200, done[0]
+    assert p.alive()
+    wait_for(lambda: int(p.pool_row()["sv_active"]) + int(p.pool_row()["sv_idle"]) +
+             int(p.pool_row()["sv_used"]) <= size, what=f"the pool within its last size {size}")
