@@ -15,19 +15,12 @@
  */
 #include "config.h"
 
+#include "fuzz_check.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond, what)                                                            \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "invariant broken: %s (%s:%d)\n", what, __FILE__, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
 
 static void check_diag_lines(char **msgs, int n)
 {

@@ -19,19 +19,12 @@
  */
 #include "fingerprint.h"
 
+#include "fuzz_check.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond, what)                                                           \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			fprintf(stderr, "invariant broken: %s (%s:%d)\n", what, __FILE__, \
-				__LINE__);                                          \
-			abort();                                                    \
-		}                                                                   \
-	} while (0)
 
 static struct fp_result full, quick, again;
 

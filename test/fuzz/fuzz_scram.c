@@ -16,19 +16,12 @@
  */
 #include "scram.h"
 
+#include "fuzz_check.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(cond, what)                                                            \
-	do {                                                                         \
-		if (!(cond)) {                                                       \
-			fprintf(stderr, "invariant broken: %s (%s:%d)\n", what, __FILE__, \
-				__LINE__);                                           \
-			abort();                                                     \
-		}                                                                    \
-	} while (0)
 
 /* the verifier of a long random password, computed once */
 static struct scram_secret secret;
