@@ -24,24 +24,10 @@ bench_build_release
 bench_start_pg
 for value in "$@"; do
 	for mode in simple extended prepared; do
-		port=$(free_port)
-		cat >"$BENCH_TMP/cg.ini" <<INI
-[databases]
-bench = host=127.0.0.1 port=$PG_PORT dbname=bench
-[pgsift]
-listen_addr = 127.0.0.1
-listen_port = $port
-unix_socket_dir =
-auth_type = trust
-pool_mode = transaction
-default_pool_size = 4
-log_connections = 0
-log_disconnections = 0
-logfile = $BENCH_TMP/cg.log
-$setting = $value
-INI
+		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value"
+		port=$SIFT_PORT
 		out="$BENCH_TMP/callgrind.$value.$mode"
-		valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$BENCH_TMP/cg.ini" 2>"$out.log" &
+		valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
 		vpid=$!
 		for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 		tx=$("$PGBIN/pgbench" -n -S -M "$mode" -c 4 -j 1 -t 2500 -h 127.0.0.1 -p "$port" -U postgres bench 2>/dev/null |

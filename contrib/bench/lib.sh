@@ -51,12 +51,14 @@ CONF
 	"$PGBIN/pgbench" -i -q -s "${PG_SCALE:-1}" -h 127.0.0.1 -p "$PG_PORT" -U postgres bench >/dev/null 2>&1
 }
 
-# Starts pgsift in transaction mode in front of it; sets SIFT_PORT and SIFT_PID.
-# Extra [pgsift] lines may be given as arguments. SIFT_NAME (default pgsift)
-# names its files in $BENCH_TMP, so that several instances can run at once.
-bench_start_pgsift() {
+# Writes a pgsift config in transaction mode in front of it to
+# $BENCH_TMP/$SIFT_NAME.ini (SIFT_NAME, default pgsift, names its files so
+# that several instances can run at once); sets SIFT_PORT and SIFT_INI.
+# Extra [pgsift] lines may be given as arguments.
+bench_pgsift_config() {
 	SIFT_PORT=$(free_port)
 	local name=${SIFT_NAME:-pgsift}
+	SIFT_INI=$BENCH_TMP/$name.ini
 	{
 		echo "[databases]"
 		echo "bench = host=127.0.0.1 port=$PG_PORT dbname=bench"
@@ -73,13 +75,19 @@ bench_start_pgsift() {
 		echo "log_disconnections = 0"
 		echo "logfile = $BENCH_TMP/$name.log"
 		for line in "$@"; do echo "$line"; done
-	} >"$BENCH_TMP/$name.ini"
-	"$PGSIFT" -q "$BENCH_TMP/$name.ini" &
+	} >"$SIFT_INI"
+}
+
+# Starts pgsift with bench_pgsift_config's settings (the same arguments);
+# sets SIFT_PORT and SIFT_PID.
+bench_start_pgsift() {
+	bench_pgsift_config "$@"
+	"$PGSIFT" -q "$SIFT_INI" &
 	SIFT_PID=$!
 	BENCH_PIDS+=("$SIFT_PID")
 	for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && return 0; sleep 0.05; done
 	echo "pgsift did not start:" >&2
-	cat "$BENCH_TMP/$name.log" >&2
+	cat "$BENCH_TMP/${SIFT_NAME:-pgsift}.log" >&2
 	return 1
 }
 
