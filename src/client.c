@@ -538,8 +538,9 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	start_auth(cl);
 }
 
-static bool check_header(struct client *cl, uint8_t type, uint32_t len);
-static void terminate(struct client *cl, struct iobuf *b);
+enum relay_rc { RELAY_MORE, RELAY_STOP, RELAY_CLOSED };
+
+static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len);
 
 /* Drops the message at b->pos (whose header was checked), and what of it
  * is still to come. */
@@ -572,16 +573,8 @@ static bool skip_cancelled(struct client *cl, struct iobuf *b)
 		cl->c.pkt_drop = cl->c.pkt_left > 0;
 		return true;
 	}
-	if (!cl->skip_to_sync || avail < PROTO_HDR)
+	if (!cl->skip_to_sync || next_header(cl, b, &type, &len) != RELAY_MORE)
 		return false;
-	type = b->data[b->pos];
-	len = proto_get_u32(b->data + b->pos + 1);
-	if (!check_header(cl, type, len))
-		return false;
-	if (type == 'X') {
-		terminate(cl, b);
-		return false;
-	}
 	drop_message(cl, b);
 	if (type != 'S')
 		return true;
@@ -704,7 +697,6 @@ static void client_login_input(struct client *cl)
 
 /* ---- the relay, client to server ---- */
 
-enum relay_rc { RELAY_MORE, RELAY_STOP, RELAY_CLOSED };
 
 /* Checks a message header from the client; closes it on a bad one. */
 static bool check_header(struct client *cl, uint8_t type, uint32_t len)
@@ -797,10 +789,28 @@ static bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
 	return conn_queue_relay(&sv->c, b, b->pos, n);
 }
 
+/* The header of the message at b->pos, checked (type, len): RELAY_STOP
+ * while it is incomplete, RELAY_CLOSED when it was bad or a Terminate. */
+static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len)
+{
+	if (b->end - b->pos < PROTO_HDR)
+		return RELAY_STOP;
+	*type = b->data[b->pos];
+	*len = proto_get_u32(b->data + b->pos + 1);
+	if (!check_header(cl, *type, *len))
+		return RELAY_CLOSED;
+	if (*type == 'X') {
+		terminate(cl, b);
+		return RELAY_CLOSED;
+	}
+	return RELAY_MORE;
+}
+
 static enum relay_rc relay_message(struct client *cl, struct server *sv, struct iobuf *b)
 {
 	uint32_t avail = b->end - b->pos, len, total, n;
 	uint8_t type;
+	enum relay_rc rc;
 
 	if (cl->c.pkt_left) {
 		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
@@ -810,16 +820,8 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 		cl->c.pkt_left -= n;
 		return RELAY_MORE;
 	}
-	if (avail < PROTO_HDR)
-		return RELAY_STOP;
-	type = b->data[b->pos];
-	len = proto_get_u32(b->data + b->pos + 1);
-	if (!check_header(cl, type, len))
-		return RELAY_CLOSED;
-	if (type == 'X') {
-		terminate(cl, b);
-		return RELAY_CLOSED;
-	}
+	if ((rc = next_header(cl, b, &type, &len)) != RELAY_MORE)
+		return rc;
 	total = len + 1;
 	/* a message is passed whole when it fits, so it can be looked at;
 	 * COPY data streams */
@@ -864,16 +866,8 @@ static int need_server(struct client *cl, struct iobuf *b)
 	uint8_t type;
 	uint32_t len;
 
-	if (b->end - b->pos < PROTO_HDR || cl->state != CL_IDLE)
+	if (cl->state != CL_IDLE || next_header(cl, b, &type, &len) != RELAY_MORE)
 		return NEED_STOP;
-	type = b->data[b->pos];
-	len = proto_get_u32(b->data + b->pos + 1);
-	if (!check_header(cl, type, len))
-		return NEED_STOP;
-	if (type == 'X') {
-		terminate(cl, b);
-		return NEED_STOP;
-	}
 	switch (ps_local(cl, b, type, len)) {
 	case PS_USED:
 		cl->request_time = cl->sift->now;

@@ -135,24 +135,12 @@ def test_duplicate_name_aborts_the_transaction_like_postgres(pg, pooler):
 
 def _pipeline(pg_, steps):
     """Runs steps in libpq pipeline mode; returns [(status, values or sqlstate)]."""
+    send = {"prepare": pg_.send_prepare, "exec": pg_.send_query_prepared, "query": pg_.send_query_params,
+            "describe": pg_.send_describe_prepared, "sync": pg_.pipeline_sync}
     pg_.enter_pipeline_mode()
-    expect = 0
     for kind, *args in steps:
-        if kind == "prepare":
-            pg_.send_prepare(*args)
-            expect += 1
-        elif kind == "exec":
-            pg_.send_query_prepared(*args)
-            expect += 1
-        elif kind == "query":
-            pg_.send_query_params(*args)
-            expect += 1
-        elif kind == "describe":
-            pg_.send_describe_prepared(*args)
-            expect += 1
-        elif kind == "sync":
-            pg_.pipeline_sync()
-            expect += 1
+        send[kind](*args)  # each gives one result
+    expect = len(steps)
     pg_.flush()
     out = []
     while len(out) < expect:
