@@ -168,8 +168,7 @@ void admin_welcome(struct client *cl, const char *client_encoding, const char *a
 
 static void show_help(struct client *cl)
 {
-	proto_notice(&cl->c.gen,
-		     "Console usage\n"
+	proto_notice(&cl->c.gen, "Console usage",
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
 		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS|POOL_ADVICE\n"
@@ -180,6 +179,10 @@ static void show_help(struct client *cl)
 		     "\tRELOAD\n"
 		     "\tPAUSE [<db>]\n"
 		     "\tRESUME [<db>]\n"
+		     "\tDISABLE <db>\n"
+		     "\tENABLE <db>\n"
+		     "\tRECONNECT [<db>]\n"
+		     "\tWAIT_CLOSE [<db>]\n"
 		     "\tKILL [<db>]\n"
 		     "\tSHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]");
 	command_complete(&cl->c.gen, "SHOW");
@@ -248,7 +251,8 @@ static void show_databases(struct client *cl)
 		       (int)(s->cfg.server_lifetime / 1000000),
 		       dc->pool_mode >= 0 ? config_pool_mode_name(dc->pool_mode) : NULL, NULL,
 		       dc->max_db_connections >= 0 ? dc->max_db_connections : s->cfg.max_db_connections, db->nservers,
-		       0, db_client_count(s, db), db->paused || db->killed ? 1 : 0, 0);
+		       0, db_client_count(s, db), db->paused || db->killed ? 1 : 0,
+		       db->disabled ? 1 : 0);
 	}
 	rs_end(&rs);
 }
@@ -821,8 +825,8 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 		err(cl, "42601", "unknown SHOW argument \"%s\"; use SHOW HELP", t[1].v);
 }
 
-/* The database a PAUSE/RESUME/KILL names; NULL (with an error) if none. */
-static struct db *named_db(struct client *cl, const char *name)
+/* The database that the command cmd names; NULL (with an error) if none. */
+static struct db *named_db(struct client *cl, const char *cmd, const char *name)
 {
 	struct db *db = db_lookup(cl->sift, name, false);
 
@@ -831,79 +835,105 @@ static struct db *named_db(struct client *cl, const char *name)
 		return NULL;
 	}
 	if (db->admin) {
-		err(cl, "42601", "the admin console cannot be paused, resumed or killed");
+		err(cl, "42601", "%s does not apply to the admin console", cmd);
 		return NULL;
 	}
 	return db;
 }
 
-/* The optional database of PAUSE, RESUME and KILL (t[0] names the
- * command): false, with the client told why, when the syntax is wrong or
- * the database is not one. *db stays NULL for "all of them". */
+/* The optional database of PAUSE, RESUME, KILL, RECONNECT and WAIT_CLOSE
+ * (t[0] names the command): false, with the client told why, when the
+ * syntax is wrong or the database is not one. *db stays NULL for "all of
+ * them". */
 static bool target_db(struct client *cl, const struct tok *t, int n, struct db **db)
 {
 	if (n > 2) {
 		err(cl, "42601", "syntax: %s [database]", t[0].v);
 		return false;
 	}
-	return n < 2 || (*db = named_db(cl, t[1].v)) != NULL;
+	return n < 2 || (*db = named_db(cl, t[0].v, t[1].v)) != NULL;
+}
+
+/* Runs fn on each entry that a PAUSE, RESUME, KILL or RECONNECT in t acts
+ * on: the named one, or every one but the console. fn says whether it acted
+ * (PAUSE passes over an entry already paused). Returns how many it acted on,
+ * or -1 when the command is refused (the client is told why); *db gets the
+ * named entry, NULL for all. */
+static int for_targets(struct client *cl, const struct tok *t, int n, struct db **db,
+		       bool (*fn)(struct sift *s, struct db *d))
+{
+	struct list *it;
+	int count = 0;
+
+	*db = NULL;
+	if (!target_db(cl, t, n, db))
+		return -1;
+	list_for_each(it, &cl->sift->dbs) {
+		struct db *d = list_entry(it, struct db, node);
+		if (!d->admin && !d->template && (!*db || d == *db))
+			count += fn(cl->sift, d);
+	}
+	return count;
+}
+
+/* The console waits before it answers (PAUSE, WAIT_CLOSE): admin_janitor()
+ * answers when the condition holds. */
+enum { ADMIN_WAIT_NONE, ADMIN_WAIT_PAUSE, ADMIN_WAIT_CLOSE };
+
+static void admin_wait(struct client *cl, uint32_t what, struct db *db)
+{
+	cl->admin_wait = what;
+	cl->admin_wait_db = db;
+	cl->c.want_read = false;
+}
+
+static bool pause_db(struct sift *s, struct db *d)
+{
+	if (d->paused)
+		return false;
+	d->paused = true;
+	pool_close_db_servers(s, d, true);
+	return true;
 }
 
 static void cmd_pause(struct client *cl, const struct tok *t, int n)
 {
-	struct sift *s = cl->sift;
-	struct db *db = NULL;
-	struct list *it;
-	int count = 0;
+	struct db *db;
+	int count = for_targets(cl, t, n, &db, pause_db);
 
-	if (!target_db(cl, t, n, &db))
+	if (count < 0)
 		return;
-	list_for_each(it, &s->dbs) {
-		struct db *d = list_entry(it, struct db, node);
-		if (d->admin || d->template || (db && d != db) || d->paused)
-			continue;
-		d->paused = true;
-		pool_close_db_servers(s, d, true);
-		count++;
-	}
 	if (count == 0) {
 		err(cl, "55000", db ? "database %s is already paused" : "already paused", db ? db->name : "");
 		return;
 	}
 	log_info("PAUSE %s", db ? db->name : "(all)");
-	cl->admin_wait = 1;
-	cl->admin_wait_db = db;
-	cl->c.want_read = false;
+	admin_wait(cl, ADMIN_WAIT_PAUSE, db);
 }
 
-static void resume_db(struct sift *s, struct db *db)
+/* ends a PAUSE or a KILL */
+static bool resume_db(struct sift *s, struct db *d)
 {
 	struct list *it;
 
-	db->paused = db->killed = false;
+	if (!d->paused && !d->killed)
+		return false;
+	d->paused = d->killed = false;
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		if (p->db == db)
+		if (p->db == d)
 			pool_launch(p);
 	}
+	return true;
 }
 
 static void cmd_resume(struct client *cl, const struct tok *t, int n)
 {
-	struct sift *s = cl->sift;
-	struct db *db = NULL;
-	struct list *it;
-	int count = 0;
+	struct db *db;
+	int count = for_targets(cl, t, n, &db, resume_db);
 
-	if (!target_db(cl, t, n, &db))
+	if (count < 0)
 		return;
-	list_for_each(it, &s->dbs) {
-		struct db *d = list_entry(it, struct db, node);
-		if (d->admin || d->template || (db && d != db) || (!d->paused && !d->killed))
-			continue;
-		resume_db(s, d);
-		count++;
-	}
 	if (count == 0) {
 		err(cl, "55000", db ? "database %s is not paused" : "pooler is not paused", db ? db->name : "");
 		return;
@@ -912,37 +942,114 @@ static void cmd_resume(struct client *cl, const struct tok *t, int n)
 	command_complete(&cl->c.gen, "RESUME");
 }
 
+/* DISABLE db, ENABLE db: new clients of the entry are refused, or let in
+ * again; those connected stay. */
+static void cmd_disable(struct client *cl, const struct tok *t, int n, bool disable)
+{
+	struct db *db;
+
+	if (n != 2) {
+		err(cl, "42601", "syntax: %s database", t[0].v);
+		return;
+	}
+	if (!(db = named_db(cl, t[0].v, t[1].v)))
+		return;
+	db->disabled = disable;
+	log_info("%s %s", disable ? "DISABLE" : "ENABLE", db->name);
+	command_complete(&cl->c.gen, disable ? "DISABLE" : "ENABLE");
+}
+
+/* RECONNECT: every server connection of d closes as it is released (idle
+ * ones at the janitor's next tick) and new ones are opened as needed, with
+ * the host name looked up again: what a RELOAD does to an entry whose
+ * connection settings changed (a new generation: server_expired()). */
+static bool reconnect_db(struct sift *s, struct db *d)
+{
+	d->generation++;
+	d->addrlen = 0;
+	pool_resize(s, d);
+	return true;
+}
+
+static void cmd_reconnect(struct client *cl, const struct tok *t, int n)
+{
+	struct db *db;
+
+	if (for_targets(cl, t, n, &db, reconnect_db) < 0)
+		return;
+	log_info("RECONNECT %s", db ? db->name : "(all)");
+	command_complete(&cl->c.gen, "RECONNECT");
+}
+
+/* Server connections of db (NULL: all) that close when released: after a
+ * RECONNECT, or a RELOAD that changed their entry. */
+static int closing_servers(struct sift *s, const struct db *db)
+{
+	struct list *it;
+	int n = 0;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->new_servers,
+					 &p->canceling_servers };
+		if (db && p->db != db)
+			continue;
+		for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+			struct list *j;
+			list_for_each(j, lists[i]) {
+				const struct server *sv = list_entry(j, struct server, node);
+				n += sv->close_needed || sv->generation != p->db->generation;
+			}
+		}
+	}
+	return n;
+}
+
+/* WAIT_CLOSE [db]: answers when no server connection of db is left to
+ * close (closing_servers()). */
+static void cmd_wait_close(struct client *cl, const struct tok *t, int n)
+{
+	struct db *db = NULL;
+
+	if (!target_db(cl, t, n, &db))
+		return;
+	if (closing_servers(cl->sift, db) == 0) {
+		command_complete(&cl->c.gen, "WAIT_CLOSE");
+		return;
+	}
+	admin_wait(cl, ADMIN_WAIT_CLOSE, db);
+}
+
 static void close_clients(struct list *l, const char *reason)
 {
 	while (!list_empty(l))
 		client_close(list_entry(l->next, struct client, node), "57P01", reason);
 }
 
-static void cmd_kill(struct client *cl, const struct tok *t, int n)
+static bool kill_db(struct sift *s, struct db *d)
 {
-	struct sift *s = cl->sift;
-	struct db *db = NULL;
 	struct list *it;
 
-	if (!target_db(cl, t, n, &db))
-		return;
-	list_for_each(it, &s->dbs) {
-		struct db *d = list_entry(it, struct db, node);
-		struct list *j;
-		if (d->admin || d->template || (db && d != db))
+	d->killed = true;
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->db != d)
 			continue;
-		d->killed = true;
-		list_for_each(j, &s->pools) {
-			struct pool *p = list_entry(j, struct pool, node);
-			if (p->db != d)
-				continue;
-			close_clients(&p->active_clients, "terminating connection due to KILL command");
-			close_clients(&p->waiting_clients, "terminating connection due to KILL command");
-			close_clients(&p->idle_clients, "terminating connection due to KILL command");
-			close_clients(&p->login_clients, "terminating connection due to KILL command");
-		}
-		pool_close_db_servers(s, d, false);
+		close_clients(&p->active_clients, "terminating connection due to KILL command");
+		close_clients(&p->waiting_clients, "terminating connection due to KILL command");
+		close_clients(&p->idle_clients, "terminating connection due to KILL command");
+		close_clients(&p->login_clients, "terminating connection due to KILL command");
 	}
+	pool_close_db_servers(s, d, false);
+	return true;
+}
+
+static void cmd_kill(struct client *cl, const struct tok *t, int n)
+{
+	struct db *db;
+
+	if (for_targets(cl, t, n, &db, kill_db) < 0)
+		return;
 	log_info("KILL %s", db ? db->name : "(all)");
 	command_complete(&cl->c.gen, "KILL");
 }
@@ -975,7 +1082,7 @@ static void cmd_set_db(struct client *cl, const struct tok *t)
 		err(cl, "42601", "the admin console has no pool size");
 		return;
 	}
-	if (!(db = named_db(cl, t[6].v)))
+	if (!(db = named_db(cl, "SET", t[6].v)))
 		return;
 	field = is_word(&t[1], "pool_size") ? &db->conf.pool_size
 		: is_word(&t[1], "reserve_pool_size") ? &db->conf.reserve_pool_size : &db->conf.min_pool_size;
@@ -1064,6 +1171,12 @@ static void admin_exec(struct client *cl, const char *q, size_t len)
 		cmd_resume(cl, t, n);
 	else if (is_word(&t[0], "kill"))
 		cmd_kill(cl, t, n);
+	else if (is_word(&t[0], "disable") || is_word(&t[0], "enable"))
+		cmd_disable(cl, t, n, is_word(&t[0], "disable"));
+	else if (is_word(&t[0], "reconnect"))
+		cmd_reconnect(cl, t, n);
+	else if (is_word(&t[0], "wait_close"))
+		cmd_wait_close(cl, t, n);
 	else if (is_word(&t[0], "set"))
 		cmd_set(cl, t, n);
 	else if (is_word(&t[0], "shutdown"))
@@ -1130,6 +1243,14 @@ static int db_servers(struct sift *s, struct db *db)
 	return n;
 }
 
+/* Has the wait of a console client that waits (admin_wait()) ended? */
+static bool wait_over(struct sift *s, const struct client *cl)
+{
+	if (cl->admin_wait == ADMIN_WAIT_CLOSE)
+		return closing_servers(s, cl->admin_wait_db) == 0;
+	return db_servers(s, cl->admin_wait_db) == 0;
+}
+
 void admin_janitor(struct sift *s)
 {
 	struct list *it, *tmp;
@@ -1137,12 +1258,12 @@ void admin_janitor(struct sift *s)
 	list_for_each_safe(it, tmp, &s->admin_clients) {
 		struct client *cl = list_entry(it, struct client, node);
 		uint32_t mark;
-		if (!cl->admin_wait || db_servers(s, cl->admin_wait_db) > 0)
+		if (!cl->admin_wait || !wait_over(s, cl))
 			continue;
-		cl->admin_wait = 0;
-		cl->c.want_read = true;
 		mark = conn_gen_mark(&cl->c);
-		command_complete(&cl->c.gen, "PAUSE");
+		command_complete(&cl->c.gen, cl->admin_wait == ADMIN_WAIT_CLOSE ? "WAIT_CLOSE" : "PAUSE");
+		cl->admin_wait = ADMIN_WAIT_NONE;
+		cl->c.want_read = true;
 		proto_ready(&cl->c.gen, 'I');
 		if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
 			client_close(cl, NULL, "cannot send console results");

@@ -276,6 +276,12 @@ static void client_authenticated(struct client *cl)
 		admin_login(cl);
 		return;
 	}
+	if (cl->db->disabled) { /* DISABLE db: PostgreSQL's words for datallowconn = false */
+		char msg[NAME_LEN + 64];
+		snprintf(msg, sizeof(msg), "database \"%s\" is not currently accepting connections", cl->db->name);
+		client_close(cl, "55000", msg);
+		return;
+	}
 	pool_user = cl->db->forced_user ? cl->db->forced_user : cl->user;
 	p = pool_get(s, cl->db, pool_user);
 	if (!p) {

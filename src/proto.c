@@ -100,7 +100,7 @@ void pkt_end(struct pktbuf *pb)
 }
 
 static void put_err_like(struct pktbuf *pb, uint8_t type, const char *sev, const char *sqlstate,
-			 const char *msg)
+			 const char *msg, const char *detail)
 {
 	pkt_begin(pb, type);
 	pkt_put_u8(pb, 'S');
@@ -111,18 +111,22 @@ static void put_err_like(struct pktbuf *pb, uint8_t type, const char *sev, const
 	pkt_put_str(pb, sqlstate);
 	pkt_put_u8(pb, 'M');
 	pkt_put_str(pb, msg);
+	if (detail) {
+		pkt_put_u8(pb, 'D');
+		pkt_put_str(pb, detail);
+	}
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);
 }
 
 void proto_error(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg)
 {
-	put_err_like(pb, 'E', fatal ? "FATAL" : "ERROR", sqlstate, msg);
+	put_err_like(pb, 'E', fatal ? "FATAL" : "ERROR", sqlstate, msg, NULL);
 }
 
-void proto_notice(struct pktbuf *pb, const char *msg)
+void proto_notice(struct pktbuf *pb, const char *msg, const char *detail)
 {
-	put_err_like(pb, 'N', "NOTICE", "00000", msg);
+	put_err_like(pb, 'N', "NOTICE", "00000", msg, detail);
 }
 
 void proto_param_status(struct pktbuf *pb, const char *name, const char *value)

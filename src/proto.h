@@ -61,7 +61,7 @@ void pkt_end(struct pktbuf *pb);
 
 /* Complete messages, appended to pb. */
 void proto_error(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg);
-void proto_notice(struct pktbuf *pb, const char *msg);
+void proto_notice(struct pktbuf *pb, const char *msg, const char *detail);
 void proto_param_status(struct pktbuf *pb, const char *name, const char *value);
 void proto_ready(struct pktbuf *pb, char status);
 void proto_auth(struct pktbuf *pb, uint32_t code, const void *extra, size_t extra_len);

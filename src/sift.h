@@ -94,6 +94,7 @@ struct db {
 	bool removed;			/* gone from the config: no new clients */
 	bool paused;
 	bool killed;			/* KILL: new clients wait until RESUME */
+	bool disabled;			/* DISABLE: new clients refused until ENABLE */
 	uint32_t generation;		/* bumped when login settings change */
 	int nservers;
 	struct user *forced_user;	/* conf.user, when set */
@@ -177,7 +178,7 @@ struct client {
 	struct an_client *an;		/* statement names, for the analyzer (lazy) */
 	struct ps_client *ps;		/* prepared statement names (lazy) */
 	uint64_t an_wait_us;		/* wait for a server, charged to the next statement */
-	uint32_t admin_wait;		/* console: a PAUSE reply is pending */
+	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
 };
 

@@ -6,7 +6,7 @@ import threading
 import psycopg
 import pytest
 
-from harness import (ADMIN_DOC, IS_PGBOUNCER, AdminError, documented_show_columns,
+from harness import (ADMIN_DOC, IS_PGBOUNCER, PASSWORDS, AdminError, documented_show_columns,
                      wait_for)
 
 USER = "sift_scram"
@@ -29,6 +29,37 @@ def test_show_columns_match_doc_admin_md(pooler, command):
     if command == "HELP" and documented == []:
         return  # documented without a table: succeeding is the contract
     assert cols == documented, f"SHOW {command}: columns differ from {ADMIN_DOC.name}"
+
+
+@pytest.mark.pgsift_only("pgsift's SHOW HELP and doc/admin.md")
+def test_every_command_in_show_help_is_documented(pooler):
+    """Each command SHOW HELP lists has its section in doc/admin.md."""
+    p = pooler()
+    details = []
+    with psycopg.connect(p.dsn("sift_admin", p.admin_db), autocommit=True) as console:
+        console.add_notice_handler(lambda d: details.append((d.message_primary, d.message_detail or "")))
+        console.execute("SHOW HELP")
+    # as PgBouncer sends it: the list in the detail field
+    assert details and details[0][0] == "Console usage" and details[0][1], details
+    details = [details[0][1]]
+    headings = [line[4:] for line in ADMIN_DOC.read_text().splitlines() if line.startswith("### ")]
+    commands = []
+    for line in details[0].splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "SHOW":
+            commands += [f"SHOW {w}" for w in words[1].split("|")]
+            continue
+        key = []
+        for w in words:
+            if any(c in w for c in "[<|="):
+                break
+            key.append(w)
+        commands.append(" ".join(key))
+    assert len(commands) > 30, commands
+    missing = [c for c in commands if not any(h == c or h.startswith(c + " ") for h in headings)]
+    assert not missing, f"{ADMIN_DOC.name} has no section for {missing}"
 
 
 def test_show_version_names_the_pooler(pooler):
@@ -253,3 +284,121 @@ def test_control_command_with_extra_words_is_a_syntax_error(pooler, sql):
     assert app.execute("select 1").fetchone() == (1,)
     dbs = {r["name"]: r for r in p.admin_dicts("SHOW DATABASES")}
     assert dbs["siftdb"]["paused"] == "0"
+
+
+def test_disable_refuses_new_clients_and_enable_lets_them_in(pg, pooler):
+    """DISABLE db: clients already connected keep working, new ones are
+    refused with PostgreSQL's error for a database that does not allow
+    connections, other entries are untouched, SHOW DATABASES says so, a
+    RELOAD keeps it; ENABLE db lets clients in again."""
+    p = pooler(databases={"otherdb": f"host=127.0.0.1 port={pg.port} dbname=siftdb"})
+    stays = p.connect()
+    stays.execute("select 1")
+    p.admin("DISABLE siftdb")
+    import wire
+    with wire.RawConn(p.host, p.port) as raw:
+        with pytest.raises(wire.ServerError) as ei:
+            raw.startup(USER, "siftdb", PASSWORDS[USER])
+        msgs, closed = raw.read_until_closed(timeout=30)
+        assert closed, "the refused client's socket stays open"
+    if not IS_PGBOUNCER:
+        assert ei.value.sqlstate == "55000", ei.value.fields
+        assert ei.value.message == 'database "siftdb" is not currently accepting connections'
+    with pytest.raises(psycopg.OperationalError):
+        p.connect()
+    assert stays.execute("select 'still here'").fetchone() == ("still here",)
+    assert p.connect(dbname="otherdb").execute("select 2").fetchone() == (2,)
+    dbs = {r["name"]: r for r in p.admin_dicts("SHOW DATABASES")}
+    assert (dbs["siftdb"]["disabled"], dbs["otherdb"]["disabled"]) == ("1", "0")
+    assert dbs["siftdb"]["paused"] == "0"
+    p.admin("RELOAD")
+    with pytest.raises(psycopg.OperationalError):
+        p.connect()
+    p.admin("ENABLE siftdb")
+    assert p.connect().execute("select 'back'").fetchone() == ("back",)
+    dbs = {r["name"]: r for r in p.admin_dicts("SHOW DATABASES")}
+    assert dbs["siftdb"]["disabled"] == "0"
+
+
+def backend_pid(conn):
+    return conn.execute("select pg_backend_pid()").fetchone()[0]
+
+
+def test_reconnect_replaces_servers_as_they_are_released(pg, pooler):
+    """RECONNECT db: an idle server connection is closed at once; one in a
+    transaction finishes it undisturbed (close_needed in SHOW SERVERS) and
+    is closed when released; the next transactions run on a new server.
+    Another database's servers stay."""
+    p = pooler(default_pool_size=1, databases={"otherdb": f"host=127.0.0.1 port={pg.port} dbname=postgres"})
+    a = p.connect()
+    idle_pid = backend_pid(a)
+    other = p.connect(dbname="otherdb")
+    other_pid = backend_pid(other)
+    p.admin("RECONNECT siftdb")
+    wait_for(lambda: idle_pid not in [r[0] for r in pg.backends("sift_scram")],
+             what="the idle server closed")
+    a.execute("begin")
+    busy_pid = backend_pid(a)
+    assert busy_pid != idle_pid
+    p.admin("RECONNECT siftdb")
+    assert backend_pid(a) == busy_pid  # the transaction runs on
+    servers = [r for r in p.admin_dicts("SHOW SERVERS") if r["database"] == "siftdb"]
+    assert [r["close_needed"] for r in servers] == ["1"], servers
+    a.execute("commit")
+    wait_for(lambda: busy_pid not in [r[0] for r in pg.backends("sift_scram")],
+             what="the released server closed")
+    assert backend_pid(a) not in (idle_pid, busy_pid)
+    assert backend_pid(other) == other_pid
+
+
+def test_wait_close_answers_when_reconnected_servers_are_gone(pooler):
+    """WAIT_CLOSE answers at once when nothing is left to close, and after
+    a RECONNECT only when the server held by an open transaction has been
+    released and closed."""
+    p = pooler(default_pool_size=1)
+    p.admin("WAIT_CLOSE")
+    a = p.connect()
+    a.execute("begin")
+    busy_pid = backend_pid(a)
+    p.admin("RECONNECT")
+    from harness import exec_simple
+
+    console = psycopg.connect(p.dsn("sift_admin", p.admin_db), autocommit=True)
+    done = []
+    waiter = threading.Thread(target=lambda: done.append(exec_simple(console, "WAIT_CLOSE siftdb")), daemon=True)
+    waiter.start()
+    wait_for(lambda: (r := [s for s in p.admin_dicts("SHOW SERVERS") if s["close_needed"] == "1"]) and r,
+             what="the server marked")
+    assert waiter.is_alive() and not done
+    assert backend_pid(a) == busy_pid
+    a.execute("commit")
+    waiter.join(60)
+    assert done == [([], [])], "WAIT_CLOSE did not answer"
+    assert all(s["close_needed"] == "0" for s in p.admin_dicts("SHOW SERVERS"))
+    assert exec_simple(console, "SHOW VERSION")[1], "the console answers after WAIT_CLOSE"
+    console.close()
+    assert backend_pid(a) != busy_pid
+
+
+@pytest.mark.pgsift_only("pgsift's own console messages")
+@pytest.mark.parametrize("sql,sqlstate", [
+    ("DISABLE", "42601"), ("ENABLE", "42601"), ("DISABLE nosuchdb", "3D000"),
+    ("DISABLE pgsift", "42601"), ("ENABLE siftdb extra", "42601"), ("RECONNECT siftdb extra", "42601"),
+    ("RECONNECT nosuchdb", "3D000"), ("WAIT_CLOSE siftdb extra", "42601"), ("WAIT_CLOSE pgsift", "42601")])
+def test_bad_disable_reconnect_wait_close_are_refused(pooler, sql, sqlstate):
+    p = pooler()
+    app = p.connect()
+    pid = backend_pid(app)
+    with pytest.raises(AdminError) as ei:
+        p.admin(sql)
+    assert ei.value.sqlstate == sqlstate, ei.value
+    assert backend_pid(app) == pid  # nothing was reconnected
+    assert p.connect().execute("select 1").fetchone() == (1,)  # nor disabled
+
+
+@pytest.mark.parametrize("cmd", ["DISABLE siftdb", "ENABLE siftdb", "RECONNECT", "WAIT_CLOSE"])
+def test_stats_user_cannot_disable_or_reconnect(pooler, cmd):
+    p = pooler()
+    with pytest.raises(AdminError):
+        p.admin(cmd, user="sift_stats")
+    assert p.connect().execute("select 1").fetchone() == (1,)
