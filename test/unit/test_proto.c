@@ -91,8 +91,13 @@ static void test_builders(void)
 	IS_BYTES(&pb, "E" "\x00\x00\x00\x1f" "SFATAL\0" "VFATAL\0" "C28000\0" "Mbye\0" "\0", "proto_error fatal: FATAL");
 
 	build(&pb);
-	proto_notice(&pb, "hello");
+	proto_notice(&pb, "hello", NULL);
 	IS_BYTES(&pb, "N" "\x00\x00\x00\x23" "SNOTICE\0" "VNOTICE\0" "C00000\0" "Mhello\0" "\0", "proto_notice");
+
+	build(&pb);
+	proto_notice(&pb, "hello", "world");
+	IS_BYTES(&pb, "N" "\x00\x00\x00\x2a" "SNOTICE\0" "VNOTICE\0" "C00000\0" "Mhello\0" "Dworld\0" "\0",
+		 "proto_notice with a detail");
 
 	build(&pb);
 	proto_param_status(&pb, "client_encoding", "UTF8");
