@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define CONFIG_MAX_FILE (16u << 20)	/* refuse config files above 16 MB */
 #define LONG_MARK '\x01'
@@ -693,17 +695,26 @@ void config_free(struct config *cfg)
 
 enum section { SEC_NONE, SEC_DATABASES, SEC_USERS, SEC_MAIN, SEC_IGNORED, SEC_UNKNOWN };
 
-struct reader {
+#define INCLUDE_DEPTH_MAX 10	/* %include inside %include, so deep at most */
+
+/* A file being read: the one given, or one a %include line opened. */
+struct reader_file {
 	const char *path;
 	const char *text;
 	size_t len, pos;
 	int lineno;
-	enum section section;
+	char *own_path, *own_text; /* an included file's, freed when it ends */
+};
+
+struct reader {
+	struct reader_file f;	/* the file lines come from now */
+	struct reader_file outer[INCLUDE_DEPTH_MAX]; /* the files that include it */
+	int depth;
+	enum section section;	/* as in PgBouncer, a section goes on across files */
 	struct config *cfg;
 	struct config_diag *diag;
 	char **longvals;	/* values of lines too long for inih */
 	int nlong;
-	int bad_line;		/* first line the reader itself reported */
 };
 
 static enum section section_kind(const char *name, size_t n)
@@ -718,25 +729,25 @@ static enum section section_kind(const char *name, size_t n)
 	return SEC_UNKNOWN;
 }
 
-/* Notes the section a "[name]" line opens, reporting unknown ones. */
-static void reader_section(struct reader *rd, const char *line, size_t n)
+/* Notes the section a "[name]" line opens, reporting unknown ones; false
+ * (reported) when the line has no "]". */
+static bool reader_section(struct reader *rd, const char *line, size_t n)
 {
 	const char *end = memchr(line, ']', n);
 
 	if (!end) {
-		if (!rd->bad_line)
-			rd->bad_line = rd->lineno;
-		diag_error(rd->diag, "%s:%d: section header without \"]\"", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: section header without \"]\"", rd->f.path, rd->f.lineno);
 		rd->section = SEC_UNKNOWN;
-		return;
+		return false;
 	}
 	rd->section = section_kind(line + 1, (size_t)(end - line - 1));
 	if (rd->section == SEC_UNKNOWN)
-		diag_error(rd->diag, "%s:%d: unknown section [%.*s]", rd->path, rd->lineno, (int)(end - line - 1),
+		diag_error(rd->diag, "%s:%d: unknown section [%.*s]", rd->f.path, rd->f.lineno, (int)(end - line - 1),
 			   line + 1);
 	else if (rd->section == SEC_IGNORED)
-		diag_warning(rd->diag, "%s:%d: section [%.*s] is not supported by pgsift and is ignored", rd->path,
-			     rd->lineno, (int)(end - line - 1), line + 1);
+		diag_warning(rd->diag, "%s:%d: section [%.*s] is not supported by pgsift and is ignored", rd->f.path,
+			     rd->f.lineno, (int)(end - line - 1), line + 1);
+	return true;
 }
 
 /* Keeps the value of a "key = value" line aside and writes the stand-in
@@ -750,7 +761,7 @@ static bool reader_stash_value(struct reader *rd, const char *line, size_t n, ch
 	size_t klen;
 
 	if (!eq) {
-		diag_error(rd->diag, "%s:%d: syntax error (expected [section] or key = value)", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: syntax error (expected [section] or key = value)", rd->f.path, rd->f.lineno);
 		snprintf(str, (size_t)num, "#\n");
 		return true;
 	}
@@ -758,7 +769,7 @@ static bool reader_stash_value(struct reader *rd, const char *line, size_t n, ch
 	while (klen && isspace((unsigned char)k[klen - 1]))
 		klen--;
 	if (klen + 16 >= (size_t)num) {
-		diag_error(rd->diag, "%s:%d: key too long", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: key too long", rd->f.path, rd->f.lineno);
 		snprintf(str, (size_t)num, "#\n");
 		return true;
 	}
@@ -786,23 +797,116 @@ static bool has_inline_semicolon(const char *line, size_t n)
 	return false;
 }
 
-/* inih's line source: one whole line per call, left-trimmed. */
+/* The regular file at path, at most CONFIG_MAX_FILE bytes, as a heap copy
+ * of *len bytes (and a NUL); NULL with the reason in err otherwise. Opened
+ * without blocking, so that a FIFO named by mistake is refused, not waited
+ * on. */
+static char *read_config_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	char *text = NULL;
+	size_t got = 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size > CONFIG_MAX_FILE) {
+		snprintf(err, errlen, "not a regular file of at most 16 MB");
+		close(fd);
+		return NULL;
+	}
+	text = malloc((size_t)st.st_size + 1);
+	while (text && got < (size_t)st.st_size) {
+		ssize_t r = read(fd, text + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (!text || got != (size_t)st.st_size) {
+		free(text);
+		snprintf(err, errlen, "read error");
+		return NULL;
+	}
+	text[got] = 0;
+	*len = got;
+	return text;
+}
+
+/* A "%include file" line: the file's lines are read in its place, in the
+ * section in force (PgBouncer's rule; a relative name is taken from the
+ * working directory, as PgBouncer does). */
+static void reader_include(struct reader *rd, const char *line, size_t n)
+{
+	const char *name = line + 8, *end = line + n;
+	char err[256], *path, *text;
+	size_t len;
+
+	if (n < 8 || memcmp(line, "%include", 8) != 0 || (n > 8 && !isspace((unsigned char)line[8]))) {
+		diag_error(rd->diag, "%s:%d: unknown directive \"%.*s\" (only %%include is known)", rd->f.path,
+			   rd->f.lineno, (int)(n > 40 ? 40 : n), line);
+		return;
+	}
+	while (name < end && isspace((unsigned char)*name))
+		name++;
+	while (end > name && isspace((unsigned char)end[-1]))
+		end--;
+	if (name == end) {
+		diag_error(rd->diag, "%s:%d: %%include needs a file name", rd->f.path, rd->f.lineno);
+		return;
+	}
+	if (rd->depth == INCLUDE_DEPTH_MAX) {
+		diag_error(rd->diag, "%s:%d: %%include nested more than %d deep (does a file include itself?)",
+			   rd->f.path, rd->f.lineno, INCLUDE_DEPTH_MAX);
+		return;
+	}
+	if (!(path = strndup(name, (size_t)(end - name)))) {
+		diag_error(rd->diag, "%s:%d: out of memory", rd->f.path, rd->f.lineno);
+		return;
+	}
+	if (!(text = read_config_file(path, &len, err, sizeof(err)))) {
+		diag_error(rd->diag, "%s:%d: %%include %s: %s", rd->f.path, rd->f.lineno, path, err);
+		free(path);
+		return;
+	}
+	rd->outer[rd->depth++] = rd->f;
+	rd->f = (struct reader_file){ .path = path, .text = text, .len = len, .own_path = path, .own_text = text };
+}
+
+/* The current file has ended: back to the one that included it. */
+static void reader_pop(struct reader *rd)
+{
+	free(rd->f.own_path);
+	free(rd->f.own_text);
+	rd->f = rd->outer[--rd->depth];
+}
+
+/* inih's line source: one whole line per call, left-trimmed. Lines that
+ * inih would refuse are reported here and handed over as comments, so that
+ * inih, which counts lines across included files, never reports one. */
 static char *reader_next(char *str, int num, void *stream)
 {
 	struct reader *rd = stream;
 	const char *line, *nl;
 	size_t n;
 
-	if (rd->pos >= rd->len)
-		return NULL;
-	line = rd->text + rd->pos;
-	nl = memchr(line, '\n', rd->len - rd->pos);
-	n = nl ? (size_t)(nl - line) : rd->len - rd->pos;
-	rd->pos += n + (nl ? 1 : 0);
-	rd->lineno++;
+	while (rd->f.pos >= rd->f.len) {
+		if (rd->depth == 0)
+			return NULL;
+		reader_pop(rd);
+	}
+	line = rd->f.text + rd->f.pos;
+	nl = memchr(line, '\n', rd->f.len - rd->f.pos);
+	n = nl ? (size_t)(nl - line) : rd->f.len - rd->f.pos;
+	rd->f.pos += n + (nl ? 1 : 0);
+	rd->f.lineno++;
 	if (n && line[n - 1] == '\r')
 		n--;
-	if (rd->lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+	if (rd->f.lineno == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
 		line += 3; /* a UTF-8 byte order mark */
 		n -= 3;
 	}
@@ -811,7 +915,7 @@ static char *reader_next(char *str, int num, void *stream)
 		n--;
 	}
 	if (memchr(line, 0, n)) {
-		diag_error(rd->diag, "%s:%d: line contains a NUL byte", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: line contains a NUL byte", rd->f.path, rd->f.lineno);
 		snprintf(str, (size_t)num, "#\n");
 		return str;
 	}
@@ -819,9 +923,21 @@ static char *reader_next(char *str, int num, void *stream)
 		snprintf(str, (size_t)num, "#\n");
 		return str;
 	}
+	if (*line == '%') {
+		reader_include(rd, line, n);
+		snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
 	if (*line == '[') {
-		reader_section(rd, line, n);
-		snprintf(str, (size_t)num, "%.*s\n", n + 2 <= (size_t)num ? (int)n : 0, line);
+		if (reader_section(rd, line, n))
+			snprintf(str, (size_t)num, "%.*s\n", n + 2 <= (size_t)num ? (int)n : 0, line);
+		else
+			snprintf(str, (size_t)num, "#\n");
+		return str;
+	}
+	if (!memchr(line, '=', n) && !memchr(line, ':', n)) {
+		diag_error(rd->diag, "%s:%d: syntax error (expected [section] or key = value)", rd->f.path, rd->f.lineno);
+		snprintf(str, (size_t)num, "#\n");
 		return str;
 	}
 	if (n + 2 <= (size_t)num && !has_inline_semicolon(line, n)) {
@@ -849,13 +965,13 @@ static void handle_main(struct reader *rd, const char *name, const char *value)
 	if (i < 0) {
 		if (is_pgbouncer_only(name))
 			diag_warning(rd->diag, "%s:%d: setting \"%s\" is not supported by pgsift and is ignored",
-				     rd->path, rd->lineno, name);
+				     rd->f.path, rd->f.lineno, name);
 		else
-			diag_warning(rd->diag, "%s:%d: unknown setting \"%s\" ignored", rd->path, rd->lineno, name);
+			diag_warning(rd->diag, "%s:%d: unknown setting \"%s\" ignored", rd->f.path, rd->f.lineno, name);
 		return;
 	}
 	if (!setting_apply(&settings[i], rd->cfg, value, err, sizeof(err)))
-		diag_error(rd->diag, "%s:%d: %s: %s", rd->path, rd->lineno, settings[i].name, err);
+		diag_error(rd->diag, "%s:%d: %s: %s", rd->f.path, rd->f.lineno, settings[i].name, err);
 }
 
 /* A name in double quotes ("my db", with "" for a quote) is unquoted into
@@ -883,14 +999,14 @@ static void handle_db(struct reader *rd, const char *qname, const char *value)
 	const char *name = unquote_name(qname, nbuf, sizeof(nbuf));
 
 	if (strlen(name) >= 64) {
-		diag_error(rd->diag, "%s:%d: database name \"%s\" too long (max 63 bytes)", rd->path, rd->lineno, name);
+		diag_error(rd->diag, "%s:%d: database name \"%s\" too long (max 63 bytes)", rd->f.path, rd->f.lineno, name);
 		return;
 	}
 	if (!config_parse_db(name, value, &dc, err, sizeof(err))) {
-		diag_error(rd->diag, "%s:%d: database \"%s\": %s", rd->path, rd->lineno, name, err);
+		diag_error(rd->diag, "%s:%d: database \"%s\": %s", rd->f.path, rd->f.lineno, name, err);
 		return;
 	}
-	dc.line = rd->lineno;
+	dc.line = rd->f.lineno;
 	for (int i = 0; i < cfg->ndbs; i++)
 		if (strcmp(cfg->dbs[i].name, name) == 0) { /* later duplicate wins */
 			config_db_conf_free(&cfg->dbs[i]);
@@ -900,7 +1016,7 @@ static void handle_db(struct reader *rd, const char *qname, const char *value)
 	arr = realloc(cfg->dbs, sizeof(*arr) * (size_t)(cfg->ndbs + 1));
 	if (!arr) {
 		config_db_conf_free(&dc);
-		diag_error(rd->diag, "%s:%d: out of memory", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: out of memory", rd->f.path, rd->f.lineno);
 		return;
 	}
 	cfg->dbs = arr;
@@ -915,10 +1031,10 @@ static void handle_user(struct reader *rd, const char *qname, const char *value)
 	const char *name = unquote_name(qname, nbuf, sizeof(nbuf));
 
 	if (!parse_user(name, value, &uc, err, sizeof(err))) {
-		diag_error(rd->diag, "%s:%d: user \"%s\": %s", rd->path, rd->lineno, name, err);
+		diag_error(rd->diag, "%s:%d: user \"%s\": %s", rd->f.path, rd->f.lineno, name, err);
 		return;
 	}
-	uc.line = rd->lineno;
+	uc.line = rd->f.lineno;
 	for (int i = 0; i < cfg->nusers; i++)
 		if (strcmp(cfg->users[i].name, name) == 0) {
 			free(cfg->users[i].name);
@@ -928,7 +1044,7 @@ static void handle_user(struct reader *rd, const char *qname, const char *value)
 	arr = realloc(cfg->users, sizeof(*arr) * (size_t)(cfg->nusers + 1));
 	if (!arr) {
 		free(uc.name);
-		diag_error(rd->diag, "%s:%d: out of memory", rd->path, rd->lineno);
+		diag_error(rd->diag, "%s:%d: out of memory", rd->f.path, rd->f.lineno);
 		return;
 	}
 	cfg->users = arr;
@@ -957,7 +1073,7 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 		handle_user(rd, name, value);
 		break;
 	case SEC_NONE:
-		diag_error(rd->diag, "%s:%d: \"%s\" is outside any section", rd->path, rd->lineno, name);
+		diag_error(rd->diag, "%s:%d: \"%s\" is outside any section", rd->f.path, rd->f.lineno, name);
 		break;
 	case SEC_IGNORED:
 	case SEC_UNKNOWN:
@@ -980,18 +1096,18 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 bool config_load_string(const char *text, size_t len, const char *path, struct config *cfg,
 			struct config_diag *diag)
 {
-	struct reader rd = { .path = path, .text = text, .len = len, .cfg = cfg, .diag = diag };
+	struct reader rd = { .f = { .path = path, .text = text, .len = len }, .cfg = cfg, .diag = diag };
 	int rc;
 
 	config_init_defaults(cfg);
 	cfg->path = strdup(path);
 	rc = ini_parse_stream(reader_next, &rd, on_ini_line, &rd);
-	/* inih reports its own syntax complaints ("no =", "no ]") by line; a
-	 * line our reader already reported is not reported twice */
-	if (rc > 0 && rc != rd.bad_line)
-		diag_error(diag, "%s:%d: syntax error (expected [section] or key = value)", path, rc);
-	else if (rc < 0)
-		diag_error(diag, "%s: cannot parse (out of memory)", path);
+	/* reader_next() hands inih no line it would refuse (and inih's line
+	 * numbers run across included files): rc is only ever < 0 */
+	if (rc != 0)
+		diag_error(diag, "%s: cannot parse (%s)", path, rc < 0 ? "out of memory" : "syntax error");
+	while (rd.depth > 0) /* inih stopped inside an included file */
+		reader_pop(&rd);
 	for (int i = 0; i < rd.nlong; i++)
 		free(rd.longvals[i]);
 	free(rd.longvals);
@@ -1002,32 +1118,16 @@ bool config_load_string(const char *text, size_t len, const char *path, struct c
 
 bool config_load_file(const char *path, struct config *cfg, struct config_diag *diag)
 {
-	FILE *f = fopen(path, "rb");
-	struct stat st;
-	char *text;
+	char err[256], *text;
+	size_t len;
 	bool ok;
 
-	if (!f) {
+	if (!(text = read_config_file(path, &len, err, sizeof(err)))) {
 		config_init_defaults(cfg);
-		diag_error(diag, "%s: cannot open: %s", path, strerror(errno));
+		diag_error(diag, "%s: %s", path, err);
 		return false;
 	}
-	if (fstat(fileno(f), &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size > CONFIG_MAX_FILE) {
-		fclose(f);
-		config_init_defaults(cfg);
-		diag_error(diag, "%s: not a regular file of at most 16 MB", path);
-		return false;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text || fread(text, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
-		free(text);
-		fclose(f);
-		config_init_defaults(cfg);
-		diag_error(diag, "%s: read error", path);
-		return false;
-	}
-	fclose(f);
-	ok = config_load_string(text, (size_t)st.st_size, path, cfg, diag);
+	ok = config_load_string(text, len, path, cfg, diag);
 	free(text);
 	return ok;
 }

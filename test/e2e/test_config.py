@@ -260,3 +260,51 @@ def test_reloads_with_random_changes_under_load_disturb_no_client(pg, pooler):
     assert p.alive()
     wait_for(lambda: int(p.pool_row()["sv_active"]) + int(p.pool_row()["sv_idle"]) +
              int(p.pool_row()["sv_used"]) <= size, what=f"the pool within its last size {size}")
+
+
+# -- %include ------------------------------------------------------------------------
+
+def test_include_reads_database_entries_and_reload_rereads_them(pg, pooler):
+    """A "%include file" line inside [databases] (PgBouncer's directive): the
+    entries in the file are used; a RELOAD reads the file again; an error in
+    the included file refuses the reload, names that file and its line, and
+    changes nothing. A relative name is taken from the pooler's working
+    directory, as PgBouncer does."""
+    p = pooler(start=False)
+    inc = p.workdir / "databases.ini"
+    inc.write_text(f"incdb = host=127.0.0.1 port={pg.port} dbname=siftdb application_name=included\n")
+    os.chmod(inc, 0o644)
+    p.extra_sections = "[databases]\n%include databases.ini\n"
+    p.write_ini()
+    p.start()
+    conn = p.connect(dbname="incdb")
+    assert conn.execute("select current_setting('application_name')").fetchone() == ("included",)
+    with pytest.raises(psycopg.OperationalError):
+        p.connect(dbname="incdb2")
+
+    inc.write_text(inc.read_text() + f"incdb2 = host=127.0.0.1 port={pg.port} dbname=siftdb\n")
+    p.admin("RELOAD")
+    assert p.connect(dbname="incdb2").execute("select 2").fetchone() == (2,)
+
+    inc.write_text(inc.read_text() + "incdb3 = host=127.0.0.1 port=notaport dbname=siftdb\n")
+    offset = len(p.log())
+    if IS_PGBOUNCER:
+        p.reload()
+    else:
+        with pytest.raises(AdminError) as ei:
+            p.admin("RELOAD")
+        assert ei.value.sqlstate == "F0000", ei.value
+        assert "databases.ini:3:" in p.log()[offset:], p.log()[offset:]
+    wait_for(lambda: "incdb3" in p.log()[offset:], what="the refused reload in the log")
+    with pytest.raises(psycopg.OperationalError):
+        p.connect(dbname="incdb3")
+    assert p.connect(dbname="incdb2").execute("select 3").fetchone() == (3,)
+    assert conn.execute("select 4").fetchone() == (4,)
+
+
+@pytest.mark.pgsift_only("pgsift's own message")
+def test_include_of_a_missing_file_is_fatal_at_its_line(pooler):
+    p = pooler(start=False, extra_sections="[databases]\n%include /nonexistent-pgsift/databases.ini\n")
+    rc, log = p.run_to_exit(timeout=20)
+    assert rc not in (0, None), log
+    assert f"{file_line(p, '%include')} %include /nonexistent-pgsift/databases.ini: cannot open" in log, log

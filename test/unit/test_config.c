@@ -1165,6 +1165,129 @@ static void test_files(void)
 	done(&f);
 }
 
+/* Writes text to dir/name; the path in a static buffer of the caller's */
+static void put_file(const char *dir, const char *name, const char *text, char *path, size_t pathlen)
+{
+	int fd;
+
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || close(fd) != 0)
+		abort();
+}
+
+static void test_include(void)
+{
+	char dir[] = "/tmp/pgsift_test_include_XXXXXX", dbs[300], main_path[300], bad[300], self[300],
+	     cwd[4096], *text, *want;
+	struct fx f;
+
+	if (!mkdtemp(dir) || !getcwd(cwd, sizeof(cwd)))
+		abort();
+	put_file(dir, "dbs.ini", "a = host=ha\n; a comment\nb = host=hb\n", dbs, sizeof(dbs));
+
+	text = fmt(SEC_TRUST "[databases]\n%%include %s\nafter = host=hafter\n", dbs);
+	load(&f, text);
+	clean(&f, "%include of [databases] lines");
+	is_int(f.cfg.ndbs, 3, "%include: the included entries and the one after it");
+	is_str(f.cfg.ndbs == 3 ? f.cfg.dbs[1].host : NULL, "hb", "%include: an included entry's host");
+	is_str(f.cfg.ndbs == 3 ? f.cfg.dbs[2].name : NULL, "after", "%include: reading goes on after it");
+	done(&f);
+	free(text);
+
+	text = fmt(SEC_TRUST "   %%include   %s   \r\n", dbs);
+	load(&f, text);
+	ok(f.ok && f.cfg.ndbs == 0 && f.diag.nwarnings == 2, "%%include in [pgsift]: its lines are settings there (unknown ones)");
+	done(&f);
+	free(text);
+
+	/* the section in force goes on across files, both ways (PgBouncer's rule) */
+	put_file(dir, "main.ini", "listen_port = 7201\n[databases]\nc = host=hc\n", main_path, sizeof(main_path));
+	text = fmt("[pgsift]\n%%include %s\nd = host=hd\n[pgsift]\nauth_type = trust\n", main_path);
+	load(&f, text);
+	clean(&f, "%include that opens a section");
+	is_int(f.cfg.listen_port, 7201, "%include: a setting in the section that includes it");
+	is_int(f.cfg.ndbs, 2, "%include: the section it opened goes on after it");
+	done(&f);
+	free(text);
+
+	/* errors name the included file and its line */
+	put_file(dir, "bad.ini", "\n\nverbose = 9\n", bad, sizeof(bad));
+	text = fmt(SEC_TRUST "%%include %s\n", bad);
+	load(&f, text);
+	want = fmt("%s:3: verbose", bad);
+	one_error(&f, want, "out of range", "an error in an included file: its path and line");
+	free(want);
+	done(&f);
+	free(text);
+	put_file(dir, "bad.ini", "[databases]\nno equals here\n", bad, sizeof(bad));
+	text = fmt(SEC_TRUST "%%include %s\n[pgsift]\nverbose = 2\nno equals either\n", bad);
+	load(&f, text);
+	want = fmt("%s:2: syntax error", bad);
+	ok(!f.ok && f.diag.nerrors == 2 && strstr(f.diag.errors[0], want) &&
+	   strstr(f.diag.errors[1], PATH ":6: syntax error") && f.cfg.verbose == 2,
+	   "syntax errors in and after an included file: each file's own line");
+	free(want);
+	done(&f);
+	free(text);
+
+	load(&f, SEC_TRUST "[databases]\n%include /nonexistent-pgsift-dir/dbs.ini\n");
+	one_error(&f, PATH ":4: %include /nonexistent-pgsift-dir/dbs.ini: cannot open", "",
+		  "%include of a missing file: the including line");
+	done(&f);
+	text = fmt(SEC_TRUST "%%include %s\n", dir);
+	load(&f, text);
+	one_error(&f, PATH ":3: %include", "not a regular file", "%include of a directory");
+	done(&f);
+	free(text);
+	load(&f, SEC_TRUST "%include\n");
+	one_error(&f, PATH ":3: %include needs a file name", "", "%include without a name");
+	done(&f);
+	load(&f, SEC_TRUST "%includes x\n%define y\n");
+	ok(!f.ok && f.diag.nerrors == 2 && strstr(f.diag.errors[0], "unknown directive") &&
+	   strstr(f.diag.errors[1], PATH ":4: unknown directive \"%define y\""), "unknown %% directives");
+	done(&f);
+
+	/* a file that includes itself stops at the depth limit, with one error */
+	snprintf(self, sizeof(self), "%s/self.ini", dir);
+	text = fmt("[databases]\ns = host=hs\n%%include %s\n", self);
+	put_file(dir, "self.ini", text, self, sizeof(self));
+	free(text);
+	text = fmt(SEC_TRUST "%%include %s\n", self);
+	load(&f, text);
+	one_error(&f, "self.ini:3: %include nested more than 10 deep", "", "a file that includes itself");
+	done(&f);
+	free(text);
+
+	/* a relative name is taken from the working directory, as PgBouncer does */
+	if (chdir(dir) != 0)
+		abort();
+	load(&f, SEC_TRUST "[databases]\n%include dbs.ini\n");
+	clean(&f, "%include of a relative name");
+	is_int(f.cfg.ndbs, 2, "%include of a relative name: from the working directory");
+	done(&f);
+	if (chdir(cwd) != 0)
+		abort();
+
+	/* config_load_file() follows %include too */
+	text = fmt(SEC_TRUST "[databases]\n%%include %s\n", dbs);
+	put_file(dir, "main.ini", text, main_path, sizeof(main_path));
+	free(text);
+	memset(&f.diag, 0, sizeof(f.diag));
+	f.ok = config_load_file(main_path, &f.cfg, &f.diag);
+	clean(&f, "config_load_file with %include");
+	is_int(f.cfg.ndbs, 2, "config_load_file: the included entries");
+	is_str(f.cfg.path, main_path, "config_load_file: cfg->path is the file given");
+	done(&f);
+
+	unlink(dbs);
+	unlink(main_path);
+	unlink(bad);
+	unlink(self);
+	if (rmdir(dir) != 0)
+		abort();
+}
+
 int main(void)
 {
 	tap_begin();
@@ -1184,6 +1307,7 @@ int main(void)
 	test_set_and_lookup();
 	test_copy_setting();
 	test_files();
+	test_include();
 
 	return tap_end();
 }
