@@ -28,6 +28,7 @@
 #include "objects.h"
 #include "pool.h"
 #include "server.h"
+#include "tls.h"
 
 #define ADMIN_QUERY_MAX 4096
 
@@ -353,7 +354,7 @@ static void local_addr_of(int fd, char *out, size_t outlen, int *port)
 
 static void client_row(struct rs *rs, const struct sift *s, const struct client *cl)
 {
-	char addr[64], laddr[64], ct[40], rt[40], ptr[32], link[32];
+	char addr[64], laddr[64], ct[40], rt[40], ptr[32], link[32], tls[96];
 	int lport;
 	int64_t wait = cl->state == CL_WAITING ? s->now - cl->wait_start : 0;
 	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
@@ -368,8 +369,8 @@ static void client_row(struct rs *rs, const struct sift *s, const struct client 
 		link[0] = 0;
 	rs_row(rs, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", "none", client_state_name(cl),
 	       peer_addr_str(&cl->addr, addr, sizeof(addr)), (int)cl->addr.port, laddr, lport, ct, rt,
-	       (int)(wait / 1000000), (int)(wait % 1000000), 0, ptr, link, 0, "", app ? app->s : "",
-	       (int)ps_client_count(cl), (int)cl->id);
+	       (int)(wait / 1000000), (int)(wait % 1000000), 0, ptr, link, 0, tls_describe(cl->c.tls, tls, sizeof(tls)),
+	       app ? app->s : "", (int)ps_client_count(cl), (int)cl->id);
 }
 
 static void client_list_rows(struct rs *rs, const struct sift *s, const struct list *l)

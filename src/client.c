@@ -1,8 +1,8 @@
 /*
  * client: see client.h.
  *
- * Login: StartupMessage (after answering SSLRequest/GSSENCRequest with
- * 'N'), then the auth exchange of auth_type, then the pool's welcome. The
+ * Login: StartupMessage (after an SSLRequest answered 'S' and the TLS
+ * handshake when client_tls_sslmode allows, else 'N'; GSSENCRequest 'N'), then the auth exchange of auth_type, then the pool's welcome. The
  * relay: every message from the client is checked (type, length bounded by
  * max_packet_size) and passed to the linked server without copying; Query,
  * Sync and FunctionCall count the ReadyForQuery replies still owed, which
@@ -22,6 +22,7 @@
 #include "objects.h"
 #include "pool.h"
 #include "server.h"
+#include "tls.h"
 
 #define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
 
@@ -270,8 +271,11 @@ static void client_authenticated(struct client *cl)
 		client_close(cl, "53200", "out of memory");
 		return;
 	}
-	if (s->cfg.log_connections)
-		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=no", cl->db->name, cl->user->name);
+	if (s->cfg.log_connections) {
+		char tls[96];
+		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
+			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
+	}
 	if (cl->db->admin) {
 		admin_login(cl);
 		return;
@@ -626,6 +630,36 @@ static void cancel_waiting(struct client *cl)
 	client_relay(cl); /* what the client sent after it, and the answer */
 }
 
+/* SSLRequest (ssl) or GSSENCRequest: 'S' and the TLS handshake when
+ * client_tls_sslmode offers TLS (not on a Unix socket, as PgBouncer), else
+ * 'N'. The answer must reach the client before TLS starts, and nothing may
+ * come after the request before the handshake: bytes already there were
+ * sent in the clear and would pass as encrypted (CVE-2021-23214). */
+static bool encryption_request(struct client *cl, const struct iobuf *b, bool ssl)
+{
+	bool tls = ssl && cl->sift->client_tls && cl->addr.family != AF_UNIX;
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	if (cl->c.tls) {
+		client_close(cl, "08P01", "SSL negotiation inside an encrypted connection");
+		return false;
+	}
+	if (tls && b->pos < b->end) {
+		client_close(cl, "08P01", "received unencrypted data after SSL request");
+		return false;
+	}
+	pkt_put_u8(&cl->c.gen, tls ? 'S' : 'N');
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) != CONN_IO_OK) {
+		client_close(cl, NULL, "cannot answer SSLRequest");
+		return false;
+	}
+	if (tls && !(cl->c.tls = tls_accept(cl->sift->client_tls, cl->c.fd))) {
+		client_close(cl, "53200", "out of memory for TLS");
+		return false;
+	}
+	return true;
+}
+
 /* The first packet: SSL/GSS negotiation, a cancel, or the startup. */
 static bool startup_packet(struct client *cl, struct iobuf *b)
 {
@@ -643,15 +677,8 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 	if (avail < len)
 		return false;
 	b->pos += len;
-	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8) {
-		uint32_t mark = conn_gen_mark(&cl->c);
-		pkt_put_u8(&cl->c.gen, 'N');
-		if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
-			client_close(cl, NULL, "cannot answer SSLRequest");
-			return false;
-		}
-		return true;
-	}
+	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
+		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
 	if (code == PROTO_CANCEL_REQUEST && len == 16) {
 		struct client *target = cancel_map_find(cl->sift, proto_get_u32(p + 8), proto_get_u32(p + 12));
 		client_close(cl, NULL, "cancel request");
@@ -661,6 +688,10 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 			server_cancel(target->server);
 		else if (target->state == CL_WAITING)
 			cancel_waiting(target);
+		return false;
+	}
+	if (cl->sift->cfg.client_tls_sslmode >= SSLMODE_REQUIRE && !cl->c.tls && cl->addr.family != AF_UNIX) {
+		client_close(cl, "28000", "SSL required");
 		return false;
 	}
 	if ((code >> 16) != 3) {

@@ -26,7 +26,7 @@
 #define CONFIG_MAX_FILE (16u << 20)	/* refuse config files above 16 MB */
 #define LONG_MARK '\x01'
 
-enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL };
+enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE };
 
 struct setting {
 	const char *name;
@@ -83,6 +83,12 @@ static const struct setting settings[] = {
 	S_(log_stats, ST_BOOL, R, "1", 0, 0),
 	S_(stats_period, ST_TIME, R, "60", 0, 0),
 	S_(verbose, ST_INT, R, "0", 0, 5),
+	S_(client_tls_sslmode, ST_SSLMODE, 0, "disable", 0, 0),
+	S_(client_tls_key_file, ST_STR, 0, "", 0, 0),
+	S_(client_tls_cert_file, ST_STR, 0, "", 0, 0),
+	S_(client_tls_ca_file, ST_STR, 0, "", 0, 0),
+	S_(client_tls_protocols, ST_STR, 0, "secure", 0, 0),
+	S_(client_tls_ciphers, ST_STR, 0, "default", 0, 0),
 	S_(analyzer, ST_BOOL, R, "1", 0, 0),
 	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
 	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
@@ -109,9 +115,7 @@ static const char *const pgbouncer_only[] = {
 	"user", "syslog", "syslog_ident", "syslog_facility", "so_reuseport", "server_round_robin",
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
-	"resolv_conf", "client_tls_sslmode", "client_tls_key_file", "client_tls_cert_file",
-	"client_tls_ca_file", "client_tls_protocols", "client_tls_ciphers", "client_tls_ecdhcurve",
-	"client_tls_dheparams", "server_tls_sslmode", "server_tls_key_file", "server_tls_cert_file",
+	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls_sslmode", "server_tls_key_file", "server_tls_cert_file",
 	"server_tls_ca_file", "server_tls_protocols", "server_tls_ciphers", "auth_hba_file",
 	"auth_query", "auth_user", "auth_dbname", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
@@ -241,6 +245,21 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 
 static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
 static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256" };
+static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
+
+static bool parse_sslmode(const char *v, int *out, char *err, size_t errlen)
+{
+	for (int i = 0; i < 6; i++)
+		if (strcasecmp(v, sslmode_names[i]) == 0)
+			return (*out = i), true;
+	snprintf(err, errlen, "invalid TLS mode \"%s\" (disable, allow, prefer, require, verify-ca or verify-full)", v);
+	return false;
+}
+
+const char *config_sslmode_name(int mode)
+{
+	return mode >= 0 && mode < 6 ? sslmode_names[mode] : "?";
+}
 
 static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 {
@@ -313,6 +332,8 @@ static bool setting_apply(const struct setting *s, struct config *cfg, const cha
 		return parse_pool_mode(v, (int *)p, err, errlen);
 	case ST_AUTHTYPE:
 		return parse_auth_type(v, (int *)p, err, errlen);
+	case ST_SSLMODE:
+		return parse_sslmode(v, (int *)p, err, errlen);
 	}
 	return false;
 }
@@ -382,6 +403,9 @@ const char *config_setting_value(const struct config *cfg, int i, char *out, siz
 		break;
 	case ST_AUTHTYPE:
 		snprintf(out, outlen, "%s", config_auth_type_name(*(const int *)p));
+		break;
+	case ST_SSLMODE:
+		snprintf(out, outlen, "%s", config_sslmode_name(*(const int *)p));
 		break;
 	}
 	return out;
@@ -1091,6 +1115,13 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
 	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->client_tls_sslmode != SSLMODE_DISABLE && (!cfg->client_tls_key_file || !*cfg->client_tls_key_file ||
+							   !cfg->client_tls_cert_file || !*cfg->client_tls_cert_file))
+		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_key_file and client_tls_cert_file", path,
+			   config_sslmode_name(cfg->client_tls_sslmode));
+	if (cfg->client_tls_sslmode >= SSLMODE_VERIFY_CA && (!cfg->client_tls_ca_file || !*cfg->client_tls_ca_file))
+		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_ca_file (to verify client certificates)",
+			   path, config_sslmode_name(cfg->client_tls_sslmode));
 }
 
 bool config_load_string(const char *text, size_t len, const char *path, struct config *cfg,

@@ -18,6 +18,8 @@ typedef int64_t usec_t;
 
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
 enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
+/* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
+enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
 
 /* One [databases] entry; strings are owned (NULL when unset), numbers are
  * -1 when unset (the [pgsift] default applies). */
@@ -94,6 +96,13 @@ struct config {
 	bool log_stats;
 	usec_t stats_period;
 	int verbose;
+	/* TLS between clients and pgsift (tls.c) */
+	int client_tls_sslmode;
+	char *client_tls_key_file;
+	char *client_tls_cert_file;
+	char *client_tls_ca_file;
+	char *client_tls_protocols;
+	char *client_tls_ciphers;
 	/* the analyzer */
 	bool analyzer;
 	int max_fingerprints;
@@ -183,6 +192,7 @@ bool config_copy_setting(struct config *dst, const struct config *src, int i) __
 
 const char *config_pool_mode_name(int mode);
 const char *config_auth_type_name(int type);
+const char *config_sslmode_name(int mode);
 
 /* Is name in a comma-separated list (case-insensitive, spaces ignored)? */
 bool config_list_contains(const char *list, const char *name);

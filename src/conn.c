@@ -4,6 +4,8 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -36,21 +38,26 @@ void conn_update(struct conn *c)
 		return;
 	if (c->want_read && dst->nseg == 0 && room)
 		want |= EV_READ;
-	if (c->nseg)
+	if (c->nseg || c->tls_wants_write)
 		want |= EV_WRITE;
-	if (want == c->ev_flags)
-		return;
-	if (c->ev_flags)
-		event_del(&c->ev);
-	c->ev_flags = want;
-	if (!want)
-		return;
-	event_assign(&c->ev, c->base, c->fd, want | EV_PERSIST, event_get_callback(&c->ev),
-		     event_get_callback_arg(&c->ev));
-	if (event_add(&c->ev, NULL) != 0) {
-		log_error("event_add failed for fd %d", c->fd);
-		c->ev_flags = 0;
+	if (want != c->ev_flags) {
+		if (c->ev_flags)
+			event_del(&c->ev);
+		c->ev_flags = want;
+		if (!want)
+			return;
+		event_assign(&c->ev, c->base, c->fd, want | EV_PERSIST, event_get_callback(&c->ev),
+			     event_get_callback_arg(&c->ev));
+		if (event_add(&c->ev, NULL) != 0) {
+			log_error("event_add failed for fd %d", c->fd);
+			c->ev_flags = 0;
+			return;
+		}
 	}
+	/* decrypted bytes wait in OpenSSL, not in the socket: epoll would not
+	 * say so */
+	if ((want & EV_READ) && c->tls && SSL_pending(c->tls) > 0)
+		event_active(&c->ev, EV_READ, 0);
 }
 
 /* Moves the unprocessed bytes of c->in into a new buffer of cap bytes. */
@@ -91,6 +98,49 @@ static bool make_room(struct conn *c)
 	return c->in->end < c->in->cap;
 }
 
+/* What an SSL_read() or SSL_write() that returned n means for the caller;
+ * *wants_write: OpenSSL waits for the socket to take bytes */
+static enum conn_io tls_result(struct conn *c, int n, bool *wants_write)
+{
+	*wants_write = false;
+	switch (SSL_get_error(c->tls, n)) {
+	case SSL_ERROR_WANT_READ:
+		return CONN_IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		*wants_write = true;
+		return CONN_IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN: /* the client closed TLS */
+		return CONN_IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (errno == EINTR || errno == EAGAIN)
+			return CONN_IO_AGAIN;
+		if (n == 0 || errno == 0 || errno == ECONNRESET)
+			return CONN_IO_EOF;
+		return CONN_IO_ERROR;
+	default: /* a protocol error: the handshake failed, a bad record */
+		ERR_clear_error();
+		errno = EPROTO;
+		return CONN_IO_ERROR;
+	}
+}
+
+/* conn_read() through TLS: the handshake first, when it is not done */
+static enum conn_io tls_read(struct conn *c)
+{
+	uint32_t room = c->in->cap - c->in->end;
+	int n;
+
+	c->tls_wants_write = false;
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(c->tls, c->in->data + c->in->end, room > INT32_MAX ? INT32_MAX : (int)room);
+	if (n > 0) {
+		c->in->end += (uint32_t)n;
+		return CONN_IO_OK;
+	}
+	return tls_result(c, n, &c->tls_wants_write);
+}
+
 enum conn_io conn_read(struct conn *c)
 {
 	ssize_t n;
@@ -101,6 +151,8 @@ enum conn_io conn_read(struct conn *c)
 		errno = ENOMEM;
 		return CONN_IO_ERROR;
 	}
+	if (c->tls)
+		return tls_read(c);
 	do
 		n = recv(c->fd, c->in->data + c->in->end, c->in->cap - c->in->end, 0);
 	while (n < 0 && errno == EINTR);
@@ -187,12 +239,45 @@ static void consume(struct conn *c, size_t n)
 		pkt_reset(&c->gen);
 }
 
+/* conn_flush() through TLS: segment by segment (no writev); OpenSSL may
+ * take part of one and wants the rest offered again from where it stopped */
+static enum conn_io tls_flush(struct conn *c)
+{
+	bool read_waited = c->tls_wants_write; /* a read (the handshake) wanted to write */
+
+	c->tls_wants_write = false;
+	while (c->nseg) {
+		const struct outseg *sg = &c->seg[0];
+		uint8_t *base = sg->gen ? c->gen.data : c->src->data;
+		int n;
+
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_write(c->tls, base + sg->off, (int)sg->len);
+		if (n <= 0) {
+			bool ww; /* EV_WRITE is watched anyway while the queue is not empty */
+			if (tls_result(c, n, &ww) != CONN_IO_AGAIN)
+				return CONN_IO_ERROR;
+			break;
+		}
+		consume(c, (size_t)n);
+	}
+	conn_update(c);
+	if (read_waited && (c->ev_flags & EV_READ))
+		event_active(&c->ev, EV_READ, 0); /* that read again */
+	return c->nseg ? CONN_IO_AGAIN : CONN_IO_OK;
+}
+
 enum conn_io conn_flush(struct conn *c)
 {
 	struct iovec iov[CONN_MAX_SEG];
 	struct msghdr mh = { .msg_iov = iov };
 	ssize_t n;
 
+	if (c->nseg == 0 && !c->tls_wants_write)
+		return CONN_IO_OK;
+	if (c->tls)
+		return tls_flush(c);
 	if (c->nseg == 0)
 		return CONN_IO_OK;
 	for (int i = 0; i < c->nseg; i++) {
@@ -231,6 +316,11 @@ void conn_close(struct conn *c)
 		event_del(&c->ev);
 	c->ev_flags = 0;
 	c->want_read = false;
+	if (c->tls) {
+		SSL_set_quiet_shutdown(c->tls, 1); /* no close_notify: the socket goes now */
+		SSL_free(c->tls);
+		c->tls = NULL;
+	}
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

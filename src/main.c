@@ -25,6 +25,7 @@
 #include "objects.h"
 #include "pool.h"
 #include "server.h"
+#include "tls.h"
 
 #define JANITOR_USEC 200000
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
@@ -402,6 +403,7 @@ static void sift_cleanup(struct sift *s)
 	if (s->base)
 		event_base_free(s->base);
 	iobuf_pool_destroy(&s->bufs);
+	tls_ctx_free(s->client_tls);
 	if (s->cfg.pidfile && *s->cfg.pidfile)
 		unlink(s->cfg.pidfile);
 	config_free(&s->cfg);
@@ -495,6 +497,10 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	}
 	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
+	if (s->cfg.client_tls_sslmode != SSLMODE_DISABLE && !(s->client_tls = tls_server_ctx(&s->cfg, err, sizeof(err)))) {
+		log_fatal("%s: %s", o->config, err);
+		return false;
+	}
 	load_auth_file(s);
 	raise_fd_limit();
 	sift_now(s);

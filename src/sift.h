@@ -260,6 +260,7 @@ struct sift {
 	struct list free_clients, free_servers;
 	struct list orphan_cancels;
 	struct iobuf_pool bufs;
+	struct ssl_ctx_st *client_tls;	/* client_tls_sslmode != disable: tls.c */
 	struct istr_table strs;
 	struct client **cancel_map;
 	uint32_t cancel_mask, cancel_count;

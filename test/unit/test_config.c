@@ -494,10 +494,25 @@ static void test_diagnostics(void)
 	   "unknown key is a warning with its line");
 	done(&f);
 
-	load(&f, SEC_TRUST "client_tls_sslmode = require\n");
+	load(&f, SEC_TRUST "server_tls_sslmode = require\n");
 	ok(f.ok && f.diag.nerrors == 0 && f.diag.nwarnings == 1 &&
-		   list_has2(f.diag.warnings, 1, PATH ":3: setting \"client_tls_sslmode\"", "not supported by pgsift"),
-	   "PgBouncer-only key client_tls_sslmode is a warning");
+		   list_has2(f.diag.warnings, 1, PATH ":3: setting \"server_tls_sslmode\"", "not supported by pgsift"),
+	   "PgBouncer-only key server_tls_sslmode is a warning");
+	done(&f);
+
+	/* client TLS: the mode is checked, and what it needs */
+	load(&f, SEC_TRUST "client_tls_sslmode = sometimes\n");
+	one_error(&f, PATH ":3: client_tls_sslmode", "invalid TLS mode \"sometimes\"", "an unknown client_tls_sslmode");
+	done(&f);
+	load(&f, SEC_TRUST "client_tls_sslmode = Require\nclient_tls_cert_file = c.crt\n");
+	one_error(&f, "client_tls_sslmode require needs client_tls_key_file", "", "require without a key file");
+	done(&f);
+	load(&f, SEC_TRUST "client_tls_sslmode = verify-ca\nclient_tls_cert_file = c.crt\nclient_tls_key_file = c.key\n");
+	one_error(&f, "client_tls_sslmode verify-ca needs client_tls_ca_file", "", "verify-ca without a CA file");
+	done(&f);
+	load(&f, SEC_TRUST "client_tls_sslmode = prefer\nclient_tls_cert_file = c.crt\nclient_tls_key_file = c.key\n");
+	clean(&f, "prefer with a key and a certificate");
+	is_int(f.cfg.client_tls_sslmode, SSLMODE_PREFER, "client_tls_sslmode prefer");
 	done(&f);
 
 	load(&f, "listen_port = 7000\n[pgsift]\nauth_type = trust\n");
@@ -1011,7 +1026,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 11, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 16, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1058,7 +1073,9 @@ static const char all_changed[] =
 	"advisor_target_wait_ms = 12\nadvisor_window = 90\nadvisor_min_transactions = 7\nadvisor_headroom = 25\n"
 	"nplusone_min_repeats = 8\nnplusone_think_time_ms = 25\nslow_query_ms = -1\nslow_query_log_size = 50\n"
 	"slow_query_explain = off\nslow_query_explain_interval = 5min\nslow_query_explain_rate = 3\n"
-	"idle_in_transaction_warn_ms = 0\n";
+	"idle_in_transaction_warn_ms = 0\nclient_tls_sslmode = verify-full\nclient_tls_key_file = /etc/k.pem\n"
+	"client_tls_cert_file = /etc/c.pem\nclient_tls_ca_file = /etc/ca.pem\nclient_tls_protocols = tlsv1.3\n"
+	"client_tls_ciphers = HIGH\n";
 
 static void test_copy_setting(void)
 {
