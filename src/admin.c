@@ -406,7 +406,7 @@ static void server_rows(struct rs *rs, const struct sift *s, const struct list *
 	list_for_each(it, l) {
 		const struct server *sv = list_entry(it, struct server, node);
 		const struct db *db = sv->pool->db;
-		char laddr[64], ct[40], rt[40], ptr[32], link[32];
+		char laddr[64], ct[40], rt[40], ptr[32], link[32], tls[96];
 		const struct istr *app = sv->client && s->nparams > 4 ? sv->client->vals.v[4] : NULL;
 		const char *state = server_state_name(sv);
 		if (sv->state == SV_IDLE && s->now - sv->last_used > s->cfg.server_check_delay)
@@ -424,7 +424,7 @@ static void server_rows(struct rs *rs, const struct sift *s, const struct list *
 		rs_row(rs, "S", sv->pool->user->name, db->name, "none", state,
 		       db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "unix", db->conf.port, laddr,
 		       (int)sv->local.port, ct, rt, 0, 0, server_expired(sv) ? 1 : 0, ptr, link, (int)sv->backend_pid,
-		       "", app ? app->s : "", (int)ps_server_count(sv), (int)sv->id);
+		       tls_describe(sv->c.tls, tls, sizeof(tls)), app ? app->s : "", (int)ps_server_count(sv), (int)sv->id);
 	}
 }
 

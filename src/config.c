@@ -89,6 +89,12 @@ static const struct setting settings[] = {
 	S_(client_tls_ca_file, ST_STR, 0, "", 0, 0),
 	S_(client_tls_protocols, ST_STR, 0, "secure", 0, 0),
 	S_(client_tls_ciphers, ST_STR, 0, "default", 0, 0),
+	S_(server_tls_sslmode, ST_SSLMODE, 0, "prefer", 0, 0),
+	S_(server_tls_key_file, ST_STR, 0, "", 0, 0),
+	S_(server_tls_cert_file, ST_STR, 0, "", 0, 0),
+	S_(server_tls_ca_file, ST_STR, 0, "", 0, 0),
+	S_(server_tls_protocols, ST_STR, 0, "secure", 0, 0),
+	S_(server_tls_ciphers, ST_STR, 0, "default", 0, 0),
 	S_(analyzer, ST_BOOL, R, "1", 0, 0),
 	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
 	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
@@ -115,12 +121,12 @@ static const char *const pgbouncer_only[] = {
 	"user", "syslog", "syslog_ident", "syslog_facility", "so_reuseport", "server_round_robin",
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
-	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls_sslmode", "server_tls_key_file", "server_tls_cert_file",
-	"server_tls_ca_file", "server_tls_protocols", "server_tls_ciphers", "auth_hba_file",
+	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
+	"auth_hba_file",
 	"auth_query", "auth_user", "auth_dbname", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
 	"server_fast_close", "sbuf_loopcnt", "unix_socket_group",
-	"peer_id", "query_wait_notify", "server_tls_protocols", "stats_users_prefix", NULL
+	"peer_id", "query_wait_notify", "stats_users_prefix", NULL
 };
 
 /* ---- diagnostics ---- */
@@ -1106,6 +1112,11 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 	return 1;
 }
 
+static bool has_value(const char *s)
+{
+	return s && *s;
+}
+
 static void validate(struct config *cfg, struct config_diag *diag, const char *path)
 {
 	if (cfg->min_pool_size > cfg->default_pool_size)
@@ -1115,13 +1126,16 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
 	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
-	if (cfg->client_tls_sslmode != SSLMODE_DISABLE && (!cfg->client_tls_key_file || !*cfg->client_tls_key_file ||
-							   !cfg->client_tls_cert_file || !*cfg->client_tls_cert_file))
+	if (cfg->client_tls_sslmode != SSLMODE_DISABLE &&
+	    (!has_value(cfg->client_tls_key_file) || !has_value(cfg->client_tls_cert_file)))
 		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_key_file and client_tls_cert_file", path,
 			   config_sslmode_name(cfg->client_tls_sslmode));
-	if (cfg->client_tls_sslmode >= SSLMODE_VERIFY_CA && (!cfg->client_tls_ca_file || !*cfg->client_tls_ca_file))
+	if (cfg->client_tls_sslmode >= SSLMODE_VERIFY_CA && !has_value(cfg->client_tls_ca_file))
 		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_ca_file (to verify client certificates)",
 			   path, config_sslmode_name(cfg->client_tls_sslmode));
+	if (has_value(cfg->server_tls_key_file) != has_value(cfg->server_tls_cert_file))
+		diag_error(diag, "%s: server_tls_key_file and server_tls_cert_file go together (the certificate pgsift shows to servers)",
+			   path);
 }
 
 bool config_load_string(const char *text, size_t len, const char *path, struct config *cfg,

@@ -103,6 +103,13 @@ struct config {
 	char *client_tls_ca_file;
 	char *client_tls_protocols;
 	char *client_tls_ciphers;
+	/* TLS between pgsift and PostgreSQL */
+	int server_tls_sslmode;
+	char *server_tls_key_file;
+	char *server_tls_cert_file;
+	char *server_tls_ca_file;
+	char *server_tls_protocols;
+	char *server_tls_ciphers;
 	/* the analyzer */
 	bool analyzer;
 	int max_fingerprints;

@@ -310,6 +310,20 @@ void conn_trim(struct conn *c)
 	}
 }
 
+void conn_send_now(struct conn *c, const void *data, size_t len)
+{
+	if (c->fd < 0)
+		return;
+	if (c->tls) {
+		ERR_clear_error();
+		(void)SSL_write(c->tls, data, (int)len);
+		ERR_clear_error();
+		return;
+	}
+	ssize_t ignored = send(c->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)ignored;
+}
+
 void conn_close(struct conn *c)
 {
 	if (c->ev_flags)

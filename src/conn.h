@@ -107,6 +107,10 @@ enum conn_io conn_flush(struct conn *c) __attribute__((warn_unused_result));
  * output refers to it any more. */
 void conn_trim(struct conn *c);
 
+/* Sends data now if the socket takes it, through TLS when the connection
+ * has it, and forgets it otherwise (a last Terminate before closing). */
+void conn_send_now(struct conn *c, const void *data, size_t len);
+
 /* Removes events, closes the socket, drops buffers. Safe to call twice. */
 void conn_close(struct conn *c);
 

@@ -404,6 +404,7 @@ static void sift_cleanup(struct sift *s)
 		event_base_free(s->base);
 	iobuf_pool_destroy(&s->bufs);
 	tls_ctx_free(s->client_tls);
+	tls_ctx_free(s->server_tls);
 	if (s->cfg.pidfile && *s->cfg.pidfile)
 		unlink(s->cfg.pidfile);
 	config_free(&s->cfg);
@@ -497,7 +498,8 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	}
 	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
-	if (s->cfg.client_tls_sslmode != SSLMODE_DISABLE && !(s->client_tls = tls_server_ctx(&s->cfg, err, sizeof(err)))) {
+	if ((s->cfg.client_tls_sslmode != SSLMODE_DISABLE && !(s->client_tls = tls_server_ctx(&s->cfg, err, sizeof(err)))) ||
+	    (s->cfg.server_tls_sslmode != SSLMODE_DISABLE && !(s->server_tls = tls_client_ctx(&s->cfg, err, sizeof(err))))) {
 		log_fatal("%s: %s", o->config, err);
 		return false;
 	}

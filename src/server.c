@@ -26,10 +26,15 @@
 #include "client.h"
 #include "objects.h"
 #include "pool.h"
+#include "tls.h"
 
 #define WELCOME_MAX 64		/* ParameterStatus messages kept from a login */
 
+/* TLS to the server: where its negotiation is */
+enum { TLS_NONE, TLS_ASKED, TLS_HANDSHAKE };
+
 struct server_login {
+	uint8_t tls;			/* TLS_* */
 	struct scram_state scram;
 	bool scram_started;
 	int connect_errno;
@@ -196,7 +201,15 @@ bool server_launch(struct pool *p)
 	p->nservers++;
 	p->db->nservers++;
 	p->user->nservers++;
-	build_startup(sv);
+	/* TLS first (not on a Unix socket: PostgreSQL has none there) */
+	if (s->server_tls && p->db->addr.ss_family != AF_UNIX) {
+		sv->login->tls = TLS_ASKED;
+		pkt_begin(&sv->c.gen, 0);
+		pkt_put_u32(&sv->c.gen, PROTO_SSL_REQUEST);
+		pkt_end(&sv->c.gen);
+	} else {
+		build_startup(sv);
+	}
 	if (!conn_gen_commit(&sv->c, 0)) {
 		server_close(sv, "out of memory");
 		return false;
@@ -514,10 +527,80 @@ static bool login_message(struct server *sv, uint8_t type, const uint8_t *body, 
 	}
 }
 
+static void send_startup(struct server *sv)
+{
+	uint32_t mark = conn_gen_mark(&sv->c);
+
+	build_startup(sv);
+	if (!conn_gen_commit(&sv->c, mark) || conn_flush(&sv->c) == CONN_IO_ERROR)
+		login_failed(sv, "08006", "cannot send the startup packet to the server");
+}
+
+/* Runs the TLS handshake with the server on; once done, the startup
+ * packet goes through it. */
+static void tls_handshake(struct server *sv)
+{
+	char why[300], msg[400];
+
+	sv->c.tls_wants_write = false;
+	switch (tls_handshake_step(sv->c.tls)) {
+	case TLS_STEP_DONE:
+		sv->login->tls = TLS_NONE;
+		send_startup(sv);
+		return;
+	case TLS_STEP_WRITE:
+		sv->c.tls_wants_write = true;
+		/* fallthrough */
+	case TLS_STEP_READ:
+		conn_update(&sv->c);
+		return;
+	case TLS_STEP_FAILED:
+		snprintf(msg, sizeof(msg), "TLS handshake with the server failed: %s",
+			 tls_handshake_error(sv->c.tls, why, sizeof(why)));
+		login_failed(sv, "08006", msg);
+		return;
+	}
+}
+
+/* The server's one-byte answer to our SSLRequest: 'S', TLS; 'N', plain
+ * unless server_tls_sslmode requires TLS. Anything after the byte was sent
+ * in the clear and would pass as encrypted (CVE-2021-23222): refused. */
+static void tls_answer(struct server *sv, struct iobuf *b)
+{
+	const struct config *cfg = &sv->sift->cfg;
+	uint8_t a = b->data[b->pos++];
+
+	if (b->pos < b->end) {
+		login_failed(sv, "08P01", "the server sent data after its answer to SSLRequest");
+		return;
+	}
+	conn_trim(&sv->c);
+	if (a == 'S') {
+		sv->c.tls = tls_connect(sv->sift->server_tls, sv->c.fd, sv->pool->db->conf.host, cfg->server_tls_sslmode);
+		if (!sv->c.tls) {
+			login_failed(sv, "53200", "out of memory for TLS");
+			return;
+		}
+		sv->login->tls = TLS_HANDSHAKE;
+		tls_handshake(sv);
+	} else if (a != 'N') {
+		login_failed(sv, "08P01", "unexpected answer from the server to SSLRequest");
+	} else if (cfg->server_tls_sslmode >= SSLMODE_REQUIRE) {
+		login_failed(sv, "08006", "server does not support SSL, but SSL was required (server_tls_sslmode)");
+	} else {
+		sv->login->tls = TLS_NONE;
+		send_startup(sv);
+	}
+}
+
 static void server_login_input(struct server *sv)
 {
 	struct iobuf *b;
 
+	if (sv->login->tls == TLS_ASKED && (b = sv->c.in) && b->pos < b->end) {
+		tls_answer(sv, b);
+		return;
+	}
 	while (sv->state == SV_LOGIN && (b = sv->c.in) && b->end - b->pos >= PROTO_HDR) {
 		uint8_t type = b->data[b->pos];
 		uint32_t len = proto_get_u32(b->data + b->pos + 1);
@@ -1056,8 +1139,7 @@ void server_close(struct server *sv, const char *reason)
 	}
 	if (was_up && sv->c.fd >= 0 && conn_out_empty(&sv->c)) {
 		static const uint8_t terminate[5] = { 'X', 0, 0, 0, 4 };
-		ssize_t ignored = send(sv->c.fd, terminate, sizeof(terminate), MSG_NOSIGNAL | MSG_DONTWAIT);
-		(void)ignored;
+		conn_send_now(&sv->c, terminate, sizeof(terminate));
 	}
 	list_del(&sv->node);
 	p->nservers--;
@@ -1104,6 +1186,10 @@ static void server_event_cb(evutil_socket_t fd, short what, void *arg)
 	sift_now(sv->sift);
 	if (sv->state == SV_CONNECTING) {
 		server_connected(sv);
+		return;
+	}
+	if (sv->state == SV_LOGIN && sv->login->tls == TLS_HANDSHAKE) {
+		tls_handshake(sv);
 		return;
 	}
 	if (what & EV_WRITE) {

@@ -261,6 +261,7 @@ struct sift {
 	struct list orphan_cancels;
 	struct iobuf_pool bufs;
 	struct ssl_ctx_st *client_tls;	/* client_tls_sslmode != disable: tls.c */
+	struct ssl_ctx_st *server_tls;	/* server_tls_sslmode != disable */
 	struct istr_table strs;
 	struct client **cancel_map;
 	uint32_t cancel_mask, cancel_count;

@@ -242,3 +242,156 @@ def test_a_message_split_across_tls_records_is_read_whole(pooler, certs):
                 answers.append(raw.read_msg())
             rows = [pl for t, pl in answers if t == b"D"]
             assert len(rows) == 2 and rows[1].endswith(str(n).encode()), rows
+
+
+# -- TLS between the pooler and PostgreSQL (server_tls_*) ------------------------------
+
+class FakeServer(threading.Thread):
+    """A TCP listener that answers each connection's SSLRequest with the
+    given bytes, and what comes next (a ClientHello) with after, if any,
+    then waits for the peer to close."""
+
+    def __init__(self, answer, after=b""):
+        super().__init__(daemon=True)
+        self.answer, self.after = answer, after
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.requests = []
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(20)
+                try:
+                    self.requests.append(conn.recv(8))
+                    conn.sendall(self.answer)
+                    if self.after and conn.recv(4096):
+                        conn.sendall(self.after)
+                    while conn.recv(4096):
+                        pass
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.mark.pgsift_only("pgsift's own messages")
+@pytest.mark.parametrize("answer,after,mode,want", [
+    (b"N", b"", "require", "server does not support SSL, but SSL was required"),
+    (b"S\x00\x00\x00\x08junk", b"", "prefer", "the server sent data after its answer to SSLRequest"),
+    (b"S", b"HTTP/1.1 400 Bad Request\r\n\r\n" * 4, "prefer", "TLS handshake with the server failed"),
+    (b"S", b"", "prefer", "server_connect_timeout"),
+    (b"E", b"", "prefer", "unexpected answer from the server to SSLRequest"),
+])
+def test_bad_tls_answers_from_a_server_fail_its_login(pooler, answer, after, mode, want):
+    """A server that refuses TLS under require, one that sends bytes after
+    its 'S' (they were sent in the clear: CVE-2021-23222), one that does not
+    speak TLS after 'S', one that says nothing more (server_connect_timeout
+    ends the wait), and one that answers something else: the login fails
+    with the reason, the client gets it, and the pooler serves on."""
+    fake = FakeServer(answer, after)
+    fake.start()
+    try:
+        p = pooler(server_tls_sslmode=mode, server_connect_timeout=3,
+                   databases={"fakedb": f"host=127.0.0.1 port={fake.port} dbname=x"})
+        with pytest.raises(psycopg.OperationalError) as ei:
+            p.connect(dbname="fakedb")
+        assert want in str(ei.value), ei.value
+        assert fake.requests and fake.requests[0] == struct.pack("!II", 8, 80877103), fake.requests
+        if mode == "prefer":  # (the test cluster has no TLS here: require refuses it too)
+            assert p.connect().execute("select 'others unharmed'").fetchone() == ("others unharmed",)
+        assert p.admin("SHOW VERSION")[1] and p.alive()
+    finally:
+        fake.close()
+
+
+@pytest.fixture(scope="module")
+def pg_tls(pg, certs):
+    """The test cluster with ssl = on (the server certificate of certs), for
+    this module's tests that use it; off again afterwards."""
+    owner = pg.datadir.stat()
+    for name in ("server.crt", "server.key"):
+        dst = pg.datadir / f"pgsift_test_{name}"
+        dst.write_bytes((certs / name).read_bytes())
+        os.chown(dst, owner.st_uid, owner.st_gid)
+        os.chmod(dst, 0o600)
+    with pg.connect() as c:
+        for sql in ("alter system set ssl_cert_file = 'pgsift_test_server.crt'",
+                    "alter system set ssl_key_file = 'pgsift_test_server.key'",
+                    "alter system set ssl = on", "select pg_reload_conf()"):
+            c.execute(sql)
+    wait_for(lambda: psycopg.connect(pg.tcp_dsn() + " sslmode=require").close() is None,
+             what="PostgreSQL taking TLS", ignore=(psycopg.OperationalError,))
+    yield pg
+    with pg.connect() as c:
+        for sql in ("alter system reset ssl", "alter system reset ssl_cert_file", "alter system reset ssl_key_file",
+                    "select pg_reload_conf()"):
+            c.execute(sql)
+
+
+SSL_OF_BACKEND = "select ssl, version from pg_stat_ssl where pid = pg_backend_pid()"
+
+
+def test_servers_use_tls_when_postgresql_offers_it(pooler, pg_tls):
+    """prefer: TLS to a server that offers it; results of every size pass
+    through it. disable: plain."""
+    p = pooler(default_pool_size=2, server_tls_sslmode="prefer")
+    conn = p.connect()
+    assert conn.execute(SSL_OF_BACKEND).fetchone() == (True, "TLSv1.3")
+    if not IS_PGBOUNCER:
+        servers = [s for s in p.admin_dicts("SHOW SERVERS") if s["database"] == "siftdb"]
+        assert servers and all(s["tls"].startswith("TLSv1.3/") for s in servers), servers
+    big = conn.execute("select repeat('s', 3000000) || 'end'").fetchone()[0]
+    assert len(big) == 3000003
+    rows = conn.execute("select g, md5(g::text) from generate_series(1, 30000) g").fetchall()
+    assert len(rows) == 30000 and rows[29999][0] == 30000
+    assert conn.execute("select length(%s)", ("q" * 100000,)).fetchone() == (100000,)
+    disabled = pooler(server_tls_sslmode="disable")
+    assert disabled.connect().execute(SSL_OF_BACKEND).fetchone()[0] is False
+
+
+@pytest.mark.pgsift_only("PgBouncer 1.18 defaults to disable (prefer since 1.21)")
+def test_the_default_is_prefer(pooler, pg_tls):
+    assert pooler().connect().execute(SSL_OF_BACKEND).fetchone() == (True, "TLSv1.3")
+
+
+@pytest.mark.pgsift_only("PgBouncer 1.18 leaves the client waiting until connect_timeout on an untrusted certificate")
+def test_verify_full_checks_the_server_certificate(pooler, pg_tls, certs):
+    p = pooler(server_tls_sslmode="verify-full", server_tls_ca_file=str(certs / "ca.crt"))
+    assert p.connect().execute(SSL_OF_BACKEND).fetchone()[0] is True
+    wrong = pooler(server_tls_sslmode="verify-ca", server_tls_ca_file=str(certs / "otherca.crt"))
+    with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+        wrong.connect()
+
+
+def test_tls_on_both_sides_with_many_clients(pooler, pg_tls, certs):
+    """Clients over TLS to the pooler, the pooler over TLS to PostgreSQL,
+    eight clients on three servers: each sees its own rows."""
+    p = pooler(**tls_settings(certs), default_pool_size=3, server_tls_sslmode="require")
+    errors = []
+
+    def worker(k):
+        try:
+            c = p.connect(sslmode="require")
+            for i in range(30):
+                got = c.execute("select %s::int, repeat(%s, 3000), "
+                                "(select ssl from pg_stat_ssl where pid = pg_backend_pid())",
+                                (k * 1000 + i, str(k))).fetchone()
+                if got != (k * 1000 + i, str(k) * 3000, True):
+                    errors.append((k, i, got[0], got[2]))
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append((k, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:5]

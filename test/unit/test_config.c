@@ -494,10 +494,10 @@ static void test_diagnostics(void)
 	   "unknown key is a warning with its line");
 	done(&f);
 
-	load(&f, SEC_TRUST "server_tls_sslmode = require\n");
+	load(&f, SEC_TRUST "dns_max_ttl = 30\n");
 	ok(f.ok && f.diag.nerrors == 0 && f.diag.nwarnings == 1 &&
-		   list_has2(f.diag.warnings, 1, PATH ":3: setting \"server_tls_sslmode\"", "not supported by pgsift"),
-	   "PgBouncer-only key server_tls_sslmode is a warning");
+		   list_has2(f.diag.warnings, 1, PATH ":3: setting \"dns_max_ttl\"", "not supported by pgsift"),
+	   "PgBouncer-only key dns_max_ttl is a warning");
 	done(&f);
 
 	/* client TLS: the mode is checked, and what it needs */
@@ -509,6 +509,9 @@ static void test_diagnostics(void)
 	done(&f);
 	load(&f, SEC_TRUST "client_tls_sslmode = verify-ca\nclient_tls_cert_file = c.crt\nclient_tls_key_file = c.key\n");
 	one_error(&f, "client_tls_sslmode verify-ca needs client_tls_ca_file", "", "verify-ca without a CA file");
+	done(&f);
+	load(&f, SEC_TRUST "server_tls_key_file = k.pem\n");
+	one_error(&f, "server_tls_key_file and server_tls_cert_file go together", "", "a server key without a certificate");
 	done(&f);
 	load(&f, SEC_TRUST "client_tls_sslmode = prefer\nclient_tls_cert_file = c.crt\nclient_tls_key_file = c.key\n");
 	clean(&f, "prefer with a key and a certificate");
@@ -1026,7 +1029,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 16, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 21, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1075,7 +1078,9 @@ static const char all_changed[] =
 	"slow_query_explain = off\nslow_query_explain_interval = 5min\nslow_query_explain_rate = 3\n"
 	"idle_in_transaction_warn_ms = 0\nclient_tls_sslmode = verify-full\nclient_tls_key_file = /etc/k.pem\n"
 	"client_tls_cert_file = /etc/c.pem\nclient_tls_ca_file = /etc/ca.pem\nclient_tls_protocols = tlsv1.3\n"
-	"client_tls_ciphers = HIGH\n";
+	"client_tls_ciphers = HIGH\nserver_tls_sslmode = verify-ca\nserver_tls_key_file = /etc/sk.pem\n"
+	"server_tls_cert_file = /etc/sc.pem\nserver_tls_ca_file = /etc/sca.pem\nserver_tls_protocols = all\n"
+	"server_tls_ciphers = HIGH:!aNULL\n";
 
 static void test_copy_setting(void)
 {
