@@ -253,11 +253,21 @@ static const char *const pool_mode_names[] = { "session", "transaction", "statem
 static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256" };
 static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 
+/* The index of v among names[0..n) (case-insensitive), or -1 */
+static int name_index(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
 static bool parse_sslmode(const char *v, int *out, char *err, size_t errlen)
 {
-	for (int i = 0; i < 6; i++)
-		if (strcasecmp(v, sslmode_names[i]) == 0)
-			return (*out = i), true;
+	int i = name_index(v, sslmode_names, 6);
+
+	if (i >= 0)
+		return (*out = i), true;
 	snprintf(err, errlen, "invalid TLS mode \"%s\" (disable, allow, prefer, require, verify-ca or verify-full)", v);
 	return false;
 }
@@ -269,18 +279,20 @@ const char *config_sslmode_name(int mode)
 
 static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 {
-	for (int i = 0; i < 3; i++)
-		if (strcasecmp(v, pool_mode_names[i]) == 0)
-			return (*out = i), true;
+	int i = name_index(v, pool_mode_names, 3);
+
+	if (i >= 0)
+		return (*out = i), true;
 	snprintf(err, errlen, "invalid pool_mode \"%s\" (session, transaction or statement)", v);
 	return false;
 }
 
 static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
 {
-	for (int i = 0; i < 5; i++)
-		if (strcasecmp(v, auth_type_names[i]) == 0)
-			return (*out = i), true;
+	int i = name_index(v, auth_type_names, 5);
+
+	if (i >= 0)
+		return (*out = i), true;
 	if (!strcasecmp(v, "hba") || !strcasecmp(v, "cert") || !strcasecmp(v, "pam"))
 		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5 or scram-sha-256)", v);
 	else

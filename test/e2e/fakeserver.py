@@ -1,7 +1,8 @@
 """A fake PostgreSQL server, for server behaviour a real PostgreSQL never shows.
 
 It listens on 127.0.0.1 (a free port) in a thread of the test process and
-serves each connection in a thread of its own: it reads the startup packet,
+serves each connection in a thread of its own: it answers an SSLRequest
+with 'N' (a server without TLS), reads the startup packet,
 sends `login_reply(conn)` (by default AuthenticationOk, the ParameterStatus
 messages a PostgreSQL 15 sends, BackendKeyData and ReadyForQuery), then
 answers every simple Query with `on_query(conn, sql)`: bytes to send, or None
@@ -113,6 +114,9 @@ class FakeConn:
 
     def serve(self):
         (code,) = struct.unpack("!I", self.read_startup()[:4])
+        while code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: no, as a server without TLS
+            self.send(b"N")
+            (code,) = struct.unpack("!I", self.read_startup()[:4])
         if code != 196608:
             return
         self.send(self.server.login_reply(self))

@@ -56,6 +56,30 @@ def tls_settings(certs, mode="require", **more):
     return s
 
 
+def errors_of_clients_in_parallel(p, query, expected, n=8, rounds=30):
+    """n clients over TLS run query (with %s for k * 1000 + i and str(k))
+    rounds times each, at once; the rows that are not expected(k, i), and the
+    exceptions."""
+    errors = []
+
+    def worker(k):
+        try:
+            c = p.connect(sslmode="require")
+            for i in range(rounds):
+                got = c.execute(query, (k * 1000 + i, str(k))).fetchone()
+                if got != expected(k, i):
+                    errors.append((k, i, got[0]))
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            errors.append((k, repr(e)))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    return errors
+
+
 def test_require_serves_tls_clients_and_refuses_plain_ones(pooler, certs):
     p = pooler(**tls_settings(certs))
     conn = p.connect(sslmode="require")
@@ -113,23 +137,8 @@ def test_large_results_many_clients_and_cancel_over_tls(pooler, certs):
                 cp.write_row((f"row {i} " + "y" * 80,))
         assert conn.execute("select count(*), sum(length(v)) from tls_copy").fetchone()[0] == 20000
 
-    errors = []
-
-    def worker(k):
-        try:
-            c = p.connect(sslmode="require")
-            for i in range(40):
-                got = c.execute("select %s::int, repeat(%s, 2000)", (k * 1000 + i, str(k))).fetchone()
-                if got != (k * 1000 + i, str(k) * 2000):
-                    errors.append((k, i, got[0]))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append((k, repr(e)))
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = errors_of_clients_in_parallel(p, "select %s::int, repeat(%s, 2000)",
+                                           lambda k, i: (k * 1000 + i, str(k) * 2000), rounds=40)
     assert not errors, errors[:5]
 
     done = []
@@ -375,23 +384,7 @@ def test_tls_on_both_sides_with_many_clients(pooler, pg_tls, certs):
     """Clients over TLS to the pooler, the pooler over TLS to PostgreSQL,
     eight clients on three servers: each sees its own rows."""
     p = pooler(**tls_settings(certs), default_pool_size=3, server_tls_sslmode="require")
-    errors = []
-
-    def worker(k):
-        try:
-            c = p.connect(sslmode="require")
-            for i in range(30):
-                got = c.execute("select %s::int, repeat(%s, 3000), "
-                                "(select ssl from pg_stat_ssl where pid = pg_backend_pid())",
-                                (k * 1000 + i, str(k))).fetchone()
-                if got != (k * 1000 + i, str(k) * 3000, True):
-                    errors.append((k, i, got[0], got[2]))
-        except Exception as e:  # noqa: BLE001 - reported below
-            errors.append((k, repr(e)))
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    errors = errors_of_clients_in_parallel(
+        p, "select %s::int, repeat(%s, 3000), (select ssl from pg_stat_ssl where pid = pg_backend_pid())",
+        lambda k, i: (k * 1000 + i, str(k) * 3000, True))
     assert not errors, errors[:5]
