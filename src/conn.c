@@ -109,7 +109,7 @@ static enum conn_io tls_result(struct conn *c, int n, bool *wants_write)
 	case SSL_ERROR_WANT_WRITE:
 		*wants_write = true;
 		return CONN_IO_AGAIN;
-	case SSL_ERROR_ZERO_RETURN: /* the client closed TLS */
+	case SSL_ERROR_ZERO_RETURN: /* the peer closed TLS (close_notify) */
 		return CONN_IO_EOF;
 	case SSL_ERROR_SYSCALL:
 		if (errno == EINTR || errno == EAGAIN)
