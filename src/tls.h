@@ -22,9 +22,10 @@ struct ssl_st;
  * client_tls_sslmode other than disable. */
 struct ssl_ctx_st *tls_server_ctx(const struct config *cfg, char *err, size_t errlen);
 
-/* The context for connections to servers (server_tls_*): the CA file, or
- * the system's CA certificates, to verify servers with; the certificate
- * and key to show them when set. NULL with the reason in err. */
+/* The context for connections to servers (server_tls_*): for verify-ca
+ * and verify-full, the CA file, or the system's CA certificates, to verify
+ * servers with; the certificate and key to show them when set. NULL with
+ * the reason in err. */
 struct ssl_ctx_st *tls_client_ctx(const struct config *cfg, char *err, size_t errlen);
 
 void tls_ctx_free(struct ssl_ctx_st *ctx);
