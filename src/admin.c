@@ -1096,7 +1096,7 @@ static void cmd_set_db(struct client *cl, const struct tok *t)
 static void cmd_set(struct client *cl, const struct tok *t, int n)
 {
 	struct sift *s = cl->sift;
-	char e[300];
+	char e[300], old[4096];
 	int i;
 
 	if (n == 7 && (is_word(&t[2], "=") || is_word(&t[2], "to")) && is_word(&t[4], "for") &&
@@ -1118,11 +1118,18 @@ static void cmd_set(struct client *cl, const struct tok *t, int n)
 		    config_setting_name(i));
 		return;
 	}
+	config_setting_value(&s->cfg, i, old, sizeof(old));
 	if (!config_set(&s->cfg, t[1].v, t[3].v, e, sizeof(e))) {
 		err(cl, "22023", "%s: %s", config_setting_name(i), e);
 		return;
 	}
-	sift_apply_setting(s, config_setting_name(i));
+	if (!sift_apply_setting(s, config_setting_name(i), e, sizeof(e))) {
+		char ignored[64];
+		if (!config_set(&s->cfg, t[1].v, old, ignored, sizeof(ignored))) /* the value it had */
+			log_error("SET %s: cannot put back \"%s\"", config_setting_name(i), old);
+		err(cl, "22023", "%s: %s; the setting keeps its value", config_setting_name(i), e);
+		return;
+	}
 	log_info("SET %s = %s", config_setting_name(i), t[3].v);
 	command_complete(&cl->c.gen, "SET");
 }

@@ -74,10 +74,33 @@ static uint32_t iobuf_size(const struct config *cfg)
 	return cfg->pkt_buf < MIN_IOBUF ? MIN_IOBUF : (uint32_t)cfg->pkt_buf;
 }
 
-void sift_apply_setting(struct sift *s, const char *name)
+/* The TLS contexts cfg asks for replace the running ones (NULL for a leg
+ * whose mode is disable). Sessions already open keep the context they were
+ * made with (OpenSSL counts its references), so a new certificate serves
+ * new connections only. false, with the reason in err: nothing changed. */
+bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t errlen)
+{
+	struct ssl_ctx_st *client = NULL, *server = NULL;
+
+	if (cfg->client_tls_sslmode != SSLMODE_DISABLE && !(client = tls_server_ctx(cfg, err, errlen)))
+		return false;
+	if (cfg->server_tls_sslmode != SSLMODE_DISABLE && !(server = tls_client_ctx(cfg, err, errlen))) {
+		tls_ctx_free(client);
+		return false;
+	}
+	tls_ctx_free(s->client_tls);
+	tls_ctx_free(s->server_tls);
+	s->client_tls = client;
+	s->server_tls = server;
+	return true;
+}
+
+bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
 
+	if (!strncmp(name, "client_tls_", 11) || !strncmp(name, "server_tls_", 11))
+		return sift_tls_setup(s, &s->cfg, errout, errlen);
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
@@ -86,6 +109,7 @@ void sift_apply_setting(struct sift *s, const char *name)
 		log_error("%s", err);
 	else if (!strcmp(name, "default_pool_size") || !strcmp(name, "reserve_pool_size") || !strcmp(name, "min_pool_size"))
 		pool_resize(s, NULL);
+	return true;
 }
 
 static void print_diag(const struct config_diag *d, bool to_stderr)
@@ -145,6 +169,12 @@ bool sift_reload(struct sift *s)
 	print_diag(&d, false);
 	config_diag_free(&d);
 	keep_restart_settings(&nc, &s->cfg);
+	/* certificates are read again on every reload (files renewed in place) */
+	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
+		log_error("reload refused: %s; the running configuration is kept", err);
+		config_free(&nc);
+		return false;
+	}
 	config_free(&s->cfg);
 	s->cfg = nc;
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
@@ -498,8 +528,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	}
 	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
-	if ((s->cfg.client_tls_sslmode != SSLMODE_DISABLE && !(s->client_tls = tls_server_ctx(&s->cfg, err, sizeof(err)))) ||
-	    (s->cfg.server_tls_sslmode != SSLMODE_DISABLE && !(s->server_tls = tls_client_ctx(&s->cfg, err, sizeof(err))))) {
+	if (!sift_tls_setup(s, &s->cfg, err, sizeof(err))) {
 		log_fatal("%s: %s", o->config, err);
 		return false;
 	}

@@ -296,8 +296,14 @@ void sift_schedule_reap(struct sift *s);
 bool sift_reload(struct sift *s);
 /* Starts a shutdown of the given mode (enum shutdown_mode). */
 void sift_shutdown(struct sift *s, int mode);
-/* Applies side effects of a changed setting (log sink, buffer size). */
-void sift_apply_setting(struct sift *s, const char *name);
+/* Applies side effects of a changed setting (log sink, pool sizes, TLS
+ * contexts). false, with the reason in err, when the new value cannot be
+ * used (TLS files that do not load): the caller puts the old value back. */
+bool sift_apply_setting(struct sift *s, const char *name, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+/* Replaces the TLS contexts with those cfg asks for; false (reason in err)
+ * leaves the running ones. */
+bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t errlen);
 
 /* Formats a peer address "1.2.3.4" / "::1" / "unix" into out. */
 const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen);

@@ -2,6 +2,7 @@
 certificates made by the openssl command for this run."""
 
 import os
+import re
 import socket
 import ssl
 import struct
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 
 import wire
-from harness import IS_PGBOUNCER, PASSWORDS, exec_simple, wait_for
+from harness import IS_PGBOUNCER, PASSWORDS, AdminError, exec_simple, wait_for
 
 USER = "sift_scram"
 
@@ -42,6 +43,7 @@ def certs(tmp_base):
                 "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "2", "-subj", f"/CN=pgsift test {ca}",
                 cwd=d)
     make_cert(d, "server", "localhost", "ca", san="IP:127.0.0.1,DNS:localhost")
+    make_cert(d, "renewed", "localhost", "ca", san="IP:127.0.0.1,DNS:localhost")
     make_cert(d, "client", USER, "ca")
     for f in d.iterdir():
         os.chmod(f, 0o644)  # the pooler may run as another user
@@ -211,6 +213,60 @@ def test_unusable_tls_settings_stop_startup(pooler, certs, case):
     assert rc not in (0, None), log
     assert want in log, log
     assert "Sanitizer" not in log and "runtime error:" not in log
+
+
+def served_certificate(p):
+    """The certificate (DER) the pooler shows a client that asks for TLS."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection((p.host, p.port), timeout=30) as s:
+        s.sendall(struct.pack("!II", 8, 80877103))
+        assert s.recv(1) == b"S"
+        with ctx.wrap_socket(s) as t:
+            return t.getpeercert(binary_form=True)
+
+
+def der_of(path):
+    return ssl.PEM_cert_to_DER_cert(path.read_text())
+
+
+@pytest.mark.pgsift_only("pgsift's own RELOAD and SET answers")
+def test_reload_and_set_renew_the_certificate_and_refuse_bad_files(pooler, certs):
+    """A renewed certificate is served from the next RELOAD on (the files are
+    read again even when the settings keep their names), clients already
+    connected keep theirs; files that do not load refuse the RELOAD (F0000)
+    or the SET (22023) and change nothing."""
+    p = pooler(**tls_settings(certs, mode="prefer"))
+    assert served_certificate(p) == der_of(certs / "server.crt")
+    old = p.connect(sslmode="require")
+    p.settings.update(client_tls_cert_file=str(certs / "renewed.crt"), client_tls_key_file=str(certs / "renewed.key"))
+    p.write_ini()
+    p.admin("RELOAD")
+    assert served_certificate(p) == der_of(certs / "renewed.crt")
+    assert old.execute("select 'kept'").fetchone() == ("kept",)
+
+    p.settings.update(client_tls_key_file=str(certs / "server.key"))  # not the renewed certificate's key
+    p.write_ini()
+    with pytest.raises(AdminError) as ei:
+        p.admin("RELOAD")
+    assert ei.value.sqlstate == "F0000"
+    assert re.search(r"reload refused: client_tls_key_file .*server\.key.*mismatch", p.log()), p.log()[-2000:]
+    assert served_certificate(p) == der_of(certs / "renewed.crt")
+
+    with pytest.raises(AdminError) as ei:
+        p.admin(f"SET client_tls_cert_file = '{certs / 'nonexistent.crt'}'")
+    assert ei.value.sqlstate == "22023" and "nonexistent.crt" in ei.value.message, ei.value
+    cfg = {r["key"]: r["value"] for r in p.admin_dicts("SHOW CONFIG")}
+    assert cfg["client_tls_cert_file"] == str(certs / "renewed.crt")
+    assert served_certificate(p) == der_of(certs / "renewed.crt")
+
+    p.admin("SET client_tls_sslmode = require")
+    with pytest.raises(psycopg.OperationalError, match="SSL required"):
+        p.connect(sslmode="disable")
+    p.admin("SET client_tls_sslmode = disable")
+    assert not p.connect(sslmode="prefer").pgconn.ssl_in_use
+    assert old.execute("select 'still kept'").fetchone() == ("still kept",)
 
 
 def test_admin_console_over_tls(pooler, certs):
