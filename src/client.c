@@ -2,7 +2,8 @@
  * client: see client.h.
  *
  * Login: StartupMessage (after an SSLRequest answered 'S' and the TLS
- * handshake when client_tls_sslmode allows, else 'N'; GSSENCRequest 'N'), then the auth exchange of auth_type, then the pool's welcome. The
+ * handshake when client_tls_sslmode allows, else 'N'; GSSENCRequest 'N'),
+ * then the auth exchange of auth_type, then the pool's welcome. The
  * relay: every message from the client is checked (type, length bounded by
  * max_packet_size) and passed to the linked server without copying; Query,
  * Sync and FunctionCall count the ReadyForQuery replies still owed, which

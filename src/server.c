@@ -576,6 +576,10 @@ static void tls_answer(struct server *sv, struct iobuf *b)
 	}
 	conn_trim(&sv->c);
 	if (a == 'S') {
+		if (!sv->sift->server_tls) { /* a RELOAD or SET turned it off meanwhile */
+			login_failed(sv, "08006", "server_tls_sslmode is now disable; TLS was asked for before");
+			return;
+		}
 		sv->c.tls = tls_connect(sv->sift->server_tls, sv->c.fd, sv->pool->db->conf.host, cfg->server_tls_sslmode);
 		if (!sv->c.tls) {
 			login_failed(sv, "53200", "out of memory for TLS");
