@@ -1,6 +1,7 @@
 """TLS between clients and the pooler (client_tls_* settings), with
 certificates made by the openssl command for this run."""
 
+import contextlib
 import os
 import re
 import socket
@@ -154,9 +155,30 @@ def test_large_results_many_clients_and_cancel_over_tls(pooler, certs):
     assert conn.execute("select 'after cancel'").fetchone() == ("after cancel",)
 
 
+SSL_REQUEST = struct.pack("!II", 8, 80877103)
+
+
 def ssl_request(raw):
-    raw.send(struct.pack("!II", 8, 80877103))
+    raw.send(SSL_REQUEST)
     return raw.read_bytes(1)
+
+
+def unverified_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+@contextlib.contextmanager
+def tls_socket(p):
+    """A socket to the pooler after an SSLRequest and the handshake (the
+    certificate not checked)."""
+    with socket.create_connection((p.host, p.port), timeout=30) as s:
+        s.sendall(SSL_REQUEST)
+        assert s.recv(1) == b"S"
+        with unverified_ctx().wrap_socket(s) as t:
+            yield t
 
 
 @pytest.mark.pgsift_only("pgsift's own checks of the TLS negotiation")
@@ -167,7 +189,7 @@ def test_bad_tls_negotiations_are_closed_and_harm_no_one(pooler, certs):
     p = pooler(**tls_settings(certs))
     bystander = p.connect(sslmode="require")
     with wire.RawConn(p.host, p.port) as raw:
-        raw.send(struct.pack("!II", 8, 80877103) + b"\x16\x03\x01junk")
+        raw.send(SSL_REQUEST + b"\x16\x03\x01junk")
         msgs, closed = raw.read_until_closed(timeout=30)
         assert closed
         assert any(t == b"E" and b"C08P01" in pl and b"unencrypted data after SSL request" in pl
@@ -177,21 +199,15 @@ def test_bad_tls_negotiations_are_closed_and_harm_no_one(pooler, certs):
         raw.send(b"this is not a TLS ClientHello" * 10)
         msgs, closed = raw.read_until_closed(timeout=30)
         assert closed
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((p.host, p.port), timeout=30) as s:
-        s.sendall(struct.pack("!II", 8, 80877103))
-        assert s.recv(1) == b"S"
-        with ctx.wrap_socket(s) as t:
-            t.sendall(struct.pack("!II", 8, 80877103))
-            data = b""
-            while True:
-                chunk = t.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            assert data[:1] == b"E" and b"C08P01" in data, data
+    with tls_socket(p) as t:
+        t.sendall(SSL_REQUEST)
+        data = b""
+        while True:
+            chunk = t.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        assert data[:1] == b"E" and b"C08P01" in data, data
     assert bystander.execute("select 'unharmed'").fetchone() == ("unharmed",)
     assert p.connect(sslmode="require").execute("select 1").fetchone() == (1,)
     assert p.alive()
@@ -217,14 +233,8 @@ def test_unusable_tls_settings_stop_startup(pooler, certs, case):
 
 def served_certificate(p):
     """The certificate (DER) the pooler shows a client that asks for TLS."""
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with socket.create_connection((p.host, p.port), timeout=30) as s:
-        s.sendall(struct.pack("!II", 8, 80877103))
-        assert s.recv(1) == b"S"
-        with ctx.wrap_socket(s) as t:
-            return t.getpeercert(binary_form=True)
+    with tls_socket(p) as t:
+        return t.getpeercert(binary_form=True)
 
 
 def der_of(path):
@@ -285,12 +295,9 @@ def test_a_message_split_across_tls_records_is_read_whole(pooler, certs):
     back that the socket will not signal again. They must still be read
     (the client would wait for its answer forever otherwise)."""
     p = pooler(**tls_settings(certs))
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
     with wire.RawConn(p.host, p.port, timeout=20) as raw:
         assert ssl_request(raw) == b"S"
-        raw.sock = ctx.wrap_socket(raw.sock)
+        raw.sock = unverified_ctx().wrap_socket(raw.sock)
         raw.startup(USER, "siftdb", PASSWORDS[USER])
         for cut in (1, 2, 3, 4, 7):
             q1 = wire.message(b"Q", b"select 1\0")
@@ -369,7 +376,7 @@ def test_bad_tls_answers_from_a_server_fail_its_login(pooler, answer, after, mod
         with pytest.raises(psycopg.OperationalError) as ei:
             p.connect(dbname="fakedb")
         assert want in str(ei.value), ei.value
-        assert fake.requests and fake.requests[0] == struct.pack("!II", 8, 80877103), fake.requests
+        assert fake.requests and fake.requests[0] == SSL_REQUEST, fake.requests
         if mode == "prefer":  # (the test cluster has no TLS here: require refuses it too)
             assert p.connect().execute("select 'others unharmed'").fetchone() == ("others unharmed",)
         assert p.admin("SHOW VERSION")[1] and p.alive()
