@@ -10,6 +10,7 @@
 #include "admin.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -185,6 +186,7 @@ static void show_help(struct client *cl)
 		     "\tRECONNECT [<db>]\n"
 		     "\tWAIT_CLOSE [<db>]\n"
 		     "\tKILL [<db>]\n"
+		     "\tKILL_CLIENT <id>\n"
 		     "\tSHUTDOWN [WAIT_FOR_SERVERS|WAIT_FOR_CLIENTS]");
 	command_complete(&cl->c.gen, "SHOW");
 }
@@ -1055,6 +1057,54 @@ static void cmd_kill(struct client *cl, const struct tok *t, int n)
 	command_complete(&cl->c.gen, "KILL");
 }
 
+/* The client whose SHOW CLIENTS id is id, or NULL */
+static struct client *client_by_id(struct sift *s, uint64_t id)
+{
+	struct list *lists[] = { &s->login_clients, &s->admin_clients };
+	struct list *it, *j;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		list_for_each(j, lists[i])
+			if (list_entry(j, struct client, node)->id == id)
+				return list_entry(j, struct client, node);
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct list *cls[] = { &p->active_clients, &p->waiting_clients, &p->idle_clients, &p->login_clients };
+		for (size_t i = 0; i < sizeof(cls) / sizeof(cls[0]); i++)
+			list_for_each(j, cls[i])
+				if (list_entry(j, struct client, node)->id == id)
+					return list_entry(j, struct client, node);
+	}
+	return NULL;
+}
+
+/* KILL_CLIENT id (PgBouncer 1.21): closes that client at once, as KILL
+ * closes a database's; a transaction it had open is rolled back with its
+ * server connection. */
+static void cmd_kill_client(struct client *cl, const struct tok *t, int n)
+{
+	struct client *victim;
+	char *end;
+	unsigned long long id;
+
+	if (n != 2 || !isdigit((unsigned char)t[1].v[0]) ||
+	    (errno = 0, id = strtoull(t[1].v, &end, 10), *end || errno)) {
+		err(cl, "42601", "syntax: KILL_CLIENT id (the id column of SHOW CLIENTS)");
+		return;
+	}
+	if (!(victim = client_by_id(cl->sift, id))) {
+		err(cl, "42704", "no client with id %llu", id);
+		return;
+	}
+	if (victim == cl) {
+		err(cl, "55000", "KILL_CLIENT of the console's own connection (disconnect instead)");
+		return;
+	}
+	log_info("KILL_CLIENT %llu", id);
+	client_close(victim, "57P01", "terminating connection due to administrator command");
+	command_complete(&cl->c.gen, "KILL_CLIENT");
+}
+
 /* SET pool_size|reserve_pool_size|min_pool_size = N|default FOR DATABASE db:
  * a [databases] entry's own size, live until the next RELOAD. */
 static void cmd_set_db(struct client *cl, const struct tok *t)
@@ -1179,6 +1229,8 @@ static void admin_exec(struct client *cl, const char *q, size_t len)
 		cmd_resume(cl, t, n);
 	else if (is_word(&t[0], "kill"))
 		cmd_kill(cl, t, n);
+	else if (is_word(&t[0], "kill_client"))
+		cmd_kill_client(cl, t, n);
 	else if (is_word(&t[0], "disable") || is_word(&t[0], "enable"))
 		cmd_disable(cl, t, n, is_word(&t[0], "disable"));
 	else if (is_word(&t[0], "reconnect"))

@@ -402,3 +402,53 @@ def test_stats_user_cannot_disable_or_reconnect(pooler, cmd):
     with pytest.raises(AdminError):
         p.admin(cmd, user="sift_stats")
     assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.pgsift_only("KILL_CLIENT is PgBouncer 1.21's")
+def test_kill_client_closes_that_client_and_rolls_back_its_transaction(pooler):
+    """KILL_CLIENT id (the id column of SHOW CLIENTS): that client gets
+    57P01 and is closed; its open transaction is rolled back (its lock goes
+    with its server connection); the other clients and the console go on."""
+    p = pooler()
+    victim = p.connect(application_name="victim")
+    bystander = p.connect(application_name="bystander")
+    bystander.execute("create table if not exists kill_client_t (v int)")
+    victim.execute("begin")
+    victim.execute("lock table kill_client_t")
+    clients = {r["application_name"]: r for r in p.admin_dicts("SHOW CLIENTS")}
+    p.admin(f"KILL_CLIENT {clients['victim']['id']}")
+    with pytest.raises(psycopg.OperationalError, match="administrator command"):
+        victim.execute("select 1")
+    wait_for(lambda: bystander.execute("begin; lock table kill_client_t nowait; commit") or True,
+             what="the killed client's lock released", ignore=(psycopg.errors.LockNotAvailable,))
+    bystander.execute("rollback")
+    assert bystander.execute("select 'bystander'").fetchone() == ("bystander",)
+    assert "victim" not in {r["application_name"] for r in p.admin_dicts("SHOW CLIENTS")}
+    bystander.execute("drop table kill_client_t")
+
+
+@pytest.mark.pgsift_only("KILL_CLIENT is PgBouncer 1.21's")
+@pytest.mark.parametrize("arg,sqlstate", [("", "42601"), ("abc", "42601"), ("-1", "42601"), ("1 2", "42601"),
+                                          ("99999999999999999999999", "42601"), ("424242", "42704")])
+def test_kill_client_of_no_client_is_refused(pooler, arg, sqlstate):
+    p = pooler()
+    app = p.connect()
+    with pytest.raises(AdminError) as ei:
+        p.admin(f"KILL_CLIENT {arg}")
+    assert ei.value.sqlstate == sqlstate, ei.value
+    assert app.execute("select 1").fetchone() == (1,)
+
+
+@pytest.mark.pgsift_only("KILL_CLIENT is PgBouncer 1.21's")
+def test_kill_client_of_the_console_itself_is_refused(pooler):
+    from harness import exec_simple
+
+    p = pooler()
+    with psycopg.connect(p.dsn("sift_admin", p.admin_db), autocommit=True) as console:
+        cols, rows = exec_simple(console, "SHOW CLIENTS")
+        own = [dict(zip(cols, r)) for r in rows if dict(zip(cols, r))["database"] == "pgsift"]
+        assert len(own) == 1
+        with pytest.raises(AdminError) as ei:
+            exec_simple(console, f"KILL_CLIENT {own[0]['id']}")
+        assert ei.value.sqlstate == "55000"
+        assert exec_simple(console, "SHOW VERSION")[1]
