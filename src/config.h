@@ -165,6 +165,11 @@ void config_free(struct config *cfg);
 const struct db_conf *config_find_db(const struct config *cfg, const char *name);
 const struct user_conf *config_find_user(const struct config *cfg, const char *name);
 
+/* Parses a [users] entry's "pool_mode=... max_user_connections=..." into
+ * uc (fresh) for the user name. Returns false and writes the reason into
+ * err. */
+bool config_parse_user(const char *name, const char *connstr, struct user_conf *uc, char *err, size_t errlen);
+
 /* Parses a libpq-style "key=value key='v a l'" string into dc (fresh).
  * Returns false and writes the reason into err. */
 bool config_parse_db(const char *name, const char *connstr, struct db_conf *dc, char *err,

@@ -35,7 +35,7 @@ fingerprint)
 	extra="-max_len=4096 -dict=$here/fingerprint.dict"
 	;;
 config)
-	srcs="$top/src/config.c"
+	srcs="$top/src/config.c $top/src/config_file.c"
 	libs=$(pkg-config --libs inih)
 	extra="-max_len=8192 -dict=$here/config.dict"
 	;;
