@@ -13,6 +13,8 @@
  */
 #include "fingerprint.h"
 
+#include "bench_clock.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -27,19 +29,6 @@ static const char *sq[MAXSTMT];
 static size_t sl[MAXSTMT];
 static size_t n;
 static unsigned long long sink;
-
-static double now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return (a > b) - (a < b);
-}
 
 /* ns per statement of passes passes over the corpus */
 static double one_trial(void (*fp)(const char *, size_t, unsigned, struct fp_result *), int passes)

@@ -31,6 +31,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "fingerprint.h"
 #include "fp_lex.h"
+#include "bench_clock.h"
 
 #include <pg_query.h>
 
@@ -353,19 +354,6 @@ static char *sq[MAXSTMT];
 static size_t sl[MAXSTMT];
 static size_t n;
 static unsigned long long sink;
-
-static double now_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-	return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, b = *(const double *)y;
-	return (a > b) - (a < b);
-}
 
 static void passes(const struct contender *c, int k)
 {
