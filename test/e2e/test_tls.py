@@ -214,16 +214,23 @@ def test_bad_tls_negotiations_are_closed_and_harm_no_one(pooler, certs):
 
 
 @pytest.mark.pgsift_only("pgsift's own messages")
-@pytest.mark.parametrize("case", ["no key", "missing cert", "bad protocol", "verify without ca"])
+@pytest.mark.parametrize("case", ["no key", "missing cert", "bad protocol", "verify without ca", "bad ciphers",
+                                  "missing server ca", "server key alone"])
 def test_unusable_tls_settings_stop_startup(pooler, certs, case):
     settings = {
         "no key": {"client_tls_sslmode": "require", "client_tls_cert_file": str(certs / "server.crt")},
         "missing cert": tls_settings(certs, client_tls_cert_file=str(certs / "nonexistent.crt")),
         "bad protocol": tls_settings(certs, client_tls_protocols="tlsv1.2,sslv3"),
         "verify without ca": tls_settings(certs, mode="verify-full"),
+        "bad ciphers": tls_settings(certs, client_tls_ciphers="NO-SUCH-CIPHER"),
+        "missing server ca": {"server_tls_sslmode": "verify-full",
+                              "server_tls_ca_file": str(certs / "nonexistent-ca.crt")},
+        "server key alone": {"server_tls_key_file": str(certs / "client.key")},
     }[case]
     want = {"no key": "needs client_tls_key_file", "missing cert": "nonexistent.crt",
-            "bad protocol": 'unknown protocol "sslv3"', "verify without ca": "needs client_tls_ca_file"}[case]
+            "bad protocol": 'unknown protocol "sslv3"', "verify without ca": "needs client_tls_ca_file",
+            "bad ciphers": "client_tls_ciphers NO-SUCH-CIPHER", "missing server ca": "nonexistent-ca.crt",
+            "server key alone": "server_tls_key_file and server_tls_cert_file go together"}[case]
     p = pooler(start=False, **settings)
     rc, log = p.run_to_exit(timeout=20)
     assert rc not in (0, None), log
