@@ -16,16 +16,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "auth.h"
-#include "client.h"
-#include "fingerprint.h"
-#include "listener.h"
-#include "log.h"
-#include "objects.h"
-#include "pool.h"
-#include "server.h"
-#include "tls.h"
+#include "surfaces/admin.h"
+#include "pooler/auth.h"
+#include "pooler/client.h"
+#include "analyzer/fingerprint.h"
+#include "pooler/listener.h"
+#include "util/log.h"
+#include "pooler/objects.h"
+#include "pooler/pool.h"
+#include "pooler/server.h"
+#include "pooler/tls.h"
 
 #define JANITOR_USEC 200000
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
@@ -214,7 +214,7 @@ static void stats_period(struct sift *s)
 		uint64_t xacts, queries, assigns;
 		if (db->admin || db->template)
 			continue;
-		admin_db_totals(s, db, &t);
+		pool_db_totals(s, db, &t);
 		xacts = t.xact_count - p->xact_count;
 		queries = t.query_count - p->query_count;
 		assigns = t.server_assignment_count - p->server_assignment_count;
@@ -510,6 +510,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 	bool ok;
 
 	sift_init_lists(s);
+	s->console = &admin_console_ops;
 	s->config_path = strdup(o->config);
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);

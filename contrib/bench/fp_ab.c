@@ -11,7 +11,7 @@
  *
  *   fp_ab CORPUS [TRIALS] [PASSES]
  */
-#include "fingerprint.h"
+#include "analyzer/fingerprint.h"
 
 #include "bench_clock.h"
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# A/B timing of the fingerprint module (src/fingerprint.c, src/fp_lex.c):
+# A/B timing of the fingerprint module (src/analyzer/fingerprint.c, fp_lex.c):
 # the working tree against another revision (default HEAD), hash only,
 # over test/corpus/corpus.sql, same hashes required. See fp_ab.c.
 #
@@ -22,8 +22,11 @@ new_cflags=${NEW_CFLAGS:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgsift-fpab.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
+# the revision's files, flat in $work (src/analyzer/ since the rooms, src/ before)
 for f in fingerprint.c fp_lex.c fp_lex.h fingerprint.h fingerprint_kw.h; do
-	git -C "$top" show "$rev:src/$f" >"$work/$f"
+	git -C "$top" show "$rev:src/analyzer/$f" 2>/dev/null >"$work/$f" ||
+		git -C "$top" show "$rev:src/$f" >"$work/$f"
+	sed -i 's|#include "analyzer/|#include "|' "$work/$f"
 done
 # shellcheck disable=SC2086 # flags are lists
 $cc -std=gnu11 $cflags -c -I"$work" "$work/fingerprint.c" -o "$work/a.o"
@@ -33,7 +36,7 @@ ld -r "$work/a.o" "$work/b.o" -o "$work/ab.o"
 nm -g --defined-only "$work/ab.o" | awk '{print $3" old_"$3}' >"$work/syms"
 objcopy --redefine-syms="$work/syms" "$work/ab.o" "$work/old.o"
 # shellcheck disable=SC2086
-$cc -std=gnu11 $cflags $new_cflags -Wall -Wextra -I"$top/src" "$here/fp_ab.c" "$top/src/fingerprint.c" \
-	"$top/src/fp_lex.c" "$work/old.o" -o "$work/fp_ab"
+$cc -std=gnu11 $cflags $new_cflags -Wall -Wextra -I"$top/src" "$here/fp_ab.c" "$top/src/analyzer/fingerprint.c" \
+	"$top/src/analyzer/fp_lex.c" "$work/old.o" -o "$work/fp_ab"
 echo "# working tree against $(git -C "$top" rev-parse --short "$rev")"
 "$work/fp_ab" "$top/test/corpus/corpus.sql" "$trials" "$passes"

@@ -29,8 +29,8 @@
  *                                    for valgrind --tool=callgrind
  */
 #define _GNU_SOURCE /* memmem */
-#include "fingerprint.h"
-#include "fp_lex.h"
+#include "analyzer/fingerprint.h"
+#include "analyzer/fp_lex.h"
 #include "bench_clock.h"
 
 #include <pg_query.h>

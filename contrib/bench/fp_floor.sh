@@ -18,8 +18,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/pgsift-fpfloor.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2086 # flags are a list
-$cc -std=gnu11 $cflags -Wall -Wextra -Werror -I"$top/src" "$here/fp_floor.c" "$top/src/fingerprint.c" \
-	"$top/src/fp_lex.c" -lpg_query -o "$work/fp_floor"
+$cc -std=gnu11 $cflags -Wall -Wextra -Werror -I"$top/src" "$here/fp_floor.c" "$top/src/analyzer/fingerprint.c" \
+	"$top/src/analyzer/fp_lex.c" -lpg_query -o "$work/fp_floor"
 
 if [ "${1:-}" != --count ]; then
 	"$work/fp_floor" "$corpus" "${1:-21}"

@@ -1,7 +1,7 @@
 /*
  * Differential test of the fingerprint module against another revision of
- * it (test/fuzz/diff_revision.sh builds that revision's src/fingerprint.c
- * and src/fp_lex.c with every global symbol renamed old_*): a change made
+ * it (test/fuzz/diff_revision.sh builds that revision's src/analyzer/fingerprint.c
+ * and src/analyzer/fp_lex.c with every global symbol renamed old_*): a change made
  * for speed must give the same results. For every input, fp_compute() with
  * opts 0, FP_OPT_NO_TEXT and FP_OPT_NO_TEXT|FP_OPT_NO_TAG must give the same
  * hash, kind, flags, nparams, text, tag and pair count, and
@@ -15,7 +15,7 @@
  *
  *   diff_revision CORPUS DICT ITERATIONS
  */
-#include "fingerprint.h"
+#include "analyzer/fingerprint.h"
 
 #include <stdbool.h>
 #include <stdio.h>

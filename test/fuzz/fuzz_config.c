@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the configuration parser (src/config.c, a pure
+ * libFuzzer target for the configuration parser (src/util/config.c, a pure
  * module): config_load_string() on any bytes, as a config file or a RELOAD
  * may bring them. Every input is copied into a heap block of exactly its
  * size, so that AddressSanitizer catches a read past the end; LeakSanitizer
@@ -14,7 +14,7 @@
  *
  * Build and run: FUZZ_TARGET=config test/fuzz/run.sh [seconds].
  */
-#include "config.h"
+#include "util/config.h"
 
 #include "fuzz_check.h"
 

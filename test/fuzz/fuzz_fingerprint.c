@@ -1,6 +1,6 @@
 /*
- * libFuzzer target for the fingerprint module (src/fingerprint.c,
- * src/fp_lex.c): fp_compute() with and without the display text,
+ * libFuzzer target for the fingerprint module (src/analyzer/fingerprint.c,
+ * src/analyzer/fp_lex.c): fp_compute() with and without the display text,
  * fp_next_statement() as the pooler and `pgsift --fingerprint` split a
  * simple-query message, and the normalized text fed back in.
  *
@@ -17,7 +17,7 @@
  *
  * Build and run: test/fuzz/run.sh [seconds].
  */
-#include "fingerprint.h"
+#include "analyzer/fingerprint.h"
 
 #include "fuzz_check.h"
 

@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the server side of SCRAM-SHA-256 (src/scram.c, a
+ * libFuzzer target for the server side of SCRAM-SHA-256 (src/pooler/scram.c, a
  * pure module): what a client that is not trusted yet sends during login.
  * Input: a mode byte, then the client-first-message, a NUL, and the
  * client-final-message; "@NONCE@" in the final one is replaced by the nonce
@@ -14,7 +14,7 @@
  *
  * Build and run: FUZZ_TARGET=scram test/fuzz/run.sh [seconds].
  */
-#include "scram.h"
+#include "pooler/scram.h"
 
 #include "fuzz_check.h"
 

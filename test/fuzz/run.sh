@@ -30,17 +30,17 @@ mkdir -p "$work/corpus" "$work/artifacts"
 
 case $target in
 fingerprint)
-	srcs="$top/src/fingerprint.c $top/src/fp_lex.c"
+	srcs="$top/src/analyzer/fingerprint.c $top/src/analyzer/fp_lex.c"
 	libs=""
 	extra="-max_len=4096 -dict=$here/fingerprint.dict"
 	;;
 config)
-	srcs="$top/src/config.c $top/src/config_file.c"
+	srcs="$top/src/util/config.c $top/src/util/config_file.c"
 	libs=$(pkg-config --libs inih)
 	extra="-max_len=8192 -dict=$here/config.dict"
 	;;
 scram)
-	srcs="$top/src/scram.c"
+	srcs="$top/src/pooler/scram.c"
 	libs=$(pkg-config --libs openssl)
 	extra="-max_len=2048 -dict=$here/scram.dict"
 	;;

@@ -12,7 +12,7 @@
  * by a documented difference: a rewrite that models one side's rule, applied
  * to the pair, must make the other side agree (see classify_* below).
  */
-#include "fingerprint.h"
+#include "analyzer/fingerprint.h"
 
 #include <pg_query.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 #!/bin/sh
-# The reference-oracle check of pgsift's fingerprint (src/fingerprint.c,
-# src/fp_lex.c) against libpg_query (Debian's libpg-query-dev), over
+# The reference-oracle check of pgsift's fingerprint (src/analyzer/fingerprint.c,
+# src/analyzer/fp_lex.c) against libpg_query (Debian's libpg-query-dev), over
 # test/corpus/corpus.sql. See doc/fingerprint.md.
 #
 #   test/oracle/run.sh                      TAP; exit 1 under 98% agreement,
@@ -41,5 +41,5 @@ out=$(mktemp "${TMPDIR:-/tmp}/pgsift-oracle.XXXXXX")
 trap 'rm -f "$out"' EXIT
 # shellcheck disable=SC2086 # cflags is a list of options
 $cc -std=gnu11 $cflags -Wall -Wextra -I"$top/src" "$here/oracle.c" \
-	"$top/src/fingerprint.c" "$top/src/fp_lex.c" -lpg_query -o "$out"
+	"$top/src/analyzer/fingerprint.c" "$top/src/analyzer/fp_lex.c" -lpg_query -o "$out"
 "$out" "$@" "$top/test/corpus/corpus.sql"

@@ -1,11 +1,11 @@
 /*
- * Unit tests of src/advisor.c: the Erlang C model against textbook values,
+ * Unit tests of src/analyzer/advisor.c: the Erlang C model against textbook values,
  * the sliding window and the advice rules.
  */
 #include <math.h>
 #include <string.h>
 
-#include "advisor.h"
+#include "analyzer/advisor.h"
 #include "tap.h"
 
 static bool near(double got, double want, double rel)

@@ -10,7 +10,7 @@
  * reports any read past the end. Everything is freed (LeakSanitizer runs at
  * exit).
  */
-#include "config.h"
+#include "util/config.h"
 
 #include <fcntl.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /*
- * Unit tests for src/fingerprint.c and src/fp_lex.c, TAP output. Exit 0
+ * Unit tests for src/analyzer/fingerprint.c and src/analyzer/fp_lex.c, TAP output. Exit 0
  * only if all pass.
  *
  *   test_fingerprint               run the tests
@@ -13,10 +13,10 @@
  * statements, so any read past the end is caught.
  *
  * Standalone: cc -std=gnu11 -Isrc test/unit/test_fingerprint.c
- *   src/fingerprint.c src/fp_lex.c -fsanitize=address,undefined
+ *   src/analyzer/fingerprint.c src/analyzer/fp_lex.c -fsanitize=address,undefined
  */
-#include "fingerprint.h"
-#include "fp_lex.h"
+#include "analyzer/fingerprint.h"
+#include "analyzer/fp_lex.h"
 
 #include <stdio.h>
 #include <stdlib.h>

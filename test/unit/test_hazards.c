@@ -1,12 +1,12 @@
 /*
- * Unit tests of the hazard classifier (src/hazards.c) over normalized texts
+ * Unit tests of the hazard classifier (src/analyzer/hazards.c) over normalized texts
  * made by the real fingerprint module.
  */
 #include <string.h>
 #include <strings.h>
 
-#include "fingerprint.h"
-#include "hazards.h"
+#include "analyzer/fingerprint.h"
+#include "analyzer/hazards.h"
 #include "tap.h"
 
 static const char *const tracked_names[] = { "client_encoding", "DateStyle", "TimeZone", "standard_conforming_strings",

@@ -10,7 +10,7 @@
  * printed at the end. `test_histogram --bench` instead times hist_add (not a
  * test: it prints ns per add and always exits 0).
  */
-#include "histogram.h"
+#include "analyzer/histogram.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,10 +1,10 @@
 /*
- * Unit tests of the N+1 rules (src/nplusone.c): statement sequences in,
+ * Unit tests of the N+1 rules (src/analyzer/nplusone.c): statement sequences in,
  * hits out.
  */
 #include <string.h>
 
-#include "nplusone.h"
+#include "analyzer/nplusone.h"
 #include "tap.h"
 
 #define P 0x1001	/* the parent query */

@@ -4,7 +4,7 @@
  * statements. Each text is an exactly sized heap copy without a NUL, so a
  * read past its end is caught under AddressSanitizer.
  */
-#include "prepared_sql.h"
+#include "pooler/prepared_sql.h"
 
 #include <string.h>
 

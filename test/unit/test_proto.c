@@ -9,7 +9,7 @@
  * exactly its length, and quote_literal writes into heap buffers of exactly
  * outlen, so AddressSanitizer reports any access past the end.
  */
-#include "proto.h"
+#include "util/proto.h"
 
 #include <stdarg.h>
 #include <stdio.h>

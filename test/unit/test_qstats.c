@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qstats.h"
+#include "analyzer/qstats.h"
 #include "tap.h"
 
 static char db1, db2, user1; /* identities only */

@@ -6,7 +6,7 @@
  * Malformed messages are copied into heap buffers of exactly their length
  * (no NUL after them), so AddressSanitizer reports any read past the end.
  */
-#include "scram.h"
+#include "pooler/scram.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /*
- * Unit tests of the slow ring and the plan table (src/slowlog.c).
+ * Unit tests of the slow ring and the plan table (src/analyzer/slowlog.c).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "slowlog.h"
+#include "analyzer/slowlog.h"
 #include "tap.h"
 
 static void test_ring(void)

@@ -1,0 +1,112 @@
+/*
+ * qstats: bounded statistics per (fingerprint, database, user).
+ *
+ * Pure module (no sockets, no libevent). At most `max` entries; when full,
+ * a new shape evicts the least used of a random sample of entries (an
+ * approximate LFU, as Redis does) whose use counts are halved periodically
+ * (qstats_decay), so a stream of one-off shapes evicts other one-offs and
+ * not the hot entries. Entries live in slots that are never freed while the
+ * table exists; a slot's id changes when it is reused, so a (slot, id) pair
+ * held across an eviction is detected as stale by qstats_get().
+ */
+#ifndef PGSIFT_QSTATS_H
+#define PGSIFT_QSTATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analyzer/histogram.h"
+
+#define QSTATS_ERR_SLOTS 4	/* SQLSTATEs counted one by one; the rest as "other" */
+#define QSTATS_APP_SLOTS 2	/* application_name heavy-hitter candidates */
+#define QSTATS_APP_LEN 64
+#define QSTATS_SAMPLE_MAX 1024	/* bytes of a literal sample kept (log_query_samples) */
+
+struct qerr_count {
+	char sqlstate[6];
+	uint64_t count;
+};
+
+struct qapp_count {
+	char name[QSTATS_APP_LEN];
+	uint64_t count;
+};
+
+struct qentry {
+	uint64_t id;			/* 0: free slot */
+	uint32_t slot;			/* where it lives in qstats.slots */
+	uint64_t fp;
+	const void *db, *user;		/* identity only, never dereferenced here */
+	uint64_t usage;			/* decayed use count (eviction) */
+	uint64_t calls;
+	uint64_t errors;
+	uint64_t rows;
+	uint64_t total_us, min_us, max_us;
+	uint64_t wait_us;		/* time clients waited for a server before it */
+	double mean_us, m2;		/* Welford's running variance */
+	int64_t first_seen, last_seen;	/* wall clock, microseconds */
+	uint8_t kind;			/* enum fp_kind */
+	bool partial;			/* text came from an incomplete statement */
+	uint8_t hazard;			/* enum hz_kind + 1 once classified (findings.c); 0: not yet */
+	struct qerr_count err[QSTATS_ERR_SLOTS];
+	uint64_t err_other;
+	struct qapp_count app[QSTATS_APP_SLOTS];
+	char *text;			/* normalized text (owned) */
+	char *tag;			/* last first-comment tag seen, or NULL (owned) */
+	char *sample;			/* last literal text, only with samples on (owned) */
+	struct histogram hist;
+};
+
+struct qstats {
+	struct qentry **slots;		/* max pointers; entries allocated on first use */
+	uint32_t max, used;
+	uint32_t free_hint;		/* no free slot below this one */
+	uint32_t *index;		/* open addressing: slot + 1, 0 = empty */
+	uint32_t mask;
+	uint64_t next_id;
+	uint64_t evictions;
+	uint64_t rng;
+};
+
+/* Sets up an empty table of at most max entries. false when out of memory
+ * (the table is then empty and unusable: every add returns NULL). */
+bool qstats_init(struct qstats *qs, uint32_t max) __attribute__((warn_unused_result));
+void qstats_free(struct qstats *qs);
+
+/* Forgets every entry (RESET QUERIES); keeps the allocations. */
+void qstats_reset(struct qstats *qs);
+
+/* The entry for a key, or NULL. */
+struct qentry *qstats_find(struct qstats *qs, uint64_t fp, const void *db, const void *user);
+
+/* Creates the entry for a key that is not in the table (evicting one when
+ * full); text is copied. Returns NULL when out of memory. */
+struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const void *user, const char *text,
+			  uint8_t kind, bool partial, int64_t now);
+
+/* The entry in slot (e->slot of an entry seen earlier) when it still has id; NULL when it was evicted. */
+struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64_t id);
+
+/* One execution: duration, rows, SQLSTATE (NULL when it succeeded), the
+ * time the client waited for a server, its application_name ("" if none). */
+void qstats_record(struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate, uint64_t wait_us,
+		   const char *app, int64_t now);
+
+/* Notes the first comment of the last call (NULL or "": keeps the old one). */
+void qstats_set_tag(struct qentry *e, const char *tag, size_t len);
+/* Keeps a literal sample of the statement (log_query_samples). */
+void qstats_set_sample(struct qentry *e, const char *sql, size_t len);
+
+/* The application_name that calls e most (approximately), or "". */
+const char *qstats_top_app(const struct qentry *e);
+double qstats_stddev_us(const struct qentry *e);
+
+/* Halves every use count, so old popularity fades. */
+void qstats_decay(struct qstats *qs);
+
+/* Fills *out with the live entries sorted by total time, largest first.
+ * Returns the count; the caller frees *out (not the entries). */
+size_t qstats_sorted(struct qstats *qs, struct qentry ***out);
+
+#endif

@@ -1,0 +1,607 @@
+/*
+ * analyzer: see analyzer.h.
+ */
+#include "pooler/analyzer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/findings.h"
+#include "pooler/sift.h"
+
+#define AN_STMT 1
+#define AN_MARK 2
+#define AN_NAMES_MAX 4096	/* named statements tracked per client */
+#define AN_PORTALS 8		/* named portals tracked per client */
+#define DECAY_USEC (60 * 1000000LL)
+
+struct an_name {
+	uint64_t h;		/* 0: empty */
+	struct an_ref ref;
+};
+
+struct an_client {
+	struct an_ref unnamed_stmt, unnamed_portal;
+	uint32_t nnames, cap;
+	struct an_name *names;	/* open addressing by name hash */
+	struct an_name portals[AN_PORTALS];
+	struct fd_client fd;		/* N+1 unit of work, idle transaction, texts kept for EXPLAIN */
+};
+
+bool an_init(struct analyzer *an, uint32_t max_fingerprints)
+{
+	memset(an, 0, sizeof(*an));
+	return qstats_init(&an->qs, max_fingerprints);
+}
+
+void an_free(struct analyzer *an)
+{
+	fd_free(an->fd);
+	an->fd = NULL;
+	qstats_free(&an->qs);
+}
+
+static uint64_t name_hash(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* ---- per-client names ---- */
+
+static struct an_client *client_state(struct client *cl)
+{
+	if (!cl->an)
+		cl->an = calloc(1, sizeof(*cl->an));
+	return cl->an;
+}
+
+struct fd_client *an_client_findings(struct client *cl)
+{
+	return &cl->an->fd;
+}
+
+void an_client_free(struct client *cl)
+{
+	if (cl->an) {
+		fd_client_end(cl->sift, cl, &cl->an->fd);
+		free(cl->an->names);
+		free(cl->an);
+		cl->an = NULL;
+	}
+}
+
+static bool names_grow(struct an_client *ac)
+{
+	uint32_t ncap = ac->cap ? ac->cap * 2 : 16;
+	struct an_name *nn = calloc(ncap, sizeof(*nn));
+
+	if (!nn)
+		return false;
+	for (uint32_t i = 0; i < ac->cap; i++) {
+		uint32_t j;
+		if (!ac->names[i].h)
+			continue;
+		for (j = (uint32_t)ac->names[i].h & (ncap - 1); nn[j].h; j = (j + 1) & (ncap - 1))
+			;
+		nn[j] = ac->names[i];
+	}
+	free(ac->names);
+	ac->names = nn;
+	ac->cap = ncap;
+	return true;
+}
+
+/* The slot for name hash h (existing or new); NULL when full. */
+static struct an_name *name_slot(struct an_client *ac, uint64_t h, bool create)
+{
+	uint32_t j;
+
+	if (ac->cap) {
+		for (j = (uint32_t)h & (ac->cap - 1); ac->names[j].h; j = (j + 1) & (ac->cap - 1))
+			if (ac->names[j].h == h)
+				return &ac->names[j];
+	}
+	if (!create || ac->nnames >= AN_NAMES_MAX)
+		return NULL;
+	if ((ac->nnames + 1) * 2 > ac->cap && !names_grow(ac))
+		return NULL;
+	for (j = (uint32_t)h & (ac->cap - 1); ac->names[j].h; j = (j + 1) & (ac->cap - 1))
+		;
+	ac->names[j].h = h;
+	ac->nnames++;
+	return &ac->names[j];
+}
+
+/* Forgets a named statement (Close) without breaking the probe chains:
+ * the entry stays as a tombstone-free "untracked" ref. */
+static void name_forget(struct an_client *ac, uint64_t h)
+{
+	struct an_name *n = name_slot(ac, h, false);
+
+	if (n)
+		memset(&n->ref, 0, sizeof(n->ref));
+}
+
+static struct an_ref *portal_ref(struct an_client *ac, const char *name, size_t len, bool create)
+{
+	uint64_t h;
+	int free_i = -1;
+
+	if (len == 0)
+		return &ac->unnamed_portal;
+	h = name_hash(name, len);
+	for (int i = 0; i < AN_PORTALS; i++) {
+		if (ac->portals[i].h == h)
+			return &ac->portals[i].ref;
+		if (!ac->portals[i].h && free_i < 0)
+			free_i = i;
+	}
+	if (!create)
+		return NULL;
+	if (free_i < 0)
+		free_i = (int)(h % AN_PORTALS); /* many named portals: reuse one */
+	ac->portals[free_i].h = h;
+	return &ac->portals[free_i].ref;
+}
+
+/* ---- statements ---- */
+
+static int64_t wall_now(const struct sift *s)
+{
+	return s->wall_offset + s->now;
+}
+
+/* A fast hash of the raw text (not the fingerprint: one byte of
+ * difference is a different text). */
+static uint64_t text_hash(const char *s, size_t n)
+{
+	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	w = 0;
+	memcpy(&w, s + i, n - i);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+/* Fingerprints one statement and finds or creates its entry. A text seen
+ * recently by the same database and user skips the lexer. */
+/* The sqlcommenter trace id (W3C traceparent "00-<trace id>-<span id>-<flags>"),
+ * hashed; 0 when there is none. */
+static uint64_t trace_of(const struct fp_result *fr)
+{
+	const char *tp = fp_tag_get(fr, "traceparent");
+	size_t n;
+
+	if (!tp)
+		return 0;
+	n = strlen(tp);
+	if (n >= 35 && tp[2] == '-' && tp[35] == '-')
+		return name_hash(tp + 3, 32);
+	return name_hash(tp, n);
+}
+
+static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial,
+				 uint64_t *th_out)
+{
+	struct analyzer *an = &s->an;
+	struct fp_result *fr = &an->fr;
+	struct an_ref ref = { 0 };
+	struct qentry *e;
+	uint64_t th = text_hash(sql, len);
+	struct an_cache_ent *ce = &an->cache[th % AN_CACHE_SIZE];
+
+	if (th_out)
+		*th_out = th ? th : 1;
+
+	if (ce->text_hash == th && ce->len == len && ce->db == cl->db && ce->user == cl->user &&
+	    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+		if (s->cfg.log_query_samples)
+			qstats_set_sample(qstats_get(&an->qs, ce->ref.slot, ce->ref.id), sql, len);
+		return ce->ref;
+	}
+	fp_compute(sql, len, FP_OPT_NO_TEXT, fr);
+	if (fr->kind == FP_KIND_EMPTY)
+		return ref;
+	e = qstats_find(&an->qs, fr->hash, cl->db, cl->user);
+	if (!e) {
+		fp_compute(sql, len, 0, fr); /* the text only for a new shape */
+		e = qstats_add(&an->qs, fr->hash, cl->db, cl->user, fr->text, (uint8_t)fr->kind,
+			       partial || (fr->flags & FP_PARTIAL), wall_now(s));
+		if (!e)
+			return ref;
+	}
+	if (fr->tag_len)
+		qstats_set_tag(e, fr->tag, fr->tag_len);
+	if (s->cfg.log_query_samples)
+		qstats_set_sample(e, sql, len);
+	ref.fp = fr->hash;
+	ref.id = e->id;
+	ref.slot = e->slot;
+	ref.kind = (uint8_t)fr->kind;
+	ref.params = fr->nparams > 0;
+	ref.trace = fr->nkv ? trace_of(fr) : 0;
+	if (!partial && !(fr->flags & FP_PARTIAL)) {
+		*ce = (struct an_cache_ent){ .text_hash = th, .len = (uint32_t)len, .db = cl->db, .user = cl->user,
+					     .ref = ref };
+	}
+	return ref;
+}
+
+static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct an_ref *r)
+{
+	struct qentry *e;
+
+	if (!r->fp)
+		return NULL;
+	e = qstats_get(&s->an.qs, r->slot, r->id);
+	/* evicted since: it may have come back under another slot */
+	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
+}
+
+static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, int64_t start, uint64_t wait,
+		 uint8_t src, uint64_t phash)
+{
+	struct an_pending *p;
+
+	if (as->lost)
+		return;
+	/* a statement always leaves room for the mark that follows it */
+	if (as->n + (type == AN_STMT ? 2 : 1) > AN_PENDING_MAX) {
+		as->lost = true;
+		return;
+	}
+	p = &as->q[(as->head + as->n) % AN_PENDING_MAX];
+	as->n++;
+	p->type = type;
+	p->start = start;
+	p->sent = start;
+	p->src = src;
+	p->phash = phash;
+	p->wait_us = wait;
+	if (ref)
+		p->ref = *ref;
+	else
+		memset(&p->ref, 0, sizeof(p->ref));
+}
+
+static uint64_t take_wait(struct client *cl)
+{
+	uint64_t w = cl->an_wait_us;
+
+	cl->an_wait_us = 0;
+	return w;
+}
+
+static bool trailing_blank(const char *p, const char *end)
+{
+	for (; p < end; p++)
+		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+			return false;
+	return true;
+}
+
+/* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
+static void on_query(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body, uint32_t avail,
+		     uint32_t len)
+{
+	const char *text = (const char *)body;
+	size_t tlen = strnlen(text, avail), pos = 0, off, sl;
+	bool cut = avail < len && tlen == avail;
+	const char *semi = memchr(text, ';', tlen);
+
+	/* most queries are one statement: without a ';' before the end, no
+	 * splitting pass is needed (fp_compute ignores a trailing ';') */
+	uint64_t th = 0;
+
+	if (cl->an && fd_explain_on(s))
+		fd_keep_query(&cl->an->fd, body, avail, len);
+	if (!semi || trailing_blank(semi + 1, text + tlen)) {
+		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+		return;
+	}
+	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
+		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
+	}
+	push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+}
+
+/* Reads a C string at *pos of body[0..avail); NULL when it does not end
+ * inside the available bytes. */
+static const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
+{
+	const char *start = (const char *)body + *pos;
+	const char *nul = *pos < avail ? memchr(start, 0, avail - *pos) : NULL;
+
+	if (!nul)
+		return NULL;
+	*len = (size_t)(nul - start);
+	*pos += (uint32_t)*len + 1;
+	return start;
+}
+
+static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
+{
+	struct an_client *ac = client_state(cl);
+	uint32_t pos = 0;
+	size_t nlen, qlen;
+	const char *name = cstr(body, avail, &pos, &nlen), *query;
+	struct an_ref ref;
+
+	if (!ac || !name)
+		return;
+	query = cstr(body, avail, &pos, &qlen);
+	if (!query) { /* a statement longer than the buffer: its first part */
+		query = (const char *)body + pos;
+		qlen = avail - pos;
+	}
+	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
+	if (fd_explain_on(s))
+		fd_keep_parse(s, &ac->fd, nlen != 0, ref.fp, query, qlen, avail < len);
+	if (nlen == 0)
+		ac->unnamed_stmt = ref;
+	else {
+		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
+		if (n)
+			n->ref = ref;
+	}
+}
+
+static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
+{
+	struct an_client *ac = client_state(cl);
+	uint32_t pos = 0;
+	size_t plen, slen;
+	const char *portal = cstr(body, avail, &pos, &plen), *stmt;
+	struct an_ref *dst, src = { 0 };
+
+	if (!ac || !portal || !(stmt = cstr(body, avail, &pos, &slen)))
+		return;
+	if (slen == 0)
+		src = ac->unnamed_stmt;
+	else {
+		struct an_name *n = name_slot(ac, name_hash(stmt, slen), false);
+		if (n)
+			src = n->ref;
+	}
+	if ((dst = portal_ref(ac, portal, plen, true))) {
+		*dst = src;
+		/* the parameters (formats, values): what makes two executions the same */
+		dst->phash = text_hash((const char *)body + pos, avail - pos) | 1;
+	}
+	if (plen == 0 && fd_explain_on(s))
+		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
+}
+
+static void on_execute(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body,
+		       uint32_t avail)
+{
+	uint32_t pos = 0;
+	size_t plen;
+	const char *portal = cstr(body, avail, &pos, &plen);
+	struct an_ref *ref = portal && cl->an ? portal_ref(cl->an, portal, plen, false) : NULL;
+
+	/* an untracked statement still takes its place in the reply order */
+	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0);
+}
+
+static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
+{
+	uint32_t pos = 1;
+	size_t nlen;
+	const char *name;
+
+	if (!cl->an || avail < 2 || body[0] != 'S' || !(name = cstr(body, avail, &pos, &nlen)) || nlen == 0)
+		return;
+	name_forget(cl->an, name_hash(name, nlen));
+}
+
+void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
+		       uint32_t avail, uint32_t len)
+{
+	struct an_server *as = sv ? &sv->an : NULL;
+	struct an_client *ac = client_state(cl);
+
+	if (ac && ac->fd.idle_txn_since)
+		fd_client_message(s, cl, &ac->fd);
+	switch (type) {
+	case 'Q':
+		on_query(s, cl, as, body, avail, len);
+		break;
+	case 'P':
+		on_parse(s, cl, body, avail, len);
+		break;
+	case 'B':
+		on_bind(s, cl, body, avail, len);
+		break;
+	case 'E':
+		on_execute(s, cl, as, body, avail);
+		break;
+	case 'C':
+		on_close(cl, body, avail);
+		break;
+	case 'S':
+	case 'F':
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- replies ---- */
+
+/* Rows of a CommandComplete tag: the last number of SELECT/INSERT/UPDATE/
+ * DELETE/MERGE/FETCH/MOVE/COPY tags, else 0. */
+static uint64_t tag_rows(const uint8_t *body, uint32_t avail)
+{
+	static const char *const verbs[] = { "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "MERGE ", "FETCH ", "MOVE ", "COPY " };
+	size_t n = strnlen((const char *)body, avail), k;
+	uint64_t rows = 0;
+	bool known = false;
+
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && !known; i++)
+		known = body[0] == (uint8_t)verbs[i][0] && n > (k = strlen(verbs[i])) && memcmp(body, verbs[i], k) == 0;
+	if (!known)
+		return 0;
+	for (k = n; k > 0 && body[k - 1] >= '0' && body[k - 1] <= '9'; k--)
+		;
+	for (; k < n; k++)
+		rows = rows * 10 + (uint64_t)(body[k] - '0');
+	return rows;
+}
+
+static struct an_pending *head(struct an_server *as)
+{
+	return as->n ? &as->q[as->head] : NULL;
+}
+
+static void pop(struct an_server *as)
+{
+	as->head = (uint16_t)((as->head + 1) % AN_PENDING_MAX);
+	as->n--;
+}
+
+/* Tells the findings (findings.h) that a statement completed. */
+static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
+			uint64_t rows, const char *sqlstate, bool suspended)
+{
+	struct fd_stmt st = {
+		.fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace, .kind = p->ref.kind,
+		.params = p->ref.params, .src = p->src, .sent = p->sent, .start = p->start, .end = s->now,
+		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0, .wait_us = p->wait_us,
+		.rows = rows, .sqlstate = sqlstate, .e = e, .suspended = suspended,
+	};
+
+	fd_statement(s, cl, &cl->an->fd, &st);
+}
+
+/* The head statement finished (rows, or an error). */
+static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
+{
+	struct an_server *as = &sv->an;
+	struct an_pending *p = head(as), *next;
+	struct client *cl = sv->client;
+	struct qentry *e;
+
+	if (!p || p->type != AN_STMT) {
+		s->an.untracked++;
+		return;
+	}
+	e = cl ? ref_entry(s, cl, &p->ref) : NULL;
+	if (e) {
+		const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
+		uint64_t dur = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
+		qstats_record(e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", wall_now(s));
+		s->an.statements++;
+	}
+	if (cl && cl->an && fd_get(s))
+		findings_of(s, cl, p, e, rows, sqlstate, suspended);
+	pop(as);
+	/* the next statement on this server starts when this one ends */
+	next = head(as);
+	if (next && next->type == AN_STMT && next->start < s->now)
+		next->start = s->now;
+}
+
+/* ReadyForQuery: its Query or Sync is done; drop what was skipped. */
+static void ready(struct sift *s, struct server *sv, char status)
+{
+	struct an_server *as = &sv->an;
+	struct client *cl = sv->client;
+
+	while (as->n) {
+		uint8_t type = head(as)->type;
+		pop(as);
+		if (type == AN_MARK)
+			break;
+	}
+	/* after an overflow, start over once the client has nothing pending */
+	if (as->lost && cl && cl->pending_z <= 1 && !cl->unsynced)
+		an_server_reset(as);
+	if (cl && cl->an)
+		fd_ready(s, cl, &cl->an->fd, status);
+}
+
+void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
+		       uint32_t len)
+{
+	struct an_server *as = &sv->an;
+
+	(void)len;
+	if (as->lost && type != 'Z')
+		return;
+	switch (type) {
+	case 'C':
+		complete(s, sv, tag_rows(body, avail), NULL, false);
+		break;
+	case 'E': {
+		char sqlstate[6] = "XX000";
+		/* fields: code byte + C string, until a 0 code byte */
+		for (uint32_t i = 0; i < avail && body[i];) {
+			const uint8_t *v = body + i + 1;
+			const uint8_t *nul = memchr(v, 0, avail - i - 1);
+			if (!nul)
+				break;
+			if (body[i] == 'C' && nul - v == 5)
+				memcpy(sqlstate, v, 5);
+			i = (uint32_t)(nul - body) + 1;
+		}
+		complete(s, sv, 0, sqlstate, false);
+		break;
+	}
+	case 'I': /* an empty query is no statement of ours unless it was Executed */
+		if (head(as) && head(as)->type == AN_STMT)
+			complete(s, sv, 0, NULL, false);
+		break;
+	case 's':
+		complete(s, sv, 0, NULL, true);
+		break;
+	case 'Z':
+		ready(s, sv, avail ? (char)body[0] : 'I');
+		break;
+	default:
+		break;
+	}
+}
+
+void an_server_reset(struct an_server *as)
+{
+	as->head = as->n = 0;
+	as->lost = false;
+}
+
+void an_resync_all(struct sift *s)
+{
+	struct list *it, *j;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		list_for_each(j, &p->active_servers) {
+			struct server *sv = list_entry(j, struct server, node);
+			an_server_reset(&sv->an);
+			sv->an.lost = true;
+		}
+	}
+}
+
+void an_janitor(struct sift *s)
+{
+	if (s->now - s->an.last_decay >= DECAY_USEC) {
+		s->an.last_decay = s->now;
+		qstats_decay(&s->an.qs);
+	}
+	fd_janitor(s);
+}

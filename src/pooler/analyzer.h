@@ -1,0 +1,117 @@
+/*
+ * analyzer: turns the relay's query events into per-query statistics.
+ *
+ * The relay calls an_client_message() for each message it passes from a
+ * client to its server and an_server_message() for each reply, at message
+ * boundaries, with whatever part of the message body is in the buffer. The
+ * analyzer never touches a socket and never blocks: it keeps, per server,
+ * the queue of statements sent and not yet answered (their fingerprint
+ * entry and start time), and pairs each CommandComplete, ErrorResponse,
+ * EmptyQueryResponse or PortalSuspended with the head of that queue; a
+ * ReadyForQuery drops what its Sync or Query left unanswered (statements
+ * skipped after an error).
+ *
+ * Timing: a statement starts when pgsift forwards it (or when the statement
+ * before it on the same server ends, if later) and ends at its reply. The
+ * time the client waited for a server is kept apart and charged to the
+ * first statement it sends on that server.
+ */
+#ifndef PGSIFT_ANALYZER_H
+#define PGSIFT_ANALYZER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "analyzer/fingerprint.h"
+#include "analyzer/qstats.h"
+
+#define AN_PENDING_MAX 64
+
+struct sift;
+struct client;
+struct server;
+
+/* What a prepared statement or a portal refers to. */
+struct an_ref {
+	uint64_t fp;		/* 0: untracked */
+	uint64_t id;		/* qstats entry id */
+	uint64_t trace;		/* hash of the sqlcommenter trace id; 0: none */
+	uint64_t phash;		/* a portal's parameter values, hashed (N+1 duplicates) */
+	uint32_t slot;
+	uint8_t kind;
+	bool params;		/* has constants or $n parameters */
+};
+
+struct an_pending {
+	struct an_ref ref;
+	uint8_t type;		/* AN_STMT or AN_MARK */
+	uint8_t src;		/* 'Q' simple query, 'E' unnamed portal, 'e' named portal */
+	int64_t start;		/* monotonic usec */
+	int64_t sent;		/* when pgsift forwarded it */
+	uint64_t phash;		/* parameter values, hashed */
+	uint64_t wait_us;
+};
+
+/* Per server: what was sent and not yet answered. */
+struct an_server {
+	uint16_t head, n;
+	bool lost;		/* overflowed: ignore replies until it drains */
+	struct an_pending q[AN_PENDING_MAX];
+};
+
+struct an_client;		/* per-client statement/portal names and findings state, made on first use */
+struct findings;
+struct fd_client;
+
+#define AN_CACHE_SIZE 256	/* recent statement texts and their entries */
+
+/* A statement text seen recently (drivers send the same Parse text, and
+ * many clients the same constant queries, again and again). */
+struct an_cache_ent {
+	uint64_t text_hash;
+	uint32_t len;
+	const void *db, *user;
+	struct an_ref ref;
+};
+
+struct analyzer {
+	struct qstats qs;
+	struct an_cache_ent cache[AN_CACHE_SIZE];
+	struct fp_result fr;	/* scratch, reused for every statement */
+	int64_t last_decay;
+	uint64_t statements;	/* recorded executions */
+	uint64_t untracked;	/* replies that could not be matched to a statement */
+	struct findings *fd;	/* N+1, slow statements, hazards (findings.h); made on first use */
+};
+
+/* Sets up the statistics table. false when out of memory. */
+bool an_init(struct analyzer *an, uint32_t max_fingerprints) __attribute__((warn_unused_result));
+void an_free(struct analyzer *an);
+
+/* A message the relay is passing from cl to sv: type, the part of the body
+ * that is in the buffer (avail bytes) and the whole body length. */
+void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
+		       uint32_t avail, uint32_t len);
+
+/* A reply the relay is passing from sv to its client (not our own queries'
+ * replies). body is whole for 'C', 'E' and 'Z' when they fit the buffer. */
+void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
+		       uint32_t len);
+
+/* The server is released, closed or unlinked: forget what is pending. */
+void an_server_reset(struct an_server *as);
+
+/* Frees a client's statement names (its open unit of work ends first). */
+void an_client_free(struct client *cl);
+
+/* The findings state of a client that has analyzer state (cl->an). */
+struct fd_client *an_client_findings(struct client *cl);
+
+/* The analyzer was switched on: statements already in flight are unknown,
+ * so every server ignores replies until its client's work drains. */
+void an_resync_all(struct sift *s);
+
+/* Periodic work (decay of use counts). */
+void an_janitor(struct sift *s);
+
+#endif

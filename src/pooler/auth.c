@@ -1,0 +1,236 @@
+/*
+ * auth: see auth.h.
+ */
+#include "pooler/auth.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "pooler/objects.h"
+
+#define AUTH_LINE_MAX 4096
+
+static void md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_md5(), NULL) || !EVP_DigestUpdate(ctx, a, alen) ||
+	    !EVP_DigestUpdate(ctx, b, blen) || !EVP_DigestFinal_ex(ctx, d, &dlen) || dlen != 16) {
+		EVP_MD_CTX_free(ctx);
+		memset(out, 0, 33); /* an empty hash matches nothing a client sends */
+		return;
+	}
+	EVP_MD_CTX_free(ctx);
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[d[i] >> 4];
+		out[2 * i + 1] = hex[d[i] & 15];
+	}
+	out[32] = 0;
+}
+
+void auth_md5_password(const char *password, const char *user, char out[MD5_PASSWD_LEN + 1])
+{
+	memcpy(out, "md5", 3);
+	md5_hex(password, strlen(password), user, strlen(user), out + 3);
+}
+
+void auth_md5_salted(const char *hex32, const uint8_t salt[4], char out[MD5_PASSWD_LEN + 1])
+{
+	memcpy(out, "md5", 3);
+	md5_hex(hex32, 32, salt, 4, out + 3);
+}
+
+static bool is_md5_secret(const char *s)
+{
+	if (strncmp(s, "md5", 3) != 0 || strlen(s) != MD5_PASSWD_LEN)
+		return false;
+	for (int i = 3; i < MD5_PASSWD_LEN; i++)
+		if (!isxdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static bool secret_eq(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+bool auth_check_plain(const struct user *u, const char *password)
+{
+	char md5[MD5_PASSWD_LEN + 1];
+	struct scram_secret sc;
+
+	switch (u->secret_kind) {
+	case SECRET_PLAIN:
+		return secret_eq(u->secret, password);
+	case SECRET_MD5:
+		auth_md5_password(password, u->name, md5);
+		return secret_eq(u->secret, md5);
+	case SECRET_SCRAM:
+		if (!scram_secret_from_password(password, u->scram.salt, u->scram.salt_len, u->scram.iterations, &sc))
+			return false;
+		return CRYPTO_memcmp(sc.stored_key, u->scram.stored_key, SCRAM_KEY_LEN) == 0 &&
+		       CRYPTO_memcmp(sc.server_key, u->scram.server_key, SCRAM_KEY_LEN) == 0;
+	default:
+		return false;
+	}
+}
+
+bool auth_check_md5(const struct user *u, const uint8_t salt[4], const char *response)
+{
+	char hashed[MD5_PASSWD_LEN + 1], expect[MD5_PASSWD_LEN + 1];
+
+	if (u->secret_kind == SECRET_PLAIN)
+		auth_md5_password(u->secret, u->name, hashed);
+	else if (u->secret_kind == SECRET_MD5)
+		memcpy(hashed, u->secret, sizeof(hashed));
+	else
+		return false;
+	auth_md5_salted(hashed + 3, salt, expect);
+	return secret_eq(expect, response);
+}
+
+const struct scram_secret *auth_scram_secret(struct user *u)
+{
+	uint8_t salt[16];
+
+	if (u->has_scram)
+		return &u->scram;
+	if (u->secret_kind != SECRET_PLAIN)
+		return NULL;
+	/* derived once per secret: PBKDF2 is deliberately slow */
+	sift_random(salt, sizeof(salt));
+	if (!scram_secret_from_password(u->secret, salt, sizeof(salt), SCRAM_DEFAULT_ITERATIONS, &u->scram))
+		return NULL;
+	u->has_scram = true;
+	return &u->scram;
+}
+
+/* Reads one quoted token at *p into out. false on a syntax error. */
+static bool quoted_token(const char **pp, char *out, size_t outlen)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '"')
+		return false;
+	for (p++;; p++) {
+		if (*p == 0)
+			return false;
+		if (*p == '"') {
+			if (p[1] != '"')
+				break;
+			p++;
+		}
+		if (n + 1 >= outlen)
+			return false;
+		out[n++] = *p;
+	}
+	out[n] = 0;
+	*pp = p + 1;
+	return true;
+}
+
+static void user_set_secret(struct user *u, const char *secret)
+{
+	free(u->secret);
+	u->secret = strdup(secret);
+	u->has_scram = false;
+	u->has_client_key = false;
+	u->in_auth_file = true;
+	if (!u->secret)
+		u->secret_kind = SECRET_NONE;
+	else if (is_md5_secret(secret))
+		u->secret_kind = SECRET_MD5;
+	else if (scram_parse_secret(secret, &u->scram)) {
+		u->secret_kind = SECRET_SCRAM;
+		u->has_scram = true;
+	} else
+		u->secret_kind = SECRET_PLAIN;
+}
+
+void auth_clear(struct sift *s)
+{
+	struct list *it;
+
+	list_for_each(it, &s->users) {
+		struct user *u = list_entry(it, struct user, node);
+		free(u->secret);
+		u->secret = NULL;
+		u->secret_kind = SECRET_NONE;
+		u->has_scram = u->has_client_key = u->in_auth_file = false;
+	}
+}
+
+/* Parses one line; returns false for a malformed one. */
+static bool auth_line(struct sift *s, const char *line, int *nusers)
+{
+	char name[NAME_LEN], secret[AUTH_LINE_MAX];
+	const char *p = line;
+	struct user *u;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == 0 || *p == ';' || *p == '#')
+		return true;
+	if (!quoted_token(&p, name, sizeof(name)) || !quoted_token(&p, secret, sizeof(secret)))
+		return false;
+	if (!(u = user_get(s, name)))
+		return false;
+	if (!u->secret || strcmp(u->secret, secret) != 0)
+		user_set_secret(u, secret);
+	u->in_auth_file = true;
+	(*nusers)++;
+	return true;
+}
+
+bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char line[AUTH_LINE_MAX + 128];
+	int lineno = 0, nusers = 0;
+	struct list *it;
+
+	if (!f) {
+		snprintf(err, errlen, "cannot open auth_file %s: %s", path, strerror(errno));
+		return false;
+	}
+	list_for_each(it, &s->users)
+		list_entry(it, struct user, node)->in_auth_file = false;
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			log_warning("%s:%d: line too long, ignored", path, lineno);
+			int ch;
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+			continue;
+		}
+		if (!auth_line(s, line, &nusers))
+			log_warning("%s:%d: expected \"user\" \"secret\", line ignored", path, lineno);
+	}
+	fclose(f);
+	list_for_each(it, &s->users) {
+		struct user *u = list_entry(it, struct user, node);
+		if (!u->in_auth_file && u->secret) {
+			free(u->secret);
+			u->secret = NULL;
+			u->secret_kind = SECRET_NONE;
+			u->has_scram = u->has_client_key = false;
+		}
+	}
+	log_debug("auth_file %s: %d users", path, nusers);
+	return true;
+}

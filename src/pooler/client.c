@@ -1,0 +1,1030 @@
+/*
+ * client: see client.h.
+ *
+ * Login: StartupMessage (after an SSLRequest answered 'S' and the TLS
+ * handshake when client_tls_sslmode allows, else 'N'; GSSENCRequest 'N'),
+ * then the auth exchange of auth_type, then the pool's welcome. The
+ * relay: every message from the client is checked (type, length bounded by
+ * max_packet_size) and passed to the linked server without copying; Query,
+ * Sync and FunctionCall count the ReadyForQuery replies still owed, which
+ * is what tells server.c when a transaction-mode server may be released.
+ */
+#include "pooler/client.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pooler/auth.h"
+#include "pooler/objects.h"
+#include "pooler/pool.h"
+#include "pooler/server.h"
+#include "pooler/tls.h"
+
+#define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
+
+enum login_step { LS_STARTUP, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
+
+struct login_state {
+	uint8_t step;
+	uint8_t salt[4];
+	struct params startup;		/* tracked values from the StartupMessage */
+	char dbname[NAME_LEN];		/* the database asked for */
+	struct scram_state scram;
+};
+
+static void client_event_cb(evutil_socket_t fd, short what, void *arg);
+static void client_relay(struct client *cl);
+
+const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
+{
+	if (a->family == AF_INET || a->family == AF_INET6)
+		inet_ntop(a->family, a->a, out, (socklen_t)outlen);
+	else
+		snprintf(out, outlen, "unix");
+	return out;
+}
+
+void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ...)
+{
+	char prefix[256], addr[64], msg[1024];
+	va_list ap;
+
+	if (!log_enabled(lvl))
+		return;
+	snprintf(prefix, sizeof(prefix), "C-%llu %s/%s@%s:%u", (unsigned long long)cl->id,
+		 cl->db ? cl->db->name : "(nodb)", cl->user ? cl->user->name : "(nouser)",
+		 peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(lvl, prefix, "%s", msg);
+}
+
+const char *client_state_name(const struct client *cl)
+{
+	switch (cl->state) {
+	case CL_ACTIVE:
+		return "active";
+	case CL_WAITING:
+	case CL_LOGIN_WAIT:
+		return "waiting";
+	case CL_LOGIN:
+		return "login";
+	default:
+		return "idle";
+	}
+}
+
+void client_accept(struct sift *s, int fd, const struct peer_addr *addr)
+{
+	struct client *cl = calloc(1, sizeof(*cl));
+
+	if (!cl) {
+		log_error("out of memory accepting a client");
+		close(fd);
+		return;
+	}
+	conn_init(&cl->c, s->base, &s->bufs, fd, CONN_CLIENT, client_event_cb, cl);
+	cl->sift = s;
+	cl->id = ++s->next_id;
+	cl->addr = *addr;
+	cl->connect_time = sift_wall_usec();
+	cl->request_time = s->now;
+	cl->state = CL_LOGIN;
+	list_init(&cl->node);
+	list_append(&s->login_clients, &cl->node);
+	s->nclients++;
+	cl->c.want_read = true;
+	conn_update(&cl->c);
+}
+
+/* Queues a message built by fn into the client's own output. */
+static bool queue_error(struct client *cl, bool fatal, const char *sqlstate, const char *msg)
+{
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	proto_error(&cl->c.gen, fatal, sqlstate, msg);
+	return conn_gen_commit(&cl->c, mark);
+}
+
+void client_send_error(struct client *cl, const char *sqlstate, const char *msg)
+{
+	if (!queue_error(cl, false, sqlstate, msg) || conn_flush(&cl->c) == CONN_IO_ERROR)
+		client_close(cl, NULL, "cannot send an error to the client");
+}
+
+/* Is the linked server in a state where the client may leave it behind? */
+static bool server_is_clean(const struct client *cl, const struct server *sv)
+{
+	const struct iobuf *sb = sv->c.in, *cb = cl->c.in;
+
+	return sv->txn == 'I' && cl->pending_z == 0 && !cl->unsynced && cl->c.pkt_left == 0 && sv->rq.n == 0 &&
+	       sv->c.pkt_left == 0 && sv->inject_pending == 0 && (!sb || sb->pos == sb->end) &&
+	       (!cb || cb->pos == cb->end) && conn_out_empty(&sv->c);
+}
+
+static void detach_server(struct client *cl)
+{
+	struct server *sv = cl->server;
+
+	if (!sv)
+		return;
+	if (server_is_clean(cl, sv)) {
+		pool_release_server(sv);
+		return;
+	}
+	sv->client = NULL;
+	sv->c.peer = NULL;
+	cl->server = NULL;
+	cl->c.peer = NULL;
+	server_close(sv, "client left with a query or transaction in progress");
+}
+
+void client_close(struct client *cl, const char *sqlstate, const char *reason)
+{
+	struct sift *s = cl->sift;
+	enum log_level lvl = sqlstate && s->cfg.log_pooler_errors ? LOG_WARNING : LOG_INFO;
+
+	if (cl->state == CL_FREE)
+		return;
+	if (cl->state != CL_LOGIN || sqlstate)
+		if (s->cfg.log_disconnections || lvl == LOG_WARNING)
+			client_log(cl, lvl, "closing because: %s (age=%llds)", reason,
+				   (long long)((sift_wall_usec() - cl->connect_time) / 1000000));
+	/* best effort: whatever does not fit in the socket now is dropped */
+	if (sqlstate && cl->c.fd >= 0 && queue_error(cl, true, sqlstate, reason) && conn_flush(&cl->c) != CONN_IO_OK)
+		client_log(cl, LOG_DEBUG, "error message not delivered");
+	cl->state = CL_FREE;
+	detach_server(cl);
+	list_del(&cl->node);
+	cancel_map_del(s, cl);
+	s->nclients--;
+	conn_close(&cl->c);
+	if (cl->login) {
+		params_clear(&s->strs, &cl->login->startup);
+		free(cl->login);
+		cl->login = NULL;
+	}
+	params_clear(&s->strs, &cl->vals);
+	an_client_free(cl);
+	ps_client_free(cl);
+	list_append(&s->free_clients, &cl->node);
+	sift_schedule_reap(s);
+}
+
+void client_free(struct client *cl)
+{
+	list_del(&cl->node);
+	free(cl);
+}
+
+/* ---- login ---- */
+
+static void put_welcome_param(struct client *cl, const char *name, const char *value)
+{
+	proto_param_status(&cl->c.gen, name, value);
+}
+
+void client_finish_login(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct pool *p = cl->pool;
+	uint32_t mark;
+
+	if (!cancel_map_add(s, cl)) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	for (int i = 0; i < s->nparams; i++) {
+		struct istr *mine = cl->login->startup.v[i];
+		istr_set(&s->strs, &cl->vals.v[i], mine ? mine : p->defaults.v[i]);
+		if (mine && mine != p->defaults.v[i])
+			cl->unvalidated |= (uint16_t)(1u << i);
+	}
+	params_clear(&s->strs, &cl->login->startup);
+	free(cl->login);
+	cl->login = NULL;
+	mark = conn_gen_mark(&cl->c);
+	proto_auth(&cl->c.gen, AUTH_OK, NULL, 0);
+	for (int i = 0; i < p->nwelcome; i++) {
+		int idx = param_index(s, p->welcome_names[i]->s);
+		const struct istr *v = idx >= 0 && cl->vals.v[idx] ? cl->vals.v[idx] : p->welcome_vals[i];
+		put_welcome_param(cl, p->welcome_names[i]->s, v->s);
+	}
+	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	proto_ready(&cl->c.gen, 'I');
+	cl->state = CL_IDLE;
+	list_move(&p->idle_clients, &cl->node);
+	cl->request_time = cl->idle_since = s->now;
+	cl->c.want_read = true;
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
+		client_close(cl, NULL, "cannot send the welcome");
+		return;
+	}
+	conn_update(&cl->c);
+	/* the client may already have pipelined its first query */
+	if (cl->c.in && cl->c.in->pos < cl->c.in->end)
+		client_relay(cl);
+}
+
+static void admin_login(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	uint32_t mark;
+
+	if (!cancel_map_add(s, cl)) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	cl->admin = true;
+	cl->state = CL_IDLE;
+	list_move(&s->admin_clients, &cl->node);
+	mark = conn_gen_mark(&cl->c);
+	proto_auth(&cl->c.gen, AUTH_OK, NULL, 0);
+	s->console->welcome(cl, cl->login->startup.v[0] ? cl->login->startup.v[0]->s : NULL,
+		      cl->login->startup.v[4] ? cl->login->startup.v[4]->s : "");
+	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	proto_ready(&cl->c.gen, 'I');
+	params_clear(&s->strs, &cl->login->startup);
+	free(cl->login);
+	cl->login = NULL;
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
+		client_close(cl, NULL, "cannot send the welcome");
+		return;
+	}
+	if (cl->c.in && cl->c.in->pos < cl->c.in->end)
+		cl->sift->console->input(cl); /* a command pipelined with the login */
+}
+
+/* Authentication succeeded: join the pool (or the console). */
+static void client_authenticated(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct user *pool_user;
+	struct pool *p;
+
+	if (cl->db->template && !(cl->db = db_lookup(s, cl->login->dbname, true))) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	if (s->cfg.log_connections) {
+		char tls[96];
+		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
+			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
+	}
+	if (cl->db->admin) {
+		admin_login(cl);
+		return;
+	}
+	if (cl->db->disabled) { /* DISABLE db: PostgreSQL's words for datallowconn = false */
+		char msg[NAME_LEN + 64];
+		snprintf(msg, sizeof(msg), "database \"%s\" is not currently accepting connections", cl->db->name);
+		client_close(cl, "55000", msg);
+		return;
+	}
+	pool_user = cl->db->forced_user ? cl->db->forced_user : cl->user;
+	p = pool_get(s, cl->db, pool_user);
+	if (!p) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	cl->pool = p;
+	/* the pool's server cannot be reached right now: say so at once */
+	if (p->nservers == 0 && p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry &&
+	    p->last_login_error) {
+		client_close(cl, p->last_login_sqlstate, p->last_login_error);
+		return;
+	}
+	if (p->welcome_ok) {
+		client_finish_login(cl);
+		return;
+	}
+	cl->state = CL_LOGIN_WAIT;
+	list_move(&p->login_clients, &cl->node);
+	pool_launch(p);
+}
+
+static void auth_failed(struct client *cl)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", cl->user ? cl->user->name : "");
+	client_close(cl, "28P01", msg);
+}
+
+static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_t len)
+{
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	proto_auth(&cl->c.gen, code, extra, len);
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
+		client_close(cl, NULL, "cannot send an authentication request");
+		return false;
+	}
+	return true;
+}
+
+/* Starts the exchange auth_type asks for. */
+static void start_auth(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	struct login_state *ls = cl->login;
+	int type = s->cfg.auth_type;
+	struct user *u = cl->user;
+
+	if (type == AUTHT_TRUST || type == AUTHT_ANY) {
+		client_authenticated(cl);
+		return;
+	}
+	if (type == AUTHT_PLAIN) {
+		ls->step = LS_PASSWORD;
+		send_auth(cl, AUTH_CLEARTEXT, NULL, 0);
+		return;
+	}
+	if (type == AUTHT_MD5 && u && (u->secret_kind == SECRET_PLAIN || u->secret_kind == SECRET_MD5)) {
+		ls->step = LS_MD5;
+		sift_random(ls->salt, sizeof(ls->salt));
+		send_auth(cl, AUTH_MD5, ls->salt, sizeof(ls->salt));
+		return;
+	}
+	/* scram-sha-256, or md5 with a SCRAM secret (or no user: a mock) */
+	scram_server_init(&ls->scram, u ? auth_scram_secret(u) : NULL);
+	ls->step = LS_SASL_INIT;
+	send_auth(cl, AUTH_SASL, "SCRAM-SHA-256\0", 15);
+}
+
+/* Handles one SASL message (initial response or response). */
+static void sasl_message(struct client *cl, struct msg_reader *r)
+{
+	struct login_state *ls = cl->login;
+	char out[SCRAM_MAX_MSG];
+	size_t outlen = 0;
+	const char *err = "malformed SASL message";
+	enum scram_rc rc;
+
+	if (ls->step == LS_SASL_INIT) {
+		const char *mech = mr_str(r);
+		uint32_t len = mr_u32(r);
+		if (r->bad || strcmp(mech, "SCRAM-SHA-256") != 0 || len != mr_left(r)) {
+			client_close(cl, "28000", r->bad || len != mr_left(r) ? "malformed SASLInitialResponse"
+									  : "unsupported SASL mechanism");
+			return;
+		}
+		rc = scram_server_first(&ls->scram, (const char *)r->p + r->pos, mr_left(r), out, sizeof(out), &outlen, &err);
+		if (rc == SCRAM_CONTINUE) {
+			ls->step = LS_SASL_CONT;
+			send_auth(cl, AUTH_SASL_CONTINUE, out, outlen);
+			return;
+		}
+	} else {
+		rc = scram_server_final(&ls->scram, (const char *)r->p + r->pos, mr_left(r), out, sizeof(out), &outlen, &err);
+		if (rc == SCRAM_OK) {
+			if (cl->user) {
+				memcpy(cl->user->client_key, ls->scram.client_key, SCRAM_KEY_LEN);
+				cl->user->has_client_key = true;
+			}
+			if (send_auth(cl, AUTH_SASL_FINAL, out, outlen))
+				client_authenticated(cl);
+			return;
+		}
+	}
+	if (rc == SCRAM_PROTO)
+		client_close(cl, "08P01", err);
+	else
+		auth_failed(cl);
+}
+
+/* A PasswordMessage ('p') of any flavour; body is the whole message body. */
+static void password_message(struct client *cl, const uint8_t *body, uint32_t len)
+{
+	struct login_state *ls = cl->login;
+	struct msg_reader r;
+	const char *pw;
+	bool ok;
+
+	mr_init(&r, body, len);
+	if (ls->step == LS_SASL_INIT || ls->step == LS_SASL_CONT) {
+		sasl_message(cl, &r);
+		return;
+	}
+	pw = mr_str(&r);
+	if (r.bad) {
+		client_close(cl, "08P01", "malformed password message");
+		return;
+	}
+	ok = cl->user && (ls->step == LS_MD5 ? auth_check_md5(cl->user, ls->salt, pw) : auth_check_plain(cl->user, pw));
+	if (ok)
+		client_authenticated(cl);
+	else
+		auth_failed(cl);
+}
+
+/* Checks the startup parameters; on success the login state holds the
+ * tracked values and user/db names are in the out buffers. */
+static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *user, char *dbname,
+				 const char **pq_opts, int *npq)
+{
+	struct sift *s = cl->sift;
+	char msg[200];
+
+	user[0] = dbname[0] = 0;
+	for (;;) {
+		const char *name = mr_str(r), *val;
+		int idx;
+		if (r->bad || !*name)
+			break;
+		val = mr_str(r);
+		if (r->bad)
+			break;
+		if (!strcmp(name, "user") || !strcmp(name, "database")) {
+			if (strlen(val) >= NAME_LEN) {
+				client_close(cl, "08P01", "user or database name too long");
+				return false;
+			}
+			strcpy(!strcmp(name, "user") ? user : dbname, val);
+		} else if (!strncmp(name, "_pq_.", 5)) {
+			if (*npq < 8)
+				pq_opts[(*npq)++] = name;
+		} else if ((idx = param_index(s, name)) >= 0) {
+			struct istr *v = istr_get(&s->strs, val, strlen(val));
+			istr_set(&s->strs, &cl->login->startup.v[idx], v);
+			istr_put(&s->strs, v);
+		} else if (!strcmp(name, "replication")) {
+			client_close(cl, "08P01", "replication connections are not supported by pgsift");
+			return false;
+		} else if (!config_list_contains(s->cfg.ignore_startup_parameters, name)) {
+			snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
+			client_close(cl, "08P01", msg);
+			return false;
+		}
+	}
+	if (r->bad) {
+		client_close(cl, "08P01", "invalid startup packet layout: expected terminator as last byte");
+		return false;
+	}
+	if (!user[0]) {
+		client_close(cl, "28000", "no user name specified in startup packet");
+		return false;
+	}
+	if (!dbname[0])
+		strcpy(dbname, user);
+	return true;
+}
+
+static bool console_allowed(struct client *cl, const char *user)
+{
+	const struct config *cfg = &cl->sift->cfg;
+
+	if (config_list_contains(cfg->admin_users, user))
+		return true;
+	if (config_list_contains(cfg->stats_users, user)) {
+		cl->stats_only = true;
+		return true;
+	}
+	/* like PgBouncer: auth_type any lets anyone in as an admin */
+	return cfg->auth_type == AUTHT_ANY;
+}
+
+static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
+{
+	struct sift *s = cl->sift;
+	char user[NAME_LEN], dbname[NAME_LEN], msg[200];
+	const char *pq_opts[8];
+	int npq = 0;
+	struct msg_reader r;
+	bool has_file = s->cfg.auth_file && *s->cfg.auth_file;
+	/* trust checks the name against auth_file when there is one; any never */
+	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && (s->cfg.auth_type != AUTHT_TRUST || has_file);
+
+	mr_init(&r, body, len);
+	if (!cl->login && !(cl->login = calloc(1, sizeof(*cl->login)))) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	if (!parse_startup_params(cl, &r, user, dbname, pq_opts, &npq))
+		return;
+	if ((version & 0xffff) > 0 || npq > 0) {
+		uint32_t mark = conn_gen_mark(&cl->c);
+		proto_negotiate(&cl->c.gen, 0, pq_opts, npq);
+		if (!conn_gen_commit(&cl->c, mark)) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+	}
+	if (s->nclients > s->cfg.max_client_conn) {
+		client_close(cl, "53300", "no more connections allowed (max_client_conn)");
+		return;
+	}
+	strcpy(cl->login->dbname, dbname);
+	cl->db = db_lookup(s, dbname, false);
+	if (!cl->db) {
+		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
+		client_close(cl, "3D000", msg);
+		return;
+	}
+	if (cl->db->admin && !console_allowed(cl, user)) {
+		snprintf(msg, sizeof(msg), "admin console access denied for user \"%s\"", user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	if (s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
+		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
+		return;
+	}
+	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
+	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
+		snprintf(msg, sizeof(msg), "no such user: %s", user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	if (!need_file_user && !cl->user) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	start_auth(cl);
+}
+
+enum relay_rc { RELAY_MORE, RELAY_STOP, RELAY_CLOSED };
+
+static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len);
+
+/* Drops the message at b->pos (whose header was checked), and what of it
+ * is still to come. */
+static void drop_message(struct client *cl, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, total = proto_get_u32(b->data + b->pos + 1) + 1;
+
+	if (avail >= total) {
+		b->pos += total;
+		return;
+	}
+	b->pos = b->end;
+	cl->c.pkt_left = total - avail;
+	cl->c.pkt_drop = true;
+}
+
+/* A cancelled request that had no server yet, without a server: messages
+ * up to its Sync are dropped, then ReadyForQuery is answered (what
+ * PostgreSQL does after an error in an extended-protocol batch). false:
+ * wait for more input, or the client is closed. */
+static bool skip_cancelled(struct client *cl, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, n, len, mark;
+	uint8_t type;
+
+	if (cl->c.pkt_left) { /* the rest of a dropped message */
+		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		b->pos += n;
+		cl->c.pkt_left -= n;
+		cl->c.pkt_drop = cl->c.pkt_left > 0;
+		return true;
+	}
+	if (!cl->skip_to_sync || next_header(cl, b, &type, &len) != RELAY_MORE)
+		return false;
+	drop_message(cl, b);
+	if (type != 'S')
+		return true;
+	cl->skip_to_sync = false;
+	mark = conn_gen_mark(&cl->c);
+	proto_ready(&cl->c.gen, 'I');
+	if (!conn_gen_commit(&cl->c, mark)) {
+		client_close(cl, "53200", "out of memory answering a cancelled request");
+		return false;
+	}
+	return true;
+}
+
+/* A cancel request for a client whose request waits for a server: the
+ * request fails as PostgreSQL fails a cancelled statement (57014, ERROR)
+ * and the connection stays. A Query or FunctionCall is dropped and
+ * answered with ReadyForQuery; an extended-protocol batch is dropped up
+ * to its Sync (skip_cancelled()). */
+static void cancel_waiting(struct client *cl)
+{
+	struct iobuf *b = cl->c.in;
+	uint8_t type = b && b->end - b->pos >= PROTO_HDR ? b->data[b->pos] : 0;
+	uint32_t mark;
+
+	cl->state = CL_IDLE;
+	cl->idle_since = cl->sift->now;
+	cl->wait_start = 0;
+	cl->c.want_read = true;
+	list_move(&cl->pool->idle_clients, &cl->node);
+	client_log(cl, LOG_NOISE, "request cancelled while waiting for a server");
+	mark = conn_gen_mark(&cl->c);
+	proto_error(&cl->c.gen, false, "57014", "canceling statement due to user request");
+	if (type == 'Q' || type == 'F') {
+		drop_message(cl, b);
+		proto_ready(&cl->c.gen, 'I');
+	} else {
+		cl->skip_to_sync = true;
+	}
+	if (!conn_gen_commit(&cl->c, mark)) {
+		client_close(cl, "53200", "out of memory answering a cancelled request");
+		return;
+	}
+	client_relay(cl); /* what the client sent after it, and the answer */
+}
+
+/* SSLRequest (ssl) or GSSENCRequest: 'S' and the TLS handshake when
+ * client_tls_sslmode offers TLS (not on a Unix socket, as PgBouncer), else
+ * 'N'. The answer must reach the client before TLS starts, and nothing may
+ * come after the request before the handshake: bytes already there were
+ * sent in the clear and would pass as encrypted (CVE-2021-23214). */
+static bool encryption_request(struct client *cl, const struct iobuf *b, bool ssl)
+{
+	bool tls = ssl && cl->sift->client_tls && cl->addr.family != AF_UNIX;
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	if (cl->c.tls) {
+		client_close(cl, "08P01", "SSL negotiation inside an encrypted connection");
+		return false;
+	}
+	if (tls && b->pos < b->end) {
+		client_close(cl, "08P01", "received unencrypted data after SSL request");
+		return false;
+	}
+	pkt_put_u8(&cl->c.gen, tls ? 'S' : 'N');
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) != CONN_IO_OK) {
+		client_close(cl, NULL, "cannot answer SSLRequest");
+		return false;
+	}
+	if (tls && !(cl->c.tls = tls_accept(cl->sift->client_tls, cl->c.fd))) {
+		client_close(cl, "53200", "out of memory for TLS");
+		return false;
+	}
+	return true;
+}
+
+/* The first packet: SSL/GSS negotiation, a cancel, or the startup. */
+static bool startup_packet(struct client *cl, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, len, code;
+	const uint8_t *p = b->data + b->pos;
+
+	if (avail < 8)
+		return false;
+	len = proto_get_u32(p);
+	code = proto_get_u32(p + 4);
+	if (len < 8 || len > PROTO_MAX_STARTUP) {
+		client_close(cl, "08P01", "invalid startup packet length");
+		return false;
+	}
+	if (avail < len)
+		return false;
+	b->pos += len;
+	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
+		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
+	if (code == PROTO_CANCEL_REQUEST && len == 16) {
+		struct client *target = cancel_map_find(cl->sift, proto_get_u32(p + 8), proto_get_u32(p + 12));
+		client_close(cl, NULL, "cancel request");
+		if (!target || target->state == CL_FREE)
+			log_debug("cancel request for an unknown client ignored");
+		else if (target->server)
+			server_cancel(target->server);
+		else if (target->state == CL_WAITING)
+			cancel_waiting(target);
+		return false;
+	}
+	if (cl->sift->cfg.client_tls_sslmode >= SSLMODE_REQUIRE && !cl->c.tls && cl->addr.family != AF_UNIX) {
+		client_close(cl, "28000", "SSL required");
+		return false;
+	}
+	if ((code >> 16) != 3) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "unsupported frontend protocol %u.%u: server supports 3.0 to 3.0",
+			 code >> 16, code & 0xffff);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	client_startup(cl, p + 8, len - 8, code);
+	return true; /* the loop goes on while the client is still in login */
+}
+
+static void client_login_input(struct client *cl)
+{
+	struct iobuf *b;
+
+	while (cl->state == CL_LOGIN && (b = cl->c.in) && b->pos < b->end) {
+		uint32_t avail = b->end - b->pos, len;
+		if (!cl->login || cl->login->step == LS_STARTUP) {
+			if (!startup_packet(cl, b))
+				break;
+			continue;
+		}
+		if (avail < 5)
+			break;
+		len = proto_get_u32(b->data + b->pos + 1);
+		if (b->data[b->pos] != 'p' || len < 4 || len > PASSWORD_MSG_MAX) {
+			client_close(cl, "08P01", "expected a password message");
+			return;
+		}
+		if (avail < len + 1)
+			break;
+		b->pos += len + 1;
+		password_message(cl, b->data + b->pos - len + 4, len - 4);
+	}
+	if (cl->state != CL_FREE)
+		conn_trim(&cl->c);
+}
+
+/* ---- the relay, client to server ---- */
+
+
+/* Checks a message header from the client; closes it on a bad one. */
+static bool check_header(struct client *cl, uint8_t type, uint32_t len)
+{
+	char msg[120];
+
+	if (!proto_client_type_valid(type)) {
+		snprintf(msg, sizeof(msg), "invalid frontend message type %d", type);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	/* PostgreSQL's own bound on the messages that carry only names */
+	if (len < 4 || ((type == 'C' || type == 'D' || type == 'H' || type == 'S') && len > PROTO_SMALL_MESSAGE_MAX)) {
+		client_close(cl, "08P01", "invalid message length");
+		return false;
+	}
+	if ((uint64_t)len + 1 > (uint64_t)cl->sift->cfg.max_packet_size) {
+		snprintf(msg, sizeof(msg), "message of %u bytes is longer than max_packet_size (%d)", len + 1,
+			 cl->sift->cfg.max_packet_size);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	return true;
+}
+
+static void account(struct client *cl, struct server *sv, uint8_t type, uint32_t total)
+{
+	struct sift *s = cl->sift;
+
+	cl->pool->stats.bytes_recv += total;
+	if (cl->query_start == 0) {
+		cl->query_start = s->now;
+		cl->timeout_canceled = false;
+		if (sv->txn == 'I' && cl->xact_start == 0)
+			cl->xact_start = s->now;
+	}
+	switch (type) {
+	case 'Q':
+	case 'F':
+		cl->pending_z++;
+		cl->syncs_since_cmd = 0;
+		cl->copy_end_sent = false;
+		break;
+	case 'E':
+		cl->unsynced = true;
+		cl->syncs_since_cmd = 0;
+		cl->copy_end_sent = false;
+		break;
+	case 'S':
+		cl->unsynced = false;
+		/* PostgreSQL ignores a Sync that arrives during COPY FROM STDIN */
+		if (!cl->copy_in) {
+			cl->pending_z++;
+			cl->syncs_since_cmd++;
+		}
+		break;
+	case 'c':
+	case 'f':
+		cl->copy_in = false;
+		cl->copy_end_sent = true;
+		cl->syncs_before_end = cl->syncs_since_cmd;
+		break;
+	case 'P':
+	case 'B':
+	case 'D':
+	case 'C':
+		cl->unsynced = true;
+		break;
+	default: /* Flush and CopyData owe no reply of their own */
+		break;
+	}
+}
+
+/* Terminate: consumed first, so the server is seen as clean (and reused,
+ * with server_reset_query in session mode) unless more bytes follow. */
+static void terminate(struct client *cl, struct iobuf *b)
+{
+	b->pos += b->end - b->pos < PROTO_HDR ? b->end - b->pos : PROTO_HDR;
+	client_close(cl, NULL, "client close request");
+}
+
+/* Queues n bytes at b->pos for the server, flushing once if the queue is
+ * full. false: stop for now (the rest goes when the server drains). */
+static bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
+{
+	if (conn_queue_relay(&sv->c, b, b->pos, n))
+		return true;
+	if (conn_flush(&sv->c) != CONN_IO_OK)
+		return false;
+	return conn_queue_relay(&sv->c, b, b->pos, n);
+}
+
+/* The header of the message at b->pos, checked (type, len): RELAY_STOP
+ * while it is incomplete, RELAY_CLOSED when it was bad or a Terminate. */
+static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len)
+{
+	if (b->end - b->pos < PROTO_HDR)
+		return RELAY_STOP;
+	*type = b->data[b->pos];
+	*len = proto_get_u32(b->data + b->pos + 1);
+	if (!check_header(cl, *type, *len))
+		return RELAY_CLOSED;
+	if (*type == 'X') {
+		terminate(cl, b);
+		return RELAY_CLOSED;
+	}
+	return RELAY_MORE;
+}
+
+static enum relay_rc relay_message(struct client *cl, struct server *sv, struct iobuf *b)
+{
+	uint32_t avail = b->end - b->pos, len, total, n;
+	uint8_t type;
+	enum relay_rc rc;
+
+	if (cl->c.pkt_left) {
+		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		if (!queue_to_server(sv, b, n))
+			return RELAY_STOP;
+		b->pos += n;
+		cl->c.pkt_left -= n;
+		return RELAY_MORE;
+	}
+	if ((rc = next_header(cl, b, &type, &len)) != RELAY_MORE)
+		return rc;
+	total = len + 1;
+	/* a message is passed whole when it fits, so it can be looked at;
+	 * COPY data streams */
+	if (type != 'd' && avail < total && total <= b->cap)
+		return RELAY_STOP;
+	n = avail < total ? avail : total;
+	if (sv->ps_on) {
+		uint32_t used;
+		switch (ps_client_message(cl, sv, b, type, len, &used)) {
+		case PS_STOP:
+			return RELAY_STOP;
+		case PS_CLOSED:
+			return RELAY_CLOSED;
+		case PS_USED:
+			/* pgsift sent its own version of the first used bytes */
+			account(cl, sv, type, total);
+			if (cl->sift->cfg.analyzer)
+				an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
+			b->pos += used;
+			cl->c.pkt_left = total - used;
+			return RELAY_MORE;
+		case PS_PASS:
+			break;
+		}
+	}
+	if (!queue_to_server(sv, b, n))
+		return RELAY_STOP;
+	account(cl, sv, type, total);
+	if (cl->sift->cfg.analyzer && type != 'd')
+		an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
+	b->pos += n;
+	cl->c.pkt_left = total - n;
+	return RELAY_MORE;
+}
+
+enum { NEED_STOP, NEED_LINKED, NEED_LOCAL };
+
+/* The client starts a request while it has no server. Checks the first
+ * message; answers it when pgsift can (prepared.c), else asks the pool. */
+static int need_server(struct client *cl, struct iobuf *b)
+{
+	uint8_t type;
+	uint32_t len;
+
+	if (cl->state != CL_IDLE || next_header(cl, b, &type, &len) != RELAY_MORE)
+		return NEED_STOP;
+	switch (ps_local(cl, b, type, len)) {
+	case PS_USED:
+		cl->request_time = cl->sift->now;
+		if (cl->sift->cfg.analyzer && (type == 'P' || type == 'C'))
+			an_client_message(cl->sift, cl, NULL, type, b->data + b->pos + PROTO_HDR, len - 4, len - 4);
+		b->pos += len + 1;
+		return NEED_LOCAL;
+	case PS_STOP:
+	case PS_CLOSED:
+		return NEED_STOP;
+	default:
+		break;
+	}
+	return pool_request_server(cl) && cl->state == CL_ACTIVE ? NEED_LINKED : NEED_STOP;
+}
+
+static void client_relay(struct client *cl)
+{
+	enum relay_rc rc = RELAY_MORE;
+	struct iobuf *b;
+	struct server *sv;
+
+	while (rc == RELAY_MORE && (b = cl->c.in) && b->pos < b->end) {
+		if (!cl->server && (cl->skip_to_sync || (cl->c.pkt_left && cl->c.pkt_drop))) {
+			if (!skip_cancelled(cl, b))
+				break;
+			continue;
+		}
+		if (!cl->server) {
+			int need = cl->c.pkt_left ? NEED_STOP : need_server(cl, b);
+			if (need == NEED_LOCAL)
+				continue;
+			if (need == NEED_STOP)
+				break;
+		}
+		if (cl->server->sync_wait)
+			break; /* resumed when the parameter sync is done */
+		rc = relay_message(cl, cl->server, b);
+	}
+	if (cl->state == CL_FREE)
+		return;
+	sv = cl->server;
+	if (sv && conn_flush(&sv->c) == CONN_IO_ERROR) {
+		server_close(sv, "cannot write to the server");
+		return;
+	}
+	/* replies pgsift gave in the server's place */
+	if (!conn_out_empty(&cl->c) && conn_flush(&cl->c) == CONN_IO_ERROR) {
+		client_close(cl, NULL, "client write failed");
+		return;
+	}
+	conn_trim(&cl->c);
+	conn_update(&cl->c);
+}
+
+void client_resume(struct client *cl)
+{
+	cl->c.want_read = true;
+	client_relay(cl);
+}
+
+static void client_read(struct client *cl)
+{
+	enum conn_io rc = conn_read(&cl->c);
+
+	if (rc == CONN_IO_AGAIN)
+		return;
+	if (rc != CONN_IO_OK) {
+		client_close(cl, NULL, rc == CONN_IO_EOF ? "client closed the connection" : "client read error");
+		return;
+	}
+	/* a login is timed from the connect, whatever trickles in */
+	if (cl->state != CL_LOGIN && cl->state != CL_LOGIN_WAIT)
+		cl->request_time = cl->sift->now;
+	switch (cl->state) {
+	case CL_LOGIN:
+		client_login_input(cl);
+		break;
+	case CL_IDLE:
+	case CL_ACTIVE:
+		if (cl->admin)
+			cl->sift->console->input(cl);
+		else
+			client_relay(cl);
+		break;
+	default:
+		/* waiting: the bytes stay buffered until a server is linked */
+		conn_update(&cl->c);
+		break;
+	}
+}
+
+/* The client's output queue emptied: whatever fed it may go on. */
+static void client_drained(struct client *cl)
+{
+	if (cl->server)
+		server_resume(cl->server);
+	else if (cl->admin && cl->c.in && cl->c.in->pos < cl->c.in->end)
+		cl->sift->console->input(cl);
+	if (cl->state != CL_FREE)
+		conn_update(&cl->c);
+}
+
+static void client_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *cl = arg;
+
+	(void)fd;
+	sift_now(cl->sift);
+	if (what & EV_WRITE) {
+		enum conn_io rc = conn_flush(&cl->c);
+		if (rc == CONN_IO_ERROR) {
+			client_close(cl, NULL, "client write failed");
+			return;
+		}
+		if (rc == CONN_IO_OK)
+			client_drained(cl);
+		if (cl->state == CL_FREE)
+			return;
+	}
+	if (what & EV_READ)
+		client_read(cl);
+}

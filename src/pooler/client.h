@@ -1,0 +1,43 @@
+/*
+ * client: an application's connection: startup, authentication, and the
+ * client-to-server half of the relay.
+ */
+#ifndef PGSIFT_CLIENT_H
+#define PGSIFT_CLIENT_H
+
+#include <stdarg.h>
+
+#include "util/log.h"
+#include "pooler/sift.h"
+
+/* Takes over an accepted, non-blocking socket. */
+void client_accept(struct sift *s, int fd, const struct peer_addr *addr);
+
+/* The one way a client connection ends. With sqlstate, a FATAL
+ * ErrorResponse carrying reason is sent first (best effort); reason is
+ * logged either way. A linked server is released when it is clean, else
+ * closed. The object is freed after the current callbacks. */
+void client_close(struct client *cl, const char *sqlstate, const char *reason);
+
+/* Linked to a server after waiting: relays what the client had sent. */
+void client_resume(struct client *cl);
+
+/* Sends AuthenticationOk, the pool's parameters, BackendKeyData and
+ * ReadyForQuery; the client is then idle. */
+void client_finish_login(struct client *cl);
+
+/* Queues an ERROR (non-fatal) for the client and flushes. */
+void client_send_error(struct client *cl, const char *sqlstate, const char *msg);
+
+/* Relays what the server sent to the client, up to the queue's capacity.
+ * Called by server.c; returns false when the client was closed. */
+void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Frees a closed client (reaper). */
+void client_free(struct client *cl);
+
+/* Text of a client's state for SHOW CLIENTS. */
+const char *client_state_name(const struct client *cl);
+
+#endif

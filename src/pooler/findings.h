@@ -1,0 +1,105 @@
+/*
+ * findings: what the analyzer's statements say about the application: N+1
+ * patterns (nplusone), slow statements with their plans (slowlog, explain)
+ * and transaction-pooling hazards (hazards). doc/analyzer.md.
+ *
+ * The analyzer calls in at a few points: a statement completed
+ * (fd_statement), a ReadyForQuery (fd_ready), a client message (fd_client_
+ * message, for idle-in-transaction), and, only while plan capture is on,
+ * with the raw texts it may need to EXPLAIN a slow statement later
+ * (fd_keep_query / fd_keep_parse / fd_keep_bind: one memcpy into a buffer
+ * the client keeps, no allocation once it is large enough).
+ */
+#ifndef PGSIFT_FINDINGS_H
+#define PGSIFT_FINDINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "analyzer/explain.h"
+#include "analyzer/fingerprint.h"
+#include "analyzer/hazards.h"
+#include "analyzer/nplusone.h"
+#include "analyzer/slowlog.h"
+
+#define FD_TEXT_KEEP (16u << 10)	/* longest raw text kept for EXPLAIN */
+#define FD_TEXTS 256			/* named statement texts kept, by fingerprint */
+#define FD_TABLE_MAX 1000		/* rows of SHOW NPLUSONE and of SHOW HAZARDS */
+
+struct sift;
+struct client;
+struct qentry;
+
+struct fd_buf {
+	char *p;
+	uint32_t len, cap;
+	bool cut;		/* the text did not fit */
+};
+
+/* Per client connection (inside the analyzer's client state). */
+struct fd_client {
+	struct np_state np;
+	int64_t idle_txn_since;	/* ReadyForQuery 'T'/'E' at this time; 0: not idle in a transaction */
+	bool idle_txn_flagged;
+	uint64_t last_fp;	/* the last statement's fingerprint */
+	struct fd_buf query;	/* last Query body */
+	struct fd_buf parse;	/* last unnamed Parse text */
+	struct fd_buf bind;	/* last Bind body of the unnamed portal */
+	bool bind_named;	/* ... which bound a named statement */
+};
+
+struct fd_text {
+	uint64_t fp;
+	char *text;
+};
+
+struct findings {
+	struct np_table np;
+	struct hz_table hz;
+	struct slowlog sl;
+	struct explainer ex;
+	struct fp_result fr;		/* scratch */
+	struct fd_text texts[FD_TEXTS];
+	int64_t rate_start;		/* monotonic usec: the rate limit's minute */
+	uint32_t rate_used;
+	uint64_t explain_skipped;	/* captures not started: rate limit or no text */
+	struct sift *s;
+};
+
+/* What the analyzer knows when a statement completes. */
+struct fd_stmt {
+	uint64_t fp;			/* 0: untracked */
+	uint64_t phash;			/* parameter values' hash; 0 unknown */
+	uint64_t trace;
+	uint8_t kind;			/* enum fp_kind */
+	bool params;
+	uint8_t src;			/* 'Q' simple query, 'E' unnamed portal, 'e' named portal */
+	int64_t sent, start, end;	/* monotonic usec */
+	uint64_t dur_us, wait_us, rows;
+	const char *sqlstate;		/* NULL: it succeeded */
+	bool suspended;			/* PortalSuspended: the portal's next Execute continues it */
+	struct qentry *e;		/* its statistics entry, or NULL */
+};
+
+/* The findings of s, created on first use; NULL when out of memory. */
+struct findings *fd_get(struct sift *s);
+void fd_free(struct findings *fd);
+
+/* Is plan capture on (the raw texts are worth keeping)? */
+bool fd_explain_on(const struct sift *s);
+
+void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st);
+void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char status);
+void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c);
+/* The client leaves: its open unit of work ends; frees c's buffers. */
+void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c);
+
+void fd_keep_query(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len);
+void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,
+		   bool cut);
+void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len, bool named_stmt);
+
+/* Ends units of clients that went quiet; idle-in-transaction checks. */
+void fd_janitor(struct sift *s);
+
+#endif

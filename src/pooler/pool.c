@@ -1,0 +1,503 @@
+/*
+ * pool: see pool.h.
+ */
+#include "pooler/pool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pooler/advisor_pool.h"
+#include "pooler/client.h"
+#include "util/log.h"
+#include "pooler/objects.h"
+#include "pooler/server.h"
+
+int pool_mode_of(const struct sift *s, const struct pool *p)
+{
+	if (p->user && p->user->pool_mode >= 0)
+		return p->user->pool_mode;
+	if (p->db->conf.pool_mode >= 0)
+		return p->db->conf.pool_mode;
+	return s->cfg.pool_mode;
+}
+
+int pool_size_of(const struct sift *s, const struct pool *p)
+{
+	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
+}
+
+static int min_pool_size_of(const struct sift *s, const struct pool *p)
+{
+	return p->db->conf.min_pool_size >= 0 ? p->db->conf.min_pool_size : s->cfg.min_pool_size;
+}
+
+static int reserve_size_of(const struct sift *s, const struct pool *p)
+{
+	return p->db->conf.reserve_pool_size >= 0 ? p->db->conf.reserve_pool_size : s->cfg.reserve_pool_size;
+}
+
+bool pool_db_blocked(const struct sift *s, const struct db *db)
+{
+	return db->paused || db->killed || s->shutdown == SHUTDOWN_WAIT_SERVERS;
+}
+
+static void link_pair(struct client *cl, struct server *sv)
+{
+	struct pool *p = cl->pool;
+	struct sift *s = cl->sift;
+
+	cl->server = sv;
+	sv->client = cl;
+	cl->c.peer = &sv->c;
+	sv->c.peer = &cl->c;
+	cl->state = CL_ACTIVE;
+	list_move(&p->active_clients, &cl->node);
+	sv->state = SV_ACTIVE;
+	list_move(&p->active_servers, &sv->node);
+	sv->link_time = s->now;
+	sv->used = true;
+	sv->ps_on = ps_wanted(s, sv);
+	p->stats.server_assignment_count++;
+	advisor_on_link(p, cl->wait_start ? s->now - cl->wait_start : 0);
+	if (cl->wait_start) {
+		p->stats.wait_time += (uint64_t)(s->now - cl->wait_start);
+		cl->an_wait_us += (uint64_t)(s->now - cl->wait_start);
+		cl->wait_start = 0;
+	}
+	cl->c.want_read = true;
+	sv->c.want_read = true;
+}
+
+static void unlink_pair(struct client *cl, struct server *sv)
+{
+	struct pool *p = sv->pool;
+
+	cl->server = NULL;
+	sv->client = NULL;
+	cl->c.peer = NULL;
+	sv->c.peer = NULL;
+	if (cl->state == CL_ACTIVE) {
+		cl->state = CL_IDLE;
+		cl->idle_since = sv->sift->now;
+		list_move(&p->idle_clients, &cl->node); /* the idle list stays ordered by idle_since */
+	}
+	cl->pending_z = 0;
+	cl->unsynced = false;
+	ps_server_unlinked(sv);
+	sv->ps_on = false;
+	cl->copy_in = cl->copy_end_sent = false;
+	cl->syncs_since_cmd = cl->syncs_before_end = 0;
+}
+
+/* Takes the most recently used idle server that may be used now. Stale
+ * ones start their check query and are skipped; expired ones close. */
+static struct server *take_idle(struct pool *p)
+{
+	struct sift *s = p->sift;
+	const char *check = s->cfg.server_check_query;
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &p->idle_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (server_expired(sv)) {
+			server_close(sv, "server lifetime over or settings changed");
+			continue;
+		}
+		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
+			if (!server_run_query(sv, check))
+				server_close(sv, "cannot run server_check_query");
+			continue;
+		}
+		return sv;
+	}
+	return NULL;
+}
+
+bool pool_request_server(struct client *cl)
+{
+	struct pool *p = cl->pool;
+	struct sift *s = cl->sift;
+	struct server *sv = NULL;
+
+	advisor_on_request(p);
+	if (!pool_db_blocked(s, p->db))
+		sv = take_idle(p);
+	if (sv) {
+		link_pair(cl, sv);
+		if (!server_sync_params(sv, cl)) {
+			server_close(sv, "out of memory syncing parameters");
+			return false;
+		}
+		return true;
+	}
+	if (cl->state != CL_WAITING) {
+		cl->state = CL_WAITING;
+		cl->wait_start = s->now;
+		list_move(&p->waiting_clients, &cl->node);
+		advisor_on_wait(p);
+	}
+	pool_launch(p);
+	return false;
+}
+
+void pool_forget_client(struct client *cl)
+{
+	list_del(&cl->node);
+}
+
+void pool_release_server(struct server *sv)
+{
+	struct sift *s = sv->sift;
+	struct client *cl = sv->client;
+	const char *reset = s->cfg.server_reset_query;
+	bool session_end = cl == NULL || cl->state == CL_FREE;
+
+	advisor_on_unlink(sv);
+	if (cl) {
+		unlink_pair(cl, sv);
+		if (cl->state != CL_FREE)
+			conn_update(&cl->c);
+	}
+	an_server_reset(&sv->an);
+	sv->last_used = s->now;
+	if (sv->txn != 'I') {
+		server_close(sv, "released in a transaction");
+		return;
+	}
+	if ((session_end && pool_mode_of(s, sv->pool) == POOL_SESSION) || s->cfg.server_reset_query_always) {
+		if (reset && *reset) {
+			if (!server_run_query(sv, reset))
+				server_close(sv, "cannot run server_reset_query");
+			return;
+		}
+	}
+	pool_server_ready(sv);
+}
+
+void pool_server_ready(struct server *sv)
+{
+	struct pool *p = sv->pool;
+	struct sift *s = sv->sift;
+	struct client *cl;
+
+	sv->c.peer = NULL;
+	if (!list_empty(&sv->cancels)) {
+		sv->state = SV_CANCELING;
+		list_move(&p->canceling_servers, &sv->node);
+		return;
+	}
+	if (server_expired(sv)) {
+		server_close(sv, "server lifetime over or settings changed");
+		pool_launch(p);
+		return;
+	}
+	if (pool_db_blocked(s, p->db) && s->shutdown != SHUTDOWN_WAIT_SERVERS) {
+		server_close(sv, "database paused");
+		return;
+	}
+	if (p->nservers > pool_size_of(s, p) + reserve_size_of(s, p)) {
+		server_close(sv, "pool size lowered");
+		return;
+	}
+	sv->state = SV_IDLE;
+	sv->last_used = s->now; /* fresh from login, a check, or a release */
+	sv->c.want_read = true;
+	list_del(&sv->node);
+	list_prepend(&p->idle_servers, &sv->node);
+	/* bytes the server sent after its last ReadyForQuery (a late NOTIFY or
+	 * notice) belong to no one: server.c drops them before a handover */
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || pool_db_blocked(s, p->db) || list_empty(&p->waiting_clients) ||
+	    (sv->c.in && sv->c.in->pos < sv->c.in->end)) {
+		conn_update(&sv->c);
+		return;
+	}
+	cl = list_entry(p->waiting_clients.next, struct client, node);
+	link_pair(cl, sv);
+	if (!server_sync_params(sv, cl)) {
+		server_close(sv, "out of memory syncing parameters");
+		return;
+	}
+	client_resume(cl);
+}
+
+static int pool_count(const struct list *l)
+{
+	return (int)list_count(l);
+}
+
+/* Closes one idle server of another pool of the same database (by_db) or
+ * the same user, so a pool that waits can open one under
+ * max_db_connections or max_user_connections. */
+static bool evict_idle(struct sift *s, struct pool *self, bool by_db)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		bool same = by_db ? p->db == self->db : p->user == self->user;
+		if (p != self && same && !list_empty(&p->idle_servers)) {
+			struct server *sv = list_entry(p->idle_servers.prev, struct server, node);
+			server_close(sv, by_db ? "evicted for another pool (max_db_connections)"
+					       : "evicted for another pool (max_user_connections)");
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool may_open(struct sift *s, struct pool *p)
+{
+	int size = pool_size_of(s, p), maxdb, maxuser;
+
+	if (p->nservers >= size) {
+		struct client *first;
+		if (reserve_size_of(s, p) <= 0 || p->nservers >= size + reserve_size_of(s, p) ||
+		    list_empty(&p->waiting_clients))
+			return false;
+		first = list_entry(p->waiting_clients.next, struct client, node);
+		if (s->now - first->wait_start < s->cfg.reserve_pool_timeout)
+			return false;
+		log_info("%s/%s: taking a connection from the reserve pool", p->db->name, p->user->name);
+		advisor_on_reserve(p);
+	}
+	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
+	if (maxdb > 0 && p->db->nservers >= maxdb && (!evict_idle(s, p, true) || p->db->nservers >= maxdb))
+		return false;
+	maxuser = p->user->max_user_connections >= 0 ? p->user->max_user_connections : s->cfg.max_user_connections;
+	return maxuser <= 0 || p->user->nservers < maxuser ||
+	       (evict_idle(s, p, false) && p->user->nservers < maxuser);
+}
+
+/* How many nodes l has, counting no further than max. */
+static int count_upto(const struct list *l, int max)
+{
+	int n = 0;
+
+	for (const struct list *it = l->next; it != l && n < max; it = it->next)
+		n++;
+	return n;
+}
+
+void pool_launch(struct pool *p)
+{
+	struct sift *s = p->sift;
+	int want, pending, room;
+
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed)
+		return;
+	if (p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry)
+		return;
+	/* waiting clients are counted only as far as servers could be opened
+	 * for them: with 1000 clients on a pool of 20 this runs for each one
+	 * that waits */
+	pending = pool_count(&p->new_servers) + pool_count(&p->tested_servers);
+	room = pool_size_of(s, p) + reserve_size_of(s, p) - p->nservers;
+	want = room > 0 ? count_upto(&p->waiting_clients, room + pending) - pending : 0;
+	if (!list_empty(&p->login_clients) && list_empty(&p->new_servers) && want < 1)
+		want = 1;
+	if (want < min_pool_size_of(s, p) - p->nservers)
+		want = min_pool_size_of(s, p) - p->nservers;
+	while (want-- > 0 && may_open(s, p))
+		if (!server_launch(p))
+			break;
+}
+
+void pool_login_done(struct pool *p)
+{
+	while (!list_empty(&p->login_clients))
+		client_finish_login(list_entry(p->login_clients.next, struct client, node));
+}
+
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
+{
+	struct sift *s = p->sift;
+
+	p->last_login_fail = s->now;
+	free(p->last_login_error);
+	p->last_login_error = strdup(msg);
+	snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s", sqlstate);
+	while (!list_empty(&p->login_clients))
+		client_close(list_entry(p->login_clients.next, struct client, node), sqlstate, msg);
+	/* with no server left, waiting clients get the real reason now rather
+	 * than query_wait_timeout later */
+	while (p->nservers == 0 && !list_empty(&p->waiting_clients))
+		client_close(list_entry(p->waiting_clients.next, struct client, node), sqlstate, msg);
+}
+
+static void close_list(struct list *l, const char *reason)
+{
+	while (!list_empty(l))
+		server_close(list_entry(l->next, struct server, node), reason);
+}
+
+void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct list *j;
+		if (p->db != db)
+			continue;
+		close_list(&p->idle_servers, "database paused or reconfigured");
+		if (idle_only) {
+			list_for_each(j, &p->active_servers)
+				list_entry(j, struct server, node)->close_needed = true;
+			list_for_each(j, &p->tested_servers)
+				list_entry(j, struct server, node)->close_needed = true;
+			continue;
+		}
+		close_list(&p->active_servers, "database killed");
+		close_list(&p->tested_servers, "database killed");
+		close_list(&p->new_servers, "database killed");
+		close_list(&p->canceling_servers, "database killed");
+	}
+}
+
+void pool_resize(struct sift *s, struct db *db)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (db && p->db != db)
+			continue;
+		/* the idle list is most-recent-first: close the oldest */
+		while (p->nservers > pool_size_of(s, p) + reserve_size_of(s, p) && !list_empty(&p->idle_servers))
+			server_close(list_entry(p->idle_servers.prev, struct server, node), "pool size lowered");
+		if (!pool_db_blocked(s, p->db))
+			pool_launch(p);
+	}
+}
+
+int pool_db_active_servers(struct sift *s, struct db *db)
+{
+	struct list *it;
+	int n = 0;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (!db || p->db == db)
+			n += pool_count(&p->active_servers) + pool_count(&p->tested_servers) +
+			     pool_count(&p->new_servers) + pool_count(&p->canceling_servers);
+	}
+	return n;
+}
+
+/* ---- periodic work ---- */
+
+static void janitor_clients(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	while (cfg->query_wait_timeout > 0 && !pool_db_blocked(s, p->db) && !list_empty(&p->waiting_clients)) {
+		struct client *cl = list_entry(p->waiting_clients.next, struct client, node);
+		if (s->now - cl->wait_start < cfg->query_wait_timeout)
+			break;
+		client_close(cl, "08P01", "query_wait_timeout");
+	}
+	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
+		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
+		if (s->now - cl->idle_since < cfg->client_idle_timeout)
+			break;
+		client_close(cl, "08P01", "client_idle_timeout");
+	}
+	list_for_each_safe(it, tmp, &p->active_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		struct server *sv = cl->server;
+		if (cfg->query_timeout > 0 && cl->pending_z > 0 && !cl->timeout_canceled &&
+		    s->now - cl->query_start > cfg->query_timeout) {
+			client_log(cl, LOG_WARNING, "query_timeout: cancelling the running query");
+			cl->timeout_canceled = true;
+			server_cancel(sv);
+		} else if (cfg->idle_transaction_timeout > 0 && cl->pending_z == 0 && sv->txn != 'I' &&
+			   s->now - cl->request_time > cfg->idle_transaction_timeout) {
+			client_close(cl, "25P03", "idle transaction timeout");
+		}
+	}
+	while (cfg->client_login_timeout > 0 && !list_empty(&p->login_clients)) {
+		struct client *cl = list_entry(p->login_clients.next, struct client, node);
+		if (s->now - cl->request_time < cfg->client_login_timeout)
+			break;
+		client_close(cl, "08P01", "client_login_timeout (server down?)");
+	}
+}
+
+static void janitor_servers(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	/* the idle list is most-recent-first: the oldest are at the tail */
+	while (cfg->server_idle_timeout > 0 && !list_empty(&p->idle_servers) &&
+	       p->nservers > min_pool_size_of(s, p)) {
+		struct server *sv = list_entry(p->idle_servers.prev, struct server, node);
+		if (s->now - sv->last_used < cfg->server_idle_timeout)
+			break;
+		server_close(sv, "server idle timeout");
+	}
+	list_for_each_safe(it, tmp, &p->idle_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (server_expired(sv))
+			server_close(sv, "server lifetime over or settings changed");
+	}
+	/* our own queries (check, reset, connect_query) get the login's bound */
+	list_for_each_safe(it, tmp, &p->tested_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (cfg->server_connect_timeout > 0 && s->now - sv->test_start > cfg->server_connect_timeout)
+			server_close(sv, "server_check_query, server_reset_query or connect_query took longer than server_connect_timeout");
+	}
+	list_for_each_safe(it, tmp, &p->new_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (cfg->server_connect_timeout > 0 && s->now - sv->created > cfg->server_connect_timeout) {
+			server_close(sv, "server_connect_timeout");
+			pool_login_failed(p, "08006", "server_connect_timeout: could not connect to the server");
+		}
+	}
+	if (!pool_db_blocked(s, p->db))
+		pool_launch(p);
+}
+
+void pool_janitor(struct sift *s)
+{
+	struct list *it, *tmp;
+
+	sift_now(s);
+	list_for_each_safe(it, tmp, &s->login_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		if (s->cfg.client_login_timeout > 0 && s->now - cl->request_time > s->cfg.client_login_timeout)
+			client_close(cl, "08P01", "client_login_timeout");
+	}
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		janitor_clients(s, p);
+		janitor_servers(s, p);
+	}
+}
+
+/* Sums the counters of db's pools into out. */
+void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out)
+{
+	const struct list *it;
+
+	memset(out, 0, sizeof(*out));
+	list_for_each(it, &s->pools) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		const struct stats *st = &p->stats;
+		if (p->db != db)
+			continue;
+		out->server_assignment_count += st->server_assignment_count;
+		out->xact_count += st->xact_count;
+		out->query_count += st->query_count;
+		out->bytes_recv += st->bytes_recv;
+		out->bytes_sent += st->bytes_sent;
+		out->xact_time += st->xact_time;
+		out->query_time += st->query_time;
+		out->wait_time += st->wait_time;
+		out->client_parse_count += st->client_parse_count;
+		out->server_parse_count += st->server_parse_count;
+		out->bind_count += st->bind_count;
+	}
+}

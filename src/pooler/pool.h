@@ -1,0 +1,58 @@
+/*
+ * pool: handing server connections to clients and taking them back.
+ *
+ * A client that needs a server either gets an idle one at once or waits in
+ * its pool's FIFO. A released server goes to the longest-waiting client, or
+ * to the front of the idle list (most recently used first, so the oldest
+ * idle servers age out under server_idle_timeout).
+ */
+#ifndef PGSIFT_POOL_H
+#define PGSIFT_POOL_H
+
+#include "pooler/sift.h"
+
+/* The client wants a server. Returns true when one is linked now; false
+ * when the client now waits (or was closed: check cl->state). */
+bool pool_request_server(struct client *cl);
+
+/* The transaction (transaction mode) or session (client gone) is over:
+ * unlinks sv from its client and reuses, resets or closes it. */
+void pool_release_server(struct server *sv);
+
+/* sv is logged in and clean: give it to a waiting client or keep it idle. */
+void pool_server_ready(struct server *sv);
+
+/* Removes a waiting client from its queue (it is closing or cancelled). */
+void pool_forget_client(struct client *cl);
+
+/* Opens server connections while clients wait and limits allow. */
+void pool_launch(struct pool *p);
+
+/* The first server of p logged in: clients waiting to finish their login
+ * get their welcome; a failed login hands them the error. */
+void pool_login_done(struct pool *p);
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
+
+/* Periodic work: timeouts, idle and lifetime closes, min_pool_size. */
+void pool_janitor(struct sift *s);
+
+/* Closes servers of db (all, or only idle ones) and marks busy ones to be
+ * closed on release. */
+void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only);
+
+/* Applies changed pool sizes live to the pools of db (NULL: every pool):
+ * opens servers for waiting clients up to the new size and closes idle
+ * servers above size + reserve; busy ones close as they are released
+ * (pool_server_ready). No client is dropped. */
+void pool_resize(struct sift *s, struct db *db);
+
+/* Number of server connections of db that are linked to a client. */
+int pool_db_active_servers(struct sift *s, struct db *db);
+
+/* Sums the counters of db's pools into out (SHOW STATS, the stats period). */
+void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out);
+
+/* Does the client wait because of PAUSE/KILL/shutdown? */
+bool pool_db_blocked(const struct sift *s, const struct db *db);
+
+#endif

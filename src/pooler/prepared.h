@@ -1,0 +1,149 @@
+/*
+ * prepared: protocol-level named prepared statements in transaction (and
+ * statement) pooling mode.
+ *
+ * A client's statement names map to shared statements, deduplicated by
+ * (query text, parameter types) and known to servers under an internal
+ * name ("pgsift_<id>"). Each server remembers which statements it has,
+ * bounded by max_prepared_statements with least-recently-used eviction.
+ * Parse of a statement the server already has is answered by pgsift;
+ * Bind and Describe of one it lacks are preceded by a Parse whose reply
+ * the client never sees.
+ *
+ * To keep the reply stream exactly what PostgreSQL would have sent, every
+ * message passed to a server pushes what reply it expects onto the
+ * server's reply queue (struct ps_rq): the server relay pairs each reply
+ * with the head of that queue, drops the replies to pgsift's own messages,
+ * answers for the messages pgsift did not forward at their place in the
+ * stream, and, after an error, skips what PostgreSQL skips until the next
+ * Sync. doc/prepared.md describes the behaviour and its limits.
+ *
+ * prepared.c is the reply queue and the relay's hooks; the tables are in
+ * prepared_map.c, the reading of SQL text (PREPARE, DEALLOCATE, ...) in
+ * prepared_sql.c.
+ */
+#ifndef PGSIFT_PREPARED_H
+#define PGSIFT_PREPARED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/list.h"
+
+struct sift;
+struct client;
+struct server;
+struct iobuf;
+
+#define PS_NAME_PREFIX "pgsift_"
+
+/* A statement shared by every client that prepared the same text. */
+struct ps_stmt {
+	struct ps_stmt *hnext;		/* registry chain */
+	uint64_t hash;
+	uint64_t id;
+	uint32_t refs;			/* client names, server copies, queued replies */
+	uint32_t nclients, nservers;
+	uint32_t body_len;
+	uint64_t client_parses, server_parses, binds;
+	const void *ok_pool;		/* a pool whose server last parsed it without error */
+	char name[24];			/* the internal name */
+	uint8_t body[];			/* Parse body after the name: query, NUL, types */
+};
+
+struct ps_registry {
+	struct ps_stmt **b;
+	uint32_t mask, count;
+	uint64_t next_id;
+};
+
+/* One entry of a server's reply queue. */
+struct ps_rq_ent {
+	uint8_t kind;
+	uint8_t flags;
+	struct ps_stmt *st;		/* referenced; NULL when none */
+	char *aux;			/* client name, prepared error, or command tag */
+	char cname[64];			/* Bind/Describe: the client's name for st (PostgreSQL's 63 bytes) */
+};
+
+struct ps_rq {
+	struct ps_rq_ent *e;
+	uint32_t head, n, cap;
+	bool err;			/* an error: PostgreSQL skips to the next Sync */
+	bool pop;			/* the reply being relayed completes the head */
+	bool stalled;			/* the client waits for uncertain entries to resolve */
+	uint32_t uncertain;		/* entries whose effect depends on PostgreSQL not skipping them */
+	uint32_t fakes;			/* entries pgsift answers itself */
+	uint32_t since_barrier;		/* entries pushed after the last Sync */
+	uint32_t deferred;		/* entries that change the client's names when answered */
+	struct ps_rq_ent *undo;		/* skipped entries, undone in reverse at the Sync */
+	uint32_t nundo, capundo;
+	uint8_t pop_flags;
+};
+
+struct ps_server;			/* statements a server has (lazy) */
+struct ps_client;			/* a client's statement names (lazy) */
+
+/* What the relay does with a message after ps_client_message(). */
+enum ps_act {
+	PS_PASS,	/* relay it as usual */
+	PS_USED,	/* *used bytes of it were consumed; relay the rest */
+	PS_STOP,	/* wait (more bytes, or room in an output queue) */
+	PS_CLOSED	/* the client was closed */
+};
+
+void ps_registry_free(struct sift *s);
+
+/* Is the feature on for this link (max_prepared_statements > 0 and not
+ * session mode)? Decided when a server is linked to a client. */
+bool ps_wanted(const struct sift *s, const struct server *sv);
+
+/* A message from cl for sv, whole when it fits the buffer (len is its
+ * length field, avail the bytes at b->pos). */
+enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len,
+			      uint32_t *used);
+
+/* A message from a client that has no server. Parse of a statement its
+ * pool's servers parsed before, Close of a statement, and the Sync or
+ * Flush after them are answered by pgsift (PS_USED: the whole message was
+ * consumed); PS_PASS: it needs a server; PS_STOP: wait for more bytes. */
+enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len);
+
+/* A reply from sv (linked to cl) at its header, body holding avail bytes
+ * (the whole body for the types the relay waits for). PS_PASS: relay it,
+ * then call ps_reply_done(); PS_USED: it was dropped (or replaced); PS_STOP:
+ * the client's output is full. */
+enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail);
+void ps_reply_done(struct server *sv, struct client *cl);
+
+/* The client's input waits (stalled) until the replies to earlier batches
+ * tell whether their prepared-statement changes happened: true when that
+ * is over and the client should be resumed. */
+bool ps_unstalled(struct server *sv);
+
+/* Answers what can be answered now (pgsift's own replies at the head of
+ * the queue, and what PostgreSQL skips after an error). false when the
+ * client's output is full. */
+bool ps_advance_slow(struct server *sv, struct client *cl);
+static inline bool ps_advance_q(struct ps_rq *q, struct server *sv, struct client *cl)
+{
+	return (!q->err && !q->fakes) || ps_advance_slow(sv, cl);
+}
+#define ps_advance(sv, cl) ps_advance_q(&(sv)->rq, (sv), (cl))
+
+/* A CommandComplete tag seen from sv (relayed or from our own query):
+ * DISCARD ALL and DEALLOCATE ALL drop every statement the server had. */
+void ps_server_tag(struct server *sv, const uint8_t *body, uint32_t len);
+
+/* The server is closed, or its link ends. */
+void ps_server_free(struct server *sv);
+void ps_server_unlinked(struct server *sv);
+void ps_client_free(struct client *cl);
+
+/* Counts for the admin console. */
+uint32_t ps_client_count(const struct client *cl);
+uint32_t ps_server_count(const struct server *sv);
+/* Calls fn for every statement in the registry. */
+void ps_foreach(struct sift *s, void (*fn)(void *arg, const struct ps_stmt *st), void *arg);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * server: a connection to PostgreSQL: connect, login, our own queries
+ * (check, reset, parameter sync) and the server-to-client half of the relay.
+ */
+#ifndef PGSIFT_SERVER_H
+#define PGSIFT_SERVER_H
+
+#include "util/log.h"
+#include "pooler/sift.h"
+
+/* Starts a new server connection for p (asynchronous). */
+bool server_launch(struct pool *p);
+
+/* The one way a server connection ends; reason is logged. A linked client
+ * gets an error and is closed too. Freed after the current callbacks. */
+void server_close(struct server *sv, const char *reason);
+
+/* Runs one of our own queries on an unlinked server; its replies are
+ * swallowed and the server becomes ready when it finishes. */
+bool server_run_query(struct server *sv, const char *sql) __attribute__((warn_unused_result));
+
+/* Before the client's first bytes: queues SETs for tracked parameters whose
+ * values differ between sv and cl. */
+bool server_sync_params(struct server *sv, struct client *cl) __attribute__((warn_unused_result));
+
+/* Sends a CancelRequest for what sv is running (on its own connection). */
+void server_cancel(struct server *sv);
+
+/* May sv be handed out again (age, reload, close_needed)? */
+bool server_expired(const struct server *sv);
+
+/* Called when the client's queue has room again: relays the rest of
+ * what the server sent. */
+void server_resume(struct server *sv);
+
+void server_log(const struct server *sv, enum log_level lvl, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+void server_free(struct server *sv);
+void cancel_req_free(struct cancel_req *cr);
+
+const char *server_state_name(const struct server *sv);
+
+#endif

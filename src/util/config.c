@@ -1,0 +1,674 @@
+/*
+ * config: see config.h. The settings, their values, connection strings;
+ * reading a file is config_file.c.
+ */
+#include "util/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE };
+
+struct setting {
+	const char *name;
+	uint8_t type;
+	uint8_t flags;
+	size_t off;
+	const char *def;
+	int64_t min, max;
+};
+
+#define S_(name, type, flags, def, min, max) { #name, type, flags, offsetof(struct config, name), def, min, max }
+#define R SET_RELOAD
+
+static const struct setting settings[] = {
+	S_(listen_addr, ST_STR, 0, "", 0, 0),
+	S_(listen_port, ST_INT, 0, "6432", 1, 65535),
+	S_(listen_backlog, ST_INT, 0, "128", 1, 65535),
+	S_(unix_socket_dir, ST_STR, 0, "/tmp", 0, 0),
+	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
+	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
+	S_(auth_file, ST_STR, R, "", 0, 0),
+	S_(admin_users, ST_STR, R, "", 0, 0),
+	S_(stats_users, ST_STR, R, "", 0, 0),
+	S_(pool_mode, ST_POOLMODE, R, "session", 0, 0),
+	S_(max_client_conn, ST_INT, R, "100", 1, 1000000),
+	S_(default_pool_size, ST_INT, R, "20", 1, 100000),
+	S_(min_pool_size, ST_INT, R, "0", 0, 100000),
+	S_(reserve_pool_size, ST_INT, R, "0", 0, 100000),
+	S_(reserve_pool_timeout, ST_TIME, R, "5", 0, 0),
+	S_(max_db_connections, ST_INT, R, "0", 0, 1000000),
+	S_(max_user_connections, ST_INT, R, "0", 0, 1000000),
+	S_(server_lifetime, ST_TIME, R, "3600", 0, 0),
+	S_(server_idle_timeout, ST_TIME, R, "600", 0, 0),
+	S_(server_connect_timeout, ST_TIME, R, "15", 0, 0),
+	S_(server_login_retry, ST_TIME, R, "15", 0, 0),
+	S_(server_reset_query, ST_STR, R, "DISCARD ALL", 0, 0),
+	S_(server_reset_query_always, ST_BOOL, R, "0", 0, 0),
+	S_(server_check_query, ST_STR, R, "select 1", 0, 0),
+	S_(server_check_delay, ST_TIME, R, "30", 0, 0),
+	S_(query_timeout, ST_TIME, R, "0", 0, 0),
+	S_(query_wait_timeout, ST_TIME, R, "120", 0, 0),
+	S_(client_idle_timeout, ST_TIME, R, "0", 0, 0),
+	S_(client_login_timeout, ST_TIME, R, "60", 0, 0),
+	S_(idle_transaction_timeout, ST_TIME, R, "0", 0, 0),
+	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
+	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
+	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
+	S_(pkt_buf, ST_INT, 0, "4096", 512, 16 << 20),
+	S_(logfile, ST_STR, R, "", 0, 0),
+	S_(pidfile, ST_STR, 0, "", 0, 0),
+	S_(log_connections, ST_BOOL, R, "1", 0, 0),
+	S_(log_disconnections, ST_BOOL, R, "1", 0, 0),
+	S_(log_pooler_errors, ST_BOOL, R, "1", 0, 0),
+	S_(log_stats, ST_BOOL, R, "1", 0, 0),
+	S_(stats_period, ST_TIME, R, "60", 0, 0),
+	S_(verbose, ST_INT, R, "0", 0, 5),
+	S_(client_tls_sslmode, ST_SSLMODE, R, "disable", 0, 0),
+	S_(client_tls_key_file, ST_STR, R, "", 0, 0),
+	S_(client_tls_cert_file, ST_STR, R, "", 0, 0),
+	S_(client_tls_ca_file, ST_STR, R, "", 0, 0),
+	S_(client_tls_protocols, ST_STR, R, "secure", 0, 0),
+	S_(client_tls_ciphers, ST_STR, R, "default", 0, 0),
+	S_(server_tls_sslmode, ST_SSLMODE, R, "prefer", 0, 0),
+	S_(server_tls_key_file, ST_STR, R, "", 0, 0),
+	S_(server_tls_cert_file, ST_STR, R, "", 0, 0),
+	S_(server_tls_ca_file, ST_STR, R, "", 0, 0),
+	S_(server_tls_protocols, ST_STR, R, "secure", 0, 0),
+	S_(server_tls_ciphers, ST_STR, R, "default", 0, 0),
+	S_(analyzer, ST_BOOL, R, "1", 0, 0),
+	S_(max_fingerprints, ST_INT, 0, "5000", 1, 1000000),
+	S_(log_query_samples, ST_BOOL, R, "0", 0, 0),
+	S_(max_prepared_statements, ST_INT, R, "200", 0, 100000),
+	S_(advisor_target_wait_ms, ST_INT, R, "5", 0, 3600000),
+	S_(advisor_window, ST_TIME, R, "300", 0, 0),
+	S_(advisor_min_transactions, ST_INT, R, "100", 1, INT_MAX),
+	S_(advisor_headroom, ST_INT, R, "10", 0, 1000),
+	S_(nplusone_min_repeats, ST_INT, R, "5", 0, 1000000),
+	S_(nplusone_think_time_ms, ST_INT, R, "10", 0, 3600000),
+	S_(slow_query_ms, ST_INT, R, "500", -1, INT_MAX),
+	S_(slow_query_log_size, ST_INT, 0, "1000", 1, 1000000),
+	S_(slow_query_explain, ST_BOOL, R, "1", 0, 0),
+	S_(slow_query_explain_interval, ST_TIME, R, "60", 0, 0),
+	S_(slow_query_explain_rate, ST_INT, R, "30", 0, 100000),
+	S_(idle_in_transaction_warn_ms, ST_INT, R, "5000", 0, INT_MAX),
+};
+#undef R
+#define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))
+
+void config_diag_free(struct config_diag *d)
+{
+	for (int i = 0; i < d->nerrors; i++)
+		free(d->errors[i]);
+	for (int i = 0; i < d->nwarnings; i++)
+		free(d->warnings[i]);
+	free(d->errors);
+	free(d->warnings);
+	memset(d, 0, sizeof(*d));
+}
+
+/* ---- value parsing ---- */
+
+static bool parse_int(const char *v, int64_t min, int64_t max, int64_t *out, char *err, size_t errlen)
+{
+	char *end;
+	long long x;
+
+	errno = 0;
+	x = strtoll(v, &end, 10);
+	if (end == v) {
+		snprintf(err, errlen, "invalid integer \"%s\"", v);
+		return false;
+	}
+	while (isspace((unsigned char)*end))
+		end++;
+	if (errno || *end) {
+		snprintf(err, errlen, "invalid integer \"%s\"", v);
+		return false;
+	}
+	if (x < min || x > max) {
+		snprintf(err, errlen, "value %lld out of range [%lld, %lld]", x, (long long)min, (long long)max);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+static bool parse_bool(const char *v, bool *out, char *err, size_t errlen)
+{
+	static const char *const t[] = { "1", "on", "true", "yes" }, *const f[] = { "0", "off", "false", "no" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, t[i]) == 0)
+			return (*out = true);
+		if (strcasecmp(v, f[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	}
+	snprintf(err, errlen, "invalid boolean \"%s\" (use 0/1, on/off, true/false, yes/no)", v);
+	return false;
+}
+
+/* Seconds with optional fraction, or a number with a unit. */
+static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
+{
+	static const struct { const char *u; double mul; } units[] = {
+		{ "", 1e6 }, { "us", 1 }, { "ms", 1e3 }, { "s", 1e6 }, { "min", 60e6 }, { "h", 3600e6 }, { "d", 86400e6 },
+	};
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(v, &end);
+	while (isspace((unsigned char)*end))
+		end++;
+	/* !(x >= 0) also refuses NaN */
+	if (errno || end == v || !(x >= 0)) {
+		snprintf(err, errlen, "invalid time \"%s\" (seconds, or a number with ms/s/min/h/d)", v);
+		return false;
+	}
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].u) == 0) {
+			double us = x * units[i].mul + 0.5;
+			if (!(us < 1e17)) { /* about 3000 years: anything above is a typo */
+				snprintf(err, errlen, "time \"%s\" is too large", v);
+				return false;
+			}
+			*out = (usec_t)us;
+			return true;
+		}
+	}
+	snprintf(err, errlen, "invalid time unit in \"%s\" (use ms, s, min, h or d)", v);
+	return false;
+}
+
+static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
+static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256" };
+static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
+
+/* The index of v among names[0..n) (case-insensitive), or -1 */
+static int name_index(const char *v, const char *const *names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcasecmp(v, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static bool parse_sslmode(const char *v, int *out, char *err, size_t errlen)
+{
+	int i = name_index(v, sslmode_names, 6);
+
+	if (i >= 0)
+		return (*out = i), true;
+	snprintf(err, errlen, "invalid TLS mode \"%s\" (disable, allow, prefer, require, verify-ca or verify-full)", v);
+	return false;
+}
+
+const char *config_sslmode_name(int mode)
+{
+	return mode >= 0 && mode < 6 ? sslmode_names[mode] : "?";
+}
+
+static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
+{
+	int i = name_index(v, pool_mode_names, 3);
+
+	if (i >= 0)
+		return (*out = i), true;
+	snprintf(err, errlen, "invalid pool_mode \"%s\" (session, transaction or statement)", v);
+	return false;
+}
+
+static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
+{
+	int i = name_index(v, auth_type_names, 5);
+
+	if (i >= 0)
+		return (*out = i), true;
+	if (!strcasecmp(v, "hba") || !strcasecmp(v, "cert") || !strcasecmp(v, "pam"))
+		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5 or scram-sha-256)", v);
+	else
+		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5 or scram-sha-256)", v);
+	return false;
+}
+
+const char *config_pool_mode_name(int mode)
+{
+	return mode >= 0 && mode < 3 ? pool_mode_names[mode] : "?";
+}
+
+const char *config_auth_type_name(int type)
+{
+	return type >= 0 && type < 5 ? auth_type_names[type] : "?";
+}
+
+/* Applies text to setting s of cfg; cfg unchanged on error. */
+static bool setting_apply(const struct setting *s, struct config *cfg, const char *v, char *err, size_t errlen)
+{
+	void *p = (char *)cfg + s->off;
+	int64_t i;
+
+	switch (s->type) {
+	case ST_STR: {
+		char *copy = strdup(v);
+		if (!copy) {
+			snprintf(err, errlen, "out of memory");
+			return false;
+		}
+		free(*(char **)p);
+		*(char **)p = copy;
+		return true;
+	}
+	case ST_INT:
+		if (!parse_int(v, s->min, s->max, &i, err, errlen))
+			return false;
+		*(int *)p = (int)i;
+		return true;
+	case ST_OCTAL: {
+		char *end;
+		long x = strtol(v, &end, 8);
+		if (!*v || *end || x < 0 || x > s->max) {
+			snprintf(err, errlen, "invalid octal mode \"%s\"", v);
+			return false;
+		}
+		*(int *)p = (int)x;
+		return true;
+	}
+	case ST_BOOL:
+		return parse_bool(v, (bool *)p, err, errlen);
+	case ST_TIME:
+		return parse_time(v, (usec_t *)p, err, errlen);
+	case ST_POOLMODE:
+		return parse_pool_mode(v, (int *)p, err, errlen);
+	case ST_AUTHTYPE:
+		return parse_auth_type(v, (int *)p, err, errlen);
+	case ST_SSLMODE:
+		return parse_sslmode(v, (int *)p, err, errlen);
+	}
+	return false;
+}
+
+int config_setting_count(void)
+{
+	return NSETTINGS;
+}
+
+const char *config_setting_name(int i)
+{
+	return settings[i].name;
+}
+
+const char *config_setting_default(int i)
+{
+	return settings[i].def;
+}
+
+bool config_setting_changeable(int i)
+{
+	return settings[i].flags & SET_RELOAD;
+}
+
+int config_setting_find(const char *name)
+{
+	for (int i = 0; i < NSETTINGS; i++)
+		if (strcasecmp(settings[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Seconds, with as many decimals as the microseconds need. */
+static void format_time(usec_t t, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%lld.%06lld", (long long)(t / 1000000), (long long)(t % 1000000));
+
+	while (n > 0 && (size_t)n < outlen && out[n - 1] == '0')
+		out[--n] = 0;
+	if (n > 0 && (size_t)n < outlen && out[n - 1] == '.')
+		out[--n] = 0;
+}
+
+const char *config_setting_value(const struct config *cfg, int i, char *out, size_t outlen)
+{
+	const struct setting *s = &settings[i];
+	const void *p = (const char *)cfg + s->off;
+
+	switch (s->type) {
+	case ST_STR:
+		snprintf(out, outlen, "%s", *(char *const *)p ? *(char *const *)p : "");
+		break;
+	case ST_INT:
+		snprintf(out, outlen, "%d", *(const int *)p);
+		break;
+	case ST_OCTAL:
+		snprintf(out, outlen, "0%o", *(const int *)p);
+		break;
+	case ST_BOOL:
+		snprintf(out, outlen, "%d", *(const bool *)p ? 1 : 0);
+		break;
+	case ST_TIME:
+		format_time(*(const usec_t *)p, out, outlen);
+		break;
+	case ST_POOLMODE:
+		snprintf(out, outlen, "%s", config_pool_mode_name(*(const int *)p));
+		break;
+	case ST_AUTHTYPE:
+		snprintf(out, outlen, "%s", config_auth_type_name(*(const int *)p));
+		break;
+	case ST_SSLMODE:
+		snprintf(out, outlen, "%s", config_sslmode_name(*(const int *)p));
+		break;
+	}
+	return out;
+}
+
+bool config_set(struct config *cfg, const char *name, const char *value, char *err, size_t errlen)
+{
+	int i = config_setting_find(name);
+
+	if (i < 0) {
+		snprintf(err, errlen, "unknown setting \"%s\"", name);
+		return false;
+	}
+	return setting_apply(&settings[i], cfg, value, err, errlen);
+}
+
+bool config_copy_setting(struct config *dst, const struct config *src, int i)
+{
+	const struct setting *st = &settings[i];
+	void *d = (char *)dst + st->off;
+	const void *sv = (const char *)src + st->off;
+
+	switch (st->type) {
+	case ST_STR: {
+		const char *v = *(char *const *)sv;
+		char *copy = v ? strdup(v) : NULL;
+		if (v && !copy)
+			return false;
+		free(*(char **)d);
+		*(char **)d = copy;
+		return true;
+	}
+	case ST_BOOL:
+		*(bool *)d = *(const bool *)sv;
+		return true;
+	case ST_TIME:
+		*(usec_t *)d = *(const usec_t *)sv;
+		return true;
+	default: /* the int-typed ones */
+		*(int *)d = *(const int *)sv;
+		return true;
+	}
+}
+
+void config_init_defaults(struct config *cfg)
+{
+	char err[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (int i = 0; i < NSETTINGS; i++)
+		if (!setting_apply(&settings[i], cfg, settings[i].def, err, sizeof(err)))
+			abort(); /* a broken default is a programming error */
+}
+
+bool config_list_contains(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (!list)
+		return false;
+	for (const char *p = list; *p;) {
+		const char *e;
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		e = p;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > p && isspace((unsigned char)t[-1]))
+			t--;
+		if ((size_t)(t - p) == n && strncasecmp(p, name, n) == 0)
+			return true;
+		p = e;
+	}
+	return false;
+}
+
+/* ---- [databases] / [users] connection strings ---- */
+
+/* Reads the next key=value pair of a libpq-style string. Values may be
+ * single-quoted with backslash escapes. Returns 1 on a pair, 0 at the end,
+ * -1 on a syntax error (err set). key/val are written into caller buffers. */
+static int next_pair(const char **pp, char *key, size_t keylen, char *val, size_t vallen, char *err,
+		     size_t errlen)
+{
+	const char *p = *pp;
+	size_t k = 0, v = 0;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!*p)
+		return 0;
+	while (*p && *p != '=' && !isspace((unsigned char)*p)) {
+		if (k + 1 >= keylen)
+			return snprintf(err, errlen, "parameter name too long"), -1;
+		key[k++] = *p++;
+	}
+	key[k] = 0;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p != '=')
+		return snprintf(err, errlen, "missing \"=\" after \"%s\"", key), -1;
+	p++;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\'') {
+		for (p++; *p && *p != '\''; p++) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (v + 1 >= vallen)
+				return snprintf(err, errlen, "value of \"%s\" too long", key), -1;
+			val[v++] = *p;
+		}
+		if (*p != '\'')
+			return snprintf(err, errlen, "unterminated quoted value for \"%s\"", key), -1;
+		p++;
+	} else {
+		while (*p && !isspace((unsigned char)*p)) {
+			if (*p == '\\' && p[1])
+				p++;
+			if (v + 1 >= vallen)
+				return snprintf(err, errlen, "value of \"%s\" too long", key), -1;
+			val[v++] = *p++;
+		}
+	}
+	val[v] = 0;
+	*pp = p;
+	return 1;
+}
+
+static bool set_str(char **dst, const char *v)
+{
+	char *c = strdup(v);
+	if (!c)
+		return false;
+	free(*dst);
+	*dst = c;
+	return true;
+}
+
+static bool db_int(const char *key, const char *val, int min, int max, int *out, char *err, size_t errlen)
+{
+	int64_t x;
+	char e[160];
+
+	if (!parse_int(val, min, max, &x, e, sizeof(e))) {
+		snprintf(err, errlen, "%s: %s", key, e);
+		return false;
+	}
+	*out = (int)x;
+	return true;
+}
+
+static bool db_set_key(struct db_conf *dc, const char *key, const char *val, char *err, size_t errlen)
+{
+	struct { const char *k; size_t off; } strs[] = {
+		{ "dbname", offsetof(struct db_conf, dbname) }, { "host", offsetof(struct db_conf, host) },
+		{ "user", offsetof(struct db_conf, user) }, { "password", offsetof(struct db_conf, password) },
+		{ "connect_query", offsetof(struct db_conf, connect_query) },
+		{ "application_name", offsetof(struct db_conf, application_name) },
+		{ "client_encoding", offsetof(struct db_conf, client_encoding) },
+		{ "datestyle", offsetof(struct db_conf, datestyle) }, { "timezone", offsetof(struct db_conf, timezone) },
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strcasecmp(key, strs[i].k) == 0) {
+			if (!set_str((char **)((char *)dc + strs[i].off), val))
+				return snprintf(err, errlen, "out of memory"), false;
+			return true;
+		}
+	if (!strcasecmp(key, "port"))
+		return db_int(key, val, 1, 65535, &dc->port, err, errlen);
+	if (!strcasecmp(key, "pool_size"))
+		return db_int(key, val, 0, 100000, &dc->pool_size, err, errlen);
+	if (!strcasecmp(key, "min_pool_size"))
+		return db_int(key, val, 0, 100000, &dc->min_pool_size, err, errlen);
+	if (!strcasecmp(key, "reserve_pool_size") || !strcasecmp(key, "reserve_pool"))
+		return db_int(key, val, 0, 100000, &dc->reserve_pool_size, err, errlen);
+	if (!strcasecmp(key, "max_db_connections"))
+		return db_int(key, val, 0, 1000000, &dc->max_db_connections, err, errlen);
+	if (!strcasecmp(key, "pool_mode"))
+		return parse_pool_mode(val, &dc->pool_mode, err, errlen);
+	snprintf(err, errlen, "unknown connection parameter \"%s\"", key);
+	return false;
+}
+
+static void db_conf_init(struct db_conf *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	dc->port = 5432;
+	dc->pool_size = dc->min_pool_size = dc->reserve_pool_size = dc->max_db_connections = -1;
+	dc->pool_mode = -1;
+}
+
+void config_db_conf_free(struct db_conf *dc)
+{
+	char **strs[] = { &dc->name, &dc->host, &dc->dbname, &dc->user, &dc->password, &dc->connect_query,
+			  &dc->application_name, &dc->client_encoding, &dc->datestyle, &dc->timezone };
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+}
+
+bool config_parse_db(const char *name, const char *connstr, struct db_conf *dc, char *err, size_t errlen)
+{
+	char key[64], *val;
+	const char *p = connstr;
+	size_t vallen = strlen(connstr) + 1;
+	int r;
+
+	db_conf_init(dc);
+	val = malloc(vallen);
+	if (!val || !set_str(&dc->name, name)) {
+		free(val);
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	while ((r = next_pair(&p, key, sizeof(key), val, vallen, err, errlen)) > 0)
+		if (!db_set_key(dc, key, val, err, errlen)) {
+			r = -1;
+			break;
+		}
+	free(val);
+	if (r < 0) {
+		config_db_conf_free(dc);
+		return false;
+	}
+	return true;
+}
+
+static bool streq_null(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+bool config_db_conn_changed(const struct db_conf *a, const struct db_conf *b)
+{
+	return a->port != b->port || !streq_null(a->host, b->host) || !streq_null(a->dbname, b->dbname) ||
+	       !streq_null(a->user, b->user) || !streq_null(a->password, b->password) ||
+	       !streq_null(a->connect_query, b->connect_query) ||
+	       !streq_null(a->application_name, b->application_name) ||
+	       !streq_null(a->client_encoding, b->client_encoding) || !streq_null(a->datestyle, b->datestyle) ||
+	       !streq_null(a->timezone, b->timezone);
+}
+
+bool config_parse_user(const char *name, const char *connstr, struct user_conf *uc, char *err, size_t errlen)
+{
+	char key[64], val[256];
+	const char *p = connstr;
+	int r;
+
+	memset(uc, 0, sizeof(*uc));
+	uc->pool_mode = uc->max_user_connections = -1;
+	if (!set_str(&uc->name, name))
+		return snprintf(err, errlen, "out of memory"), false;
+	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0) {
+		if (!strcasecmp(key, "pool_mode")) {
+			if (!parse_pool_mode(val, &uc->pool_mode, err, errlen))
+				break;
+		} else if (!strcasecmp(key, "max_user_connections")) {
+			if (!db_int(key, val, 0, 1000000, &uc->max_user_connections, err, errlen))
+				break;
+		} else {
+			snprintf(err, errlen, "unknown user parameter \"%s\"", key);
+			break;
+		}
+	}
+	if (r != 0) {
+		free(uc->name);
+		uc->name = NULL;
+		return false;
+	}
+	return true;
+}
+
+const struct db_conf *config_find_db(const struct config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->ndbs; i++)
+		if (strcmp(cfg->dbs[i].name, name) == 0)
+			return &cfg->dbs[i];
+	return NULL;
+}
+
+const struct user_conf *config_find_user(const struct config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->nusers; i++)
+		if (strcmp(cfg->users[i].name, name) == 0)
+			return &cfg->users[i];
+	return NULL;
+}
+
+void config_free(struct config *cfg)
+{
+	for (int i = 0; i < NSETTINGS; i++)
+		if (settings[i].type == ST_STR) {
+			char **p = (char **)((char *)cfg + settings[i].off);
+			free(*p);
+			*p = NULL;
+		}
+	for (int i = 0; i < cfg->ndbs; i++)
+		config_db_conf_free(&cfg->dbs[i]);
+	for (int i = 0; i < cfg->nusers; i++)
+		free(cfg->users[i].name);
+	free(cfg->dbs);
+	free(cfg->users);
+	free(cfg->path);
+	memset(cfg, 0, sizeof(*cfg));
+}

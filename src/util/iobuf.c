@@ -1,0 +1,81 @@
+/*
+ * iobuf: see iobuf.h.
+ */
+#include "util/iobuf.h"
+
+#include <stdlib.h>
+
+void iobuf_pool_init(struct iobuf_pool *bp, uint32_t size, uint32_t max_free)
+{
+	bp->free = NULL;
+	bp->nfree = 0;
+	bp->max_free = max_free;
+	bp->size = size;
+	bp->in_use = 0;
+}
+
+static void free_list(struct iobuf_pool *bp)
+{
+	while (bp->free) {
+		struct iobuf *b = bp->free;
+		bp->free = b->next_free;
+		free(b);
+	}
+	bp->nfree = 0;
+}
+
+void iobuf_pool_destroy(struct iobuf_pool *bp)
+{
+	free_list(bp);
+}
+
+struct iobuf *iobuf_get(struct iobuf_pool *bp)
+{
+	struct iobuf *b = bp->free;
+
+	if (b) {
+		bp->free = b->next_free;
+		bp->nfree--;
+	} else {
+		b = malloc(sizeof(*b) + bp->size);
+		if (!b)
+			return NULL;
+		b->cap = bp->size;
+	}
+	b->next_free = NULL;
+	b->refs = 1;
+	b->pos = b->end = 0;
+	bp->in_use++;
+	return b;
+}
+
+struct iobuf *iobuf_get_cap(struct iobuf_pool *bp, uint32_t cap)
+{
+	struct iobuf *b;
+
+	if (cap <= bp->size)
+		return iobuf_get(bp);
+	b = malloc(sizeof(*b) + cap);
+	if (!b)
+		return NULL;
+	b->cap = cap;
+	b->next_free = NULL;
+	b->refs = 1;
+	b->pos = b->end = 0;
+	bp->in_use++;
+	return b;
+}
+
+void iobuf_put(struct iobuf_pool *bp, struct iobuf *b)
+{
+	if (--b->refs > 0)
+		return;
+	bp->in_use--;
+	if (bp->nfree >= bp->max_free || b->cap != bp->size) {
+		free(b);
+		return;
+	}
+	b->next_free = bp->free;
+	bp->free = b;
+	bp->nfree++;
+}
