@@ -18,6 +18,7 @@
 
 #include "surfaces/admin.h"
 #include "pooler/auth.h"
+#include "pooler/auth_limit.h"
 #include "pooler/client.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
@@ -423,6 +424,7 @@ static void sift_cleanup(struct sift *s)
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);
+	auth_limit_free(s);
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);
@@ -533,6 +535,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 		log_fatal("%s: %s", o->config, err);
 		return false;
 	}
+	auth_mock_init(&s->mock);
 	load_auth_file(s);
 	raise_fd_limit();
 	sift_now(s);

@@ -35,6 +35,8 @@ static const struct setting settings[] = {
 	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
+	S_(auth_fail_limit, ST_INT, R, "20", 0, 1000000),
+	S_(auth_fail_window, ST_TIME, R, "60", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),
 	S_(stats_users, ST_STR, R, "", 0, 0),
 	S_(pool_mode, ST_POOLMODE, R, "session", 0, 0),

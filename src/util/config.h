@@ -61,6 +61,8 @@ struct config {
 	int unix_socket_mode;
 	int auth_type;
 	char *auth_file;
+	int auth_fail_limit;		/* failed logins per source address ... */
+	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;
 	char *stats_users;
 	int pool_mode;
