@@ -84,6 +84,8 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 {
 	struct ssl_ctx_st *client = NULL, *server = NULL;
 
+	if (!tls_check_lists(cfg, err, errlen))
+		return false;
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE && !(client = tls_server_ctx(cfg, err, errlen)))
 		return false;
 	if (cfg->server_tls_sslmode != SSLMODE_DISABLE && !(server = tls_client_ctx(cfg, err, errlen))) {
@@ -107,6 +109,8 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		log_set_verbose(s->cfg.verbose);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
 		an_resync_all(s);
+	else if (!strcmp(name, "log_query_samples") && !s->cfg.log_query_samples)
+		an_drop_samples(&s->an); /* literals must not outlive the setting */
 	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	else if (!strcmp(name, "default_pool_size") || !strcmp(name, "reserve_pool_size") || !strcmp(name, "min_pool_size"))
@@ -179,6 +183,8 @@ bool sift_reload(struct sift *s)
 	}
 	config_free(&s->cfg);
 	s->cfg = nc;
+	if (!s->cfg.log_query_samples)
+		an_drop_samples(&s->an);
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	if (!db_sync_config(s, err, sizeof(err)))

@@ -73,6 +73,15 @@ void qstats_reset(struct qstats *qs)
 	qs->evictions = 0;
 }
 
+void qstats_drop_samples(struct qstats *qs)
+{
+	for (uint32_t i = 0; qs->slots && i < qs->max; i++)
+		if (qs->slots[i]) {
+			free(qs->slots[i]->sample);
+			qs->slots[i]->sample = NULL;
+		}
+}
+
 struct qentry *qstats_find(struct qstats *qs, uint64_t fp, const void *db, const void *user)
 {
 	uint32_t i;

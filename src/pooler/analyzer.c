@@ -597,6 +597,13 @@ void an_resync_all(struct sift *s)
 	}
 }
 
+void an_drop_samples(struct analyzer *an)
+{
+	qstats_drop_samples(&an->qs);
+	if (an->fd)
+		sl_drop_samples(&an->fd->sl);
+}
+
 void an_janitor(struct sift *s)
 {
 	if (s->now - s->an.last_decay >= DECAY_USEC) {

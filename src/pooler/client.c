@@ -706,16 +706,17 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 	uint32_t avail = b->end - b->pos, len, code;
 	const uint8_t *p = b->data + b->pos;
 
-	if (avail < 8)
+	if (avail < 4)
 		return false;
 	len = proto_get_u32(p);
-	code = proto_get_u32(p + 4);
+	/* refused as soon as the length is in, not at client_login_timeout */
 	if (len < 8 || len > PROTO_MAX_STARTUP) {
 		client_close(cl, "08P01", "invalid startup packet length");
 		return false;
 	}
 	if (avail < len)
 		return false;
+	code = proto_get_u32(p + 4);
 	b->pos += len;
 	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
 		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
@@ -791,8 +792,8 @@ static bool check_header(struct client *cl, uint8_t type, uint32_t len)
 		return false;
 	}
 	if ((uint64_t)len + 1 > (uint64_t)cl->sift->cfg.max_packet_size) {
-		snprintf(msg, sizeof(msg), "message of %u bytes is longer than max_packet_size (%d)", len + 1,
-			 cl->sift->cfg.max_packet_size);
+		snprintf(msg, sizeof(msg), "message of %llu bytes is longer than max_packet_size (%d)",
+			 (unsigned long long)len + 1, cl->sift->cfg.max_packet_size);
 		client_close(cl, "08P01", msg);
 		return false;
 	}

@@ -169,18 +169,23 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 
 	errno = 0;
 	x = strtod(v, &end);
-	while (isspace((unsigned char)*end))
-		end++;
-	/* !(x >= 0) also refuses NaN */
+	/* !(x >= 0) also refuses NaN; end == v: no number (blank included) */
 	if (errno || end == v || !(x >= 0)) {
 		snprintf(err, errlen, "invalid time \"%s\" (seconds, or a number with ms/s/min/h/d)", v);
 		return false;
 	}
+	while (isspace((unsigned char)*end))
+		end++;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcasecmp(end, units[i].u) == 0) {
 			double us = x * units[i].mul + 0.5;
 			if (!(us < 1e17)) { /* about 3000 years: anything above is a typo */
 				snprintf(err, errlen, "time \"%s\" is too large", v);
+				return false;
+			}
+			/* 0 turns many timeouts off: only when that is what was written */
+			if (us < 1 && x > 0) {
+				snprintf(err, errlen, "time \"%s\" is below 1 microsecond; write 0 to turn it off", v);
 				return false;
 			}
 			*out = (usec_t)us;

@@ -281,7 +281,9 @@ static void test_time_values(void)
 		{ "0", 0 },		{ "0.25", 250000 },	{ "2MIN", 120000000 },	 { "5x", -1 },
 		{ "10 sec", -1 },	{ "", -1 },		{ "-1", -1 },		 { "abc", -1 },
 		{ "ms", -1 },		{ "1.5.5", -1 },	{ "nan", -1 },		 { "inf", -1 },
-		{ "1000000000d", -1 },
+		{ "1000000000d", -1 },	{ "  ", -1 },		{ " ", -1 },		 { "0.0000001", -1 },
+		{ "0.4us", -1 },	{ "0.0001ms", -1 },	{ "0.0", 0 },		 { "0ms", 0 },
+		{ "0.6us", 1 },		{ " 2 ", 2000000 },
 	};
 	struct config cfg;
 	char err[256], name[160];
@@ -1062,6 +1064,7 @@ static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
 	"unix_socket_mode = 0700\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
+	"auth_fail_limit = 7\nauth_fail_window = 2min\n"
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
 	"max_db_connections = 40\nmax_user_connections = 50\nserver_lifetime = 2h\nserver_idle_timeout = 250ms\n"
