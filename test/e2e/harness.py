@@ -47,10 +47,32 @@ PGBOUNCER_BIN = Path(os.environ.get("PGBOUNCER_BIN")
                      or shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 POOLER_BIN = PGBOUNCER_BIN if IS_PGBOUNCER else PGSIFT_BIN
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+IS_ROOT = os.geteuid() == 0
+
+
+def _reachable_by_service(path):
+    """As root the pooler runs as postgres, which cannot run a binary under
+    a private directory (a clone in /root, say): such a binary is copied to
+    a directory postgres can read, removed at exit."""
+    if not IS_ROOT or not path.exists():
+        return path
+    r = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)], capture_output=True)
+    if r.returncode == 0:
+        return path
+    import atexit
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="pgsift-bin-"))
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    shutil.copy2(path, d / path.name)
+    return d / path.name
+
+
+POOLER_BIN = _reachable_by_service(POOLER_BIN)
 PSQL = str(PG_BIN / "psql")
 PGBENCH = str(PG_BIN / "pgbench")
 
-IS_ROOT = os.geteuid() == 0
 SERVICE_USER = "postgres" if IS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
 
 # Admin console database name.  pgsift also accepts "pgbouncer".
