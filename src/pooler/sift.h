@@ -128,6 +128,8 @@ struct pool {
 	char last_login_sqlstate[6];
 	struct stats stats;
 	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
+	struct hs_pcur hist;		/* this time bucket's numbers (pool_history) */
+	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
 };
 
 enum client_state {
