@@ -436,7 +436,7 @@ static const char *error_state(struct sql_conn *c, int rc, const struct sql_budg
 		snprintf(msg, msglen, "out of memory: the query needs more than admin_sql_memory");
 		return "53200";
 	}
-	if (c->denied || (rc & 0xff) == SQLITE_AUTH) {
+	if (c->denied || (rc & 0xff) == SQLITE_AUTH || (rc & 0xff) == SQLITE_READONLY || strstr(m, "may not be modified")) {
 		snprintf(msg, msglen, "permission denied: the admin console is read-only (only SELECT may run)");
 		return "42501";
 	}
@@ -458,8 +458,6 @@ static const char *error_state(struct sql_conn *c, int rc, const struct sql_budg
 		return "22003";
 	if (strstr(m, "syntax error") || strstr(m, "incomplete input") || strstr(m, "unrecognized token"))
 		return "42601";
-	if (strstr(m, "read-only") || strstr(m, "readonly"))
-		return "42501";
 	return "42000";
 }
 

@@ -155,14 +155,19 @@ static int fmt_double(double d, char *out, size_t outlen)
 /* "2026-12-06 19:20:13.5+00" of seconds since the epoch, as timestamptz. */
 static int fmt_tstz(double secs, char *out, size_t outlen)
 {
-	int64_t us = (int64_t)llround(secs * 1e6);
-	time_t t = (time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000));
-	int frac = (int)(us - (int64_t)t * 1000000);
+	int64_t us;
+	time_t t;
+	int frac;
 	struct tm tm;
 	int n;
 
-	if (!isfinite(secs) || fabs(secs) > 1e14 || !gmtime_r(&t, &tm))
+	if (!isfinite(secs) || fabs(secs) > 1e11) /* beyond year 5000: as PostgreSQL's infinities */
 		return snprintf(out, outlen, "%s", isnan(secs) ? "NaN" : secs > 0 ? "infinity" : "-infinity");
+	us = (int64_t)llround(secs * 1e6);
+	t = (time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000));
+	frac = (int)(us - (int64_t)t * 1000000);
+	if (!gmtime_r(&t, &tm))
+		return snprintf(out, outlen, "%s", secs > 0 ? "infinity" : "-infinity");
 	n = (int)strftime(out, outlen, "%Y-%m-%d %H:%M:%S", &tm);
 	if (frac) {
 		char f[8];
@@ -173,6 +178,14 @@ static int fmt_tstz(double secs, char *out, size_t outlen)
 		n += snprintf(out + n, outlen - (size_t)n, ".%s", f);
 	}
 	return n + snprintf(out + n, outlen - (size_t)n, "+00");
+}
+
+/* d as an int64, saturated (a float8 out of range has no int8). */
+static int64_t to_int64(double d)
+{
+	if (!(d > -9.2233720368547758e18)) /* also NaN */
+		return d < 0 ? INT64_MIN : 0;
+	return d >= 9.2233720368547758e18 ? INT64_MAX : (int64_t)d;
 }
 
 struct cell {
@@ -193,7 +206,7 @@ static const uint8_t *read_cell(const uint8_t *b, struct cell *c)
 	}
 	if (c->cls == SQLITE_FLOAT) {
 		memcpy(&c->d, b, 8);
-		c->i = (int64_t)c->d;
+		c->i = to_int64(c->d);
 		return b + 8;
 	}
 	if (c->cls == SQLITE_TEXT || c->cls == SQLITE_BLOB) {
@@ -247,7 +260,7 @@ static void put_binary_value(struct pktbuf *pb, enum sql_type t, const struct ce
 	switch (t) {
 	case SQLT_INT8:
 		pkt_put_u32(pb, 8);
-		put_u64(pb, (uint64_t)(c->cls == SQLITE_INTEGER ? c->i : (int64_t)c->d));
+		put_u64(pb, (uint64_t)c->i);
 		break;
 	case SQLT_FLOAT8:
 		d = c->d;
@@ -260,7 +273,7 @@ static void put_binary_value(struct pktbuf *pb, enum sql_type t, const struct ce
 		break;
 	case SQLT_TSTZ:
 		pkt_put_u32(pb, 8);
-		put_u64(pb, (uint64_t)(int64_t)llround((c->d - PG_EPOCH) * 1e6));
+		put_u64(pb, (uint64_t)to_int64(round((c->d - PG_EPOCH) * 1e6)));
 		break;
 	default: /* SQLT_BOOL */
 		pkt_put_u32(pb, 1);
