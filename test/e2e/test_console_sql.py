@@ -418,3 +418,20 @@ def test_percentiles_never_exceed_max_nor_miss_a_rare_slow_call(pooler):
     # 9 transactions, one held 1.5 s: its p99 is that one, not the 8th
     assert float(adv["hold_p99_ms"]) >= 1500, adv
     assert float(adv["hold_p50_ms"]) < 100, adv
+
+
+# ---------------------------------------------------------------- the docs
+
+def test_every_worked_example_in_doc_admin_md_runs(busy):
+    p, _ = busy
+    text = (REPO_ROOT / "doc" / "admin.md").read_text()
+    section = text.split("## SQL on the console", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```sql\n")[1:]]
+    statements = [s.strip() for b in blocks for s in b.split(";\n") if s.strip() and not
+                  all(l.startswith("--") for l in s.strip().splitlines())]
+    assert len(statements) >= 6
+    for sql in statements:
+        try:
+            p.admin(sql)
+        except AdminError as e:
+            raise AssertionError(f"{sql}\n-> {e}")
