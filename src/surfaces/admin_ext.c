@@ -159,8 +159,9 @@ static bool send_out(struct client *cl, uint32_t mark)
 }
 
 /* The answer of a worker is back. */
-static void job_done(struct client *cl, struct admin_job *j)
+static void job_done(struct admin_job *j)
 {
+	struct client *cl = j->owner;
 	struct console_client *cc = cl->console;
 	struct pktbuf *pb = &cl->c.gen;
 	uint32_t mark = conn_gen_mark(&cl->c);
@@ -215,7 +216,7 @@ static bool submit(struct client *cl, struct admin_job *j, char kind)
 static void on_query(struct client *cl, const char *q, uint32_t len)
 {
 	if (sql_is_sql(q, len)) {
-		if (submit(cl, admin_job_new(cl, q, strnlen(q, len), SQL_SIMPLE), 'Q'))
+		if (submit(cl, admin_job_new(cl->sift, cl, q, strnlen(q, len), SQL_SIMPLE), 'Q'))
 			return; /* ReadyForQuery comes with the answer */
 	} else
 		admin_command(cl, q, len);
@@ -377,7 +378,7 @@ static void on_bind(struct client *cl, struct msg_reader *r)
 		return;
 	}
 	p->show = st->show;
-	if (!st->show && (!(p->job = admin_job_new(cl, st->sql, strlen(st->sql), SQL_PORTAL)) ||
+	if (!st->show && (!(p->job = admin_job_new(cl->sift, cl, st->sql, strlen(st->sql), SQL_PORTAL)) ||
 			  !admin_job_set_params(p->job, params, np) || !admin_job_set_formats(p->job, rf, nrf))) {
 		portal_free(p);
 		ext_error(cl, "53200", "out of memory");
@@ -419,7 +420,7 @@ static void on_describe(struct client *cl, struct msg_reader *r)
 			pkt_put_u16(&cl->c.gen, 0);
 			pkt_end(&cl->c.gen);
 			admin_show_rowdesc(&cl->c.gen, st->show);
-		} else if ((j = admin_job_new(cl, st->sql, strlen(st->sql), SQL_DESCRIBE)) &&
+		} else if ((j = admin_job_new(cl->sift, cl, st->sql, strlen(st->sql), SQL_DESCRIBE)) &&
 			   !admin_job_set_oids(j, st->oids, st->noids)) {
 			admin_job_free(j);
 			ext_error(cl, "53200", "out of memory");

@@ -36,7 +36,7 @@ struct admin_workers {
 
 /* ---- jobs ---- */
 
-struct admin_job *admin_job_new(struct client *cl, const char *sql, size_t len, enum sql_mode mode)
+struct admin_job *admin_job_new(struct sift *s, void *owner, const char *sql, size_t len, enum sql_mode mode)
 {
 	struct admin_job *j = calloc(1, sizeof(*j));
 	int nviews = 0;
@@ -45,8 +45,8 @@ struct admin_job *admin_job_new(struct client *cl, const char *sql, size_t len, 
 		nviews++;
 	if (!j)
 		return NULL;
-	j->sift = cl->sift;
-	j->cl = cl;
+	j->sift = s;
+	j->owner = owner;
 	j->sql = strndup(sql, len);
 	j->snaps = calloc((size_t)nviews, sizeof(*j->snaps));
 	if (!j->sql || !j->snaps) {
@@ -222,8 +222,8 @@ static void answers_cb(evutil_socket_t fd, short what, void *arg)
 	while (rev) {
 		struct admin_job *j = rev;
 		rev = j->next;
-		if (j->cl)
-			j->done(j->cl, j);
+		if (j->owner)
+			j->done(j);
 		admin_job_free(j);
 	}
 }
@@ -292,10 +292,10 @@ bool admin_sql_submit(struct admin_job *j, admin_job_done_cb done, void *arg, ch
 	return true;
 }
 
-void admin_sql_cancel(struct admin_job *j, bool client_gone)
+void admin_sql_cancel(struct admin_job *j, bool owner_gone)
 {
-	if (client_gone)
-		j->cl = NULL;
+	if (owner_gone)
+		j->owner = NULL;
 	atomic_store(&j->cancel, 1);
 }
 

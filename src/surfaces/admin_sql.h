@@ -27,14 +27,15 @@
 
 struct admin_job;
 
-/* Called on the loop when the job is done (never for a client that left):
- * the answer is in job->res. The callee frees nothing. */
-typedef void (*admin_job_done_cb)(struct client *cl, struct admin_job *job);
+/* Called on the loop when the job is done (never for an owner that left:
+ * admin_sql_cancel(j, true)): the answer is in job->res. The callee frees
+ * nothing; the job is freed after it returns. */
+typedef void (*admin_job_done_cb)(struct admin_job *job);
 
 struct admin_job {
 	struct admin_job *next;
 	struct sift *sift;
-	struct client *cl;		/* NULL once the client left */
+	void *owner;			/* the console client, an HTTP request...; NULL once it left */
 	struct sql_request req;
 	struct view_snap *snaps;	/* one per view of view_all */
 	char *sql;			/* owned copies of what req points to */
@@ -48,10 +49,10 @@ struct admin_job {
 	void *arg;			/* the caller's */
 };
 
-/* A job for cl running sql (copied) in mode. NULL when out of memory. The
- * caller may set params, formats and oids (admin_job_set_*) before
+/* A job for owner running sql (copied) in mode. NULL when out of memory.
+ * The caller may set params, formats and oids (admin_job_set_*) before
  * admin_sql_submit(). */
-struct admin_job *admin_job_new(struct client *cl, const char *sql, size_t len, enum sql_mode mode);
+struct admin_job *admin_job_new(struct sift *s, void *owner, const char *sql, size_t len, enum sql_mode mode);
 bool admin_job_set_params(struct admin_job *j, const struct sql_param *p, int n) __attribute__((warn_unused_result));
 bool admin_job_set_formats(struct admin_job *j, const int16_t *f, int n) __attribute__((warn_unused_result));
 bool admin_job_set_oids(struct admin_job *j, const uint32_t *o, int n) __attribute__((warn_unused_result));
@@ -63,9 +64,9 @@ void admin_job_free(struct admin_job *j);
 bool admin_sql_submit(struct admin_job *j, admin_job_done_cb done, void *arg, char *sqlstate, char *err,
 		      size_t errlen) __attribute__((warn_unused_result));
 
-/* Stops the job of a client that leaves (its answer is dropped), or that
- * sent a CancelRequest (its answer is 57014). */
-void admin_sql_cancel(struct admin_job *j, bool client_gone);
+/* Stops the job of an owner that leaves (its answer is dropped, done is not
+ * called), or of a client that sent a CancelRequest (its answer is 57014). */
+void admin_sql_cancel(struct admin_job *j, bool owner_gone);
 
 /* Stops the workers, cancelling what runs; the loop is no longer running. */
 void admin_sql_shutdown(struct sift *s);
