@@ -134,7 +134,7 @@ void admin_show_rowdesc(struct pktbuf *pb, const struct view *v)
 
 void admin_show_rows(struct client *cl, const struct view *v)
 {
-	struct show_sink ss = { { v, show_row_cb, 0 }, &cl->c.gen };
+	struct show_sink ss = { { v, show_row_cb, 0, false }, &cl->c.gen };
 
 	v->rows(cl->sift, &ss.sink);
 	command_complete(ss.pb, "SHOW");

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -19,6 +20,17 @@
 
 #include "util/log.h"
 #include "views/view.h"
+
+/* A view's copy, shared by the jobs that read it (loop thread only). */
+struct shared_snap {
+	struct view_snap sn;
+	int refs;		/* jobs holding it, and one while it is the view's recent copy */
+	int64_t taken;		/* monotonic usec */
+	int64_t cost;		/* usec the copy took */
+};
+
+#define SNAP_REUSE_FACTOR 100		/* a copy serves for 100 times its cost... */
+#define SNAP_REUSE_MAX 2000000		/* ... at most 2 s */
 
 struct admin_workers {
 	struct sift *sift;
@@ -30,11 +42,23 @@ struct admin_workers {
 	struct admin_job *running[ADMIN_SQL_WORKERS];
 	struct admin_job *done;			/* answered, for the loop */
 	bool stop;
+	struct shared_snap **recent;		/* per view: the copy new jobs may share */
+	int nviews;
 	int pipe[2];				/* a byte per answer: wakes the loop */
 	struct event *ev;
 };
 
 /* ---- jobs ---- */
+
+/* A clock of our own: the loop's sift->now stays what it was for this
+ * callback. */
+static int64_t mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 struct admin_job *admin_job_new(struct sift *s, void *owner, const char *sql, size_t len, enum sql_mode mode)
 {
@@ -49,7 +73,8 @@ struct admin_job *admin_job_new(struct sift *s, void *owner, const char *sql, si
 	j->owner = owner;
 	j->sql = strndup(sql, len);
 	j->snaps = calloc((size_t)nviews, sizeof(*j->snaps));
-	if (!j->sql || !j->snaps) {
+	j->held = calloc((size_t)nviews, sizeof(*j->held));
+	if (!j->sql || !j->snaps || !j->held) {
 		admin_job_free(j);
 		return NULL;
 	}
@@ -105,12 +130,21 @@ bool admin_job_set_oids(struct admin_job *j, const uint32_t *o, int n)
 	return true;
 }
 
+static void snap_release(struct shared_snap *ss)
+{
+	if (ss && --ss->refs == 0) {
+		view_snap_free(&ss->sn);
+		free(ss);
+	}
+}
+
 void admin_job_free(struct admin_job *j)
 {
 	if (!j)
 		return;
-	for (int i = 0; j->snaps && i < j->req.nsnaps; i++)
-		view_snap_free(&j->snaps[i]);
+	for (int i = 0; j->held && i < j->req.nsnaps; i++)
+		snap_release(j->held[i]);
+	free(j->held);
 	free(j->snaps);
 	free(j->sql);
 	free(j->params);
@@ -136,16 +170,45 @@ static bool names_view(const char *sql, const char *name)
 	return false;
 }
 
-/* Copies the views the job's text names; false when they do not fit. */
-static bool take_snapshots(struct admin_job *j, size_t max_bytes, size_t *used)
+/* A fresh copy of view i, or the recent one while it is young enough;
+ * NULL (no copy kept) when it does not fit in max_bytes. */
+static struct shared_snap *snapshot_of(struct admin_workers *w, struct sift *s, int i, size_t max_bytes)
+{
+	struct shared_snap *ss = w->recent[i];
+	int64_t now = mono_usec();
+
+	if (ss && ss->sn.bytes <= max_bytes &&
+	    now - ss->taken < (ss->cost * SNAP_REUSE_FACTOR < SNAP_REUSE_MAX ? ss->cost * SNAP_REUSE_FACTOR
+									: SNAP_REUSE_MAX)) {
+		ss->refs++;
+		return ss;
+	}
+	if (!(ss = calloc(1, sizeof(*ss))))
+		return NULL;
+	view_snap_init(&ss->sn, view_all[i], max_bytes);
+	ss->taken = now;
+	if (!view_snap_take(&ss->sn, s)) {
+		view_snap_free(&ss->sn);
+		free(ss);
+		return NULL;
+	}
+	ss->cost = mono_usec() - now;
+	ss->refs = 2; /* the job's, and the recent copy's */
+	snap_release(w->recent[i]);
+	w->recent[i] = ss;
+	return ss;
+}
+
+/* Gives the job the views its text names; false when they do not fit. */
+static bool take_snapshots(struct admin_workers *w, struct admin_job *j, size_t max_bytes, size_t *used)
 {
 	*used = 0;
 	for (int i = 0; i < j->req.nsnaps; i++) {
-		view_snap_init(&j->snaps[i], view_all[i], max_bytes - *used);
 		if (!names_view(j->sql, view_all[i]->name))
 			continue;
-		if (!view_snap_take(&j->snaps[i], j->sift))
+		if (!(j->held[i] = snapshot_of(w, j->sift, i, max_bytes - *used)))
 			return false;
+		j->snaps[i] = j->held[i]->sn; /* read only, by one worker */
 		*used += j->snaps[i].bytes;
 	}
 	return true;
@@ -236,8 +299,15 @@ static struct admin_workers *workers_start(struct sift *s)
 		return NULL;
 	w->sift = s;
 	w->queue_tail = &w->queue;
+	while (view_all[w->nviews])
+		w->nviews++;
+	if (!(w->recent = calloc((size_t)w->nviews, sizeof(*w->recent)))) {
+		free(w);
+		return NULL;
+	}
 	w->pipe[0] = w->pipe[1] = -1;
 	if (!sql_engine_global_init() || pthread_mutex_init(&w->mu, NULL) != 0) {
+		free(w->recent);
 		free(w);
 		return NULL;
 	}
@@ -271,13 +341,16 @@ bool admin_sql_submit(struct admin_job *j, admin_job_done_cb done, void *arg, ch
 		admin_job_free(j);
 		return false;
 	}
-	if (!take_snapshots(j, max, &used)) {
+	int64_t t0 = mono_usec();
+
+	if (!take_snapshots(w, j, max, &used)) {
 		snprintf(sqlstate, 6, "53200");
 		snprintf(err, errlen, "out of memory: the views this query reads take more than admin_sql_memory (%d MB)",
 			 s->cfg.admin_sql_memory);
 		admin_job_free(j);
 		return false;
 	}
+	log_debug("admin_sql: views copied for a query in %lld us (%zu kB)", (long long)(mono_usec() - t0), used >> 10);
 	j->req.now = (double)sift_wall_usec() / 1e6;
 	j->req.timeout_us = s->cfg.admin_sql_timeout;
 	j->req.max_bytes = max - used;
@@ -330,6 +403,9 @@ void admin_sql_shutdown(struct sift *s)
 		close(w->pipe[0]);
 	if (w->pipe[1] >= 0)
 		close(w->pipe[1]);
+	for (int i = 0; i < w->nviews; i++)
+		snap_release(w->recent[i]);
+	free(w->recent);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

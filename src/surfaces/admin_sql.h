@@ -5,7 +5,11 @@
  * are copied into snapshots (views/snapshot.h), then a worker thread runs
  * the statement over them with its own SQLite connection (sql_engine.h)
  * and posts the answer back through a pipe the loop watches. The relay
- * never waits for a console query; the loop's cost is the snapshot copy.
+ * never waits for a console query; the loop's cost is the snapshot copy
+ * (about 2 ms for 5,000 fingerprints). A copy is shared by the statements
+ * that come while it is younger than 100 times what it cost to take (at
+ * most 2 s), so however fast statements come, copying takes at most 1% of
+ * the loop.
  *
  * ADMIN_SQL_WORKERS threads, started at the first job, take jobs in the
  * order they came; a console client has at most one job at a time and
@@ -26,6 +30,7 @@
 #define ADMIN_SQL_WORKERS 2
 
 struct admin_job;
+struct shared_snap;
 
 /* Called on the loop when the job is done (never for an owner that left:
  * admin_sql_cancel(j, true)): the answer is in job->res. The callee frees
@@ -37,7 +42,8 @@ struct admin_job {
 	struct sift *sift;
 	void *owner;			/* the console client, an HTTP request...; NULL once it left */
 	struct sql_request req;
-	struct view_snap *snaps;	/* one per view of view_all */
+	struct view_snap *snaps;	/* one per view of view_all: req.snaps (shallow copies) */
+	struct shared_snap **held;	/* the copies they come from, NULL for views not read */
 	char *sql;			/* owned copies of what req points to */
 	struct sql_param *params;
 	uint8_t *param_data;

@@ -78,6 +78,7 @@ void view_snap_init(struct view_snap *sn, const struct view *v, size_t max_bytes
 	memset(sn, 0, sizeof(*sn));
 	sn->sink.view = v;
 	sn->sink.row = snap_row_cb;
+	sn->sink.unordered = true; /* SQL orders what it needs */
 	sn->max_bytes = max_bytes;
 }
 
