@@ -466,8 +466,7 @@ static void fail(struct sql_conn *c, int rc, const struct sql_budget *bg, struct
 	char msg[512];
 	const char *st = error_state(c, rc, bg, msg, sizeof(msg));
 
-	pkt_reset(&res->out);
-	res->out.failed = false;
+	/* the answers of the statements before it stay, as PostgreSQL sends them */
 	proto_error(&res->out, false, st, msg);
 	res->error = true;
 	memcpy(res->sqlstate, st, 6);
@@ -475,8 +474,6 @@ static void fail(struct sql_conn *c, int rc, const struct sql_budget *bg, struct
 
 static void fail_with(struct sql_result *res, const char *sqlstate, const char *msg)
 {
-	pkt_reset(&res->out);
-	res->out.failed = false;
 	proto_error(&res->out, false, sqlstate, msg);
 	res->error = true;
 	memcpy(res->sqlstate, sqlstate, 6);
@@ -561,8 +558,13 @@ void sql_run(struct sql_conn *c, const struct sql_request *req, struct sql_resul
 	run_all(c, req, &bg, res);
 	tl_budget = NULL;
 	c->req = NULL;
-	if ((res->out.failed || res->head.failed) && !res->error)
+	if (res->out.failed || res->head.failed) { /* the answer outgrew memory: only the error goes */
+		pkt_reset(&res->out);
+		pkt_reset(&res->head);
+		res->out.failed = res->head.failed = false;
+		res->error = false;
 		fail_with(res, "53200", "out of memory building the result");
+	}
 }
 
 void sql_result_free(struct sql_result *res)

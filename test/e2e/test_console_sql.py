@@ -435,3 +435,17 @@ def test_every_worked_example_in_doc_admin_md_runs(busy):
             p.admin(sql)
         except AdminError as e:
             raise AssertionError(f"{sql}\n-> {e}")
+
+
+def test_an_error_in_a_multi_statement_query_keeps_the_results_before_it(busy):
+    p, _ = busy
+    from psycopg import pq
+    with psycopg.connect(p.dsn(ADMIN, p.admin_db), autocommit=True) as conn:
+        conn.pgconn.send_query(b"SELECT 1 AS a; SELECT * FROM no_such_view; SELECT 3")
+        results = []
+        while (res := conn.pgconn.get_result()) is not None:
+            results.append(res)
+        assert [r.status for r in results] == [pq.ExecStatus.TUPLES_OK, pq.ExecStatus.FATAL_ERROR]
+        assert results[0].get_value(0, 0) == b"1"
+        assert results[1].error_field(pq.DiagnosticField.SQLSTATE) == b"42P01"
+        assert exec_simple(conn, "SELECT 4")[1] == [["4"]]
