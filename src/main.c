@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "surfaces/admin.h"
+#include "surfaces/admin_sql.h"
+#include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
 #include "pooler/client.h"
@@ -115,6 +117,12 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		log_error("%s", err);
 	else if (!strcmp(name, "default_pool_size") || !strcmp(name, "reserve_pool_size") || !strcmp(name, "min_pool_size"))
 		pool_resize(s, NULL);
+	else if (!strncmp(name, "stats_bucket", 12) || !strcmp(name, "stats_history_memory")) {
+		if (!an_history_setup(s)) {
+			snprintf(errout, errlen, "out of memory for the statistics history");
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -190,6 +198,8 @@ bool sift_reload(struct sift *s)
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
 	load_auth_file(s);
+	if (!an_history_setup(s))
+		log_error("out of memory applying the history settings; the history keeps its old shape");
 	return true;
 }
 
@@ -476,6 +486,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	ps_registry_free(s);
 	an_free(&s->an);
 	auth_limit_free(s);
+	admin_sql_shutdown(s); /* after the console clients left: no job has a client */
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);
@@ -505,6 +516,7 @@ static void usage(FILE *f)
 		   "  -V, --version          print the version and exit\n"
 		   "  -h, --help             this help\n"
 		   "      --list-settings    print the names of all settings and exit\n"
+		   "      --describe-views   print every view's columns (doc/admin.md's tables) and exit\n"
 		   "      --fingerprint [FILE]...\n"
 		   "                         print the fingerprint and normalized text of each\n"
 		   "                         statement in FILEs (standard input without FILE)\n");
@@ -525,6 +537,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
 		{ "list-settings", no_argument, NULL, 'L' }, { "fingerprint", no_argument, NULL, 'F' },
+		{ "describe-views", no_argument, NULL, 'W' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -541,6 +554,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'L':
 			for (int i = 0; i < config_setting_count(); i++)
 				printf("%s\n", config_setting_name(i));
+			return 0;
+		case 'W':
+			view_describe(stdout);
 			return 0;
 		case 'F':
 			return fp_cli_main(argc - optind, argv + optind);
@@ -611,6 +627,10 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 		return false;
 	}
 	s->an.last_decay = s->now;
+	if (!an_history_setup(s)) {
+		log_fatal("out of memory for the statistics history");
+		return false;
+	}
 	if (!setup_events(s)) {
 		log_fatal("cannot set up the event loop");
 		return false;

@@ -100,6 +100,7 @@ void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us)
 	for (int i = 0; i < 2; i++) {
 		sl[i]->wait_sum_us += wait_us;
 		hist_add(&sl[i]->wait, wait_us);
+		hist_exact_add(&sl[i]->wait_x, wait_us);
 	}
 }
 
@@ -138,6 +139,7 @@ void adv_release(struct adv_pool *a, int64_t now, int size, uint64_t hold_us)
 		sl[i]->hold_sum_us += hold_us;
 		sl[i]->hold_sq_sum += (double)hold_us * (double)hold_us;
 		hist_add(&sl[i]->hold, hold_us);
+		hist_exact_add(&sl[i]->hold_x, hold_us);
 	}
 }
 
@@ -187,6 +189,8 @@ static void slot_merge(struct adv_slot *dst, const struct adv_slot *src)
 		dst->busy_peak = src->busy_peak;
 	hist_merge(&dst->hold, &src->hold);
 	hist_merge(&dst->wait, &src->wait);
+	hist_exact_merge(&dst->hold_x, &src->hold_x);
+	hist_exact_merge(&dst->wait_x, &src->wait_x);
 }
 
 int64_t adv_window(const struct adv_pool *a, int64_t now, struct adv_slot *out)
@@ -230,12 +234,12 @@ void adv_measure(const struct adv_slot *sl, int64_t covered_us, struct adv_measu
 		m->hold_mean_ms = mean / 1e3;
 		m->hold_cv2 = mean > 0 && var > 0 ? var / (mean * mean) : 0;
 	}
-	m->hold_p50_ms = hist_quantile(&sl->hold, 0.50) / 1e3;
-	m->hold_p95_ms = hist_quantile(&sl->hold, 0.95) / 1e3;
-	m->hold_p99_ms = hist_quantile(&sl->hold, 0.99) / 1e3;
-	m->wait_p50_ms = hist_quantile(&sl->wait, 0.50) / 1e3;
-	m->wait_p95_ms = hist_quantile(&sl->wait, 0.95) / 1e3;
-	m->wait_p99_ms = hist_quantile(&sl->wait, 0.99) / 1e3;
+	m->hold_p50_ms = hist_quantile_exact(&sl->hold, &sl->hold_x, 0.50) / 1e3;
+	m->hold_p95_ms = hist_quantile_exact(&sl->hold, &sl->hold_x, 0.95) / 1e3;
+	m->hold_p99_ms = hist_quantile_exact(&sl->hold, &sl->hold_x, 0.99) / 1e3;
+	m->wait_p50_ms = hist_quantile_exact(&sl->wait, &sl->wait_x, 0.50) / 1e3;
+	m->wait_p95_ms = hist_quantile_exact(&sl->wait, &sl->wait_x, 0.95) / 1e3;
+	m->wait_p99_ms = hist_quantile_exact(&sl->wait, &sl->wait_x, 0.99) / 1e3;
 	m->busy_peak = sl->busy_peak;
 	m->utilization = sl->size_us > 0 ? sl->busy_us / sl->size_us : 0;
 	m->queued = sl->queued;

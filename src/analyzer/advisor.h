@@ -42,6 +42,7 @@ struct adv_slot {
 	int busy_peak;
 	struct histogram hold;	/* server hold time per transaction, usec */
 	struct histogram wait;	/* client wait for a server (0: none), usec */
+	struct hist_exact hold_x, wait_x;	/* exact for few samples, clamps the rest */
 };
 
 struct adv_pool {

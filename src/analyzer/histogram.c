@@ -17,6 +17,7 @@
 #include "analyzer/histogram.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define WIDTH HIST_BUCKETS
@@ -222,6 +223,16 @@ void hist_merge(struct histogram *dst, const struct histogram *src)
 			store_add(dst, src->base + i, src->bucket[i]);
 }
 
+/* 0-based index of the nearest-rank q-quantile of n > 0 samples:
+ * ceil(q * n) - 1, clamped to [0, n - 1] (q in [0, 1]). */
+static uint64_t nearest_rank(double q, uint64_t n)
+{
+	double r = ceil(q * (double)n);
+	uint64_t rank = r >= 1.0 ? (uint64_t)r - 1 : 0;
+
+	return rank >= n ? n - 1 : rank; /* rounding of huge counts */
+}
+
 double hist_quantile(const struct histogram *h, double q)
 {
 	uint64_t rank, seen;
@@ -232,9 +243,7 @@ double hist_quantile(const struct histogram *h, double q)
 		q = 0.0;
 	if (q > 1.0)
 		q = 1.0;
-	rank = (uint64_t)(q * (double)(h->count - 1));
-	if (rank >= h->count)
-		rank = h->count - 1; /* rounding of huge counts */
+	rank = nearest_rank(q, h->count);
 	seen = h->zero;
 	if (rank < seen)
 		return 0.0;
@@ -249,4 +258,67 @@ double hist_quantile(const struct histogram *h, double q)
 uint64_t hist_count(const struct histogram *h)
 {
 	return h->count;
+}
+
+void hist_exact_merge(struct hist_exact *dst, const struct hist_exact *src)
+{
+	if (!src->n)
+		return;
+	for (uint64_t i = 0; i < src->n && dst->n + i < HIST_FEW; i++)
+		dst->v[dst->n + i] = src->v[i];
+	if (!dst->n || src->min < dst->min)
+		dst->min = src->min;
+	if (!dst->n || src->max > dst->max)
+		dst->max = src->max;
+	dst->n += src->n;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void hist_quantiles_exact(const struct histogram *h, const struct hist_exact *x, const double *q, int n, double *out)
+{
+	uint64_t seen = h->zero;
+	int i = -1; /* the bucket seen last; -1: the zeros */
+
+	if (x->n <= HIST_FEW || h->count == 0) { /* exact, or empty */
+		for (int k = 0; k < n; k++)
+			out[k] = hist_quantile_exact(h, x, q[k]);
+		return;
+	}
+	for (int k = 0; k < n; k++) {
+		double qk = q[k] > 0.0 ? (q[k] < 1.0 ? q[k] : 1.0) : 0.0; /* NaN reads as 0 */
+		uint64_t rank = nearest_rank(qk, h->count);
+		double v;
+		while (rank >= seen && i + 1 < (int)WIDTH)
+			seen += h->bucket[++i];
+		v = rank >= seen ? key_value(h->top) : i < 0 ? 0.0 : key_value(h->base + (unsigned)i);
+		out[k] = v < (double)x->min ? (double)x->min : v > (double)x->max ? (double)x->max : v;
+	}
+}
+
+double hist_quantile_exact(const struct histogram *h, const struct hist_exact *x, double q)
+{
+	uint64_t v[HIST_FEW];
+	double est;
+
+	if (!x->n)
+		return 0.0;
+	if (!(q > 0.0)) /* also NaN */
+		q = 0.0;
+	if (q > 1.0)
+		q = 1.0;
+	if (x->n <= HIST_FEW) {
+		memcpy(v, x->v, x->n * sizeof(v[0]));
+		qsort(v, x->n, sizeof(v[0]), cmp_u64);
+		return (double)v[nearest_rank(q, x->n)];
+	}
+	est = hist_quantile(h, q);
+	if (est < (double)x->min)
+		return (double)x->min;
+	return est > (double)x->max ? (double)x->max : est;
 }

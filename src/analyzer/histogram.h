@@ -12,8 +12,9 @@
  * bucket is reported as the harmonic midpoint of the integers it holds, which
  * is within a = 2% of every one of them (DDSketch, Masson et al., VLDB 2019).
  *
- * Accuracy. hist_quantile(h, q) estimates the sample of rank
- * floor(q * (n - 1)) (0-based, in sorted order). The estimate is within 2% of
+ * Accuracy. hist_quantile(h, q) estimates the sample of nearest rank
+ * ceil(q * n) (1-based, in sorted order; the smallest for q = 0), so the p99
+ * of fewer than 100 samples is the largest one, as users read it. The estimate is within 2% of
  * that sample whenever the sample is kept at full resolution, which holds:
  *   - for every sample, as long as the largest sample is <= 224,502 us
  *     (0.22 s): the whole range 0 .. 224,502 us fits the store at once;
@@ -73,8 +74,8 @@ void hist_add(struct histogram *h, uint64_t usec);
  * hist_add, and the dropped samples leave hist_count. */
 void hist_merge(struct histogram *dst, const struct histogram *src);
 
-/* The estimated q-quantile in microseconds: the sample of rank
- * floor(q * (hist_count(h) - 1)), within 2% when kept at full resolution
+/* The estimated q-quantile in microseconds: the sample of nearest rank
+ * ceil(q * hist_count(h)) (1-based), within 2% when kept at full resolution
  * (see Accuracy above). q is clamped to [0, 1] (NaN reads as 0); returns 0
  * for an empty histogram. Not for the hot path: a walk over the buckets and
  * a few exp/log calls (well under a microsecond). A double, not an integer: rounding a bucket's
@@ -85,5 +86,45 @@ double hist_quantile(const struct histogram *h, double q) __attribute__((warn_un
 /* Samples counted in h (every hist_add and merged sample, minus any dropped
  * by saturation). */
 uint64_t hist_count(const struct histogram *h) __attribute__((warn_unused_result));
+
+/*
+ * The exact side of a distribution, kept beside a histogram: the smallest
+ * and largest sample and, while there are at most HIST_FEW samples, the
+ * samples themselves. hist_quantile_exact() then answers exactly for few
+ * samples and never outside [min, max] for many (a bucket's midpoint can lie
+ * up to 2% beyond the largest sample). An all-zero struct is empty.
+ */
+#define HIST_FEW 16
+struct hist_exact {
+	uint64_t n;		/* samples added */
+	uint64_t min, max;	/* valid when n > 0 */
+	uint64_t v[HIST_FEW];	/* the first HIST_FEW samples, in arrival order */
+};
+
+/* Counts one sample (the histogram is fed separately). Cannot fail. */
+static inline void hist_exact_add(struct hist_exact *x, uint64_t v)
+{
+	if (x->n < HIST_FEW)
+		x->v[x->n] = v;
+	if (!x->n || v < x->min)
+		x->min = v;
+	if (!x->n || v > x->max)
+		x->max = v;
+	x->n++;
+}
+
+/* Adds src's samples to dst (the samples stay exact while both together
+ * hold at most HIST_FEW). Cannot fail. */
+void hist_exact_merge(struct hist_exact *dst, const struct hist_exact *src);
+
+/* The q-quantile (nearest rank, as hist_quantile) in microseconds: exact
+ * when x holds every sample, else h's estimate clamped to [min, max].
+ * 0 when empty. */
+double hist_quantile_exact(const struct histogram *h, const struct hist_exact *x, double q)
+	__attribute__((warn_unused_result));
+
+/* n quantiles at once (q ascending, each in [0, 1]), as n calls of
+ * hist_quantile_exact() would give them, in one walk over the buckets. */
+void hist_quantiles_exact(const struct histogram *h, const struct hist_exact *x, const double *q, int n, double *out);
 
 #endif

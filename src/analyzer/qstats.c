@@ -58,6 +58,7 @@ void qstats_free(struct qstats *qs)
 		}
 	free(qs->slots);
 	free(qs->index);
+	free(qs->touched);
 	memset(qs, 0, sizeof(*qs));
 }
 
@@ -71,6 +72,60 @@ void qstats_reset(struct qstats *qs)
 	qs->used = 0;
 	qs->free_hint = 0;
 	qs->evictions = 0;
+	qs->ntouched = 0;
+	qs->touched_all = false;
+	if (qs->hist)
+		hs_reset(qs->hist);
+}
+
+bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now)
+{
+	if (h && !qs->touched) {
+		qs->captouched = qs->max * 2 + 1;
+		if (!(qs->touched = calloc(qs->captouched, sizeof(*qs->touched))))
+			return false;
+	}
+	qs->hist = h;
+	if (h)
+		qs->bucket = hs_bucket_of(h, now);
+	return true;
+}
+
+/* Closes e's numbers of the current bucket into the history. */
+static void close_entry(struct qstats *qs, struct qentry *e)
+{
+	if (e->cur.calls && qs->hist)
+		hs_close_query(qs->hist, qs->bucket, e->fp, e->db, e->user, e->kind, &e->cur);
+}
+
+void qstats_roll(struct qstats *qs, int64_t now)
+{
+	if (!qs->hist || now < qs->bucket + qs->hist->len_us)
+		return;
+	if (qs->touched_all) {
+		for (uint32_t i = 0; i < qs->max; i++)
+			if (qs->slots[i] && qs->slots[i]->id)
+				close_entry(qs, qs->slots[i]);
+	} else {
+		for (uint32_t i = 0; i < qs->ntouched; i++)
+			if (qs->slots[qs->touched[i]]->id)
+				close_entry(qs, qs->slots[qs->touched[i]]);
+	}
+	qs->ntouched = 0;
+	qs->touched_all = false;
+	qs->bucket = hs_bucket_of(qs->hist, now);
+}
+
+double qstats_quantile_us(const struct qentry *e, double q)
+{
+	return hist_quantile_exact(&e->hist, &e->exact, q);
+}
+
+void qstats_p50_p95_p99_us(const struct qentry *e, double out[3])
+{
+	static const double q[3] = { 0.50, 0.95, 0.99 };
+
+	hist_quantiles_exact(&e->hist, &e->exact, q, 3, out);
 }
 
 void qstats_drop_samples(struct qstats *qs)
@@ -154,6 +209,7 @@ static uint32_t pick_slot(struct qstats *qs)
 		}
 	}
 	index_remove(qs, best);
+	close_entry(qs, qs->slots[best]);
 	entry_clear(qs->slots[best]);
 	qs->used--;
 	qs->evictions++;
@@ -242,10 +298,22 @@ static void count_app(struct qentry *e, const char *app)
 		a[i].count--;
 }
 
-void qstats_record(struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate, uint64_t wait_us,
-		   const char *app, int64_t now)
+void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
+		   uint64_t wait_us, const char *app, int64_t now)
 {
 	double delta;
+
+	if (qs->hist) {
+		if (now >= qs->bucket + qs->hist->len_us)
+			qstats_roll(qs, now);
+		if (!e->cur.calls) {
+			if (qs->ntouched < qs->captouched)
+				qs->touched[qs->ntouched++] = e->slot;
+			else
+				qs->touched_all = true;
+		}
+		hs_qcur_add(&e->cur, dur_us, rows, sqlstate && *sqlstate, wait_us);
+	}
 
 	e->calls++;
 	e->usage++;
@@ -261,6 +329,7 @@ void qstats_record(struct qentry *e, uint64_t dur_us, uint64_t rows, const char 
 	e->m2 += delta * ((double)dur_us - e->mean_us);
 	e->last_seen = now;
 	hist_add(&e->hist, dur_us);
+	hist_exact_add(&e->exact, dur_us);
 	if (sqlstate && *sqlstate)
 		count_error(e, sqlstate);
 	count_app(e, app ? app : "");

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "analyzer/histogram.h"
+#include "analyzer/history.h"
 
 #define QSTATS_ERR_SLOTS 4	/* SQLSTATEs counted one by one; the rest as "other" */
 #define QSTATS_APP_SLOTS 2	/* application_name heavy-hitter candidates */
@@ -56,6 +57,8 @@ struct qentry {
 	char *tag;			/* last first-comment tag seen, or NULL (owned) */
 	char *sample;			/* last literal text, only with samples on (owned) */
 	struct histogram hist;
+	struct hist_exact exact;	/* min, max and the first samples: percentiles of few calls are exact */
+	struct hs_qcur cur;		/* this time bucket's numbers (history.h) */
 };
 
 struct qstats {
@@ -67,6 +70,11 @@ struct qstats {
 	uint64_t next_id;
 	uint64_t evictions;
 	uint64_t rng;
+	struct history *hist;		/* where time buckets are closed into; NULL: no history */
+	int64_t bucket;			/* start of the current bucket, wall usec */
+	uint32_t *touched;		/* slots with numbers in the current bucket */
+	uint32_t ntouched, captouched;
+	bool touched_all;		/* touched overflowed: every slot is checked at the roll */
 };
 
 /* Sets up an empty table of at most max entries. false when out of memory
@@ -90,10 +98,22 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 /* The entry in slot (e->slot of an entry seen earlier) when it still has id; NULL when it was evicted. */
 struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64_t id);
 
+/* Keeps per-bucket history in h from now on (NULL: none); the current
+ * bucket is the one now falls in. false when out of memory. */
+bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now) __attribute__((warn_unused_result));
 /* One execution: duration, rows, SQLSTATE (NULL when it succeeded), the
- * time the client waited for a server, its application_name ("" if none). */
-void qstats_record(struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate, uint64_t wait_us,
-		   const char *app, int64_t now);
+ * time the client waited for a server, its application_name ("" if none),
+ * now in wall-clock usec (a time past the current bucket closes it first). */
+void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
+		   uint64_t wait_us, const char *app, int64_t now);
+/* Closes the current bucket into the history when now is past it (the
+ * janitor calls it, so that quiet times close buckets too). */
+void qstats_roll(struct qstats *qs, int64_t now);
+/* The q-quantile of e's durations, usec: exact for a few calls, never
+ * outside [min, max] (hist_quantile_exact). */
+double qstats_quantile_us(const struct qentry *e, double q);
+/* p50, p95 and p99 of e's durations at once, usec. */
+void qstats_p50_p95_p99_us(const struct qentry *e, double out[3]);
 
 /* Notes the first comment of the last call (NULL or "": keeps the old one). */
 void qstats_set_tag(struct qentry *e, const char *tag, size_t len);

@@ -63,9 +63,10 @@ static struct advisor *adv_of(struct pool *p)
 
 void advisor_on_link(struct pool *p, int64_t wait_us)
 {
-	struct advisor *a = adv_of(p);
+	struct advisor *a;
 
-	if (!a)
+	an_pool_link(p, wait_us);
+	if (!(a = adv_of(p)))
 		return;
 	adv_assign(&a->m, p->sift->now, pool_size_of(p->sift, p), (uint64_t)(wait_us > 0 ? wait_us : 0));
 	/* refreshed while the pool is used, once SHOW POOL_ADVICE asked */
@@ -96,8 +97,10 @@ void advisor_on_request(struct pool *p)
 
 void advisor_on_wait(struct pool *p)
 {
-	struct advisor *a = adv_of(p);
+	struct advisor *a;
 
+	an_pool_wait(p);
+	a = adv_of(p);
 	if (a)
 		adv_queued(&a->m, p->sift->now, pool_size_of(p->sift, p));
 }

@@ -82,6 +82,8 @@ struct analyzer {
 	uint64_t statements;	/* recorded executions */
 	uint64_t untracked;	/* replies that could not be matched to a statement */
 	struct findings *fd;	/* N+1, slow statements, hazards (findings.h); made on first use */
+	struct history hist;	/* closed time buckets (query_history, pool_history) */
+	int64_t pool_bucket;	/* the bucket pools' numbers are collected for */
 };
 
 /* Sets up the statistics table. false when out of memory. */
@@ -114,7 +116,17 @@ struct fd_client *an_client_findings(struct client *cl);
  * so every server ignores replies until its client's work drains. */
 void an_resync_all(struct sift *s);
 
-/* Periodic work (decay of use counts). */
+/* Periodic work (decay of use counts, closing time buckets). */
 void an_janitor(struct sift *s);
+
+/* Pool events for pool_history (called from advisor_pool.c's hooks): a
+ * client got a server after waiting wait_us; a client starts to wait. */
+struct pool;
+void an_pool_link(struct pool *p, int64_t wait_us);
+void an_pool_wait(struct pool *p);
+
+/* Applies stats_bucket_seconds, stats_buckets and stats_history_memory
+ * (start, RELOAD, SET). false when out of memory: history stays as it was. */
+bool an_history_setup(struct sift *s) __attribute__((warn_unused_result));
 
 #endif

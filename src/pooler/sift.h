@@ -141,6 +141,8 @@ struct pool {
 	char last_login_sqlstate[6];
 	struct stats stats;
 	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
+	struct hs_pcur hist;		/* this time bucket's numbers (pool_history) */
+	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
 };
 
 enum client_state {
@@ -193,6 +195,7 @@ struct client {
 	uint64_t an_wait_us;		/* wait for a server, charged to the next statement */
 	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
+	struct console_client *console;	/* console: statements, portals, a query in flight (lazy) */
 };
 
 enum server_state {
@@ -262,7 +265,14 @@ struct console_ops {
 	void (*welcome)(struct client *cl, const char *client_encoding, const char *application_name);
 	/* processes what a console client sent */
 	void (*input)(struct client *cl);
+	/* a CancelRequest names this console client */
+	void (*cancel)(struct client *cl);
+	/* the console client is closing: forget its state (cl->console) */
+	void (*closed)(struct client *cl);
 };
+
+struct console_client;		/* the console's per-client state (surfaces/) */
+struct admin_workers;		/* the console's SQL threads (surfaces/admin_sql.c) */
 
 enum shutdown_mode {
 	SHUTDOWN_NONE,
@@ -295,6 +305,7 @@ struct sift {
 	int64_t now;			/* monotonic usec, refreshed per callback */
 	int64_t wall_offset;		/* wall clock = now + wall_offset */
 	const struct console_ops *console;
+	struct admin_workers *sqlw;	/* the console's SQL threads, started at the first SELECT */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */
 	struct auth_mock mock;

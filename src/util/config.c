@@ -100,6 +100,11 @@ static const struct setting settings[] = {
 	S_(slow_query_explain_interval, ST_TIME, R, "60", 0, 0),
 	S_(slow_query_explain_rate, ST_INT, R, "30", 0, 100000),
 	S_(idle_in_transaction_warn_ms, ST_INT, R, "5000", 0, INT_MAX),
+	S_(stats_bucket_seconds, ST_INT, R, "60", 1, 86400),
+	S_(stats_buckets, ST_INT, R, "60", 1, 100000),
+	S_(stats_history_memory, ST_INT, R, "64", 1, 65536),
+	S_(admin_sql_timeout, ST_TIME, R, "2", 0, 0),
+	S_(admin_sql_memory, ST_INT, R, "64", 1, 65536),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))

@@ -131,6 +131,12 @@ struct config {
 	usec_t slow_query_explain_interval;
 	int slow_query_explain_rate;
 	int idle_in_transaction_warn_ms;
+	/* history and the console's SQL (doc/admin.md) */
+	int stats_bucket_seconds;
+	int stats_buckets;
+	int stats_history_memory;	/* MB */
+	usec_t admin_sql_timeout;
+	int admin_sql_memory;		/* MB */
 
 	struct db_conf *dbs;
 	int ndbs;

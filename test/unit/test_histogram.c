@@ -80,10 +80,13 @@ static uint64_t *xmalloc_u64(size_t n)
 	return p;
 }
 
-/* The exact quantile with the histogram's rank rule. */
+/* The exact quantile with the histogram's rank rule (nearest rank). */
 static uint64_t exact_quantile(const uint64_t *sorted, size_t n, double q)
 {
-	return sorted[(size_t)(q * (double)(n - 1))];
+	double r = ceil(q * (double)n);
+	size_t i = r >= 1.0 ? (size_t)r - 1 : 0;
+
+	return sorted[i >= n ? n - 1 : i];
 }
 
 static bool within(double est, uint64_t exact, double rel)
@@ -297,7 +300,7 @@ static void test_collapsing(void)
 	ok(p50 >= 10.0 && p50 <= 1e8 / COLLAPSE_RATIO,
 	   "after a 100 s outlier p50 of 10 us samples collapses up to at most max/%.0f (%.1f)",
 	   COLLAPSE_RATIO, p50);
-	ok(within(hist_quantile(&h, 0.9995), 224502, REL_ERR),
+	ok(within(hist_quantile(&h, 0.999), 224502, REL_ERR), /* rank 1001 of 1002 */
 	   "a sample inside the window (224502 us) stays within 2%%");
 
 	/* Low values arriving after the window moved up are collapsed too,
@@ -326,7 +329,7 @@ static bool same_quantiles(const struct histogram *a, const struct histogram *b)
 	if (n != hist_count(b))
 		return false;
 	for (uint64_t r = 0; r < n; r++) {
-		double q = n > 1 ? (double)r / (double)(n - 1) : 0.0;
+		double q = ((double)r + 0.5) / (double)n; /* nearest rank r + 1 */
 		if (hist_quantile(a, q) != hist_quantile(b, q))
 			return false;
 	}
@@ -548,6 +551,81 @@ static int bench(void)
 	return 0;
 }
 
+/* ---- percentiles that make sense at any sample count ---- */
+
+/* Feeds both halves, as qstats and the advisor do. */
+static void add_both(struct histogram *h, struct hist_exact *x, uint64_t v)
+{
+	hist_add(h, v);
+	hist_exact_add(x, v);
+}
+
+static void test_exact(void)
+{
+	struct histogram h, h2;
+	struct hist_exact x = { 0 }, x2 = { 0 };
+	/* 9 transactions, one of which held 1.5 s (the advisor's case) */
+	static const uint64_t hold[] = { 4027, 3100, 2900, 3500, 1500000, 3300, 3900, 2700, 3800 };
+	bool never_out = true;
+
+	hist_init(&h);
+	hist_init(&h2);
+	ok(hist_quantile_exact(&h, &x, 0.99) == 0.0, "empty: p99 is 0");
+	for (size_t i = 0; i < sizeof(hold) / sizeof(hold[0]); i++)
+		add_both(&h, &x, hold[i]);
+	ok(hist_quantile(&h, 0.99) >= 1500000 * (1 - REL_ERR), "nearest rank: p99 of 9 samples is the largest (%.0f)",
+	   hist_quantile(&h, 0.99));
+	ok(hist_quantile_exact(&h, &x, 0.99) == 1500000.0, "p99 of 9 is exactly the 1.5 s sample (%.1f)",
+	   hist_quantile_exact(&h, &x, 0.99));
+	ok(hist_quantile_exact(&h, &x, 0.5) == 3500.0, "p50 of 9 is the 5th smallest, exactly (%.1f)",
+	   hist_quantile_exact(&h, &x, 0.5));
+	ok(hist_quantile_exact(&h, &x, 0.0) == 2700.0, "p0 is the smallest");
+	/* few samples: exact values, not bucket midpoints */
+	add_both(&h2, &x2, 1206200);
+	add_both(&h2, &x2, 1000);
+	ok(hist_quantile_exact(&h2, &x2, 0.99) == 1206200.0, "2 samples: p99 is the max exactly (%.1f)",
+	   hist_quantile_exact(&h2, &x2, 0.99));
+	/* many samples: never above the max nor below the min */
+	for (int i = 0; i < 5000; i++)
+		add_both(&h2, &x2, 1000 + rng() % 1205200);
+	for (double q = 0; q <= 1.0; q += 0.01) {
+		double v = hist_quantile_exact(&h2, &x2, q);
+		if (v > (double)x2.max || v < (double)x2.min)
+			never_out = false;
+	}
+	ok(never_out && hist_quantile_exact(&h2, &x2, 1.0) == (double)x2.max,
+	   "5002 samples: every percentile within [min, max], p100 is the max");
+	/* merging keeps samples exact while they fit */
+	x = (struct hist_exact){ 0 };
+	x2 = (struct hist_exact){ 0 };
+	hist_init(&h);
+	for (int i = 0; i < 3; i++)
+		add_both(&h, &x, 100 + (uint64_t)i);
+	hist_exact_add(&x2, 7);
+	hist_exact_merge(&x, &x2);
+	ok(x.n == 4 && x.min == 7 && x.max == 102 && hist_quantile_exact(&h, &x, 0.0) == 7.0,
+	   "merged exact sides stay exact (n %llu, min %llu)", (unsigned long long)x.n, (unsigned long long)x.min);
+	/* several quantiles in one walk give what one call each gives */
+	{
+		static const double qs[] = { 0.0, 0.1, 0.5, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0 };
+		double many[9];
+		bool same = true;
+		for (int round = 0; round < 3; round++) {
+			hist_init(&h);
+			x = (struct hist_exact){ 0 };
+			for (int i = 0; i < (round == 0 ? 10 : round == 1 ? 1000 : 50000); i++) {
+				uint64_t v = rng() % 17 == 0 ? 0 : lognormal(2000, 1.5);
+				hist_add(&h, v);
+				hist_exact_add(&x, v);
+			}
+			hist_quantiles_exact(&h, &x, qs, 9, many);
+			for (int k = 0; k < 9; k++)
+				same = same && many[k] == hist_quantile_exact(&h, &x, qs[k]);
+		}
+		ok(same, "hist_quantiles_exact() equals hist_quantile_exact() at every q, for 10, 1000 and 50000 samples");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
@@ -564,6 +642,7 @@ int main(int argc, char **argv)
 	test_saturation();
 	test_reset_empty();
 	test_monotonic();
+	test_exact();
 
 	return tap_end();
 }

@@ -1,0 +1,23 @@
+/*
+ * families: the view declarations, one file per family (pooler.c,
+ * queries.c, findings.c, history.c, registry.c); registry.c lists them.
+ * Internal to views/.
+ */
+#ifndef PGSIFT_VIEWS_FAMILIES_H
+#define PGSIFT_VIEWS_FAMILIES_H
+
+#include "views/view.h"
+
+/* pooler.c: PgBouncer's SHOW sets */
+extern const struct view view_version, view_config, view_databases, view_pools, view_clients, view_servers,
+	view_stats, view_stats_totals, view_stats_averages, view_lists, view_users;
+/* queries.c: the analyzer's statistics */
+extern const struct view view_queries, view_analyzer, view_prepared_statements, view_pool_advice;
+/* findings.c */
+extern const struct view view_nplusone, view_slow, view_slow_plans, view_hazards;
+/* history.c: statistics per time bucket */
+extern const struct view view_query_history, view_pool_history;
+/* registry.c */
+extern const struct view view_views, view_columns;
+
+#endif

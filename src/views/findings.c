@@ -1,0 +1,213 @@
+/*
+ * findings views: N+1 patterns, slow statements and their plans, and
+ * transaction-pooling hazards (doc/analyzer.md).
+ */
+#include <stdlib.h>
+
+#include "views/families.h"
+#include "pooler/findings.h"
+#include "pooler/sift.h"
+
+static double ms(uint64_t us)
+{
+	return (double)us / 1e3;
+}
+
+static const struct view_col nplusone_cols[] = {
+	{ "kind", 's', "",
+	  "`n+1`: a run of the same parameterized SELECT right after a different SELECT; `repeated`: one shape run `nplusone_min_repeats` times or more anywhere in one unit of work; `duplicate`: the same shape with the same parameter values run twice or more in one unit." },
+	{ "database", 's', "",
+	  "Database entry of the client." },
+	{ "application_name", 's', "",
+	  "The client's application_name during the unit of work." },
+	{ "client_addr", 's', "",
+	  "Address:port of the last client it was seen on (`unix` for a Unix socket)." },
+	{ "source_fingerprint", 's', "",
+	  "The SELECT that came before the run (`n+1`), or the unit's first SELECT (`repeated`, `duplicate`)." },
+	{ "fingerprint", 's', "",
+	  "The repeated statement's shape." },
+	{ "occurrences", 'q', "count",
+	  "Units of work (runs) it was seen in." },
+	{ "max_count", 'i', "count",
+	  "Largest number of executions in one occurrence." },
+	{ "last_count", 'i', "count",
+	  "Executions in the last occurrence." },
+	{ "repeated_calls", 'q', "count",
+	  "Executions of the repeated statement over all occurrences." },
+	{ "repeated_total_ms", 'D', "ms",
+	  "Their execution time, milliseconds." },
+	{ "repeated_mean_ms", 'D', "ms",
+	  "repeated_total_ms / repeated_calls." },
+	{ "run_total_ms", 'D', "ms",
+	  "Wall time of the occurrences, from sending the first repeated statement to the reply to the last: includes the round trips and client time the pattern costs. The sort key." },
+	{ "run_mean_ms", 'D', "ms",
+	  "run_total_ms / occurrences." },
+	{ "first_seen", 'T', "time",
+	  "First occurrence (UTC)." },
+	{ "last_seen", 'T', "time",
+	  "Last occurrence (UTC)." },
+	{ "tag", 's', "",
+	  "The first comment of the repeated statement (sqlcommenter `route=`, `controller=` ...), else of the source, or NULL." },
+	{ "source_query", 's', "",
+	  "Normalized text of the source." },
+	{ "query", 's', "",
+	  "Normalized text of the repeated statement." },
+	{ "suggestion", 's', "",
+	  "What to do instead, one line." },
+};
+static void nplusone_rows(struct sift *s, struct view_sink *sink)
+{
+	struct findings *fd = fd_get(s);
+	const struct np_finding **v = NULL;
+	size_t n;
+
+	if (fd)
+		fd_janitor(s); /* units that ended by silence since the last tick */
+	n = fd ? np_sorted(&fd->np, &v) : 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct np_finding *f = v[i];
+		char sh[17], rh[17];
+		fp_hex(f->source_fp, sh);
+		fp_hex(f->fp, rh);
+		view_row(sink, np_kind_name(f->kind), f->db, f->app, f->client, sh, rh, (int64_t)f->occurrences,
+			 (int)f->max_count, (int)f->last_count, (int64_t)f->rep_calls, ms(f->rep_us),
+			 f->rep_calls ? ms(f->rep_us) / (double)f->rep_calls : 0.0, ms(f->wall_us),
+			 f->occurrences ? ms(f->wall_us) / (double)f->occurrences : 0.0, f->first_seen, f->last_seen,
+			 f->tag, f->source_text, f->text, np_suggestion(f->kind));
+	}
+	free(v);
+}
+
+const struct view view_nplusone = { "nplusone", "One row per N+1 pattern: a statement repeated in a loop after its source.",
+				    nplusone_cols, VIEW_NCOLS(nplusone_cols), nplusone_rows };
+
+static const char *plan_status(struct findings *fd, const struct sl_entry *e)
+{
+	const struct sl_plan *p = sl_plan_find(&fd->sl, e->fp, e->db, e->user);
+
+	return p ? sl_plan_status_name(p->status) : "none";
+}
+
+static const struct view_col slow_cols[] = {
+	{ "time", 'T', "time",
+	  "When it ended (UTC)." },
+	{ "duration_ms", 'D', "ms",
+	  "Execution time, milliseconds (as in `SHOW QUERIES`)." },
+	{ "wait_ms", 'D', "ms",
+	  "Time the client waited for a server before it (not part of duration_ms)." },
+	{ "database", 's', "",
+	  "Database entry." },
+	{ "user", 's', "",
+	  "User the client logged in as." },
+	{ "application_name", 's', "",
+	  "The client's application_name." },
+	{ "client_addr", 's', "",
+	  "Client address:port (`unix` for a Unix socket)." },
+	{ "fingerprint", 's', "",
+	  "Its shape." },
+	{ "kind", 's', "",
+	  "As in `SHOW QUERIES`." },
+	{ "rows", 'q', "count",
+	  "Rows from the CommandComplete tag." },
+	{ "sqlstate", 's', "",
+	  "The error's SQLSTATE, NULL when it succeeded." },
+	{ "tag", 's', "",
+	  "Its first comment (sqlcommenter), or NULL." },
+	{ "query", 's', "",
+	  "Normalized text." },
+	{ "sample", 's', "",
+	  "The statement as sent, with its literals (for the extended protocol: the Parse text, whose parameters stay `$n`); NULL unless `log_query_samples` is on." },
+	{ "plan_status", 's', "",
+	  "Plan of this fingerprint in `SHOW SLOW_PLANS`: `ok`, `pending`, `error`, `skipped`, or `none` (not explainable, or capture off or rate-limited)." },
+};
+static void slow_rows(struct sift *s, struct view_sink *sink)
+{
+	struct findings *fd = fd_get(s);
+	const struct sl_entry *e;
+
+	for (uint32_t i = 0; fd && (e = sl_get(&fd->sl, i)); i++) {
+		char hex[17];
+		fp_hex(e->fp, hex);
+		view_row(sink, e->when, ms(e->dur_us), ms(e->wait_us), e->db, e->user, e->app, e->client, hex,
+			 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->rows, *e->sqlstate ? e->sqlstate : NULL,
+			 *e->tag ? e->tag : NULL, e->text, e->sample, plan_status(fd, e));
+	}
+}
+
+const struct view view_slow = { "slow", "One row per recent statement slower than slow_query_ms, newest first.",
+				slow_cols, VIEW_NCOLS(slow_cols), slow_rows };
+
+static const struct view_col slow_plans_cols[] = {
+	{ "fingerprint", 's', "",
+	  "The statement's shape." },
+	{ "database", 's', "",
+	  "Database entry." },
+	{ "user", 's', "",
+	  "User the client logged in as (as in `SHOW SLOW`); the capture connects as the pool's user, which differs only when the database entry forces one with `user=`." },
+	{ "status", 's', "",
+	  "`pending` (capture running), `ok`, `error` (the connection or EXPLAIN failed: plan holds the message), `skipped` (plan holds why: binary parameters, text not kept, named portal)." },
+	{ "captured_at", 'T', "time",
+	  "When the result came (UTC), NULL while pending." },
+	{ "query", 's', "",
+	  "Normalized text." },
+	{ "duration_ms", 'D', "ms",
+	  "Duration of the slow execution that asked for the plan." },
+	{ "plan", 's', "",
+	  "EXPLAIN output, one line per plan row; or the error or reason." },
+};
+static void slow_plans_rows(struct sift *s, struct view_sink *sink)
+{
+	struct findings *fd = fd_get(s);
+
+	for (uint32_t i = 0; fd && i < fd->sl.nplans; i++) {
+		const struct sl_plan *p = &fd->sl.plans[i];
+		char hex[17];
+		if (!p->id)
+			continue;
+		fp_hex(p->fp, hex);
+		view_row(sink, hex, p->db, p->user, sl_plan_status_name(p->status), (int64_t)p->captured, p->text,
+			 ms(p->dur_us), p->plan);
+	}
+}
+
+const struct view view_slow_plans = { "slow_plans", "One row per slow statement shape with its captured plan.",
+				      slow_plans_cols, VIEW_NCOLS(slow_plans_cols), slow_plans_rows };
+
+static const struct view_col hazards_cols[] = {
+	{ "kind", 's', "",
+	  "`set` (SET/RESET of a setting pgsift does not carry across servers, not `SET LOCAL`), `listen`, `advisory_lock` (session-level `pg_advisory_lock` and friends), `prepare` (SQL `PREPARE`), `temp_table` (without `ON COMMIT DROP`), `hold_cursor` (`DECLARE ... WITH HOLD`), `set_role` (`SET ROLE`, `SET SESSION AUTHORIZATION`, their `RESET`), `idle_in_transaction` (a server kept idle in a transaction longer than `idle_in_transaction_warn_ms`)." },
+	{ "database", 's', "",
+	  "Database entry." },
+	{ "application_name", 's', "",
+	  "The client's application_name." },
+	{ "fingerprint", 's', "",
+	  "The statement; for `idle_in_transaction`, the last statement before the pause." },
+	{ "count", 'q', "count",
+	  "Times seen." },
+	{ "first_seen", 'T', "time",
+	  "First time (UTC)." },
+	{ "last_seen", 'T', "time",
+	  "Last time (UTC)." },
+	{ "query", 's', "",
+	  "Normalized text." },
+	{ "advice", 's', "",
+	  "What to do instead, one line." },
+};
+static void hazards_rows(struct sift *s, struct view_sink *sink)
+{
+	struct findings *fd = fd_get(s);
+	const struct hz_entry **v = NULL;
+	size_t n = fd ? hz_sorted(&fd->hz, &v) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct hz_entry *e = v[i];
+		char hex[17];
+		fp_hex(e->fp, hex);
+		view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen,
+			 e->last_seen, e->text, hz_advice(e->kind));
+	}
+	free(v);
+}
+
+const struct view view_hazards = { "hazards", "One row per session feature that breaks under transaction pooling, by kind and shape.",
+				   hazards_cols, VIEW_NCOLS(hazards_cols), hazards_rows };
