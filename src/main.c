@@ -339,7 +339,8 @@ static bool check_user(const char *user, struct run_as *ra)
 		if (!root)
 			return true;
 		fprintf(stderr, "pgsift: refusing to run as root: start pgsift as an unprivileged user, or as root with "
-				"-u USER (pgsift then switches to USER once its listening sockets are open)\n");
+				"-u USER or the setting user = USER (pgsift then switches to USER once its listening "
+				"sockets are open)\n");
 		return false;
 	}
 	if (!(pw = getpwnam(user)) || strlen(user) >= sizeof(ra->name)) {
@@ -585,7 +586,8 @@ static bool sift_start_config(struct sift *s, const struct options *o, struct pi
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);
 	config_diag_free(&d);
-	if (!ok || !s->config_path || !check_user(o->user, ra))
+	/* -u wins over the config's user, as in PgBouncer */
+	if (!ok || !s->config_path || !check_user(o->user ? o->user : *s->cfg.user ? s->cfg.user : NULL, ra))
 		return false;
 	/* before anything else: a second instance must not touch the first's files */
 	if (pidfile_lock(pf, s->cfg.pidfile, err, sizeof(err)) != PIDFILE_OK) {

@@ -66,6 +66,7 @@ static const struct setting settings[] = {
 	S_(pkt_buf, ST_INT, 0, "4096", 512, 16 << 20),
 	S_(logfile, ST_STR, R, "", 0, 0),
 	S_(pidfile, ST_STR, 0, "", 0, 0),
+	S_(user, ST_STR, 0, "", 0, 0),
 	S_(log_connections, ST_BOOL, R, "1", 0, 0),
 	S_(log_disconnections, ST_BOOL, R, "1", 0, 0),
 	S_(log_pooler_errors, ST_BOOL, R, "1", 0, 0),

@@ -92,6 +92,7 @@ struct config {
 	int pkt_buf;
 	char *logfile;
 	char *pidfile;
+	char *user;			/* as -u: who to run as when started as root */
 	bool log_connections;
 	bool log_disconnections;
 	bool log_pooler_errors;

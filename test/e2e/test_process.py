@@ -95,6 +95,17 @@ def test_root_with_u_switches_user_after_binding(pooler):
 
 
 @as_root
+def test_user_setting_works_as_u(pooler):
+    """PgBouncer's `user = ...` in the config does what -u does."""
+    pw = pwd.getpwnam("postgres")
+    p = pooler(start=False, user="postgres")
+    p.start(as_invoker=True)
+    wait_for(lambda: "switched to user postgres" in p.log(), what="the switch")
+    assert proc_ids(p.pid)[0] == [str(pw.pw_uid)] * 4
+    assert p.connect().execute("select 3").fetchone() == (3,)
+
+
+@as_root
 def test_files_root_made_do_not_break_a_start_as_the_user(pooler, tmp_base):
     """The report: a start as root left a root-owned log, and the normal
     start after it failed. With -u every file is the user's."""

@@ -1031,7 +1031,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 21, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 22, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1064,7 +1064,7 @@ static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
 	"unix_socket_mode = 0700\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
-	"auth_fail_limit = 7\nauth_fail_window = 2min\n"
+	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"stats_bucket_seconds = 30\nstats_buckets = 90\nstats_history_memory = 32\nadmin_sql_timeout = 5\nadmin_sql_memory = 16\n"
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
