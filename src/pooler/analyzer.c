@@ -31,7 +31,9 @@ struct an_client {
 bool an_init(struct analyzer *an, uint32_t max_fingerprints)
 {
 	memset(an, 0, sizeof(*an));
-	return qstats_init(&an->qs, max_fingerprints);
+	/* calloc: the pages of slots never used are never touched */
+	an->cache = calloc(AN_CACHE_SETS * AN_CACHE_WAYS, sizeof(*an->cache));
+	return an->cache && qstats_init(&an->qs, max_fingerprints);
 }
 
 void an_free(struct analyzer *an)
@@ -39,6 +41,8 @@ void an_free(struct analyzer *an)
 	fd_free(an->fd);
 	an->fd = NULL;
 	qstats_free(&an->qs);
+	free(an->cache);
+	an->cache = NULL;
 }
 
 static uint64_t name_hash(const char *s, size_t n)
@@ -173,8 +177,6 @@ static uint64_t text_hash(const char *s, size_t n)
 	return h ^ (h >> 29);
 }
 
-/* Fingerprints one statement and finds or creates its entry. A text seen
- * recently by the same database and user skips the lexer. */
 /* The sqlcommenter trace id (W3C traceparent "00-<trace id>-<span id>-<flags>"),
  * hashed; 0 when there is none. */
 static uint64_t trace_of(const struct fp_result *fr)
@@ -190,6 +192,42 @@ static uint64_t trace_of(const struct fp_result *fr)
 	return name_hash(tp, n);
 }
 
+_Static_assert(AN_CACHE_WAYS == 2, "fingerprint() keeps one bit of recency per way");
+
+/* The cache set of a text whose fp_skel_prefix() is prefix */
+static struct an_cache_ent *cache_set(struct analyzer *an, uint64_t prefix, const struct client *cl)
+{
+	uint64_t h = prefix ^ ((uint64_t)(uintptr_t)cl->db * 0x9E3779B97F4A7C15ull) ^
+		     ((uint64_t)(uintptr_t)cl->user * 0xC2B2AE3D27D4EB4Full);
+
+	return &an->cache[(h ^ (h >> 29)) % AN_CACHE_SETS * AN_CACHE_WAYS];
+}
+
+/* Is the text the cached one up to the values of its literals (or the same,
+ * for an exact entry)? *th gets the text's hash (see fingerprint()). */
+static bool cache_hit(const struct an_cache_ent *ce, uint64_t prefix, const struct client *cl, const char *sql,
+		      size_t len, uint64_t *th)
+{
+	uint64_t lits;
+
+	if (ce->prefix != prefix || !ce->len || ce->db != cl->db || ce->user != cl->user)
+		return false;
+	if (ce->exact) {
+		*th = ce->skel;
+		return ce->len == len && memcmp(ce->text, sql, len) == 0;
+	}
+	if (!fp_skel_same(ce->text, ce->len, &ce->lits, sql, len, &lits))
+		return false;
+	*th = (lits ^ ce->skel) * 0x9E3779B97F4A7C15ull;
+	return true;
+}
+
+/* Fingerprints one statement and finds or creates its entry. A text seen
+ * recently by the same database and user, up to the values of its literals
+ * (or exactly when fp_skel_key() does not take it), skips the lexer.
+ * *th_out gets a hash of the whole text (equal texts, equal hashes; a
+ * text fp_skel_key() takes gets its key and literals' hash mixed): what
+ * tells two executions of a shape apart. */
 static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial,
 				 uint64_t *th_out)
 {
@@ -197,18 +235,30 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	struct fp_result *fr = &an->fr;
 	struct an_ref ref = { 0 };
 	struct qentry *e;
-	uint64_t th = text_hash(sql, len);
-	struct an_cache_ent *ce = &an->cache[th % AN_CACHE_SIZE];
+	uint64_t prefix = fp_skel_prefix(sql, len), key, lits, th;
+	struct an_cache_ent *set = cache_set(an, prefix, cl), *ce;
+	bool keep = !partial && len <= AN_CACHE_TEXT, skel;
 
+	for (int w = 0; keep && w < AN_CACHE_WAYS; w++) {
+		ce = &set[w];
+		if (cache_hit(ce, prefix, cl, sql, len, &th) && (e = qstats_get(&an->qs, ce->ref.slot, ce->ref.id))) {
+			if (th_out)
+				*th_out = th ? th : 1;
+			if (s->cfg.log_query_samples)
+				qstats_set_sample(e, sql, len);
+			set[0].recent = w == 0;
+			set[1].recent = w == 1;
+			return ce->ref;
+		}
+	}
+	ce = set[0].recent ? &set[1] : &set[0]; /* the one a new text replaces */
+	skel = !partial && fp_skel_key(sql, len, &key, &lits, keep ? &an->lits : NULL);
+	if (skel)
+		th = (lits ^ key) * 0x9E3779B97F4A7C15ull;
+	else
+		key = th = text_hash(sql, len);
 	if (th_out)
 		*th_out = th ? th : 1;
-
-	if (ce->text_hash == th && ce->len == len && ce->db == cl->db && ce->user == cl->user &&
-	    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
-		if (s->cfg.log_query_samples)
-			qstats_set_sample(qstats_get(&an->qs, ce->ref.slot, ce->ref.id), sql, len);
-		return ce->ref;
-	}
 	fp_compute(sql, len, FP_OPT_NO_TEXT, fr);
 	if (fr->kind == FP_KIND_EMPTY)
 		return ref;
@@ -230,9 +280,19 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	ref.kind = (uint8_t)fr->kind;
 	ref.params = fr->nparams > 0;
 	ref.trace = fr->nkv ? trace_of(fr) : 0;
-	if (!partial && !(fr->flags & FP_PARTIAL)) {
-		*ce = (struct an_cache_ent){ .text_hash = th, .len = (uint32_t)len, .db = cl->db, .user = cl->user,
-					     .ref = ref };
+	if (keep && !(fr->flags & FP_PARTIAL)) {
+		ce->prefix = prefix;
+		ce->db = cl->db;
+		ce->user = cl->user;
+		ce->skel = key;
+		ce->ref = ref;
+		ce->len = (uint16_t)len;
+		ce->exact = !skel;
+		set[0].recent = ce == &set[0];
+		set[1].recent = ce == &set[1];
+		if (skel)
+			ce->lits = an->lits;
+		memcpy(ce->text, sql, len);
 	}
 	return ref;
 }
