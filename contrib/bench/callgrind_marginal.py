@@ -15,7 +15,7 @@ import sys
 
 def costs(path, inclusive):
     out = subprocess.run(['callgrind_annotate', '--inclusive=' + ('yes' if inclusive else 'no'),
-                          '--threshold=100', path], capture_output=True, text=True, check=True).stdout
+                          '--threshold=100', '--auto=no', path], capture_output=True, text=True, check=True).stdout
     res = {}
     for line in out.splitlines():
         m = re.match(r'\s*([\d,]+)\s+\(\s*[\d.]+%\)\s+(\S.*?)(?:\s+\[(.*)\])?$', line)

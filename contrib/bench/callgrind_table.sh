@@ -15,6 +15,9 @@
 # second one the same with SMALL + TX; the difference of their counts
 # divided by TX leaves out start-up, shutdown, logins and the server
 # connections' set-up. TX (20,000) and SMALL (1,000) are environment knobs;
+# while working on one cell, WORKLOADS (a subset of "S-simple S-extended
+# tpcb-simple tpcb-extended"), ANALYZER ("off", "on") and NO_BOUNCER=1 (no
+# PgBouncer column) leave the rest out;
 # KEEP=DIR keeps the profiles there (callgrind.WHO.ANALYZER.WORKLOAD.small
 # and .large); contrib/bench/callgrind_marginal.py prints the difference per
 # function and transaction (callgrind_annotate's inclusive costs).
@@ -122,17 +125,17 @@ if [ -n "$REV" ]; then
 fi
 echo "$hdr"
 echo "$sep"
-for wl in S-simple S-extended tpcb-simple tpcb-extended; do
+for wl in ${WORKLOADS:-S-simple S-extended tpcb-simple tpcb-extended}; do
 	name=${wl/S-/pgbench -S, }
 	name=${name/tpcb-/TPC-B, }
-	b=$(measure pgbouncer - "$wl")
-	row="| $name | $(group "$b")"
+	b=$([ -n "${NO_BOUNCER:-}" ] || measure pgbouncer - "$wl")
+	row="| $name | $(group "${b:--}")"
 	bins=("$PGSIFT_TREE")
 	[ -n "$REV" ] && bins=("$PGSIFT_REV" "$PGSIFT_TREE")
 	for bin in "${bins[@]}"; do
-		for an in off on; do
+		for an in ${ANALYZER:-off on}; do
 			v=$(measure "$bin" "$an" "$wl")
-			row="$row | $(group "$v") ($(ratio "$v" "$b")×)"
+			row="$row | $(group "$v")${b:+ ($(ratio "$v" "$b")×)}"
 		done
 	done
 	echo "$row |"
