@@ -27,6 +27,7 @@ static void probe_start(struct advisor *a);
 
 struct advisor {
 	struct adv_pool m;
+	int64_t window;		/* advisor_window that m was last set for */
 	struct pool *pool;
 	PGconn *pg;
 	struct event ev;
@@ -48,11 +49,15 @@ static struct advisor *adv_of(struct pool *p)
 	struct advisor *a = p->adv;
 
 	if (a) {
-		adv_set_window(&a->m, window_of(p->sift));
+		if (a->window != p->sift->cfg.advisor_window) { /* changed by SET or RELOAD */
+			a->window = p->sift->cfg.advisor_window;
+			adv_set_window(&a->m, window_of(p->sift));
+		}
 		return a;
 	}
 	if (!(a = calloc(1, sizeof(*a))))
 		return NULL;
+	a->window = p->sift->cfg.advisor_window;
 	adv_init(&a->m, window_of(p->sift));
 	a->pool = p;
 	a->pg_max = a->pg_reserved = a->pg_used = -1;
