@@ -58,15 +58,22 @@ bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 {
 	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
 	const size_t k = sizeof(pre) - 2;	  /* the letters before '_' */
-	const uint8_t *u = p, *end = p + n;
+	const uint8_t *u = p + (n > k ? k : n), *end = p + n;
 
+	/* every '_' is looked at (names are full of them): the letters before
+	 * it, any case, compared here rather than by a call; | 0x20 makes
+	 * upper-case letters lower case and no other byte a letter of pre */
 	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
-		if ((size_t)(u - p) >= k && strncasecmp((const char *)u - k, pre, k) == 0)
+		const uint8_t *w = u - k;
+		if ((w[5] | 0x20) == (uint8_t)pre[5] && (w[4] | 0x20) == (uint8_t)pre[4] &&
+		    (w[3] | 0x20) == (uint8_t)pre[3] && (w[2] | 0x20) == (uint8_t)pre[2] &&
+		    (w[1] | 0x20) == (uint8_t)pre[1] && (w[0] | 0x20) == (uint8_t)pre[0])
 			return true;
 		u++;
 	}
 	return false;
 }
+_Static_assert(sizeof(PS_NAME_PREFIX) == 8, "ps_sql_mentions_internal() compares six letters and '_'");
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE
  * it (also inside CREATE TABLE AS or EXPLAIN) is refused. */

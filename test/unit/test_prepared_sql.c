@@ -127,6 +127,11 @@ static void internal_names(void)
 	ok(!mentions("select pgsift"), "no underscore: not the prefix");
 	ok(!mentions("select _x from t"), "an underscore at the start");
 	ok(!mentions("select sift_1"), "a shorter prefix");
+	ok(mentions("pgsift_1"), "at the very start");
+	ok(mentions("select a_b, c_d, PgSiFt_7 from t_u"), "among other underscores, mixed case");
+	ok(!mentions("select pgsifu_1, pgsjft_2, pgsift"), "one letter off, or no underscore");
+	ok(!mentions("select \x50\x47\x53\x49\x46\x54x_"), "the letters must come right before '_'");
+	ok(!mentions("pgsif_"), "shorter than the prefix");
 	ok(refused("EXECUTE pgsift_1"), "EXECUTE of an internal statement refused");
 	ok(refused("deallocate PGSIFT_3"), "DEALLOCATE of one refused");
 	ok(refused("CREATE TABLE t AS EXECUTE pgsift_2"), "inside CREATE TABLE AS");
