@@ -22,6 +22,7 @@ struct an_name {
 
 struct an_client {
 	struct an_ref unnamed_stmt, unnamed_portal;
+	uint16_t last;			/* cache entry of its last statement + 1; 0: none */
 	uint32_t nnames, cap;
 	struct an_name *names;	/* open addressing by name hash */
 	struct an_name portals[AN_PORTALS];
@@ -205,12 +206,12 @@ static struct an_cache_ent *cache_set(struct analyzer *an, uint64_t prefix, cons
 
 /* Is the text the cached one up to the values of its literals (or the same,
  * for an exact entry)? *th gets the text's hash (see fingerprint()). */
-static bool cache_hit(const struct an_cache_ent *ce, uint64_t prefix, const struct client *cl, const char *sql,
-		      size_t len, uint64_t *th)
+static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, const char *sql, size_t len,
+		      uint64_t *th)
 {
 	uint64_t lits;
 
-	if (ce->prefix != prefix || !ce->len || ce->db != cl->db || ce->user != cl->user)
+	if (!ce->len || ce->db != cl->db || ce->user != cl->user)
 		return false;
 	if (ce->exact) {
 		*th = ce->skel;
@@ -220,6 +221,66 @@ static bool cache_hit(const struct an_cache_ent *ce, uint64_t prefix, const stru
 		return false;
 	*th = (lits ^ ce->skel) * 0x9E3779B97F4A7C15ull;
 	return true;
+}
+
+/* The cached entry of the text, or NULL; *victim gets the one a new text
+ * takes, *prefix its fp_skel_prefix(). A client's statements come in the
+ * same order again and again (one program, one request after another):
+ * the entry that followed its last statement the last time is tried
+ * before the set of the text's prefix. */
+static struct an_cache_ent *cache_find(struct analyzer *an, struct client *cl, const char *sql, size_t len,
+				       uint64_t *th, uint64_t *prefix, struct an_cache_ent **victim)
+{
+	struct an_client *ac = cl->an;
+	struct an_cache_ent *ce, *set;
+
+	if (ac && ac->last && an->cache[ac->last - 1].succ) {
+		ce = &an->cache[an->cache[ac->last - 1].succ - 1];
+		if (cache_hit(ce, cl, sql, len, th))
+			return ce;
+	}
+	*prefix = fp_skel_prefix(sql, len);
+	set = cache_set(an, *prefix, cl);
+	for (int w = 0; w < AN_CACHE_WAYS; w++) {
+		ce = &set[w];
+		if (ce->prefix == *prefix && cache_hit(ce, cl, sql, len, th))
+			return ce;
+	}
+	*victim = set[0].recent ? &set[1] : &set[0];
+	return NULL;
+}
+
+/* ce was used (found or filled) for cl's statement: it follows the last */
+static void cache_used(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
+{
+	struct an_client *ac = cl->an;
+	uint16_t i = (uint16_t)(ce - an->cache + 1);
+	struct an_cache_ent *set = an->cache + (ce - an->cache) / AN_CACHE_WAYS * AN_CACHE_WAYS;
+
+	set[0].recent = ce == &set[0];
+	set[1].recent = ce == &set[1];
+	if (!ac)
+		return;
+	if (ac->last)
+		an->cache[ac->last - 1].succ = i;
+	ac->last = i;
+}
+
+/* Keeps the text of a new statement and its entry in ce. */
+static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struct client *cl, const char *sql,
+		       size_t len, uint64_t prefix, bool skel, uint64_t key, const struct an_ref *ref)
+{
+	ce->prefix = prefix;
+	ce->db = cl->db;
+	ce->user = cl->user;
+	ce->skel = key;
+	ce->ref = *ref;
+	ce->len = (uint16_t)len;
+	ce->exact = !skel;
+	ce->succ = 0;
+	if (skel)
+		ce->lits = an->lits;
+	memcpy(ce->text, sql, len);
 }
 
 /* Fingerprints one statement and finds or creates its entry. A text seen
@@ -235,23 +296,21 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	struct fp_result *fr = &an->fr;
 	struct an_ref ref = { 0 };
 	struct qentry *e;
-	uint64_t prefix = fp_skel_prefix(sql, len), key, lits, th;
-	struct an_cache_ent *set = cache_set(an, prefix, cl), *ce;
+	uint64_t prefix = 0, key, lits, th;
+	struct an_cache_ent *ce = NULL, *victim = NULL;
 	bool keep = !partial && len <= AN_CACHE_TEXT, skel;
 
-	for (int w = 0; keep && w < AN_CACHE_WAYS; w++) {
-		ce = &set[w];
-		if (cache_hit(ce, prefix, cl, sql, len, &th) && (e = qstats_get(&an->qs, ce->ref.slot, ce->ref.id))) {
-			if (th_out)
-				*th_out = th ? th : 1;
-			if (s->cfg.log_query_samples)
-				qstats_set_sample(e, sql, len);
-			set[0].recent = w == 0;
-			set[1].recent = w == 1;
-			return ce->ref;
-		}
+	if (keep && (ce = cache_find(an, cl, sql, len, &th, &prefix, &victim)) &&
+	    (e = qstats_get(&an->qs, ce->ref.slot, ce->ref.id))) {
+		if (th_out)
+			*th_out = th ? th : 1;
+		if (s->cfg.log_query_samples)
+			qstats_set_sample(e, sql, len);
+		cache_used(an, cl, ce);
+		return ce->ref;
 	}
-	ce = set[0].recent ? &set[1] : &set[0]; /* the one a new text replaces */
+	if (ce) /* its entry was evicted: fill it again */
+		prefix = ce->prefix, victim = ce;
 	skel = !partial && fp_skel_key(sql, len, &key, &lits, keep ? &an->lits : NULL);
 	if (skel)
 		th = (lits ^ key) * 0x9E3779B97F4A7C15ull;
@@ -281,18 +340,8 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	ref.params = fr->nparams > 0;
 	ref.trace = fr->nkv ? trace_of(fr) : 0;
 	if (keep && !(fr->flags & FP_PARTIAL)) {
-		ce->prefix = prefix;
-		ce->db = cl->db;
-		ce->user = cl->user;
-		ce->skel = key;
-		ce->ref = ref;
-		ce->len = (uint16_t)len;
-		ce->exact = !skel;
-		set[0].recent = ce == &set[0];
-		set[1].recent = ce == &set[1];
-		if (skel)
-			ce->lits = an->lits;
-		memcpy(ce->text, sql, len);
+		cache_fill(an, victim, cl, sql, len, prefix, skel, key, &ref);
+		cache_used(an, cl, victim);
 	}
 	return ref;
 }

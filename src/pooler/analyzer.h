@@ -80,6 +80,7 @@ struct an_cache_ent {
 	uint16_t len;		/* of text; 0: an empty slot */
 	bool exact;		/* fp_skel_key() did not take the text */
 	bool recent;		/* the way of its set used last */
+	uint16_t succ;		/* the entry that followed it last time + 1; 0: none */
 	struct fp_lits lits;	/* where its literals are */
 	char text[AN_CACHE_TEXT];
 };
