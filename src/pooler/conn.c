@@ -172,7 +172,7 @@ bool conn_reserve_in(struct conn *c, uint32_t need)
 	return !c->in || c->in->cap >= need || move_tail(c, need);
 }
 
-bool conn_queue_relay(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)
+bool conn_queue_relay_seg(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)
 {
 	struct outseg *last = dst->nseg ? &dst->seg[dst->nseg - 1] : NULL;
 
