@@ -268,7 +268,7 @@ static void server_connected(struct server *sv)
 /* Is a message header from the server sane? Lengths are bounded before any
  * arithmetic: below 4 or above max_packet_size is a broken or hostile
  * server (and len + 1 cannot wrap). */
-static bool header_ok(const struct server *sv, uint8_t type, uint32_t len)
+static inline bool header_ok(const struct server *sv, uint8_t type, uint32_t len)
 {
 	return len >= 4 && (uint64_t)len + 1 <= (uint64_t)sv->sift->cfg.max_packet_size && (type != 'Z' || len == 5);
 }
@@ -736,13 +736,13 @@ static void track_param(struct server *sv, const uint8_t *body, uint32_t len)
 
 /* The header of the next message: MORE when it is there and sane, STOP
  * when more bytes are needed, CLOSED when the server was closed for it. */
-static enum relay_rc read_header(struct server *sv, const struct iobuf *b, uint8_t *type, uint32_t *len)
+static inline enum relay_rc read_header(struct server *sv, const struct iobuf *b, uint8_t *type, uint32_t *len)
 {
 	if (b->end - b->pos < PROTO_HDR)
 		return RELAY_STOP;
 	*type = b->data[b->pos];
 	*len = proto_get_u32(b->data + b->pos + 1);
-	if (!header_ok(sv, *type, *len)) {
+	if (__builtin_expect(!header_ok(sv, *type, *len), 0)) {
 		server_close(sv, "invalid message length from the server (or above max_packet_size)");
 		return RELAY_CLOSED;
 	}
