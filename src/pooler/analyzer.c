@@ -413,7 +413,7 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 	uint64_t th = 0;
 
 	if (cl->an && fd_explain_on(s))
-		fd_keep_query(&cl->an->fd, body, avail, len);
+		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
 		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
@@ -552,17 +552,31 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 
 /* ---- replies ---- */
 
+/* Does the tag b[0..n) start with the verb v (k bytes, with its space)
+ * and go on past it? */
+static inline bool tag_verb(const uint8_t *b, size_t n, const char *v, size_t k)
+{
+	return n > k && memcmp(b, v, k) == 0;
+}
+
 /* Rows of a CommandComplete tag: the last number of SELECT/INSERT/UPDATE/
  * DELETE/MERGE/FETCH/MOVE/COPY tags, else 0. */
 static uint64_t tag_rows(const uint8_t *body, uint32_t avail)
 {
-	static const char *const verbs[] = { "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "MERGE ", "FETCH ", "MOVE ", "COPY " };
 	size_t n = strnlen((const char *)body, avail), k;
 	uint64_t rows = 0;
-	bool known = false;
+	bool known;
 
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && !known; i++)
-		known = body[0] == (uint8_t)verbs[i][0] && n > (k = strlen(verbs[i])) && memcmp(body, verbs[i], k) == 0;
+	switch (n ? body[0] : 0) { /* constant lengths: memcmp is inline */
+	case 'S': known = tag_verb(body, n, "SELECT ", 7); break;
+	case 'I': known = tag_verb(body, n, "INSERT ", 7); break;
+	case 'U': known = tag_verb(body, n, "UPDATE ", 7); break;
+	case 'D': known = tag_verb(body, n, "DELETE ", 7); break;
+	case 'M': known = tag_verb(body, n, "MERGE ", 6) || tag_verb(body, n, "MOVE ", 5); break;
+	case 'F': known = tag_verb(body, n, "FETCH ", 6); break;
+	case 'C': known = tag_verb(body, n, "COPY ", 5); break;
+	default: known = false; break;
+	}
 	if (!known)
 		return 0;
 	for (k = n; k > 0 && body[k - 1] >= '0' && body[k - 1] <= '9'; k--)
