@@ -75,6 +75,12 @@ void adv_tick(struct adv_pool *a, int64_t now, int size)
 {
 	const int64_t len = a->slot_len;
 
+	if (now == a->last && a->started) {
+		/* another event at the same time (a request and its link, in one
+		 * callback): nothing to integrate, no slot to start */
+		a->size = size;
+		return;
+	}
 	if (!a->started) {
 		a->started = a->last = now;
 		a->size = size;
