@@ -657,6 +657,9 @@ bool server_sync_params(struct server *sv, struct client *cl)
 	uint32_t mark;
 	uint16_t mask = 0;
 
+	/* the usual case: the server has the client's values already */
+	if (memcmp(cl->vals.v, sv->vals.v, sizeof(cl->vals.v[0]) * (size_t)s->nparams) == 0)
+		return true;
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *want = cl->vals.v[i];
 		int w;
