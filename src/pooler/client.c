@@ -830,7 +830,7 @@ static void terminate(struct client *cl, struct iobuf *b)
 
 /* Queues n bytes at b->pos for the server, flushing once if the queue is
  * full. false: stop for now (the rest goes when the server drains). */
-static bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
+static inline bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
 {
 	if (conn_queue_relay(&sv->c, b, b->pos, n))
 		return true;

@@ -752,7 +752,7 @@ static inline enum relay_rc read_header(struct server *sv, const struct iobuf *b
 	return RELAY_MORE;
 }
 
-static bool queue_to_client(struct client *cl, struct iobuf *b, uint32_t n)
+static inline bool queue_to_client(struct client *cl, struct iobuf *b, uint32_t n)
 {
 	if (conn_queue_relay(&cl->c, b, b->pos, n))
 		return true;
