@@ -136,9 +136,10 @@ bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off,
  * fp_skel_same() tells without hashing whether text b has the key of text
  * a (whose literals fp_skel_key() put in at): the same bytes between the
  * literals and literals of the same classes. Then it sets *lits as
- * fp_skel_key(b) would. fp_skel_prefix() hashes the bytes before the first
- * digit or quote (at most FP_SKEL_PREFIX): texts with the same key have
- * the same prefix hash, so it can pick the cache slot where b may find a.
+ * fp_skel_key(b) would, unless lits is NULL (no hashing then).
+ * fp_skel_prefix() hashes the bytes before the first digit or quote (at
+ * most FP_SKEL_PREFIX): texts with the same key have the same prefix hash,
+ * so it can pick the cache slot where b may find a.
  */
 #define FP_LITS_MAX 32
 #define FP_SKEL_PREFIX 64

@@ -264,13 +264,15 @@ bool fp_skel_same(const char *a, size_t alen, const struct fp_lits *at, const ch
 		}
 		/* what follows is compared as the next gap: a byte that would have
 		 * made a's literal end elsewhere, or no literal at all, differs */
-		lh = sk_lit(lh, b, pb, end);
+		if (lits)
+			lh = sk_lit(lh, b, pb, end);
 		pa = at->off[i] + at->len[i];
 		pb = end;
 	}
 	if (alen - pa != blen - pb || memcmp(a + pa, b + pb, alen - pa) != 0)
 		return false;
-	*lits = lh;
+	if (lits)
+		*lits = lh;
 	return true;
 }
 

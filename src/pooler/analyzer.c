@@ -204,12 +204,21 @@ static struct an_cache_ent *cache_set(struct analyzer *an, uint64_t prefix, cons
 	return &an->cache[(h ^ (h >> 29)) % AN_CACHE_SETS * AN_CACHE_WAYS];
 }
 
+/* Does the hash of a statement's values matter? N+1 duplicates are
+ * SELECTs with parameters (nplusone.c), and only they are compared. */
+static inline bool values_matter(const struct an_ref *r)
+{
+	return r->kind == FP_KIND_SELECT && r->params;
+}
+
 /* Is the text the cached one up to the values of its literals (or the same,
- * for an exact entry)? *th gets the text's hash (see fingerprint()). */
+ * for an exact entry)? *th gets the text's hash (see fingerprint()), when
+ * it matters, else 1. */
 static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, const char *sql, size_t len,
 		      uint64_t *th)
 {
 	uint64_t lits;
+	bool want = values_matter(&ce->ref);
 
 	if (!ce->len || ce->db != cl->db || ce->user != cl->user)
 		return false;
@@ -217,9 +226,9 @@ static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, co
 		*th = ce->skel;
 		return ce->len == len && memcmp(ce->text, sql, len) == 0;
 	}
-	if (!fp_skel_same(ce->text, ce->len, &ce->lits, sql, len, &lits))
+	if (!fp_skel_same(ce->text, ce->len, &ce->lits, sql, len, want ? &lits : NULL))
 		return false;
-	*th = (lits ^ ce->skel) * 0x9E3779B97F4A7C15ull;
+	*th = want ? (lits ^ ce->skel) * 0x9E3779B97F4A7C15ull : 1;
 	return true;
 }
 
@@ -487,8 +496,9 @@ static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint
 	}
 	if ((dst = portal_ref(ac, portal, plen, true))) {
 		*dst = src;
-		/* the parameters (formats, values): what makes two executions the same */
-		dst->phash = text_hash((const char *)body + pos, avail - pos) | 1;
+		/* the parameters (formats, values): what makes two executions the
+		 * same, when that matters */
+		dst->phash = values_matter(&src) ? text_hash((const char *)body + pos, avail - pos) | 1 : 1;
 	}
 	if (plen == 0 && fd_explain_on(s))
 		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
