@@ -5,6 +5,9 @@
 
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "analyzer/fingerprint.h"
 #include "pooler/prepared.h"
@@ -51,29 +54,97 @@ static size_t skip_blank(const char *p, size_t i, size_t n)
 	}
 }
 
+/* Is the '_' at p[u] (u >= 6) the end of "pgsift_", any case? */
+static inline bool internal_at(const char *p, size_t u)
+{
+	static const char pre[] = PS_NAME_PREFIX;
+	const uint8_t *w = (const uint8_t *)p + u - 6;
+
+	return (w[5] | 0x20) == (uint8_t)pre[5] && (w[4] | 0x20) == (uint8_t)pre[4] &&
+	       (w[3] | 0x20) == (uint8_t)pre[3] && (w[2] | 0x20) == (uint8_t)pre[2] &&
+	       (w[1] | 0x20) == (uint8_t)pre[1] && (w[0] | 0x20) == (uint8_t)pre[0];
+}
+
 /* Does the text name one of pgsift's internal statements ("pgsift_...",
  * any case)? Such a text may only reach a server when it cannot run or
  * drop one (see ps_sql_internal_refused()). */
 bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 {
-	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
-	const size_t k = sizeof(pre) - 2;	  /* the letters before '_' */
-	const uint8_t *u = p + (n > k ? k : n), *end = p + n;
+	const uint8_t *u = p + (n > 6 ? 6 : n), *end = p + n;
 
 	/* every '_' is looked at (names are full of them): the letters before
-	 * it, any case, compared here rather than by a call; | 0x20 makes
-	 * upper-case letters lower case and no other byte a letter of pre */
+	 * it, compared here rather than by a call */
 	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
-		const uint8_t *w = u - k;
-		if ((w[5] | 0x20) == (uint8_t)pre[5] && (w[4] | 0x20) == (uint8_t)pre[4] &&
-		    (w[3] | 0x20) == (uint8_t)pre[3] && (w[2] | 0x20) == (uint8_t)pre[2] &&
-		    (w[1] | 0x20) == (uint8_t)pre[1] && (w[0] | 0x20) == (uint8_t)pre[0])
+		if (internal_at((const char *)p, (size_t)(u - p)))
 			return true;
 		u++;
 	}
 	return false;
 }
 _Static_assert(sizeof(PS_NAME_PREFIX) == 8, "ps_sql_mentions_internal() compares six letters and '_'");
+
+/* One byte of ps_sql_plain()'s pass: false when the text is not plain.
+ * *semi: the first ';' (SIZE_MAX when none yet). */
+static inline bool plain_byte(const char *p, size_t i, size_t *semi)
+{
+	char c = p[i];
+
+	if (*semi != SIZE_MAX) /* past the ';': spaces only */
+		return c == ' ' || (c >= '\t' && c <= '\r');
+	if (c == ';') {
+		*semi = i;
+		return true;
+	}
+	return c != '_' || i < 6 || !internal_at(p, i);
+}
+
+bool ps_sql_plain(const char *p, size_t avail, size_t *n)
+{
+	size_t i = 0, semi = SIZE_MAX;
+	char c0;
+
+	while (i < avail && p[i] == ' ')
+		i++;
+	c0 = i < avail ? (char)(p[i] | 0x20) : 0;
+	if (c0 < 'a' || c0 > 'z' || c0 == 'p' || c0 == 'e' || c0 == 'd') {
+		*n = strnlen(p, avail);
+		return false;
+	}
+#if defined(__SSE2__)
+	/* 16 bytes at a time: a NUL ends the text, '_' and ';' are looked at */
+	for (; avail - i >= 16; i += 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		unsigned nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')), _mm_cmpeq_epi8(x, _mm_set1_epi8(';'))));
+		if (nul)
+			m &= (nul & -nul) - 1; /* the bytes before the NUL */
+		for (; m; m &= m - 1) {
+			size_t k = i + (unsigned)__builtin_ctz(m);
+			if (p[k] == ';') { /* the rest byte by byte: spaces only */
+				semi = k;
+				i = k + 1;
+				goto tail;
+			}
+			if (k >= 6 && internal_at(p, k))
+				goto not_plain;
+		}
+		if (nul) {
+			*n = i + (unsigned)__builtin_ctz(nul);
+			return true;
+		}
+	}
+tail:
+#endif
+	for (; i < avail && p[i]; i++)
+		if (!plain_byte(p, i, &semi))
+			goto not_plain;
+	*n = i;
+	return true;
+not_plain:
+	*n = strnlen(p, avail);
+	return false;
+}
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE
  * it (also inside CREATE TABLE AS or EXPLAIN) is refused. */
