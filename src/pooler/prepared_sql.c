@@ -101,12 +101,17 @@ static inline bool plain_byte(const char *p, size_t i, size_t *semi)
 bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 {
 	size_t i = 0, semi = SIZE_MAX;
-	char c0;
+	char c0, c1, c2;
 
 	while (i < avail && p[i] == ' ')
 		i++;
 	c0 = i < avail ? (char)(p[i] | 0x20) : 0;
-	if (c0 < 'a' || c0 > 'z' || c0 == 'p' || c0 == 'e' || c0 == 'd') {
+	c1 = i + 1 < avail ? (char)(p[i + 1] | 0x20) : 0;
+	c2 = i + 2 < avail ? (char)(p[i + 2] | 0x20) : 0;
+	/* what may start PREPARE, EXECUTE, DEALLOCATE or DISCARD (not END,
+	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd() */
+	if (c0 < 'a' || c0 > 'z' || (c0 == 'p' && c1 == 'r') || (c0 == 'e' && c1 == 'x') ||
+	    (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && c2 == 'a')))) {
 		*n = strnlen(p, avail);
 		return false;
 	}

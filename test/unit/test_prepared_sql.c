@@ -160,7 +160,7 @@ static bool plain_of(const char *s, size_t n, size_t *len)
 static void plain_property(void)
 {
 	static const char *ins[] = { ";", "; ", ";select 1", "pgsift_", "PgSift_", "\0", "prepare ", "execute ",
-				     " ;", "a_", "_", "--", "/*x*/" };
+				     " ;", "a_", "_", "--", "/*x*/", "Deallocate ", "discard all;", "pr", "ex", "dea" };
 	const char *srcdir = getenv("srcdir");
 	char path[1024], line[2048], buf[4200];
 	FILE *f;
@@ -205,7 +205,10 @@ static void plain_property(void)
 	ok(!plain_of("SELECT a_b, pgsift_1 FROM t", 27, &len), "plain: not with pgsift_");
 	ok(plain_of("SELECT 1\0;garbage", 17, &len) && len == 8, "plain: the text ends at a NUL");
 	ok(!plain_of("  execute q", 11, &len) && !plain_of("Deallocate all", 14, &len) &&
-	   !plain_of("/* c */ select 1", 16, &len), "plain: not past a comment, nor E/P/D first");
+	   !plain_of("DISCARD ALL", 11, &len) && !plain_of("Prepare q as select 1", 21, &len) &&
+	   !plain_of("/* c */ select 1", 16, &len), "plain: not past a comment, nor what may be PREPARE, EXECUTE, DEALLOCATE, DISCARD");
+	ok(plain_of("END;", 4, &len) && plain_of("delete from t", 13, &len) && plain_of("DROP TABLE t", 12, &len),
+	   "plain: END, DELETE, DROP are");
 }
 
 int main(void)
