@@ -83,7 +83,8 @@ static inline size_t sk_digits(const char *s, size_t i, size_t n)
 	return i;
 }
 
-/* sk_digits() of a run that starts at s[i], 16 bytes at a time */
+/* sk_digits() of a run that starts at s[i], 16 bytes at a time, or 8 near
+ * the end of the text */
 static inline size_t sk_digits16(const char *s, size_t i, size_t n)
 {
 #if defined(__SSE2__)
@@ -95,7 +96,18 @@ static inline size_t sk_digits16(const char *s, size_t i, size_t n)
 		i += 16;
 	}
 #endif
-	return sk_digits(s, i, n);
+	while (i < n) {
+		/* a byte is a digit when (byte ^ '0') < 10: the high bit of each
+		 * byte of nd is set for the others (no carry crosses a byte) */
+		uint64_t y = fp_load_upto(s, i, n) ^ (0x30 * ONES), nd;
+		size_t k = n - i < 8 ? n - i : 8;
+		nd = (((y & ~HIGHS) + 0x76 * ONES) | y) & HIGHS;
+		nd |= ~fp_low_bytes[k] & HIGHS; /* past the text: no digit */
+		if (nd)
+			return i + ((unsigned)__builtin_ctzll(nd) >> 3);
+		i += 8;
+	}
+	return n;
 }
 
 /* The end of the quoted run that starts at s[i] (a quote q), with doubled
@@ -163,6 +175,8 @@ static inline uint64_t sk_lit(uint64_t h, const char *s, size_t a, size_t b)
 {
 	uint64_t lo, hi;
 
+	if (b - a <= 8) /* most numbers: one word */
+		return sk_chunk(h, fp_load_upto(s, a, b), 0, b - a);
 	for (; b - a > 16; a += 16) {
 		sk_words(s, a, 16, b, &lo, &hi);
 		h = sk_chunk(h, lo, hi, 16);
