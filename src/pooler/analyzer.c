@@ -441,8 +441,14 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 static const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
 {
 	const char *start = (const char *)body + *pos;
-	const char *nul = *pos < avail ? memchr(start, 0, avail - *pos) : NULL;
+	const char *nul;
 
+	if (*pos < avail && !*start) { /* the unnamed statement or portal, the usual one */
+		*len = 0;
+		*pos += 1;
+		return start;
+	}
+	nul = *pos < avail ? memchr(start, 0, avail - *pos) : NULL;
 	if (!nul)
 		return NULL;
 	*len = (size_t)(nul - start);
