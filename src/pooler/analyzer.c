@@ -646,7 +646,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		qstats_record(e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", wall_now(s));
 		s->an.statements++;
 	}
-	if (cl && cl->an && fd_get(s))
+	if (cl && cl->an && (s->an.fd || fd_get(s)))
 		findings_of(s, cl, p, e, rows, sqlstate, suspended);
 	pop(as);
 	/* the next statement on this server starts when this one ends */

@@ -203,7 +203,8 @@ static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt
 
 	/* a failed statement left no session state; SQL PREPARE that pgsift
 	 * refused (0A000, doc/prepared.md) still says what the code tries */
-	if (!e || (st->sqlstate && !(e->kind == FP_KIND_PREPARED && strcmp(st->sqlstate, "0A000") == 0)) ||
+	if (!e || e->hazard == 1 /* classified: none */ ||
+	    (st->sqlstate && !(e->kind == FP_KIND_PREPARED && strcmp(st->sqlstate, "0A000") == 0)) ||
 	    !hazards_apply(s, cl))
 		return;
 	if (!e->hazard) /* classified once per entry: kind + 1 */
