@@ -5,9 +5,6 @@
 
 #include <string.h>
 #include <strings.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "analyzer/fingerprint.h"
 #include "pooler/prepared.h"
@@ -83,102 +80,36 @@ bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 }
 _Static_assert(sizeof(PS_NAME_PREFIX) == 8, "ps_sql_mentions_internal() compares six letters and '_'");
 
-/* One byte of ps_sql_plain()'s pass: false when the text is not plain.
- * *semi: the first ';' (SIZE_MAX when none yet). */
-static inline bool plain_byte(const char *p, size_t i, size_t *semi)
-{
-	char c = p[i];
-
-	if (*semi != SIZE_MAX) /* past the ';': spaces only */
-		return c == ' ' || (c >= '\t' && c <= '\r');
-	if (c == ';') {
-		*semi = i;
-		return true;
-	}
-	return c != '_' || i < 6 || !internal_at(p, i);
-}
-
-#if defined(__SSE2__)
-/* ps_sql_plain()'s look at the bytes of p[i..avail) among the 16 at w (w
- * <= i; those before i are not looked at): false when the text is not
- * plain; true with *done when it ended (*n: its length). *semi: a ';' was
- * seen (only blanks may follow). */
-static inline bool plain16(const char *p, size_t w, size_t i, size_t avail, bool *semi, bool *done, size_t *n)
-{
-	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(p + w));
-	unsigned skip = (unsigned)(i - w), nul, m, us, sc, ws;
-
-	m = (0xffffu << skip) & (avail - w < 16 ? (1u << (avail - w)) - 1 : 0xffff);
-	nul = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128())) & m;
-	if (nul)
-		m &= (nul & -nul) - 1; /* the bytes before the NUL */
-	us = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('_'))) & m;
-	sc = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(';'))) & m;
-	ws = (unsigned)_mm_movemask_epi8(_mm_or_si128(
-		_mm_cmpeq_epi8(x, _mm_set1_epi8(' ')),
-		_mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8((char)(0x80 - '\t'))), _mm_set1_epi8((char)(5 - 128)))));
-	if (!*semi && sc) { /* the first ';': what follows it must be blanks */
-		unsigned k = (unsigned)__builtin_ctz(sc);
-		us &= (1u << k) - 1;
-		m &= ~((2u << k) - 1);
-		*semi = true;
-	} else if (!*semi) {
-		m = 0;
-	}
-	if (m & ~ws)
-		return false;
-	for (; us; us &= us - 1)
-		if (w + (unsigned)__builtin_ctz(us) >= 6 && internal_at(p, w + (unsigned)__builtin_ctz(us)))
-			return false;
-	*done = nul != 0;
-	if (nul)
-		*n = w + (unsigned)__builtin_ctz(nul);
-	return true;
-}
-#endif
-
 bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 {
 	size_t i = 0;
-	bool semi = false;
+	const char *semi, *u, *end;
 	char c0, c1, c2;
 
-	while (i < avail && p[i] == ' ')
+	/* libc's strnlen() and memchr() go through 32 bytes a step: three
+	 * passes with them cost less than one of our own */
+	*n = strnlen(p, avail);
+	end = p + *n;
+	while (i < *n && p[i] == ' ')
 		i++;
-	c0 = i < avail ? (char)(p[i] | 0x20) : 0;
-	c1 = i + 1 < avail ? (char)(p[i + 1] | 0x20) : 0;
-	c2 = i + 2 < avail ? (char)(p[i + 2] | 0x20) : 0;
+	c0 = i < *n ? (char)(p[i] | 0x20) : 0;
+	c1 = i + 1 < *n ? (char)(p[i + 1] | 0x20) : 0;
+	c2 = i + 2 < *n ? (char)(p[i + 2] | 0x20) : 0;
 	/* what may start PREPARE, EXECUTE, DEALLOCATE or DISCARD (not END,
 	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd() */
 	if (c0 < 'a' || c0 > 'z' || (c0 == 'p' && c1 == 'r') || (c0 == 'e' && c1 == 'x') ||
 	    (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && c2 == 'a'))))
-		goto not_plain;
-#if defined(__SSE2__)
-	if (avail >= 16) {
-		/* 16 bytes at a time; the last 16 of the text for its end */
-		for (bool done = false; i < avail; i += 16) {
-			size_t w = avail - i >= 16 ? i : avail - 16;
-			if (!plain16(p, w, i, avail, &semi, &done, n))
-				goto not_plain;
-			if (done)
-				return true;
-		}
-		*n = avail;
-		return true;
-	}
-#endif
-	{
-		size_t semi_at = SIZE_MAX;
-		for (; i < avail && p[i]; i++)
-			if (!plain_byte(p, i, &semi_at))
-				goto not_plain;
-		(void)semi;
-		*n = i;
-		return true;
-	}
-not_plain:
-	*n = strnlen(p, avail);
-	return false;
+		return false;
+	/* one statement: a ';' only at the end, blanks after it */
+	if ((semi = memchr(p, ';', *n)) != NULL)
+		for (const char *b = semi + 1; b < end; b++)
+			if (*b != ' ' && !(*b >= '\t' && *b <= '\r'))
+				return false;
+	/* no "pgsift_" */
+	for (u = p + (*n > 6 ? 6 : *n); (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++)
+		if (internal_at(p, (size_t)(u - p)))
+			return false;
+	return true;
 }
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE
