@@ -438,7 +438,7 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
  * inside the available bytes. */
-static const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
+static inline const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
 {
 	const char *start = (const char *)body + *pos;
 	const char *nul;
