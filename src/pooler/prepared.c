@@ -442,10 +442,10 @@ static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)
 }
 
 /* An ErrorResponse that names st's internal name: the client gets it with
- * its own name instead, every field kept. false: the client's output is
- * full (nothing was queued). */
+ * its own name instead, every field kept, and hint as a HINT field when not
+ * NULL. false: the client's output is full (nothing was queued). */
 static bool emit_error_renamed(struct client *cl, const struct ps_stmt *st, const uint8_t *body, uint32_t len,
-			       const char *to)
+			       const char *to, const char *hint)
 {
 	char from[32];
 	size_t fl, tl = strlen(to);
@@ -476,9 +476,35 @@ static bool emit_error_renamed(struct client *cl, const struct ps_stmt *st, cons
 		pkt_put_u8(pb, 0);
 		i += (uint32_t)n + 2;
 	}
+	if (hint) {
+		pkt_put_u8(pb, 'H');
+		pkt_put_str(pb, hint);
+	}
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);
 	return conn_gen_commit(&cl->c, mark);
+}
+
+static const char statement_gone_hint[] =
+	"The statement was removed from pgsift's server connection by a DEALLOCATE it did not see "
+	"(in a function or a DO block); pgsift prepares it again at its next use.";
+
+/* A Bind or Describe of st failed with "prepared statement does not exist":
+ * pgsift parsed st on sv and something it could not see (DEALLOCATE run by
+ * a function or a DO block) removed it. Whatever else sv had may be gone
+ * too: each statement is closed (a no-op when absent) and parsed again at
+ * its next use, so this request fails but the next one works. */
+static bool statement_gone(struct server *sv, const struct ps_stmt *st, const uint8_t *body, uint32_t avail)
+{
+	struct proto_err_fields ef;
+
+	proto_parse_error(body, avail, &ef);
+	if (strcmp(ef.sqlstate, "26000") != 0)
+		return false;
+	server_log(sv, LOG_WARNING, "prepared statement %s is gone from the server (a DEALLOCATE pgsift did not see); "
+		   "its statements will be parsed again", st->name);
+	ps_have_stale_all(sv);
+	return true;
 }
 
 static bool names_internal(const struct ps_stmt *st, const uint8_t *body, uint32_t len)
@@ -521,8 +547,9 @@ static enum ps_act on_error_reply(struct server *sv, struct client *cl, struct p
 	if (e->st && names_internal(e->st, body, avail)) {
 		/* "prepared statement "pgsift_3" requires 1": the client's name */
 		const char *to = e->cname[0] ? e->cname : ps_cmap_name_of(cl, e->st);
+		const char *hint = statement_gone(sv, e->st, body, avail) ? statement_gone_hint : NULL;
 		if (to) {
-			if (!emit_error_renamed(cl, e->st, body, avail, to))
+			if (!emit_error_renamed(cl, e->st, body, avail, to, hint))
 				return PS_STOP;
 			ps_reply_done(sv, cl);
 			return PS_USED;
