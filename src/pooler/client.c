@@ -293,9 +293,12 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	cl->pool = p;
-	/* the pool's server cannot be reached right now: say so at once */
-	if (p->nservers == 0 && p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry &&
-	    p->last_login_error) {
+	/* the pool's server refused pgsift's login a moment ago: say so at
+	 * once. A server that was down or restarting is tried again instead
+	 * (the client waits for that attempt, or logs in and queues when the
+	 * pool knows its welcome): its old error may no longer be true. */
+	if (p->nservers == 0 && p->last_login_fail && !p->last_login_transient &&
+	    s->now - p->last_login_fail < pool_retry_delay(s, p) && p->last_login_error) {
 		client_close(cl, p->last_login_sqlstate, p->last_login_error);
 		return;
 	}

@@ -124,6 +124,7 @@ struct pool {
 	struct istr **welcome_names, **welcome_vals;
 	struct params defaults;		/* tracked values a new server starts with */
 	int64_t last_login_fail;	/* usec; 0 when the last login worked */
+	bool last_login_transient;	/* the server was down or busy, not refusing us */
 	char *last_login_error;
 	char last_login_sqlstate[6];
 	struct stats stats;
