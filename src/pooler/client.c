@@ -854,6 +854,21 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 
 	if (cl->c.pkt_left) {
 		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		/* a large query whose text is checked as it streams */
+		if (__builtin_expect(sv->rq.scan != NULL, 0)) {
+			switch (ps_stream(cl, sv, b, n)) {
+			case PS_CLOSED:
+				return RELAY_CLOSED;
+			case PS_STOP:
+				return RELAY_STOP;
+			case PS_USED: /* relayed, its end replaced */
+				b->pos += n;
+				cl->c.pkt_left -= n;
+				return RELAY_MORE;
+			default:
+				break;
+			}
+		}
 		if (!queue_to_server(sv, b, n))
 			return RELAY_STOP;
 		b->pos += n;
@@ -870,6 +885,10 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	n = avail < total ? avail : total;
 	if (sv->ps_on) {
 		uint32_t used;
+		/* what ps_client_message() records must be relayed: room first */
+		if (!conn_relay_room(&sv->c, b, b->pos) &&
+		    (conn_flush(&sv->c) == CONN_IO_ERROR || !conn_relay_room(&sv->c, b, b->pos)))
+			return RELAY_STOP;
 		switch (ps_client_message(cl, sv, b, type, len, &used)) {
 		case PS_STOP:
 			return RELAY_STOP;
