@@ -289,6 +289,7 @@ struct sift {
 	int64_t last_stats;
 	uint64_t next_id;
 	int nclients;			/* all client connections, login included */
+	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
 	bool reap_scheduled;
 	bool daemon;
