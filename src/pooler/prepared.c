@@ -1114,8 +1114,16 @@ enum ps_act ps_stream(struct client *cl, struct server *sv, struct iobuf *b, uin
 {
 	struct ps_rq *q = &sv->rq;
 	uint32_t seen = cl->c.pkt_left - q->scan_left; /* read before, not relayed yet */
-	bool query = rq_at(q, q->n - 1)->kind == RQ_QUERY;
+	bool query;
 
+	/* its entry is the last one (nothing is recorded in the middle of a
+	 * message) until its reply: a server that answers a message it has
+	 * not had whole is broken */
+	if (q->n == 0) {
+		server_close(sv, "the server answered a message it had not received whole");
+		return PS_CLOSED;
+	}
+	query = rq_at(q, q->n - 1)->kind == RQ_QUERY;
 	if (n > seen) {
 		ps_scan_feed(q->scan, b->data + b->pos + seen, n - seen);
 		q->scan_left -= n - seen;

@@ -81,6 +81,7 @@ def check_outage(bench, watcher, probes, committed, allowed_aborts):
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.pgsift_only("PgBouncer 1.18 retries a restarted server after server_login_retry (15 s)")
 def test_pg_ctl_restart_fast_under_pgbench(pg, pooler, pgbench_tables, tmp_path):
     """Issue 17, item 6: `pg_ctl restart -m fast` under 20 pgbench clients on
     a pool of 10. Before the fix all 20 were aborted and new logins got the
@@ -96,6 +97,7 @@ def test_pg_ctl_restart_fast_under_pgbench(pg, pooler, pgbench_tables, tmp_path)
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.pgsift_only("PgBouncer 1.18 retries a restarted server after server_login_retry (15 s)")
 def test_postgres_killed_and_restarted_under_pgbench(pg, pooler, pgbench_tables, tmp_path):
     """`pg_ctl stop -m immediate` (every PostgreSQL process quits at once,
     as after a crash; the next start runs crash recovery), started again
@@ -114,6 +116,7 @@ def test_postgres_killed_and_restarted_under_pgbench(pg, pooler, pgbench_tables,
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.pgsift_only("PgBouncer 1.18 retries a restarted server after server_login_retry (15 s)")
 def test_postgres_stopped_for_20_seconds_under_pgbench(pg, pooler, pgbench_tables, tmp_path):
     """`pg_ctl stop -m fast`, 20 s without PostgreSQL, then started: the
     waiting clients (query_wait_timeout 60 s) all come through; the probes

@@ -9,6 +9,9 @@
 #                          parser; seeds test/fuzz/config_seeds/
 #   scram                  test/fuzz/fuzz_scram.c, the server side of
 #                          SCRAM-SHA-256; seeds test/fuzz/scram_seeds/
+#   client                 test/fuzz/fuzz_client.c, what a logged-in client
+#                          sends, through the whole pooler to a fake
+#                          PostgreSQL; seeds test/fuzz/client_seeds/
 #
 #   [FUZZ_TARGET=config] test/fuzz/run.sh [SECONDS] [libFuzzer options...]
 #
@@ -44,15 +47,21 @@ scram)
 	libs=$(pkg-config --libs openssl)
 	extra="-max_len=2048 -dict=$here/scram.dict"
 	;;
+client)
+	# the pooler, the analyzer and util: everything but main.c and the console
+	srcs=$(ls "$top"/src/util/*.c "$top"/src/analyzer/*.c "$top"/src/pooler/*.c | grep -v fingerprint_cli.c)
+	libs="$(pkg-config --libs libevent openssl inih libpq) -lm"
+	extra="-max_len=4096 -dict=$here/client.dict"
+	;;
 *)
-	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram)" >&2
+	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram, client)" >&2
 	exit 2
 	;;
 esac
 
 # shellcheck disable=SC2086 # lists of files and options
 $cc -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$top/src" $(pkg-config --cflags inih openssl) "$here/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
+	-I"$top/src" $(pkg-config --cflags inih openssl libevent libpq) "$here/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
 # new inputs go to $work/corpus; the seeds are read, not written
 # shellcheck disable=SC2086

@@ -1,0 +1,1078 @@
+/*
+ * libFuzzer target for the client side of the relay after login: what a
+ * logged-in client sends, in any order and any sizes, through the real
+ * pooler (client.c, pool.c, server.c, prepared*.c, the analyzer's hooks)
+ * to a fake PostgreSQL in the same event loop (below: it answers the
+ * protocol as PostgreSQL does, with errors and their skip-to-Sync, named
+ * statements and portals, transactions). Everything but main.c is linked;
+ * the few sift_* functions main.c gives are here.
+ *
+ * Input: a settings byte (pool mode, max_prepared_statements, chunk size),
+ * then operations, each an opcode byte and its fields: a message built from
+ * small dictionaries of names and texts (so the fuzzer reaches deep states
+ * quickly) or raw bytes, writes in chunks of any size, pauses in reading
+ * the client's output (backpressure), a cancel request, a server that
+ * fails the next message, a server that goes away.
+ *
+ * Invariants (abort on failure), besides AddressSanitizer, UBSan and
+ * LeakSanitizer (every object is freed when the input is done):
+ *   - the client receives well-formed backend messages only;
+ *   - it never gets more ReadyForQuery than it sent Query, Sync and
+ *     FunctionCall messages;
+ *   - after the client has gone, the pool holds no client and every server
+ *     left is idle and clean (nothing half-relayed).
+ *
+ * Build and run: FUZZ_TARGET=client test/fuzz/run.sh [seconds].
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fuzz_check.h"
+#include "pooler/auth.h"
+#include "pooler/client.h"
+#include "pooler/objects.h"
+#include "pooler/pool.h"
+#include "pooler/server.h"
+#include "pooler/tls.h"
+#include "util/log.h"
+
+/* ---- what main.c gives the pooler ---- */
+
+int64_t sift_now(struct sift *s)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return s->now;
+}
+
+int64_t sift_wall_usec(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sift *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->reap_scheduled = false;
+	while (!list_empty(&s->free_clients))
+		client_free(list_entry(s->free_clients.next, struct client, node));
+	while (!list_empty(&s->free_servers))
+		server_free(list_entry(s->free_servers.next, struct server, node));
+}
+
+void sift_schedule_reap(struct sift *s)
+{
+	if (!s->reap_scheduled && s->ev_reap) {
+		s->reap_scheduled = true;
+		event_active(s->ev_reap, 0, 0);
+	}
+}
+
+bool sift_reload(struct sift *s)
+{
+	(void)s;
+	return false;
+}
+
+void sift_shutdown(struct sift *s, int mode)
+{
+	s->shutdown = mode;
+}
+
+bool sift_apply_setting(struct sift *s, const char *name, char *err, size_t errlen)
+{
+	(void)s;
+	(void)name;
+	snprintf(err, errlen, "not in the fuzzer");
+	return false;
+}
+
+bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t errlen)
+{
+	(void)s;
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return true;
+}
+
+/* ---- input ---- */
+
+struct in {
+	const uint8_t *p;
+	size_t n;
+};
+
+static uint8_t in_u8(struct in *in)
+{
+	if (!in->n)
+		return 0;
+	in->n--;
+	return *in->p++;
+}
+
+static uint16_t in_u16(struct in *in)
+{
+	return (uint16_t)(in_u8(in) << 8 | in_u8(in));
+}
+
+/* ---- a fake PostgreSQL ---- */
+
+#define FAKE_NAMES 16
+
+struct fake {
+	int fd;
+	struct event *ev;
+	uint8_t in[1 << 16];
+	size_t inlen;
+	size_t big_left;		/* bytes of a message too large to keep, still to skip */
+	bool started, skipping, gone;
+	char txn;
+	char stmts[FAKE_NAMES][64];	/* named statements; "" unused */
+	bool unnamed, portal;		/* the unnamed statement, the unnamed portal */
+	uint8_t out[1 << 18];
+	size_t outlen, outoff;		/* answers not written yet: the fake reads nothing meanwhile */
+	struct event *wev;
+};
+
+static struct fake_world {
+	int lfd;
+	char dir[64];
+	struct event *lev;
+	struct fake *conns[8];
+	int nconns;
+	int fail_next;			/* given to the next message any fake connection reads */
+	bool drop_next;			/* the next connection to answer a message closes instead */
+} W;
+
+static void fake_put(struct fake *f, uint8_t type, const void *body, size_t len)
+{
+	uint32_t l = (uint32_t)len + 4;
+
+	if (f->outlen + 5 + len > sizeof(f->out))
+		return; /* the fake's answers are small; a flood of them is cut */
+	f->out[f->outlen++] = type;
+	f->out[f->outlen++] = (uint8_t)(l >> 24);
+	f->out[f->outlen++] = (uint8_t)(l >> 16);
+	f->out[f->outlen++] = (uint8_t)(l >> 8);
+	f->out[f->outlen++] = (uint8_t)l;
+	if (len)
+		memcpy(f->out + f->outlen, body, len);
+	f->outlen += len;
+}
+
+static void fake_str(struct fake *f, uint8_t type, const char *s)
+{
+	fake_put(f, type, s, strlen(s) + 1);
+}
+
+static void fake_error(struct fake *f, const char *sqlstate, const char *msg, bool fatal)
+{
+	char b[256];
+	int n = snprintf(b, sizeof(b), "S%s%cC%s%cM%s%c", fatal ? "FATAL" : "ERROR", 0, sqlstate, 0, msg, 0);
+
+	fake_put(f, 'E', b, (size_t)n + 1);
+}
+
+static void fake_ready(struct fake *f)
+{
+	fake_put(f, 'Z', &f->txn, 1);
+}
+
+static void fake_rowdesc(struct fake *f)
+{
+	static const uint8_t t[] = { 0, 1, 'x', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0 };
+
+	fake_put(f, 'T', t, sizeof(t));
+}
+
+static void fake_row(struct fake *f)
+{
+	static const uint8_t d[] = { 0, 1, 0, 0, 0, 1, '1' };
+
+	fake_rowdesc(f);
+	fake_put(f, 'D', d, sizeof(d));
+}
+
+static int fake_find(struct fake *f, const char *name)
+{
+	for (int i = 0; i < FAKE_NAMES; i++)
+		if (f->stmts[i][0] && strcmp(f->stmts[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* An extended-protocol error: PostgreSQL skips to the next Sync. */
+static void fake_ext_error(struct fake *f, const char *sqlstate, const char *msg)
+{
+	fake_error(f, sqlstate, msg, false);
+	f->skipping = true;
+	if (f->txn == 'T')
+		f->txn = 'E';
+}
+
+static void fake_query(struct fake *f, const char *sql)
+{
+	if (!strncmp(sql, "err", 3) || !strcmp(sql, "PREPARE")) {
+		fake_error(f, "42601", "syntax error", false);
+		if (f->txn == 'T')
+			f->txn = 'E';
+	} else if (!*sql) {
+		fake_put(f, 'I', NULL, 0);
+	} else if (!strncasecmp(sql, "begin", 5)) {
+		f->txn = 'T';
+		fake_str(f, 'C', "BEGIN");
+	} else if (!strncasecmp(sql, "commit", 6) || !strncasecmp(sql, "rollback", 8)) {
+		f->txn = 'I';
+		fake_str(f, 'C', "COMMIT");
+	} else if (!strncasecmp(sql, "discard all", 11) || !strncasecmp(sql, "deallocate all", 14)) {
+		memset(f->stmts, 0, sizeof(f->stmts));
+		fake_str(f, 'C', sql[1] == 'i' || sql[1] == 'I' ? "DISCARD ALL" : "DEALLOCATE ALL");
+	} else if (f->txn == 'E') {
+		fake_error(f, "25P02", "current transaction is aborted", false);
+	} else if (!strncasecmp(sql, "set ", 4)) {
+		fake_str(f, 'C', "SET");
+	} else if (!strncasecmp(sql, "do ", 3)) {
+		fake_str(f, 'C', "DO");
+	} else {
+		fake_row(f);
+		fake_str(f, 'C', "SELECT 1");
+	}
+	fake_ready(f);
+}
+
+static void fake_parse(struct fake *f, const uint8_t *b, size_t n)
+{
+	const char *name = (const char *)b, *text;
+	size_t nl = strnlen(name, n);
+	int slot;
+
+	if (nl >= n) {
+		fake_ext_error(f, "08P01", "invalid string in message");
+		return;
+	}
+	text = name + nl + 1;
+	if (strnlen(text, n - nl - 1) >= n - nl - 1 || !strncmp(text, "err", 3) || !strcmp(text, "PREPARE")) {
+		fake_ext_error(f, "42601", "syntax error");
+		return;
+	}
+	if (!*name) {
+		f->unnamed = true;
+		fake_put(f, '1', NULL, 0);
+		return;
+	}
+	if (fake_find(f, name) >= 0) {
+		fake_ext_error(f, "42P05", "prepared statement already exists");
+		return;
+	}
+	for (slot = 0; slot < FAKE_NAMES && f->stmts[slot][0]; slot++)
+		;
+	if (slot == FAKE_NAMES || nl >= sizeof(f->stmts[0])) {
+		fake_ext_error(f, "53400", "too many statements in the fake");
+		return;
+	}
+	memcpy(f->stmts[slot], name, nl + 1);
+	fake_put(f, '1', NULL, 0);
+}
+
+static bool fake_has(struct fake *f, const char *name)
+{
+	return *name ? fake_find(f, name) >= 0 : f->unnamed;
+}
+
+/* One whole message from pgsift (or libpq's probe). */
+static void fake_message(struct fake *f, uint8_t type, const uint8_t *b, size_t n)
+{
+	char name[80];
+
+	if (W.fail_next && type != 'S' && type != 'H' && type != 'X' && !f->skipping) {
+		W.fail_next--;
+		if (type == 'Q') {
+			fake_error(f, "XX000", "injected failure", false);
+			fake_ready(f);
+		} else {
+			fake_ext_error(f, "XX000", "injected failure");
+		}
+		return;
+	}
+	if (f->skipping && type != 'S' && type != 'X')
+		return;
+	switch (type) {
+	case 'Q':
+		fake_query(f, n ? (const char *)b : "");
+		break;
+	case 'P':
+		fake_parse(f, b, n);
+		break;
+	case 'B':
+		snprintf(name, sizeof(name), "%s", (const char *)b + strnlen((const char *)b, n) + 1);
+		if (!fake_has(f, name))
+			fake_ext_error(f, "26000", "prepared statement does not exist");
+		else if (f->txn == 'E')
+			fake_ext_error(f, "25P02", "current transaction is aborted");
+		else {
+			f->portal = true;
+			fake_put(f, '2', NULL, 0);
+		}
+		break;
+	case 'D':
+		snprintf(name, sizeof(name), "%s", (const char *)b + 1);
+		if (n && b[0] == 'S' && fake_has(f, name)) {
+			static const uint8_t none[] = { 0, 0 };
+			fake_put(f, 't', none, 2);
+			fake_rowdesc(f);
+		} else if (n && b[0] == 'P' && f->portal) {
+			fake_put(f, 'n', NULL, 0);
+		} else {
+			fake_ext_error(f, "26000", "no such statement or portal");
+		}
+		break;
+	case 'E':
+		if (!f->portal) {
+			fake_ext_error(f, "34000", "portal does not exist");
+		} else {
+			static const uint8_t d[] = { 0, 1, 0, 0, 0, 1, '1' };
+			fake_put(f, 'D', d, sizeof(d));
+			if (n >= 5 && b[n - 1] == 1)
+				fake_put(f, 's', NULL, 0);
+			else
+				fake_str(f, 'C', "SELECT 1");
+		}
+		break;
+	case 'C':
+		snprintf(name, sizeof(name), "%s", (const char *)b + 1);
+		if (n && b[0] == 'S' && fake_find(f, name) >= 0)
+			f->stmts[fake_find(f, name)][0] = 0;
+		fake_put(f, '3', NULL, 0);
+		break;
+	case 'S':
+		f->skipping = false;
+		f->portal = false;
+		fake_ready(f);
+		break;
+	case 'F': {
+		static const uint8_t v[] = { 0, 0, 0, 1, '1' };
+		fake_put(f, 'V', v, sizeof(v));
+		fake_ready(f);
+		break;
+	}
+	case 'H':
+	case 'd':
+	case 'c':
+	case 'f':
+		break; /* outside COPY, PostgreSQL ignores these */
+	case 'X':
+		f->gone = true;
+		break;
+	default:
+		fake_error(f, "08P01", "invalid frontend message type", true);
+		f->gone = true;
+		break;
+	}
+}
+
+static void fake_startup(struct fake *f)
+{
+	static const char *const params[][2] = {
+		{ "server_version", "15.0" }, { "client_encoding", "UTF8" }, { "DateStyle", "ISO, MDY" },
+		{ "TimeZone", "UTC" }, { "standard_conforming_strings", "on" }, { "application_name", "" },
+		{ "integer_datetimes", "on" }, { "IntervalStyle", "postgres" },
+	};
+	static const uint8_t ok[] = { 0, 0, 0, 0 }, key[] = { 0, 0, 0, 42, 0, 0, 0, 7 };
+	char b[128];
+
+	fake_put(f, 'R', ok, sizeof(ok));
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		size_t a = strlen(params[i][0]) + 1, v = strlen(params[i][1]) + 1;
+		memcpy(b, params[i][0], a);
+		memcpy(b + a, params[i][1], v);
+		fake_put(f, 'S', b, a + v);
+	}
+	fake_put(f, 'K', key, sizeof(key));
+	f->txn = 'I';
+	fake_ready(f);
+	f->started = true;
+}
+
+static void fake_close(struct fake *f)
+{
+	for (int i = 0; i < W.nconns; i++)
+		if (W.conns[i] == f) {
+			W.conns[i] = W.conns[--W.nconns];
+			break;
+		}
+	event_free(f->ev);
+	event_free(f->wev);
+	close(f->fd);
+	free(f);
+}
+
+/* Writes queued answers; while some are left the fake reads nothing (as
+ * PostgreSQL blocks on a full socket). false: the fake is gone. */
+static bool fake_flush(struct fake *f)
+{
+	while (f->outoff < f->outlen) {
+		ssize_t w = write(f->fd, f->out + f->outoff, f->outlen - f->outoff);
+		if (w <= 0) {
+			if (w < 0 && errno == EAGAIN)
+				break;
+			fake_close(f);
+			return false;
+		}
+		f->outoff += (size_t)w;
+	}
+	if (f->outoff < f->outlen) {
+		event_del(f->ev);
+		event_add(f->wev, NULL);
+		return true;
+	}
+	f->outoff = f->outlen = 0;
+	event_del(f->wev);
+	event_add(f->ev, NULL);
+	if (f->gone) {
+		fake_close(f);
+		return false;
+	}
+	return true;
+}
+
+/* Answers the whole messages that are in. */
+static void fake_process(struct fake *f)
+{
+	size_t pos = 0;
+
+	while (!f->gone && f->outlen < sizeof(f->out) / 2) {
+		size_t avail = f->inlen - pos;
+		if (f->big_left) { /* a message larger than the fake keeps: its text is not looked at */
+			size_t k = avail < f->big_left ? avail : f->big_left;
+			pos += k;
+			f->big_left -= k;
+			if (f->big_left)
+				break;
+			continue;
+		}
+		if (!f->started) {
+			uint32_t len;
+			if (avail < 8)
+				break;
+			len = (uint32_t)f->in[pos] << 24 | f->in[pos + 1] << 16 | f->in[pos + 2] << 8 | f->in[pos + 3];
+			if (len < 8 || len > 10000) {
+				f->gone = true;
+				break;
+			}
+			if (avail < len)
+				break;
+			pos += len;
+			if (len == 16 && f->in[pos - 12] == 0x04 && f->in[pos - 11] == 0xd2) {
+				f->gone = true; /* a CancelRequest: PostgreSQL closes at once */
+				break;
+			}
+			fake_startup(f);
+			continue;
+		}
+		if (avail < 5)
+			break;
+		uint32_t len = (uint32_t)f->in[pos + 1] << 24 | f->in[pos + 2] << 16 | f->in[pos + 3] << 8 | f->in[pos + 4];
+		uint8_t type = f->in[pos];
+		if (len < 4) {
+			f->gone = true;
+			break;
+		}
+		if ((size_t)len + 1 > sizeof(f->in)) {
+			/* a large query: answered as one whose text is "x" */
+			fake_message(f, type, (const uint8_t *)"x", type == 'Q' ? 2 : 0);
+			f->big_left = (size_t)len + 1;
+			continue;
+		}
+		if (avail < (size_t)len + 1)
+			break;
+		if (W.drop_next) {
+			W.drop_next = false;
+			f->gone = true;
+			break;
+		}
+		fake_message(f, type, f->in + pos + 5, len - 4);
+		pos += (size_t)len + 1;
+	}
+	memmove(f->in, f->in + pos, f->inlen - pos);
+	f->inlen -= pos;
+}
+
+static void fake_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake *f = arg;
+	ssize_t r;
+
+	(void)what;
+	r = read(fd, f->in + f->inlen, sizeof(f->in) - f->inlen);
+	if (r <= 0) {
+		if (r < 0 && errno == EAGAIN)
+			return;
+		fake_close(f);
+		return;
+	}
+	f->inlen += (size_t)r;
+	fake_process(f);
+	fake_flush(f);
+}
+
+static void fake_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct fake *f = arg;
+
+	(void)fd;
+	(void)what;
+	if (!fake_flush(f) || f->outlen)
+		return;
+	fake_process(f); /* what came while it waited */
+	fake_flush(f);
+}
+
+static void fake_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct event_base *base = arg;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	struct fake *f;
+
+	(void)what;
+	if (c < 0)
+		return;
+	if (W.nconns == 8 || !(f = calloc(1, sizeof(*f)))) {
+		close(c);
+		return;
+	}
+	f->fd = c;
+	f->ev = event_new(base, c, EV_READ | EV_PERSIST, fake_read_cb, f);
+	f->wev = event_new(base, c, EV_WRITE | EV_PERSIST, fake_write_cb, f);
+	event_add(f->ev, NULL);
+	W.conns[W.nconns++] = f;
+}
+
+/* ---- the world of one input ---- */
+
+static struct sift S;
+static int cfd = -1;			/* the client's end of its socket */
+static uint8_t pending[1 << 18];	/* bytes built, not yet written */
+static size_t npending;
+static uint32_t sent_requests;		/* Query, Sync, FunctionCall sent after login */
+static uint32_t got_ready;
+static uint8_t rbuf[1 << 16];		/* what the client received, not yet parsed */
+static size_t rlen;
+static bool logged_in;
+static uint32_t backend_pid, backend_key;
+
+static void run_loop(int rounds)
+{
+	for (int i = 0; i < rounds; i++)
+		event_base_loop(S.base, EVLOOP_NONBLOCK);
+}
+
+/* Parses what the client received: well-formed backend messages only. */
+static void check_received(void)
+{
+	static const char types[] = "123ACDEGHIKNRSTVWZcdnpstv";
+	size_t pos = 0;
+
+	while (rlen - pos >= 5) {
+		uint8_t t = rbuf[pos];
+		uint32_t len = (uint32_t)rbuf[pos + 1] << 24 | rbuf[pos + 2] << 16 | rbuf[pos + 3] << 8 | rbuf[pos + 4];
+		CHECK(t && strchr(types, t), "a backend message type");
+		CHECK(len >= 4 && len < (1u << 24), "a backend message length");
+		if (rlen - pos < (size_t)len + 1) {
+			CHECK((size_t)len + 1 <= sizeof(rbuf), "a message the checker can hold");
+			break;
+		}
+		if (t == 'Z') {
+			CHECK(len == 5, "ReadyForQuery's length");
+			if (logged_in)
+				got_ready++;
+			logged_in = true;
+		}
+		if (t == 'K' && len == 12) {
+			backend_pid = (uint32_t)rbuf[pos + 5] << 24 | rbuf[pos + 6] << 16 | rbuf[pos + 7] << 8 | rbuf[pos + 8];
+			backend_key = (uint32_t)rbuf[pos + 9] << 24 | rbuf[pos + 10] << 16 | rbuf[pos + 11] << 8 | rbuf[pos + 12];
+		}
+		pos += (size_t)len + 1;
+	}
+	memmove(rbuf, rbuf + pos, rlen - pos);
+	rlen -= pos;
+	CHECK(got_ready <= sent_requests, "no more ReadyForQuery than requests");
+}
+
+/* Reads what pgsift sent the client (unless reading is paused). */
+static void drain(void)
+{
+	for (;;) {
+		ssize_t r = read(cfd, rbuf + rlen, sizeof(rbuf) - rlen);
+		if (r <= 0)
+			return;
+		rlen += (size_t)r;
+		check_received();
+	}
+}
+
+/* Counts the Query, Sync and FunctionCall messages in what the client
+ * wrote, framed as pgsift frames them (raw bytes included). */
+static struct {
+	uint8_t hdr[5];
+	size_t hlen, left;
+	bool dead;
+} wr;
+
+static void count_written(const uint8_t *p, size_t n)
+{
+	while (n && !wr.dead) {
+		if (wr.left) {
+			size_t k = n < wr.left ? n : wr.left;
+			p += k;
+			n -= k;
+			wr.left -= k;
+			continue;
+		}
+		wr.hdr[wr.hlen++] = *p++;
+		n--;
+		if (wr.hlen < 5)
+			continue;
+		uint32_t len = (uint32_t)wr.hdr[1] << 24 | wr.hdr[2] << 16 | wr.hdr[3] << 8 | wr.hdr[4];
+		wr.hlen = 0;
+		if (len < 4) {
+			wr.dead = true; /* pgsift closes the client here */
+			break;
+		}
+		wr.left = len - 4;
+		if (wr.hdr[0] == 'Q' || wr.hdr[0] == 'S' || wr.hdr[0] == 'F')
+			sent_requests++;
+	}
+}
+
+static void write_chunks(size_t chunk, bool reading)
+{
+	size_t off = 0;
+
+	while (off < npending) {
+		size_t k = npending - off < chunk ? npending - off : chunk;
+		ssize_t w = write(cfd, pending + off, k);
+		if (w < 0 && errno != EAGAIN)
+			break; /* pgsift closed the client */
+		if (w > 0) {
+			if (logged_in)
+				count_written(pending + off, (size_t)w);
+			off += (size_t)w;
+		}
+		run_loop(2);
+		if (reading)
+			drain();
+		else if (w <= 0)
+			break; /* the client does not read and pgsift stopped reading it: as far as it goes */
+	}
+	npending = 0;
+}
+
+static void put(const void *p, size_t n)
+{
+	if (npending + n <= sizeof(pending)) {
+		memcpy(pending + npending, p, n);
+		npending += n;
+	}
+}
+
+static void put_u32(uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+	put(b, 4);
+}
+
+static void put_u16(uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+	put(b, 2);
+}
+
+static void put_str(const char *s)
+{
+	put(s, strlen(s) + 1);
+}
+
+static const char *const names[] = { "", "s1", "s2", "S1", "pgsift_1", "pgsift_check", "s3", "p1" };
+static const char *const texts[] = {
+	"select 1", "select $1::int", "begin", "commit", "rollback", "err", "", "DEALLOCATE ALL", "DEALLOCATE s1",
+	"DISCARD ALL", "PREPARE x AS select 1", "EXECUTE x", "select 1; EXECUTE pgsift_1", "deallocate pgsift_1",
+	"select 'a;b'; select 2", "copy t from stdin", "select 1 /* pgsift_1 */", "DO $$ BEGIN END $$", "SET x = 1",
+	"PREPARE TRANSACTION 'g'", "-- c\rEXECUTE y", "select 'x' -- ;",
+};
+
+static const char *pick(struct in *in, const char *const *list, size_t n)
+{
+	return list[in_u8(in) % n];
+}
+
+/* A text from the dictionary, or a long one (to stream past the buffer). */
+static void put_text(struct in *in)
+{
+	uint8_t sel = in_u8(in);
+
+	if (sel < 0xf0) {
+		put_str(texts[sel % (sizeof(texts) / sizeof(texts[0]))]);
+		return;
+	}
+	size_t n = (size_t)in_u16(in) * 2 + 100;
+	if (npending + n + 64 > sizeof(pending))
+		n = 100;
+	put(sel & 1 ? "EXECUTE x /*" : "select 1 /*", 12);
+	memset(pending + npending, sel & 2 ? ';' : 'x', n);
+	npending += n;
+	put_str(sel & 4 ? "*/ ; select pgsift_1" : "*/");
+}
+
+/* Starts a message of type t; end_msg() patches its length. */
+static size_t begin_msg(uint8_t t)
+{
+	size_t at = npending;
+
+	put(&t, 1);
+	put_u32(0);
+	return at;
+}
+
+static void end_msg(size_t at)
+{
+	uint32_t len = (uint32_t)(npending - at - 1);
+
+	if (at + 5 > npending)
+		return;
+	pending[at + 1] = (uint8_t)(len >> 24);
+	pending[at + 2] = (uint8_t)(len >> 16);
+	pending[at + 3] = (uint8_t)(len >> 8);
+	pending[at + 4] = (uint8_t)len;
+}
+
+static void op_message(struct in *in, uint8_t op)
+{
+	size_t at;
+	uint8_t k;
+
+	switch (op % 12) {
+	case 0:
+		at = begin_msg('Q');
+		put_text(in);
+		end_msg(at);
+		break;
+	case 1:
+		at = begin_msg('P');
+		put_str(pick(in, names, 8));
+		put_text(in);
+		k = in_u8(in) % 3;
+		put_u16(k);
+		for (uint8_t i = 0; i < k; i++)
+			put_u32(i ? 25 : 23);
+		end_msg(at);
+		break;
+	case 2:
+		at = begin_msg('B');
+		put_str(in_u8(in) & 1 ? "p1" : "");
+		put_str(pick(in, names, 8));
+		put_u16(0);
+		k = in_u8(in) % 3;
+		put_u16(k);
+		for (uint8_t i = 0; i < k; i++) {
+			uint16_t vl = in_u8(in) & 0x80 ? in_u16(in) % 20000 : 1;
+			put_u32(vl);
+			if (npending + vl < sizeof(pending)) {
+				memset(pending + npending, '7', vl);
+				npending += vl;
+			}
+		}
+		put_u16(0);
+		end_msg(at);
+		break;
+	case 3:
+		at = begin_msg('D');
+		put(in_u8(in) & 1 ? "P" : "S", 1);
+		put_str(pick(in, names, 8));
+		end_msg(at);
+		break;
+	case 4:
+		at = begin_msg('E');
+		put_str(in_u8(in) & 1 ? "p1" : "");
+		put_u32(in_u8(in) & 1);
+		end_msg(at);
+		break;
+	case 5:
+		at = begin_msg('C');
+		put(in_u8(in) & 1 ? "P" : "S", 1);
+		put_str(pick(in, names, 8));
+		end_msg(at);
+		break;
+	case 6:
+		end_msg(begin_msg('S'));
+		break;
+	case 7:
+		end_msg(begin_msg('H'));
+		break;
+	case 8:
+		at = begin_msg('F');
+		put_u32(1);
+		put_u16(0);
+		put_u16(0);
+		put_u16(0);
+		end_msg(at);
+		break;
+	case 9: {
+		static const uint8_t copy_types[] = { 'd', 'c', 'f' };
+		at = begin_msg(copy_types[in_u8(in) % 3]);
+		put_str("copy");
+		end_msg(at);
+		break;
+	}
+	default: {
+		/* raw bytes: a header of the fuzzer's choosing, then what follows */
+		uint8_t raw[16];
+		k = in_u8(in) % sizeof(raw);
+		for (uint8_t i = 0; i < k; i++)
+			raw[i] = in_u8(in);
+		put(raw, k);
+		break;
+	}
+	}
+}
+
+/* A cancel request on a connection of its own, for the client's keys. */
+static void op_cancel(void)
+{
+	int sv[2];
+	uint8_t pkt[16] = { 0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e };
+	struct peer_addr a = { .family = AF_UNIX };
+
+	if (!backend_pid || socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0)
+		return;
+	for (int i = 0; i < 4; i++) {
+		pkt[8 + i] = (uint8_t)(backend_pid >> (24 - 8 * i));
+		pkt[12 + i] = (uint8_t)(backend_key >> (24 - 8 * i));
+	}
+	client_accept(&S, sv[1], &a);
+	if (write(sv[0], pkt, sizeof(pkt)) != sizeof(pkt)) {
+		/* ignored: the pooler sees what it sees */
+	}
+	run_loop(4);
+	close(sv[0]);
+	run_loop(2);
+}
+
+static bool setup(uint8_t settings)
+{
+	static const int maxps[] = { 0, 1, 3, 200 };
+	char conf[512], err[256];
+	struct config_diag d = { 0 };
+	int sv[2];
+	struct peer_addr a = { .family = AF_UNIX };
+	uint8_t startup[64];
+	size_t n = 0;
+
+	memset(&S, 0, sizeof(S));
+	list_init(&S.dbs);
+	list_init(&S.users);
+	list_init(&S.pools);
+	list_init(&S.login_clients);
+	list_init(&S.admin_clients);
+	list_init(&S.free_clients);
+	list_init(&S.free_servers);
+	list_init(&S.orphan_cancels);
+	snprintf(conf, sizeof(conf),
+		 "[databases]\nfuzzdb = host=%s port=5432 dbname=fuzzdb\n[pgsift]\nauth_type = trust\n"
+		 "pool_mode = %s\ndefault_pool_size = %d\nmax_prepared_statements = %d\nslow_query_ms = -1\n"
+		 "log_connections = 0\nlog_disconnections = 0\nlog_pooler_errors = 0\n",
+		 W.dir, settings & 4 ? "session" : settings & 8 ? "statement" : "transaction", 1 + (settings >> 6 & 1),
+		 maxps[settings & 3]);
+	CHECK(config_load_string(conf, strlen(conf), "fuzz.ini", &S.cfg, &d), "the fuzzer's config loads");
+	config_diag_free(&d);
+	CHECK(params_setup(&S, S.cfg.track_extra_parameters, err, sizeof(err)) && db_sync_config(&S, err, sizeof(err)),
+	      "the fuzzer's databases");
+	iobuf_pool_init(&S.bufs, 16384, 64);
+	sift_now(&S);
+	S.start_wall = sift_wall_usec();
+	S.wall_offset = S.start_wall - S.now;
+	CHECK(an_init(&S.an, (uint32_t)S.cfg.max_fingerprints), "the analyzer's tables");
+	S.an.last_decay = S.now;
+	S.base = event_base_new();
+	S.ev_reap = event_new(S.base, -1, 0, reap_cb, &S);
+	W.lev = event_new(S.base, W.lfd, EV_READ | EV_PERSIST, fake_accept_cb, S.base);
+	event_add(W.lev, NULL);
+	W.fail_next = 0;
+	W.drop_next = false;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+		return false;
+	cfd = sv[0];
+	client_accept(&S, sv[1], &a);
+	/* StartupMessage: protocol 3.0, user fuzz, database fuzzdb */
+	static const char params[] = "user\0fuzz\0database\0fuzzdb\0";
+	n = 8 + sizeof(params); /* sizeof counts the list's final NUL */
+	memset(startup, 0, 8);
+	startup[3] = (uint8_t)n;
+	startup[5] = 3;
+	memcpy(startup + 8, params, sizeof(params));
+	npending = rlen = 0;
+	sent_requests = got_ready = 0;
+	memset(&wr, 0, sizeof(wr));
+	logged_in = false;
+	backend_pid = backend_key = 0;
+	put(startup, n);
+	write_chunks(n, true);
+	for (int i = 0; i < 50 && !logged_in; i++) {
+		run_loop(1);
+		drain();
+	}
+	return logged_in;
+}
+
+static void close_list(struct list *l)
+{
+	while (!list_empty(l))
+		client_close(list_entry(l->next, struct client, node), NULL, "fuzz input done");
+}
+
+static void teardown(void)
+{
+	struct list *it;
+
+	if (cfd >= 0)
+		close(cfd);
+	cfd = -1;
+	run_loop(8);
+	/* the client is gone: no client left, and servers idle and clean */
+	list_for_each(it, &S.pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		CHECK(list_empty(&p->active_clients) && list_empty(&p->waiting_clients) && list_empty(&p->idle_clients),
+		      "no client left in the pool after it closed");
+		CHECK(list_empty(&p->active_servers), "no server left linked");
+		for (struct list *j = p->idle_servers.next; j != &p->idle_servers; j = j->next) {
+			struct server *sv = list_entry(j, struct server, node);
+			CHECK(sv->rq.n == 0 && !sv->rq.scan && sv->c.pkt_left == 0 && sv->txn == 'I',
+			      "an idle server is clean");
+		}
+	}
+	close_list(&S.login_clients);
+	list_for_each(it, &S.pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		struct list *cls[] = { &p->active_clients, &p->waiting_clients, &p->idle_clients, &p->login_clients };
+		struct list *svs[] = { &p->active_servers, &p->idle_servers, &p->tested_servers, &p->new_servers,
+				       &p->canceling_servers };
+		for (size_t i = 0; i < 4; i++)
+			close_list(cls[i]);
+		for (size_t i = 0; i < 5; i++)
+			while (!list_empty(svs[i]))
+				server_close(list_entry(svs[i]->next, struct server, node), "fuzz input done");
+	}
+	while (!list_empty(&S.orphan_cancels))
+		cancel_req_free(list_entry(S.orphan_cancels.next, struct cancel_req, node));
+	run_loop(4);
+	while (W.nconns)
+		fake_close(W.conns[0]);
+	reap_cb(-1, 0, &S);
+	objects_free_all(&S);
+	ps_registry_free(&S);
+	an_free(&S.an);
+	event_free(W.lev);
+	event_free(S.ev_reap);
+	event_base_free(S.base);
+	iobuf_pool_destroy(&S.bufs);
+	config_free(&S.cfg);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	char err[128];
+
+	(void)argc;
+	(void)argv;
+	signal(SIGPIPE, SIG_IGN);
+	CHECK(log_setup(NULL, 0, true, err, sizeof(err)), "quiet logging");
+	snprintf(W.dir, sizeof(W.dir), "/tmp/pgsift-fuzz-client.%d", (int)getpid());
+	mkdir(W.dir, 0700);
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s/.s.PGSQL.5432", W.dir);
+	unlink(un.sun_path);
+	W.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	CHECK(W.lfd >= 0 && bind(W.lfd, (struct sockaddr *)&un, sizeof(un)) == 0 && listen(W.lfd, 64) == 0,
+	      "the fake server listens");
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct in in = { data, size };
+	uint8_t settings = in_u8(&in);
+	size_t chunk = 1 + (size_t)(settings >> 4 & 3) * 700;
+	bool reading = true;
+
+	if (!setup(settings)) {
+		teardown();
+		return 0;
+	}
+	while (in.n) {
+		uint8_t op = in_u8(&in);
+		switch (op >> 4) {
+		case 0x0:
+		case 0x1:
+		case 0x2:
+		case 0x3:
+		case 0x4:
+		case 0x5:
+		case 0x6:
+		case 0x7:
+		case 0x8:
+		case 0x9:
+			op_message(&in, op);
+			break;
+		case 0xa: /* send what is built, in chunks of this size */
+			write_chunks(1 + (size_t)(op & 0xf) * (op & 8 ? 2000 : 3), reading);
+			break;
+		case 0xb: /* the client stops or starts reading */
+			reading = op & 1;
+			if (reading)
+				drain();
+			break;
+		case 0xc:
+			op_cancel();
+			break;
+		case 0xd:
+			W.fail_next = 1 + (op & 3);
+			break;
+		case 0xe:
+			W.drop_next = true;
+			break;
+		default:
+			run_loop(4);
+			if (reading)
+				drain();
+			break;
+		}
+	}
+	write_chunks(chunk, true);
+	for (int i = 0; i < 20; i++) {
+		run_loop(1);
+		drain();
+	}
+	teardown();
+	return 0;
+}
