@@ -143,8 +143,10 @@ static void rq_apply_undo(struct server *sv, struct client *cl);
 
 static void rq_clear(struct server *sv)
 {
-	free(sv->rq.scan); /* a streamed message cut short: the server goes */
-	sv->rq.scan = NULL;
+	if (__builtin_expect(sv->rq.scan != NULL, 0)) { /* a streamed message cut short: the server goes */
+		free(sv->rq.scan);
+		sv->rq.scan = NULL;
+	}
 	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
@@ -1262,7 +1264,10 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	}
 	if (untracked(cl, sv, type, body, blen, whole, &act))
 		return act;
-	if (must_wait(sv)) {
+	/* what PostgreSQL skips after an error needs no reply, and what it
+	 * would have changed is not waited for: the Sync that ends the error
+	 * may be behind this very message */
+	if (must_wait(sv) && (!ps_advance(sv, cl) || must_wait(sv))) {
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}

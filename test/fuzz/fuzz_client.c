@@ -169,6 +169,9 @@ static void fake_put(struct fake *f, uint8_t type, const void *body, size_t len)
 
 	if (f->outlen + 5 + len > sizeof(f->out))
 		return; /* the fake's answers are small; a flood of them is cut */
+#ifdef FUZZ_DEBUG
+	fprintf(stderr, "  fake -> %c\n", type);
+#endif
 	f->out[f->outlen++] = type;
 	f->out[f->outlen++] = (uint8_t)(l >> 24);
 	f->out[f->outlen++] = (uint8_t)(l >> 16);
@@ -303,9 +306,15 @@ static void fake_message(struct fake *f, uint8_t type, const uint8_t *b, size_t 
 {
 	char name[80];
 
-	if (W.fail_next && type != 'S' && type != 'H' && type != 'X' && !f->skipping) {
+#ifdef FUZZ_DEBUG
+	fprintf(stderr, "fake <- %c %.*s%s\n", type, (int)(n > 40 ? 40 : n), type == 'Q' || type == 'P' ? (const char *)b : "",
+		f->skipping ? " (skipping)" : "");
+#endif
+	if (W.fail_next && strchr("QFPBDEC", type) && !f->skipping) {
 		W.fail_next--;
-		if (type == 'Q') {
+		/* Query and FunctionCall: ERROR, ReadyForQuery; the extended
+		 * protocol's messages: ERROR, then skip to Sync */
+		if (type == 'Q' || type == 'F') {
 			fake_error(f, "XX000", "injected failure", false);
 			fake_ready(f);
 		} else {
@@ -666,7 +675,10 @@ static void count_written(const uint8_t *p, size_t n)
 static void write_chunks(size_t chunk, bool reading)
 {
 	size_t off = 0;
+	int idle = 0;
 
+	if (chunk < npending / 256)
+		chunk = npending / 256; /* at most a few hundred writes: the fuzzer stays fast */
 	while (off < npending) {
 		size_t k = npending - off < chunk ? npending - off : chunk;
 		ssize_t w = write(cfd, pending + off, k);
@@ -676,6 +688,9 @@ static void write_chunks(size_t chunk, bool reading)
 			if (logged_in)
 				count_written(pending + off, (size_t)w);
 			off += (size_t)w;
+			idle = 0;
+		} else if (++idle > 200) {
+			break; /* pgsift does not read the client: teardown() says whether it should have */
 		}
 		run_loop(2);
 		if (reading)
@@ -879,7 +894,7 @@ static void op_cancel(void)
 static bool setup(uint8_t settings)
 {
 	static const int maxps[] = { 0, 1, 3, 200 };
-	char conf[512], err[256];
+	char conf[768], err[256];
 	struct config_diag d = { 0 };
 	int sv[2];
 	struct peer_addr a = { .family = AF_UNIX };
@@ -898,7 +913,8 @@ static bool setup(uint8_t settings)
 	snprintf(conf, sizeof(conf),
 		 "[databases]\nfuzzdb = host=%s port=5432 dbname=fuzzdb\n[pgsift]\nauth_type = trust\n"
 		 "pool_mode = %s\ndefault_pool_size = %d\nmax_prepared_statements = %d\nslow_query_ms = -1\n"
-		 "log_connections = 0\nlog_disconnections = 0\nlog_pooler_errors = 0\n",
+		 "log_connections = 0\nlog_disconnections = 0\nlog_pooler_errors = 0\n"
+		 "max_fingerprints = 64\nslow_query_log_size = 4\n",
 		 W.dir, settings & 4 ? "session" : settings & 8 ? "statement" : "transaction", 1 + (settings >> 6 & 1),
 		 maxps[settings & 3]);
 	CHECK(config_load_string(conf, strlen(conf), "fuzz.ini", &S.cfg, &d), "the fuzzer's config loads");
@@ -959,6 +975,38 @@ static void teardown(void)
 	/* the client is gone: no client left, and servers idle and clean */
 	list_for_each(it, &S.pools) {
 		struct pool *p = list_entry(it, struct pool, node);
+#ifdef FUZZ_DEBUG
+		for (struct list *j = p->waiting_clients.next; j != &p->waiting_clients; j = j->next) {
+			struct client *c = list_entry(j, struct client, node);
+			fprintf(stderr, "waiting client: in %u/%u cap %u pkt_left %u want_read %d ev %d\n",
+				c->c.in ? c->c.in->pos : 0, c->c.in ? c->c.in->end : 0, c->c.in ? c->c.in->cap : 0,
+				c->c.pkt_left, c->c.want_read, c->c.ev_flags);
+		}
+		for (struct list *j = p->active_clients.next; j != &p->active_clients; j = j->next) {
+			struct client *c = list_entry(j, struct client, node);
+			fprintf(stderr, "active client: in %u/%u pkt_left %u want_read %d ev %d srv nseg %d srv state %d rq %u stalled %d uncertain %u deferred %u next type %c sv in %u/%u sv pkt_left %u sv ev %d\n",
+				c->c.in ? c->c.in->pos : 0, c->c.in ? c->c.in->end : 0, c->c.pkt_left, c->c.want_read,
+				c->c.ev_flags, c->server->c.nseg, c->server->state, c->server->rq.n, c->server->rq.stalled,
+				c->server->rq.uncertain, c->server->rq.deferred, c->c.in ? c->c.in->data[c->c.in->pos] : '-',
+				c->server->c.in ? c->server->c.in->pos : 0, c->server->c.in ? c->server->c.in->end : 0,
+				c->server->c.pkt_left, c->server->c.ev_flags);
+			{
+				struct ps_rq *q = &c->server->rq;
+				fprintf(stderr, "rq: n %u since_barrier %u nundo %u err %d:", q->n, q->since_barrier, q->nundo, q->err);
+				for (uint32_t k = 0; k < q->n; k++) {
+					struct ps_rq_ent *e = &q->e[(q->head + k) & (q->cap - 1)];
+					fprintf(stderr, " %d/%x", e->kind, e->flags);
+				}
+				fprintf(stderr, "\n");
+			}
+			for (int k = 0; k < W.nconns; k++)
+				fprintf(stderr, "fake %d: inlen %zu big_left %zu skipping %d outlen %zu/%zu started %d\n", k,
+					W.conns[k]->inlen, W.conns[k]->big_left, W.conns[k]->skipping, W.conns[k]->outoff,
+					W.conns[k]->outlen, W.conns[k]->started);
+		}
+		for (struct list *j = p->idle_clients.next; j != &p->idle_clients; j = j->next)
+			fprintf(stderr, "idle client\n");
+#endif
 		CHECK(list_empty(&p->active_clients) && list_empty(&p->waiting_clients) && list_empty(&p->idle_clients),
 		      "no client left in the pool after it closed");
 		CHECK(list_empty(&p->active_servers), "no server left linked");
