@@ -854,6 +854,12 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 
 	if (cl->c.pkt_left) {
 		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		if (__builtin_expect(cl->c.pkt_drop, 0)) { /* pgsift answered it in the server's place */
+			b->pos += n;
+			cl->c.pkt_left -= n;
+			cl->c.pkt_drop = cl->c.pkt_left > 0;
+			return RELAY_MORE;
+		}
 		/* a large query whose text is checked as it streams */
 		if (__builtin_expect(sv->rq.scan != NULL, 0)) {
 			switch (ps_stream(cl, sv, b, n)) {

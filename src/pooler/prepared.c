@@ -1292,8 +1292,12 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		act = on_describe_close(cl, sv, type, body, blen);
 		break;
 	}
-	if (act == PS_USED && *used == 0)
-		*used = total;
+	if (act == PS_USED && *used == 0) {
+		/* replaced whole (a stand-in that fails): what is still to come of
+		 * it is dropped, not relayed */
+		*used = whole ? total : avail;
+		cl->c.pkt_drop = !whole;
+	}
 	if (!conn_gen_commit(&sv->c, mark))
 		act = PS_CLOSED;
 	if (act == PS_CLOSED) {

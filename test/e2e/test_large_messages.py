@@ -185,6 +185,25 @@ def test_bind_with_names_above_the_limit_is_refused(pooler):
     assert errors and errors[0].get("C") == "54000" and "Bind" in errors[0].get("M"), msgs
 
 
+def test_bind_of_an_internal_name_larger_than_the_buffer(pooler):
+    """Found by the client fuzzer: a Bind of a pgsift_* name is answered by
+    a stand-in that fails (26000); when the Bind was larger than the buffer,
+    pgsift skipped past the end of its buffer (a heap overflow, then a
+    crash). Its rest must be dropped, and the session go on."""
+    p = pooler(default_pool_size=1)
+    value = b"7" * 40000
+    bind = wire.message(b"B", b"\0pgsift_1\0" + struct.pack("!HH", 0, 1) + struct.pack("!I", len(value))
+                        + value + struct.pack("!H", 0))
+    with login(p) as c:
+        c.send(bind + m_execute() + SYNC)
+        msgs = replies(c)
+        errors = wire.errors_in(msgs)
+        assert [e.get("C") for e in errors] == ["26000"], msgs
+        assert msgs[-1][0] == b"Z"
+        rows, _ = c.query("select 'after'")
+        assert rows == [["after"]]
+
+
 def test_pipeline_that_fills_the_servers_socket_keeps_the_reply_stream(pooler):
     """A pipeline of Bind/Execute pairs behind a slow statement: the server
     does not read, its socket fills, and pgsift's queue to it is full when

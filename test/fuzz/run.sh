@@ -49,7 +49,7 @@ scram)
 	;;
 client)
 	# the pooler, the analyzer and util: everything but main.c and the console
-	srcs=$(ls "$top"/src/util/*.c "$top"/src/analyzer/*.c "$top"/src/pooler/*.c | grep -v fingerprint_cli.c)
+	srcs="$here/fake_pg.c $(ls "$top"/src/util/*.c "$top"/src/analyzer/*.c "$top"/src/pooler/*.c | grep -v fingerprint_cli.c)"
 	libs="$(pkg-config --libs libevent openssl inih libpq) -lm"
 	extra="-max_len=4096 -dict=$here/client.dict"
 	;;
