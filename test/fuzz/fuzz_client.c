@@ -308,9 +308,13 @@ static void put_text(struct in *in)
 		put_str(texts[sel % (sizeof(texts) / sizeof(texts[0]))]);
 		return;
 	}
-	size_t n = (size_t)in_u16(in) * 2 + 100;
-	if (npending + n + 64 > sizeof(pending))
-		n = 100;
+	size_t n = (size_t)in_u16(in) * 2 + 100, room = sizeof(pending) - npending;
+	if (room < 200) {
+		put_str("select 1");
+		return;
+	}
+	if (n > room - 100)
+		n = room - 100;
 	put(sel & 1 ? "EXECUTE x /*" : "select 1 /*", 12);
 	memset(pending + npending, sel & 2 ? ';' : 'x', n);
 	npending += n;

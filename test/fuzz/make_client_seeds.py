@@ -119,6 +119,8 @@ SEEDS = {
 
 
 def main():
+    # found_* files are inputs on which the target once found a bug; they
+    # are kept as they are and this script leaves them alone
     os.makedirs(OUT, exist_ok=True)
     for name, data in sorted(SEEDS.items()):
         with open(os.path.join(OUT, name), "wb") as f:
