@@ -891,10 +891,6 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	n = avail < total ? avail : total;
 	if (sv->ps_on) {
 		uint32_t used;
-		/* what ps_client_message() records must be relayed: room first */
-		if (!conn_relay_room(&sv->c, b, b->pos) &&
-		    (conn_flush(&sv->c) == CONN_IO_ERROR || !conn_relay_room(&sv->c, b, b->pos)))
-			return RELAY_STOP;
 		switch (ps_client_message(cl, sv, b, type, len, &used)) {
 		case PS_STOP:
 			return RELAY_STOP;

@@ -143,10 +143,6 @@ static void rq_apply_undo(struct server *sv, struct client *cl);
 
 static void rq_clear(struct server *sv)
 {
-	if (__builtin_expect(sv->rq.scan != NULL, 0)) { /* a streamed message cut short: the server goes */
-		free(sv->rq.scan);
-		sv->rq.scan = NULL;
-	}
 	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
@@ -271,6 +267,9 @@ void ps_server_unlinked(struct server *sv)
 
 void ps_server_free(struct server *sv)
 {
+	/* a streamed message cut short (a link never ends in the middle of one) */
+	free(sv->rq.scan);
+	sv->rq.scan = NULL;
 	rq_clear(sv);
 	free(sv->rq.e);
 	free(sv->rq.undo);
@@ -1039,8 +1038,8 @@ static enum ps_act read_whole(struct client *cl, uint8_t type, uint32_t total)
 /* A simple query or a Parse of the unnamed statement larger than the
  * buffer: relayed as it comes, its text checked as it passes (ps_scan). The
  * head is relayed now (PS_PASS); ps_stream() sees the rest. */
-static enum ps_act larger_than_buffer(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
-				      uint32_t blen, uint32_t total)
+static enum ps_act larger_than_buffer(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type,
+				      const uint8_t *body, uint32_t blen, uint32_t total)
 {
 	struct ps_scan *sc;
 	uint32_t skip = type == 'P' ? 1 : 0; /* the unnamed statement's empty name */
@@ -1051,6 +1050,10 @@ static enum ps_act larger_than_buffer(struct client *cl, struct server *sv, uint
 		return PS_STOP; /* the name is still to come */
 	if (type == 'P' && body[0] != 0)
 		return read_whole(cl, type, total);
+	/* the head must be relayed once recorded: room first */
+	if (!conn_relay_room(&sv->c, b, b->pos) &&
+	    (conn_flush(&sv->c) == CONN_IO_ERROR || !conn_relay_room(&sv->c, b, b->pos)))
+		return PS_STOP;
 	if (!(sc = malloc(sizeof(*sc))) || !rq_push(sv, type == 'Q' ? RQ_QUERY : RQ_ONE, 0, NULL, NULL)) {
 		free(sc);
 		client_close(cl, "53200", "out of memory relaying a message");
@@ -1272,7 +1275,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		return PS_STOP;
 	}
 	if (!whole && type != 'B')
-		return larger_than_buffer(cl, sv, type, body, blen, total);
+		return larger_than_buffer(cl, sv, b, type, body, blen, total);
 	if (!whole && bind_names_cut(body, blen))
 		return read_whole(cl, 'B', total); /* names longer than the buffer */
 	if (!gen_room(&sv->c))

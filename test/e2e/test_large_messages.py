@@ -202,29 +202,3 @@ def test_bind_of_an_internal_name_larger_than_the_buffer(pooler):
         assert msgs[-1][0] == b"Z"
         rows, _ = c.query("select 'after'")
         assert rows == [["after"]]
-
-
-def test_pipeline_that_fills_the_servers_socket_keeps_the_reply_stream(pooler):
-    """A pipeline of Bind/Execute pairs behind a slow statement: the server
-    does not read, its socket fills, and pgsift's queue to it is full when
-    an Execute arrives. Every reply must still come, in order (each message
-    is recorded once in the reply queue)."""
-    p = pooler(default_pool_size=1)
-    n = 3000
-    value = "v" * 3000
-    with login(p) as c:
-        c.send(m_parse("s", "select $1::text") + SYNC)
-        assert [t for t, _ in replies(c)] == [b"1", b"Z"]
-        bind = wire.message(b"B", b"\0s\0" + struct.pack("!HH", 0, 1) + struct.pack("!I", len(value))
-                            + value.encode() + struct.pack("!H", 0))
-        pipeline = wire.message(b"Q", b"select pg_sleep(1)\0") + (bind + m_execute()) * n + SYNC
-
-        def writer():
-            c.send(pipeline)
-        t = threading.Thread(target=writer, daemon=True)
-        t.start()
-        assert [m for m, _ in replies(c)][-1] == b"Z"          # pg_sleep
-        msgs = replies(c, timeout=120)
-        t.join(60)
-    types = [m for m, _ in msgs]
-    assert types == [b"2", b"D", b"C"] * n + [b"Z"], (len(types), types[:6], wire.errors_in(msgs)[:1])
