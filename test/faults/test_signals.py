@@ -47,6 +47,7 @@ def aborted_commands(bench):
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.pgsift_only("PgBouncer 1.18 applies a reload whose auth_file is missing: new logins are refused")
 def test_sighup_with_broken_configs_under_load(pg, pooler, pgbench_tables, tmp_path):
     p = pooler(default_pool_size=POOL)
     good = p.ini_path.read_text()
