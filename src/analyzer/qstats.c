@@ -95,7 +95,7 @@ bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now)
 static void close_entry(struct qstats *qs, struct qentry *e)
 {
 	if (e->cur.calls && qs->hist)
-		hs_close_query(qs->hist, qs->bucket, e->fp, e->db, e->user, e->kind, &e->cur);
+		hs_close_query(qs->hist, qs->bucket, e->fp, e->db, e->user, e->kind, &e->cur, &e->hist);
 }
 
 void qstats_roll(struct qstats *qs, int64_t now)
@@ -312,7 +312,7 @@ void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_
 			else
 				qs->touched_all = true;
 		}
-		hs_qcur_add(&e->cur, dur_us, rows, sqlstate && *sqlstate, wait_us);
+		hs_qcur_add(&e->cur, &e->hist, dur_us, rows, sqlstate && *sqlstate, wait_us);
 	}
 
 	e->calls++;

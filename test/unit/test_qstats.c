@@ -156,6 +156,45 @@ static void test_decay(void)
 	qstats_free(&qs);
 }
 
+/* Time buckets: each closed row holds its own bucket's calls and
+ * percentiles, and an evicted entry's numbers reach the history first. */
+static void test_history(void)
+{
+	struct qstats qs;
+	struct history h;
+	const struct hs_bucket *b = NULL;
+	struct qentry *e, *f;
+	int64_t t0 = 60000000; /* buckets of 1 s from here */
+
+	ok(qstats_init(&qs, 2) && hs_init(&h, 1000000, 10, 1 << 20) && qstats_set_history(&qs, &h, t0), "history on");
+	e = qstats_add(&qs, 7, &db1, &user1, "select $1", 1, false, t0);
+	for (int i = 0; i < 40; i++)
+		qstats_record(&qs, e, 100 + (uint64_t)i % 3, 1, NULL, 0, "", t0 + 1000 * i);
+	for (int i = 0; i < 25; i++) /* next bucket: 100 times slower */
+		qstats_record(&qs, e, 10000 + (uint64_t)i, 0, i == 3 ? "23505" : NULL, 2, "", t0 + 1000000 + 1000 * i);
+	ok(h.n == 1 && (b = hs_get(&h, 0)) && b->start == t0 && b->nq == 1 && b->q[0].calls == 40 &&
+	   b->q[0].rows == 40 && b->q[0].max_us == 102, "the first bucket closed with its 40 calls");
+	ok(fabs(b->q[0].p99_us - 102) <= 2.04 && b->q[0].p50_us >= 100 && b->q[0].p50_us <= 102,
+	   "its percentiles are its own (p50 %.1f, p99 %.1f)", b->q[0].p50_us, b->q[0].p99_us);
+	qstats_roll(&qs, t0 + 2000000);
+	ok(h.n == 2 && (b = hs_get(&h, 1)) && b->q[0].calls == 25 && b->q[0].errors == 1 && b->q[0].wait_us == 50,
+	   "the second bucket holds the 25 slow calls, their error and wait");
+	ok(b->q[0].p50_us >= 10000 && b->q[0].p50_us <= 10024 && b->q[0].min_us == 10000,
+	   "percentiles of the second bucket leave the first bucket's samples out (p50 %.1f)", b->q[0].p50_us);
+	/* an entry evicted mid-bucket: its numbers are closed first */
+	f = qstats_add(&qs, 8, &db2, &user1, "select 2", 1, false, t0 + 2000000);
+	qstats_record(&qs, f, 5, 0, NULL, 0, "", t0 + 2000001);
+	qstats_record(&qs, e, 6, 0, NULL, 0, "", t0 + 2000002);
+	f->usage = 0;
+	e->usage = 1000;
+	(void)qstats_add(&qs, 9, &db2, &user1, "select 3", 1, false, t0 + 2000003); /* evicts f */
+	qstats_roll(&qs, t0 + 3000000);
+	ok(h.n == 3 && (b = hs_get(&h, 2)) && b->nq == 2, "the evicted entry's bucket row is kept (%u rows)",
+	   (b = hs_get(&h, 2)) ? b->nq : 0);
+	qstats_free(&qs);
+	hs_free(&h);
+}
+
 int main(void)
 {
 	tap_begin();
@@ -164,5 +203,6 @@ int main(void)
 	test_eviction();
 	test_stale_and_reset();
 	test_decay();
+	test_history();
 	return tap_end();
 }
