@@ -96,6 +96,13 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 	return true;
 }
 
+/* log_format and syslog*: the log sink's format and its syslog leg. */
+static void log_apply(const struct sift *s)
+{
+	log_set_format(s->cfg.log_format);
+	log_set_syslog(s->cfg.syslog, s->cfg.syslog_ident, s->cfg.syslog_facility);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
@@ -104,6 +111,8 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
+	else if (!strcmp(name, "log_format") || !strncmp(name, "syslog", 6))
+		log_apply(s);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
 		an_resync_all(s);
 	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
@@ -186,6 +195,7 @@ bool sift_reload(struct sift *s)
 	s->cfg = nc;
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
+	log_apply(s);
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
 	load_auth_file(s);
@@ -538,6 +548,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 		fprintf(stderr, "%s\n", err);
 		return false;
 	}
+	log_apply(s);
 	if (!params_setup(s, s->cfg.track_extra_parameters, err, sizeof(err)) || !db_sync_config(s, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", o->config, err);
 		return false;
