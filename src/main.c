@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "surfaces/admin.h"
+#include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/client.h"
@@ -535,6 +536,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 
 	sift_init_lists(s);
 	s->console = &admin_console_ops;
+	s->on_finding = log_events_finding;
 	s->config_path = strdup(o->config);
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);
@@ -569,6 +571,7 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	}
 	s->an.last_decay = s->now;
+	s->an.qs.export_max = (uint32_t)s->cfg.metrics_top_fingerprints; /* /metrics' top set, until the first scrape */
 	if (!an_history_setup(s)) {
 		log_fatal("out of memory for the statistics history");
 		return false;

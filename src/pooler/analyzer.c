@@ -643,6 +643,7 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 
 	pools_roll(p->sift);
 	p->hist.waits++;
+	lb_add(&p->wait_lb, w);
 	hist_add(&p->hist.wait, w);
 	hist_exact_add(&p->hist.wait_exact, w);
 	active = count_upto(&p->active_servers, INT32_MAX - 1);
