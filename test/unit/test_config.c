@@ -1029,7 +1029,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 21, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 23, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1080,7 +1080,10 @@ static const char all_changed[] =
 	"client_tls_cert_file = /etc/c.pem\nclient_tls_ca_file = /etc/ca.pem\nclient_tls_protocols = tlsv1.3\n"
 	"client_tls_ciphers = HIGH\nserver_tls_sslmode = verify-ca\nserver_tls_key_file = /etc/sk.pem\n"
 	"server_tls_cert_file = /etc/sc.pem\nserver_tls_ca_file = /etc/sca.pem\nserver_tls_protocols = all\n"
-	"server_tls_ciphers = HIGH:!aNULL\n";
+	"server_tls_ciphers = HIGH:!aNULL\nstats_bucket_seconds = 10\nstats_buckets = 30\nstats_history_memory = 8\n"
+	"admin_sql_timeout = 5\nadmin_sql_memory = 16\nlog_format = json\nsyslog = 1\nsyslog_ident = sifty\n"
+	"syslog_facility = local3\nhttp_listen_addr = ::1\nhttp_port = 9187\nhttp_auth = basic\nhttp_tls = on\n"
+	"http_max_connections = 7\nhttp_timeout = 3\nmetrics_pgbouncer_names = 1\nmetrics_top_fingerprints = 20\n";
 
 static void test_copy_setting(void)
 {
