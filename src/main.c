@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "surfaces/admin.h"
+#include "surfaces/http.h"
 #include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
@@ -424,6 +425,7 @@ static void sift_cleanup(struct sift *s)
 	struct list *it;
 
 	listener_close_all(s);
+	http_stop(s); /* the last to stop: it answered while pgsift drained */
 	close_all_clients(&s->login_clients, NULL);
 	close_all_clients(&s->admin_clients, "57P01");
 	list_for_each(it, &s->pools) {
@@ -581,6 +583,10 @@ static bool sift_start(struct sift *s, const struct options *o)
 		return false;
 	}
 	if (!listener_open_all(s, err, sizeof(err))) {
+		log_fatal("%s", err);
+		return false;
+	}
+	if (!http_start(s, err, sizeof(err))) {
 		log_fatal("%s", err);
 		return false;
 	}

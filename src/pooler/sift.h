@@ -245,6 +245,7 @@ struct cancel_req {
 };
 
 struct listener;
+struct http_server;
 
 /* The console, as the pooler calls it: main.c sets sift->console, so that
  * the pooler never includes a surface's header (arrows point downward). */
@@ -289,6 +290,7 @@ struct sift {
 	/* a new finding (findings.h's FD_EV_*); set by main.c to the structured
 	 * log's, so the pooler includes no surface header; NULL: not logged */
 	void (*on_finding)(struct sift *s, int event, const void *obj);
+	struct http_server *http;	/* the HTTP listener (surfaces/http.c); NULL when http_port is 0 */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */
 	int64_t start_wall;

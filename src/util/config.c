@@ -119,7 +119,7 @@ static const struct setting settings[] = {
 	E_(http_auth, R, "none", http_auth_names),
 	S_(http_tls, ST_BOOL, 0, "0", 0, 0),
 	S_(http_max_connections, ST_INT, 0, "32", 1, 10000),
-	S_(http_timeout, ST_TIME, R, "10", 0, 0),
+	S_(http_timeout, ST_TIME, 0, "10", 0, 0),
 	S_(metrics_pgbouncer_names, ST_BOOL, R, "0", 0, 0),
 	S_(metrics_top_fingerprints, ST_INT, R, "100", 0, 100000),
 };
