@@ -61,7 +61,7 @@ struct auth_ok {
 struct http_server {
 	struct sift *s;
 	struct evhttp *http;
-	struct evconnlistener *lev;
+	struct evconnlistener *lev;	/* owned by evhttp once bound */
 	struct ssl_ctx_st *tls;
 	struct event *sweep;
 	struct http_conn *conns;
@@ -394,8 +394,7 @@ static bool http_setup(struct sift *s, struct http_server *hs, char *err, size_t
 		snprintf(err, errlen, "cannot start the HTTP server");
 		return false;
 	}
-	hs->lev = NULL; /* evhttp owns it now */
-	return true;
+	return true; /* evhttp owns hs->lev now, and frees it */
 }
 
 bool http_start(struct sift *s, char *err, size_t errlen)
