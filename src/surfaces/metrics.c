@@ -36,17 +36,23 @@ struct lbl {
 
 static void put_escaped(struct strbuf *o, const char *s, bool quote)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + strlen(s);
 
-	while (*p) {
+	while (p < end) {
+		const unsigned char *run = p;
 		size_t k;
+		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '\\' && *p != '"')
+			p++; /* plain ASCII, copied at once */
+		sb_add(o, run, (size_t)(p - run));
+		if (p == end)
+			break;
 		if (*p == '\\' || (quote && *p == '"')) {
 			sb_putc(o, '\\');
 			sb_putc(o, (char)*p++);
 		} else if (*p == '\n') {
 			sb_puts(o, "\\n");
 			p++;
-		} else if ((k = utf8_seq_len(p, strlen((const char *)p))) > 0) {
+		} else if ((k = utf8_seq_len(p, (size_t)(end - p))) > 0) {
 			sb_add(o, p, k);
 			p += k;
 		} else {
@@ -106,16 +112,23 @@ static const char *col_doc(const struct view *v, const char *col)
 	return c >= 0 ? v->cols[c].doc : "";
 }
 
-static const char *text_of(const struct view *v, const struct view_val *row, const char *col, char *buf, size_t n)
+/* Column c of a row as a label value (numbers formatted into buf). */
+static const char *text_at(const struct view *v, const struct view_val *row, int c, char *buf, size_t n)
 {
-	int c = view_col_index(v, col);
-
+	(void)v;
 	if (c < 0 || row[c].kind == VK_NULL)
 		return NULL;
 	if (row[c].kind == VK_TEXT)
 		return row[c].u.s;
+	if (!buf)
+		return NULL;
 	snprintf(buf, n, "%lld", (long long)row[c].u.i);
 	return buf;
+}
+
+static const char *text_of(const struct view *v, const struct view_val *row, const char *col, char *buf, size_t n)
+{
+	return text_at(v, row, view_col_index(v, col), buf, n);
 }
 
 static double num_of(const struct view *v, const struct view_val *row, const char *col)
@@ -143,18 +156,22 @@ static void table(struct mctx *m, const struct vrows *r, const char *const *labe
 	const struct view *v = r->sink.view;
 	char bufs[MAX_LABELS][24];
 	struct lbl l[MAX_LABELS];
+	int lc[MAX_LABELS];
 
+	for (int k = 0; k < nlabels; k++)
+		lc[k] = view_col_index(v, labels[k]);
 	for (int f = 0; f < nmap; f++) {
+		int c = view_col_index(v, map[f].col), c2 = map[f].col2 ? view_col_index(v, map[f].col2) : -1;
 		family(m, map[f].metric, map[f].type, map[f].help ? map[f].help : col_doc(v, map[f].col));
-		for (uint32_t i = 0; i < r->nrows; i++) {
+		for (uint32_t i = 0; c >= 0 && i < r->nrows; i++) {
 			const struct view_val *row = vrows_row(r, i);
-			double x = num_of(v, row, map[f].col) * map[f].scale;
-			if (map[f].col2)
-				x += num_of(v, row, map[f].col2) * map[f].scale2;
+			double x = vrows_num(&row[c], v->cols[c].type) * map[f].scale;
+			if (c2 >= 0)
+				x += vrows_num(&row[c2], v->cols[c2].type) * map[f].scale2;
 			if (isnan(x))
 				continue;
 			for (int k = 0; k < nlabels; k++)
-				l[k] = (struct lbl){ labels[k], text_of(v, row, labels[k], bufs[k], sizeof(bufs[k])) };
+				l[k] = (struct lbl){ labels[k], text_at(v, row, lc[k], bufs[k], sizeof(bufs[k])) };
 			sample(m, NULL, l, nlabels, x);
 		}
 	}
@@ -287,16 +304,18 @@ static void histogram(struct mctx *m, const struct vrows *r, const char *const *
 {
 	const struct view *v = r->sink.view;
 	int le = view_col_index(v, "le_ms"), cnt = view_col_index(v, "count"), sum = view_col_index(v, "sum_ms");
-	int hc = view_col_index(v, "histogram");
+	int hc = view_col_index(v, "histogram"), lc[MAX_LABELS];
 	struct lbl l[MAX_LABELS];
 	char buf[32];
 
+	for (int k = 0; k < nl; k++)
+		lc[k] = view_col_index(v, labels[k]);
 	for (uint32_t i = 0; i < r->nrows; i++) {
 		const struct view_val *row = vrows_row(r, i);
 		if (hist && (hc < 0 || strcmp(row[hc].u.s, hist)))
 			continue;
 		for (int k = 0; k < nl; k++)
-			l[k] = (struct lbl){ labels[k], text_of(v, row, labels[k], buf, sizeof(buf)) };
+			l[k] = (struct lbl){ labels[k], text_at(v, row, lc[k], NULL, 0) };
 		l[nl] = (struct lbl){ "le", le_text(&row[le], buf, sizeof(buf)) };
 		sample(m, "_bucket", l, nl + 1, (double)row[cnt].u.i);
 		if (row[le].kind == VK_NULL || !isfinite(row[le].u.d)) {
