@@ -369,3 +369,31 @@ def test_answers_while_draining_and_stops_last(pooler):
     assert p.wait_exit() == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def series_bound(pools, databases, top, pgbouncer_names=False):
+    """doc/metrics.md's bound on the number of series."""
+    k = 2 if pgbouncer_names else 1
+    return (12 * pools + 17 * databases + 33) * k + 49 * pools + 10 * databases + 27 * top + 34
+
+
+@pytest.mark.timeout(300)
+def test_series_stay_under_the_documented_bound_with_5000_fingerprints(pooler):
+    p = http_pooler(pooler, max_fingerprints=6000, metrics_pgbouncer_names=1)
+    port = int(p.settings["http_port"])
+    c = p.connect()
+    for k in range(5000):  # 5000 shapes (the tables do not exist: the errors count too)
+        try:
+            c.execute(f"select 1 from sift_missing_{k}")
+        except psycopg.errors.UndefinedTable:
+            pass
+    _, rows = p.admin("SHOW ANALYZER")
+    assert int(rows[0][1]) >= 5000
+    status, _, body = httpkit.get(port, "/metrics")
+    samples = httpkit.parse(body.decode())
+    shown = {l["fingerprint"] for _, l, _ in httpkit.pick(samples, "pgsift_query_duration_seconds_count")}
+    assert len(shown) == 101 and "other" in shown  # the top 100 and the rest
+    other = httpkit.value(samples, "pgsift_query_duration_seconds_count", fingerprint="other")
+    total = sum(v for _, _, v in httpkit.pick(samples, "pgsift_query_duration_seconds_count"))
+    assert other >= 4900 and total >= 5000
+    assert len(samples) <= series_bound(pools=1, databases=1, top=100, pgbouncer_names=True), len(samples)
