@@ -8,7 +8,7 @@
 set -euo pipefail
 
 build=(gcc make autoconf automake pkg-config libevent-dev libpq-dev libssl-dev libinih-dev)
-demo=("${build[@]}" postgresql-15 postgresql-client-15)
+demo=("${build[@]}" postgresql-15 postgresql-client-15 curl)
 test=("${demo[@]}" python3 python3-psycopg python3-asyncpg python3-pytest procps libpg-query-dev openssl
 	libpostgresql-jdbc-java
 	prometheus chromium chromium-driver python3-selenium)	# /metrics scraped by a real Prometheus

@@ -309,8 +309,6 @@ static void put_rows(struct strbuf *out, const struct query *q, const struct vro
 	}
 	sb_puts(out, "{\"view\":");
 	sb_json_str(out, q->v->name);
-	sb_puts(out, ",\"columns\":");
-	put_columns(out, q->v, false);
 	sb_printf(out, ",\"total\":%llu,\"rows\":[", (unsigned long long)q->matched);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct view_val *row = vrows_row(r, idx ? idx[i] : i);
@@ -324,7 +322,9 @@ static void put_rows(struct strbuf *out, const struct query *q, const struct vro
 		}
 		sb_putc(out, '}');
 	}
-	sb_puts(out, "]}\n");
+	sb_puts(out, "],\"columns\":"); /* after the rows: what `curl | head` shows first is data */
+	put_columns(out, q->v, false);
+	sb_puts(out, "}\n");
 	free(idx);
 }
 
