@@ -40,6 +40,7 @@ static const struct setting settings[] = {
 	S_(listen_backlog, ST_INT, 0, "128", 1, 65535),
 	S_(unix_socket_dir, ST_STR, 0, "/tmp", 0, 0),
 	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
+	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),

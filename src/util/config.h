@@ -60,6 +60,7 @@ struct config {
 	int listen_backlog;
 	char *unix_socket_dir;
 	int unix_socket_mode;
+	bool so_reuseport;
 	int auth_type;
 	char *auth_file;
 	char *admin_users;

@@ -397,3 +397,22 @@ def test_series_stay_under_the_documented_bound_with_5000_fingerprints(pooler):
     total = sum(v for _, _, v in httpkit.pick(samples, "pgsift_query_duration_seconds_count"))
     assert other >= 4900 and total >= 5000
     assert len(samples) <= series_bound(pools=1, databases=1, top=100, pgbouncer_names=True), len(samples)
+
+
+def test_two_instances_share_a_port_with_so_reuseport(pooler):
+    p1 = http_pooler(pooler, so_reuseport=1)
+    p2 = http_pooler(pooler, so_reuseport=1, start=False)
+    p2.port = p1.port
+    p2.settings["listen_port"] = str(p1.port)
+    p2.write_ini()
+    p2.start()
+    conns = [psycopg.connect(p1.dsn(), autocommit=True) for _ in range(24)]
+    try:
+        for c in conns:
+            c.execute("select 1 as spread").fetchone()
+        per = [httpkit.value(httpkit.metrics(int(p.settings["http_port"])), "pgsift_pools_client_active_connections",
+                             database="siftdb", user=USER) for p in (p1, p2)]
+        assert sum(per) == 24 and min(per) > 0, per  # the kernel spread them
+    finally:
+        for c in conns:
+            c.close()

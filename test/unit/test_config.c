@@ -1061,7 +1061,7 @@ static void test_set_and_lookup(void)
 static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
-	"unix_socket_mode = 0700\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
+	"unix_socket_mode = 0700\nso_reuseport = 1\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
 	"max_db_connections = 40\nmax_user_connections = 50\nserver_lifetime = 2h\nserver_idle_timeout = 250ms\n"
