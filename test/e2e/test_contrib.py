@@ -92,3 +92,21 @@ def test_grafana_dashboard_queries_parse_and_name_exported_metrics(exported, tmp
     (tmp_path / "grafana-rules.yml").write_text("\n".join(lines) + "\n")
     out = promtool("check", "rules", str(tmp_path / "grafana-rules.yml"), cwd=tmp_path)
     assert f"SUCCESS: {len(exprs)} rules found" in out
+
+
+def test_every_metric_family_is_documented(exported):
+    """doc/metrics.md names each family: in full, or as `_tail` after the
+    first of its group."""
+    doc = (REPO_ROOT / "doc" / "metrics.md").read_text()
+    families = {n[:-len(s)] if n.endswith(s) else n for n in exported
+                for s in ("_bucket",) if n.endswith(s)} | {n for n in exported
+                                                          if not n.endswith(("_bucket", "_sum", "_count"))}
+    missing = []
+    for name in sorted(families):
+        if name.startswith("pgbouncer_"):
+            name = "pgsift_" + name[len("pgbouncer_"):]
+        parts = name.split("_")
+        tails = ["_".join(parts[i:]) for i in range(1, len(parts))]
+        if f"`{name}" not in doc and not any(f"`_{t}`" in doc for t in tails):
+            missing.append(name)
+    assert not missing, missing
