@@ -90,6 +90,8 @@ echo "== what the application did: SHOW QUERIES, top 10 by total time (psql -p $
 "$PGBIN/psql" -X -d pgsift -A -t -F $'\t' -c "SHOW QUERIES" |
 	awk -F'\t' 'BEGIN {printf "%8s %10s %8s  %s\n", "calls", "total_ms", "p99_ms", "query"}
 		NR <= 10 {printf "%8s %10.1f %8.3f  %s\n", $5, $6, $13, substr($22, 1, 90)}'
+echo "== the console answers SQL too: the 5 shapes with the worst p99 (SELECT ... FROM queries)"
+"$PGBIN/psql" -X -d pgsift -c "SELECT calls, round(p99_ms, 2) AS p99_ms, round(100.0 * total_ms / sum(total_ms) OVER (), 1) AS pct_time, substr(query, 1, 60) AS query FROM queries ORDER BY p99_ms DESC LIMIT 5"
 echo "== an ORM-style request: list the tellers, then one query per teller (an N+1 loop)"
 orm_request() {
 	{

@@ -7,7 +7,7 @@
 # Works as root or through sudo.
 set -euo pipefail
 
-build=(gcc make autoconf automake pkg-config libevent-dev libpq-dev libssl-dev libinih-dev)
+build=(gcc make autoconf automake pkg-config libevent-dev libpq-dev libssl-dev libinih-dev libsqlite3-dev)
 demo=("${build[@]}" postgresql-15 postgresql-client-15 curl)
 test=("${demo[@]}" python3 python3-psycopg python3-asyncpg python3-pytest procps libpg-query-dev openssl
 	libpostgresql-jdbc-java

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "surfaces/admin.h"
+#include "surfaces/admin_sql.h"
 #include "surfaces/http.h"
 #include "surfaces/log_events.h"
 #include "views/view.h"
@@ -445,6 +446,7 @@ static void sift_cleanup(struct sift *s)
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);
+	admin_sql_shutdown(s); /* after the console clients left: no job has a client */
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);

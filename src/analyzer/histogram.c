@@ -280,6 +280,27 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+void hist_quantiles_exact(const struct histogram *h, const struct hist_exact *x, const double *q, int n, double *out)
+{
+	uint64_t seen = h->zero;
+	int i = -1; /* the bucket seen last; -1: the zeros */
+
+	if (x->n <= HIST_FEW || h->count == 0) { /* exact, or empty */
+		for (int k = 0; k < n; k++)
+			out[k] = hist_quantile_exact(h, x, q[k]);
+		return;
+	}
+	for (int k = 0; k < n; k++) {
+		double qk = q[k] > 0.0 ? (q[k] < 1.0 ? q[k] : 1.0) : 0.0; /* NaN reads as 0 */
+		uint64_t rank = nearest_rank(qk, h->count);
+		double v;
+		while (rank >= seen && i + 1 < (int)WIDTH)
+			seen += h->bucket[++i];
+		v = rank >= seen ? key_value(h->top) : i < 0 ? 0.0 : key_value(h->base + (unsigned)i);
+		out[k] = v < (double)x->min ? (double)x->min : v > (double)x->max ? (double)x->max : v;
+	}
+}
+
 double hist_quantile_exact(const struct histogram *h, const struct hist_exact *x, double q)
 {
 	uint64_t v[HIST_FEW];

@@ -123,4 +123,8 @@ void hist_exact_merge(struct hist_exact *dst, const struct hist_exact *src);
 double hist_quantile_exact(const struct histogram *h, const struct hist_exact *x, double q)
 	__attribute__((warn_unused_result));
 
+/* n quantiles at once (q ascending, each in [0, 1]), as n calls of
+ * hist_quantile_exact() would give them, in one walk over the buckets. */
+void hist_quantiles_exact(const struct histogram *h, const struct hist_exact *x, const double *q, int n, double *out);
+
 #endif

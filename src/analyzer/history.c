@@ -143,6 +143,9 @@ static bool grow(struct history *h, struct hs_bucket *b, void **arr, uint32_t n,
 
 void hs_peek_query(const struct hs_qcur *cur, struct hs_qrow *out)
 {
+	static const double q[3] = { 0.50, 0.95, 0.99 };
+	double v[3];
+
 	memset(out, 0, sizeof(*out));
 	out->calls = cur->calls;
 	out->errors = cur->errors;
@@ -151,9 +154,10 @@ void hs_peek_query(const struct hs_qcur *cur, struct hs_qrow *out)
 	out->wait_us = cur->wait_us;
 	out->min_us = cur->exact.n ? cur->exact.min : 0;
 	out->max_us = cur->exact.max;
-	out->p50_us = hist_quantile_exact(&cur->hist, &cur->exact, 0.50);
-	out->p95_us = hist_quantile_exact(&cur->hist, &cur->exact, 0.95);
-	out->p99_us = hist_quantile_exact(&cur->hist, &cur->exact, 0.99);
+	hist_quantiles_exact(&cur->hist, &cur->exact, q, 3, v);
+	out->p50_us = v[0];
+	out->p95_us = v[1];
+	out->p99_us = v[2];
 }
 
 void hs_close_query(struct history *h, int64_t start, uint64_t fp, const void *db, const void *user, uint8_t kind,

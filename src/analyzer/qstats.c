@@ -123,6 +123,13 @@ double qstats_quantile_us(const struct qentry *e, double q)
 	return hist_quantile_exact(&e->hist, &e->exact, q);
 }
 
+void qstats_p50_p95_p99_us(const struct qentry *e, double out[3])
+{
+	static const double q[3] = { 0.50, 0.95, 0.99 };
+
+	hist_quantiles_exact(&e->hist, &e->exact, q, 3, out);
+}
+
 struct qentry *qstats_find(struct qstats *qs, uint64_t fp, const void *db, const void *user)
 {
 	uint32_t i;

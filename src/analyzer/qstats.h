@@ -119,6 +119,8 @@ void qstats_roll(struct qstats *qs, int64_t now);
 /* The q-quantile of e's durations, usec: exact for a few calls, never
  * outside [min, max] (hist_quantile_exact). */
 double qstats_quantile_us(const struct qentry *e, double q);
+/* p50, p95 and p99 of e's durations at once, usec. */
+void qstats_p50_p95_p99_us(const struct qentry *e, double out[3]);
 
 /* Notes the first comment of the last call (NULL or "": keeps the old one). */
 void qstats_set_tag(struct qentry *e, const char *tag, size_t len);

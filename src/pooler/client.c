@@ -182,6 +182,8 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 	params_clear(&s->strs, &cl->vals);
 	an_client_free(cl);
 	ps_client_free(cl);
+	if (cl->console)
+		s->console->closed(cl);
 	list_append(&s->free_clients, &cl->node);
 	sift_schedule_reap(s);
 }
@@ -694,6 +696,8 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 		client_close(cl, NULL, "cancel request");
 		if (!target || target->state == CL_FREE)
 			log_debug("cancel request for an unknown client ignored");
+		else if (target->admin)
+			target->sift->console->cancel(target);
 		else if (target->server)
 			server_cancel(target->server);
 		else if (target->state == CL_WAITING)

@@ -184,6 +184,7 @@ struct client {
 	uint64_t an_wait_us;		/* wait for a server, charged to the next statement */
 	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
+	struct console_client *console;	/* console: statements, portals, a query in flight (lazy) */
 };
 
 enum server_state {
@@ -254,7 +255,14 @@ struct console_ops {
 	void (*welcome)(struct client *cl, const char *client_encoding, const char *application_name);
 	/* processes what a console client sent */
 	void (*input)(struct client *cl);
+	/* a CancelRequest names this console client */
+	void (*cancel)(struct client *cl);
+	/* the console client is closing: forget its state (cl->console) */
+	void (*closed)(struct client *cl);
 };
+
+struct console_client;		/* the console's per-client state (surfaces/) */
+struct admin_workers;		/* the console's SQL threads (surfaces/admin_sql.c) */
 
 enum shutdown_mode {
 	SHUTDOWN_NONE,
@@ -291,6 +299,7 @@ struct sift {
 	 * log's, so the pooler includes no surface header; NULL: not logged */
 	void (*on_finding)(struct sift *s, int event, const void *obj);
 	struct http_server *http;	/* the HTTP listener (surfaces/http.c); NULL when http_port is 0 */
+	struct admin_workers *sqlw;	/* the console's SQL threads, started at the first SELECT */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */
 	int64_t start_wall;

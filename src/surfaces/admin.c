@@ -31,7 +31,6 @@
 #include "pooler/server.h"
 #include "views/view.h"
 
-#define ADMIN_QUERY_MAX 4096
 
 /* ---- SHOW: a view rendered as PgBouncer's result set ---- */
 
@@ -117,12 +116,8 @@ static void show_row_cb(struct view_sink *sink, const struct view_val *vals)
 	pkt_end(pb);
 }
 
-/* SHOW name: RowDescription, one DataRow per row, CommandComplete "SHOW". */
-void admin_show_view(struct client *cl, const struct view *v)
+void admin_show_rowdesc(struct pktbuf *pb, const struct view *v)
 {
-	struct show_sink ss = { { v, show_row_cb, 0 }, &cl->c.gen };
-	struct pktbuf *pb = ss.pb;
-
 	pkt_begin(pb, 'T');
 	pkt_put_u16(pb, (uint16_t)v->ncols);
 	for (int c = 0; c < v->ncols; c++) {
@@ -135,8 +130,20 @@ void admin_show_view(struct client *cl, const struct view *v)
 		pkt_put_u16(pb, 0);
 	}
 	pkt_end(pb);
+}
+
+void admin_show_rows(struct client *cl, const struct view *v)
+{
+	struct show_sink ss = { { v, show_row_cb, 0, false }, &cl->c.gen };
+
 	v->rows(cl->sift, &ss.sink);
-	command_complete(pb, "SHOW");
+	command_complete(ss.pb, "SHOW");
+}
+
+void admin_show_view(struct client *cl, const struct view *v)
+{
+	admin_show_rowdesc(&cl->c.gen, v);
+	admin_show_rows(cl, v);
 }
 
 void command_complete(struct pktbuf *pb, const char *tag)
@@ -275,7 +282,7 @@ static void cmd_show(struct client *cl, const struct tok *t, int n)
 }
 
 /* Runs one console command; appends its reply to the client's output. */
-static void admin_exec(struct client *cl, const char *q, size_t len)
+void admin_command(struct client *cl, const char *q, size_t len)
 {
 	struct tok t[MAX_TOKENS];
 	int n = tokenize(q, len, t, MAX_TOKENS);
@@ -328,41 +335,3 @@ static void admin_exec(struct client *cl, const char *q, size_t len)
 		admin_err(cl, "42601", "invalid command \"%s\"; use SHOW HELP", t[0].v);
 }
 
-void admin_input(struct client *cl)
-{
-	struct iobuf *b;
-	uint32_t mark = conn_gen_mark(&cl->c);
-
-	while (!cl->admin_wait && (b = cl->c.in) && b->end - b->pos >= PROTO_HDR) {
-		uint8_t type = b->data[b->pos];
-		uint32_t len = proto_get_u32(b->data + b->pos + 1);
-		if (len < 4 || len > ADMIN_QUERY_MAX) {
-			client_close(cl, "08P01", len < 4 ? "invalid message length" : "command too long for the admin console");
-			return;
-		}
-		if (b->end - b->pos < len + 1)
-			break;
-		b->pos += len + 1;
-		if (type == 'X') {
-			client_close(cl, NULL, "client close request");
-			return;
-		}
-		if (type != 'Q') {
-			client_close(cl, "08P01", "the admin console supports only the simple query protocol");
-			return;
-		}
-		admin_exec(cl, (const char *)b->data + b->pos - len + 4, len - 4);
-		if (cl->state == CL_FREE)
-			return;
-		if (!cl->admin_wait)
-			proto_ready(&cl->c.gen, 'I');
-	}
-	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
-		client_close(cl, NULL, "cannot send console results");
-		return;
-	}
-	conn_trim(&cl->c);
-	conn_update(&cl->c);
-}
-
-const struct console_ops admin_console_ops = { admin_welcome, admin_input };

@@ -21,6 +21,10 @@ struct view;
 /* SHOW name: the view's rows as a PgBouncer-style result set (every value
  * in text format), appended to the client's output. */
 void admin_show_view(struct client *cl, const struct view *v);
+/* Its two halves (the extended protocol sends them apart): the
+ * RowDescription, and the DataRows with CommandComplete. */
+void admin_show_rowdesc(struct pktbuf *pb, const struct view *v);
+void admin_show_rows(struct client *cl, const struct view *v);
 
 /* The console as the pooler calls it (sift->console). */
 extern const struct console_ops admin_console_ops;

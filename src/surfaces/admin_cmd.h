@@ -28,6 +28,15 @@ void admin_err(struct client *cl, const char *sqlstate, const char *fmt, ...) __
 /* A CommandComplete with tag */
 void command_complete(struct pktbuf *pb, const char *tag);
 
+/* The console waits before it answers (cl->admin_wait): PAUSE and
+ * WAIT_CLOSE until admin_janitor() sees their condition hold, SQL until
+ * the worker's answer is back (admin_ext.c). */
+enum { ADMIN_WAIT_NONE, ADMIN_WAIT_PAUSE, ADMIN_WAIT_CLOSE, ADMIN_WAIT_SQL };
+
+/* Runs one console command of the simple query protocol (not SQL);
+ * appends its reply, without ReadyForQuery, to the client's output. */
+void admin_command(struct client *cl, const char *q, size_t len);
+
 /* The control commands: t[0] is the command's word, n the number of words.
  * Each answers (CommandComplete or ErrorResponse) or, for PAUSE and
  * WAIT_CLOSE, leaves the answer to admin_janitor(). */

@@ -69,9 +69,6 @@ static int for_targets(struct client *cl, const struct tok *t, int n, struct db 
 	return count;
 }
 
-/* The console waits before it answers (PAUSE, WAIT_CLOSE): admin_janitor()
- * answers when the condition holds. */
-enum { ADMIN_WAIT_NONE, ADMIN_WAIT_PAUSE, ADMIN_WAIT_CLOSE };
 
 static void admin_wait(struct client *cl, uint32_t what, struct db *db)
 {
@@ -417,7 +414,7 @@ void admin_janitor(struct sift *s)
 	list_for_each_safe(it, tmp, &s->admin_clients) {
 		struct client *cl = list_entry(it, struct client, node);
 		uint32_t mark;
-		if (!cl->admin_wait || !wait_over(s, cl))
+		if (!cl->admin_wait || cl->admin_wait == ADMIN_WAIT_SQL || !wait_over(s, cl))
 			continue;
 		mark = conn_gen_mark(&cl->c);
 		command_complete(&cl->c.gen, cl->admin_wait == ADMIN_WAIT_CLOSE ? "WAIT_CLOSE" : "PAUSE");

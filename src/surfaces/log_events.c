@@ -44,7 +44,7 @@ static void kv_row_cb(struct view_sink *sink, const struct view_val *vals)
 
 void log_events_finding(struct sift *s, int event, const void *obj)
 {
-	struct kv_sink ks = { { view_of_finding(event), kv_row_cb, 0 },
+	struct kv_sink ks = { { view_of_finding(event), kv_row_cb, 0, false },
 			      event == FD_EV_NPLUSONE ? "nplusone" : event == FD_EV_SLOW ? "slow_query" : "hazard" };
 
 	if (log_enabled(LOG_INFO))

@@ -14,7 +14,7 @@ static double ms(double us)
 static const struct view_col query_history_cols[] = {
 	{ "bucket_start", 'T', "time", "Start of the time bucket (UTC); buckets are `stats_bucket_seconds` long and aligned on the clock." },
 	{ "bucket_seconds", 'i', "s", "Length of the bucket, seconds." },
-	{ "current", 'b', "", "`true` for the bucket in progress (its numbers still grow)." },
+	{ "in_progress", 'b', "", "`true` for the bucket in progress (its numbers still grow)." },
 	{ "fingerprint", 's', "", "The statement's shape, as in `queries`." },
 	{ "database", 's', "", "Database entry the clients used." },
 	{ "user", 's', "", "User the clients logged in as." },
@@ -76,7 +76,7 @@ const struct view view_query_history = {
 static const struct view_col pool_history_cols[] = {
 	{ "bucket_start", 'T', "time", "Start of the time bucket (UTC)." },
 	{ "bucket_seconds", 'i', "s", "Length of the bucket, seconds." },
-	{ "current", 'b', "", "`true` for the bucket in progress." },
+	{ "in_progress", 'b', "", "`true` for the bucket in progress." },
 	{ "database", 's', "", "Database entry of the pool." },
 	{ "user", 's', "", "User the pool's servers log in as." },
 	{ "xacts", 'q', "count", "Transactions pooled in the bucket (as `stats`' xact_count)." },

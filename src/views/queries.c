@@ -78,24 +78,37 @@ static const struct view_col queries_cols[] = {
 	{ "partial", 's', "",
 	  "`yes` when the text was cut (a statement larger than the buffer, or unterminated)." },
 };
+static void query_row(struct view_sink *sink, const struct qentry *e)
+{
+	char hex[17], codes[160];
+	double p[3];
+
+	fp_hex(e->fp, hex);
+	error_codes(e, codes, sizeof(codes));
+	qstats_p50_p95_p99_us(e, p);
+	view_row(sink, hex, ((const struct db *)e->db)->name, ((const struct user *)e->user)->name,
+		 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->calls, e->total_us / 1e3,
+		 e->calls ? (double)e->total_us / (double)e->calls / 1e3 : 0.0, e->calls ? e->min_us / 1e3 : 0.0,
+		 e->max_us / 1e3, qstats_stddev_us(e) / 1e3, p[0] / 1e3, p[1] / 1e3, p[2] / 1e3, (int64_t)e->rows,
+		 (int64_t)e->errors, codes, e->wait_us / 1e3, e->first_seen, e->last_seen, qstats_top_app(e), e->tag,
+		 e->text, e->sample, e->partial ? "yes" : "no");
+}
+
 static void queries_rows(struct sift *s, struct view_sink *sink)
 {
+	const struct qstats *qs = &s->an.qs;
 	struct qentry **list;
-	size_t n = qstats_sorted(&s->an.qs, &list);
+	size_t n;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct qentry *e = list[i];
-		char hex[17], codes[160];
-		fp_hex(e->fp, hex);
-		error_codes(e, codes, sizeof(codes));
-		view_row(sink, hex, ((const struct db *)e->db)->name, ((const struct user *)e->user)->name,
-			 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->calls, e->total_us / 1e3,
-			 e->calls ? (double)e->total_us / (double)e->calls / 1e3 : 0.0, e->calls ? e->min_us / 1e3 : 0.0,
-			 e->max_us / 1e3, qstats_stddev_us(e) / 1e3, qstats_quantile_us(e, 0.50) / 1e3,
-			 qstats_quantile_us(e, 0.95) / 1e3, qstats_quantile_us(e, 0.99) / 1e3, (int64_t)e->rows,
-			 (int64_t)e->errors, codes, e->wait_us / 1e3, e->first_seen, e->last_seen, qstats_top_app(e),
-			 e->tag, e->text, e->sample, e->partial ? "yes" : "no");
+	if (sink->unordered) { /* SQL sorts for itself: no list, no sort */
+		for (uint32_t i = 0; i < qs->max; i++)
+			if (qs->slots[i] && qs->slots[i]->id)
+				query_row(sink, qs->slots[i]);
+		return;
 	}
+	n = qstats_sorted(&s->an.qs, &list);
+	for (size_t i = 0; i < n; i++)
+		query_row(sink, list[i]);
 	free(list);
 }
 

@@ -65,6 +65,7 @@ struct view_sink {
 	const struct view *view;
 	void (*row)(struct view_sink *sink, const struct view_val *vals);
 	uint64_t nrows;
+	bool unordered;		/* the reader orders rows itself: a producer may skip sorting */
 };
 
 struct view {

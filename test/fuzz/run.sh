@@ -9,6 +9,8 @@
 #                          parser; seeds test/fuzz/config_seeds/
 #   scram                  test/fuzz/fuzz_scram.c, the server side of
 #                          SCRAM-SHA-256; seeds test/fuzz/scram_seeds/
+#   sql                    test/fuzz/fuzz_sql.c, the console's SQL entry
+#                          (SQLite over view snapshots); seeds test/fuzz/sql_seeds/
 #
 #   [FUZZ_TARGET=config] test/fuzz/run.sh [SECONDS] [libFuzzer options...]
 #
@@ -44,8 +46,13 @@ scram)
 	libs=$(pkg-config --libs openssl)
 	extra="-max_len=2048 -dict=$here/scram.dict"
 	;;
+sql)
+	srcs="$top/src/surfaces/sql_engine.c $top/src/surfaces/sql_wire.c $top/src/views/view.c $top/src/views/snapshot.c $top/src/util/proto.c"
+	libs="$(pkg-config --libs sqlite3) -lm -pthread"
+	extra="-max_len=4096 -dict=$here/sql.dict"
+	;;
 *)
-	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram)" >&2
+	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram, sql)" >&2
 	exit 2
 	;;
 esac

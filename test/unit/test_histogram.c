@@ -605,6 +605,25 @@ static void test_exact(void)
 	hist_exact_merge(&x, &x2);
 	ok(x.n == 4 && x.min == 7 && x.max == 102 && hist_quantile_exact(&h, &x, 0.0) == 7.0,
 	   "merged exact sides stay exact (n %llu, min %llu)", (unsigned long long)x.n, (unsigned long long)x.min);
+	/* several quantiles in one walk give what one call each gives */
+	{
+		static const double qs[] = { 0.0, 0.1, 0.5, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0 };
+		double many[9];
+		bool same = true;
+		for (int round = 0; round < 3; round++) {
+			hist_init(&h);
+			x = (struct hist_exact){ 0 };
+			for (int i = 0; i < (round == 0 ? 10 : round == 1 ? 1000 : 50000); i++) {
+				uint64_t v = rng() % 17 == 0 ? 0 : lognormal(2000, 1.5);
+				hist_add(&h, v);
+				hist_exact_add(&x, v);
+			}
+			hist_quantiles_exact(&h, &x, qs, 9, many);
+			for (int k = 0; k < 9; k++)
+				same = same && many[k] == hist_quantile_exact(&h, &x, qs[k]);
+		}
+		ok(same, "hist_quantiles_exact() equals hist_quantile_exact() at every q, for 10, 1000 and 50000 samples");
+	}
 }
 
 int main(int argc, char **argv)
