@@ -405,7 +405,9 @@ def test_two_instances_share_a_port_with_so_reuseport(pooler):
     p2.port = p1.port
     p2.settings["listen_port"] = str(p1.port)
     p2.write_ini()
-    p2.start()
+    p2.start()  # returns once the port accepts: p1 already does, so wait for p2 itself
+    wait_for(lambda: httpkit.get(int(p2.settings["http_port"]), "/healthz")[0] == 200, ignore=(OSError,),
+             what="the second instance's HTTP listener")
     conns = [psycopg.connect(p1.dsn(), autocommit=True) for _ in range(24)]
     try:
         for c in conns:
