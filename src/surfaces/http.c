@@ -30,6 +30,7 @@
 
 #include "surfaces/dashboard.h"
 #include "surfaces/json_api.h"
+#include "surfaces/json_sql.h"
 #include "surfaces/metrics.h"
 #include "pooler/auth.h"
 #include "pooler/objects.h"
@@ -155,7 +156,8 @@ static void reply(struct evhttp_request *req, int code, const char *type, const 
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	static const char *const reasons[][2] = {
 		{ "200", "OK" }, { "400", "Bad Request" }, { "401", "Unauthorized" }, { "404", "Not Found" },
-		{ "405", "Method Not Allowed" }, { "413", "Payload Too Large" }, { "500", "Internal Server Error" },
+		{ "403", "Forbidden" }, { "405", "Method Not Allowed" }, { "413", "Payload Too Large" },
+		{ "500", "Internal Server Error" },
 		{ "503", "Service Unavailable" },
 	};
 	const char *reason = "Error";
@@ -265,6 +267,53 @@ static void serve_metrics(struct http_server *hs, struct evhttp_request *req)
 	sb_free(&sb);
 }
 
+/* A /api/v1/sql request waiting for the SQL workers. */
+struct http_pending {
+	struct evhttp_request *req;
+	struct evhttp_connection *evcon;
+	struct json_sql *q;
+};
+
+static void sql_reply_cb(void *arg, int status, struct strbuf *body)
+{
+	struct http_pending *p = arg;
+
+	evhttp_connection_set_closecb(p->evcon, NULL, NULL);
+	reply_sb(p->req, status, "application/json; charset=utf-8", body);
+	free(p);
+}
+
+/* The peer left (or timed out) before the answer: stop the statement. */
+static void sql_closed_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_pending *p = arg;
+
+	(void)evcon;
+	json_sql_cancel(p->q);
+	free(p);
+}
+
+static void serve_sql(struct http_server *hs, struct evhttp_request *req, const struct http_param *params, int n)
+{
+	struct http_pending *p = calloc(1, sizeof(*p));
+	struct strbuf sb;
+	int code = 503;
+
+	sb_init(&sb, 0);
+	if (!p)
+		code = json_api_error(&sb, 503, "out of memory");
+	else if ((p->q = json_sql_start(hs->s, params, n, sql_reply_cb, p, &sb, &code))) {
+		p->req = req;
+		p->evcon = evhttp_request_get_connection(req);
+		evhttp_connection_set_closecb(p->evcon, sql_closed_cb, p);
+		sb_free(&sb);
+		return; /* answered by sql_reply_cb */
+	}
+	free(p);
+	reply_sb(req, code, "application/json; charset=utf-8", &sb);
+	sb_free(&sb);
+}
+
 static void serve_api(struct http_server *hs, struct evhttp_request *req, const char *rest)
 {
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
@@ -288,7 +337,12 @@ static void serve_api(struct http_server *hs, struct evhttp_request *req, const 
 	sb_init(&sb, 0);
 	if (it)
 		code = json_api_error(&sb, 400, "too many parameters");
-	else
+	else if (!strcmp(rest, "sql")) {
+		serve_sql(hs, req, params, n);
+		sb_free(&sb);
+		evhttp_clear_headers(&kv);
+		return;
+	} else
 		code = json_api(hs->s, rest, params, n, &sb);
 	reply_sb(req, code, "application/json; charset=utf-8", &sb);
 	sb_free(&sb);

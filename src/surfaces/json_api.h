@@ -7,6 +7,7 @@
  *        &order=col | -col | col.desc
  *        &where=col OP value       OP: = != < <= > >= ~ (contains, any case);
  *                                  repeat where= to AND conditions
+ *   /api/v1/sql?sql=SELECT...      SQL over the views (surfaces/json_sql.c)
  * Numbers are JSON numbers (NaN and infinities null), timestamps ISO 8601
  * UTC strings, booleans true/false, NULL null; text is valid UTF-8 (bytes
  * that are not become U+FFFD).

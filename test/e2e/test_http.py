@@ -418,3 +418,49 @@ def test_two_instances_share_a_port_with_so_reuseport(pooler):
     finally:
         for c in conns:
             c.close()
+
+
+# ---------------------------------------------------------------- sql=
+
+def sql(port, text, **params):
+    from urllib.parse import urlencode
+    return httpkit.get_json(port, "/api/v1/sql?" + urlencode(dict(sql=text, **params)))
+
+
+def test_sql_through_the_console_engine(pooler):
+    p = http_pooler(pooler, admin_sql_timeout="300ms")
+    port = int(p.settings["http_port"])
+    c = p.connect(application_name="sql-app")
+    for i in range(7):
+        c.execute("select %s::int as sql_probe", (i,)).fetchone()
+    want = fingerprint_of(p, "sql_probe")
+    status, got = sql(port, "select q.fingerprint, q.calls, q.total_ms, q.application_name, h.count as under_30s "
+                            "from queries q join query_histogram h using (fingerprint, database, user) "
+                            "where h.le_ms = 30000 and q.query like '%sql_probe%'")
+    assert status == 200, got
+    assert got["rows"] == [{"fingerprint": want["fingerprint"], "calls": 7, "total_ms": got["rows"][0]["total_ms"],
+                            "application_name": "sql-app", "under_30s": 7}]
+    assert isinstance(got["rows"][0]["total_ms"], float) and got["total"] == 1
+    assert [c["type"] for c in got["columns"]] == ["text", "int8", "float8", "text", "int8"]
+    status, got = sql(port, "select name from views order by name", limit="3")
+    assert status == 200 and len(got["rows"]) == 3 and got["total"] > 20
+    for text, code, state in (("delete from queries", 403, "42501"), ("select nosuch from queries", 400, "42703"),
+                              ("select from where", 400, None)):
+        status, got = sql(port, text)
+        assert status == code and got["error"] and (state is None or got["sqlstate"] == state), (text, got)
+    assert httpkit.get_json(port, "/api/v1/sql")[0] == 400
+    assert httpkit.get_json(port, "/api/v1/sql?sql=select%201&where=x=1")[0] == 400
+    # the time limit stops a runaway statement; pooled traffic never waited for it
+    t = Traffic(p)
+    heavy = "with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) from r"
+    status, got = sql(port, heavy)
+    assert status == 503 and got["sqlstate"] == "57014", got
+    # a requester that leaves mid-statement: its answer is dropped, nothing else happens
+    from urllib.parse import quote
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(f"GET /api/v1/sql?sql={quote(heavy)} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.close()
+    time.sleep(0.6)
+    ok, errors = t.finish()
+    assert not errors and ok > 5, (ok, errors)
+    assert sql(port, "select 1 as one")[1]["rows"] == [{"one": 1}]
