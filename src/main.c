@@ -584,11 +584,8 @@ static bool sift_start(struct sift *s, const struct options *o)
 		log_fatal("cannot set up the event loop");
 		return false;
 	}
-	if (!listener_open_all(s, err, sizeof(err))) {
-		log_fatal("%s", err);
-		return false;
-	}
-	if (!http_start(s, err, sizeof(err))) {
+	/* HTTP first: once the pooler's port accepts, /metrics answers too */
+	if (!http_start(s, err, sizeof(err)) || !listener_open_all(s, err, sizeof(err))) {
 		log_fatal("%s", err);
 		return false;
 	}

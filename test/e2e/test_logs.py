@@ -39,7 +39,10 @@ def test_json_lines_with_connection_fields_and_finding_events(pooler, shop):  # 
     c.execute("select pg_sleep(0.08), 'hunter2-literal' as secret").fetchone()
     c.execute("set search_path = public")  # a hazard under transaction pooling
     c.close()
-    wait_for(lambda: any(o["event"] == "nplusone" for o in json_lines(p)), what="the N+1 event")
+    # the N+1 unit ends, and the client's last line is written, as it leaves
+    wait_for(lambda: any(o["event"] == "nplusone" for o in json_lines(p)) and any(
+        o.get("application_name") == "json-log-app" for o in json_lines(p) if o["event"] == "client"),
+        what="the N+1 event and the client's closing line")
     objs = json_lines(p)
     client = [o for o in objs if o["event"] == "client"]
     assert client and all(o["database"] == "siftdb" and o["user"] == "sift_scram" and

@@ -460,7 +460,8 @@ function addPoint(k, pt) {
 
 /* The closed buckets of pool_history give the charts their past. */
 async function seed() {
-  const rows = await api("pool_history", { where: "current=false", limit: "5000" });
+  state.seeded = true; /* once, even if it fails: the live points still come */
+  const rows = await api("pool_history", { where: "in_progress=false", limit: "5000" });
   const t0 = Date.now() - WINDOW_MS;
   for (const r of rows.reverse()) {
     const t = Date.parse(r.bucket_start) + r.bucket_seconds * 1000;
@@ -468,7 +469,6 @@ async function seed() {
     addPoint(pkey(r), { t, xps: r.xacts_per_s, wait: r.wait_p99_ms });
   }
   for (const s of state.series.values()) s.sort((a, b) => a.t - b.t);
-  state.seeded = true;
 }
 
 async function load() {
@@ -485,7 +485,7 @@ async function load() {
 async function refresh() {
   const status = document.getElementById("status");
   try {
-    if (!state.seeded) await seed();
+    if (!state.seeded) await seed().catch(() => {});
     const d = await load();
     const now = Date.now();
     const r = rates(d, now);
