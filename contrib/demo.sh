@@ -28,8 +28,11 @@ fi
 tmp=$(mktemp -d /tmp/pgsift-demo.XXXXXX)
 chmod 755 "$tmp"
 as_pg=()
+sift_user=()
 if [ "$(id -u)" -eq 0 ]; then
 	as_pg=(runuser -u postgres --) # PostgreSQL refuses to run as root
+	sift_user=(-u postgres)        # so does pgsift: it switches after binding
+	chown postgres "$tmp"
 	mkdir "$tmp/pg" && chown postgres "$tmp/pg"
 else
 	mkdir "$tmp/pg"
@@ -75,7 +78,7 @@ logfile = $tmp/pgsift.log
 http_listen_addr = 127.0.0.1
 http_port = $HTTP_PORT
 INI
-src/pgsift -q "$tmp/pgsift.ini" &
+src/pgsift -q "${sift_user[@]}" "$tmp/pgsift.ini" &
 sift_pid=$!
 for _ in $(seq 50); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && break; sleep 0.1; done
 

@@ -22,10 +22,12 @@
 #include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
+#include "pooler/auth_limit.h"
 #include "pooler/client.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
 #include "util/log.h"
+#include "util/pidfile.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
@@ -86,6 +88,8 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 {
 	struct ssl_ctx_st *client = NULL, *server = NULL;
 
+	if (!tls_check_lists(cfg, err, errlen))
+		return false;
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE && !(client = tls_server_ctx(cfg, err, errlen)))
 		return false;
 	if (cfg->server_tls_sslmode != SSLMODE_DISABLE && !(server = tls_client_ctx(cfg, err, errlen))) {
@@ -118,6 +122,8 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		log_apply(s);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
 		an_resync_all(s);
+	else if (!strcmp(name, "log_query_samples") && !s->cfg.log_query_samples)
+		an_drop_samples(&s->an); /* literals must not outlive the setting */
 	else if (!strcmp(name, "logfile") && !log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	else if (!strcmp(name, "default_pool_size") || !strcmp(name, "reserve_pool_size") || !strcmp(name, "min_pool_size"))
@@ -196,6 +202,8 @@ bool sift_reload(struct sift *s)
 	}
 	config_free(&s->cfg);
 	s->cfg = nc;
+	if (!s->cfg.log_query_samples)
+		an_drop_samples(&s->an);
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
 	log_apply(s);
@@ -321,38 +329,83 @@ static void raise_fd_limit(void)
 	}
 }
 
-static bool write_pidfile(const char *path)
-{
-	char buf[32];
-	int fd, n;
+/* Who pgsift runs as. As PgBouncer: never as root; root may start it with
+ * -u USER, and then it opens its listening sockets (a port below 1024, say)
+ * and switches to USER before it reads anything a client sends. */
+struct run_as {
+	bool change;		/* switch after binding */
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+};
 
-	if (!path || !*path)
-		return true;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		log_fatal("cannot write pidfile %s: %s", path, strerror(errno));
+/* Refuses root without -u, and -u root; looks the -u user up. Startup
+ * errors go to stderr: the log is not open yet. */
+static bool check_user(const char *user, struct run_as *ra)
+{
+	bool root = geteuid() == 0 || getuid() == 0;
+	struct passwd *pw;
+
+	memset(ra, 0, sizeof(*ra));
+	if (!user) {
+		if (!root)
+			return true;
+		fprintf(stderr, "pgsift: refusing to run as root: start pgsift as an unprivileged user, or as root with "
+				"-u USER or the setting user = USER (pgsift then switches to USER once its listening "
+				"sockets are open)\n");
 		return false;
 	}
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
-		close(fd);
-		log_fatal("cannot write pidfile %s", path);
+	if (!(pw = getpwnam(user)) || strlen(user) >= sizeof(ra->name)) {
+		fprintf(stderr, "pgsift: -u %s: no such user\n", user);
 		return false;
 	}
-	close(fd);
+	if (pw->pw_uid == 0) {
+		fprintf(stderr, "pgsift: -u %s: pgsift does not run as root; name an unprivileged user\n", user);
+		return false;
+	}
+	if (!root && geteuid() != pw->pw_uid) {
+		fprintf(stderr, "pgsift: -u %s: only root can switch to another user\n", user);
+		return false;
+	}
+	ra->change = geteuid() != pw->pw_uid;
+	ra->uid = pw->pw_uid;
+	ra->gid = pw->pw_gid;
+	strcpy(ra->name, user);
 	return true;
 }
 
-static bool switch_user(const char *name)
+/* Drops root for good: the user's groups, then its gid and uid. */
+static bool switch_user(const struct run_as *ra)
 {
-	struct passwd *pw = getpwnam(name);
-
-	if (!pw) {
-		log_fatal("unknown user %s", name);
+	if (!ra->change)
+		return true;
+	if (initgroups(ra->name, ra->gid) != 0 || setgid(ra->gid) != 0 || setuid(ra->uid) != 0) {
+		log_fatal("cannot switch to user %s: %s", ra->name, strerror(errno));
 		return false;
 	}
-	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		log_fatal("cannot switch to user %s: %s", name, strerror(errno));
+	if (setuid(0) == 0) {
+		log_fatal("could become root again after switching to user %s", ra->name);
+		return false;
+	}
+	log_info("switched to user %s", ra->name);
+	return true;
+}
+
+/* Files root creates before the switch go to the user, so that it can
+ * reopen them (RELOAD) and a later start as that user can write them. */
+static bool give_files(struct sift *s, struct pidfile *pf, const struct run_as *ra, bool log_created)
+{
+	char err[512];
+
+	if (!ra->change)
+		return true;
+	if (!pidfile_chown(pf, ra->uid, ra->gid, err, sizeof(err)) ||
+	    !listener_chown(s, ra->uid, ra->gid, err, sizeof(err))) {
+		log_fatal("%s", err);
+		return false;
+	}
+	if (log_created && lchown(s->cfg.logfile, ra->uid, ra->gid) != 0) {
+		log_fatal("cannot give logfile %s to user %s: %s", s->cfg.logfile, ra->name, strerror(errno));
 		return false;
 	}
 	return true;
@@ -421,7 +474,7 @@ static void close_all_clients(struct list *l, const char *sqlstate)
 
 /* Closes every connection and frees everything (so leak checkers see a
  * clean exit). */
-static void sift_cleanup(struct sift *s)
+static void sift_cleanup(struct sift *s, struct pidfile *pf)
 {
 	struct list *it;
 
@@ -446,6 +499,7 @@ static void sift_cleanup(struct sift *s)
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);
+	auth_limit_free(s);
 	admin_sql_shutdown(s); /* after the console clients left: no job has a client */
 	for (int i = 0; i < 5; i++)
 		if (s->ev_sig[i])
@@ -459,8 +513,7 @@ static void sift_cleanup(struct sift *s)
 	iobuf_pool_destroy(&s->bufs);
 	tls_ctx_free(s->client_tls);
 	tls_ctx_free(s->server_tls);
-	if (s->cfg.pidfile && *s->cfg.pidfile)
-		unlink(s->cfg.pidfile);
+	pidfile_release(pf); /* only the one this process locked */
 	config_free(&s->cfg);
 	free(s->config_path);
 }
@@ -472,7 +525,8 @@ static void usage(FILE *f)
 		   "  -d, --daemon           run in the background (needs logfile)\n"
 		   "  -v, --verbose          more log output (repeatable)\n"
 		   "  -q, --quiet            no log output on stderr\n"
-		   "  -u, --user=USERNAME    switch to this user after start\n"
+		   "  -u, --user=USERNAME    started as root: switch to this user once the\n"
+		   "                         listening sockets are open (needed as root)\n"
 		   "  -V, --version          print the version and exit\n"
 		   "  -h, --help             this help\n"
 		   "      --list-settings    print the names of all settings and exit\n"
@@ -531,8 +585,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	return -1;
 }
 
-/* Loads the config and opens everything. false: the caller exits 1. */
-static bool sift_start(struct sift *s, const struct options *o)
+/* Loads the config, takes the pidfile, opens the log. false: exit 1. */
+static bool sift_start_config(struct sift *s, const struct options *o, struct pidfile *pf, struct run_as *ra,
+			      bool *log_created)
 {
 	struct config_diag d = { 0 };
 	char err[512];
@@ -545,11 +600,18 @@ static bool sift_start(struct sift *s, const struct options *o)
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);
 	config_diag_free(&d);
-	if (!ok || !s->config_path)
+	/* -u wins over the config's user, as in PgBouncer */
+	if (!ok || !s->config_path || !check_user(o->user ? o->user : *s->cfg.user ? s->cfg.user : NULL, ra))
 		return false;
+	/* before anything else: a second instance must not touch the first's files */
+	if (pidfile_lock(pf, s->cfg.pidfile, err, sizeof(err)) != PIDFILE_OK) {
+		fprintf(stderr, "pgsift: %s\n", err);
+		return false;
+	}
 	s->cfg.verbose += o->verbose;
 	s->daemon = o->daemon;
 	s->quiet = o->quiet || o->daemon;
+	*log_created = s->cfg.logfile && *s->cfg.logfile && access(s->cfg.logfile, F_OK) != 0;
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return false;
@@ -559,12 +621,19 @@ static bool sift_start(struct sift *s, const struct options *o)
 		fprintf(stderr, "%s: %s\n", o->config, err);
 		return false;
 	}
-	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
-	if (!sift_tls_setup(s, &s->cfg, err, sizeof(err))) {
-		log_fatal("%s: %s", o->config, err);
+	return true;
+}
+
+/* Opens everything. false: the caller exits 1. */
+static bool sift_start(struct sift *s, const struct options *o, struct pidfile *pf)
+{
+	struct run_as ra;
+	char err[512];
+	bool log_created = false;
+
+	if (!sift_start_config(s, o, pf, &ra, &log_created))
 		return false;
-	}
-	load_auth_file(s);
+	iobuf_pool_init(&s->bufs, iobuf_size(&s->cfg), FREE_IOBUFS);
 	raise_fd_limit();
 	sift_now(s);
 	s->last_stats = s->now;
@@ -589,12 +658,23 @@ static bool sift_start(struct sift *s, const struct options *o)
 		log_fatal("%s", err);
 		return false;
 	}
+	if (!give_files(s, pf, &ra, log_created) || !switch_user(&ra))
+		return false;
+	/* read with the rights every RELOAD will have */
+	if (!sift_tls_setup(s, &s->cfg, err, sizeof(err))) {
+		log_fatal("%s: %s", o->config, err);
+		return false;
+	}
+	auth_mock_init(&s->mock);
+	load_auth_file(s);
 	if (o->daemon && !daemonize()) {
 		log_fatal("cannot go to the background");
 		return false;
 	}
-	if (!write_pidfile(s->cfg.pidfile) || (o->user && !switch_user(o->user)))
+	if (!pidfile_write(pf, err, sizeof(err))) {
+		log_fatal("%s", err);
 		return false;
+	}
 	return true;
 }
 
@@ -602,21 +682,23 @@ int main(int argc, char **argv)
 {
 	struct sift s;
 	struct options o;
+	struct pidfile pf;
 	int rc = parse_args(argc, argv, &o);
 
 	if (rc >= 0)
 		return rc;
 	signal(SIGPIPE, SIG_IGN);
 	memset(&s, 0, sizeof(s));
-	if (!sift_start(&s, &o)) {
-		sift_cleanup(&s);
+	pidfile_init(&pf);
+	if (!sift_start(&s, &o, &pf)) {
+		sift_cleanup(&s, &pf);
 		log_close();
 		return 1;
 	}
 	log_info("pgsift " PACKAGE_VERSION " started, listening on port %d", s.cfg.listen_port);
 	event_base_dispatch(s.base);
 	log_info("pgsift exiting");
-	sift_cleanup(&s);
+	sift_cleanup(&s, &pf);
 	log_close();
 	return s.exit_code;
 }

@@ -27,7 +27,7 @@ for value in "$@"; do
 		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value"
 		port=$SIFT_PORT
 		out="$BENCH_TMP/callgrind.$value.$mode"
-		valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
+		valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "${SIFT_USER[@]}" "$SIFT_INI" 2>"$out.log" &
 		vpid=$!
 		for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 		tx=$("$PGBIN/pgbench" -n -S -M "$mode" -c 4 -j 1 -t 2500 -h 127.0.0.1 -p "$port" -U postgres bench 2>/dev/null |

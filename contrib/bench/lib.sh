@@ -6,7 +6,14 @@ BENCH_TMP=$(mktemp -d /tmp/pgsift-bench.XXXXXX)
 chmod 755 "$BENCH_TMP"
 BENCH_PIDS=()
 AS_PG=()
-[ "$(id -u)" -eq 0 ] && AS_PG=(runuser -u postgres --)
+# pgsift, like PgBouncer, refuses to run as root: as root it is started with
+# -u postgres (it switches after binding) and its files go to postgres
+SIFT_USER=()
+if [ "$(id -u)" -eq 0 ]; then
+	AS_PG=(runuser -u postgres --)
+	SIFT_USER=(-u postgres)
+	chown postgres "$BENCH_TMP"
+fi
 
 bench_cleanup() {
 	for pid in "${BENCH_PIDS[@]}"; do kill -INT "$pid" 2>/dev/null; done
@@ -82,7 +89,7 @@ bench_pgsift_config() {
 # sets SIFT_PORT and SIFT_PID.
 bench_start_pgsift() {
 	bench_pgsift_config "$@"
-	"$PGSIFT" -q "$SIFT_INI" &
+	"$PGSIFT" -q "${SIFT_USER[@]}" "$SIFT_INI" &
 	SIFT_PID=$!
 	BENCH_PIDS+=("$SIFT_PID")
 	for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && return 0; sleep 0.05; done

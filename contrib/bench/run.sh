@@ -179,7 +179,7 @@ strace_run() { # who transactions-per-client -> strace -c output file
 		port=$(free_port)
 		sed "s/^listen_port = .*/listen_port = $port/; s|^logfile = .*|logfile = $BENCH_TMP/strace.log|" \
 			"$BENCH_TMP/pgsift.ini" >"$BENCH_TMP/strace.ini"
-		cmd=("$PGSIFT" -q "$BENCH_TMP/strace.ini")
+		cmd=("$PGSIFT" -q "${SIFT_USER[@]}" "$BENCH_TMP/strace.ini")
 	fi
 	strace -c -f -o "$f" "${cmd[@]}" &
 	spid=$!

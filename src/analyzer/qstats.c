@@ -130,6 +130,15 @@ void qstats_p50_p95_p99_us(const struct qentry *e, double out[3])
 	hist_quantiles_exact(&e->hist, &e->exact, q, 3, out);
 }
 
+void qstats_drop_samples(struct qstats *qs)
+{
+	for (uint32_t i = 0; qs->slots && i < qs->max; i++)
+		if (qs->slots[i]) {
+			free(qs->slots[i]->sample);
+			qs->slots[i]->sample = NULL;
+		}
+}
+
 struct qentry *qstats_find(struct qstats *qs, uint64_t fp, const void *db, const void *user)
 {
 	uint32_t i;

@@ -93,6 +93,8 @@ void qstats_free(struct qstats *qs);
 
 /* Forgets every entry (RESET QUERIES); keeps the allocations. */
 void qstats_reset(struct qstats *qs);
+/* Frees every entry's literal sample (log_query_samples turned off). */
+void qstats_drop_samples(struct qstats *qs);
 
 /* The entry for a key, or NULL. */
 struct qentry *qstats_find(struct qstats *qs, uint64_t fp, const void *db, const void *user);

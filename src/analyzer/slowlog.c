@@ -15,12 +15,17 @@ bool sl_init(struct slowlog *sl, uint32_t size)
 	return sl->ring != NULL;
 }
 
-void sl_reset(struct slowlog *sl)
+void sl_drop_samples(struct slowlog *sl)
 {
 	for (uint32_t i = 0; i < sl->size; i++) {
 		free(sl->ring[i].sample);
 		sl->ring[i].sample = NULL;
 	}
+}
+
+void sl_reset(struct slowlog *sl)
+{
+	sl_drop_samples(sl);
 	sl->head = sl->n = 0;
 	for (uint32_t i = 0; i < SL_PLANS_MAX; i++) {
 		free(sl->plans[i].plan);

@@ -60,6 +60,8 @@ bool sl_init(struct slowlog *sl, uint32_t size) __attribute__((warn_unused_resul
 void sl_free(struct slowlog *sl);
 /* Empties the ring and the plans. */
 void sl_reset(struct slowlog *sl);
+/* Frees the literal samples of the ring's entries; the entries stay. */
+void sl_drop_samples(struct slowlog *sl);
 
 /* The next ring entry to fill (the oldest is overwritten), cleared. */
 struct sl_entry *sl_push(struct slowlog *sl);

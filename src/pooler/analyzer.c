@@ -598,6 +598,13 @@ void an_resync_all(struct sift *s)
 	}
 }
 
+void an_drop_samples(struct analyzer *an)
+{
+	qstats_drop_samples(&an->qs);
+	if (an->fd)
+		sl_drop_samples(&an->fd->sl);
+}
+
 /* ---- history: pools' numbers per time bucket ---- */
 
 #define WAITING_COUNTED 64	/* a longer queue's peak is sampled once a second */

@@ -89,6 +89,9 @@ struct analyzer {
 /* Sets up the statistics table. false when out of memory. */
 bool an_init(struct analyzer *an, uint32_t max_fingerprints) __attribute__((warn_unused_result));
 void an_free(struct analyzer *an);
+/* Forgets every literal sample (SHOW QUERIES, SHOW SLOW): log_query_samples
+ * was turned off, or RESET QUERIES. */
+void an_drop_samples(struct analyzer *an);
 
 /* A message the relay is passing from cl to sv: type, the part of the body
  * that is in the buffer (avail bytes) and the whole body length. */

@@ -7,14 +7,17 @@
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/log.h"
 #include "pooler/objects.h"
 
 #define AUTH_LINE_MAX 4096
+#define MOCK_SALT_LEN 16	/* what PostgreSQL generates */
 
 static void md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
 {
@@ -65,11 +68,18 @@ static bool secret_eq(const char *a, const char *b)
 	return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
 }
 
+bool auth_user_checkable(const struct user *u)
+{
+	return u && u->secret && u->secret_kind != SECRET_NONE;
+}
+
 bool auth_check_plain(const struct user *u, const char *password)
 {
 	char md5[MD5_PASSWD_LEN + 1];
 	struct scram_secret sc;
 
+	if (!*password) /* as PostgreSQL: an empty password is never one */
+		return false;
 	switch (u->secret_kind) {
 	case SECRET_PLAIN:
 		return secret_eq(u->secret, password);
@@ -116,6 +126,110 @@ const struct scram_secret *auth_scram_secret(struct user *u)
 	return &u->scram;
 }
 
+bool auth_scram_is_empty_password(struct user *u)
+{
+	struct scram_secret sc;
+
+	if (u->secret_kind != SECRET_SCRAM) /* a plaintext one is never empty */
+		return false;
+	if (u->empty_check == 0) {
+		/* PBKDF2 once per secret, and only after a login succeeded */
+		bool empty = scram_secret_from_password("", u->scram.salt, u->scram.salt_len, u->scram.iterations, &sc) &&
+			     CRYPTO_memcmp(sc.stored_key, u->scram.stored_key, SCRAM_KEY_LEN) == 0;
+		u->empty_check = empty ? 2 : 1;
+		if (empty)
+			log_warning("auth_file: the SCRAM verifier of user \"%s\" is one of an empty password; "
+				    "it cannot log in with a password", u->name);
+	}
+	return u->empty_check == 2;
+}
+
+/* ---- mock logins ---- */
+
+void auth_mock_init(struct auth_mock *m)
+{
+	sift_random(m->key, sizeof(m->key));
+	m->scram = false;
+	m->iterations = SCRAM_DEFAULT_ITERATIONS;
+}
+
+static void mock_salt(const struct auth_mock *m, const char *name, uint8_t out[MOCK_SALT_LEN])
+{
+	uint8_t d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+
+	if (!HMAC(EVP_sha256(), m->key, sizeof(m->key), (const unsigned char *)name, strlen(name), d, &dlen) ||
+	    dlen < MOCK_SALT_LEN)
+		memcpy(d, m->key, MOCK_SALT_LEN); /* cannot happen; still fixed per process */
+	memcpy(out, d, MOCK_SALT_LEN);
+}
+
+void auth_mock_scram(const struct auth_mock *m, const char *name, struct scram_state *st)
+{
+	uint8_t salt[MOCK_SALT_LEN];
+
+	mock_salt(m, name, salt);
+	scram_server_init_mock(st, salt, sizeof(salt), m->iterations);
+}
+
+bool auth_mock_check_plain(const struct auth_mock *m, const char *name, const char *password)
+{
+	char md5[MD5_PASSWD_LEN + 1];
+	uint8_t salt[MOCK_SALT_LEN];
+	struct scram_secret sc;
+
+	if (!*password)
+		return false;
+	if (m->scram) { /* what a SCRAM verifier costs: PBKDF2 */
+		mock_salt(m, name, salt);
+		if (scram_secret_from_password(password, salt, sizeof(salt), m->iterations, &sc))
+			OPENSSL_cleanse(&sc, sizeof(sc));
+	} else {
+		auth_md5_password(password, name, md5);
+		(void)secret_eq(md5, name);
+	}
+	return false;
+}
+
+bool auth_mock_check_md5(const char *name, const uint8_t salt[4], const char *response)
+{
+	char hashed[MD5_PASSWD_LEN + 1], expect[MD5_PASSWD_LEN + 1];
+
+	auth_md5_password(name, name, hashed);
+	auth_md5_salted(hashed + 3, salt, expect);
+	(void)secret_eq(expect, response);
+	return false;
+}
+
+/* What unknown users get: the exchange and iteration count of most users
+ * in auth_file (PostgreSQL takes them from password_encryption). */
+static void mock_follow_file(struct sift *s)
+{
+	int iters[8] = { 0 }, counts[8] = { 0 }, nscram = 0, nother = 0, best = 0;
+	struct list *it;
+
+	list_for_each(it, &s->users) {
+		struct user *u = list_entry(it, struct user, node);
+		int i = 0;
+		if (!u->in_auth_file || !auth_user_checkable(u))
+			continue;
+		if (u->secret_kind != SECRET_SCRAM) {
+			nother++;
+			continue;
+		}
+		nscram++;
+		while (i < 7 && iters[i] && iters[i] != u->scram.iterations)
+			i++;
+		iters[i] = u->scram.iterations;
+		counts[i]++;
+	}
+	for (int i = 1; i < 8; i++)
+		if (counts[i] > counts[best])
+			best = i;
+	s->mock.scram = nscram > nother;
+	s->mock.iterations = iters[best] ? iters[best] : SCRAM_DEFAULT_ITERATIONS;
+}
+
 /* Reads one quoted token at *p into out. false on a syntax error. */
 static bool quoted_token(const char **pp, char *out, size_t outlen)
 {
@@ -143,16 +257,32 @@ static bool quoted_token(const char **pp, char *out, size_t outlen)
 	return true;
 }
 
+static bool is_md5_of_empty(const char *secret, const char *user)
+{
+	char md5[MD5_PASSWD_LEN + 1];
+
+	auth_md5_password("", user, md5);
+	return strcasecmp(md5, secret) == 0;
+}
+
+/* An empty secret (what an export of pg_shadow writes for a role without
+ * a password), or the md5 hash of an empty password, is no secret: such a
+ * user logs in only under trust or any. */
 static void user_set_secret(struct user *u, const char *secret)
 {
 	free(u->secret);
 	u->secret = strdup(secret);
 	u->has_scram = false;
 	u->has_client_key = false;
+	u->empty_check = 0;
 	u->in_auth_file = true;
-	if (!u->secret)
+	if (!u->secret || !*secret)
 		u->secret_kind = SECRET_NONE;
-	else if (is_md5_secret(secret))
+	else if (is_md5_secret(secret) && is_md5_of_empty(secret, u->name)) {
+		u->secret_kind = SECRET_NONE;
+		log_warning("auth_file: the md5 secret of user \"%s\" is the hash of an empty password; "
+			    "it cannot log in with a password", u->name);
+	} else if (is_md5_secret(secret))
 		u->secret_kind = SECRET_MD5;
 	else if (scram_parse_secret(secret, &u->scram)) {
 		u->secret_kind = SECRET_SCRAM;
@@ -172,6 +302,7 @@ void auth_clear(struct sift *s)
 		u->secret_kind = SECRET_NONE;
 		u->has_scram = u->has_client_key = u->in_auth_file = false;
 	}
+	mock_follow_file(s);
 }
 
 /* Parses one line; returns false for a malformed one. */
@@ -231,6 +362,7 @@ bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 			u->has_scram = u->has_client_key = false;
 		}
 	}
+	mock_follow_file(s);
 	log_debug("auth_file %s: %d users", path, nusers);
 	return true;
 }

@@ -29,12 +29,34 @@ void auth_md5_password(const char *password, const char *user, char out[MD5_PASS
 /* out = "md5" + hex(md5(hex32 || salt)): what a client answers to AuthMD5. */
 void auth_md5_salted(const char *hex32, const uint8_t salt[4], char out[MD5_PASSWD_LEN + 1]);
 
-/* Checks a cleartext password against u's secret. */
+/* Can a password login of u be checked at all? False for NULL, a user not
+ * in auth_file and an empty secret: such logins run a mock exchange and
+ * fail like a wrong password. */
+bool auth_user_checkable(const struct user *u);
+
+/* Checks a cleartext password against u's secret. An empty password never
+ * matches. */
 bool auth_check_plain(const struct user *u, const char *password);
 /* Checks an AuthMD5 response; only possible with a plaintext or md5 secret. */
 bool auth_check_md5(const struct user *u, const uint8_t salt[4], const char *response);
 /* The SCRAM verifier for u: stored, or derived once from a plaintext
  * secret. NULL when u has none (md5 secret or no secret). */
 const struct scram_secret *auth_scram_secret(struct user *u);
+/* After a SCRAM login of u succeeded: is its verifier one of the empty
+ * password (which must not log in)? Worked out once per secret. */
+bool auth_scram_is_empty_password(struct user *u);
+
+/* ---- logins that must fail without saying why (struct auth_mock) ---- */
+
+/* Draws the per-process key of the fake salts. */
+void auth_mock_init(struct auth_mock *m);
+/* The SCRAM exchange an unknown user name gets: fails at the end, with the
+ * salt and iteration count a real verifier would show, the same for every
+ * attempt with this name in this process. */
+void auth_mock_scram(const struct auth_mock *m, const char *name, struct scram_state *st);
+/* The work auth_check_plain() would do for a real user; always false. */
+bool auth_mock_check_plain(const struct auth_mock *m, const char *name, const char *password);
+/* The work auth_check_md5() would do; always false. */
+bool auth_mock_check_md5(const char *name, const uint8_t salt[4], const char *response);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "pooler/auth.h"
+#include "pooler/auth_limit.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
@@ -33,6 +34,7 @@ struct login_state {
 	uint8_t salt[4];
 	struct params startup;		/* tracked values from the StartupMessage */
 	char dbname[NAME_LEN];		/* the database asked for */
+	char user[NAME_LEN];		/* the user name the client sent */
 	struct scram_state scram;
 };
 
@@ -272,6 +274,20 @@ static void admin_login(struct client *cl)
 		cl->sift->console->input(cl); /* a command pipelined with the login */
 }
 
+static bool console_allowed(struct client *cl, const char *user)
+{
+	const struct config *cfg = &cl->sift->cfg;
+
+	if (config_list_contains(cfg->admin_users, user))
+		return true;
+	if (config_list_contains(cfg->stats_users, user)) {
+		cl->stats_only = true;
+		return true;
+	}
+	/* like PgBouncer: auth_type any lets anyone in as an admin */
+	return cfg->auth_type == AUTHT_ANY;
+}
+
 /* Authentication succeeded: join the pool (or the console). */
 static void client_authenticated(struct client *cl)
 {
@@ -289,6 +305,13 @@ static void client_authenticated(struct client *cl)
 			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
 	}
 	if (cl->db->admin) {
+		/* only now: before the password, a refusal would tell who is an admin */
+		if (!console_allowed(cl, cl->login->user)) {
+			char msg[NAME_LEN + 64];
+			snprintf(msg, sizeof(msg), "admin console access denied for user \"%s\"", cl->login->user);
+			client_close(cl, "28000", msg);
+			return;
+		}
 		admin_login(cl);
 		return;
 	}
@@ -320,12 +343,29 @@ static void client_authenticated(struct client *cl)
 	pool_launch(p);
 }
 
+/* Every failed password login reads the same, whether the user exists or
+ * not: the name the client sent, 28P01. */
 static void auth_failed(struct client *cl)
 {
-	char msg[160];
+	char msg[NAME_LEN + 64];
 
-	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", cl->user ? cl->user->name : "");
+	auth_limit_failed(cl->sift, &cl->addr);
+	snprintf(msg, sizeof(msg), "password authentication failed for user \"%s\"", cl->login->user);
 	client_close(cl, "28P01", msg);
+}
+
+/* Too many failed logins from the client's address (auth_fail_limit): it
+ * is refused before any password is looked at. true: the client is closed. */
+static bool login_blocked(struct client *cl)
+{
+	char msg[128];
+	int retry;
+
+	if (!auth_limit_blocked(cl->sift, &cl->addr, &retry))
+		return false;
+	snprintf(msg, sizeof(msg), "too many failed logins from this address; try again in %d s", retry);
+	client_close(cl, "28000", msg);
+	return true;
 }
 
 static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_t len)
@@ -346,7 +386,9 @@ static void start_auth(struct client *cl)
 	struct sift *s = cl->sift;
 	struct login_state *ls = cl->login;
 	int type = s->cfg.auth_type;
-	struct user *u = cl->user;
+	/* a user pgsift cannot check gets the exchange a real one would */
+	struct user *u = auth_user_checkable(cl->user) ? cl->user : NULL;
+	const struct scram_secret *sc;
 
 	if (type == AUTHT_TRUST || type == AUTHT_ANY) {
 		client_authenticated(cl);
@@ -357,14 +399,17 @@ static void start_auth(struct client *cl)
 		send_auth(cl, AUTH_CLEARTEXT, NULL, 0);
 		return;
 	}
-	if (type == AUTHT_MD5 && u && (u->secret_kind == SECRET_PLAIN || u->secret_kind == SECRET_MD5)) {
+	if (type == AUTHT_MD5 && (u ? u->secret_kind != SECRET_SCRAM : !s->mock.scram)) {
 		ls->step = LS_MD5;
 		sift_random(ls->salt, sizeof(ls->salt));
 		send_auth(cl, AUTH_MD5, ls->salt, sizeof(ls->salt));
 		return;
 	}
-	/* scram-sha-256, or md5 with a SCRAM secret (or no user: a mock) */
-	scram_server_init(&ls->scram, u ? auth_scram_secret(u) : NULL);
+	/* scram-sha-256, or md5 with a SCRAM secret */
+	if (u && (sc = auth_scram_secret(u)))
+		scram_server_init(&ls->scram, sc);
+	else
+		auth_mock_scram(&s->mock, ls->user, &ls->scram);
 	ls->step = LS_SASL_INIT;
 	send_auth(cl, AUTH_SASL, "SCRAM-SHA-256\0", 15);
 }
@@ -394,6 +439,10 @@ static void sasl_message(struct client *cl, struct msg_reader *r)
 		}
 	} else {
 		rc = scram_server_final(&ls->scram, (const char *)r->p + r->pos, mr_left(r), out, sizeof(out), &outlen, &err);
+		if (rc == SCRAM_OK && cl->user && auth_scram_is_empty_password(cl->user)) {
+			auth_failed(cl);
+			return;
+		}
 		if (rc == SCRAM_OK) {
 			if (cl->user) {
 				memcpy(cl->user->client_key, ls->scram.client_key, SCRAM_KEY_LEN);
@@ -414,10 +463,14 @@ static void sasl_message(struct client *cl, struct msg_reader *r)
 static void password_message(struct client *cl, const uint8_t *body, uint32_t len)
 {
 	struct login_state *ls = cl->login;
+	struct user *u = auth_user_checkable(cl->user) ? cl->user : NULL;
 	struct msg_reader r;
 	const char *pw;
 	bool ok;
 
+	/* a guess: failures of other connections may have reached the limit */
+	if (ls->step != LS_SASL_INIT && login_blocked(cl))
+		return;
 	mr_init(&r, body, len);
 	if (ls->step == LS_SASL_INIT || ls->step == LS_SASL_CONT) {
 		sasl_message(cl, &r);
@@ -428,7 +481,10 @@ static void password_message(struct client *cl, const uint8_t *body, uint32_t le
 		client_close(cl, "08P01", "malformed password message");
 		return;
 	}
-	ok = cl->user && (ls->step == LS_MD5 ? auth_check_md5(cl->user, ls->salt, pw) : auth_check_plain(cl->user, pw));
+	if (ls->step == LS_MD5)
+		ok = u ? auth_check_md5(u, ls->salt, pw) : auth_mock_check_md5(ls->user, ls->salt, pw);
+	else
+		ok = u ? auth_check_plain(u, pw) : auth_mock_check_plain(&cl->sift->mock, ls->user, pw);
 	if (ok)
 		client_authenticated(cl);
 	else
@@ -487,20 +543,6 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 	return true;
 }
 
-static bool console_allowed(struct client *cl, const char *user)
-{
-	const struct config *cfg = &cl->sift->cfg;
-
-	if (config_list_contains(cfg->admin_users, user))
-		return true;
-	if (config_list_contains(cfg->stats_users, user)) {
-		cl->stats_only = true;
-		return true;
-	}
-	/* like PgBouncer: auth_type any lets anyone in as an admin */
-	return cfg->auth_type == AUTHT_ANY;
-}
-
 static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
 {
 	struct sift *s = cl->sift;
@@ -531,16 +573,14 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		client_close(cl, "53300", "no more connections allowed (max_client_conn)");
 		return;
 	}
+	if (login_blocked(cl))
+		return;
 	strcpy(cl->login->dbname, dbname);
+	strcpy(cl->login->user, user);
 	cl->db = db_lookup(s, dbname, false);
 	if (!cl->db) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
-		return;
-	}
-	if (cl->db->admin && !console_allowed(cl, user)) {
-		snprintf(msg, sizeof(msg), "admin console access denied for user \"%s\"", user);
-		client_close(cl, "28000", msg);
 		return;
 	}
 	if (s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
@@ -678,16 +718,17 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 	uint32_t avail = b->end - b->pos, len, code;
 	const uint8_t *p = b->data + b->pos;
 
-	if (avail < 8)
+	if (avail < 4)
 		return false;
 	len = proto_get_u32(p);
-	code = proto_get_u32(p + 4);
+	/* refused as soon as the length is in, not at client_login_timeout */
 	if (len < 8 || len > PROTO_MAX_STARTUP) {
 		client_close(cl, "08P01", "invalid startup packet length");
 		return false;
 	}
 	if (avail < len)
 		return false;
+	code = proto_get_u32(p + 4);
 	b->pos += len;
 	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
 		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
@@ -765,8 +806,8 @@ static bool check_header(struct client *cl, uint8_t type, uint32_t len)
 		return false;
 	}
 	if ((uint64_t)len + 1 > (uint64_t)cl->sift->cfg.max_packet_size) {
-		snprintf(msg, sizeof(msg), "message of %u bytes is longer than max_packet_size (%d)", len + 1,
-			 cl->sift->cfg.max_packet_size);
+		snprintf(msg, sizeof(msg), "message of %llu bytes is longer than max_packet_size (%d)",
+			 (unsigned long long)len + 1, cl->sift->cfg.max_packet_size);
 		client_close(cl, "08P01", msg);
 		return false;
 	}

@@ -158,6 +158,19 @@ static bool open_tcp(struct sift *s, const char *addr, char *err, size_t errlen)
 	return opened > 0;
 }
 
+/* Does a process accept connections on this socket file? */
+static bool unix_socket_live(const struct sockaddr_un *un)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0)
+		return false;
+	live = connect(fd, (const struct sockaddr *)un, sizeof(*un)) == 0 || errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
 static bool open_unix(struct sift *s, char *err, size_t errlen)
 {
 	struct sockaddr_un un = { .sun_family = AF_UNIX };
@@ -169,7 +182,12 @@ static bool open_unix(struct sift *s, char *err, size_t errlen)
 		snprintf(err, errlen, "unix_socket_dir path too long");
 		return false;
 	}
-	/* a stale socket file from a crashed run would make bind fail */
+	/* a stale socket file from a crashed run would make bind fail; one a
+	 * running process answers on is not ours to take (as PgBouncer) */
+	if (unix_socket_live(&un)) {
+		snprintf(err, errlen, "unix socket %s is in use by another process", un.sun_path);
+		return false;
+	}
 	unlink(un.sun_path);
 	fd = bind_listen(s, (struct sockaddr *)&un, sizeof(un), e, sizeof(e));
 	if (fd < 0) {
@@ -201,6 +219,18 @@ bool listener_open_all(struct sift *s, char *err, size_t errlen)
 	if (s->cfg.unix_socket_dir && *s->cfg.unix_socket_dir && !open_unix(s, err, errlen)) {
 		listener_close_all(s);
 		return false;
+	}
+	return true;
+}
+
+bool listener_chown(struct sift *s, uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	for (int i = 0; i < s->nlisteners; i++) {
+		const char *path = s->listeners[i]->unix_path;
+		if (path && lchown(path, uid, gid) != 0) {
+			snprintf(err, errlen, "cannot give unix socket %s to uid %d: %s", path, (int)uid, strerror(errno));
+			return false;
+		}
 	}
 	return true;
 }

@@ -7,12 +7,19 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "pooler/sift.h"
 
 /* Opens every socket listen_addr and unix_socket_dir ask for. Returns false
  * with err set (and nothing open) when one cannot be opened. */
 bool listener_open_all(struct sift *s, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Gives the unix socket files to uid/gid (root, before it switches to that
+ * user, which must be able to remove them at exit). false with err set
+ * when one cannot be changed. */
+bool listener_chown(struct sift *s, uid_t uid, gid_t gid, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 /* Stops accepting and closes the sockets (removing the unix socket file). */
 void listener_close_all(struct sift *s);

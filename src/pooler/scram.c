@@ -377,6 +377,17 @@ void scram_server_init(struct scram_state *st, const struct scram_secret *secret
 	       RAND_bytes(st->secret.server_key, SCRAM_KEY_LEN) == 1);
 }
 
+void scram_server_init_mock(struct scram_state *st, const uint8_t *salt, size_t salt_len, int iterations)
+{
+	scram_server_init(st, NULL);
+	if (salt_len == 0 || salt_len > SCRAM_MAX_SALT || iterations < SCRAM_MIN_ITERATIONS ||
+	    iterations > SCRAM_MAX_ITERATIONS)
+		return; /* keeps the random salt of scram_server_init(NULL) */
+	memcpy(st->secret.salt, salt, salt_len);
+	st->secret.salt_len = salt_len;
+	st->secret.iterations = iterations;
+}
+
 /* gs2-header: "n,," or "y,," (no authzid, no channel binding). Leaves the
  * cursor at client-first-bare. */
 static const char *scram_parse_gs2(struct scram_state *st, struct scram_cur *c)

@@ -70,6 +70,11 @@ bool scram_secret_from_password(const char *password, const uint8_t *salt, size_
 /* Starts an exchange. secret == NULL makes a mock exchange that runs to the
  * end and then fails (so unknown users look like wrong passwords). */
 void scram_server_init(struct scram_state *st, const struct scram_secret *secret);
+/* A mock exchange (it always fails) that shows the given salt and iteration
+ * count, so that a repeated login for the same unknown user sees the same
+ * challenge, as it would for a real one. Out-of-range values keep a random
+ * salt and the default count. */
+void scram_server_init_mock(struct scram_state *st, const uint8_t *salt, size_t salt_len, int iterations);
 
 /* in = client-first-message (SASLInitialResponse data). Builds the
  * server-first-message into out (not NUL-terminated), *outlen its length.

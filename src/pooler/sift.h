@@ -69,6 +69,18 @@ struct stats {
 
 enum secret_kind { SECRET_NONE, SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
 
+/* What a login for a user pgsift cannot check (not in auth_file, or no
+ * usable secret) shows the client, so that it looks like a wrong password
+ * (auth.c): the exchange most users of auth_file get, and a SCRAM salt
+ * derived from the name with a per-process key. */
+struct auth_mock {
+	uint8_t key[32];		/* drawn at start: fake salts cannot be computed outside */
+	bool scram;			/* most secrets are SCRAM verifiers */
+	int iterations;			/* their most common iteration count */
+};
+
+struct auth_limit;			/* failed logins per source address (auth_limit.c) */
+
 struct user {
 	struct list node;		/* sift->users */
 	char name[NAME_LEN];
@@ -77,6 +89,7 @@ struct user {
 	bool has_scram;			/* scram holds a usable verifier */
 	bool has_client_key;		/* client_key from a client's SCRAM login */
 	bool in_auth_file;
+	uint8_t empty_check;		/* SCRAM verifier of ""? 0 not known, 1 no, 2 yes */
 	struct scram_secret scram;
 	uint8_t client_key[SCRAM_KEY_LEN];
 	int pool_mode;			/* -1: database's / global */
@@ -302,6 +315,8 @@ struct sift {
 	struct admin_workers *sqlw;	/* the console's SQL threads, started at the first SELECT */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */
+	struct auth_mock mock;
+	struct auth_limit *auth_limit;	/* made on the first failed login */
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;

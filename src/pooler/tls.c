@@ -135,6 +135,21 @@ static bool use_cert(SSL_CTX *ctx, const char *cert, const char *key, const char
 	return true;
 }
 
+bool tls_check_lists(const struct config *cfg, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = new_ctx(TLS_method(), err, errlen);
+	bool ok;
+
+	if (!ctx)
+		return false;
+	ok = set_protocols(ctx, "client", cfg->client_tls_protocols, err, errlen) &&
+	     set_ciphers(ctx, "client", cfg->client_tls_ciphers, err, errlen) &&
+	     set_protocols(ctx, "server", cfg->server_tls_protocols, err, errlen) &&
+	     set_ciphers(ctx, "server", cfg->server_tls_ciphers, err, errlen);
+	SSL_CTX_free(ctx);
+	return ok;
+}
+
 struct ssl_ctx_st *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = new_ctx(TLS_server_method(), err, errlen);

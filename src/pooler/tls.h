@@ -16,6 +16,12 @@
 struct ssl_ctx_st;
 struct ssl_st;
 
+/* Are cfg's four protocol and cipher lists (client_tls_* and
+ * server_tls_*) ones OpenSSL takes? Checked whatever the sslmodes, so a
+ * bad list is refused when it is set, not when TLS is turned on. false
+ * with the reason (naming the setting) in err. */
+bool tls_check_lists(const struct config *cfg, char *err, size_t errlen) __attribute__((warn_unused_result));
+
 /* The server-side context for cfg's client_tls_* settings, or NULL (with
  * the reason in err) when they cannot be used: a key or certificate that
  * does not load or match, an unknown protocol or cipher list. Only for

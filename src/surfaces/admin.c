@@ -324,6 +324,7 @@ void admin_command(struct client *cl, const char *q, size_t len)
 		cmd_shutdown(cl, t, n);
 	else if (is_word(&t[0], "reset") && n == 2 && is_word(&t[1], "queries")) {
 		qstats_reset(&cl->sift->an.qs);
+		an_drop_samples(&cl->sift->an); /* and SHOW SLOW's literals */
 		command_complete(&cl->c.gen, "RESET");
 	}
 	else if (is_word(&t[0], "reload") && n == 1) {

@@ -43,6 +43,8 @@ static const struct setting settings[] = {
 	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
+	S_(auth_fail_limit, ST_INT, R, "20", 0, 1000000),
+	S_(auth_fail_window, ST_TIME, R, "60", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),
 	S_(stats_users, ST_STR, R, "", 0, 0),
 	S_(pool_mode, ST_POOLMODE, R, "session", 0, 0),
@@ -72,6 +74,7 @@ static const struct setting settings[] = {
 	S_(pkt_buf, ST_INT, 0, "4096", 512, 16 << 20),
 	S_(logfile, ST_STR, R, "", 0, 0),
 	S_(pidfile, ST_STR, 0, "", 0, 0),
+	S_(user, ST_STR, 0, "", 0, 0),
 	S_(log_connections, ST_BOOL, R, "1", 0, 0),
 	S_(log_disconnections, ST_BOOL, R, "1", 0, 0),
 	S_(log_pooler_errors, ST_BOOL, R, "1", 0, 0),
@@ -192,18 +195,23 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 
 	errno = 0;
 	x = strtod(v, &end);
-	while (isspace((unsigned char)*end))
-		end++;
-	/* !(x >= 0) also refuses NaN */
+	/* !(x >= 0) also refuses NaN; end == v: no number (blank included) */
 	if (errno || end == v || !(x >= 0)) {
 		snprintf(err, errlen, "invalid time \"%s\" (seconds, or a number with ms/s/min/h/d)", v);
 		return false;
 	}
+	while (isspace((unsigned char)*end))
+		end++;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 		if (strcasecmp(end, units[i].u) == 0) {
 			double us = x * units[i].mul + 0.5;
 			if (!(us < 1e17)) { /* about 3000 years: anything above is a typo */
 				snprintf(err, errlen, "time \"%s\" is too large", v);
+				return false;
+			}
+			/* 0 turns many timeouts off: only when that is what was written */
+			if (us < 1 && x > 0) {
+				snprintf(err, errlen, "time \"%s\" is below 1 microsecond; write 0 to turn it off", v);
 				return false;
 			}
 			*out = (usec_t)us;

@@ -63,6 +63,8 @@ struct config {
 	bool so_reuseport;
 	int auth_type;
 	char *auth_file;
+	int auth_fail_limit;		/* failed logins per source address ... */
+	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;
 	char *stats_users;
 	int pool_mode;
@@ -92,6 +94,7 @@ struct config {
 	int pkt_buf;
 	char *logfile;
 	char *pidfile;
+	char *user;			/* as -u: who to run as when started as root */
 	bool log_connections;
 	bool log_disconnections;
 	bool log_pooler_errors;

@@ -29,7 +29,7 @@
 /* Keys PgBouncer knows that pgsift ignores with a warning instead of the
  * generic "unknown key" one, so a pgbouncer.ini reads as expected. */
 static const char *const pgbouncer_only[] = {
-	"user", "syslog", "syslog_ident", "syslog_facility", "so_reuseport", "server_round_robin",
+	"syslog", "syslog_ident", "syslog_facility", "so_reuseport", "server_round_robin",
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",

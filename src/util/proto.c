@@ -99,6 +99,56 @@ void pkt_end(struct pktbuf *pb)
 	pb->data[pb->msg_start + 3] = (uint8_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 when invalid
+ * (overlong, surrogate, above U+10FFFF, cut short). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t cp, min;
+	size_t len;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		len = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	return cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ? 0 : len;
+}
+
+void pkt_put_text(struct pktbuf *pb, const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)text;
+	size_t n = strlen(text), run = 0;
+
+	while (run < n) {
+		size_t l = utf8_len(s + run, n - run);
+		if (l) {
+			run += l;
+			continue;
+		}
+		char esc[4] = { '\\', 'x', hex[s[run] >> 4], hex[s[run] & 15] };
+		pkt_put(pb, s, run);
+		pkt_put(pb, esc, sizeof(esc));
+		s += run + 1;
+		n -= run + 1;
+		run = 0;
+	}
+	pkt_put(pb, s, n);
+	pkt_put_u8(pb, 0);
+}
+
 static void put_err_like(struct pktbuf *pb, uint8_t type, const char *sev, const char *sqlstate,
 			 const char *msg, const char *detail)
 {
@@ -110,10 +160,10 @@ static void put_err_like(struct pktbuf *pb, uint8_t type, const char *sev, const
 	pkt_put_u8(pb, 'C');
 	pkt_put_str(pb, sqlstate);
 	pkt_put_u8(pb, 'M');
-	pkt_put_str(pb, msg);
+	pkt_put_text(pb, msg);
 	if (detail) {
 		pkt_put_u8(pb, 'D');
-		pkt_put_str(pb, detail);
+		pkt_put_text(pb, detail);
 	}
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);

@@ -54,12 +54,16 @@ void pkt_put_u16(struct pktbuf *pb, uint16_t v);
 void pkt_put_u32(struct pktbuf *pb, uint32_t v);
 /* Writes s and its terminating NUL. */
 void pkt_put_str(struct pktbuf *pb, const char *s);
+/* Writes s and its NUL with every byte that is not part of valid UTF-8
+ * written as \xNN: text pgsift builds from what a client sent (a name, a
+ * console command) must not send invalid bytes back. */
+void pkt_put_text(struct pktbuf *pb, const char *s);
 /* Starts a message; type 0 starts an untyped (startup-style) packet. */
 void pkt_begin(struct pktbuf *pb, uint8_t type);
 /* Patches the length of the message started by pkt_begin(). */
 void pkt_end(struct pktbuf *pb);
 
-/* Complete messages, appended to pb. */
+/* Complete messages, appended to pb (message and detail via pkt_put_text). */
 void proto_error(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg);
 void proto_notice(struct pktbuf *pb, const char *msg, const char *detail);
 void proto_param_status(struct pktbuf *pb, const char *name, const char *value);

@@ -47,10 +47,32 @@ PGBOUNCER_BIN = Path(os.environ.get("PGBOUNCER_BIN")
                      or shutil.which("pgbouncer") or "/usr/sbin/pgbouncer")
 POOLER_BIN = PGBOUNCER_BIN if IS_PGBOUNCER else PGSIFT_BIN
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+IS_ROOT = os.geteuid() == 0
+
+
+def _reachable_by_service(path):
+    """As root the pooler runs as postgres, which cannot run a binary under
+    a private directory (a clone in /root, say): such a binary is copied to
+    a directory postgres can read, removed at exit."""
+    if not IS_ROOT or not path.exists():
+        return path
+    r = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)], capture_output=True)
+    if r.returncode == 0:
+        return path
+    import atexit
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="pgsift-bin-"))
+    os.chmod(d, 0o755)
+    atexit.register(shutil.rmtree, d, True)
+    shutil.copy2(path, d / path.name)
+    return d / path.name
+
+
+POOLER_BIN = _reachable_by_service(POOLER_BIN)
 PSQL = str(PG_BIN / "psql")
 PGBENCH = str(PG_BIN / "pgbench")
 
-IS_ROOT = os.geteuid() == 0
 SERVICE_USER = "postgres" if IS_ROOT else pwd.getpwuid(os.geteuid()).pw_name
 
 # Admin console database name.  pgsift also accepts "pgbouncer".
@@ -118,9 +140,9 @@ def service_user_popen_kwargs():
 
 
 def pooler_popen_kwargs():
-    """PgBouncer refuses to run as root, so as root it runs as postgres;
-    pgsift runs as the invoking user."""
-    return service_user_popen_kwargs() if IS_PGBOUNCER else {}
+    """PgBouncer and pgsift refuse to run as root (without -u), so as root
+    the pooler runs as postgres."""
+    return service_user_popen_kwargs()
 
 
 def chown_service(path):
@@ -423,8 +445,11 @@ class Pooler:
         env["HOME"] = str(self.workdir)
         return env
 
-    def spawn(self, *args):
-        """Start the pooler process (foreground mode) without waiting."""
+    def spawn(self, *args, as_invoker=False):
+        """Start the pooler process (foreground mode) without waiting.
+
+        as_invoker: run it as the user running the tests, root included
+        (the tests of -u); else as the service user when that is root."""
         if not POOLER_BIN.exists():
             raise RuntimeError(f"pooler binary not found: {POOLER_BIN} "
                                "(set PGSIFT_BIN, or POOLER=pgbouncer)")
@@ -432,17 +457,17 @@ class Pooler:
         self.proc = subprocess.Popen(
             self.command(*args), stdout=logf, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=str(self.workdir), env=self._env(),
-            **pooler_popen_kwargs())
+            **({} if as_invoker else pooler_popen_kwargs()))
         logf.close()
         self.exit_checked = False
         return self.proc
 
-    def start(self, *args, timeout=DEFAULT_TIMEOUT):
+    def start(self, *args, timeout=DEFAULT_TIMEOUT, as_invoker=False):
         if not self.ini_path.exists():
             self.write_ini()
         if not self.auth_path.exists():
             self.write_auth_file()
-        self.spawn(*args)
+        self.spawn(*args, as_invoker=as_invoker)
         wait_for(self._accepting, timeout=timeout, interval=0.05,
                  what=f"{POOLER} to accept on port {self.port}")
         return self
@@ -457,7 +482,7 @@ class Pooler:
         except OSError:
             return False
 
-    def run_to_exit(self, *args, timeout=DEFAULT_TIMEOUT):
+    def run_to_exit(self, *args, timeout=DEFAULT_TIMEOUT, as_invoker=False):
         """Run the pooler and wait for it to exit by itself (config errors).
 
         Returns (returncode, log text).  Kills it and returns None as code
@@ -466,7 +491,7 @@ class Pooler:
             self.write_ini()
         if not self.auth_path.exists():
             self.write_auth_file()
-        self.spawn(*args)
+        self.spawn(*args, as_invoker=as_invoker)
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:

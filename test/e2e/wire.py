@@ -64,8 +64,11 @@ def parse_error_fields(payload):
 
 
 class RawConn:
-    def __init__(self, host, port, timeout=30.0):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, host, port, timeout=30.0, source=None):
+        """source: local address to connect from (127.0.0.2 and so on make
+        other client addresses on Linux's loopback)."""
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.timeout = timeout
         self.buf = b""
         self.backend_key = None

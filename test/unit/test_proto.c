@@ -99,6 +99,16 @@ static void test_builders(void)
 	IS_BYTES(&pb, "N" "\x00\x00\x00\x2a" "SNOTICE\0" "VNOTICE\0" "C00000\0" "Mhello\0" "Dworld\0" "\0",
 		 "proto_notice with a detail");
 
+	/* invalid UTF-8 a client sent is not sent back as it is */
+	build(&pb);
+	pkt_put_text(&pb, "a\xff" "b\xc3\xa9" "c\xe2\x82" "\xc0\xaf" "\xed\xa0\x80" "\xf0\x9f\x98\x80" "\xf5");
+	IS_BYTES(&pb, "a\\xffb\xc3\xa9" "c\\xe2\\x82\\xc0\\xaf\\xed\\xa0\\x80\xf0\x9f\x98\x80\\xf5\0",
+		 "pkt_put_text: bad bytes (lone, cut short, overlong, surrogate, > U+10FFFF) as \\xNN, valid ones kept");
+	build(&pb);
+	proto_error(&pb, false, "42601", "unknown \"\x80\"");
+	IS_BYTES(&pb, "E" "\x00\x00\x00\x2a" "SERROR\0" "VERROR\0" "C42601\0" "Munknown \"\\x80\"\0" "\0",
+		 "proto_error escapes invalid UTF-8 in the message");
+
 	build(&pb);
 	proto_param_status(&pb, "client_encoding", "UTF8");
 	IS_BYTES(&pb, "S" "\x00\x00\x00\x19" "client_encoding\0" "UTF8\0", "proto_param_status");
