@@ -25,7 +25,7 @@ bench_pgsift_config "http_port = $HTTP_PORT"
 for i in $(seq -w 1 "$POOLS"); do # one database entry, so one pool, each
 	sed -i "/^\[databases\]/a db$i = host=127.0.0.1 port=$PG_PORT dbname=bench" "$SIFT_INI"
 done
-"$PGSIFT" -q "$SIFT_INI" &
+"$PGSIFT" -q "${SIFT_USER[@]}" "$SIFT_INI" &
 SIFT_PID=$!
 BENCH_PIDS+=("$SIFT_PID")
 for _ in $(seq 100); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$SIFT_PORT" && break; sleep 0.05; done

@@ -658,6 +658,11 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 		p->hist.active_peak = active;
 }
 
+void an_pool_xact(struct pool *p, uint64_t us)
+{
+	lb_add(&p->xact_lb, us);
+}
+
 void an_pool_wait(struct pool *p)
 {
 	int n;

@@ -156,6 +156,15 @@ static void test_decay(void)
 	qstats_free(&qs);
 }
 
+static unsigned plain_index(uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < LB_N - 1 && us > lb_bounds_us[i])
+		i++;
+	return i;
+}
+
 /* The fixed buckets: le is inclusive, +Inf takes the rest. */
 static void test_lbuckets(void)
 {
@@ -173,6 +182,18 @@ static void test_lbuckets(void)
 	for (int i = 1; i < LB_N - 1; i++)
 		if (!tap_ok(lb_bounds_us[i] > lb_bounds_us[i - 1], "bounds ascend at %d", i))
 			break;
+	/* the table-started search equals a plain one: every value up to 2^20,
+	 * and around every power of two and every bound */
+	int bad = 0;
+	for (uint64_t v = 0; v < (1u << 20); v++)
+		bad += lb_index(v) != plain_index(v);
+	for (int k = 0; k < 64; k++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index((1ull << k) + (uint64_t)d) != plain_index((1ull << k) + (uint64_t)d);
+	for (int i = 0; i < LB_N - 1; i++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index(lb_bounds_us[i] + (uint64_t)d) != plain_index(lb_bounds_us[i] + (uint64_t)d);
+	ok(bad == 0, "lb_index equals a plain search (%d differ)", bad);
 }
 
 /* /metrics' top set: entries exported while there is room, the rest
