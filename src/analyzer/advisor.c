@@ -22,6 +22,24 @@ void adv_init(struct adv_pool *a, int64_t window_us)
 	a->slot_len = window_us / ADV_SLOTS > 0 ? window_us / ADV_SLOTS : 1;
 }
 
+/* The since-start histograms take a slot's when it is cleared (adding each
+ * sample to both would cost a second hist_add per event; a merge is exact,
+ * histogram.h). */
+static void slot_retire_into(struct adv_slot *total, const struct adv_slot *sl)
+{
+	if (sl->hold.count)
+		hist_merge(&total->hold, &sl->hold);
+	if (sl->wait.count)
+		hist_merge(&total->wait, &sl->wait);
+	hist_exact_merge(&total->hold_x, &sl->hold_x);
+	hist_exact_merge(&total->wait_x, &sl->wait_x);
+}
+
+static void slot_retire(struct adv_pool *a, const struct adv_slot *sl)
+{
+	slot_retire_into(&a->total, sl);
+}
+
 void adv_set_window(struct adv_pool *a, int64_t window_us)
 {
 	int64_t len = window_us / ADV_SLOTS > 0 ? window_us / ADV_SLOTS : 1;
@@ -31,8 +49,10 @@ void adv_set_window(struct adv_pool *a, int64_t window_us)
 	a->slot_len = len;
 	if (!a->started)
 		return;
-	for (int i = 0; i < ADV_SLOTS; i++)
+	for (int i = 0; i < ADV_SLOTS; i++) {
+		slot_retire(a, &a->slots[i]);
 		slot_clear(&a->slots[i], 0, 0);
+	}
 	a->cur = 0;
 	slot_clear(&a->slots[0], a->last, a->busy);
 }
@@ -57,6 +77,12 @@ void adv_tick(struct adv_pool *a, int64_t now, int size)
 {
 	const int64_t len = a->slot_len;
 
+	if (now == a->last && a->started) {
+		/* another event at the same time (a request and its link, in one
+		 * callback): nothing to integrate, no slot to start */
+		a->size = size;
+		return;
+	}
 	if (!a->started) {
 		a->started = a->last = now;
 		a->size = size;
@@ -74,6 +100,7 @@ void adv_tick(struct adv_pool *a, int64_t now, int size)
 		}
 		integrate(a, edge);
 		a->cur = (a->cur + 1) % ADV_SLOTS;
+		slot_retire(a, &a->slots[a->cur]);
 		slot_clear(&a->slots[a->cur], edge, a->busy);
 	}
 	integrate(a, now);
@@ -90,18 +117,16 @@ static void peak(struct adv_pool *a)
 
 void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us)
 {
-	struct adv_slot *sl[2];
+	struct adv_slot *sl;
 
 	adv_tick(a, now, size);
+	sl = &a->slots[a->cur];
 	a->busy++;
 	peak(a);
-	sl[0] = &a->slots[a->cur];
-	sl[1] = &a->total;
-	for (int i = 0; i < 2; i++) {
-		sl[i]->wait_sum_us += wait_us;
-		hist_add(&sl[i]->wait, wait_us);
-		hist_exact_add(&sl[i]->wait_x, wait_us);
-	}
+	sl->wait_sum_us += wait_us;
+	a->total.wait_sum_us += wait_us;
+	hist_add(&sl->wait, wait_us); /* total.wait, total.wait_x: slot_retire() */
+	hist_exact_add(&sl->wait_x, wait_us);
 }
 
 void adv_arrival(struct adv_pool *a, int64_t now, int size)
@@ -138,9 +163,9 @@ void adv_release(struct adv_pool *a, int64_t now, int size, uint64_t hold_us)
 		sl[i]->xacts++;
 		sl[i]->hold_sum_us += hold_us;
 		sl[i]->hold_sq_sum += (double)hold_us * (double)hold_us;
-		hist_add(&sl[i]->hold, hold_us);
-		hist_exact_add(&sl[i]->hold_x, hold_us);
 	}
+	hist_add(&sl[0]->hold, hold_us); /* total.hold, total.hold_x: slot_retire() */
+	hist_exact_add(&sl[0]->hold_x, hold_us);
 }
 
 void adv_queued(struct adv_pool *a, int64_t now, int size)
@@ -209,6 +234,8 @@ int64_t adv_window(const struct adv_pool *a, int64_t now, struct adv_slot *out)
 int64_t adv_since_start(const struct adv_pool *a, int64_t now, struct adv_slot *out)
 {
 	*out = a->total;
+	for (int i = 0; i < ADV_SLOTS; i++) /* the slots not retired yet */
+		slot_retire_into(out, &a->slots[i]);
 	return a->started && now > a->started ? now - a->started : 0;
 }
 

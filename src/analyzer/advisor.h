@@ -54,7 +54,7 @@ struct adv_pool {
 	int size;		/* pool size at the last event */
 	int cur;		/* index of the current slot */
 	struct adv_slot slots[ADV_SLOTS];
-	struct adv_slot total;
+	struct adv_slot total;	/* since start; its histograms only of the slots cleared so far */
 };
 
 /* Makes a an empty state whose window is window_us long (>= ADV_SLOTS us).

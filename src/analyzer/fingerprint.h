@@ -118,6 +118,44 @@ void fp_compute(const char *sql, size_t len, unsigned opts, struct fp_result *ou
 bool fp_next_statement(const char *text, size_t len, size_t *pos, size_t *off,
 		       size_t *stmt_len) __attribute__((warn_unused_result));
 
+/*
+ * Statements that come back with other values. fp_skel_key() gives a key
+ * of the text sql[0..len) that two texts share exactly when they differ
+ * only in the values of their literals (numbers of plain digits and '...'
+ * strings; up to a 64-bit hash collision). Texts that share it have the
+ * same fingerprint, kind, nparams and flags, so a cache of fp_compute()'s
+ * results keyed by it saves the lexer for them. *lits gets a hash of the
+ * literal values (the key and it together tell texts apart), and at, unless
+ * NULL, where the literals are. Returns false, setting nothing useful, for
+ * a text it does not take: one with a comment, a dollar quote, an E'' B''
+ * X'' N'' or U&'' string or U&"" name, a number with a '.', an exponent, a
+ * base or a '_', an unterminated quote; with at, also one longer than
+ * 65,535 bytes or with more than FP_LITS_MAX literals. Reads nothing
+ * outside sql[0..len).
+ *
+ * fp_skel_same() tells without hashing whether text b has the key of text
+ * a (whose literals fp_skel_key() put in at): the same bytes between the
+ * literals and literals of the same classes. Then it sets *lits as
+ * fp_skel_key(b) would, unless lits is NULL (no hashing then).
+ * fp_skel_prefix() hashes the bytes before the first digit or quote (at
+ * most FP_SKEL_PREFIX): texts with the same key have the same prefix hash,
+ * so it can pick the cache slot where b may find a.
+ */
+#define FP_LITS_MAX 32
+#define FP_SKEL_PREFIX 64
+
+struct fp_lits {
+	unsigned n;
+	uint32_t strings; /* bit i set: literal i is a string, else a number */
+	uint16_t off[FP_LITS_MAX], len[FP_LITS_MAX];
+};
+
+bool fp_skel_key(const char *sql, size_t len, uint64_t *key, uint64_t *lits, struct fp_lits *at)
+	__attribute__((warn_unused_result));
+bool fp_skel_same(const char *a, size_t alen, const struct fp_lits *at, const char *b, size_t blen, uint64_t *lits)
+	__attribute__((warn_unused_result));
+uint64_t fp_skel_prefix(const char *sql, size_t len);
+
 /* Writes the 16 lowercase hex digits of hash and a NUL into out. */
 void fp_hex(uint64_t hash, char out[17]);
 

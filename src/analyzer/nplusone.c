@@ -37,11 +37,19 @@ static struct np_shape *shape_of(struct np_state *st, uint64_t fp, bool create)
 
 static struct np_dup *dup_of(struct np_state *st, uint64_t fp, uint64_t phash)
 {
-	for (uint32_t i = 0; i < st->ndups; i++)
-		if (st->dups[i].fp == fp && st->dups[i].phash == phash)
-			return &st->dups[i];
+	/* a unit of SELECTs by key sees each key once: its bit is clear (a
+	 * Bloom filter of one hash), so the search is left out */
+	uint64_t h = (fp ^ phash) * 0x9E3779B97F4A7C15ull;
+	uint64_t *word = &st->dup_bits[h >> 62], bit = 1ull << ((h >> 56) & 63);
+
+	if (*word & bit) {
+		for (uint32_t i = 0; i < st->ndups; i++)
+			if (st->dups[i].fp == fp && st->dups[i].phash == phash)
+				return &st->dups[i];
+	}
 	if (st->ndups == NP_UNIT_DUPS)
 		return NULL;
+	*word |= bit;
 	st->dups[st->ndups] = (struct np_dup){ .fp = fp, .phash = phash };
 	return &st->dups[st->ndups++];
 }
@@ -93,6 +101,7 @@ void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit
 	}
 	st->active = false;
 	st->nshapes = st->ndups = st->nstmts = 0;
+	memset(st->dup_bits, 0, sizeof(st->dup_bits));
 	st->anchor = st->prev_fp = 0;
 	st->prev_select = false;
 	st->run_len = 0;

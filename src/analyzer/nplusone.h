@@ -104,6 +104,7 @@ struct np_state {
 	/* the unit */
 	uint64_t anchor;	/* first SELECT; 0 none */
 	uint32_t nshapes, ndups;
+	uint64_t dup_bits[4];	/* a bit per (shape, parameters) in dups: most are not, and need no search */
 	struct np_shape shapes[NP_UNIT_SHAPES];
 	struct np_dup dups[NP_UNIT_DUPS];
 };

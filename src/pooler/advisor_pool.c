@@ -27,6 +27,7 @@ static void probe_start(struct advisor *a);
 
 struct advisor {
 	struct adv_pool m;
+	int64_t window;		/* advisor_window that m was last set for */
 	struct pool *pool;
 	PGconn *pg;
 	struct event ev;
@@ -42,22 +43,34 @@ static int64_t window_of(const struct sift *s)
 	return s->cfg.advisor_window < MIN_WINDOW ? MIN_WINDOW : s->cfg.advisor_window;
 }
 
-/* The pool's state, made at its first use; NULL when out of memory. */
-static struct advisor *adv_of(struct pool *p)
+/* A pool's state at its first use; NULL when out of memory. */
+static struct advisor *adv_new(struct pool *p)
 {
-	struct advisor *a = p->adv;
+	struct advisor *a = calloc(1, sizeof(*a));
 
-	if (a) {
-		adv_set_window(&a->m, window_of(p->sift));
-		return a;
-	}
-	if (!(a = calloc(1, sizeof(*a))))
+	if (!a)
 		return NULL;
+	a->window = p->sift->cfg.advisor_window;
 	adv_init(&a->m, window_of(p->sift));
 	a->pool = p;
 	a->pg_max = a->pg_reserved = a->pg_used = -1;
 	snprintf(a->pg_status, sizeof(a->pg_status), "pending");
 	p->adv = a;
+	return a;
+}
+
+/* The pool's state, made at its first use; NULL when out of memory.
+ * Inline: three calls a transaction. */
+static inline struct advisor *adv_of(struct pool *p)
+{
+	struct advisor *a = p->adv;
+
+	if (!a)
+		return adv_new(p);
+	if (a->window != p->sift->cfg.advisor_window) { /* changed by SET or RELOAD */
+		a->window = p->sift->cfg.advisor_window;
+		adv_set_window(&a->m, window_of(p->sift));
+	}
 	return a;
 }
 

@@ -22,6 +22,7 @@ struct an_name {
 
 struct an_client {
 	struct an_ref unnamed_stmt, unnamed_portal;
+	uint16_t last;			/* cache entry of its last statement + 1; 0: none */
 	uint32_t nnames, cap;
 	struct an_name *names;	/* open addressing by name hash */
 	struct an_name portals[AN_PORTALS];
@@ -31,7 +32,9 @@ struct an_client {
 bool an_init(struct analyzer *an, uint32_t max_fingerprints)
 {
 	memset(an, 0, sizeof(*an));
-	return qstats_init(&an->qs, max_fingerprints);
+	/* calloc: the pages of slots never used are never touched */
+	an->cache = calloc(AN_CACHE_SETS * AN_CACHE_WAYS, sizeof(*an->cache));
+	return an->cache && qstats_init(&an->qs, max_fingerprints);
 }
 
 void an_free(struct analyzer *an)
@@ -39,6 +42,8 @@ void an_free(struct analyzer *an)
 	fd_free(an->fd);
 	an->fd = NULL;
 	qstats_free(&an->qs);
+	free(an->cache);
+	an->cache = NULL;
 	hs_free(&an->hist);
 }
 
@@ -174,8 +179,6 @@ static uint64_t text_hash(const char *s, size_t n)
 	return h ^ (h >> 29);
 }
 
-/* Fingerprints one statement and finds or creates its entry. A text seen
- * recently by the same database and user skips the lexer. */
 /* The sqlcommenter trace id (W3C traceparent "00-<trace id>-<span id>-<flags>"),
  * hashed; 0 when there is none. */
 static uint64_t trace_of(const struct fp_result *fr)
@@ -191,6 +194,111 @@ static uint64_t trace_of(const struct fp_result *fr)
 	return name_hash(tp, n);
 }
 
+_Static_assert(AN_CACHE_WAYS == 2, "fingerprint() keeps one bit of recency per way");
+
+/* The cache set of a text whose fp_skel_prefix() is prefix */
+static struct an_cache_ent *cache_set(struct analyzer *an, uint64_t prefix, const struct client *cl)
+{
+	uint64_t h = prefix ^ ((uint64_t)(uintptr_t)cl->db * 0x9E3779B97F4A7C15ull) ^
+		     ((uint64_t)(uintptr_t)cl->user * 0xC2B2AE3D27D4EB4Full);
+
+	return &an->cache[(h ^ (h >> 29)) % AN_CACHE_SETS * AN_CACHE_WAYS];
+}
+
+/* Does the hash of a statement's values matter? N+1 duplicates are
+ * SELECTs with parameters (nplusone.c), and only they are compared. */
+static inline bool values_matter(const struct an_ref *r)
+{
+	return r->kind == FP_KIND_SELECT && r->params;
+}
+
+/* Is the text the cached one up to the values of its literals (or the same,
+ * for an exact entry)? *th gets the text's hash (see fingerprint()), when
+ * it matters, else 1. */
+static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, const char *sql, size_t len,
+		      uint64_t *th)
+{
+	uint64_t lits;
+	bool want = values_matter(&ce->ref);
+
+	if (!ce->len || ce->db != cl->db || ce->user != cl->user)
+		return false;
+	if (ce->exact) {
+		*th = ce->skel;
+		return ce->len == len && memcmp(ce->text, sql, len) == 0;
+	}
+	if (!fp_skel_same(ce->text, ce->len, &ce->lits, sql, len, want ? &lits : NULL))
+		return false;
+	*th = want ? (lits ^ ce->skel) * 0x9E3779B97F4A7C15ull : 1;
+	return true;
+}
+
+/* The cached entry of the text, or NULL; *victim gets the one a new text
+ * takes, *prefix its fp_skel_prefix(). A client's statements come in the
+ * same order again and again (one program, one request after another):
+ * the entry that followed its last statement the last time is tried
+ * before the set of the text's prefix. */
+static struct an_cache_ent *cache_find(struct analyzer *an, struct client *cl, const char *sql, size_t len,
+				       uint64_t *th, uint64_t *prefix, struct an_cache_ent **victim)
+{
+	struct an_client *ac = cl->an;
+	struct an_cache_ent *ce, *set;
+
+	if (ac && ac->last && an->cache[ac->last - 1].succ) {
+		ce = &an->cache[an->cache[ac->last - 1].succ - 1];
+		if (cache_hit(ce, cl, sql, len, th))
+			return ce;
+	}
+	*prefix = fp_skel_prefix(sql, len);
+	set = cache_set(an, *prefix, cl);
+	for (int w = 0; w < AN_CACHE_WAYS; w++) {
+		ce = &set[w];
+		if (ce->prefix == *prefix && cache_hit(ce, cl, sql, len, th))
+			return ce;
+	}
+	*victim = set[0].recent ? &set[1] : &set[0];
+	return NULL;
+}
+
+/* ce was used (found or filled) for cl's statement: it follows the last */
+static void cache_used(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
+{
+	struct an_client *ac = cl->an;
+	uint16_t i = (uint16_t)(ce - an->cache + 1);
+	struct an_cache_ent *set = an->cache + (ce - an->cache) / AN_CACHE_WAYS * AN_CACHE_WAYS;
+
+	set[0].recent = ce == &set[0];
+	set[1].recent = ce == &set[1];
+	if (!ac)
+		return;
+	if (ac->last)
+		an->cache[ac->last - 1].succ = i;
+	ac->last = i;
+}
+
+/* Keeps the text of a new statement and its entry in ce. */
+static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struct client *cl, const char *sql,
+		       size_t len, uint64_t prefix, bool skel, uint64_t key, const struct an_ref *ref)
+{
+	ce->prefix = prefix;
+	ce->db = cl->db;
+	ce->user = cl->user;
+	ce->skel = key;
+	ce->ref = *ref;
+	ce->len = (uint16_t)len;
+	ce->exact = !skel;
+	ce->succ = 0;
+	if (skel)
+		ce->lits = an->lits;
+	memcpy(ce->text, sql, len);
+}
+
+/* Fingerprints one statement and finds or creates its entry. A text seen
+ * recently by the same database and user, up to the values of its literals
+ * (or exactly when fp_skel_key() does not take it), skips the lexer.
+ * *th_out gets a hash of the whole text (equal texts, equal hashes; a
+ * text fp_skel_key() takes gets its key and literals' hash mixed): what
+ * tells two executions of a shape apart. */
 static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial,
 				 uint64_t *th_out)
 {
@@ -198,18 +306,28 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	struct fp_result *fr = &an->fr;
 	struct an_ref ref = { 0 };
 	struct qentry *e;
-	uint64_t th = text_hash(sql, len);
-	struct an_cache_ent *ce = &an->cache[th % AN_CACHE_SIZE];
+	uint64_t prefix = 0, key, lits, th;
+	struct an_cache_ent *ce = NULL, *victim = NULL;
+	bool keep = !partial && len <= AN_CACHE_TEXT, skel;
 
-	if (th_out)
-		*th_out = th ? th : 1;
-
-	if (ce->text_hash == th && ce->len == len && ce->db == cl->db && ce->user == cl->user &&
-	    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+	if (keep && (ce = cache_find(an, cl, sql, len, &th, &prefix, &victim)) &&
+	    (e = qstats_get(&an->qs, ce->ref.slot, ce->ref.id))) {
+		if (th_out)
+			*th_out = th ? th : 1;
 		if (s->cfg.log_query_samples)
-			qstats_set_sample(qstats_get(&an->qs, ce->ref.slot, ce->ref.id), sql, len);
+			qstats_set_sample(e, sql, len);
+		cache_used(an, cl, ce);
 		return ce->ref;
 	}
+	if (ce) /* its entry was evicted: fill it again */
+		prefix = ce->prefix, victim = ce;
+	skel = !partial && fp_skel_key(sql, len, &key, &lits, keep ? &an->lits : NULL);
+	if (skel)
+		th = (lits ^ key) * 0x9E3779B97F4A7C15ull;
+	else
+		key = th = text_hash(sql, len);
+	if (th_out)
+		*th_out = th ? th : 1;
 	fp_compute(sql, len, FP_OPT_NO_TEXT, fr);
 	if (fr->kind == FP_KIND_EMPTY)
 		return ref;
@@ -231,9 +349,9 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 	ref.kind = (uint8_t)fr->kind;
 	ref.params = fr->nparams > 0;
 	ref.trace = fr->nkv ? trace_of(fr) : 0;
-	if (!partial && !(fr->flags & FP_PARTIAL)) {
-		*ce = (struct an_cache_ent){ .text_hash = th, .len = (uint32_t)len, .db = cl->db, .user = cl->user,
-					     .ref = ref };
+	if (keep && !(fr->flags & FP_PARTIAL)) {
+		cache_fill(an, victim, cl, sql, len, prefix, skel, key, &ref);
+		cache_used(an, cl, victim);
 	}
 	return ref;
 }
@@ -305,7 +423,7 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 	uint64_t th = 0;
 
 	if (cl->an && fd_explain_on(s))
-		fd_keep_query(&cl->an->fd, body, avail, len);
+		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
 		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
@@ -321,11 +439,17 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
  * inside the available bytes. */
-static const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
+static inline const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *pos, size_t *len)
 {
 	const char *start = (const char *)body + *pos;
-	const char *nul = *pos < avail ? memchr(start, 0, avail - *pos) : NULL;
+	const char *nul;
 
+	if (*pos < avail && !*start) { /* the unnamed statement or portal, the usual one */
+		*len = 0;
+		*pos += 1;
+		return start;
+	}
+	nul = *pos < avail ? memchr(start, 0, avail - *pos) : NULL;
 	if (!nul)
 		return NULL;
 	*len = (size_t)(nul - start);
@@ -379,8 +503,9 @@ static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint
 	}
 	if ((dst = portal_ref(ac, portal, plen, true))) {
 		*dst = src;
-		/* the parameters (formats, values): what makes two executions the same */
-		dst->phash = text_hash((const char *)body + pos, avail - pos) | 1;
+		/* the parameters (formats, values): what makes two executions the
+		 * same, when that matters */
+		dst->phash = values_matter(&src) ? text_hash((const char *)body + pos, avail - pos) | 1 : 1;
 	}
 	if (plen == 0 && fd_explain_on(s))
 		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
@@ -444,17 +569,31 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 
 /* ---- replies ---- */
 
+/* Does the tag b[0..n) start with the verb v (k bytes, with its space)
+ * and go on past it? */
+static inline bool tag_verb(const uint8_t *b, size_t n, const char *v, size_t k)
+{
+	return n > k && memcmp(b, v, k) == 0;
+}
+
 /* Rows of a CommandComplete tag: the last number of SELECT/INSERT/UPDATE/
  * DELETE/MERGE/FETCH/MOVE/COPY tags, else 0. */
 static uint64_t tag_rows(const uint8_t *body, uint32_t avail)
 {
-	static const char *const verbs[] = { "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "MERGE ", "FETCH ", "MOVE ", "COPY " };
 	size_t n = strnlen((const char *)body, avail), k;
 	uint64_t rows = 0;
-	bool known = false;
+	bool known;
 
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]) && !known; i++)
-		known = body[0] == (uint8_t)verbs[i][0] && n > (k = strlen(verbs[i])) && memcmp(body, verbs[i], k) == 0;
+	switch (n ? body[0] : 0) { /* constant lengths: memcmp is inline */
+	case 'S': known = tag_verb(body, n, "SELECT ", 7); break;
+	case 'I': known = tag_verb(body, n, "INSERT ", 7); break;
+	case 'U': known = tag_verb(body, n, "UPDATE ", 7); break;
+	case 'D': known = tag_verb(body, n, "DELETE ", 7); break;
+	case 'M': known = tag_verb(body, n, "MERGE ", 6) || tag_verb(body, n, "MOVE ", 5); break;
+	case 'F': known = tag_verb(body, n, "FETCH ", 6); break;
+	case 'C': known = tag_verb(body, n, "COPY ", 5); break;
+	default: known = false; break;
+	}
 	if (!known)
 		return 0;
 	for (k = n; k > 0 && body[k - 1] >= '0' && body[k - 1] <= '9'; k--)
@@ -508,7 +647,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		qstats_record(&s->an.qs, e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", wall_now(s));
 		s->an.statements++;
 	}
-	if (cl && cl->an && fd_get(s))
+	if (cl && cl->an && (s->an.fd || fd_get(s)))
 		findings_of(s, cl, p, e, rows, sqlstate, suspended);
 	pop(as);
 	/* the next statement on this server starts when this one ends */

@@ -63,20 +63,32 @@ struct an_client;		/* per-client statement/portal names and findings state, made
 struct findings;
 struct fd_client;
 
-#define AN_CACHE_SIZE 256	/* recent statement texts and their entries */
+#define AN_CACHE_SETS 256	/* recent statement texts and their entries: */
+#define AN_CACHE_WAYS 2		/* sets of two, the older one replaced */
+#define AN_CACHE_TEXT 480	/* longer texts are not kept */
 
-/* A statement text seen recently (drivers send the same Parse text, and
- * many clients the same constant queries, again and again). */
+/* A statement text seen recently: drivers send the same Parse text, and
+ * many clients the same queries with other constants, again and again. A
+ * text that differs from the kept one only inside its literals
+ * (fp_skel_same()), or is the same when fp_skel_key() does not take it,
+ * has its fingerprint and entry without the lexer. */
 struct an_cache_ent {
-	uint64_t text_hash;
-	uint32_t len;
+	uint64_t prefix;	/* fp_skel_prefix() of text */
 	const void *db, *user;
+	uint64_t skel;		/* fp_skel_key() of text, or its hash when exact */
 	struct an_ref ref;
+	uint16_t len;		/* of text; 0: an empty slot */
+	bool exact;		/* fp_skel_key() did not take the text */
+	bool recent;		/* the way of its set used last */
+	uint16_t succ;		/* the entry that followed it last time + 1; 0: none */
+	struct fp_lits lits;	/* where its literals are */
+	char text[AN_CACHE_TEXT];
 };
 
 struct analyzer {
 	struct qstats qs;
-	struct an_cache_ent cache[AN_CACHE_SIZE];
+	struct an_cache_ent *cache;	/* AN_CACHE_SETS * AN_CACHE_WAYS of them */
+	struct fp_lits lits;	/* scratch */
 	struct fp_result fr;	/* scratch, reused for every statement */
 	int64_t last_decay;
 	uint64_t statements;	/* recorded executions */

@@ -602,7 +602,7 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 
 enum relay_rc { RELAY_MORE, RELAY_STOP, RELAY_CLOSED };
 
-static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len);
+static inline enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len);
 
 /* Drops the message at b->pos (whose header was checked), and what of it
  * is still to come. */
@@ -790,8 +790,8 @@ static void client_login_input(struct client *cl)
 /* ---- the relay, client to server ---- */
 
 
-/* Checks a message header from the client; closes it on a bad one. */
-static bool check_header(struct client *cl, uint8_t type, uint32_t len)
+/* check_header()'s verdict on a bad header: closes the client with why. */
+static __attribute__((noinline, cold)) bool bad_header(struct client *cl, uint8_t type, uint32_t len)
 {
 	char msg[120];
 
@@ -800,7 +800,6 @@ static bool check_header(struct client *cl, uint8_t type, uint32_t len)
 		client_close(cl, "08P01", msg);
 		return false;
 	}
-	/* PostgreSQL's own bound on the messages that carry only names */
 	if (len < 4 || ((type == 'C' || type == 'D' || type == 'H' || type == 'S') && len > PROTO_SMALL_MESSAGE_MAX)) {
 		client_close(cl, "08P01", "invalid message length");
 		return false;
@@ -812,6 +811,20 @@ static bool check_header(struct client *cl, uint8_t type, uint32_t len)
 		return false;
 	}
 	return true;
+}
+
+/* Checks a message header from the client; closes it on a bad one. Inline:
+ * every message passes here. PostgreSQL bounds the messages that carry
+ * only names (C D H S) itself. */
+static inline bool check_header(struct client *cl, uint8_t type, uint32_t len)
+{
+	if (__builtin_expect(proto_client_type_valid(type) && len >= 4 &&
+				     !((type == 'C' || type == 'D' || type == 'H' || type == 'S') &&
+				       len > PROTO_SMALL_MESSAGE_MAX) &&
+				     (uint64_t)len + 1 <= (uint64_t)cl->sift->cfg.max_packet_size,
+			     1))
+		return true;
+	return bad_header(cl, type, len);
 }
 
 static void account(struct client *cl, struct server *sv, uint8_t type, uint32_t total)
@@ -872,7 +885,7 @@ static void terminate(struct client *cl, struct iobuf *b)
 
 /* Queues n bytes at b->pos for the server, flushing once if the queue is
  * full. false: stop for now (the rest goes when the server drains). */
-static bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
+static inline bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
 {
 	if (conn_queue_relay(&sv->c, b, b->pos, n))
 		return true;
@@ -883,7 +896,7 @@ static bool queue_to_server(struct server *sv, struct iobuf *b, uint32_t n)
 
 /* The header of the message at b->pos, checked (type, len): RELAY_STOP
  * while it is incomplete, RELAY_CLOSED when it was bad or a Terminate. */
-static enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len)
+static inline enum relay_rc next_header(struct client *cl, struct iobuf *b, uint8_t *type, uint32_t *len)
 {
 	if (b->end - b->pos < PROTO_HDR)
 		return RELAY_STOP;

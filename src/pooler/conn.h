@@ -81,8 +81,20 @@ bool conn_reserve_in(struct conn *c, uint32_t need) __attribute__((warn_unused_r
 
 /* Queues len bytes of b at off for sending on dst. Returns false when the
  * queue is full (flush first) or already refers to another buffer. */
-bool conn_queue_relay(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)
+bool conn_queue_relay_seg(struct conn *dst, struct iobuf *b, uint32_t off, uint32_t len)
 	__attribute__((warn_unused_result));
+static inline __attribute__((warn_unused_result)) bool conn_queue_relay(struct conn *dst, struct iobuf *b,
+									 uint32_t off, uint32_t len)
+{
+	/* the common case, inline: the message right after the last one
+	 * relayed from the same buffer lengthens its segment */
+	if (dst->nseg && dst->src == b && !dst->seg[dst->nseg - 1].gen &&
+	    dst->seg[dst->nseg - 1].off + dst->seg[dst->nseg - 1].len == off) {
+		dst->seg[dst->nseg - 1].len += len;
+		return true;
+	}
+	return conn_queue_relay_seg(dst, b, off, len);
+}
 
 /* Generated output: remember mark = conn_gen_mark(dst), append messages
  * to dst->gen with the proto_* builders, then conn_gen_commit(dst, mark).

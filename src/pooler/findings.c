@@ -172,7 +172,8 @@ static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt
 
 	/* a failed statement left no session state; SQL PREPARE that pgsift
 	 * refused (0A000, doc/prepared.md) still says what the code tries */
-	if (!e || (st->sqlstate && !(e->kind == FP_KIND_PREPARED && strcmp(st->sqlstate, "0A000") == 0)) ||
+	if (!e || e->hazard == 1 /* classified: none */ ||
+	    (st->sqlstate && !(e->kind == FP_KIND_PREPARED && strcmp(st->sqlstate, "0A000") == 0)) ||
 	    !hazards_apply(s, cl))
 		return;
 	if (!e->hazard) /* classified once per entry: kind + 1 */
@@ -463,15 +464,12 @@ void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 	memset(&c->bind, 0, sizeof(c->bind));
 }
 
-void fd_keep_query(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len)
+void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut)
 {
-	uint32_t n = (uint32_t)strnlen((const char *)body, avail);
-	bool cut = n == avail && avail < len;
-
 	if (n >= FD_TEXT_KEEP)
 		c->query.len = 0, c->query.cut = true;
 	else
-		(void)buf_set(&c->query, body, n, cut);
+		(void)buf_set(&c->query, text, (uint32_t)n, cut);
 }
 
 void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,

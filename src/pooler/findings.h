@@ -102,7 +102,7 @@ void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c);
 /* The client leaves: its open unit of work ends; frees c's buffers. */
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c);
 
-void fd_keep_query(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len);
+void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut);
 void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,
 		   bool cut);
 void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len, bool named_stmt);

@@ -743,9 +743,14 @@ static bool put_failing(struct server *sv, uint8_t type, char *aux)
 static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t *body, uint32_t blen)
 {
 	const char *sql = (const char *)body;
-	size_t n = strnlen(sql, blen);
+	size_t n;
 	char name[256];
-	enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
+	enum ps_sql_cmd cmd;
+
+	/* the usual query, in one pass: nothing below applies to it */
+	if (ps_sql_plain(sql, blen, &n))
+		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
 	if (cmd == PS_SQL_OTHER && ps_sql_has_prepare(sql, n))
 		cmd = PS_SQL_PREPARE;

@@ -51,21 +51,65 @@ static size_t skip_blank(const char *p, size_t i, size_t n)
 	}
 }
 
+/* Is the '_' at p[u] (u >= 6) the end of "pgsift_", any case? */
+static inline bool internal_at(const char *p, size_t u)
+{
+	static const char pre[] = PS_NAME_PREFIX;
+	const uint8_t *w = (const uint8_t *)p + u - 6;
+
+	return (w[5] | 0x20) == (uint8_t)pre[5] && (w[4] | 0x20) == (uint8_t)pre[4] &&
+	       (w[3] | 0x20) == (uint8_t)pre[3] && (w[2] | 0x20) == (uint8_t)pre[2] &&
+	       (w[1] | 0x20) == (uint8_t)pre[1] && (w[0] | 0x20) == (uint8_t)pre[0];
+}
+
 /* Does the text name one of pgsift's internal statements ("pgsift_...",
  * any case)? Such a text may only reach a server when it cannot run or
  * drop one (see ps_sql_internal_refused()). */
 bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 {
-	static const char pre[] = PS_NAME_PREFIX; /* "pgsift_" */
-	const size_t k = sizeof(pre) - 2;	  /* the letters before '_' */
-	const uint8_t *u = p, *end = p + n;
+	const uint8_t *u = p + (n > 6 ? 6 : n), *end = p + n;
 
+	/* every '_' is looked at (names are full of them): the letters before
+	 * it, compared here rather than by a call */
 	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
-		if ((size_t)(u - p) >= k && strncasecmp((const char *)u - k, pre, k) == 0)
+		if (internal_at((const char *)p, (size_t)(u - p)))
 			return true;
 		u++;
 	}
 	return false;
+}
+_Static_assert(sizeof(PS_NAME_PREFIX) == 8, "ps_sql_mentions_internal() compares six letters and '_'");
+
+bool ps_sql_plain(const char *p, size_t avail, size_t *n)
+{
+	size_t i = 0;
+	const char *semi, *u, *end;
+	char c0, c1, c2;
+
+	/* libc's strnlen() and memchr() go through 32 bytes a step: three
+	 * passes with them cost less than one of our own */
+	*n = strnlen(p, avail);
+	end = p + *n;
+	while (i < *n && p[i] == ' ')
+		i++;
+	c0 = i < *n ? (char)(p[i] | 0x20) : 0;
+	c1 = i + 1 < *n ? (char)(p[i + 1] | 0x20) : 0;
+	c2 = i + 2 < *n ? (char)(p[i + 2] | 0x20) : 0;
+	/* what may start PREPARE, EXECUTE, DEALLOCATE or DISCARD (not END,
+	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd() */
+	if (c0 < 'a' || c0 > 'z' || (c0 == 'p' && c1 == 'r') || (c0 == 'e' && c1 == 'x') ||
+	    (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && c2 == 'a'))))
+		return false;
+	/* one statement: a ';' only at the end, blanks after it */
+	if ((semi = memchr(p, ';', *n)) != NULL)
+		for (const char *b = semi + 1; b < end; b++)
+			if (*b != ' ' && !(*b >= '\t' && *b <= '\r'))
+				return false;
+	/* no "pgsift_" */
+	for (u = p + (*n > 6 ? 6 : *n); (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++)
+		if (internal_at(p, (size_t)(u - p)))
+			return false;
+	return true;
 }
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE

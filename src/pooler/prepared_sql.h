@@ -43,4 +43,13 @@ bool ps_sql_mentions_internal(const uint8_t *p, size_t n);
  * DEALLOCATE it (also inside CREATE TABLE AS or EXPLAIN): refused. */
 bool ps_sql_internal_refused(const uint8_t *p, size_t n);
 
+/* The usual simple query, told in one pass: true when p[0..*n) (*n: the
+ * bytes before the first NUL among p[0..avail)) is certainly PS_SQL_OTHER,
+ * has no statement after the first, and does not mention an internal
+ * statement: it starts (past spaces) with a letter, not with PR, EX, DI
+ * or DEA (any case), has no ';' but one followed by spaces only, and no
+ * "pgsift_". false
+ * says nothing: ask the functions above. Reads nothing past p[avail - 1]. */
+bool ps_sql_plain(const char *p, size_t avail, size_t *n) __attribute__((warn_unused_result));
+
 #endif

@@ -276,7 +276,7 @@ static void server_connected(struct server *sv)
 /* Is a message header from the server sane? Lengths are bounded before any
  * arithmetic: below 4 or above max_packet_size is a broken or hostile
  * server (and len + 1 cannot wrap). */
-static bool header_ok(const struct server *sv, uint8_t type, uint32_t len)
+static inline bool header_ok(const struct server *sv, uint8_t type, uint32_t len)
 {
 	return len >= 4 && (uint64_t)len + 1 <= (uint64_t)sv->sift->cfg.max_packet_size && (type != 'Z' || len == 5);
 }
@@ -665,6 +665,9 @@ bool server_sync_params(struct server *sv, struct client *cl)
 	uint32_t mark;
 	uint16_t mask = 0;
 
+	/* the usual case: the server has the client's values already */
+	if (memcmp(cl->vals.v, sv->vals.v, sizeof(cl->vals.v[0]) * (size_t)s->nparams) == 0)
+		return true;
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *want = cl->vals.v[i];
 		int w;
@@ -744,20 +747,20 @@ static void track_param(struct server *sv, const uint8_t *body, uint32_t len)
 
 /* The header of the next message: MORE when it is there and sane, STOP
  * when more bytes are needed, CLOSED when the server was closed for it. */
-static enum relay_rc read_header(struct server *sv, const struct iobuf *b, uint8_t *type, uint32_t *len)
+static inline enum relay_rc read_header(struct server *sv, const struct iobuf *b, uint8_t *type, uint32_t *len)
 {
 	if (b->end - b->pos < PROTO_HDR)
 		return RELAY_STOP;
 	*type = b->data[b->pos];
 	*len = proto_get_u32(b->data + b->pos + 1);
-	if (!header_ok(sv, *type, *len)) {
+	if (__builtin_expect(!header_ok(sv, *type, *len), 0)) {
 		server_close(sv, "invalid message length from the server (or above max_packet_size)");
 		return RELAY_CLOSED;
 	}
 	return RELAY_MORE;
 }
 
-static bool queue_to_client(struct client *cl, struct iobuf *b, uint32_t n)
+static inline bool queue_to_client(struct client *cl, struct iobuf *b, uint32_t n)
 {
 	if (conn_queue_relay(&cl->c, b, b->pos, n))
 		return true;

@@ -339,13 +339,3 @@ bool proto_quote_literal(const char *value, char *out, size_t outlen)
 	return true;
 }
 
-bool proto_client_type_valid(uint8_t type)
-{
-	switch (type) {
-	case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'S': case 'H':
-	case 'F': case 'd': case 'c': case 'f': case 'X':
-		return true;
-	default:
-		return false;
-	}
-}

@@ -123,7 +123,17 @@ void proto_parse_error(const uint8_t *body, size_t len, struct proto_err_fields 
 bool proto_quote_literal(const char *value, char *out, size_t outlen)
 	__attribute__((warn_unused_result));
 
-/* Is this a message type a frontend may send after startup? */
-bool proto_client_type_valid(uint8_t type);
+/* Is this a message type a frontend may send after startup? (Inline: the
+ * relay asks for every message.) */
+static inline bool proto_client_type_valid(uint8_t type)
+{
+	switch (type) {
+	case 'Q': case 'P': case 'B': case 'E': case 'D': case 'C': case 'S': case 'H':
+	case 'F': case 'd': case 'c': case 'f': case 'X':
+		return true;
+	default:
+		return false;
+	}
+}
 
 #endif

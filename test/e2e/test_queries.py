@@ -123,6 +123,42 @@ def test_known_shapes_from_a_script(pg, pooler):
     assert all(r["sample"] is None for r in got.values()), "literals stored without log_query_samples"
 
 
+def test_statements_that_come_back_with_other_values(pg, pooler):
+    """The analyzer skips the lexer for a text it saw with other literal
+    values: texts that differ only there count as one shape, texts that
+    differ anywhere else (a digit in a quoted name, a sign, a comment, a
+    float) are told apart as the fingerprint tells them apart."""
+    with pg.connect(dbname="siftdb") as admin:
+        for t in ("qt1", "qt2"):
+            admin.execute(f'drop table if exists "{t}"')
+            admin.execute(f'create table "{t}" (x int, s text)')
+            admin.execute(f'grant all on "{t}" to sift_scram')
+    p = pooler(databases={"qdb3": f"host=127.0.0.1 port={pg.port} dbname=siftdb"})
+    c = p.connect(dbname="qdb3")
+    sent = []
+    for round_ in range(3):
+        for i in (5, 17, 123456):
+            sent += [f'select x from "qt1" where x = {i} and s = \'v{i}\'',
+                     f'select x from "qt2" where x = {i} and s = \'it\'\'s {round_}\'',
+                     f'select x from "qt1" where x = -{i}',
+                     f'select x from "qt1" where x = {i}.5',
+                     f"/* req={i} */ select s from \"qt2\" where x in ({i}, {i + 1})",
+                     f"select s from \"qt2\" where x in ({i}, {i + 1}, 3)"]
+    for sql in sent:
+        exec_simple(c, sql)
+    expect = {}
+    for sql in sent:
+        (h, text), = fingerprints(sql)
+        expect.setdefault(h, [text, 0])[1] += 1
+    got = queries(p, "qdb3")
+    assert set(got) == set(expect), sorted(r["query"] for r in got.values())
+    for h, (text, calls) in expect.items():
+        assert got[h]["query"] == text and int(got[h]["calls"]) == calls, got[h]
+    # the comment of the last call is the tag
+    (h, _), = fingerprints('select s from "qt2" where x in (1, 2)')
+    assert got[h]["tag"] == "req=123456"
+
+
 def test_samples_only_with_log_query_samples(pg, pooler):
     p = pooler(log_query_samples="on")
     c = p.connect()

@@ -13,7 +13,11 @@
  *   - the normalized text, fingerprinted again, gives the same hash (unless
  *     it was cut, FP_TRUNCATED, or the input ended early, FP_PARTIAL);
  *   - the statement iterator moves forward, returns non-empty statements
- *     inside the input and in order, trimmed of blanks, and ends at len.
+ *     inside the input and in order, trimmed of blanks, and ends at len;
+ *   - texts with the same fp_skel_key() have the same fingerprint, kind,
+ *     nparams and flags (the input against copies with its literals
+ *     changed); fp_skel_same() says so exactly for them, and their
+ *     fp_skel_prefix() is the same.
  *
  * Build and run: test/fuzz/run.sh [seconds].
  */
@@ -77,6 +81,51 @@ static void one_statement(const char *s, size_t n)
 	}
 }
 
+/* fp_skel_key(): texts with the same key have the same fingerprint. The
+ * text is mutated where a literal may be (every digit changed, every digit
+ * doubled, each byte after a quote replaced) and compared with the
+ * original whenever the keys are equal. */
+static void skeleton(const char *s, size_t n)
+{
+	uint64_t k0, l0, k1, l1, l2;
+	static struct fp_lits at;
+	char *m;
+
+	if (!fp_skel_key(s, n, &k0, &l0, &at))
+		return;
+	fp_compute(s, n, FP_OPT_NO_TEXT, &full);
+	for (int variant = 0; variant < 3; variant++) {
+		size_t k = 0;
+		m = malloc(2 * n + 1);
+		if (!m)
+			abort();
+		for (size_t i = 0; i < n; i++) {
+			char c = s[i];
+			bool digit = c >= '0' && c <= '9';
+			if (variant == 0 && digit)
+				c = (char)('0' + (c - '0' + 7) % 10);
+			if (variant == 1 && digit)
+				m[k++] = c;
+			if (variant == 2 && i > 0 && s[i - 1] == '\'' && c != '\'')
+				c = c == 'q' ? 'r' : 'q';
+			m[k++] = c;
+		}
+		char *t = exact_copy(m, k);
+		free(m);
+		bool took = fp_skel_key(t, k, &k1, &l1, NULL), same = fp_skel_same(s, n, &at, t, k, &l2);
+		CHECK(same == (took && k1 == k0) && (!same || l2 == l1),
+		      "fp_skel_same() is the same as comparing fp_skel_key()s");
+		CHECK(!same || fp_skel_prefix(s, n) == fp_skel_prefix(t, k), "the same key, the same prefix hash");
+		if (took && k1 == k0) {
+			fp_compute(t, k, FP_OPT_NO_TEXT, &quick);
+			CHECK(quick.hash == full.hash && quick.kind == full.kind && quick.nparams == full.nparams &&
+				      quick.flags == full.flags,
+			      "texts with the same skeleton key have the same fingerprint");
+		}
+		free(t);
+	}
+}
+
 /* The statements of a simple-query text, as the pooler and the CLI split it. */
 static void statements(const char *text, size_t len)
 {
@@ -103,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = exact_copy((const char *)data, size);
 	one_statement(text, size);
+	skeleton(text, size);
 	statements(text, size);
 	free(text);
 	return 0;

@@ -32,7 +32,7 @@ mkdir -p "$work/corpus" "$work/artifacts"
 
 case $target in
 fingerprint)
-	srcs="$top/src/analyzer/fingerprint.c $top/src/analyzer/fp_lex.c"
+	srcs="$top/src/analyzer/fingerprint.c $top/src/analyzer/fp_lex.c $top/src/analyzer/fp_skel.c"
 	libs=""
 	extra="-max_len=4096 -dict=$here/fingerprint.dict"
 	;;

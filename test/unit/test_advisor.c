@@ -121,6 +121,46 @@ static void test_window(void)
 	tap_ok(m.xacts == 0 && m.utilization == 0, "a quiet day empties the window");
 }
 
+/* The since-start histograms: the same percentiles as one histogram of
+ * every sample, whatever slots they went through (samples spread over
+ * several window lengths, a window change, quiet spells). */
+static void test_since_start_histograms(void)
+{
+	static struct adv_pool sp;
+	static struct histogram hold, wait;
+	struct adv_slot tot;
+	struct adv_measure m;
+	uint64_t x = 0x2545F4914F6CDD1DULL;
+	int64_t t = 5000000, cov;
+	int same = 1;
+
+	adv_init(&sp, 10 * 1000000LL);
+	hist_init(&hold);
+	hist_init(&wait);
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		uint64_t h = 100 + x % 400000, w = (x >> 20) % 3 ? 0 : (x >> 24) % 50000;
+		if (i == 9000)
+			adv_set_window(&sp, 25 * 1000000LL);
+		t += (int64_t)((x >> 40) % 20000) + (i % 5000 == 0 ? 400 * 1000000LL : 0);
+		adv_arrival(&sp, t, 8);
+		adv_assign(&sp, t + (int64_t)w, 8, w);
+		adv_release(&sp, t + (int64_t)(w + h), 8, h);
+		hist_add(&hold, h);
+		hist_add(&wait, w);
+		if (i % 997 == 0) {
+			cov = adv_since_start(&sp, t, &tot);
+			for (double q = 0; q <= 1.0; q += 0.05)
+				same &= hist_quantile(&tot.hold, q) == hist_quantile(&hold, q) &&
+					hist_quantile(&tot.wait, q) == hist_quantile(&wait, q);
+			same &= hist_count(&tot.hold) == hist_count(&hold) && hist_count(&tot.wait) == hist_count(&wait);
+		}
+	}
+	cov = adv_since_start(&sp, t, &tot);
+	adv_measure(&tot, cov, &m);
+	tap_ok(same && m.xacts == 20000, "since-start hold and wait percentiles: those of every sample");
+}
+
 static void test_poisson_arrivals(void)
 {
 	static struct adv_pool pp;
@@ -208,6 +248,7 @@ int main(void)
 	test_erlang_c();
 	test_waits();
 	test_window();
+	test_since_start_histograms();
 	test_poisson_arrivals();
 	test_advice();
 	return tap_end();

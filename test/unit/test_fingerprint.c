@@ -695,6 +695,189 @@ static int bench(const char *path)
 	return 0;
 }
 
+/* ---- fp_skel_key() ---- */
+
+/* fp_skel_key() of a heap copy of exactly strlen(sql) bytes */
+static bool skel(const char *sql, uint64_t *key, uint64_t *lits)
+{
+	size_t n = strlen(sql);
+	char *copy = malloc(n ? n : 1);
+	memcpy(copy, sql, n);
+	bool took = fp_skel_key(copy, n, key, lits, NULL);
+	free(copy);
+	return took;
+}
+
+static void skel_same(const char *a, const char *b)
+{
+	uint64_t ka, kb, la, lb;
+	bool ta = skel(a, &ka, &la), tb = skel(b, &kb, &lb);
+	ok(ta && tb && ka == kb && la != lb, "skeleton: same key, other values: ", a);
+	fpr(a, &R);
+	fpr(b, &R2);
+	ok(R.hash == R2.hash, "skeleton: and the same fingerprint: ", b);
+}
+
+static void skel_differ(const char *a, const char *b)
+{
+	uint64_t ka, kb, la, lb;
+	bool ta = skel(a, &ka, &la), tb = skel(b, &kb, &lb);
+	ok(ta && tb && ka != kb, "skeleton: other keys: ", b);
+}
+
+/* fp_skel_same() on a few pairs, both ways round */
+static void skel_same_exact(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;
+	} t[] = {
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = 12345", true},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = 1", true},
+		{"SELECT * FROM t WHERE a = 'x' AND b = 2", "SELECT * FROM t WHERE a = 'it''s' AND b = 30", true},
+		{"SELECT 'a'5", "SELECT 'bb'77", true},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = 1 ", false},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = 1x", false},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = 1.5", false},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = '1'", false},
+		{"SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = ", false},
+		{"SELECT * FROM t WHERE a = 'x'", "SELECT * FROM t WHERE a = 'x", false},
+		{"SELECT 1", "SELECT", false},
+	};
+	static struct fp_lits at;
+	uint64_t k, l, l2;
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		bool took = fp_skel_key(t[i].a, strlen(t[i].a), &k, &l, &at);
+		ok(took && fp_skel_same(t[i].a, strlen(t[i].a), &at, t[i].b, strlen(t[i].b), &l2) == t[i].same,
+		   t[i].same ? "fp_skel_same(): the same: " : "fp_skel_same(): not the same: ", t[i].b);
+	}
+}
+
+static void skel_refused(const char *sql)
+{
+	uint64_t k, l;
+	ok(!skel(sql, &k, &l), "skeleton: not taken: ", sql);
+}
+
+/* A reproducible generator for the property test */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+/* Texts that share a key fingerprint the same: every statement of the
+ * file, mutated at random (a byte replaced, inserted or deleted, mostly
+ * digits), compared with the original whenever the two keys are equal. */
+static void skel_property(const char *path)
+{
+	static const char bytes[] = "0123456789012345678901234567890123456789 'x_$.e\"-/*";
+	FILE *f = fopen(path, "rb");
+	char line[4096], mut[4200];
+	uint64_t k0, l0, k1, l1, l2;
+	int pairs = 0, bad = 0, stmts = 0, same_bad = 0;
+	static struct fp_lits at;
+
+	if (!f) {
+		ok(0, "skeleton: property test reads ", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+		line[n] = 0;
+		if (n == 0 || !skel(line, &k0, &l0) || !fp_skel_key(line, n, &k0, &l0, &at))
+			continue;
+		stmts++;
+		fp_compute(line, n, FP_OPT_NO_TEXT, &R);
+		for (int t = 0; t < 60; t++) {
+			size_t m = n, p = rnd((uint32_t)n);
+			memcpy(mut, line, n + 1);
+			switch (rnd(3)) {
+			case 0:
+				mut[p] = bytes[rnd(sizeof(bytes) - 1)];
+				break;
+			case 1:
+				memmove(mut + p + 1, mut + p, n - p + 1);
+				mut[p] = bytes[rnd(sizeof(bytes) - 1)];
+				m++;
+				break;
+			default:
+				memmove(mut + p, mut + p + 1, n - p);
+				m--;
+				break;
+			}
+			/* fp_skel_same(): exactly the texts with the key of line,
+			 * the same literal hash as fp_skel_key(), the same prefix */
+			bool took = skel(mut, &k1, &l1), same = fp_skel_same(line, n, &at, mut, m, &l2);
+			if (same != (took && k1 == k0) || (same && (l2 != l1 || fp_skel_prefix(mut, m) != fp_skel_prefix(line, n)))) {
+				if (same_bad++ < 5)
+					printf("# fp_skel_same() says %d for:\n#   %s\n#   %s\n", same, line, mut);
+			}
+			if (!took || k1 != k0)
+				continue;
+			pairs++;
+			fp_compute(mut, m, FP_OPT_NO_TEXT, &R2);
+			if (R2.hash != R.hash || R2.kind != R.kind || R2.nparams != R.nparams || R2.flags != R.flags) {
+				if (bad++ < 5)
+					printf("# same key, other fingerprint:\n#   %s\n#   %s\n", line, mut);
+			}
+		}
+	}
+	fclose(f);
+	printf("# skeleton property: %d statements taken, %d mutations with the same key\n", stmts, pairs);
+	ok(bad == 0 && pairs > 1000, "skeleton: the same key is the same fingerprint, over ", path);
+	ok(same_bad == 0, "skeleton: fp_skel_same() is fp_skel_key() without hashing, over ", path);
+}
+
+static void skeleton(void)
+{
+	const char *srcdir = getenv("srcdir");
+	char path[1024];
+
+	skel_same("SELECT abalance FROM pgbench_accounts WHERE aid = 1;",
+		  "SELECT abalance FROM pgbench_accounts WHERE aid = 9876543;");
+	skel_same("UPDATE pgbench_accounts SET abalance = abalance + -4321 WHERE aid = 17",
+		  "UPDATE pgbench_accounts SET abalance = abalance + -7 WHERE aid = 100000");
+	skel_same("SELECT * FROM t WHERE name = 'bob' AND x IN (1, 2, 3)",
+		  "SELECT * FROM t WHERE name = 'it''s /* no comment */ -- $$' AND x IN (40, 5, 600)");
+	skel_same("INSERT INTO t (a, b) VALUES (1, ''), (2, 'y')", "INSERT INTO t (a, b) VALUES (3, 'zz'), (44, 'y\ny')");
+	skel_same("SELECT \"col 1\", t2.a, $1 FROM t2 WHERE a = 'x'\n'y'",
+		  "SELECT \"col 1\", t2.a, $1 FROM t2 WHERE a = ''\n'yy'");
+	skel_same("SELECT \"it's\" FROM t LIMIT 5", "SELECT \"it's\" FROM t LIMIT 50");
+	skel_same("SELECT a$1, 7 FROM t", "SELECT a$1, 8 FROM t");
+	skel_same_exact();
+	skel_differ("SELECT * FROM t1 WHERE a = 1", "SELECT * FROM t2 WHERE a = 1");
+	skel_differ("SELECT \"col 1\" FROM t", "SELECT \"col 2\" FROM t");
+	skel_differ("SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = '1'");
+	skel_differ("SELECT * FROM t WHERE a = $1", "SELECT * FROM t WHERE a = $2");
+	skel_differ("SELECT * FROM t WHERE a = 5", "SELECT * FROM t WHERE a = -5");
+	skel_differ("SELECT * FROM t WHERE a = 5", "SELECT * FROM t WHERE a =  5");
+	skel_differ("SELECT 12 FROM t", "SELECT 1 FROM t2");
+	skel_differ("SELECT '' FROM t", "SELECT ''''");
+	skel_refused("SELECT 1 -- a comment");
+	skel_refused("/* controller='users' */ SELECT 1");
+	skel_refused("SELECT $$body$$");
+	skel_refused("SELECT $tag$ x $tag$");
+	skel_refused("SELECT E'\\n'");
+	skel_refused("SELECT B'101', 1");
+	skel_refused("SELECT x'ff'");
+	skel_refused("SELECT U&'d\\0061t'");
+	skel_refused("SELECT U&\"x\"\nUESCAPE '!'");
+	skel_refused("SELECT 1.5");
+	skel_refused("SELECT 1e5");
+	skel_refused("SELECT 0x1F");
+	skel_refused("SELECT 1_000");
+	skel_refused("SELECT 5abc");
+	skel_refused("SELECT 'open");
+	skel_refused("SELECT \"open");
+	snprintf(path, sizeof(path), "%s/test/corpus/corpus.sql", srcdir ? srcdir : ".");
+	skel_property(path);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--bench") == 0)
@@ -713,6 +896,7 @@ int main(int argc, char **argv)
 	keywords();
 	lengths();
 	stability();
+	skeleton();
 	ok(invariant_bad == 0, "", "every statement above: FP_OPT_NO_TEXT gives the same hash, and so does its text");
 	printf("# invariants checked on %d statements\n", ninvariant);
 	printf("1..%d\n", ntest);

@@ -217,6 +217,30 @@ static void test_repeat_and_duplicate(void)
 	cf.min_repeats = 5;
 }
 
+/* More (shape, parameters) pairs than a unit follows: the first
+ * NP_UNIT_DUPS are counted wherever they come back, later ones not; two
+ * units in a row start from nothing. */
+static void test_many_parameters(void)
+{
+	for (int unit = 0; unit < 2; unit++) {
+		int dup_of_first = 0, dup_of_late = 0;
+		reset();
+		stmt(P, 1, 0);
+		for (int i = 0; i < 3 * NP_UNIT_DUPS; i++) /* every other one a different shape */
+			stmt(i % 2 ? D : C, 1000 + (uint64_t)i, 200);
+		stmt(C, 1000, 200);			/* the first pair, again */
+		stmt(C, 1000 + 2 * NP_UNIT_DUPS, 200); /* one that came after the table filled */
+		np_end_unit(&st, &cf, emit, NULL);
+		for (int i = 0; i < nhits; i++) {
+			dup_of_first += hits[i].kind == NP_DUP && hits[i].fp == C && hits[i].count == 2;
+			dup_of_late += hits[i].kind == NP_DUP && hits[i].count == 2 && hits[i].fp != C;
+		}
+		tap_ok(count_kind(NP_DUP) == 1 && dup_of_first == 1 && dup_of_late == 0,
+		       "unit %d: the first of %d parameter sets is found again, one past NP_UNIT_DUPS is not", unit,
+		       3 * NP_UNIT_DUPS);
+	}
+}
+
 static void test_table(void)
 {
 	struct np_table t;
@@ -256,6 +280,7 @@ int main(void)
 	test_unit_boundaries();
 	test_web_requests_glued();
 	test_repeat_and_duplicate();
+	test_many_parameters();
 	test_table();
 	return tap_end();
 }

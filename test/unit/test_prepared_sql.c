@@ -6,6 +6,7 @@
  */
 #include "pooler/prepared_sql.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "tap.h"
@@ -127,6 +128,11 @@ static void internal_names(void)
 	ok(!mentions("select pgsift"), "no underscore: not the prefix");
 	ok(!mentions("select _x from t"), "an underscore at the start");
 	ok(!mentions("select sift_1"), "a shorter prefix");
+	ok(mentions("pgsift_1"), "at the very start");
+	ok(mentions("select a_b, c_d, PgSiFt_7 from t_u"), "among other underscores, mixed case");
+	ok(!mentions("select pgsifu_1, pgsjft_2, pgsift"), "one letter off, or no underscore");
+	ok(!mentions("select \x50\x47\x53\x49\x46\x54x_"), "the letters must come right before '_'");
+	ok(!mentions("pgsif_"), "shorter than the prefix");
 	ok(refused("EXECUTE pgsift_1"), "EXECUTE of an internal statement refused");
 	ok(refused("deallocate PGSIFT_3"), "DEALLOCATE of one refused");
 	ok(refused("CREATE TABLE t AS EXECUTE pgsift_2"), "inside CREATE TABLE AS");
@@ -135,11 +141,82 @@ static void internal_names(void)
 	ok(!refused("EXECUTE my_stmt"), "EXECUTE of another name: not refused here");
 }
 
+/* ps_sql_plain() on an exactly sized copy of s[0..n) (NULs allowed) */
+static bool plain_of(const char *s, size_t n, size_t *len)
+{
+	char *p = malloc(n ? n : 1);
+	if (!p)
+		exit(2);
+	memcpy(p, s, n);
+	bool r = ps_sql_plain(p, n, len);
+	free(p);
+	return r;
+}
+
+/* The one-pass check never says plain where the three checks it stands for
+ * say anything, and measures the text as strnlen() does: over the corpus,
+ * each statement also with a ';' and more, "pgsift_", a NUL and PREPARE
+ * put in at every place. */
+static void plain_property(void)
+{
+	static const char *ins[] = { ";", "; ", ";select 1", "pgsift_", "PgSift_", "\0", "prepare ", "execute ",
+				     " ;", "a_", "_", "--", "/*x*/", "Deallocate ", "discard all;", "pr", "ex", "dea" };
+	const char *srcdir = getenv("srcdir");
+	char path[1024], line[2048], buf[4200];
+	FILE *f;
+	int checked = 0, bad = 0, plain = 0;
+
+	snprintf(path, sizeof(path), "%s/test/corpus/corpus.sql", srcdir ? srcdir : ".");
+	if (!(f = fopen(path, "rb"))) {
+		ok(0, "plain: reads %s", path);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		size_t n = strcspn(line, "\n");
+		for (size_t at = 0; at <= n; at += 1 + at / 4) {
+			for (size_t k = 0; k < sizeof(ins) / sizeof(ins[0]); k++) {
+				size_t il = k == 5 ? 1 : strlen(ins[k]), m = n + il, len, real;
+				char name[64];
+				memcpy(buf, line, at);
+				memcpy(buf + at, ins[k], il);
+				memcpy(buf + at + il, line + at, n - at);
+				checked++;
+				real = strnlen(buf, m);
+				if (!plain_of(buf, m, &len)) {
+					bad += len != real;
+					continue;
+				}
+				plain++;
+				if (len != real || ps_sql_first_cmd(buf, len, name, sizeof(name)) != PS_SQL_OTHER ||
+				    ps_sql_has_prepare(buf, len) || ps_sql_internal_refused((const uint8_t *)buf, len) ||
+				    ps_sql_mentions_internal((const uint8_t *)buf, len)) {
+					if (bad++ < 5)
+						tap_diag("plain but not: %.*s", (int)m, buf);
+				}
+			}
+		}
+	}
+	fclose(f);
+	ok(bad == 0 && plain > 1000, "plain: never where PREPARE, DEALLOCATE, DISCARD, a second statement or "
+				    "pgsift_ is (%d texts, %d plain)", checked, plain);
+	size_t len;
+	ok(plain_of("SELECT 1;  \n", 12, &len) && len == 12, "plain: a trailing ';' and blanks");
+	ok(!plain_of("SELECT 1; SELECT 2", 18, &len) && len == 18, "plain: not two statements");
+	ok(!plain_of("SELECT a_b, pgsift_1 FROM t", 27, &len), "plain: not with pgsift_");
+	ok(plain_of("SELECT 1\0;garbage", 17, &len) && len == 8, "plain: the text ends at a NUL");
+	ok(!plain_of("  execute q", 11, &len) && !plain_of("Deallocate all", 14, &len) &&
+	   !plain_of("DISCARD ALL", 11, &len) && !plain_of("Prepare q as select 1", 21, &len) &&
+	   !plain_of("/* c */ select 1", 16, &len), "plain: not past a comment, nor what may be PREPARE, EXECUTE, DEALLOCATE, DISCARD");
+	ok(plain_of("END;", 4, &len) && plain_of("delete from t", 13, &len) && plain_of("DROP TABLE t", 12, &len),
+	   "plain: END, DELETE, DROP are");
+}
+
 int main(void)
 {
 	tap_begin();
 	first_command();
 	later_statements();
 	internal_names();
+	plain_property();
 	return tap_end();
 }
