@@ -5,6 +5,9 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@
 #define JANITOR_USEC 200000
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
 #define FREE_IOBUFS 1024	/* idle buffers kept for reuse */
+#define KEEP_IOBUFS 64		/* ... however long it has been quiet */
 
 int64_t sift_now(struct sift *s)
 {
@@ -269,6 +273,21 @@ static void stats_period(struct sift *s)
 	}
 }
 
+/* What a burst of clients left behind goes back to the system: idle
+ * buffers beyond the recent need, and (glibc) the free heap pages, once a
+ * megabyte of buffers has gone since the last time (the clients' own
+ * structures went with them). */
+static void release_memory(struct sift *s)
+{
+	s->freed_bufs += iobuf_pool_decay(&s->bufs, KEEP_IOBUFS);
+	if ((uint64_t)s->freed_bufs * s->bufs.size < (1u << 20))
+		return;
+	s->freed_bufs = 0;
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sift *s = arg;
@@ -281,6 +300,7 @@ static void janitor_cb(evutil_socket_t fd, short what, void *arg)
 	admin_janitor(s);
 	an_janitor(s);
 	stats_period(s);
+	release_memory(s);
 	listener_resume(s);
 	if ((s->shutdown == SHUTDOWN_WAIT_SERVERS && pool_db_active_servers(s, NULL) == 0) ||
 	    (s->shutdown == SHUTDOWN_WAIT_CLIENTS && s->nclients == 0)) {

@@ -20,8 +20,6 @@ contrib/deps.sh demo
 . contrib/bench/lib.sh
 trap bench_cleanup EXIT INT TERM
 
-AS_VALGRIND=()
-[ "$(id -u)" -eq 0 ] && AS_VALGRIND=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 bench_build_release
 bench_start_pg
 for value in "$@"; do
@@ -29,9 +27,8 @@ for value in "$@"; do
 		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value"
 		port=$SIFT_PORT
 		out="$BENCH_TMP/callgrind.$value.$mode"
-		# valgrind itself runs as postgres when we are root: with pgsift's own
-		# -u, the switched process could not write callgrind's output file
-		"${AS_VALGRIND[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
+		# as root, valgrind runs as postgres too (see callgrind_table.sh)
+		"${AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
 		vpid=$!
 		for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 		tx=$("$PGBIN/pgbench" -n -S -M "$mode" -c 4 -j 1 -t 2500 -h 127.0.0.1 -p "$port" -U postgres bench 2>/dev/null |

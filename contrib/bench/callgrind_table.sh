@@ -78,12 +78,15 @@ count() {
 		port=$BOUNCER_PORT
 		out=$BENCH_TMP/pgbouncer/cg.out
 		"${AS_BOUNCER[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
-			pgbouncer -q "$BOUNCER_INI" 2>"$BENCH_TMP/cg.log" &
+			pgbouncer -q "$BOUNCER_INI" 2>"$BENCH_TMP/cg.valgrind.log" &
 	else
 		SIFT_NAME=cg bench_pgsift_config "analyzer = $an"
 		port=$SIFT_PORT
 		out=$BENCH_TMP/cg.out
-		valgrind --tool=callgrind --callgrind-out-file="$out" "$who" -q "$SIFT_INI" 2>"$BENCH_TMP/cg.log" &
+		# as root, valgrind runs as postgres too: pgsift's -u would leave it unable
+		# to write the profile it opened as root
+		"${AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$who" -q "$SIFT_INI" \
+			2>"$BENCH_TMP/cg.valgrind.log" &
 	fi
 	vpid=$!
 	BENCH_PIDS+=("$vpid")

@@ -328,9 +328,12 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	cl->pool = p;
-	/* the pool's server cannot be reached right now: say so at once */
-	if (p->nservers == 0 && p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry &&
-	    p->last_login_error) {
+	/* the pool's server refused pgsift's login a moment ago: say so at
+	 * once. A server that was down or restarting is tried again instead
+	 * (the client waits for that attempt, or logs in and queues when the
+	 * pool knows its welcome): its old error may no longer be true. */
+	if (p->nservers == 0 && p->last_login_fail && !p->last_login_transient &&
+	    s->now - p->last_login_fail < pool_retry_delay(s, p) && p->last_login_error) {
 		client_close(cl, p->last_login_sqlstate, p->last_login_error);
 		return;
 	}
@@ -919,6 +922,27 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 
 	if (cl->c.pkt_left) {
 		n = avail < cl->c.pkt_left ? avail : cl->c.pkt_left;
+		if (__builtin_expect(cl->c.pkt_drop, 0)) { /* pgsift answered it in the server's place */
+			b->pos += n;
+			cl->c.pkt_left -= n;
+			cl->c.pkt_drop = cl->c.pkt_left > 0;
+			return RELAY_MORE;
+		}
+		/* a large query whose text is checked as it streams */
+		if (__builtin_expect(sv->rq.scan != NULL, 0)) {
+			switch (ps_stream(cl, sv, b, n)) {
+			case PS_CLOSED:
+				return RELAY_CLOSED;
+			case PS_STOP:
+				return RELAY_STOP;
+			case PS_USED: /* relayed, its end replaced */
+				b->pos += n;
+				cl->c.pkt_left -= n;
+				return RELAY_MORE;
+			default:
+				break;
+			}
+		}
 		if (!queue_to_server(sv, b, n))
 			return RELAY_STOP;
 		b->pos += n;

@@ -96,6 +96,15 @@ static inline __attribute__((warn_unused_result)) bool conn_queue_relay(struct c
 	return conn_queue_relay_seg(dst, b, off, len);
 }
 
+/* Would conn_queue_relay(dst, b, off, len) find room now? */
+static inline bool conn_relay_room(const struct conn *dst, const struct iobuf *b, uint32_t off)
+{
+	const struct outseg *last = &dst->seg[CONN_MAX_SEG - 1];
+
+	return (!dst->src || dst->src == b) &&
+	       (dst->nseg < CONN_MAX_SEG || (!last->gen && last->off + last->len == off));
+}
+
 /* Generated output: remember mark = conn_gen_mark(dst), append messages
  * to dst->gen with the proto_* builders, then conn_gen_commit(dst, mark).
  * Returns false when out of memory or the queue is full. */

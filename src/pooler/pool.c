@@ -286,7 +286,7 @@ void pool_launch(struct pool *p)
 
 	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed)
 		return;
-	if (p->last_login_fail && s->now - p->last_login_fail < s->cfg.server_login_retry)
+	if (p->last_login_fail && s->now - p->last_login_fail < pool_retry_delay(s, p))
 		return;
 	/* waiting clients are counted only as far as servers could be opened
 	 * for them: with 1000 clients on a pool of 20 this runs for each one
@@ -309,19 +309,38 @@ void pool_login_done(struct pool *p)
 		client_finish_login(list_entry(p->login_clients.next, struct client, node));
 }
 
-void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg)
+bool pool_error_transient(const char *sqlstate)
+{
+	return !strcmp(sqlstate, "57P01") || !strcmp(sqlstate, "57P02") || !strcmp(sqlstate, "57P03") ||
+	       !strcmp(sqlstate, "53300");
+}
+
+int64_t pool_retry_delay(const struct sift *s, const struct pool *p)
+{
+	int64_t retry = s->cfg.server_login_retry;
+
+	/* a restarting server is back within seconds: look again soon, so the
+	 * first query after it is up does not wait server_login_retry */
+	return p->last_login_transient && retry > POOL_RETRY_TRANSIENT ? POOL_RETRY_TRANSIENT : retry;
+}
+
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bool transient)
 {
 	struct sift *s = p->sift;
 
 	p->last_login_fail = s->now;
+	p->last_login_transient = transient;
 	free(p->last_login_error);
 	p->last_login_error = strdup(msg);
 	snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s", sqlstate);
+	/* they asked for a server now and have no session to keep */
 	while (!list_empty(&p->login_clients))
 		client_close(list_entry(p->login_clients.next, struct client, node), sqlstate, msg);
-	/* with no server left, waiting clients get the real reason now rather
-	 * than query_wait_timeout later */
-	while (p->nservers == 0 && !list_empty(&p->waiting_clients))
+	/* a server that is down or restarting: clients between transactions
+	 * stay queued until it is back (or query_wait_timeout), as PgBouncer's
+	 * do; a refusal (a wrong password) reaches them now rather than
+	 * query_wait_timeout later, when no server is left to serve them */
+	while (!transient && p->nservers == 0 && !list_empty(&p->waiting_clients))
 		client_close(list_entry(p->waiting_clients.next, struct client, node), sqlstate, msg);
 }
 
@@ -394,9 +413,16 @@ static void janitor_clients(struct sift *s, struct pool *p)
 
 	while (cfg->query_wait_timeout > 0 && !pool_db_blocked(s, p->db) && !list_empty(&p->waiting_clients)) {
 		struct client *cl = list_entry(p->waiting_clients.next, struct client, node);
+		char msg[400];
 		if (s->now - cl->wait_start < cfg->query_wait_timeout)
 			break;
-		client_close(cl, "08P01", "query_wait_timeout");
+		/* a server that is down: say why there was none */
+		if (p->last_login_fail && p->last_login_error)
+			snprintf(msg, sizeof(msg), "query_wait_timeout (the server cannot be reached: %s)",
+				 p->last_login_error);
+		else
+			snprintf(msg, sizeof(msg), "query_wait_timeout");
+		client_close(cl, "08P01", msg);
 	}
 	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
 		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
@@ -453,7 +479,7 @@ static void janitor_servers(struct sift *s, struct pool *p)
 		struct server *sv = list_entry(it, struct server, node);
 		if (cfg->server_connect_timeout > 0 && s->now - sv->created > cfg->server_connect_timeout) {
 			server_close(sv, "server_connect_timeout");
-			pool_login_failed(p, "08006", "server_connect_timeout: could not connect to the server");
+			pool_login_failed(p, "08006", "server_connect_timeout: could not connect to the server", true);
 		}
 	}
 	if (!pool_db_blocked(s, p->db))

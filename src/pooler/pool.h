@@ -29,9 +29,23 @@ void pool_forget_client(struct client *cl);
 void pool_launch(struct pool *p);
 
 /* The first server of p logged in: clients waiting to finish their login
- * get their welcome; a failed login hands them the error. */
+ * get their welcome; a failed login hands them the error. A transient
+ * failure (the server cannot be reached, is starting up or shutting down,
+ * or has no connection slot) leaves the clients that wait for a server
+ * queued (until query_wait_timeout) and is retried after at most
+ * POOL_RETRY_TRANSIENT; any other failure reaches them at once and is
+ * retried after server_login_retry. */
 void pool_login_done(struct pool *p);
-void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg);
+void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bool transient);
+
+/* Is a server's login error one that goes away by itself (57P01/02/03
+ * shutting down, starting up, in recovery; 53300 no connection slot)? */
+bool pool_error_transient(const char *sqlstate);
+
+/* When the pool may try its server again after its last failed login. */
+int64_t pool_retry_delay(const struct sift *s, const struct pool *p);
+
+#define POOL_RETRY_TRANSIENT 500000	/* usec; see server_login_retry in doc/config.md */
 
 /* Periodic work: timeouts, idle and lifetime closes, min_pool_size. */
 void pool_janitor(struct sift *s);

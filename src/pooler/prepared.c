@@ -267,6 +267,9 @@ void ps_server_unlinked(struct server *sv)
 
 void ps_server_free(struct server *sv)
 {
+	/* a streamed message cut short (a link never ends in the middle of one) */
+	free(sv->rq.scan);
+	sv->rq.scan = NULL;
 	rq_clear(sv);
 	free(sv->rq.e);
 	free(sv->rq.undo);
@@ -442,10 +445,10 @@ static bool is_invalidated_plan(const uint8_t *body, uint32_t avail)
 }
 
 /* An ErrorResponse that names st's internal name: the client gets it with
- * its own name instead, every field kept. false: the client's output is
- * full (nothing was queued). */
+ * its own name instead, every field kept, and hint as a HINT field when not
+ * NULL. false: the client's output is full (nothing was queued). */
 static bool emit_error_renamed(struct client *cl, const struct ps_stmt *st, const uint8_t *body, uint32_t len,
-			       const char *to)
+			       const char *to, const char *hint)
 {
 	char from[32];
 	size_t fl, tl = strlen(to);
@@ -476,9 +479,35 @@ static bool emit_error_renamed(struct client *cl, const struct ps_stmt *st, cons
 		pkt_put_u8(pb, 0);
 		i += (uint32_t)n + 2;
 	}
+	if (hint) {
+		pkt_put_u8(pb, 'H');
+		pkt_put_str(pb, hint);
+	}
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);
 	return conn_gen_commit(&cl->c, mark);
+}
+
+static const char statement_gone_hint[] =
+	"The statement was removed from pgsift's server connection by a DEALLOCATE it did not see "
+	"(in a function or a DO block); pgsift prepares it again at its next use.";
+
+/* A Bind or Describe of st failed with "prepared statement does not exist":
+ * pgsift parsed st on sv and something it could not see (DEALLOCATE run by
+ * a function or a DO block) removed it. Whatever else sv had may be gone
+ * too: each statement is closed (a no-op when absent) and parsed again at
+ * its next use, so this request fails but the next one works. */
+static bool statement_gone(struct server *sv, const struct ps_stmt *st, const uint8_t *body, uint32_t avail)
+{
+	struct proto_err_fields ef;
+
+	proto_parse_error(body, avail, &ef);
+	if (strcmp(ef.sqlstate, "26000") != 0)
+		return false;
+	server_log(sv, LOG_WARNING, "prepared statement %s is gone from the server (a DEALLOCATE pgsift did not see); "
+		   "its statements will be parsed again", st->name);
+	ps_have_stale_all(sv);
+	return true;
 }
 
 static bool names_internal(const struct ps_stmt *st, const uint8_t *body, uint32_t len)
@@ -521,8 +550,9 @@ static enum ps_act on_error_reply(struct server *sv, struct client *cl, struct p
 	if (e->st && names_internal(e->st, body, avail)) {
 		/* "prepared statement "pgsift_3" requires 1": the client's name */
 		const char *to = e->cname[0] ? e->cname : ps_cmap_name_of(cl, e->st);
+		const char *hint = statement_gone(sv, e->st, body, avail) ? statement_gone_hint : NULL;
 		if (to) {
-			if (!emit_error_renamed(cl, e->st, body, avail, to))
+			if (!emit_error_renamed(cl, e->st, body, avail, to, hint))
 				return PS_STOP;
 			ps_reply_done(sv, cl);
 			return PS_USED;
@@ -972,6 +1002,162 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 	return true;
 }
 
+/* ---- messages larger than the buffer ---- */
+
+static uint32_t str_end(const uint8_t *p, uint32_t i, uint32_t n);
+
+/* Do the portal and statement names of a Bind end within its first blen
+ * bytes? */
+static bool bind_names_cut(const uint8_t *body, uint32_t blen)
+{
+	uint32_t pe = str_end(body, 0, blen);
+
+	return pe >= blen || str_end(body, pe + 1, blen) >= blen;
+}
+
+static const char streamed_note[] =
+	" (a Parse larger than the buffer is checked as it is relayed: the connection is closed)";
+
+/* A message that must be read whole to be looked at (a named Parse: its
+ * text is kept; a Bind whose names do not fit): the buffer grows to hold
+ * it, up to PS_WHOLE_MAX. */
+static enum ps_act read_whole(struct client *cl, uint8_t type, uint32_t total)
+{
+	char msg[200];
+
+	if (total > PS_WHOLE_MAX) {
+		snprintf(msg, sizeof(msg),
+			 "%s message of %u bytes is longer than the %u bytes pgsift reads whole "
+			 "to share prepared statements (see doc/prepared.md)",
+			 type == 'P' ? "Parse" : "Bind", total, PS_WHOLE_MAX);
+		client_close(cl, "54000", msg);
+		return PS_CLOSED;
+	}
+	if (!conn_reserve_in(&cl->c, total)) {
+		client_close(cl, "53200", "out of memory reading a message");
+		return PS_CLOSED;
+	}
+	return PS_STOP;
+}
+
+/* A simple query or a Parse of the unnamed statement larger than the
+ * buffer: relayed as it comes, its text checked as it passes (ps_scan). The
+ * head is relayed now (PS_PASS); ps_stream() sees the rest. */
+static enum ps_act larger_than_buffer(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type,
+				      const uint8_t *body, uint32_t blen, uint32_t total)
+{
+	struct ps_scan *sc;
+	uint32_t skip = type == 'P' ? 1 : 0; /* the unnamed statement's empty name */
+
+	if (type != 'Q' && type != 'P')
+		return read_whole(cl, type, total); /* Describe, Close: at most 10,000 bytes */
+	if (type == 'P' && blen == 0)
+		return PS_STOP; /* the name is still to come */
+	if (type == 'P' && body[0] != 0)
+		return read_whole(cl, type, total);
+	/* the head must be relayed once recorded: room first */
+	if (!conn_relay_room(&sv->c, b, b->pos) &&
+	    (conn_flush(&sv->c) == CONN_IO_ERROR || !conn_relay_room(&sv->c, b, b->pos)))
+		return PS_STOP;
+	if (!(sc = malloc(sizeof(*sc))) || !rq_push(sv, type == 'Q' ? RQ_QUERY : RQ_ONE, 0, NULL, NULL)) {
+		free(sc);
+		client_close(cl, "53200", "out of memory relaying a message");
+		return PS_CLOSED;
+	}
+	if (type == 'P')
+		cl->ps_discard = false;
+	ps_scan_init(sc);
+	ps_scan_feed(sc, body + skip, blen - skip);
+	sv->rq.scan = sc;
+	sv->rq.scan_left = total - PROTO_HDR - blen;
+	return PS_PASS;
+}
+
+/* A refused simple query that streamed: its last byte, the text's NUL,
+ * goes as a blank. PostgreSQL then fails the query ("invalid string in
+ * message": an ERROR, the session stays and a transaction is aborted, as
+ * with the stand-in of a whole query) and the client gets aux in place of
+ * that error (F_FAIL on the query's entry, the last one pushed). */
+static enum ps_act fail_streamed_query(struct client *cl, struct server *sv, struct iobuf *b, uint32_t n,
+				       char *aux)
+{
+	struct ps_rq_ent *e = rq_at(&sv->rq, sv->rq.n - 1);
+	uint32_t mark;
+
+	if (!conn_out_empty(&sv->c) && conn_flush(&sv->c) != CONN_IO_OK) {
+		free(aux);
+		return PS_STOP; /* decided again when the server has taken the rest */
+	}
+	if (!aux || !conn_queue_relay(&sv->c, b, b->pos, n - 1)) {
+		free(aux);
+		client_close(cl, "53200", "out of memory relaying a message");
+		return PS_CLOSED;
+	}
+	mark = conn_gen_mark(&sv->c);
+	pkt_put_u8(&sv->c.gen, ' ');
+	if (!conn_gen_commit(&sv->c, mark)) {
+		free(aux);
+		client_close(cl, "53200", "out of memory relaying a message");
+		return PS_CLOSED;
+	}
+	e->flags |= F_FAIL;
+	e->aux = aux;
+	free(sv->rq.scan);
+	sv->rq.scan = NULL;
+	return PS_USED;
+}
+
+/* A refused unnamed Parse that streamed: no byte of its end can make it
+ * fail for sure, so the server, which has part of it, is closed with the
+ * client. */
+static enum ps_act refuse_streamed(struct client *cl, const char *sqlstate, const char *fmt, const char *arg)
+{
+	char msg[400];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	strcat(msg, streamed_note);
+	client_close(cl, sqlstate, msg);
+	return PS_CLOSED;
+}
+
+enum ps_act ps_stream(struct client *cl, struct server *sv, struct iobuf *b, uint32_t n)
+{
+	struct ps_rq *q = &sv->rq;
+	uint32_t seen = cl->c.pkt_left - q->scan_left; /* read before, not relayed yet */
+	bool query;
+
+	/* its entry is the last one (nothing is recorded in the middle of a
+	 * message) until its reply: a server that answers a message it has
+	 * not had whole is broken */
+	if (q->n == 0) {
+		server_close(sv, "the server answered a message it had not received whole");
+		return PS_CLOSED;
+	}
+	query = rq_at(q, q->n - 1)->kind == RQ_QUERY;
+	if (n > seen) {
+		ps_scan_feed(q->scan, b->data + b->pos + seen, n - seen);
+		q->scan_left -= n - seen;
+	}
+	if (q->scan_left > 0)
+		return PS_PASS;
+	/* the last bytes: the whole text decides before they go */
+	switch (ps_scan_result(q->scan)) {
+	case PS_SCAN_INTERNAL:
+		if (query)
+			return fail_streamed_query(cl, sv, b, n, error_aux("26000", internal_name_refused, PS_NAME_PREFIX));
+		return refuse_streamed(cl, "26000", internal_name_refused, PS_NAME_PREFIX);
+	case PS_SCAN_PREPARE:
+		if (query)
+			return fail_streamed_query(cl, sv, b, n,
+						   error_aux("0A000", sql_prepare_refused, "see doc/prepared.md"));
+		return refuse_streamed(cl, "0A000", sql_prepare_refused, "see doc/prepared.md");
+	default:
+		free(q->scan);
+		q->scan = NULL;
+		return PS_PASS;
+	}
+}
+
 /* Bind of a named statement: passed on under the internal name, the
  * server given the statement first if it lacks it. *used gets how much of
  * the message went out rewritten (the rest, when it did not fit, is
@@ -988,10 +1174,9 @@ static enum ps_act on_bind(struct client *cl, struct server *sv, const uint8_t *
 	enum ps_act act;
 
 	if (se >= blen) {
-		if (whole) /* malformed: PostgreSQL says so */
-			return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
-		/* names longer than the buffer: the message is read whole */
-		return conn_reserve_in(&cl->c, total) ? PS_STOP : PS_CLOSED;
+		/* malformed: PostgreSQL says so (names longer than the buffer
+		 * were read whole first: ps_client_message()) */
+		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	}
 	if (!*stmt)
 		return rq_push(sv, RQ_ONE, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
@@ -1087,18 +1272,17 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 	}
 	if (untracked(cl, sv, type, body, blen, whole, &act))
 		return act;
-	if (must_wait(sv)) {
+	/* what PostgreSQL skips after an error needs no reply, and what it
+	 * would have changed is not waited for: the Sync that ends the error
+	 * may be behind this very message */
+	if (must_wait(sv) && (!ps_advance(sv, cl) || must_wait(sv))) {
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
-	if (!whole && type != 'B') {
-		/* larger than the buffer: make it big enough to see it whole */
-		if (!conn_reserve_in(&cl->c, total)) {
-			client_close(cl, "53200", "out of memory reading a message");
-			return PS_CLOSED;
-		}
-		return PS_STOP;
-	}
+	if (!whole && type != 'B')
+		return larger_than_buffer(cl, sv, b, type, body, blen, total);
+	if (!whole && bind_names_cut(body, blen))
+		return read_whole(cl, 'B', total); /* names longer than the buffer */
 	if (!gen_room(&sv->c))
 		return PS_STOP;
 	mark = conn_gen_mark(&sv->c);
@@ -1116,8 +1300,12 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		act = on_describe_close(cl, sv, type, body, blen);
 		break;
 	}
-	if (act == PS_USED && *used == 0)
-		*used = total;
+	if (act == PS_USED && *used == 0) {
+		/* replaced whole (a stand-in that fails): what is still to come of
+		 * it is dropped, not relayed */
+		*used = whole ? total : avail;
+		cl->c.pkt_drop = !whole;
+	}
 	if (!conn_gen_commit(&sv->c, mark))
 		act = PS_CLOSED;
 	if (act == PS_CLOSED) {

@@ -66,9 +66,13 @@ struct ps_rq_ent {
 	char cname[64];			/* Bind/Describe: the client's name for st (PostgreSQL's 63 bytes) */
 };
 
+struct ps_scan;
+
 struct ps_rq {
 	struct ps_rq_ent *e;
 	uint32_t head, n, cap;
+	struct ps_scan *scan;		/* the text of a message being relayed as it comes, or NULL */
+	uint32_t scan_left;		/* bytes of that message not yet read by scan */
 	bool err;			/* an error: PostgreSQL skips to the next Sync */
 	bool pop;			/* the reply being relayed completes the head */
 	bool stalled;			/* the client waits for uncertain entries to resolve */
@@ -102,6 +106,22 @@ bool ps_wanted(const struct sift *s, const struct server *sv);
  * length field, avail the bytes at b->pos). */
 enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len,
 			      uint32_t *used);
+
+/* The largest Parse (of a named statement: its text is kept to be shared)
+ * or Bind (whose names do not fit the buffer) that pgsift reads whole;
+ * longer ones close the client with 54000. Other messages, and a simple
+ * query or unnamed Parse of any size, stream through the buffer. */
+#define PS_WHOLE_MAX (4u << 20)
+
+/* The rest of a message whose text pgsift checks as it streams
+ * (sv->rq.scan): n bytes at b->pos, before they are relayed. PS_PASS:
+ * relay them. When they end the message and its text is refused (it names
+ * one of pgsift's statements, or has SQL PREPARE or EXECUTE): PS_USED, a
+ * simple query was relayed with its end made to fail, and the client gets
+ * the refusal as an ERROR in place of the server's; PS_CLOSED, for a
+ * Parse, the client was closed (FATAL), and its server, which has only part
+ * of the message, with it. PS_STOP: wait for the server to drain. */
+enum ps_act ps_stream(struct client *cl, struct server *sv, struct iobuf *b, uint32_t n);
 
 /* A message from a client that has no server. Parse of a statement its
  * pool's servers parsed before, Close of a statement, and the Sync or

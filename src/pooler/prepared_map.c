@@ -341,6 +341,16 @@ void ps_have_touch(struct server *sv, struct ps_have *e)
 	list_prepend(&sv->ps->lru, &e->lru);
 }
 
+void ps_have_stale_all(struct server *sv)
+{
+	struct list *it;
+
+	if (!sv->ps)
+		return;
+	list_for_each(it, &sv->ps->lru)
+		list_entry(it, struct ps_have, lru)->stale = true;
+}
+
 void ps_have_clear(struct server *sv)
 {
 	struct ps_server *h = sv->ps;

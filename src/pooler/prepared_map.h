@@ -70,11 +70,14 @@ void ps_cmap_clear(struct client *cl);
 const char *ps_cmap_name_of(const struct client *cl, const struct ps_stmt *st);
 
 /* A server's statements: find; add as the most recently used (NULL when
- * out of memory; takes a reference); remove; mark used now; remove all. */
+ * out of memory; takes a reference); remove; mark used now; remove all;
+ * mark all stale (each is closed and parsed again at its next use: the
+ * server may or may not still have it). */
 struct ps_have *ps_have_find(struct server *sv, const struct ps_stmt *st);
 struct ps_have *ps_have_add(struct server *sv, struct ps_stmt *st);
 void ps_have_del(struct server *sv, const struct ps_stmt *st);
 void ps_have_touch(struct server *sv, struct ps_have *e);
 void ps_have_clear(struct server *sv);
+void ps_have_stale_all(struct server *sv);
 
 #endif

@@ -27,7 +27,8 @@ static size_t skip_blank(const char *p, size_t i, size_t n)
 		while (i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r')))
 			i++;
 		if (i + 1 < n && p[i] == '-' && p[i + 1] == '-') {
-			while (i < n && p[i] != '\n')
+			/* to the end of the line: \n or \r, as PostgreSQL's lexer */
+			while (i < n && p[i] != '\n' && p[i] != '\r')
 				i++;
 			continue;
 		}
@@ -216,14 +217,393 @@ enum ps_sql_cmd ps_sql_first_cmd(const char *p, size_t n, char *name, size_t nam
  * (ps_sql_first_cmd() looked at the first one)? */
 bool ps_sql_has_prepare(const char *p, size_t n)
 {
-	size_t pos = 0, off, len;
+	size_t pos = 0, off, len, i;
 	char name[8];
 	const char *semi = memchr(p, ';', n);
 
-	if (!semi || skip_blank(p, (size_t)(semi - p) + 1, n) == n)
+	if (!semi)
 		return false; /* one statement */
+	/* only blanks after the first ';': one statement (but not a comment:
+	 * that ';' may be inside a string, and the comment's start too) */
+	for (i = (size_t)(semi - p) + 1; i < n && (p[i] == ' ' || (p[i] >= '\t' && p[i] <= '\r'));)
+		i++;
+	if (i == n)
+		return false;
 	while (fp_next_statement(p, n, &pos, &off, &len))
 		if (ps_sql_first_cmd(p + off, len, name, sizeof(name)) == PS_SQL_PREPARE)
 			return true;
 	return false;
+}
+
+/* ---- a text in pieces ---- */
+
+enum {
+	SC_PLAIN, SC_DASH, SC_SLASH, SC_LINE, SC_BLOCK, SC_BLOCK_STAR, SC_BLOCK_SLASH, SC_SQ, SC_SQ_END,
+	SC_ESQ, SC_ESQ_ESC, SC_ESQ_END, SC_DQ, SC_DQ_END, SC_DTAG, SC_DOLLAR, SC_DCLOSE, SC_PARAM
+};
+
+/* where a statement's first words are: before its first token, in its first
+ * word, after a first word PREPARE, in the word after it, past them */
+enum { AT_START, AT_WORD1, AT_PREP, AT_WORD2, AT_BODY };
+
+/* bytes that may end a statement or start what hides a ';' */
+static const uint8_t scan_special[256] = { [';'] = 1, ['\''] = 1, ['"'] = 1, ['$'] = 1, ['-'] = 1, ['/'] = 1 };
+
+void ps_scan_init(struct ps_scan *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	sc->lex = SC_PLAIN;
+	sc->at = AT_START;
+}
+
+/* Case-insensitive search for the lower-case word w, by memchr(). */
+static bool has_ci(const uint8_t *p, size_t n, const char *w)
+{
+	size_t wl = strlen(w);
+
+	for (int up = 0; up < 2; up++) {
+		const uint8_t *q = p, *end = p + n;
+		int c0 = up ? w[0] - 32 : w[0];
+		while ((size_t)(end - q) >= wl && (q = memchr(q, c0, (size_t)(end - q) - wl + 1)) != NULL) {
+			if (strncasecmp((const char *)q, w, wl) == 0)
+				return true;
+			q++;
+		}
+	}
+	return false;
+}
+
+static void scan_names(struct ps_scan *sc, const uint8_t *p, size_t n)
+{
+	if (!sc->internal)
+		sc->internal = ps_sql_mentions_internal(p, n);
+	if (!sc->exec_word)
+		sc->exec_word = has_ci(p, n, "execute") || has_ci(p, n, "deallocate");
+}
+
+/* ps_sql_internal_refused()'s names, also where a piece cuts one */
+static void scan_mentions(struct ps_scan *sc, const uint8_t *p, size_t n)
+{
+	uint8_t seam[2 * sizeof(sc->tail)];
+	size_t k = n < sizeof(sc->tail) ? n : sizeof(sc->tail), keep;
+
+	memcpy(seam, sc->tail, sc->ntail);
+	memcpy(seam + sc->ntail, p, k);
+	if (!sc->internal || !sc->exec_word) {
+		scan_names(sc, seam, sc->ntail + k);
+		scan_names(sc, p, n);
+	}
+	/* the last bytes of seam + p */
+	if (n >= sizeof(sc->tail)) {
+		memcpy(sc->tail, p + n - sizeof(sc->tail), sizeof(sc->tail));
+		sc->ntail = sizeof(sc->tail);
+		return;
+	}
+	keep = sc->ntail + k < sizeof(sc->tail) ? sc->ntail + k : sizeof(sc->tail);
+	memmove(sc->tail, seam + sc->ntail + k - keep, keep);
+	sc->ntail = (uint8_t)keep;
+}
+
+#define WORD_IS(sc, w) ((sc)->wlen == sizeof(w) - 1 && memcmp((sc)->word, (w), sizeof(w) - 1) == 0)
+
+/* The word being read ended: PREPARE or EXECUTE first, PREPARE's next word. */
+static void word_end(struct ps_scan *sc)
+{
+	if (sc->at == AT_WORD1) {
+		if (WORD_IS(sc, "execute"))
+			sc->prepare = true;
+		sc->at = WORD_IS(sc, "prepare") ? AT_PREP : AT_BODY;
+	} else if (sc->at == AT_WORD2) {
+		if (!WORD_IS(sc, "transaction"))
+			sc->prepare = true;
+		sc->at = AT_BODY;
+	}
+}
+
+/* A token that is not a word: PREPARE followed by one is PREPARE name. */
+static void other_token(struct ps_scan *sc)
+{
+	word_end(sc);
+	if (sc->at == AT_PREP)
+		sc->prepare = true;
+	sc->at = AT_BODY;
+	sc->ident_len = 0;
+}
+
+/* A blank or a comment ends a word and nothing else. */
+static void scan_blank(struct ps_scan *sc)
+{
+	word_end(sc);
+	sc->ident_len = 0;
+}
+
+static void ident_byte(struct ps_scan *sc, uint8_t c)
+{
+	/* digits that start a run are a number: a '$' after one starts a
+	 * dollar quote, an E after one a string */
+	if (sc->ident_len < 255 && (sc->ident_len || c < '0' || c > '9'))
+		sc->ident_len++;
+	if (sc->at == AT_START || sc->at == AT_PREP) {
+		sc->at = sc->at == AT_START ? AT_WORD1 : AT_WORD2;
+		sc->wlen = 0;
+	} else if (sc->at != AT_WORD1 && sc->at != AT_WORD2) {
+		return;
+	}
+	/* longer than any word looked for: sizeof(word) marks it */
+	if (sc->wlen < sizeof(sc->word))
+		sc->word[sc->wlen++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+}
+
+static bool tag_byte(uint8_t c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80 ||
+	       (!first && c >= '0' && c <= '9');
+}
+
+/* One byte outside quotes and comments. */
+static void scan_plain(struct ps_scan *sc, uint8_t c)
+{
+	switch (c) {
+	case ';':
+		other_token(sc);
+		sc->at = AT_START;
+		return;
+	case '\'':
+		/* E'...' (one E, a word of its own): backslash escapes */
+		sc->lex = sc->ident_len == 1 && (sc->prev | 0x20) == 'e' ? SC_ESQ : SC_SQ;
+		other_token(sc);
+		return;
+	case '"':
+		other_token(sc);
+		sc->lex = SC_DQ;
+		return;
+	case '-':
+		sc->lex = SC_DASH; /* a comment, or an operator: the next byte says */
+		return;
+	case '/':
+		sc->lex = SC_SLASH;
+		return;
+	case '$':
+		if (sc->ident_len) { /* inside a name: part of it */
+			ident_byte(sc, c);
+			return;
+		}
+		other_token(sc);
+		sc->lex = SC_DTAG;
+		sc->taglen = 0;
+		return;
+	default:
+		break;
+	}
+	if (is_ident_char((char)c))
+		ident_byte(sc, c);
+	else if (c == ' ' || (c >= '\t' && c <= '\r'))
+		scan_blank(sc);
+	else
+		other_token(sc);
+}
+
+/* One byte in a state other than plain text; false: it ended that state
+ * and is to be read again as plain text. */
+static bool scan_state(struct ps_scan *sc, uint8_t c)
+{
+	switch (sc->lex) {
+	case SC_DASH:
+	case SC_SLASH:
+		if (c == (sc->lex == SC_DASH ? '-' : '*')) {
+			sc->lex = sc->lex == SC_DASH ? SC_LINE : SC_BLOCK;
+			sc->depth = 1;
+			scan_blank(sc);
+			return true;
+		}
+		other_token(sc); /* an operator */
+		break;
+	case SC_LINE:
+		if (c == '\n' || c == '\r')
+			sc->lex = SC_PLAIN;
+		return true;
+	case SC_BLOCK:
+		sc->lex = c == '*' ? SC_BLOCK_STAR : c == '/' ? SC_BLOCK_SLASH : SC_BLOCK;
+		return true;
+	case SC_BLOCK_STAR:
+		if (c == '/')
+			sc->lex = --sc->depth ? SC_BLOCK : SC_PLAIN;
+		else if (c != '*')
+			sc->lex = SC_BLOCK;
+		return true;
+	case SC_BLOCK_SLASH:
+		if (c == '*') {
+			sc->depth++;
+			sc->lex = SC_BLOCK;
+		} else if (c != '/') {
+			sc->lex = SC_BLOCK;
+		}
+		return true;
+	case SC_SQ:
+	case SC_ESQ:
+		if (c == '\'')
+			sc->lex = sc->lex == SC_SQ ? SC_SQ_END : SC_ESQ_END;
+		else if (c == '\\' && sc->lex == SC_ESQ)
+			sc->lex = SC_ESQ_ESC;
+		return true;
+	case SC_ESQ_ESC:
+		sc->lex = SC_ESQ;
+		return true;
+	case SC_DQ:
+		if (c == '"')
+			sc->lex = SC_DQ_END;
+		return true;
+	case SC_SQ_END:
+	case SC_ESQ_END:
+	case SC_DQ_END:
+		if (c == (sc->lex == SC_DQ_END ? '"' : '\'')) { /* doubled: part of it */
+			sc->lex = sc->lex == SC_SQ_END ? SC_SQ : sc->lex == SC_ESQ_END ? SC_ESQ : SC_DQ;
+			return true;
+		}
+		break;
+	case SC_DTAG:
+		if (c == '$') {
+			sc->lex = SC_DOLLAR;
+			return true;
+		}
+		if (tag_byte(c, sc->taglen == 0) && sc->taglen < sizeof(sc->tag)) {
+			sc->tag[sc->taglen++] = c;
+			return true;
+		}
+		if (sc->taglen == 0 && c >= '0' && c <= '9') {
+			sc->lex = SC_PARAM; /* $1: a '$' right after it may start a quote */
+			return true;
+		}
+		break; /* a lone $: no quote */
+	case SC_PARAM:
+		if (c >= '0' && c <= '9')
+			return true;
+		break;
+	case SC_DOLLAR:
+		if (c == '$') {
+			sc->lex = SC_DCLOSE;
+			sc->match = 0;
+		}
+		return true;
+	case SC_DCLOSE:
+		if (sc->match == sc->taglen && c == '$')
+			sc->lex = SC_PLAIN;
+		else if (sc->match < sc->taglen && c == sc->tag[sc->match])
+			sc->match++;
+		else if (c == '$') /* may start the closing delimiter */
+			sc->match = 0;
+		else
+			sc->lex = SC_DOLLAR;
+		return true;
+	default:
+		break;
+	}
+	sc->lex = SC_PLAIN;
+	sc->ident_len = 0;
+	return false;
+}
+
+/* Where the next byte that matters is, from p[i] in the current state: the
+ * bodies of quotes and comments, and of a statement past its first words,
+ * are skipped with memchr() or a table. */
+static size_t scan_skip(const struct ps_scan *sc, const uint8_t *p, size_t i, size_t n)
+{
+	const uint8_t *q;
+
+	switch (sc->lex) {
+	case SC_PLAIN:
+		if (sc->at != AT_BODY)
+			return i;
+		while (i < n && !scan_special[p[i]])
+			i++;
+		return i;
+	case SC_SQ:
+		q = memchr(p + i, '\'', n - i);
+		return q ? (size_t)(q - p) : n;
+	case SC_DQ:
+		q = memchr(p + i, '"', n - i);
+		return q ? (size_t)(q - p) : n;
+	case SC_DOLLAR:
+		q = memchr(p + i, '$', n - i);
+		return q ? (size_t)(q - p) : n;
+	case SC_LINE:
+		while (i < n && p[i] != '\n' && p[i] != '\r')
+			i++;
+		return i;
+	case SC_BLOCK:
+		while (i < n && p[i] != '*' && p[i] != '/')
+			i++;
+		return i;
+	default:
+		return i;
+	}
+}
+
+/* The identifier that skipped plain bytes p[i..j) leave behind (what
+ * ident_byte() would have counted), capped. */
+static uint8_t ident_run(const struct ps_scan *sc, const uint8_t *p, size_t i, size_t j)
+{
+	size_t k = j, len;
+
+	while (k > i && is_ident_char((char)p[k - 1]))
+		k--;
+	if (k == i && sc->ident_len) {
+		len = sc->ident_len + (j - i); /* the name went on */
+	} else {
+		while (k < j && p[k] >= '0' && p[k] <= '9')
+			k++; /* a number, then maybe a name */
+		len = j - k;
+	}
+	return (uint8_t)(len < 255 ? len : 255);
+}
+
+static void scan_lex(struct ps_scan *sc, const uint8_t *p, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = scan_skip(sc, p, i, n);
+		if (j > i) {
+			/* skipped plain bytes leave the identifier they end */
+			if (sc->lex == SC_PLAIN)
+				sc->ident_len = ident_run(sc, p, i, j);
+			sc->prev = p[j - 1];
+			i = j;
+			if (i == n)
+				break;
+		}
+		if (sc->lex == SC_PLAIN)
+			scan_plain(sc, p[i]);
+		else if (!scan_state(sc, p[i]))
+			continue; /* read again as plain text */
+		sc->prev = p[i];
+		i++;
+	}
+}
+
+void ps_scan_feed(struct ps_scan *sc, const uint8_t *p, size_t n)
+{
+	const uint8_t *nul;
+
+	if (sc->ended)
+		return;
+	if ((nul = memchr(p, 0, n)) != NULL) {
+		n = (size_t)(nul - p);
+		sc->ended = true;
+	}
+	scan_mentions(sc, p, n);
+	scan_lex(sc, p, n);
+}
+
+enum ps_scan_result ps_scan_result(struct ps_scan *sc)
+{
+	/* a '-' or '/' at the very end was an operator */
+	if (sc->lex == SC_DASH || sc->lex == SC_SLASH)
+		other_token(sc);
+	word_end(sc);
+	if (sc->at == AT_PREP)
+		sc->prepare = true; /* PREPARE at the end: PREPARE with no name */
+	if (sc->internal && sc->exec_word)
+		return PS_SCAN_INTERNAL;
+	return sc->prepare ? PS_SCAN_PREPARE : PS_SCAN_OK;
 }

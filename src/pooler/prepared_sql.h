@@ -51,5 +51,40 @@ bool ps_sql_internal_refused(const uint8_t *p, size_t n);
  * "pgsift_". false
  * says nothing: ask the functions above. Reads nothing past p[avail - 1]. */
 bool ps_sql_plain(const char *p, size_t avail, size_t *n) __attribute__((warn_unused_result));
+/* The same checks on a text that arrives in pieces: a simple query or an
+ * unnamed Parse larger than the buffer is relayed as it comes, never held
+ * whole. Feed the pieces in order (the text ends at its first NUL, as
+ * strnlen() ends it for the functions above); at the end, ps_scan_result()
+ * says what they would say of the whole text:
+ *   PS_SCAN_INTERNAL  ps_sql_internal_refused();
+ *   PS_SCAN_PREPARE   a statement starts with PREPARE (not PREPARE
+ *                     TRANSACTION) or EXECUTE (ps_sql_first_cmd() and
+ *                     ps_sql_has_prepare(); statements are split at ';'
+ *                     outside quotes, dollar quotes and comments, and a
+ *                     BEGIN ATOMIC body at its ';' too, which can only
+ *                     find more);
+ *   PS_SCAN_OK        neither.
+ * No allocation; about 100 bytes of state. */
+enum ps_scan_result { PS_SCAN_OK, PS_SCAN_INTERNAL, PS_SCAN_PREPARE };
+
+struct ps_scan {
+	uint8_t lex;		/* where the text is: plain, a quote, a comment */
+	uint8_t at;		/* where the statement's first words are */
+	uint8_t wlen;		/* bytes of the word being read (capped) */
+	uint8_t taglen;		/* dollar-quote tag being read, or open */
+	uint8_t match;		/* bytes of the closing tag matched so far */
+	uint8_t ident_len;	/* bytes of the identifier the last byte ended (capped) */
+	uint8_t prev;		/* the last byte */
+	uint8_t ntail;
+	bool prepare, internal, exec_word, ended;
+	uint32_t depth;		/* nested block comments */
+	char word[12];
+	uint8_t tag[64];
+	uint8_t tail[9];	/* the last bytes, for names split across pieces */
+};
+
+void ps_scan_init(struct ps_scan *sc);
+void ps_scan_feed(struct ps_scan *sc, const uint8_t *p, size_t n);
+enum ps_scan_result ps_scan_result(struct ps_scan *sc);
 
 #endif

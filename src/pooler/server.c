@@ -180,7 +180,7 @@ bool server_launch(struct pool *p)
 
 	if (!resolve(s, p->db, err, sizeof(err))) {
 		log_error("%s: %s", p->db->name, err);
-		pool_login_failed(p, "08006", err);
+		pool_login_failed(p, "08006", err, false);
 		return false;
 	}
 	if (!(sv = calloc(1, sizeof(*sv))) || !(sv->login = calloc(1, sizeof(*sv->login)))) {
@@ -236,7 +236,7 @@ static void connect_failed(struct server *sv, int err)
 
 	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
 	server_close(sv, msg);
-	pool_login_failed(p, "08006", msg);
+	pool_login_failed(p, "08006", msg, true);
 }
 
 static void server_connected(struct server *sv)
@@ -283,14 +283,26 @@ static inline bool header_ok(const struct server *sv, uint8_t type, uint32_t len
 
 /* ---- login ---- */
 
-static void login_failed(struct server *sv, const char *sqlstate, const char *msg)
+static void login_end(struct server *sv, const char *sqlstate, const char *msg, bool transient)
 {
 	struct pool *p = sv->pool;
 	char reason[600];
 
 	snprintf(reason, sizeof(reason), "login failed: %s", msg);
 	server_close(sv, reason);
-	pool_login_failed(p, sqlstate, msg);
+	pool_login_failed(p, sqlstate, msg, transient);
+}
+
+/* The login was refused (by the server, or by pgsift's settings). */
+static void login_failed(struct server *sv, const char *sqlstate, const char *msg)
+{
+	login_end(sv, sqlstate, msg, pool_error_transient(sqlstate));
+}
+
+/* The connection went away during the login: a server restarting. */
+static void login_lost(struct server *sv, const char *msg)
+{
+	login_end(sv, "08006", msg, true);
 }
 
 static bool send_password_msg(struct server *sv, const void *data, size_t len, bool with_nul)
@@ -541,7 +553,7 @@ static void send_startup(struct server *sv)
 
 	build_startup(sv);
 	if (!conn_gen_commit(&sv->c, mark) || conn_flush(&sv->c) == CONN_IO_ERROR)
-		login_failed(sv, "08006", "cannot send the startup packet to the server");
+		login_lost(sv, "cannot send the startup packet to the server");
 }
 
 /* Runs the TLS handshake with the server on; once done, the startup
@@ -1183,7 +1195,7 @@ static void server_read(struct server *sv)
 		return;
 	if (rc != CONN_IO_OK) {
 		if (sv->state == SV_LOGIN)
-			login_failed(sv, "08006", "server closed the connection during login");
+			login_lost(sv, "server closed the connection during login");
 		else
 			server_close(sv, rc == CONN_IO_EOF ? "server closed the connection" : "server read error");
 		return;

@@ -137,6 +137,7 @@ struct pool {
 	struct istr **welcome_names, **welcome_vals;
 	struct params defaults;		/* tracked values a new server starts with */
 	int64_t last_login_fail;	/* usec; 0 when the last login worked */
+	bool last_login_transient;	/* the server was down or busy, not refusing us */
 	char *last_login_error;
 	char last_login_sqlstate[6];
 	struct stats stats;
@@ -321,6 +322,7 @@ struct sift {
 	int64_t last_stats;
 	uint64_t next_id;
 	int nclients;			/* all client connections, login included */
+	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
 	bool reap_scheduled;
 	bool daemon;

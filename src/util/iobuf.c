@@ -12,6 +12,7 @@ void iobuf_pool_init(struct iobuf_pool *bp, uint32_t size, uint32_t max_free)
 	bp->max_free = max_free;
 	bp->size = size;
 	bp->in_use = 0;
+	bp->recent = 0;
 }
 
 static void free_list(struct iobuf_pool *bp)
@@ -27,6 +28,24 @@ static void free_list(struct iobuf_pool *bp)
 void iobuf_pool_destroy(struct iobuf_pool *bp)
 {
 	free_list(bp);
+}
+
+uint32_t iobuf_pool_decay(struct iobuf_pool *bp, uint32_t keep)
+{
+	uint32_t want, freed = 0;
+
+	bp->recent -= bp->recent / 16;
+	if (bp->in_use > bp->recent)
+		bp->recent = bp->in_use;
+	want = bp->recent - bp->in_use > keep ? bp->recent - bp->in_use : keep;
+	while (bp->nfree > want) {
+		struct iobuf *b = bp->free;
+		bp->free = b->next_free;
+		bp->nfree--;
+		free(b);
+		freed++;
+	}
+	return freed;
 }
 
 struct iobuf *iobuf_get(struct iobuf_pool *bp)

@@ -28,11 +28,18 @@ struct iobuf_pool {
 	uint32_t max_free;	/* free buffers kept for reuse */
 	uint32_t size;		/* capacity of new buffers */
 	uint32_t in_use;
+	uint32_t recent;	/* in_use at its recent peak (iobuf_pool_decay) */
 };
 
 void iobuf_pool_init(struct iobuf_pool *bp, uint32_t size, uint32_t max_free);
 /* Frees the free list; buffers still in use are freed by their last put. */
 void iobuf_pool_destroy(struct iobuf_pool *bp);
+
+/* Called periodically: frees the free buffers a burst left behind, keeping
+ * enough for in_use to climb back to its recent peak (which decays by a
+ * sixteenth per call), and at least keep. Returns the number freed. The
+ * relay never waits for this: a burst takes buffers from malloc again. */
+uint32_t iobuf_pool_decay(struct iobuf_pool *bp, uint32_t keep);
 
 /* Returns an empty buffer with one reference, or NULL when out of memory. */
 struct iobuf *iobuf_get(struct iobuf_pool *bp);

@@ -236,18 +236,22 @@ client_connection_check_interval = '1s'
 """)
         with open(self.datadir / "pg_hba.conf", "w") as f:
             f.write(self.hba_text())
+        self._spawn()
+        wait_for(self._ready, timeout=60, interval=0.2, what="PostgreSQL to accept connections",
+                 ignore=(psycopg.OperationalError,))
+        self._setup_roles()
+
+    def _spawn(self):
+        """Starts the postmaster (test/faults/ starts it with pg_ctl)."""
         logf = open(self.logpath, "ab")
         self.proc = subprocess.Popen(
             [str(PG_BIN / "postgres"), "-D", str(self.datadir)],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=str(self.base), **service_user_popen_kwargs())
         logf.close()
-        wait_for(self._ready, timeout=60, interval=0.2, what="PostgreSQL to accept connections",
-                 ignore=(psycopg.OperationalError,))
-        self._setup_roles()
 
     def _ready(self):
-        if self.proc.poll() is not None:
+        if self.proc is not None and self.proc.poll() is not None:
             raise RuntimeError("postgres exited:\n" + self.logpath.read_text(errors="replace"))
         with self.connect() as c:
             c.execute("select 1")

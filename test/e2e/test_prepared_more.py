@@ -551,6 +551,40 @@ def test_discard_and_deallocate_in_pipelines_match_postgres(pg, pooler, script):
     assert_same_as_postgres(pg, p, script)
 
 
+SKIPPED_AFTER_ERROR = {
+    "discard-all": m_query("DISCARD ALL") + m_bind("", "d5") + m_execute() + SYNC,
+    "deallocate": m_query("DEALLOCATE d5") + m_parse("d6", "select 'd6'") + m_bind("", "d5") + m_execute() + SYNC,
+}
+
+
+@pytest.mark.parametrize("rest", list(SKIPPED_AFTER_ERROR.values()), ids=list(SKIPPED_AFTER_ERROR))
+def test_name_changing_query_skipped_after_an_error_does_not_hang(pg, pooler, rest):
+    """Found by the client fuzzer: an extended batch fails (its error is
+    flushed and read), then, before its Sync, the client sends a simple
+    query that would change its names (DISCARD ALL, DEALLOCATE), which
+    PostgreSQL skips, and more. The messages after the query waited for its
+    reply, which PostgreSQL only gives (as none) after the Sync behind them:
+    pgsift hung."""
+    head = m_parse("d5", "select 'd5'") + SYNC
+    tail = rest + m_bind("", "d5") + m_execute() + SYNC + END
+
+    def run(host, port):
+        with login(host, port) as c:
+            c.send(head + m_parse("bad", "selec 1") + FLUSH)
+            out = []
+            while True:
+                t, payload = c.read_msg(timeout=10)
+                out.append(norm(t, payload))
+                if t == b"E":
+                    break
+            c.send(tail)
+            return out + read_to_end(c)
+    p = pooler(default_pool_size=1)
+    want = run("127.0.0.1", pg.port)
+    got = run(p.host, p.port)
+    assert first_diff(got, want) is None, first_diff(got, want)
+
+
 # -- names and portal names larger than a buffer ------------------------------------------------
 
 def _compare_with_timeout(pg, p, script, timeout=10):

@@ -11,6 +11,9 @@
 #                          SCRAM-SHA-256; seeds test/fuzz/scram_seeds/
 #   sql                    test/fuzz/fuzz_sql.c, the console's SQL entry
 #                          (SQLite over view snapshots); seeds test/fuzz/sql_seeds/
+#   client                 test/fuzz/fuzz_client.c, what a logged-in client
+#                          sends, through the whole pooler to a fake
+#                          PostgreSQL; seeds test/fuzz/client_seeds/
 #
 #   [FUZZ_TARGET=config] test/fuzz/run.sh [SECONDS] [libFuzzer options...]
 #
@@ -51,15 +54,21 @@ sql)
 	libs="$(pkg-config --libs sqlite3) -lm -pthread"
 	extra="-max_len=4096 -dict=$here/sql.dict"
 	;;
+client)
+	# the pooler, the analyzer and util: everything but main.c and the console
+	srcs="$here/fake_pg.c $(ls "$top"/src/util/*.c "$top"/src/analyzer/*.c "$top"/src/pooler/*.c | grep -v fingerprint_cli.c)"
+	libs="$(pkg-config --libs libevent openssl inih libpq) -lm"
+	extra="-max_len=4096 -dict=$here/client.dict"
+	;;
 *)
-	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram, sql)" >&2
+	echo "unknown FUZZ_TARGET $target (fingerprint, config, scram, sql, client)" >&2
 	exit 2
 	;;
 esac
 
 # shellcheck disable=SC2086 # lists of files and options
 $cc -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-I"$top/src" $(pkg-config --cflags inih openssl) "$here/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
+	-I"$top/src" $(pkg-config --cflags inih openssl libevent libpq) "$here/fuzz_$target.c" $srcs $libs -o "$work/fuzz_$target"
 
 # new inputs go to $work/corpus; the seeds are read, not written
 # shellcheck disable=SC2086

@@ -7,7 +7,9 @@
 #include "pooler/prepared_sql.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tap.h"
 
@@ -100,6 +102,7 @@ static void first_command(void)
 	is_cmd("   ", PS_SQL_OTHER, NULL);
 	is_cmd("/* never closed", PS_SQL_OTHER, NULL);
 	is_cmd("-- only a comment", PS_SQL_OTHER, NULL);
+	is_cmd("-- a comment ends at a carriage return\rPREPARE q AS SELECT 1", PS_SQL_PREPARE, NULL);
 
 	/* a name longer than the caller's buffer is not taken over */
 	char small[4];
@@ -118,6 +121,8 @@ static void later_statements(void)
 	ok(!has_prepare("SELECT 1; SELECT 'PREPARE q'"), "PREPARE inside a string is not a statement");
 	ok(!has_prepare("SELECT 1; PREPARE TRANSACTION 'g'"), "PREPARE TRANSACTION later is not SQL PREPARE");
 	ok(!has_prepare("SELECT 1; /* PREPARE */ SELECT 2"), "PREPARE inside a comment is not a statement");
+	ok(has_prepare("SELECT ';/*'; EXECUTE q"), "a ';' and a comment start inside a string hide nothing");
+	ok(has_prepare("SELECT \"a;--\"; EXECUTE q"), "nor inside a quoted name");
 }
 
 static void internal_names(void)
@@ -128,11 +133,6 @@ static void internal_names(void)
 	ok(!mentions("select pgsift"), "no underscore: not the prefix");
 	ok(!mentions("select _x from t"), "an underscore at the start");
 	ok(!mentions("select sift_1"), "a shorter prefix");
-	ok(mentions("pgsift_1"), "at the very start");
-	ok(mentions("select a_b, c_d, PgSiFt_7 from t_u"), "among other underscores, mixed case");
-	ok(!mentions("select pgsifu_1, pgsjft_2, pgsift"), "one letter off, or no underscore");
-	ok(!mentions("select \x50\x47\x53\x49\x46\x54x_"), "the letters must come right before '_'");
-	ok(!mentions("pgsif_"), "shorter than the prefix");
 	ok(refused("EXECUTE pgsift_1"), "EXECUTE of an internal statement refused");
 	ok(refused("deallocate PGSIFT_3"), "DEALLOCATE of one refused");
 	ok(refused("CREATE TABLE t AS EXECUTE pgsift_2"), "inside CREATE TABLE AS");
@@ -211,6 +211,208 @@ static void plain_property(void)
 	   "plain: END, DELETE, DROP are");
 }
 
+/* ---- the same checks on a text in pieces (ps_scan) ---- */
+
+/* What prepared.c decides on a whole text. */
+static enum ps_scan_result whole_verdict(const char *p, size_t n)
+{
+	char name[64];
+	enum ps_sql_cmd c;
+
+	n = strnlen(p, n);
+	if (ps_sql_internal_refused((const uint8_t *)p, n))
+		return PS_SCAN_INTERNAL;
+	c = ps_sql_first_cmd(p, n, name, sizeof(name));
+	if (c == PS_SQL_PREPARE || (c == PS_SQL_OTHER && ps_sql_has_prepare(p, n)))
+		return PS_SCAN_PREPARE;
+	return PS_SCAN_OK;
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(uint32_t n)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state % n);
+}
+
+/* The text fed in pieces (step 0: random sizes), each piece an exactly
+ * sized heap copy. */
+static enum ps_scan_result pieces_verdict(const char *s, size_t n, size_t step)
+{
+	struct ps_scan sc;
+	size_t i = 0;
+
+	ps_scan_init(&sc);
+	while (i < n) {
+		size_t k = step ? step : 1 + rnd(n - i < 40 ? (uint32_t)(n - i) : 40);
+		if (k > n - i)
+			k = n - i;
+		uint8_t *piece = malloc(k);
+		if (!piece)
+			exit(2);
+		memcpy(piece, s + i, k);
+		ps_scan_feed(&sc, piece, k);
+		free(piece);
+		i += k;
+	}
+	return ps_scan_result(&sc);
+}
+
+static void is_scan(const char *s, enum ps_scan_result want, const char *what)
+{
+	size_t n = strlen(s);
+	enum ps_scan_result a = pieces_verdict(s, n, n ? n : 1), b = pieces_verdict(s, n, 1);
+
+	ok(a == want && b == want && whole_verdict(s, n) == want, "in pieces: %s", what);
+	if (a != want || b != want)
+		tap_diag("whole piece %d, bytes %d, want %d", (int)a, (int)b, (int)want);
+}
+
+static void scan_cases(void)
+{
+	is_scan("SELECT 1", PS_SCAN_OK, "a plain query");
+	is_scan("", PS_SCAN_OK, "nothing");
+	is_scan("PREPARE q AS SELECT 1", PS_SCAN_PREPARE, "PREPARE first");
+	is_scan("/* a */ -- b\n execute q", PS_SCAN_PREPARE, "EXECUTE after comments");
+	is_scan("prepare", PS_SCAN_PREPARE, "PREPARE at the very end");
+	is_scan("prepare transaction 'g'", PS_SCAN_OK, "PREPARE TRANSACTION");
+	is_scan("select 1; prepare \"q\" as select 2", PS_SCAN_PREPARE, "PREPARE of a quoted name later");
+	is_scan("select 1;execute q", PS_SCAN_PREPARE, "EXECUTE right after ';'");
+	is_scan("select 'a;execute q'", PS_SCAN_OK, "';' inside a string");
+	is_scan("select E'\\';execute q'", PS_SCAN_OK, "an escaped quote in an E'' string");
+	is_scan("select 'it''s;' ; select 2", PS_SCAN_OK, "a doubled quote");
+	is_scan("select $$;execute q$$", PS_SCAN_OK, "';' inside a dollar quote");
+	is_scan("select $tag$ $x$ ; execute $tag$; select 1", PS_SCAN_OK, "another tag inside a dollar quote");
+	is_scan("select $tag$ x $tag$; execute q", PS_SCAN_PREPARE, "after a dollar quote closes");
+	is_scan("select $1; execute q", PS_SCAN_PREPARE, "a parameter is no dollar quote");
+	is_scan("select a$b; execute q", PS_SCAN_PREPARE, "a name with $ is no dollar quote");
+	is_scan("select \"x;execute\"", PS_SCAN_OK, "';' inside a quoted name");
+	is_scan("select 1 /* ; execute /* nested */ ; */ ; select 2", PS_SCAN_OK, "';' in nested comments");
+	is_scan("select 1 -- ; execute q\n", PS_SCAN_OK, "';' in a line comment");
+	is_scan("select 1 - 2; select 3 / 4; executed", PS_SCAN_OK, "operators, a longer word");
+	is_scan("EXECUTE pgsift_1", PS_SCAN_INTERNAL, "an internal name");
+	is_scan("select 1; /* pgsift_3 */ select 'DeAlLoCaTe'", PS_SCAN_INTERNAL, "coarse, as on a whole text");
+	is_scan("select pgsift_stats from t", PS_SCAN_OK, "a name that only starts like one");
+	is_scan("select 1\0; execute q", PS_SCAN_OK, "the text ends at its NUL");
+}
+
+/* A random text from pieces that matter to the scanner. */
+static size_t random_text(char *out, size_t cap)
+{
+	static const char *const tok[] = {
+		"prepare", "PREPARE", "execute", "Execute", "transaction", "select", "e", "E", "x", "q", "1", "$1",
+		";", ";", " ", "  ", "\n", "\t", "'", "''", "\\", "\"", "\"\"", "$$", "$a$", "$b$", "$", "a$",
+		"--", "\r", "/*", "*/", "/", "*", "-", "pgsift_", "PGSIFT", "_", "deallocate", "(", ")", ",", "&", "U&",
+	};
+	size_t n = 0, k = 1 + rnd(24);
+
+	for (size_t i = 0; i < k; i++) {
+		const char *t = tok[rnd(sizeof(tok) / sizeof(tok[0]))];
+		size_t l = strlen(t);
+		if (n + l >= cap)
+			break;
+		memcpy(out + n, t, l);
+		n += l;
+	}
+	out[n] = 0;
+	return n;
+}
+
+static bool mentions_begin(const char *s)
+{
+	for (; *s; s++)
+		if (strncasecmp(s, "begin", 5) == 0)
+			return true;
+	return false;
+}
+
+/* The scanner against the functions on the whole text: equal, except that
+ * a BEGIN ATOMIC body may give more statements (never fewer). */
+static int compare(const char *s, size_t n, const char **bad)
+{
+	enum ps_scan_result whole = whole_verdict(s, n);
+	enum ps_scan_result got[3] = { pieces_verdict(s, n, n ? n : 1), pieces_verdict(s, n, 1),
+				       pieces_verdict(s, n, 0) };
+	for (int i = 0; i < 3; i++)
+		if (got[i] != whole && !(mentions_begin(s) && whole == PS_SCAN_OK && got[i] == PS_SCAN_PREPARE)) {
+			*bad = s;
+			return 1;
+		}
+	return 0;
+}
+
+static void scan_random(void)
+{
+	char text[256], first[256] = "";
+	const char *bad = NULL;
+	int differ = 0, prepare = 0, internal = 0;
+
+	for (int i = 0; i < 20000; i++) {
+		size_t n = random_text(text, sizeof(text));
+		if (compare(text, n, &bad) && !first[0])
+			snprintf(first, sizeof(first), "%s", bad);
+		differ += bad != NULL;
+		bad = NULL;
+		enum ps_scan_result w = whole_verdict(text, n);
+		prepare += w == PS_SCAN_PREPARE;
+		internal += w == PS_SCAN_INTERNAL;
+	}
+	ok(differ == 0, "20000 random texts: the scanner in pieces agrees with the whole-text checks (%d differ)",
+	   differ);
+	if (differ) {
+		for (char *c = first; *c; c++)
+			*c = *c == '\n' ? '~' : *c == '\r' ? '^' : *c == '\t' ? '`' : *c;
+		tap_diag("first (newline ~, return ^, tab `): [%s]", first);
+	}
+	ok(prepare > 1000 && internal > 100, "the random texts cover both refusals (%d PREPARE, %d internal)",
+	   prepare, internal);
+}
+
+/* Runs of consecutive lines of the fingerprint corpus, in random pieces. */
+static void scan_corpus(void)
+{
+	const char *dir = getenv("srcdir");
+	char path[512];
+	FILE *f;
+	static char buf[1 << 20];
+	size_t len, lines[8192], nlines = 0;
+	int runs = 0, differ = 0;
+	const char *bad = NULL;
+
+	snprintf(path, sizeof(path), "%s/test/corpus/corpus.sql", dir && *dir ? dir : ".");
+	f = fopen(path, "rb");
+	if (!f) {
+		ok(false, "the corpus %s can be read", path);
+		return;
+	}
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[len] = 0;
+	lines[nlines++] = 0;
+	for (size_t i = 0; i < len && nlines < 8192; i++)
+		if (buf[i] == '\n')
+			lines[nlines++] = i + 1;
+	for (size_t l = 0; l + 1 < nlines; l += 1 + rnd(3)) {
+		size_t e = l + 1 + rnd(6);
+		if (e > nlines - 1)
+			e = nlines - 1;
+		size_t n = lines[e] - lines[l];
+		char *copy_ = malloc(n + 1);
+		if (!copy_)
+			exit(2);
+		memcpy(copy_, buf + lines[l], n);
+		copy_[n] = 0;
+		if (compare(copy_, n, &bad) && differ++ == 0)
+			tap_diag("first difference: [%.200s]", copy_);
+		free(copy_);
+		runs++;
+	}
+	ok(differ == 0 && runs > 500, "%d runs of corpus lines: the scanner agrees (%d differ)", runs, differ);
+}
+
 int main(void)
 {
 	tap_begin();
@@ -218,5 +420,8 @@ int main(void)
 	later_statements();
 	internal_names();
 	plain_property();
+	scan_cases();
+	scan_random();
+	scan_corpus();
 	return tap_end();
 }
