@@ -21,6 +21,8 @@
 
 #include "surfaces/admin.h"
 #include "surfaces/admin_sql.h"
+#include "surfaces/http.h"
+#include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
@@ -105,6 +107,13 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 	return true;
 }
 
+/* log_format and syslog*: the log sink's format and its syslog leg. */
+static void log_apply(const struct sift *s)
+{
+	log_set_format(s->cfg.log_format);
+	log_set_syslog(s->cfg.syslog, s->cfg.syslog_ident, s->cfg.syslog_facility);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
@@ -113,6 +122,8 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
+	else if (!strcmp(name, "log_format") || !strncmp(name, "syslog", 6))
+		log_apply(s);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
 		an_resync_all(s);
 	else if (!strcmp(name, "log_query_samples") && !s->cfg.log_query_samples)
@@ -199,6 +210,7 @@ bool sift_reload(struct sift *s)
 		an_drop_samples(&s->an);
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
+	log_apply(s);
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
 	load_auth_file(s);
@@ -487,6 +499,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	struct list *it;
 
 	listener_close_all(s);
+	http_stop(s); /* the last to stop: it answered while pgsift drained */
 	close_all_clients(&s->login_clients, NULL);
 	close_all_clients(&s->admin_clients, "57P01");
 	list_for_each(it, &s->pools) {
@@ -602,6 +615,7 @@ static bool sift_start_config(struct sift *s, const struct options *o, struct pi
 
 	sift_init_lists(s);
 	s->console = &admin_console_ops;
+	s->on_finding = log_events_finding;
 	s->config_path = strdup(o->config);
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);
@@ -622,6 +636,7 @@ static bool sift_start_config(struct sift *s, const struct options *o, struct pi
 		fprintf(stderr, "%s\n", err);
 		return false;
 	}
+	log_apply(s);
 	if (!params_setup(s, s->cfg.track_extra_parameters, err, sizeof(err)) || !db_sync_config(s, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", o->config, err);
 		return false;
@@ -649,6 +664,7 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 		return false;
 	}
 	s->an.last_decay = s->now;
+	s->an.qs.export_max = (uint32_t)s->cfg.metrics_top_fingerprints; /* /metrics' top set, until the first scrape */
 	if (!an_history_setup(s)) {
 		log_fatal("out of memory for the statistics history");
 		return false;
@@ -657,7 +673,8 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 		log_fatal("cannot set up the event loop");
 		return false;
 	}
-	if (!listener_open_all(s, err, sizeof(err))) {
+	/* HTTP first: once the pooler's port accepts, /metrics answers too */
+	if (!http_start(s, err, sizeof(err)) || !listener_open_all(s, err, sizeof(err))) {
 		log_fatal("%s", err);
 		return false;
 	}

@@ -57,13 +57,23 @@ void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ..
 
 	if (!log_enabled(lvl))
 		return;
+	const struct istr *app = cl->sift->nparams > 4 ? cl->vals.v[4] : NULL;
+	char where[80];
+	struct log_kv kv[5];
+
 	snprintf(prefix, sizeof(prefix), "C-%llu %s/%s@%s:%u", (unsigned long long)cl->id,
 		 cl->db ? cl->db->name : "(nodb)", cl->user ? cl->user->name : "(nouser)",
 		 peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port);
+	snprintf(where, sizeof(where), cl->addr.family == AF_UNIX ? "%s" : "%s:%u", addr, cl->addr.port);
+	kv[0] = LKV_I("client_id", cl->id);
+	kv[1] = LKV_S("database", cl->db ? cl->db->name : NULL);
+	kv[2] = LKV_S("user", cl->user ? cl->user->name : NULL);
+	kv[3] = LKV_S("client_addr", where);
+	kv[4] = LKV_S("application_name", app ? app->s : NULL);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(lvl, prefix, "%s", msg);
+	log_conn(lvl, "client", prefix, kv, 5, "%s", msg);
 }
 
 const char *client_state_name(const struct client *cl)

@@ -55,12 +55,20 @@ void server_log(const struct server *sv, enum log_level lvl, const char *fmt, ..
 
 	if (!log_enabled(lvl))
 		return;
+	char where[300];
+	struct log_kv kv[4];
+
 	snprintf(prefix, sizeof(prefix), "S-%llu %s/%s@%s:%d", (unsigned long long)sv->id, db->name,
 		 sv->pool->user->name, db->conf.host ? db->conf.host : "unix", db->conf.port);
+	snprintf(where, sizeof(where), "%s:%d", db->conf.host ? db->conf.host : "unix", db->conf.port);
+	kv[0] = LKV_I("server_id", sv->id);
+	kv[1] = LKV_S("database", db->name);
+	kv[2] = LKV_S("user", sv->pool->user->name);
+	kv[3] = LKV_S("server_addr", where);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(lvl, prefix, "%s", msg);
+	log_conn(lvl, "server", prefix, kv, 4, "%s", msg);
 }
 
 const char *server_state_name(const struct server *sv)
@@ -788,6 +796,7 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	if (status == 'I' && cl->xact_start) {
 		st->xact_count++;
 		st->xact_time += (uint64_t)(now - cl->xact_start);
+		an_pool_xact(sv->pool, (uint64_t)(now - cl->xact_start));
 		cl->xact_start = 0;
 	}
 }

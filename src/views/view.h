@@ -80,6 +80,12 @@ struct view {
 /* One row: one argument per column, typed by the column letters above. */
 void view_row(struct view_sink *sink, ...);
 
+/* A finding just recorded (pooler/findings.h's FD_EV_*: an np_finding, an
+ * sl_entry or an hz_entry): its view (nplusone, slow, hazards), and its one
+ * row in it, for the finding's log event (surfaces/log_events.c). */
+const struct view *view_of_finding(int event);
+void view_finding_row(struct sift *s, struct view_sink *sink, int event, const void *obj);
+
 /* The registered views, in documentation order; NULL-terminated. */
 extern const struct view *const view_all[];
 

@@ -195,9 +195,82 @@ static void test_history(void)
 	hs_free(&h);
 }
 
+static unsigned plain_index(uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < LB_N - 1 && us > lb_bounds_us[i])
+		i++;
+	return i;
+}
+
+/* The fixed buckets: le is inclusive, +Inf takes the rest. */
+static void test_lbuckets(void)
+{
+	struct lbuckets b = { { 0 }, 0 };
+
+	lb_add(&b, 0);
+	lb_add(&b, 25);
+	lb_add(&b, 26);
+	lb_add(&b, 30000000);
+	lb_add(&b, 30000001);
+	lb_add(&b, UINT64_MAX / 4);
+	ok(b.n[0] == 2 && b.n[1] == 1, "0 and 25 us in le=25us, 26 us in le=50us");
+	ok(b.n[LB_N - 2] == 1 && b.n[LB_N - 1] == 2, "30 s in le=30s, above it +Inf");
+	ok(lb_count(&b) == 6 && b.sum_us == 0 + 25 + 26 + 30000000 + 30000001 + UINT64_MAX / 4, "count and sum");
+	for (int i = 1; i < LB_N - 1; i++)
+		if (!tap_ok(lb_bounds_us[i] > lb_bounds_us[i - 1], "bounds ascend at %d", i))
+			break;
+	/* the table-started search equals a plain one: every value up to 2^20,
+	 * and around every power of two and every bound */
+	int bad = 0;
+	for (uint64_t v = 0; v < (1u << 20); v++)
+		bad += lb_index(v) != plain_index(v);
+	for (int k = 0; k < 64; k++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index((1ull << k) + (uint64_t)d) != plain_index((1ull << k) + (uint64_t)d);
+	for (int i = 0; i < LB_N - 1; i++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index(lb_bounds_us[i] + (uint64_t)d) != plain_index(lb_bounds_us[i] + (uint64_t)d);
+	ok(bad == 0, "lb_index equals a plain search (%d differ)", bad);
+}
+
+/* /metrics' top set: entries exported while there is room, the rest
+ * counted in `other` as recorded, so no exported counter ever drops. */
+static void test_export_and_other(void)
+{
+	struct qstats qs;
+	struct qentry *a, *b, *c, **list;
+	size_t n;
+
+	ok(qstats_init(&qs, 10), "init 10");
+	qs.export_max = 2;
+	a = qstats_add(&qs, 1, &db1, &user1, "a", 1, false, 0);
+	b = qstats_add(&qs, 2, &db1, &user1, "b", 1, false, 0);
+	c = qstats_add(&qs, 3, &db1, &user1, "c", 1, false, 0);
+	ok(a->exported && b->exported && !c->exported && qs.nexported == 2, "the first two are exported, the third not");
+	qstats_record(&qs, a, 100, 0, NULL, 0, "", 0);
+	qstats_record(&qs, b, 100, 0, NULL, 0, "", 0);
+	for (int i = 0; i < 5; i++)
+		qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
+	ok(lb_count(&qs.other) == 5 && qs.other.sum_us == 5000 && lb_count(&c->lb) == 5, "c counts in other and in itself");
+	n = qstats_sorted(&qs, &list);
+	qstats_export_top(&qs, 2, list, n);
+	free(list);
+	ok(c->exported && a->exported != b->exported && qs.nexported == 2, "the heaviest two are exported after a ranking");
+	qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
+	qstats_record(&qs, a->exported ? b : a, 100, 0, NULL, 0, "", 0);
+	ok(lb_count(&qs.other) == 6 && lb_count(&c->lb) == 6, "other keeps what it counted and goes on with the demoted one");
+	qstats_reset(&qs);
+	ok(lb_count(&qs.other) == 0 && qs.nexported == 0, "RESET QUERIES empties other");
+	qstats_free(&qs);
+}
+
 int main(void)
 {
 	tap_begin();
+	test_lbuckets();
+	test_export_and_other();
 	test_basic();
 	test_errors_and_apps();
 	test_eviction();
