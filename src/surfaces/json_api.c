@@ -1,5 +1,5 @@
 /*
- * json_api: see json_api.h. A view's rows are copied (vrows) with the
+ * json_api: see json_api.h. A view's rows are copied (views/snapshot.h) with the
  * where= conditions applied as they arrive; without order= only the first
  * `limit` are kept, with it every matching row is kept (within
  * JSON_API_MAX_BYTES), sorted, and cut.
@@ -15,7 +15,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "surfaces/vrows.h"
+#include "views/snapshot.h"
 #include "views/view.h"
 
 #define MAX_CONDS 8
@@ -136,7 +136,7 @@ static int list_views(struct strbuf *out)
  * epoch, booleans 0/1; NaN for NULL and text. */
 static double cmp_num(const struct view_val *x, char type)
 {
-	double d = vrows_num(x, type);
+	double d = view_val_num(x, type);
 
 	return type == 'T' ? d / 1e6 : d;
 }
@@ -272,15 +272,15 @@ static bool parse_params(struct query *q, const struct http_param *p, int np, ch
 
 struct sort_arg {
 	const struct query *q;
-	const struct vrows *r;
+	const struct view_snap *r;
 };
 
 static int by_order(const void *a, const void *b, void *arg)
 {
 	const struct query *q = ((const struct sort_arg *)arg)->q;
-	const struct vrows *rows = ((const struct sort_arg *)arg)->r;
-	const struct view_val *x = &vrows_row(rows, *(const uint32_t *)a)[q->order];
-	const struct view_val *y = &vrows_row(rows, *(const uint32_t *)b)[q->order];
+	const struct view_snap *rows = ((const struct sort_arg *)arg)->r;
+	const struct view_val *x = &view_snap_row(rows, *(const uint32_t *)a)[q->order];
+	const struct view_val *y = &view_snap_row(rows, *(const uint32_t *)b)[q->order];
 	char type = q->v->cols[q->order].type;
 	int r;
 
@@ -289,7 +289,7 @@ static int by_order(const void *a, const void *b, void *arg)
 	if (type == 's')
 		r = strcmp(x->u.s, y->u.s);
 	else {
-		double dx = vrows_num(x, type), dy = vrows_num(y, type);
+		double dx = view_val_num(x, type), dy = view_val_num(y, type);
 		r = dx < dy ? -1 : dx > dy;
 	}
 	if (!r) /* stable: the view's own order */
@@ -297,7 +297,7 @@ static int by_order(const void *a, const void *b, void *arg)
 	return q->desc ? -r : r;
 }
 
-static void put_rows(struct strbuf *out, const struct query *q, const struct vrows *r)
+static void put_rows(struct strbuf *out, const struct query *q, const struct view_snap *r)
 {
 	uint32_t n = r->nrows < q->limit ? r->nrows : q->limit, *idx = NULL;
 
@@ -311,7 +311,7 @@ static void put_rows(struct strbuf *out, const struct query *q, const struct vro
 	sb_json_str(out, q->v->name);
 	sb_printf(out, ",\"total\":%llu,\"rows\":[", (unsigned long long)q->matched);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct view_val *row = vrows_row(r, idx ? idx[i] : i);
+		const struct view_val *row = view_snap_row(r, idx ? idx[i] : i);
 		sb_puts(out, i ? ",{" : "{");
 		for (int c = 0; c < q->v->ncols; c++) {
 			if (c)
@@ -331,7 +331,7 @@ static void put_rows(struct strbuf *out, const struct query *q, const struct vro
 int json_api(struct sift *s, const char *rest, const struct http_param *params, int nparams, struct strbuf *out)
 {
 	struct query q = { .order = -1, .limit = JSON_API_DEFAULT_LIMIT };
-	struct vrows r = { .keep = keep_cb, .keep_arg = &q };
+	struct view_snap r = { .keep = keep_cb, .keep_arg = &q };
 	char err[256];
 	int code = 200;
 
@@ -343,10 +343,10 @@ int json_api(struct sift *s, const char *rest, const struct http_param *params, 
 	}
 	if (!parse_params(&q, params, nparams, err, sizeof(err)))
 		return json_api_error(out, 400, err);
-	if (!vrows_take(&r, s, q.v, JSON_API_MAX_BYTES))
+	if (!view_snap_of(&r, s, q.v, JSON_API_MAX_BYTES))
 		code = json_api_error(out, 413, "the rows to order do not fit in memory; narrow them with where=");
 	else
 		put_rows(out, &q, &r);
-	vrows_free(&r);
+	view_snap_free(&r);
 	return code;
 }

@@ -1,5 +1,5 @@
 /*
- * metrics: see metrics.h. Each view is copied once (vrows) and read for
+ * metrics: see metrics.h. Each view is copied once (views/snapshot.h) and read for
  * every family it feeds; a family's HELP is its column's declared meaning.
  */
 #include "surfaces/metrics.h"
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "surfaces/vrows.h"
+#include "views/snapshot.h"
 #include "pooler/sift.h"
 #include "views/view.h"
 
@@ -135,7 +135,7 @@ static double num_of(const struct view *v, const struct view_val *row, const cha
 {
 	int c = view_col_index(v, col);
 
-	return c < 0 ? NAN : vrows_num(&row[c], v->cols[c].type);
+	return c < 0 ? NAN : view_val_num(&row[c], v->cols[c].type);
 }
 
 /* A column mapped to a family: value = col * scale (+ col2 * scale2). */
@@ -150,7 +150,7 @@ struct colmap {
 
 /* One family per map entry, one sample per row, labelled by the columns
  * named in labels (same names as label keys). */
-static void table(struct mctx *m, const struct vrows *r, const char *const *labels, int nlabels,
+static void table(struct mctx *m, const struct view_snap *r, const char *const *labels, int nlabels,
 		  const struct colmap *map, int nmap)
 {
 	const struct view *v = r->sink.view;
@@ -164,10 +164,10 @@ static void table(struct mctx *m, const struct vrows *r, const char *const *labe
 		int c = view_col_index(v, map[f].col), c2 = map[f].col2 ? view_col_index(v, map[f].col2) : -1;
 		family(m, map[f].metric, map[f].type, map[f].help ? map[f].help : col_doc(v, map[f].col));
 		for (uint32_t i = 0; c >= 0 && i < r->nrows; i++) {
-			const struct view_val *row = vrows_row(r, i);
-			double x = vrows_num(&row[c], v->cols[c].type) * map[f].scale;
+			const struct view_val *row = view_snap_row(r, i);
+			double x = view_val_num(&row[c], v->cols[c].type) * map[f].scale;
 			if (c2 >= 0)
-				x += vrows_num(&row[c2], v->cols[c2].type) * map[f].scale2;
+				x += view_val_num(&row[c2], v->cols[c2].type) * map[f].scale2;
 			if (isnan(x))
 				continue;
 			for (int k = 0; k < nlabels; k++)
@@ -177,12 +177,12 @@ static void table(struct mctx *m, const struct vrows *r, const char *const *labe
 	}
 }
 
-static bool take(struct vrows *r, struct sift *s, const char *view)
+static bool take(struct view_snap *r, struct sift *s, const char *view)
 {
 	const struct view *v = view_find(view);
 
 	memset(r, 0, sizeof(*r));
-	return v && vrows_take(r, s, v, 0);
+	return v && view_snap_of(r, s, v, 0);
 }
 
 /* ---- PgBouncer's numbers, under pgbouncer_exporter's names ---- */
@@ -237,14 +237,14 @@ static const char *const lists_names[][2] = {
 	{ "dns_zones", "cached_dns_zones" }, { "dns_queries", "in_flight_dns_queries" },
 };
 
-static void lists_config(struct mctx *m, const struct vrows *lists, const struct vrows *config)
+static void lists_config(struct mctx *m, const struct view_snap *lists, const struct view_snap *config)
 {
 	static const char *const conf[][2] = { { "max_client_conn", "config_max_client_connections" },
 						{ "max_user_connections", "config_max_user_connections" } };
 
 	for (size_t k = 0; k < sizeof(lists_names) / sizeof(lists_names[0]); k++)
 		for (uint32_t i = 0; i < lists->nrows; i++) {
-			const struct view_val *row = vrows_row(lists, i);
+			const struct view_val *row = view_snap_row(lists, i);
 			if (strcmp(row[0].u.s, lists_names[k][0]))
 				continue;
 			family(m, lists_names[k][1], M_GAUGE, "Items in this list of SHOW LISTS.");
@@ -252,7 +252,7 @@ static void lists_config(struct mctx *m, const struct vrows *lists, const struct
 		}
 	for (size_t k = 0; k < 2; k++)
 		for (uint32_t i = 0; i < config->nrows; i++) {
-			const struct view_val *row = vrows_row(config, i);
+			const struct view_val *row = view_snap_row(config, i);
 			if (strcmp(row[0].u.s, conf[k][0]))
 				continue;
 			family(m, conf[k][1], M_GAUGE, "The setting of this name in SHOW CONFIG.");
@@ -261,8 +261,8 @@ static void lists_config(struct mctx *m, const struct vrows *lists, const struct
 }
 
 /* Everything pgbouncer_exporter exports, under m->prefix. */
-static void compat(struct mctx *m, const struct vrows *pools, const struct vrows *stats, const struct vrows *dbs,
-		   const struct vrows *lists, const struct vrows *config)
+static void compat(struct mctx *m, const struct view_snap *pools, const struct view_snap *stats, const struct view_snap *dbs,
+		   const struct view_snap *lists, const struct view_snap *config)
 {
 	static const char *const pool_labels[] = { "database", "user" }, *const db_labels[] = { "database" };
 	static const char *const dbs_labels[] = { "name", "host", "port", "database", "force_user", "pool_mode" };
@@ -300,7 +300,7 @@ static const char *le_text(const struct view_val *x, char *buf, size_t n)
 /* Rows of one histogram series are consecutive, ending with the +Inf
  * bucket; nl labels come first, le last. hist: the `histogram` column's
  * value to keep (pool_histogram), or NULL. */
-static void histogram(struct mctx *m, const struct vrows *r, const char *const *labels, int nl, const char *hist)
+static void histogram(struct mctx *m, const struct view_snap *r, const char *const *labels, int nl, const char *hist)
 {
 	const struct view *v = r->sink.view;
 	int le = view_col_index(v, "le_ms"), cnt = view_col_index(v, "count"), sum = view_col_index(v, "sum_ms");
@@ -311,7 +311,7 @@ static void histogram(struct mctx *m, const struct vrows *r, const char *const *
 	for (int k = 0; k < nl; k++)
 		lc[k] = view_col_index(v, labels[k]);
 	for (uint32_t i = 0; i < r->nrows; i++) {
-		const struct view_val *row = vrows_row(r, i);
+		const struct view_val *row = view_snap_row(r, i);
 		if (hist && (hc < 0 || strcmp(row[hc].u.s, hist)))
 			continue;
 		for (int k = 0; k < nl; k++)
@@ -363,24 +363,24 @@ static bool keep_exported(void *arg, const struct view *v, const struct view_val
 }
 
 /* pgsift_query_info{...} 1 for every shape the histogram shows. */
-static void query_info(struct mctx *m, const struct vrows *hist)
+static void query_info(struct mctx *m, const struct view_snap *hist)
 {
 	static const char *const labels[] = { "fingerprint", "database", "user", "kind", "query" };
 	struct keyset ks = { calloc(hist->nrows / LB_N + 1, sizeof(uint64_t)), 0 };
-	struct vrows q = { .keep = keep_exported, .keep_arg = &ks };
+	struct view_snap q = { .keep = keep_exported, .keep_arg = &ks };
 	char cut[INFO_QUERY_MAX + 1];
 	struct lbl l[5];
 
 	for (uint32_t i = 0; ks.h && i < hist->nrows; i += LB_N) {
-		const struct view_val *row = vrows_row(hist, i);
+		const struct view_val *row = view_snap_row(hist, i);
 		if (row[1].kind == VK_TEXT) /* not `other` */
 			ks.h[ks.n++] = key_hash(row[0].u.s, row[1].u.s, row[2].u.s);
 	}
 	qsort(ks.h, ks.n, sizeof(uint64_t), cmp_u64);
 	family(m, "query", M_INFO, "One series per statement shape shown on its own: its normalized text, cut to 120 bytes.");
-	if (ks.h && vrows_take(&q, m->s, view_find("queries"), 0))
+	if (ks.h && view_snap_of(&q, m->s, view_find("queries"), 0))
 		for (uint32_t i = 0; i < q.nrows; i++) {
-			const struct view_val *row = vrows_row(&q, i);
+			const struct view_val *row = view_snap_row(&q, i);
 			size_t n = strlen(row[view_col_index(q.sink.view, "query")].u.s);
 			const char *text = row[view_col_index(q.sink.view, "query")].u.s;
 			if (n > INFO_QUERY_MAX) {
@@ -395,14 +395,14 @@ static void query_info(struct mctx *m, const struct vrows *hist)
 			l[4] = (struct lbl){ "query", cut };
 			sample(m, NULL, l, 5, 1);
 		}
-	vrows_free(&q);
+	view_snap_free(&q);
 	free(ks.h);
 }
 
 static void queries(struct mctx *m)
 {
 	static const char *const labels[] = { "fingerprint", "database", "user" };
-	struct vrows h;
+	struct view_snap h;
 
 	if (take(&h, m->s, "query_histogram")) {
 		family(m, "query_duration_seconds", M_HISTOGRAM,
@@ -410,13 +410,13 @@ static void queries(struct mctx *m)
 		histogram(m, &h, labels, 3, NULL);
 		query_info(m, &h);
 	}
-	vrows_free(&h);
+	view_snap_free(&h);
 }
 
 static void pools(struct mctx *m)
 {
 	static const char *const labels[] = { "database", "user" };
-	struct vrows h;
+	struct view_snap h;
 
 	if (take(&h, m->s, "pool_histogram")) {
 		family(m, "pool_client_wait_seconds", M_HISTOGRAM,
@@ -426,7 +426,7 @@ static void pools(struct mctx *m)
 		       "Transaction time on a server, from its first statement to the idle ReadyForQuery.");
 		histogram(m, &h, labels, 2, "transaction");
 	}
-	vrows_free(&h);
+	view_snap_free(&h);
 }
 
 /* ---- findings, advisor, analyzer, prepared statements, process ---- */
@@ -443,7 +443,7 @@ static void nplusone(struct mctx *m)
 		{ "first_seen", "nplusone_first_seen_timestamp_seconds", M_GAUGE, 1e-6, NULL, 0,
 		  "When the pattern was first seen, seconds since the epoch." },
 	};
-	struct vrows r;
+	struct view_snap r;
 
 	if (take(&r, m->s, "nplusone")) {
 		/* the worst metrics_top_fingerprints patterns (the view's order) */
@@ -451,7 +451,7 @@ static void nplusone(struct mctx *m)
 			r.nrows = (uint32_t)m->s->cfg.metrics_top_fingerprints;
 		table(m, &r, labels, 5, map, 4);
 	}
-	vrows_free(&r);
+	view_snap_free(&r);
 }
 
 static int cmp_kind_db(const void *a, const void *b)
@@ -465,17 +465,17 @@ static int cmp_kind_db(const void *a, const void *b)
 /* pgsift_hazards_total{kind, database}: the hazards view summed. */
 static void hazards(struct mctx *m)
 {
-	struct vrows r;
+	struct view_snap r;
 	const struct view_val **v;
 	int cnt;
 
 	if (!take(&r, m->s, "hazards") || !(v = calloc(r.nrows + 1, sizeof(*v)))) {
-		vrows_free(&r);
+		view_snap_free(&r);
 		return;
 	}
 	cnt = view_col_index(r.sink.view, "count");
 	for (uint32_t i = 0; i < r.nrows; i++)
-		v[i] = vrows_row(&r, i); /* kind, database first */
+		v[i] = view_snap_row(&r, i); /* kind, database first */
 	qsort(v, r.nrows, sizeof(*v), cmp_kind_db);
 	family(m, "hazards", M_COUNTER, "Statements that break under transaction pooling, by kind (SHOW HAZARDS, summed).");
 	for (uint32_t i = 0; i < r.nrows;) {
@@ -488,7 +488,7 @@ static void hazards(struct mctx *m)
 		i = j;
 	}
 	free(v);
-	vrows_free(&r);
+	view_snap_free(&r);
 }
 
 static void advice(struct mctx *m)
@@ -503,14 +503,14 @@ static void advice(struct mctx *m)
 		  NULL, 0, "Wait p99 the model predicts at the current size, seconds (absent when the load is at or above it)." },
 		{ "utilization", "pool_utilization", M_GAUGE, 1, NULL, 0, NULL },
 	};
-	struct vrows r;
+	struct view_snap r;
 
 	if (take(&r, m->s, "pool_advice"))
 		table(m, &r, labels, 2, map, 5);
-	vrows_free(&r);
+	view_snap_free(&r);
 }
 
-static void analyzer(struct mctx *m, const struct vrows *stats)
+static void analyzer(struct mctx *m, const struct view_snap *stats)
 {
 	static const char *const db_labels[] = { "database" };
 	static const struct colmap map[] = {
@@ -526,18 +526,18 @@ static void analyzer(struct mctx *m, const struct vrows *stats)
 		  "Server Parse messages pgsift sent for shared prepared statements: a use whose server lacked it." },
 		{ "bind_count", "prepared_cache_hits", M_COUNTER, 1, "client_parse_count", 1, NULL },
 	};
-	struct vrows r;
+	struct view_snap r;
 
 	if (take(&r, m->s, "analyzer"))
 		table(m, &r, NULL, 0, map, 6);
-	vrows_free(&r);
+	view_snap_free(&r);
 	table(m, stats, db_labels, 1, cache, 1);
 	/* hits: uses (client Parse, Bind) of a shared statement its server had;
 	 * every miss (a server Parse) comes with one use, so this only grows */
 	family(m, cache[1].metric, M_COUNTER,
 	       "Uses of a shared prepared statement (client Parse or Bind) that its server already had prepared.");
 	for (uint32_t i = 0; i < stats->nrows; i++) {
-		const struct view_val *row = vrows_row(stats, i);
+		const struct view_val *row = view_snap_row(stats, i);
 		const struct view *v = stats->sink.view;
 		double uses = num_of(v, row, "bind_count") + num_of(v, row, "client_parse_count");
 		double miss = num_of(v, row, "server_parse_count");
@@ -555,21 +555,21 @@ static void process(struct mctx *m)
 		{ "open_fds", "process_open_fds", M_GAUGE, 1, NULL, 0, NULL },
 		{ "start_time", "process_start_time_seconds", M_GAUGE, 1e-6, NULL, 0, "Start time of the process, seconds since the epoch." },
 	};
-	struct vrows r;
+	struct view_snap r;
 
 	m->prefix = "";
 	if (take(&r, m->s, "process")) {
 		table(m, &r, NULL, 0, map, 5);
-		if (r.nrows && num_of(r.sink.view, vrows_row(&r, 0), "max_fds") >= 0)
+		if (r.nrows && num_of(r.sink.view, view_snap_row(&r, 0), "max_fds") >= 0)
 			table(m, &r, NULL, 0, &(struct colmap){ "max_fds", "process_max_fds", M_GAUGE, 1, NULL, 0, NULL }, 1);
 	}
-	vrows_free(&r);
+	view_snap_free(&r);
 }
 
 unsigned metrics_render(struct sift *s, struct strbuf *out, bool openmetrics)
 {
 	struct mctx m = { s, out, openmetrics, "pgsift_", "", M_GAUGE, 0 };
-	struct vrows pl, st, db, li, co;
+	struct view_snap pl, st, db, li, co;
 	bool ok = take(&pl, s, "pools") & take(&st, s, "stats_totals") & take(&db, s, "databases") &
 		  take(&li, s, "lists") & take(&co, s, "config");
 
@@ -589,11 +589,11 @@ unsigned metrics_render(struct sift *s, struct strbuf *out, bool openmetrics)
 		process(&m);
 	} else
 		out->failed = true;
-	vrows_free(&pl);
-	vrows_free(&st);
-	vrows_free(&db);
-	vrows_free(&li);
-	vrows_free(&co);
+	view_snap_free(&pl);
+	view_snap_free(&st);
+	view_snap_free(&db);
+	view_snap_free(&li);
+	view_snap_free(&co);
 	if (openmetrics)
 		sb_puts(out, "# EOF\n");
 	return m.samples;

@@ -95,6 +95,9 @@ const struct view *view_find(const char *name);
 /* Index of column name in v, or -1. */
 int view_col_index(const struct view *v, const char *name);
 
+/* A value as a number (ints, and 'N' as unsigned); NULL and text are NaN. */
+double view_val_num(const struct view_val *x, char type);
+
 /* "YYYY-MM-DD HH:MM:SS UTC" of a wall-clock time in microseconds. */
 void view_fmt_time(int64_t wall_usec, char *out, size_t outlen);
 
