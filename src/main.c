@@ -41,44 +41,6 @@
 #define FREE_IOBUFS 1024	/* idle buffers kept for reuse */
 #define KEEP_IOBUFS 64		/* ... however long it has been quiet */
 
-int64_t sift_now(struct sift *s)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	return s->now;
-}
-
-int64_t sift_wall_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sift *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->reap_scheduled = false;
-	while (!list_empty(&s->free_clients))
-		client_free(list_entry(s->free_clients.next, struct client, node));
-	while (!list_empty(&s->free_servers))
-		server_free(list_entry(s->free_servers.next, struct server, node));
-}
-
-void sift_schedule_reap(struct sift *s)
-{
-	if (!s->reap_scheduled && s->ev_reap) {
-		s->reap_scheduled = true;
-		event_active(s->ev_reap, 0, 0);
-	}
-}
-
 static uint32_t iobuf_size(const struct config *cfg)
 {
 	return cfg->pkt_buf < MIN_IOBUF ? MIN_IOBUF : (uint32_t)cfg->pkt_buf;
@@ -470,7 +432,7 @@ static bool setup_events(struct sift *s)
 		if (!(s->ev_sig[i] = evsignal_new(s->base, sigs[i], signal_cb, s)) || event_add(s->ev_sig[i], NULL) != 0)
 			return false;
 	s->ev_janitor = event_new(s->base, -1, EV_PERSIST, janitor_cb, s);
-	s->ev_reap = event_new(s->base, -1, 0, reap_cb, s);
+	s->ev_reap = event_new(s->base, -1, 0, sift_reap_cb, s);
 	return s->ev_janitor && s->ev_reap && event_add(s->ev_janitor, &tv) == 0;
 }
 
@@ -515,7 +477,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	}
 	while (!list_empty(&s->orphan_cancels))
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
-	reap_cb(-1, 0, s);
+	sift_reap_cb(-1, 0, s);
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);

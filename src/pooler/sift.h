@@ -336,6 +336,8 @@ int64_t sift_now(struct sift *s);
 int64_t sift_wall_usec(void);
 /* Makes the free lists be emptied after the current callbacks. */
 void sift_schedule_reap(struct sift *s);
+/* The callback of s->ev_reap (arg: s): frees what the free lists hold. */
+void sift_reap_cb(evutil_socket_t fd, short what, void *arg);
 /* Re-reads the config file and auth_file (SIGHUP, RELOAD). false when the
  * new file is refused; the running config stays. */
 bool sift_reload(struct sift *s);
