@@ -520,6 +520,11 @@ static void analyzer(struct mctx *m, const struct view_snap *stats)
 		{ "evictions", "analyzer_evictions", M_COUNTER, 1, NULL, 0, NULL },
 		{ "statements", "analyzer_statements", M_COUNTER, 1, NULL, 0, NULL },
 		{ "slow_statements", "slow_statements", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_made", "spans_made", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_exported", "spans_exported", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_dropped", "spans_dropped", M_COUNTER, 1, NULL, 0, NULL },
+		{ "span_export_errors", "span_export_errors", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_queued", "spans_queued", M_GAUGE, 1, NULL, 0, NULL },
 	};
 	static const struct colmap cache[] = {
 		{ "server_parse_count", "prepared_cache_misses", M_COUNTER, 1, NULL, 0,
@@ -529,7 +534,7 @@ static void analyzer(struct mctx *m, const struct view_snap *stats)
 	struct view_snap r;
 
 	if (take(&r, m->s, "analyzer"))
-		table(m, &r, NULL, 0, map, 6);
+		table(m, &r, NULL, 0, map, 11);
 	view_snap_free(&r);
 	table(m, stats, db_labels, 1, cache, 1);
 	/* hits: uses (client Parse, Bind) of a shared statement its server had;
