@@ -241,8 +241,10 @@ static void fill(struct sift *s, struct tracer *t, struct client *cl, struct ser
 	if (st->sqlstate)
 		memcpy(sp->sqlstate, st->sqlstate, 5);
 	copy_name(sp->db, db->conf.dbname ? db->conf.dbname : db->name);
+	copy_name(sp->dbname, db->name);
 	copy_name(sp->user, cl->user ? cl->user->name : "");
-	copy_name(sp->pool, sv->pool ? sv->pool->db->name : db->name);
+	if (sv->pool) /* as SHOW POOLS names it: database and user */
+		snprintf(sp->pool, sizeof(sp->pool), "%s/%s", sv->pool->db->name, sv->pool->user->name);
 	copy_name(sp->server, db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "localhost");
 	sp->server_port = db->conf.port;
 	sp->slow = is_slow(s, sp);
@@ -319,7 +321,7 @@ void tr_nplusone(struct sift *s, struct client *cl, const struct np_hit *hit)
 	sp->np_fp = hit->fp;
 	sp->np_rep_us = hit->rep_us;
 	sp->np_wall_us = hit->wall_us;
-	sp->np_time = s->wall_offset + s->now;
+	sp->np_time = sp->end; /* found later (the loop ended), but it is this statement's */
 }
 
 void tr_janitor(struct sift *s)

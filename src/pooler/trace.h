@@ -64,7 +64,9 @@ struct tr_span {
 	uint32_t backend_pid;
 	int server_port;
 	char sqlstate[6];		/* "" when it succeeded */
-	char db[TR_NAME_LEN], user[TR_NAME_LEN], pool[TR_NAME_LEN], server[TR_NAME_LEN];
+	char db[TR_NAME_LEN];		/* PostgreSQL's database name (db.namespace) */
+	char dbname[TR_NAME_LEN];	/* pgsift's [databases] entry */
+	char user[TR_NAME_LEN], pool[2 * TR_NAME_LEN], server[TR_NAME_LEN];
 	/* the N+1 finding, when has_np */
 	uint8_t np_kind;
 	uint32_t np_count;

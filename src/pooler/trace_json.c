@@ -107,7 +107,7 @@ static void operation(const char *text, char *out, size_t cap)
 static void plan_summary(struct sift *s, struct strbuf *b, bool *first, const struct tr_span *sp)
 {
 	struct findings *fd = s->an.fd;
-	struct sl_plan *p = fd ? sl_plan_find(&fd->sl, sp->fp, sp->pool, sp->user) : NULL;
+	struct sl_plan *p = fd ? sl_plan_find(&fd->sl, sp->fp, sp->dbname, sp->user) : NULL;
 	size_t n;
 
 	if (!p || p->status != SL_PLAN_OK || !p->plan)

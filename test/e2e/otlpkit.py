@@ -8,7 +8,9 @@ retry_after is set). spans() flattens what came in: one dict per span with
 its resource's service.name, ids, name, attributes as a plain dict, events
 and links."""
 
+import gzip
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,12 +49,26 @@ class Receiver:
         rx = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *a):
                 pass
 
+            def body(self):
+                if self.headers.get("Transfer-Encoding", "").lower() != "chunked":
+                    return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                out = b""
+                while True:  # the OpenTelemetry JS exporter sends chunks
+                    n = int(self.rfile.readline().split(b";")[0], 16)
+                    out += self.rfile.read(n)
+                    self.rfile.readline()
+                    if n == 0:
+                        return out
+
             def do_POST(self):
-                n = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(n)
+                body = self.body()
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
                 with rx.lock:
                     rx.requests += 1
                     rx.content_types.add(self.headers.get("Content-Type", ""))
@@ -67,6 +83,9 @@ class Receiver:
                     return
                 with rx.lock:
                     rx.bodies.append(json.loads(body))
+                    if os.environ.get("OTLP_DUMP"):  # to look at what came (doc/tracing.md's example)
+                        with open(os.environ["OTLP_DUMP"], "ab") as f:
+                            f.write(body + b"\n")
                 out = b"{}"
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -84,6 +84,7 @@ def test_psycopg_sqlcommenter_comment(pooler, receiver, where):
     ok = by_parent[tps[0].split("-")[2]]
     assert ok["attrs"]["db.operation.name"] == "SELECT"
     assert ok["name"] == "SELECT siftdb"
+    assert ok["attrs"]["pgsift.pool"] == "siftdb/sift_scram"
     assert ok["attrs"]["db.response.returned_rows"] == 1
     assert "db.response.status_code" not in ok["attrs"]
     err = by_parent[tp_err.split("-")[2]]
@@ -145,3 +146,174 @@ def test_untraced_ratio(pooler, receiver):
     spans = receiver.wait_spans("pgsift")
     assert len(spans) == 1 and "parentSpanId" not in spans[0]
     assert re.fullmatch(r"[0-9a-f]{32}", spans[0]["traceId"])
+
+
+# ---------------------------------------------------------------- Node.js + OpenTelemetry SDK
+
+@pytest.fixture(scope="module")
+def node_otel():
+    if not (NODE_DIR / "node_modules" / "@opentelemetry" / "instrumentation-pg").is_dir():
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, "npm ci failed:\n" + r.stdout + r.stderr
+    return NODE_DIR
+
+
+HOLD = 1.0
+
+
+@pytest.mark.timeout(240)
+def test_node_opentelemetry_request(pooler, receiver, node_otel):
+    # pool size 1: the request waits while another client holds the server
+    p = traced_pooler(pooler, receiver, default_pool_size=1, nplusone_think_time_ms=500)
+    holder = p.connect(autocommit=False)
+    app = subprocess.Popen(["node", "traced.js", p.host, str(p.port), USER, PASSWORDS[USER], "siftdb",
+                            receiver.url], cwd=node_otel, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        assert app.stdout.readline().strip() == "connected", app.stderr.read()
+        holder.execute("select 1 as holding_the_server")  # a transaction: the server is the holder's
+        app.stdin.write("go\n")
+        app.stdin.flush()
+        time.sleep(HOLD)
+        release = time.time()
+        holder.commit()
+        out, err = app.communicate(timeout=120)
+    finally:
+        if app.poll() is None:
+            app.kill()
+    assert app.returncode == 0, out + err
+    trace_id = re.search(r"trace ([0-9a-f]{32})", out).group(1)
+
+    app_spans = receiver.wait_spans("otel-app", lambda s: len([x for x in s if x["name"].startswith("pg.query")]) >= 22)
+    queries = {sp["spanId"]: sp for sp in app_spans if sp["name"].startswith("pg.query")}
+    spans = receiver.wait_spans("pgsift", lambda s: len(s) >= 22)
+    assert len(spans) == 22, [sp["attrs"].get("db.query.text") for sp in spans]
+    parents = set()
+    for sp in spans:
+        # the application's trace, child of its pg.query span for the same statement
+        assert sp["traceId"] == trace_id
+        q = queries[sp["parentSpanId"]]
+        app_text = q["attrs"].get("db.query.text") or q["attrs"].get("db.statement")
+        mine = sp["attrs"]["db.query.text"]
+        for word in ("generate_series", "order_line", "pg_sleep"):
+            assert (word in app_text) == (word in mine), (app_text, mine)
+        parents.add(sp["parentSpanId"])
+        # no literal: the normalized text
+        assert "20" not in mine and "0.3" not in mine, mine
+        assert "traceparent" not in mine
+        assert sp["kind"] == 3
+        assert int(q["startTimeUnixNano"]) <= int(sp["endTimeUnixNano"]) <= int(q["endTimeUnixNano"]) + 50_000_000
+    assert len(parents) == 22
+    # the first statement waited for the holder's server at least as long as
+    # the hold went on after the request started
+    first = min(spans, key=lambda sp: int(sp["startTimeUnixNano"]))
+    assert "generate_series" in first["attrs"]["db.query.text"]
+    app_start = int(queries[first["parentSpanId"]]["startTimeUnixNano"]) / 1e9
+    wait = first["attrs"]["pgsift.pool.wait"]
+    assert wait >= release - app_start - 0.05 and wait >= HOLD / 2, (wait, release - app_start)
+    assert any(e["name"] == "pgsift.pool.wait" for e in first["events"])
+    others = [sp for sp in spans if sp is not first]
+    assert all(sp["attrs"]["pgsift.pool.wait"] < HOLD / 2 for sp in others)
+    # the N+1 loop: its last statement carries the finding
+    np = [(sp, e) for sp in spans for e in sp["events"] if e["name"] == "N+1"]
+    assert len(np) == 1, np
+    sp, e = np[0]
+    assert "order_line" in sp["attrs"]["db.query.text"]
+    assert e["attrs"]["pgsift.nplusone.count"] == 20
+    assert "order_line" in e["attrs"]["pgsift.nplusone.statement"]
+    assert e["attrs"]["pgsift.nplusone.fingerprint"] == sp["attrs"]["pgsift.fingerprint"]
+    assert e["attrs"]["pgsift.nplusone.time"] > 0 and e["attrs"]["pgsift.nplusone.suggestion"]
+    loop = sorted((sp for sp in spans if "order_line" in sp["attrs"]["db.query.text"]),
+                  key=lambda sp: int(sp["startTimeUnixNano"]))
+    assert sp is loop[-1]
+    sleep = [sp for sp in spans if "pg_sleep" in sp["attrs"]["db.query.text"]][0]
+    assert int(sleep["endTimeUnixNano"]) - int(sleep["startTimeUnixNano"]) >= 300_000_000
+
+
+# ---------------------------------------------------------------- collector down, slow, back
+
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@pytest.mark.timeout(300)
+def test_collector_down_then_slow_then_back(pooler, pgbench_tables, tmp_path):
+    from harness import PGBENCH
+    rx = Receiver(mode="slow", delay=5.0)  # not started yet: the collector is down
+    p = pooler(otlp_endpoint=rx.url, otlp_flush_interval="100ms", otlp_queue_spans=1000, otlp_batch_spans=200,
+               trace_untraced_ratio=1, default_pool_size=4)
+
+    def bench(name):
+        prefix = tmp_path / name
+        r = subprocess.run([PGBENCH, "-n", "-S", "-c", "4", "-j", "2", "-T", "4", "-l", "--log-prefix", str(prefix),
+                            "-h", p.host, "-p", str(p.port), "-U", USER, "siftdb"],
+                           env=client_env(), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        lat = sorted(int(line.split()[2]) / 1000.0 for f in tmp_path.glob(name + ".*")
+                     for line in f.read_text().splitlines())
+        return lat[int(len(lat) * 0.99)], len(lat)
+
+    try:
+        p.admin("SET trace_sample = off")
+        p99_off, n_off = bench("off")
+        p.admin("SET trace_sample = parent")
+        rss0 = rss_kb(p.pid)
+        p99_down, n_down = bench("down")
+        row = analyzer_row(p)
+        assert int(row["spans_made"]) >= n_down
+        assert int(row["spans_dropped"]) > 0 and int(row["span_export_errors"]) > 0
+        assert int(row["spans_exported"]) == 0 and int(row["spans_queued"]) <= 1000
+        rx.start()  # up, but answers after 5 s
+        p99_slow, n_slow = bench("slow")
+        rss1 = rss_kb(p.pid)
+        row = analyzer_row(p)
+        dropped_slow = int(row["spans_dropped"])
+        assert int(row["spans_queued"]) <= 1000
+        print(f"pgsift: pgbench -S p99 {p99_off:.2f} ms ({n_off} xacts) tracing off, {p99_down:.2f} ms ({n_down}) "
+              f"collector down, {p99_slow:.2f} ms ({n_slow}) collector slow; RSS {rss0} -> {rss1} kB; {row}")
+        # the relay never waits for the collector: no 5 s stalls, throughput of the same order
+        assert p99_down < p99_off * 3 + 20 and p99_slow < p99_off * 3 + 20, (p99_off, p99_down, p99_slow)
+        assert n_down > n_off / 3 and n_slow > n_off / 3, (n_off, n_down, n_slow)
+        # the queue is bounded: memory does not follow the spans made
+        assert rss1 - rss0 < 64 * 1024, (rss0, rss1)
+        rx.mode = "ok"  # back: export resumes, the queue drains
+        wait_for(lambda: int(analyzer_row(p)["spans_queued"]) == 0, timeout=60, what="the queue to drain")
+        c = p.connect()
+        c.execute("select 1 as after_the_outage")
+        wait_for(lambda: any(sp["attrs"].get("db.query.text", "").endswith("after_the_outage")
+                             for sp in rx.spans("pgsift")), timeout=60, what="export after the outage")
+        row = analyzer_row(p)
+        assert int(row["spans_exported"]) > 0 and int(row["spans_dropped"]) >= dropped_slow
+        m = p.admin_dicts("SHOW ANALYZER")[0]
+        assert int(m["spans_exported"]) > 0
+    finally:
+        rx.stop()
+
+
+def test_retry_after_is_honoured(pooler):
+    rx = Receiver(mode="fail", code=503, retry_after=2).start()
+    try:
+        p = pooler(otlp_endpoint=rx.url, otlp_flush_interval="100ms", trace_untraced_ratio=1)
+        c = p.connect()
+        c.execute("select 1 as retried")
+        wait_for(lambda: rx.requests >= 1, what="the first try")
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        assert rx.requests == 1  # not before Retry-After
+        rx.mode = "ok"
+        rx.wait_spans("pgsift")
+        assert time.monotonic() - t0 >= 0.9
+        assert int(analyzer_row(p)["span_export_errors"]) == 1
+        # a 400 is not retried: the batch is dropped and counted
+        rx.mode, rx.code, rx.retry_after = "fail", 400, None
+        before = rx.requests
+        c.execute("select 2 as refused")
+        wait_for(lambda: int(analyzer_row(p)["spans_dropped"]) >= 1, what="the drop")
+        time.sleep(1.0)
+        assert rx.requests == before + 1
+    finally:
+        rx.stop()
