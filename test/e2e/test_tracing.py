@@ -317,3 +317,45 @@ def test_retry_after_is_honoured(pooler):
         assert rx.requests == before + 1
     finally:
         rx.stop()
+
+
+def test_hazard_and_slow_plan_in_spans(pooler, receiver):
+    p = traced_pooler(pooler, receiver, slow_query_ms=100, slow_query_explain_interval=0)
+    c = p.connect()
+    c.execute(f"set work_mem = '64MB' {python_comment(traceparent())}".replace("%%", "%"))
+    hz = receiver.wait_spans("pgsift")[0]
+    assert hz["attrs"]["pgsift.hazard"] == "set"
+    # the first slow run has its plan captured; the next one's span carries it
+    c.execute(f"select pg_sleep(0.15) as napping {python_comment(traceparent())}".replace("%%", "%"))
+    wait_for(lambda: any(r["plan_status"] == "ok" for r in p.admin_dicts("SHOW SLOW")
+                         if "napping" in r["query"]), what="the plan")
+    c.execute(f"select pg_sleep(0.15) as napping {python_comment(traceparent())}".replace("%%", "%"))
+    spans = receiver.wait_spans("pgsift", lambda s: len(s) == 3)
+    slow = [sp for sp in spans if "napping" in sp["attrs"]["db.query.text"]]
+    assert all(sp["attrs"]["pgsift.slow"] for sp in slow)
+    assert "pgsift.plan" not in slow[0]["attrs"] or slow[0]["attrs"]["pgsift.plan"]
+    assert slow[1]["attrs"]["pgsift.plan"].startswith("Result"), slow[1]["attrs"]
+
+
+def test_nplusone_exported_when_parent_not_sampled(pooler, receiver):
+    p = traced_pooler(pooler, receiver, nplusone_think_time_ms=500)
+    c = p.connect()
+    trace_id = secrets.token_hex(16)
+
+    def tp():
+        return f"00-{trace_id}-{secrets.token_hex(8)}-00"
+
+    c.execute(f"select id from generate_series(1, 8) id {python_comment(tp())}".replace("%%", "%"))
+    for i in range(8):
+        c.execute(f"select %s::int as item {python_comment(tp())}", (i,))
+    c.execute(f"select 'done' as the_end {python_comment(tp())}".replace("%%", "%"))
+    spans = receiver.wait_spans("pgsift")
+    time.sleep(0.5)
+    spans = receiver.spans("pgsift")
+    # only the loop's last statement, as a root span linked to the app's span
+    assert len(spans) == 1, [sp["attrs"]["db.query.text"] for sp in spans]
+    sp = spans[0]
+    assert "item" in sp["attrs"]["db.query.text"] and "parentSpanId" not in sp
+    assert sp["links"][0]["traceId"] == trace_id
+    (e,) = [e for e in sp["events"] if e["name"] == "N+1"]
+    assert e["attrs"]["pgsift.nplusone.count"] == 8
