@@ -29,6 +29,8 @@ struct an_client {
 	struct fd_client fd;		/* N+1 unit of work, idle transaction, texts kept for EXPLAIN */
 	struct tr_ctx stmt_ctx, portal_ctx;	/* traceparents of the unnamed statement and portal */
 	uint16_t tr_held;		/* its span trace.c holds back, + 1 */
+	bool xact_traced;		/* xact_trace: its transaction's last sampled trace */
+	uint8_t xact_trace[16];
 };
 
 bool an_init(struct analyzer *an, uint32_t max_fingerprints)
@@ -687,15 +689,19 @@ static void trace_end(struct sift *s, struct client *cl, struct server *sv, cons
 {
 	struct tr_stmt st = {
 		.ctx = &p->ctx, .sent = p->sent, .wait_us = p->wait_us, .rows = rows, .fp = p->ref.fp,
+		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0,
 		.q_id = e ? e->id : 0, .q_slot = e ? e->slot : 0, .kind = p->ref.kind, .hazard = e ? e->hazard : 0,
 		.sqlstate = sqlstate, .extended = p->src != 'Q', .reprepared = p->reprepared,
 		.candidate = values_matter(&p->ref),
 	};
 
-	if (!p->ctx.on)
+	if (!p->ctx.on) {
 		tr_release(s, &cl->an->tr_held);
-	else
-		tr_statement_end(s, cl, sv, &st);
+		return;
+	}
+	tr_statement_end(s, cl, sv, &st);
+	if ((cl->an->xact_traced = tr_sampled(s, &p->ctx)))
+		memcpy(cl->an->xact_trace, p->ctx.trace_id, 16);
 }
 
 /* The head statement finished (rows, or an error). */
@@ -869,9 +875,13 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 		p->hist.active_peak = active;
 }
 
-void an_pool_xact(struct pool *p, uint64_t us)
+void an_pool_xact(struct pool *p, struct client *cl, uint64_t us)
 {
 	lb_add(&p->xact_lb, us);
+	if (cl->an && cl->an->xact_traced) { /* the histogram's exemplar */
+		cl->an->xact_traced = false;
+		tr_pool_xact(p->sift, p, us, cl->an->xact_trace);
+	}
 }
 
 void an_pool_wait(struct pool *p)

@@ -83,6 +83,10 @@ void tr_free(struct tracer *t)
 		return;
 	free(t->q);
 	free(t->held);
+	for (uint32_t i = 0; i < t->nqex; i++)
+		free(t->qex[i]);
+	free(t->qex);
+	free(t->pex);
 	free(t);
 }
 
@@ -160,7 +164,7 @@ bool tr_ctx_untraced(struct sift *s, struct tr_ctx *out)
 /* Is the span wanted as the parent's child? trace_sample: parent follows
  * the sampled flag; a ratio keeps that share of traces, by trace id (the
  * same decision for every statement of a trace). */
-static bool sampled(const struct sift *s, const struct tr_ctx *c)
+bool tr_sampled(const struct sift *s, const struct tr_ctx *c)
 {
 	uint64_t v = 0;
 
@@ -183,7 +187,7 @@ static bool is_slow(const struct sift *s, const struct tr_span *sp)
  * sampled), or not at all. */
 static void decide(const struct sift *s, struct tracer *t, struct tr_span *sp)
 {
-	sp->export_it = sampled(s, &sp->parent);
+	sp->export_it = tr_sampled(s, &sp->parent);
 	sp->as_root = false;
 	if (!sp->export_it && s->cfg.trace_always_slow && (sp->has_np || is_slow(s, sp))) {
 		sp->export_it = true;
@@ -210,7 +214,7 @@ static void enqueue(struct sift *s, struct tracer *t, struct tr_span *sp)
 		event_active(t->kick, EV_TIMEOUT, 0);
 }
 
-/* ---- statements ---- */
+/* ---- spans ---- */
 
 static void copy_name(char *dst, const char *src)
 {
@@ -261,6 +265,74 @@ static struct tr_held *held_slot(struct tracer *t)
 	return NULL;
 }
 
+/* ---- exemplars ---- */
+
+static void note(struct tr_exemplar *x, uint64_t key, uint64_t us, const uint8_t *trace, int64_t when)
+{
+	memcpy(x->trace_id, trace, 16);
+	x->key = key;
+	x->us = us;
+	x->when = when;
+}
+
+static void query_note(struct sift *s, struct tracer *t, const struct tr_stmt *st)
+{
+	uint32_t max = s->an.qs.max;
+
+	if (!st->q_id || st->q_slot >= max)
+		return;
+	if (!t->qex && (t->qex = calloc(max, sizeof(*t->qex))))
+		t->nqex = max;
+	if (!t->qex || (!t->qex[st->q_slot] && !(t->qex[st->q_slot] = calloc(LB_N, sizeof(struct tr_exemplar)))))
+		return;
+	note(&t->qex[st->q_slot][lb_index(st->dur_us)], st->q_id, st->dur_us, st->ctx->trace_id,
+	     s->wall_offset + s->now);
+}
+
+const struct tr_exemplar *tr_query_exemplar(const struct sift *s, uint32_t slot, uint64_t id, unsigned bucket)
+{
+	const struct tracer *t = s->an.tr;
+	const struct tr_exemplar *x;
+
+	if (!t || slot >= t->nqex || !t->qex[slot] || bucket >= LB_N)
+		return NULL;
+	x = &t->qex[slot][bucket];
+	return x->key == id ? x : NULL; /* the slot may hold another entry since */
+}
+
+void tr_pool_xact(struct sift *s, const void *p, uint64_t us, const uint8_t *trace)
+{
+	struct tracer *t = s->an.tr;
+	struct tr_pool_ex *free_one = NULL;
+
+	if (!t || (!t->pex && !(t->pex = calloc(TR_POOLS_EX, sizeof(*t->pex)))))
+		return;
+	for (int i = 0; i < TR_POOLS_EX; i++) {
+		if (t->pex[i].pool == p) {
+			free_one = &t->pex[i];
+			break;
+		}
+		if (!t->pex[i].pool && !free_one)
+			free_one = &t->pex[i];
+	}
+	if (!free_one)
+		return;
+	free_one->pool = p;
+	note(&free_one->b[lb_index(us)], 1, us, trace, s->wall_offset + s->now);
+}
+
+const struct tr_exemplar *tr_pool_exemplar(const struct sift *s, const void *p, unsigned bucket)
+{
+	const struct tracer *t = s->an.tr;
+
+	for (int i = 0; t && t->pex && i < TR_POOLS_EX && bucket < LB_N; i++)
+		if (t->pex[i].pool == p)
+			return t->pex[i].b[bucket].key ? &t->pex[i].b[bucket] : NULL;
+	return NULL;
+}
+
+/* ---- statements ---- */
+
 void tr_statement_end(struct sift *s, struct client *cl, struct server *sv, const struct tr_stmt *st)
 {
 	struct tracer *t = tr_get(s);
@@ -270,9 +342,15 @@ void tr_statement_end(struct sift *s, struct client *cl, struct server *sv, cons
 
 	if (!t)
 		return;
+	if (!tr_on(s)) {
+		tr_release(s, held);
+		return;
+	}
 	t->made++;
 	if (held && *held)
 		tr_release(s, held);
+	if (tr_sampled(s, st->ctx))
+		query_note(s, t, st);
 	fill(s, t, cl, sv, st, &sp);
 	/* a SELECT with parameters may be the last of an N+1 loop: its span
 	 * waits for the finding, which comes with the client's next statement */
@@ -292,7 +370,7 @@ void tr_release(struct sift *s, uint16_t *held)
 	struct tracer *t = s->an.tr;
 	struct tr_held *h;
 
-	if (!*held)
+	if (!held || !*held)
 		return;
 	if (t && t->held) {
 		h = &t->held[*held - 1];

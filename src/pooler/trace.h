@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analyzer/lbuckets.h"
+
 #define TR_HELD_MAX 1024	/* spans held back for an N+1 event, at most */
 #define TR_NAME_LEN 64
 
@@ -80,6 +82,22 @@ struct tr_held {
 	int64_t since;			/* monotonic usec */
 };
 
+/* A recent traced observation of a histogram bucket: /metrics' OpenMetrics
+ * exemplar, so that a latency spike leads to a trace. */
+struct tr_exemplar {
+	uint8_t trace_id[16];
+	uint64_t key;			/* the statement entry's id, or the pool; 0: none */
+	uint64_t us;			/* the observed value */
+	int64_t when;			/* wall usec */
+};
+
+#define TR_POOLS_EX 64			/* pools with transaction exemplars, at most */
+
+struct tr_pool_ex {
+	const void *pool;		/* identity only, never dereferenced */
+	struct tr_exemplar b[LB_N];
+};
+
 struct tracer {
 	struct tr_span *q;		/* ring of finished spans to export */
 	uint32_t cap, head, n;
@@ -93,6 +111,9 @@ struct tracer {
 	uint64_t export_errors;		/* export requests that failed */
 	uint64_t unsampled;		/* spans made and not exported (sampling) */
 	struct event *kick;		/* the exporter's: made active when a batch is full */
+	struct tr_exemplar **qex;	/* per statistics slot: LB_N exemplars, made on first use */
+	uint32_t nqex;
+	struct tr_pool_ex *pex;		/* TR_POOLS_EX of them, made on first use */
 	char host[TR_NAME_LEN];
 	char instance[40];
 };
@@ -117,6 +138,7 @@ struct tr_stmt {
 	const struct tr_ctx *ctx;
 	int64_t sent;			/* monotonic usec it was forwarded */
 	uint64_t wait_us, rows;
+	uint64_t dur_us;		/* as the statistics count it (the histogram's bucket) */
 	uint64_t fp, q_id;
 	uint32_t q_slot;
 	uint8_t kind, hazard;
@@ -141,6 +163,18 @@ void tr_janitor(struct sift *s);
  * ExportTraceServiceRequest into out (trace_json.c); *n gets how many.
  * false when the queue is empty. */
 bool tr_encode(struct sift *s, struct strbuf *out, uint32_t max, uint32_t *n) __attribute__((warn_unused_result));
+
+/* Is a statement of this context's trace sampled (exported in it)? */
+bool tr_sampled(const struct sift *s, const struct tr_ctx *c);
+
+/* A transaction of pool p took us; trace: the trace of its last sampled
+ * statement. */
+void tr_pool_xact(struct sift *s, const void *p, uint64_t us, const uint8_t *trace);
+
+/* The exemplar of a statement entry's (slot, id) bucket, or of a pool's
+ * transaction bucket; NULL when there is none. */
+const struct tr_exemplar *tr_query_exemplar(const struct sift *s, uint32_t slot, uint64_t id, unsigned bucket);
+const struct tr_exemplar *tr_pool_exemplar(const struct sift *s, const void *p, unsigned bucket);
 
 /* Spans waiting in the queue. */
 uint32_t tr_queued(const struct sift *s);

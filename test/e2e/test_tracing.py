@@ -359,3 +359,51 @@ def test_nplusone_exported_when_parent_not_sampled(pooler, receiver):
     assert sp["links"][0]["traceId"] == trace_id
     (e,) = [e for e in sp["events"] if e["name"] == "N+1"]
     assert e["attrs"]["pgsift.nplusone.count"] == 8
+
+
+# ---------------------------------------------------------------- exemplars
+
+def test_openmetrics_exemplars_reach_prometheus(pooler, receiver, tmp_base):
+    import json
+    import shutil
+    import urllib.parse
+    import urllib.request
+
+    import httpkit
+    from harness import free_port
+    from test_prometheus import Prometheus
+    if not shutil.which("prometheus"):
+        pytest.skip("needs Debian's prometheus")
+    p = traced_pooler(pooler, receiver, http_port=free_port())
+    port = int(p.settings["http_port"])
+    c = p.connect()
+    sent = set()
+    for i in range(20):
+        tp = traceparent()
+        sent.add(tp.split("-")[1])
+        c.execute(f"select %s::int as exemplary {python_comment(tp)}", (i,))
+    # OpenMetrics: buckets carry the trace id of a traced observation
+    status, headers, body = httpkit.get(port, "/metrics", headers={
+        "Accept": "application/openmetrics-text;version=1.0.0"})
+    text = body.decode()
+    ex = re.findall(r'^pgsift_query_duration_seconds_bucket\{[^}]*\} \S+ # \{trace_id="([0-9a-f]{32})"\} (\S+) (\S+)$',
+                    text, re.M)
+    assert ex and {t for t, _, _ in ex} <= sent, text[:2000]
+    xt = re.findall(r'^pgsift_pool_transaction_duration_seconds_bucket\{[^}]*\} \S+ # \{trace_id="([0-9a-f]{32})"\}',
+                    text, re.M)
+    assert xt and set(xt) <= sent, text[:2000]
+    # the Prometheus text format has none
+    assert " # {" not in httpkit.get(port, "/metrics")[2].decode()
+    prom = Prometheus(tmp_base / f"prom-ex-{port}", [f"127.0.0.1:{port}"], flags=["--enable-feature=exemplar-storage"])
+    try:
+        def exemplars():
+            q = urllib.parse.urlencode({"query": "pgsift_query_duration_seconds_bucket",
+                                        "start": time.time() - 600, "end": time.time() + 60})
+            with urllib.request.urlopen(f"http://127.0.0.1:{prom.port}/api/v1/query_exemplars?{q}", timeout=10) as r:
+                data = json.load(r)["data"]
+            return {e["labels"]["trace_id"] for series in data for e in series["exemplars"]}
+        got = wait_for(exemplars, timeout=60, what="exemplars in Prometheus")
+        spans = receiver.wait_spans("pgsift", lambda s: len(s) >= 20)
+        assert got <= {sp["traceId"] for sp in spans}, (got, sent)
+    finally:
+        prom.stop()
