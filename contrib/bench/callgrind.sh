@@ -31,7 +31,7 @@ for value in "$@"; do
 	for mode in simple extended prepared; do
 		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value" ${CG_EXTRA:+"$CG_EXTRA"}
 		port=$SIFT_PORT
-		out="$BENCH_TMP/callgrind.$value.$mode"
+		out="$BENCH_TMP/callgrind.$(printf %s "$value" | tr -c 'A-Za-z0-9._-' _).$mode"
 		# as root, valgrind runs as postgres too (see callgrind_table.sh)
 		"${EXEC_AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
 		vpid=$!

@@ -432,7 +432,8 @@ static bool trailing_blank(const char *p, const char *end)
 static const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref *ref, const char *text, size_t len,
 				      struct tr_ctx *ctx)
 {
-	if (!tr_on(s) || !ref->fp)
+	/* the usual statement (no comment, no untraced ratio) pays two tests */
+	if ((!ref->trace && s->cfg.trace_untraced_ratio <= 0) || !ref->fp || !tr_on(s))
 		return NULL;
 	if (ref->trace ? tr_ctx_parse(text, len, ctx) : tr_ctx_untraced(s, ctx))
 		return ctx;
@@ -551,11 +552,13 @@ static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint
 static const struct tr_ctx *execute_ctx(struct sift *s, struct client *cl, const struct an_ref *ref, size_t plen,
 					struct tr_ctx *ctx)
 {
-	if (!ref || !ref->fp || !tr_on(s))
+	if (!ref || !ref->fp)
 		return NULL;
 	if (plen == 0 && cl->an->portal_ctx.on)
 		return &cl->an->portal_ctx;
-	return !ref->trace && tr_ctx_untraced(s, ctx) ? ctx : NULL;
+	if (ref->trace || s->cfg.trace_untraced_ratio <= 0 || !tr_on(s))
+		return NULL;
+	return tr_ctx_untraced(s, ctx) ? ctx : NULL;
 }
 
 static void on_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
