@@ -10,6 +10,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,9 @@ struct otlp_exporter {
 	struct evhttp_connection *conn;
 	struct evhttp_uri *uri;
 	char *url;			/* the otlp_endpoint conn was made for */
+	bool stale;			/* the last request failed: connect afresh */
 	SSL_CTX *tls;
+	char *tls_ca;			/* the server_tls_ca_file tls was made with */
 	bool busy;			/* a request in flight */
 	struct strbuf batch;		/* the batch being sent (kept for retries) */
 	uint32_t batch_n;
@@ -63,11 +66,15 @@ static void conn_drop(struct otlp_exporter *o)
 
 static SSL_CTX *tls_ctx(struct otlp_exporter *o)
 {
-	const char *ca = o->s->cfg.server_tls_ca_file;
+	const char *ca = o->s->cfg.server_tls_ca_file ? o->s->cfg.server_tls_ca_file : "";
 
-	if (o->tls)
+	if (o->tls && o->tls_ca && strcmp(o->tls_ca, ca) == 0)
 		return o->tls;
-	if (!(o->tls = SSL_CTX_new(TLS_client_method())))
+	SSL_CTX_free(o->tls); /* the CA setting changed (RELOAD, SET): read it again */
+	o->tls = NULL;
+	free(o->tls_ca);
+	o->tls_ca = strdup(ca);
+	if (!o->tls_ca || !(o->tls = SSL_CTX_new(TLS_client_method())))
 		return NULL;
 	SSL_CTX_set_verify(o->tls, SSL_VERIFY_PEER, NULL);
 	if (!(ca && *ca ? SSL_CTX_load_verify_locations(o->tls, ca, NULL) : SSL_CTX_set_default_verify_paths(o->tls)))
@@ -83,8 +90,11 @@ static struct bufferevent *tls_bev(struct otlp_exporter *o, const char *host)
 
 	if (!ssl)
 		return NULL;
-	SSL_set_tlsext_host_name(ssl, host);
-	SSL_set1_host(ssl, host);
+	/* the certificate must name the host: an IP address as such */
+	if (!X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host)) {
+		SSL_set_tlsext_host_name(ssl, host);
+		SSL_set1_host(ssl, host);
+	}
 	return bufferevent_openssl_socket_new(o->s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
 					      BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 }
@@ -97,8 +107,10 @@ static bool conn_get(struct otlp_exporter *o)
 	bool https;
 	int port;
 
-	if (o->conn && o->url && strcmp(o->url, url) == 0)
+	/* a failed connection (a refused certificate, say) is not reused */
+	if (o->conn && o->url && strcmp(o->url, url) == 0 && !o->stale)
 		return true;
+	o->stale = false;
 	conn_drop(o);
 	if (!(o->uri = evhttp_uri_parse(url)) || !(scheme = evhttp_uri_get_scheme(o->uri)) ||
 	    !(host = evhttp_uri_get_host(o->uri)) || (strcmp(scheme, "http") && strcmp(scheme, "https"))) {
@@ -171,6 +183,8 @@ static void done_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	t->export_errors++;
+	if (code == 0)
+		o->stale = true;
 	if (!retryable(code) || o->attempt >= OTLP_ATTEMPTS) {
 		log_warning("otlp: %s answered %d; %u spans dropped", o->url ? o->url : "collector", code, o->batch_n);
 		t->dropped += o->batch_n;
@@ -299,8 +313,8 @@ void otlp_stop(struct sift *s)
 		event_free(o->kick);
 	if (o->retry)
 		event_free(o->retry);
-	if (o->tls)
-		SSL_CTX_free(o->tls);
+	SSL_CTX_free(o->tls);
+	free(o->tls_ca);
 	sb_free(&o->batch);
 	free(o);
 	s->otlp = NULL;

@@ -11,6 +11,7 @@ and links."""
 import gzip
 import json
 import os
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +33,7 @@ def attrs(lst):
 
 
 class Receiver:
-    def __init__(self, port=None, mode="ok", delay=5.0, code=503, retry_after=None):
+    def __init__(self, port=None, mode="ok", delay=5.0, code=503, retry_after=None, tls=None):
         self.port = port or free_port()
         self.mode, self.delay, self.code, self.retry_after = mode, delay, code, retry_after
         self.bodies = []
@@ -40,10 +41,11 @@ class Receiver:
         self.content_types = set()
         self.lock = threading.Lock()
         self.httpd = None
+        self.tls = tls  # (certfile, keyfile): https
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.port}/v1/traces"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1/traces"
 
     def start(self):
         rx = self
@@ -94,6 +96,10 @@ class Receiver:
                 self.wfile.write(out)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self.tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self

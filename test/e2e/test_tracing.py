@@ -407,3 +407,56 @@ def test_openmetrics_exemplars_reach_prometheus(pooler, receiver, tmp_base):
         assert got <= {sp["traceId"] for sp in spans}, (got, sent)
     finally:
         prom.stop()
+
+
+def test_https_collector_checked_with_the_ca(pooler, tmp_base):
+    from test_tls import make_cert, openssl
+    d = tmp_base / "otlp_tls"
+    d.mkdir(exist_ok=True)
+    for ca in ("ca", "otherca"):
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", f"{ca}.key", "-out", f"{ca}.crt", "-days", "2", "-subj", f"/CN=otlp test {ca}", cwd=d)
+    make_cert(d, "collector", "localhost", "ca", san="IP:127.0.0.1,DNS:localhost")
+    for f in d.iterdir():
+        os.chmod(f, 0o644)
+    rx = Receiver(tls=(str(d / "collector.crt"), str(d / "collector.key"))).start()
+    try:
+        p = pooler(otlp_endpoint=rx.url, otlp_flush_interval="100ms", server_tls_ca_file=d / "otherca.crt")
+        c = p.connect()
+        c.execute(f"select 1 as over_tls {python_comment(traceparent())}".replace("%%", "%"))
+        wait_for(lambda: int(analyzer_row(p)["span_export_errors"]) >= 1, what="a refused certificate")
+        assert rx.spans("pgsift") == []
+        # the right CA, through RELOAD: the queued span goes out too
+        p.settings["server_tls_ca_file"] = str(d / "ca.crt")
+        p.write_ini()
+        p.reload()
+        c.execute(f"select 2 as over_tls {python_comment(traceparent())}".replace("%%", "%"))
+        spans = rx.wait_spans("pgsift", timeout=60)
+        assert any("over_tls" in sp["attrs"]["db.query.text"] for sp in spans)
+    finally:
+        rx.stop()
+
+
+def test_endpoint_follows_sighup(pooler, receiver):
+    other = Receiver().start()
+    try:
+        p = traced_pooler(pooler, receiver)
+        c = p.connect()
+        c.execute(f"select 1 as first_collector {python_comment(traceparent())}".replace("%%", "%"))
+        receiver.wait_spans("pgsift")
+        p.settings["otlp_endpoint"] = other.url
+        p.settings["otlp_service_name"] = "pgsift-eu"
+        p.write_ini()
+        p.reload()
+        wait_for(lambda: p.admin_dicts("SHOW CONFIG") and any(
+            r["key"] == "otlp_service_name" and r["value"] == "pgsift-eu" for r in p.admin_dicts("SHOW CONFIG")),
+            what="the reload")
+        tp = traceparent()
+        c.execute(f"select 2 as second_collector {python_comment(tp)}".replace("%%", "%"))
+        other.wait_spans("pgsift-eu")
+        time.sleep(0.5)
+        (sp,) = other.spans("pgsift-eu")
+        assert sp["parentSpanId"] == tp.split("-")[2]
+        assert len(receiver.spans("pgsift")) == 1
+    finally:
+        other.stop()
