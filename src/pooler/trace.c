@@ -216,9 +216,15 @@ static void enqueue(struct sift *s, struct tracer *t, struct tr_span *sp)
 
 /* ---- spans ---- */
 
-static void copy_name(char *dst, const char *src)
+/* src, cut to fit (names are shorter than NAME_LEN already); no printf:
+ * this runs for every traced statement. Returns the length. */
+static size_t copy_name(char *dst, const char *src)
 {
-	snprintf(dst, TR_NAME_LEN, "%s", src ? src : "");
+	size_t n = src ? strnlen(src, TR_NAME_LEN - 1) : 0;
+
+	memcpy(dst, src ? src : "", n);
+	dst[n] = 0;
+	return n;
 }
 
 static void fill(struct sift *s, struct tracer *t, struct client *cl, struct server *sv, const struct tr_stmt *st,
@@ -247,8 +253,11 @@ static void fill(struct sift *s, struct tracer *t, struct client *cl, struct ser
 	copy_name(sp->db, db->conf.dbname ? db->conf.dbname : db->name);
 	copy_name(sp->dbname, db->name);
 	copy_name(sp->user, cl->user ? cl->user->name : "");
-	if (sv->pool) /* as SHOW POOLS names it: database and user */
-		snprintf(sp->pool, sizeof(sp->pool), "%s/%s", sv->pool->db->name, sv->pool->user->name);
+	if (sv->pool) { /* as SHOW POOLS names it: database and user */
+		size_t n = copy_name(sp->pool, sv->pool->db->name);
+		sp->pool[n] = '/';
+		copy_name(sp->pool + n + 1, sv->pool->user->name);
+	}
 	copy_name(sp->server, db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "localhost");
 	sp->server_port = db->conf.port;
 	sp->slow = is_slow(s, sp);

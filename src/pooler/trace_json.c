@@ -5,6 +5,7 @@
  */
 #include "pooler/trace.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,83 +16,97 @@
 #include "pooler/sift.h"
 #include "util/strbuf.h"
 
-#define SPAN_KIND_CLIENT 3
-#define STATUS_ERROR 2
+#define SPAN_KIND_CLIENT "3"
+#define STATUS_ERROR "2"
 #define PLAN_SUMMARY_MAX 300
+
+/* JSON without printf: a span is about 2 KB of it, written once per
+ * statement traced, so every piece is a copy or a short loop. */
+#define LIT(b, s) sb_add((b), (s), sizeof(s) - 1)
 
 static void hex(struct strbuf *b, const uint8_t *p, size_t n)
 {
 	static const char d[] = "0123456789abcdef";
+	char out[2 * 16 + 2];
 
-	sb_putc(b, '"');
+	out[0] = '"';
 	for (size_t i = 0; i < n; i++) {
-		sb_putc(b, d[p[i] >> 4]);
-		sb_putc(b, d[p[i] & 15]);
+		out[1 + 2 * i] = d[p[i] >> 4];
+		out[2 + 2 * i] = d[p[i] & 15];
 	}
-	sb_putc(b, '"');
+	out[1 + 2 * n] = '"';
+	sb_add(b, out, 2 * n + 2);
 }
 
 static void nanos(struct strbuf *b, int64_t usec)
 {
 	sb_putc(b, '"');
 	sb_i64(b, usec);
-	sb_puts(b, "000\"");
+	LIT(b, "000\"");
 }
 
-/* Attributes: a comma before every one but the first of a list. */
-static void key(struct strbuf *b, bool *first, const char *k)
+/* Seconds from microseconds, exactly: "0.000154". */
+static void seconds(struct strbuf *b, uint64_t us)
 {
-	sb_puts(b, *first ? "{\"key\":" : ",{\"key\":");
-	*first = false;
-	sb_json_str(b, k);
-	sb_puts(b, ",\"value\":{");
+	char frac[7];
+
+	sb_u64(b, us / 1000000);
+	us %= 1000000;
+	for (int i = 5; i >= 0; i--, us /= 10)
+		frac[i] = (char)('0' + us % 10);
+	frac[6] = 0;
+	sb_putc(b, '.');
+	sb_add(b, frac, 6);
 }
 
-static void attr_str(struct strbuf *b, bool *first, const char *k, const char *v)
-{
-	key(b, first, k);
-	sb_puts(b, "\"stringValue\":");
-	sb_json_str(b, v);
-	sb_puts(b, "}}");
-}
-
-static void attr_strn(struct strbuf *b, bool *first, const char *k, const char *v, size_t n)
-{
-	key(b, first, k);
-	sb_puts(b, "\"stringValue\":");
-	sb_json_strn(b, v, n);
-	sb_puts(b, "}}");
-}
-
-static void attr_int(struct strbuf *b, bool *first, const char *k, int64_t v)
-{
-	key(b, first, k);
-	sb_puts(b, "\"intValue\":\"");
-	sb_i64(b, v);
-	sb_puts(b, "\"}}");
-}
-
-static void attr_double(struct strbuf *b, bool *first, const char *k, double v)
-{
-	key(b, first, k);
-	sb_puts(b, "\"doubleValue\":");
-	sb_json_double(b, v);
-	sb_puts(b, "}}");
-}
-
-static void attr_bool(struct strbuf *b, bool *first, const char *k, bool v)
-{
-	key(b, first, k);
-	sb_puts(b, v ? "\"boolValue\":true}}" : "\"boolValue\":false}}");
-}
-
-static void attr_fp(struct strbuf *b, bool *first, const char *k, uint64_t fp)
-{
-	char h[17];
-
-	snprintf(h, sizeof(h), "%016llx", (unsigned long long)fp);
-	attr_str(b, first, k, h);
-}
+/* Attributes, keyed by a literal: a comma before every one but the first
+ * of a list (*first). */
+#define KEY(b, first, k)                                                                                       \
+	do {                                                                                                   \
+		if (!*(first))                                                                                 \
+			sb_putc((b), ',');                                                                     \
+		*(first) = false;                                                                              \
+		LIT((b), "{\"key\":\"" k "\",\"value\":{");                                                       \
+	} while (0)
+#define ATTR_STR(b, first, k, v)                                                                               \
+	do {                                                                                                   \
+		KEY(b, first, k);                                                                              \
+		LIT((b), "\"stringValue\":");                                                                  \
+		sb_json_str((b), (v));                                                                         \
+		LIT((b), "}}");                                                                                \
+	} while (0)
+#define ATTR_INT(b, first, k, v)                                                                               \
+	do {                                                                                                   \
+		KEY(b, first, k);                                                                              \
+		LIT((b), "\"intValue\":\"");                                                                   \
+		sb_i64((b), (int64_t)(v));                                                                     \
+		LIT((b), "\"}}");                                                                              \
+	} while (0)
+#define ATTR_SECONDS(b, first, k, us)                                                                          \
+	do {                                                                                                   \
+		KEY(b, first, k);                                                                              \
+		LIT((b), "\"doubleValue\":");                                                                  \
+		seconds((b), (us));                                                                            \
+		LIT((b), "}}");                                                                                \
+	} while (0)
+#define ATTR_BOOL(b, first, k, v)                                                                              \
+	do {                                                                                                   \
+		KEY(b, first, k);                                                                              \
+		if (v)                                                                                         \
+			LIT((b), "\"boolValue\":true}}");                                                      \
+		else                                                                                           \
+			LIT((b), "\"boolValue\":false}}");                                                     \
+	} while (0)
+#define ATTR_FP(b, first, k, fp)                                                                               \
+	do {                                                                                                   \
+		uint8_t be_[8];                                                                                \
+		for (int i_ = 0; i_ < 8; i_++)                                                                 \
+			be_[i_] = (uint8_t)((fp) >> (56 - 8 * i_));                                            \
+		KEY(b, first, k);                                                                              \
+		LIT((b), "\"stringValue\":");                                                                  \
+		hex((b), be_, 8);                                                                              \
+		LIT((b), "}}");                                                                                \
+	} while (0)
 
 /* The operation: the statement's first word, upper case. */
 static void operation(const char *text, char *out, size_t cap)
@@ -113,7 +128,10 @@ static void plan_summary(struct sift *s, struct strbuf *b, bool *first, const st
 	if (!p || p->status != SL_PLAN_OK || !p->plan)
 		return;
 	n = strcspn(p->plan, "\n");
-	attr_strn(b, first, "pgsift.plan", p->plan, n < PLAN_SUMMARY_MAX ? n : PLAN_SUMMARY_MAX);
+	KEY(b, first, "pgsift.plan");
+	LIT(b, "\"stringValue\":");
+	sb_json_strn(b, p->plan, n < PLAN_SUMMARY_MAX ? n : PLAN_SUMMARY_MAX);
+	LIT(b, "}}");
 }
 
 static void attributes(struct sift *s, struct strbuf *b, const struct tr_span *sp, const char *text, const char *op)
@@ -121,28 +139,28 @@ static void attributes(struct sift *s, struct strbuf *b, const struct tr_span *s
 	bool first = true;
 
 	sb_puts(b, ",\"attributes\":[");
-	attr_str(b, &first, "db.system.name", "postgresql");
-	attr_str(b, &first, "db.namespace", sp->db);
+	ATTR_STR(b, &first, "db.system.name", "postgresql");
+	ATTR_STR(b, &first, "db.namespace", sp->db);
 	if (op[0])
-		attr_str(b, &first, "db.operation.name", op);
+		ATTR_STR(b, &first, "db.operation.name", op);
 	if (text)
-		attr_str(b, &first, "db.query.text", text);
+		ATTR_STR(b, &first, "db.query.text", text);
 	if (sp->sqlstate[0])
-		attr_str(b, &first, "db.response.status_code", sp->sqlstate);
-	attr_str(b, &first, "server.address", sp->server);
-	attr_int(b, &first, "server.port", sp->server_port);
-	attr_int(b, &first, "db.response.returned_rows", (int64_t)sp->rows);
-	attr_fp(b, &first, "pgsift.fingerprint", sp->fp);
-	attr_double(b, &first, "pgsift.pool.wait", (double)sp->wait_us / 1e6);
-	attr_str(b, &first, "pgsift.pool", sp->pool);
-	attr_str(b, &first, "db.user", sp->user);
-	attr_int(b, &first, "pgsift.backend_pid", sp->backend_pid);
+		ATTR_STR(b, &first, "db.response.status_code", sp->sqlstate);
+	ATTR_STR(b, &first, "server.address", sp->server);
+	ATTR_INT(b, &first, "server.port", sp->server_port);
+	ATTR_INT(b, &first, "db.response.returned_rows", (int64_t)sp->rows);
+	ATTR_FP(b, &first, "pgsift.fingerprint", sp->fp);
+	ATTR_SECONDS(b, &first, "pgsift.pool.wait", sp->wait_us);
+	ATTR_STR(b, &first, "pgsift.pool", sp->pool);
+	ATTR_STR(b, &first, "db.user", sp->user);
+	ATTR_INT(b, &first, "pgsift.backend_pid", sp->backend_pid);
 	if (sp->extended)
-		attr_bool(b, &first, "pgsift.prepared.reprepared", sp->reprepared);
+		ATTR_BOOL(b, &first, "pgsift.prepared.reprepared", sp->reprepared);
 	if (sp->hazard > 1)
-		attr_str(b, &first, "pgsift.hazard", hz_kind_name((enum hz_kind)(sp->hazard - 1)));
+		ATTR_STR(b, &first, "pgsift.hazard", hz_kind_name((enum hz_kind)(sp->hazard - 1)));
 	if (sp->slow) {
-		attr_bool(b, &first, "pgsift.slow", true);
+		ATTR_BOOL(b, &first, "pgsift.slow", true);
 		plan_summary(s, b, &first, sp);
 	}
 	sb_putc(b, ']');
@@ -157,7 +175,7 @@ static void events(struct strbuf *b, const struct tr_span *sp, const char *text)
 		sb_puts(b, "{\"name\":\"pgsift.pool.wait\",\"timeUnixNano\":");
 		nanos(b, sp->start);
 		sb_puts(b, ",\"attributes\":[");
-		attr_double(b, &first, "pgsift.pool.wait", (double)sp->wait_us / 1e6);
+		ATTR_SECONDS(b, &first, "pgsift.pool.wait", sp->wait_us);
 		sb_puts(b, "]}");
 		any = true;
 	}
@@ -166,14 +184,14 @@ static void events(struct strbuf *b, const struct tr_span *sp, const char *text)
 		sb_puts(b, any ? ",{\"name\":\"N+1\",\"timeUnixNano\":" : "{\"name\":\"N+1\",\"timeUnixNano\":");
 		nanos(b, sp->np_time);
 		sb_puts(b, ",\"attributes\":[");
-		attr_str(b, &first, "pgsift.nplusone.kind", np_kind_name((enum np_kind)sp->np_kind));
-		attr_fp(b, &first, "pgsift.nplusone.fingerprint", sp->np_fp);
+		ATTR_STR(b, &first, "pgsift.nplusone.kind", np_kind_name((enum np_kind)sp->np_kind));
+		ATTR_FP(b, &first, "pgsift.nplusone.fingerprint", sp->np_fp);
 		if (text)
-			attr_str(b, &first, "pgsift.nplusone.statement", text);
-		attr_int(b, &first, "pgsift.nplusone.count", sp->np_count);
-		attr_double(b, &first, "pgsift.nplusone.time", (double)sp->np_rep_us / 1e6);
-		attr_double(b, &first, "pgsift.nplusone.wall_time", (double)sp->np_wall_us / 1e6);
-		attr_str(b, &first, "pgsift.nplusone.suggestion", np_suggestion((enum np_kind)sp->np_kind));
+			ATTR_STR(b, &first, "pgsift.nplusone.statement", text);
+		ATTR_INT(b, &first, "pgsift.nplusone.count", sp->np_count);
+		ATTR_SECONDS(b, &first, "pgsift.nplusone.time", sp->np_rep_us);
+		ATTR_SECONDS(b, &first, "pgsift.nplusone.wall_time", sp->np_wall_us);
+		ATTR_STR(b, &first, "pgsift.nplusone.suggestion", np_suggestion((enum np_kind)sp->np_kind));
 		sb_puts(b, "]}");
 	}
 	sb_putc(b, ']');
@@ -184,6 +202,7 @@ static void span(struct sift *s, struct strbuf *b, const struct tr_span *sp)
 	const struct qentry *e = qstats_get(&s->an.qs, sp->q_slot, sp->q_id);
 	const char *text = e ? e->text : NULL;
 	char op[24], name[24 + TR_NAME_LEN];
+	size_t n, k;
 
 	operation(text, op, sizeof(op));
 	sb_puts(b, "{\"traceId\":");
@@ -195,10 +214,14 @@ static void span(struct sift *s, struct strbuf *b, const struct tr_span *sp)
 		hex(b, sp->parent.span_id, 8);
 	}
 	/* the semantic conventions' span name: "{db.operation.name} {db.namespace}" */
-	snprintf(name, sizeof(name), "%s %s", op[0] ? op : "statement", sp->db);
-	sb_puts(b, ",\"name\":");
-	sb_json_str(b, name);
-	sb_printf(b, ",\"kind\":%d,\"startTimeUnixNano\":", SPAN_KIND_CLIENT);
+	n = strlen(op[0] ? op : "statement");
+	memcpy(name, op[0] ? op : "statement", n);
+	name[n++] = ' ';
+	k = strlen(sp->db);
+	memcpy(name + n, sp->db, k);
+	LIT(b, ",\"name\":");
+	sb_json_strn(b, name, n + k);
+	LIT(b, ",\"kind\":" SPAN_KIND_CLIENT ",\"startTimeUnixNano\":");
 	nanos(b, sp->start);
 	sb_puts(b, ",\"endTimeUnixNano\":");
 	nanos(b, sp->end);
@@ -211,8 +234,15 @@ static void span(struct sift *s, struct strbuf *b, const struct tr_span *sp)
 		hex(b, sp->parent.span_id, 8);
 		sb_puts(b, "}]");
 	}
-	if (sp->sqlstate[0])
-		sb_printf(b, ",\"status\":{\"code\":%d,\"message\":\"SQLSTATE %s\"}", STATUS_ERROR, sp->sqlstate);
+	if (sp->sqlstate[0]) {
+		char code[5];
+		/* a SQLSTATE is five letters or digits; anything else from the wire is not copied */
+		for (int i = 0; i < 5; i++)
+			code[i] = isalnum((unsigned char)sp->sqlstate[i]) ? sp->sqlstate[i] : '?';
+		LIT(b, ",\"status\":{\"code\":" STATUS_ERROR ",\"message\":\"SQLSTATE ");
+		sb_add(b, code, 5);
+		LIT(b, "\"}");
+	}
 	sb_putc(b, '}');
 }
 
@@ -221,10 +251,10 @@ static void resource(struct sift *s, struct strbuf *b, const struct tracer *t)
 	bool first = true;
 
 	sb_puts(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":[");
-	attr_str(b, &first, "service.name", s->cfg.otlp_service_name ? s->cfg.otlp_service_name : "pgsift");
-	attr_str(b, &first, "service.instance.id", t->instance);
-	attr_str(b, &first, "service.version", PACKAGE_VERSION);
-	attr_str(b, &first, "host.name", t->host);
+	ATTR_STR(b, &first, "service.name", s->cfg.otlp_service_name ? s->cfg.otlp_service_name : "pgsift");
+	ATTR_STR(b, &first, "service.instance.id", t->instance);
+	ATTR_STR(b, &first, "service.version", PACKAGE_VERSION);
+	ATTR_STR(b, &first, "host.name", t->host);
 	sb_puts(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"pgsift\",\"version\":\"" PACKAGE_VERSION "\"},\"spans\":[");
 }
 
