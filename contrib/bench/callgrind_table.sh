@@ -102,7 +102,8 @@ count() {
 	# the profiles, for contrib/bench/callgrind_marginal.py
 	if [ -n "${KEEP:-}" ]; then
 		mkdir -p "$KEEP"
-		cp "$out" "$KEEP/callgrind.$(basename "$who").$an.$wl.$([ "$n" -gt "$SMALL" ] && echo large || echo small)"
+		# pgsift at REV is "rev", the working tree's "pgsift"
+		cp "$out" "$KEEP/callgrind.$([ "$who" = "${PGSIFT_REV:-}" ] && echo rev || basename "$who").$an.$wl.$([ "$n" -gt "$SMALL" ] && echo large || echo small)"
 	fi
 	rm -f "$out"
 }

@@ -379,8 +379,10 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct 
 	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
 }
 
-static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, int64_t start, uint64_t wait,
-		 uint8_t src, uint64_t phash, const struct tr_ctx *ctx)
+/* inline, as it was before spans: twice per Query on the hot path */
+static inline __attribute__((always_inline)) void push(struct an_server *as, uint8_t type, const struct an_ref *ref,
+						       int64_t start, uint64_t wait, uint8_t src, uint64_t phash,
+						       const struct tr_ctx *ctx)
 {
 	struct an_pending *p;
 
@@ -429,15 +431,23 @@ static bool trailing_blank(const char *p, const char *end)
 /* The traceparent of a statement (or a context trace_untraced_ratio drew
  * for it) in *ctx; NULL when it gets no span. Only a statement with a
  * sqlcommenter comment (ref->trace) is searched for one. */
-static const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref *ref, const char *text, size_t len,
-				      struct tr_ctx *ctx)
+static __attribute__((noinline)) const struct tr_ctx *trace_ctx_slow(struct sift *s, const struct an_ref *ref,
+								      const char *text, size_t len, struct tr_ctx *ctx)
 {
-	/* the usual statement (no comment, no untraced ratio) pays two tests */
-	if ((!ref->trace && s->cfg.trace_untraced_ratio <= 0) || !ref->fp || !tr_on(s))
+	if (!ref->fp || !tr_on(s))
 		return NULL;
 	if (ref->trace ? tr_ctx_parse(text, len, ctx) : tr_ctx_untraced(s, ctx))
 		return ctx;
 	return NULL;
+}
+
+static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref *ref, const char *text, size_t len,
+					     struct tr_ctx *ctx)
+{
+	/* the usual statement (no comment, no untraced ratio) pays two tests */
+	if (!ref->trace && s->cfg.trace_untraced_ratio <= 0)
+		return NULL;
+	return trace_ctx_slow(s, ref, text, len, ctx);
 }
 
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
