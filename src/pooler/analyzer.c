@@ -445,7 +445,7 @@ static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref
 					     struct tr_ctx *ctx)
 {
 	/* the usual statement (no comment, no untraced ratio) pays two tests */
-	if (!ref->trace && s->cfg.trace_untraced_ratio <= 0)
+	if (__builtin_expect(!ref->trace && s->cfg.trace_untraced_ratio <= 0, 1))
 		return NULL;
 	return trace_ctx_slow(s, ref, text, len, ctx);
 }
@@ -697,8 +697,9 @@ static void findings_of(struct sift *s, struct client *cl, const struct an_pendi
 
 /* A traced statement finished: its span (trace.h). Any other statement of
  * a client with a span held back releases it. */
-static void trace_end(struct sift *s, struct client *cl, struct server *sv, const struct an_pending *p,
-		      const struct qentry *e, uint64_t rows, const char *sqlstate)
+static __attribute__((noinline)) void trace_end(struct sift *s, struct client *cl, struct server *sv,
+						 const struct an_pending *p, const struct qentry *e, uint64_t rows,
+						 const char *sqlstate)
 {
 	struct tr_stmt st = {
 		.ctx = &p->ctx, .sent = p->sent, .wait_us = p->wait_us, .rows = rows, .fp = p->ref.fp,
@@ -738,7 +739,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 	}
 	if (cl && cl->an && (s->an.fd || fd_get(s)))
 		findings_of(s, cl, p, e, rows, sqlstate, suspended);
-	if (cl && cl->an && (p->ctx.on || cl->an->tr_held) && !suspended)
+	if (__builtin_expect(cl && cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
 		trace_end(s, cl, sv, p, e, rows, sqlstate);
 	pop(as);
 	/* the next statement on this server starts when this one ends */
