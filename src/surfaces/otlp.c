@@ -173,8 +173,10 @@ static void done_cb(struct evhttp_request *req, void *arg)
 	int64_t us;
 
 	o->busy = false;
-	if (!t)
-		return batch_done(o);
+	if (!t) {
+		batch_done(o);
+		return;
+	}
 	if (code >= 200 && code < 300) {
 		t->exported += o->batch_n;
 		batch_done(o);
@@ -188,13 +190,27 @@ static void done_cb(struct evhttp_request *req, void *arg)
 	if (!retryable(code) || o->attempt >= OTLP_ATTEMPTS) {
 		log_warning("otlp: %s answered %d; %u spans dropped", o->url ? o->url : "collector", code, o->batch_n);
 		t->dropped += o->batch_n;
-		return batch_done(o);
+		batch_done(o);
+		return;
 	}
 	us = backoff(o, req);
 	log_debug("otlp: %s answered %d; retrying in %lld ms", o->url ? o->url : "collector", code,
 		  (long long)(us / 1000));
-	o->retry_wait = true;
-	event_add(o->retry, &(struct timeval){ (time_t)(us / 1000000), (suseconds_t)(us % 1000000) });
+	o->retry_wait = event_add(o->retry, &(struct timeval){ (time_t)(us / 1000000), (suseconds_t)(us % 1000000) }) == 0;
+}
+
+/* The Host header: an IPv6 address in brackets, the port unless the
+ * scheme's. */
+static void host_header(const struct evhttp_uri *uri, char *out, size_t n)
+{
+	const char *host = evhttp_uri_get_host(uri);
+	bool v6 = strchr(host, ':') != NULL;
+	int port = evhttp_uri_get_port(uri);
+
+	if (port < 0)
+		snprintf(out, n, v6 ? "[%s]" : "%s", host);
+	else
+		snprintf(out, n, v6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 static void send_batch(struct otlp_exporter *o)
@@ -206,11 +222,12 @@ static void send_batch(struct otlp_exporter *o)
 	if (!conn_get(o) || !(req = evhttp_request_new(done_cb, o))) {
 		o->s->an.tr->export_errors++;
 		o->s->an.tr->dropped += o->batch_n;
-		return batch_done(o);
+		batch_done(o);
+		return;
 	}
 	evhttp_connection_set_timeout(o->conn, (int)((o->s->cfg.otlp_timeout + 999999) / 1000000));
 	path = evhttp_uri_get_path(o->uri);
-	snprintf(hostport, sizeof(hostport), "%s:%d", evhttp_uri_get_host(o->uri), evhttp_uri_get_port(o->uri));
+	host_header(o->uri, hostport, sizeof(hostport));
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host", hostport);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
 	evbuffer_add(evhttp_request_get_output_buffer(req), o->batch.p, o->batch.len);
@@ -219,7 +236,8 @@ static void send_batch(struct otlp_exporter *o)
 		/* the request was freed by libevent */
 		o->s->an.tr->export_errors++;
 		o->s->an.tr->dropped += o->batch_n;
-		return batch_done(o);
+		batch_done(o);
+		return;
 	}
 	o->busy = true;
 }
@@ -244,7 +262,8 @@ static void flush(struct otlp_exporter *o)
 		if (o->batch.failed) {
 			t->export_errors++;
 			t->dropped += o->batch_n;
-			return batch_done(o);
+			batch_done(o);
+			return;
 		}
 	}
 	send_batch(o);
