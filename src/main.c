@@ -22,6 +22,7 @@
 #include "surfaces/admin.h"
 #include "surfaces/admin_sql.h"
 #include "surfaces/http.h"
+#include "surfaces/otlp.h"
 #include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
@@ -462,6 +463,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 
 	listener_close_all(s);
 	http_stop(s); /* the last to stop: it answered while pgsift drained */
+	otlp_stop(s);
 	close_all_clients(&s->login_clients, NULL);
 	close_all_clients(&s->admin_clients, "57P01");
 	list_for_each(it, &s->pools) {
@@ -638,6 +640,10 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 	/* HTTP first: once the pooler's port accepts, /metrics answers too */
 	if (!http_start(s, err, sizeof(err)) || !listener_open_all(s, err, sizeof(err))) {
 		log_fatal("%s", err);
+		return false;
+	}
+	if (!otlp_start(s)) {
+		log_fatal("out of memory for the span exporter");
 		return false;
 	}
 	if (!give_files(s, pf, &ra, log_created) || !switch_user(&ra))

@@ -10,6 +10,11 @@
 #
 # (pgbench -M prepared fails in transaction mode with
 # max_prepared_statements = 0; its count then covers what ran.)
+#
+# CG_EXTRA: more setting lines for both runs, e.g. the collector that
+# trace_untraced_ratio's spans go to (doc/tracing.md):
+#   CG_EXTRA="otlp_endpoint = http://127.0.0.1:4318/v1/traces" \
+#     contrib/bench/callgrind.sh trace_untraced_ratio 0 1
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -eq 3 ] || { echo "usage: $0 SETTING A B" >&2; exit 2; }
@@ -24,9 +29,9 @@ bench_build_release
 bench_start_pg
 for value in "$@"; do
 	for mode in simple extended prepared; do
-		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value"
+		POOL_SIZE=4 SIFT_NAME=cg bench_pgsift_config "$setting = $value" ${CG_EXTRA:+"$CG_EXTRA"}
 		port=$SIFT_PORT
-		out="$BENCH_TMP/callgrind.$value.$mode"
+		out="$BENCH_TMP/callgrind.$(printf %s "$value" | tr -c 'A-Za-z0-9._-' _).$mode"
 		# as root, valgrind runs as postgres too (see callgrind_table.sh)
 		"${EXEC_AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
 		vpid=$!

@@ -17,7 +17,9 @@
 # connections' set-up. TX (20,000) and SMALL (1,000) are environment knobs;
 # while working on one cell, WORKLOADS (a subset of "S-simple S-extended
 # tpcb-simple tpcb-extended"), ANALYZER ("off", "on") and NO_BOUNCER=1 (no
-# PgBouncer column) leave the rest out;
+# PgBouncer column) leave the rest out; SIFT_EXTRA adds setting lines to
+# pgsift's config (e.g. "otlp_endpoint = http://127.0.0.1:14318/v1/traces"
+# with contrib/bench/otlp_sink.py 14318 running: tracing configured);
 # KEEP=DIR keeps the profiles there (callgrind.WHO.ANALYZER.WORKLOAD.small
 # and .large); contrib/bench/callgrind_marginal.py prints the difference per
 # function and transaction (callgrind_annotate's inclusive costs).
@@ -80,7 +82,7 @@ count() {
 		"${AS_BOUNCER[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" \
 			pgbouncer -q "$BOUNCER_INI" 2>"$BENCH_TMP/cg.valgrind.log" &
 	else
-		SIFT_NAME=cg bench_pgsift_config "analyzer = $an"
+		SIFT_NAME=cg bench_pgsift_config "analyzer = $an" ${SIFT_EXTRA:+"$SIFT_EXTRA"}
 		port=$SIFT_PORT
 		out=$BENCH_TMP/cg.out
 		# as root, valgrind runs as postgres too: pgsift's -u would leave it unable
@@ -100,7 +102,8 @@ count() {
 	# the profiles, for contrib/bench/callgrind_marginal.py
 	if [ -n "${KEEP:-}" ]; then
 		mkdir -p "$KEEP"
-		cp "$out" "$KEEP/callgrind.$(basename "$who").$an.$wl.$([ "$n" -gt "$SMALL" ] && echo large || echo small)"
+		# pgsift at REV is "rev", the working tree's "pgsift"
+		cp "$out" "$KEEP/callgrind.$([ "$who" = "${PGSIFT_REV:-}" ] && echo rev || basename "$who").$an.$wl.$([ "$n" -gt "$SMALL" ] && echo large || echo small)"
 	fi
 	rm -f "$out"
 }

@@ -27,6 +27,10 @@ struct an_client {
 	struct an_name *names;	/* open addressing by name hash */
 	struct an_name portals[AN_PORTALS];
 	struct fd_client fd;		/* N+1 unit of work, idle transaction, texts kept for EXPLAIN */
+	struct tr_ctx stmt_ctx, portal_ctx;	/* traceparents of the unnamed statement and portal */
+	uint16_t tr_held;		/* its span trace.c holds back, + 1 */
+	bool xact_traced;		/* xact_trace: its transaction's last sampled trace */
+	uint8_t xact_trace[16];
 };
 
 bool an_init(struct analyzer *an, uint32_t max_fingerprints)
@@ -41,6 +45,8 @@ void an_free(struct analyzer *an)
 {
 	fd_free(an->fd);
 	an->fd = NULL;
+	tr_free(an->tr);
+	an->tr = NULL;
 	qstats_free(&an->qs);
 	free(an->cache);
 	an->cache = NULL;
@@ -65,6 +71,11 @@ static struct an_client *client_state(struct client *cl)
 	return cl->an;
 }
 
+uint16_t *an_client_held(struct client *cl)
+{
+	return cl->an ? &cl->an->tr_held : NULL;
+}
+
 struct fd_client *an_client_findings(struct client *cl)
 {
 	return &cl->an->fd;
@@ -74,6 +85,7 @@ void an_client_free(struct client *cl)
 {
 	if (cl->an) {
 		fd_client_end(cl->sift, cl, &cl->an->fd);
+		tr_release(cl->sift, &cl->an->tr_held);
 		free(cl->an->names);
 		free(cl->an);
 		cl->an = NULL;
@@ -367,8 +379,10 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct 
 	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
 }
 
-static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, int64_t start, uint64_t wait,
-		 uint8_t src, uint64_t phash)
+/* inline, as it was before spans: twice per Query on the hot path */
+static inline __attribute__((always_inline)) void push(struct an_server *as, uint8_t type, const struct an_ref *ref,
+						       int64_t start, uint64_t wait, uint8_t src, uint64_t phash,
+						       const struct tr_ctx *ctx)
 {
 	struct an_pending *p;
 
@@ -387,6 +401,11 @@ static void push(struct an_server *as, uint8_t type, const struct an_ref *ref, i
 	p->src = src;
 	p->phash = phash;
 	p->wait_us = wait;
+	p->reprepared = false;
+	if (ctx)
+		p->ctx = *ctx;
+	else
+		p->ctx.on = false;
 	if (ref)
 		p->ref = *ref;
 	else
@@ -409,6 +428,28 @@ static bool trailing_blank(const char *p, const char *end)
 	return true;
 }
 
+/* The traceparent of a statement (or a context trace_untraced_ratio drew
+ * for it) in *ctx; NULL when it gets no span. Only a statement with a
+ * sqlcommenter comment (ref->trace) is searched for one. */
+static __attribute__((noinline)) const struct tr_ctx *trace_ctx_slow(struct sift *s, const struct an_ref *ref,
+								      const char *text, size_t len, struct tr_ctx *ctx)
+{
+	if (!ref->fp || !tr_on(s))
+		return NULL;
+	if (ref->trace ? tr_ctx_parse(text, len, ctx) : tr_ctx_untraced(s, ctx))
+		return ctx;
+	return NULL;
+}
+
+static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref *ref, const char *text, size_t len,
+					     struct tr_ctx *ctx)
+{
+	/* the usual statement (no comment, no untraced ratio) pays two tests */
+	if (__builtin_expect(!ref->trace && s->cfg.trace_untraced_ratio <= 0, 1))
+		return NULL;
+	return trace_ctx_slow(s, ref, text, len, ctx);
+}
+
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
 static void on_query(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body, uint32_t avail,
 		     uint32_t len)
@@ -421,20 +462,21 @@ static void on_query(struct sift *s, struct client *cl, struct an_server *as, co
 	/* most queries are one statement: without a ';' before the end, no
 	 * splitting pass is needed (fp_compute ignores a trailing ';') */
 	uint64_t th = 0;
+	struct tr_ctx ctx;
 
 	if (cl->an && fd_explain_on(s))
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
-		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text, tlen, &ctx));
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
 		return;
 	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
 		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text + off, sl, &ctx));
 	}
-	push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+	push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -475,9 +517,10 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
 	if (fd_explain_on(s))
 		fd_keep_parse(s, &ac->fd, nlen != 0, ref.fp, query, qlen, avail < len);
-	if (nlen == 0)
+	if (nlen == 0) {
 		ac->unnamed_stmt = ref;
-	else {
+		ac->stmt_ctx.on = ref.trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
+	} else {
 		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
 		if (n)
 			n->ref = ref;
@@ -501,6 +544,10 @@ static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint
 		if (n)
 			src = n->ref;
 	}
+	if (plen == 0) /* only the unnamed portal of the unnamed statement carries a traceparent */
+		ac->portal_ctx.on = slen == 0 && ac->stmt_ctx.on;
+	if (plen == 0 && ac->portal_ctx.on)
+		ac->portal_ctx = ac->stmt_ctx;
 	if ((dst = portal_ref(ac, portal, plen, true))) {
 		*dst = src;
 		/* the parameters (formats, values): what makes two executions the
@@ -511,16 +558,35 @@ static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint
 		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
 }
 
-static void on_execute(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body,
-		       uint32_t avail)
+/* The traceparent of an Execute: the unnamed portal's, or a drawn one. */
+static const struct tr_ctx *execute_ctx(struct sift *s, struct client *cl, const struct an_ref *ref, size_t plen,
+					struct tr_ctx *ctx)
+{
+	if (!ref || !ref->fp)
+		return NULL;
+	if (plen == 0 && cl->an->portal_ctx.on)
+		return &cl->an->portal_ctx;
+	if (ref->trace || s->cfg.trace_untraced_ratio <= 0 || !tr_on(s))
+		return NULL;
+	return tr_ctx_untraced(s, ctx) ? ctx : NULL;
+}
+
+static void on_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
 {
 	uint32_t pos = 0;
 	size_t plen;
 	const char *portal = cstr(body, avail, &pos, &plen);
 	struct an_ref *ref = portal && cl->an ? portal_ref(cl->an, portal, plen, false) : NULL;
+	struct an_server *as = &sv->an;
+	struct tr_ctx ctx;
+	const struct tr_ctx *c = execute_ctx(s, cl, ref, plen, &ctx);
 
 	/* an untracked statement still takes its place in the reply order */
-	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0);
+	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c);
+	if (c && as->n && !as->lost) { /* did pgsift prepare its statement again since the last Execute? */
+		as->q[(as->head + as->n - 1) % AN_PENDING_MAX].reprepared = sv->ps_reprepares != as->reprepares_seen;
+		as->reprepares_seen = sv->ps_reprepares;
+	}
 }
 
 static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
@@ -553,14 +619,15 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		on_bind(s, cl, body, avail, len);
 		break;
 	case 'E':
-		on_execute(s, cl, as, body, avail);
+		if (sv)
+			on_execute(s, cl, sv, body, avail);
 		break;
 	case 'C':
 		on_close(cl, body, avail);
 		break;
 	case 'S':
 	case 'F':
-		push(as, AN_MARK, NULL, s->now, 0, 0, 0);
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
 		break;
 	default:
 		break;
@@ -628,6 +695,29 @@ static void findings_of(struct sift *s, struct client *cl, const struct an_pendi
 	fd_statement(s, cl, &cl->an->fd, &st);
 }
 
+/* A traced statement finished: its span (trace.h). Any other statement of
+ * a client with a span held back releases it. */
+static __attribute__((noinline)) void trace_end(struct sift *s, struct client *cl, struct server *sv,
+						 const struct an_pending *p, const struct qentry *e, uint64_t rows,
+						 const char *sqlstate)
+{
+	struct tr_stmt st = {
+		.ctx = &p->ctx, .sent = p->sent, .wait_us = p->wait_us, .rows = rows, .fp = p->ref.fp,
+		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0,
+		.q_id = e ? e->id : 0, .q_slot = e ? e->slot : 0, .kind = p->ref.kind, .hazard = e ? e->hazard : 0,
+		.sqlstate = sqlstate, .extended = p->src != 'Q', .reprepared = p->reprepared,
+		.candidate = values_matter(&p->ref),
+	};
+
+	if (!p->ctx.on) {
+		tr_release(s, &cl->an->tr_held);
+		return;
+	}
+	tr_statement_end(s, cl, sv, &st);
+	if ((cl->an->xact_traced = tr_sampled(s, &p->ctx)))
+		memcpy(cl->an->xact_trace, p->ctx.trace_id, 16);
+}
+
 /* The head statement finished (rows, or an error). */
 static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
 {
@@ -649,6 +739,8 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 	}
 	if (cl && cl->an && (s->an.fd || fd_get(s)))
 		findings_of(s, cl, p, e, rows, sqlstate, suspended);
+	if (__builtin_expect(cl && cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
+		trace_end(s, cl, sv, p, e, rows, sqlstate);
 	pop(as);
 	/* the next statement on this server starts when this one ends */
 	next = head(as);
@@ -797,9 +889,13 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 		p->hist.active_peak = active;
 }
 
-void an_pool_xact(struct pool *p, uint64_t us)
+void an_pool_xact(struct pool *p, struct client *cl, uint64_t us)
 {
 	lb_add(&p->xact_lb, us);
+	if (cl->an && cl->an->xact_traced) { /* the histogram's exemplar */
+		cl->an->xact_traced = false;
+		tr_pool_xact(p->sift, p, us, cl->an->xact_trace);
+	}
 }
 
 void an_pool_wait(struct pool *p)
@@ -864,4 +960,5 @@ void an_janitor(struct sift *s)
 	pools_sample(s);
 	pools_roll(s);
 	fd_janitor(s);
+	tr_janitor(s); /* after the findings: an N+1 ended by time reaches its held span first */
 }

@@ -24,6 +24,7 @@
 
 #include "analyzer/fingerprint.h"
 #include "analyzer/qstats.h"
+#include "pooler/trace.h"
 
 #define AN_PENDING_MAX 64
 
@@ -50,12 +51,15 @@ struct an_pending {
 	int64_t sent;		/* when pgsift forwarded it */
 	uint64_t phash;		/* parameter values, hashed */
 	uint64_t wait_us;
+	struct tr_ctx ctx;	/* its traceparent, when ctx.on (trace.h) */
+	bool reprepared;	/* a named statement pgsift prepared again on this server for it */
 };
 
 /* Per server: what was sent and not yet answered. */
 struct an_server {
 	uint16_t head, n;
 	bool lost;		/* overflowed: ignore replies until it drains */
+	uint32_t reprepares_seen;	/* server->ps_reprepares at its last Execute */
 	struct an_pending q[AN_PENDING_MAX];
 };
 
@@ -96,6 +100,7 @@ struct analyzer {
 	struct findings *fd;	/* N+1, slow statements, hazards (findings.h); made on first use */
 	struct history hist;	/* closed time buckets (query_history, pool_history) */
 	int64_t pool_bucket;	/* the bucket pools' numbers are collected for */
+	struct tracer *tr;	/* spans (trace.h); made on first use */
 };
 
 /* Sets up the statistics table. false when out of memory. */
@@ -121,6 +126,10 @@ void an_server_reset(struct an_server *as);
 /* Frees a client's statement names (its open unit of work ends first). */
 void an_client_free(struct client *cl);
 
+/* The index + 1 of the span trace.c holds back for cl; NULL when cl has
+ * no analyzer state. */
+uint16_t *an_client_held(struct client *cl);
+
 /* The findings state of a client that has analyzer state (cl->an). */
 struct fd_client *an_client_findings(struct client *cl);
 
@@ -137,9 +146,10 @@ struct pool;
 void an_pool_link(struct pool *p, int64_t wait_us);
 void an_pool_wait(struct pool *p);
 /* A transaction ended after us microseconds (its time on the server, as
- * stats.xact_time counts it): the pool's histogram for /metrics. Out of
- * line, so the relay's loop stays as it was. */
-void an_pool_xact(struct pool *p, uint64_t us);
+ * stats.xact_time counts it): the pool's histogram for /metrics, and its
+ * exemplar when cl's transaction was traced. Out of line, so the relay's
+ * loop stays as it was. */
+void an_pool_xact(struct pool *p, struct client *cl, uint64_t us);
 
 /* Applies stats_bucket_seconds, stats_buckets and stats_history_memory
  * (start, RELOAD, SET). false when out of memory: history stays as it was. */

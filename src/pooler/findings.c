@@ -122,6 +122,7 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 	struct np_finding *f;
 	bool is_new;
 
+	tr_nplusone(s, x->cl, h); /* the span of the loop's last statement carries it */
 	if (!fd)
 		return;
 	client_addr(x->cl, client, sizeof(client));

@@ -737,6 +737,7 @@ static bool ensure(struct server *sv, struct ps_stmt *st)
 	if (!rq_push(sv, RQ_HIDE_PARSE, 0, st, NULL) || !ps_have_add(sv, st))
 		return false;
 	st->server_parses++;
+	sv->ps_reprepares++;
 	sv->pool->stats.server_parse_count++;
 	return true;
 }

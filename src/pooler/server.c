@@ -796,7 +796,7 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	if (status == 'I' && cl->xact_start) {
 		st->xact_count++;
 		st->xact_time += (uint64_t)(now - cl->xact_start);
-		an_pool_xact(sv->pool, (uint64_t)(now - cl->xact_start));
+		an_pool_xact(sv->pool, cl, (uint64_t)(now - cl->xact_start));
 		cl->xact_start = 0;
 	}
 }

@@ -246,6 +246,7 @@ struct server {
 	bool ps_on;			/* prepared statements are tracked on this link */
 	struct ps_rq rq;		/* replies still to come, when ps_on */
 	struct ps_server *ps;		/* prepared statements it has (lazy) */
+	uint32_t ps_reprepares;		/* client statements pgsift prepared on it (spans' re-prepared) */
 };
 
 struct cancel_req {
@@ -261,6 +262,7 @@ struct cancel_req {
 
 struct listener;
 struct http_server;
+struct otlp_exporter;
 
 /* The console, as the pooler calls it: main.c sets sift->console, so that
  * the pooler never includes a surface's header (arrows point downward). */
@@ -313,6 +315,7 @@ struct sift {
 	 * log's, so the pooler includes no surface header; NULL: not logged */
 	void (*on_finding)(struct sift *s, int event, const void *obj);
 	struct http_server *http;	/* the HTTP listener (surfaces/http.c); NULL when http_port is 0 */
+	struct otlp_exporter *otlp;	/* the span exporter (surfaces/otlp.c) */
 	struct admin_workers *sqlw;	/* the console's SQL threads, started at the first SELECT */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */

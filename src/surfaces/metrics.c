@@ -297,6 +297,20 @@ static const char *le_text(const struct view_val *x, char *buf, size_t n)
 	return buf;
 }
 
+/* An OpenMetrics exemplar on the sample just written: a recent traced
+ * observation in the bucket, so that a dashboard goes from a latency spike
+ * to its trace. */
+static void exemplar(struct mctx *m, const char *trace_id, double ms, int64_t when_us)
+{
+	if (m->o->len && m->o->p[m->o->len - 1] == '\n')
+		m->o->len--;
+	sb_puts(m->o, " # {trace_id=\"");
+	sb_puts(m->o, trace_id);
+	sb_puts(m->o, "\"} ");
+	sb_double(m->o, ms / 1e3);
+	sb_printf(m->o, " %lld.%06lld\n", (long long)(when_us / 1000000), (long long)(when_us % 1000000));
+}
+
 /* Rows of one histogram series are consecutive, ending with the +Inf
  * bucket; nl labels come first, le last. hist: the `histogram` column's
  * value to keep (pool_histogram), or NULL. */
@@ -304,7 +318,7 @@ static void histogram(struct mctx *m, const struct view_snap *r, const char *con
 {
 	const struct view *v = r->sink.view;
 	int le = view_col_index(v, "le_ms"), cnt = view_col_index(v, "count"), sum = view_col_index(v, "sum_ms");
-	int hc = view_col_index(v, "histogram"), lc[MAX_LABELS];
+	int hc = view_col_index(v, "histogram"), lc[MAX_LABELS], ex = view_col_index(v, "exemplar_trace_id");
 	struct lbl l[MAX_LABELS];
 	char buf[32];
 
@@ -318,6 +332,8 @@ static void histogram(struct mctx *m, const struct view_snap *r, const char *con
 			l[k] = (struct lbl){ labels[k], text_at(v, row, lc[k], NULL, 0) };
 		l[nl] = (struct lbl){ "le", le_text(&row[le], buf, sizeof(buf)) };
 		sample(m, "_bucket", l, nl + 1, (double)row[cnt].u.i);
+		if (m->om && ex >= 0 && row[ex].kind == VK_TEXT)
+			exemplar(m, row[ex].u.s, row[ex + 1].u.d, row[ex + 2].u.i);
 		if (row[le].kind == VK_NULL || !isfinite(row[le].u.d)) {
 			sample(m, "_sum", l, nl, row[sum].u.d / 1e3);
 			sample(m, "_count", l, nl, (double)row[cnt].u.i);
@@ -520,6 +536,11 @@ static void analyzer(struct mctx *m, const struct view_snap *stats)
 		{ "evictions", "analyzer_evictions", M_COUNTER, 1, NULL, 0, NULL },
 		{ "statements", "analyzer_statements", M_COUNTER, 1, NULL, 0, NULL },
 		{ "slow_statements", "slow_statements", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_made", "spans_made", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_exported", "spans_exported", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_dropped", "spans_dropped", M_COUNTER, 1, NULL, 0, NULL },
+		{ "span_export_errors", "span_export_errors", M_COUNTER, 1, NULL, 0, NULL },
+		{ "spans_queued", "spans_queued", M_GAUGE, 1, NULL, 0, NULL },
 	};
 	static const struct colmap cache[] = {
 		{ "server_parse_count", "prepared_cache_misses", M_COUNTER, 1, NULL, 0,
@@ -529,7 +550,7 @@ static void analyzer(struct mctx *m, const struct view_snap *stats)
 	struct view_snap r;
 
 	if (take(&r, m->s, "analyzer"))
-		table(m, &r, NULL, 0, map, 6);
+		table(m, &r, NULL, 0, map, 11);
 	view_snap_free(&r);
 	table(m, stats, db_labels, 1, cache, 1);
 	/* hits: uses (client Parse, Bind) of a shared statement its server had;

@@ -15,7 +15,7 @@
 
 #include "util/log_syslog.h"
 
-enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE, ST_ENUM };
+enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE, ST_ENUM, ST_RATIO };
 
 struct setting {
 	const char *name;
@@ -24,7 +24,8 @@ struct setting {
 	size_t off;
 	const char *def;
 	int64_t min, max;
-	const char *const *names;	/* ST_ENUM: the values, NULL-terminated; stored as their index */
+	const char *const *names;	/* ST_ENUM: the values, NULL-terminated; stored as their index;
+					 * ST_RATIO: words allowed besides 0..1, stored as -1 - index */
 };
 
 #define S_(name, type, flags, def, min, max) { #name, type, flags, offsetof(struct config, name), def, min, max, NULL }
@@ -32,6 +33,9 @@ struct setting {
 
 static const char *const log_format_names[] = { "text", "json", NULL };
 static const char *const http_auth_names[] = { "none", "basic", NULL };
+static const char *const trace_sample_names[] = { "parent", "off", NULL };
+static const char *const no_names[] = { NULL };
+#define F_(name, flags, def, names) { #name, ST_RATIO, flags, offsetof(struct config, name), def, 0, 0, names }
 #define R SET_RELOAD
 
 static const struct setting settings[] = {
@@ -126,6 +130,15 @@ static const struct setting settings[] = {
 	S_(http_timeout, ST_TIME, 0, "10", 0, 0),
 	S_(metrics_pgbouncer_names, ST_BOOL, R, "0", 0, 0),
 	S_(metrics_top_fingerprints, ST_INT, R, "100", 0, 100000),
+	S_(otlp_endpoint, ST_STR, R, "", 0, 0),
+	S_(otlp_service_name, ST_STR, R, "pgsift", 0, 0),
+	S_(otlp_batch_spans, ST_INT, R, "512", 1, 100000),
+	S_(otlp_flush_interval, ST_TIME, R, "1", 0, 0),
+	S_(otlp_queue_spans, ST_INT, R, "10000", 1, 10000000),
+	S_(otlp_timeout, ST_TIME, R, "10", 0, 0),
+	F_(trace_sample, R, "parent", trace_sample_names),
+	F_(trace_untraced_ratio, R, "0", no_names),
+	S_(trace_always_slow, ST_BOOL, R, "1", 0, 0),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))
@@ -298,6 +311,26 @@ static bool parse_enum(const struct setting *s, const char *v, int *out, char *e
 	return false;
 }
 
+/* A ratio 0..1, or one of the setting's words (stored as -1 - index). */
+static bool parse_ratio(const struct setting *s, const char *v, double *out, char *err, size_t errlen)
+{
+	char *end;
+	double x;
+
+	for (int i = 0; s->names[i]; i++)
+		if (strcasecmp(v, s->names[i]) == 0)
+			return (*out = -1.0 - i), true;
+	errno = 0;
+	x = strtod(v, &end);
+	if (errno || end == v || *end || !(x >= 0 && x <= 1)) {
+		snprintf(err, errlen, "invalid value \"%s\" (a ratio from 0 to 1%s%s)", v, s->names[0] ? ", or " : "",
+			 s->names[0] ? s->names[0] : "");
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
 /* Applies text to setting s of cfg; cfg unchanged on error. */
 static bool setting_apply(const struct setting *s, struct config *cfg, const char *v, char *err, size_t errlen)
 {
@@ -342,6 +375,8 @@ static bool setting_apply(const struct setting *s, struct config *cfg, const cha
 		return parse_sslmode(v, (int *)p, err, errlen);
 	case ST_ENUM:
 		return parse_enum(s, v, (int *)p, err, errlen);
+	case ST_RATIO:
+		return parse_ratio(s, v, (double *)p, err, errlen);
 	}
 	return false;
 }
@@ -418,6 +453,12 @@ const char *config_setting_value(const struct config *cfg, int i, char *out, siz
 	case ST_ENUM:
 		snprintf(out, outlen, "%s", s->names[*(const int *)p]);
 		break;
+	case ST_RATIO:
+		if (*(const double *)p < 0)
+			snprintf(out, outlen, "%s", s->names[(int)(-1.0 - *(const double *)p)]);
+		else
+			snprintf(out, outlen, "%g", *(const double *)p);
+		break;
 	}
 	return out;
 }
@@ -454,6 +495,9 @@ bool config_copy_setting(struct config *dst, const struct config *src, int i)
 		return true;
 	case ST_TIME:
 		*(usec_t *)d = *(const usec_t *)sv;
+		return true;
+	case ST_RATIO:
+		*(double *)d = *(const double *)sv;
 		return true;
 	default: /* the int-typed ones */
 		*(int *)d = *(const int *)sv;

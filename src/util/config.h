@@ -52,6 +52,9 @@ struct user_conf {
 	int line;
 };
 
+#define TRACE_SAMPLE_PARENT (-1.0)
+#define TRACE_SAMPLE_OFF (-2.0)
+
 struct config {
 	char *path;
 	/* [pgsift] settings; names match PgBouncer's */
@@ -153,6 +156,16 @@ struct config {
 	usec_t http_timeout;
 	bool metrics_pgbouncer_names;
 	int metrics_top_fingerprints;
+	/* spans in the application's traces (doc/tracing.md) */
+	char *otlp_endpoint;		/* "": no export, no spans */
+	char *otlp_service_name;
+	int otlp_batch_spans;
+	usec_t otlp_flush_interval;
+	int otlp_queue_spans;
+	usec_t otlp_timeout;
+	double trace_sample;		/* 0..1, or TRACE_SAMPLE_PARENT / TRACE_SAMPLE_OFF */
+	double trace_untraced_ratio;
+	bool trace_always_slow;
 
 	struct db_conf *dbs;
 	int ndbs;

@@ -14,22 +14,51 @@
 #include "views/families.h"
 #include "pooler/objects.h"
 #include "pooler/sift.h"
+#include "pooler/trace.h"
+
+/* Where a histogram's exemplars are (pooler/trace.h): a statement entry's,
+ * a pool's transactions', or none (slot_id 0, pool NULL). */
+struct ex_src {
+	struct sift *s;
+	uint32_t slot;
+	uint64_t id;
+	const void *pool;
+};
+
+static const struct tr_exemplar *exemplar(const struct ex_src *x, unsigned i)
+{
+	if (x->id)
+		return tr_query_exemplar(x->s, x->slot, x->id, i);
+	return x->pool ? tr_pool_exemplar(x->s, x->pool, i) : NULL;
+}
 
 /* One row per bucket, cumulative as Prometheus counts them. */
 static void lb_rows(struct view_sink *sink, const char *fp, const char *db, const char *user, const char *hist,
-		    const struct lbuckets *b)
+		    const struct lbuckets *b, const struct ex_src *x)
 {
 	uint64_t cum = 0;
+	char tid[33];
 
-	for (int i = 0; i < LB_N; i++) {
+	for (unsigned i = 0; i < LB_N; i++) {
 		double le = i < LB_N - 1 ? (double)lb_bounds_us[i] / 1e3 : INFINITY;
+		const struct tr_exemplar *e = exemplar(x, i);
 		cum += b->n[i];
+		for (int k = 0; e && k < 16; k++)
+			snprintf(tid + 2 * k, 3, "%02x", e->trace_id[k]);
 		if (hist)
-			view_row(sink, db, user, hist, le, (int64_t)cum, (double)b->sum_us / 1e3);
+			view_row(sink, db, user, hist, le, (int64_t)cum, (double)b->sum_us / 1e3, e ? tid : NULL,
+				 e ? (double)e->us / 1e3 : NAN, e ? e->when : (int64_t)0);
 		else
-			view_row(sink, fp, db, user, le, (int64_t)cum, (double)b->sum_us / 1e3);
+			view_row(sink, fp, db, user, le, (int64_t)cum, (double)b->sum_us / 1e3, e ? tid : NULL,
+				 e ? (double)e->us / 1e3 : NAN, e ? e->when : (int64_t)0);
 	}
 }
+
+#define EXEMPLAR_COLS                                                                                               \
+	{ "exemplar_trace_id", 's', "",                                                                            \
+	  "Trace id of a recent traced observation in this bucket (doc/tracing.md): /metrics' OpenMetrics exemplar; NULL when none." }, \
+	{ "exemplar_ms", 'D', "ms", "That observation's value." },                                                 \
+	{ "exemplar_time", 'T', "time", "When it was made (UTC)." }
 
 static const struct view_col query_histogram_cols[] = {
 	{ "fingerprint", 's', "",
@@ -44,6 +73,7 @@ static const struct view_col query_histogram_cols[] = {
 	  "Executions that took at most `le_ms`, cumulative as Prometheus buckets are; the last bucket's is every execution." },
 	{ "sum_ms", 'D', "ms",
 	  "Sum of the execution times (the same on each row of a shape)." },
+	EXEMPLAR_COLS,
 };
 
 /* The top shapes by total time, then the rest as `other`; ranking here is
@@ -58,12 +88,14 @@ static void query_histogram_rows(struct sift *s, struct view_sink *sink)
 	qstats_export_top(qs, top, list, n);
 	for (size_t i = 0; i < n && i < top; i++) {
 		const struct qentry *e = list[i];
+		struct ex_src x = { s, e->slot, e->id, NULL };
 		char hex[17];
 		fp_hex(e->fp, hex);
-		lb_rows(sink, hex, ((const struct db *)e->db)->name, ((const struct user *)e->user)->name, NULL, &e->lb);
+		lb_rows(sink, hex, ((const struct db *)e->db)->name, ((const struct user *)e->user)->name, NULL, &e->lb,
+			&x);
 	}
 	free(list);
-	lb_rows(sink, "other", NULL, NULL, NULL, &qs->other);
+	lb_rows(sink, "other", NULL, NULL, NULL, &qs->other, &(struct ex_src){ 0 });
 }
 
 const struct view view_query_histogram = {
@@ -84,6 +116,7 @@ static const struct view_col pool_histogram_cols[] = {
 	  "Waits or transactions that took at most `le_ms`, cumulative." },
 	{ "sum_ms", 'D', "ms",
 	  "Their total time (the same on each row of a histogram)." },
+	EXEMPLAR_COLS,
 };
 
 static void pool_histogram_rows(struct sift *s, struct view_sink *sink)
@@ -92,8 +125,9 @@ static void pool_histogram_rows(struct sift *s, struct view_sink *sink)
 
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		lb_rows(sink, NULL, p->db->name, p->user->name, "wait", &p->wait_lb);
-		lb_rows(sink, NULL, p->db->name, p->user->name, "transaction", &p->xact_lb);
+		lb_rows(sink, NULL, p->db->name, p->user->name, "wait", &p->wait_lb, &(struct ex_src){ 0 });
+		lb_rows(sink, NULL, p->db->name, p->user->name, "transaction", &p->xact_lb,
+			&(struct ex_src){ s, 0, 0, p });
 	}
 }
 

@@ -140,11 +140,22 @@ static const struct view_col analyzer_cols[] = {
 	  "Execution time of every statement in the table (the sum of `queries`' total_ms): what a shape's share is a share of." },
 	{ "exported_fingerprints", 'i', "count",
 	  "Entries /metrics shows on their own (the top `metrics_top_fingerprints` by total time, as of the last scrape or `query_histogram` read; new entries join while there is room)." },
+	{ "spans_made", 'q', "count",
+	  "Spans made for traced statements (doc/tracing.md), exported or not." },
+	{ "spans_exported", 'q', "count",
+	  "Spans the OTLP collector (`otlp_endpoint`) accepted." },
+	{ "spans_dropped", 'q', "count",
+	  "Spans lost: the queue (`otlp_queue_spans`) was full, or a batch failed for good." },
+	{ "span_export_errors", 'q', "count",
+	  "Export requests that failed (each retry counts)." },
+	{ "spans_queued", 'i', "count",
+	  "Spans waiting in the queue now." },
 };
 static void analyzer_rows(struct sift *s, struct view_sink *sink)
 {
 	const struct findings *fd = s->an.fd;
 	const struct qstats *qs = &s->an.qs;
+	const struct tracer *t = s->an.tr;
 	uint64_t total = 0;
 
 	for (uint32_t i = 0; i < qs->max; i++)
@@ -152,7 +163,9 @@ static void analyzer_rows(struct sift *s, struct view_sink *sink)
 			total += qs->slots[i]->total_us;
 	view_row(sink, s->cfg.analyzer ? "on" : "off", (int)qs->used, (int)qs->max, (int64_t)qs->evictions,
 		 (int64_t)s->an.statements, (int64_t)s->an.untracked, (int)s->an.hist.n, (int64_t)s->an.hist.bytes,
-		 (int64_t)s->an.hist.dropped_buckets, (int64_t)(fd ? fd->sl.total : 0), total / 1e3, (int)qs->nexported);
+		 (int64_t)s->an.hist.dropped_buckets, (int64_t)(fd ? fd->sl.total : 0), total / 1e3, (int)qs->nexported,
+		 (int64_t)(t ? t->made : 0), (int64_t)(t ? t->exported : 0), (int64_t)(t ? t->dropped : 0),
+		 (int64_t)(t ? t->export_errors : 0), (int)(t ? t->n : 0));
 }
 
 const struct view view_analyzer = { "analyzer", "One row about the analyzer's table.", analyzer_cols,

@@ -31,7 +31,7 @@ def bucket_of(seconds):
 
 
 class Prometheus:
-    def __init__(self, workdir, targets):
+    def __init__(self, workdir, targets, flags=()):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -43,7 +43,7 @@ class Prometheus:
         self.log = open(self.dir / "prometheus.log", "wb")
         self.proc = subprocess.Popen(
             ["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={self.dir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
+             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn", *flags],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         wait_for(self.ready, timeout=60, what="prometheus to be ready", ignore=(OSError,))
 

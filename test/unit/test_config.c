@@ -1031,7 +1031,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 24, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 26, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1086,7 +1086,10 @@ static const char all_changed[] =
 	"server_tls_cert_file = /etc/sc.pem\nserver_tls_ca_file = /etc/sca.pem\nserver_tls_protocols = all\n"
 	"server_tls_ciphers = HIGH:!aNULL\nlog_format = json\nsyslog = 1\nsyslog_ident = sifty\n"
 	"syslog_facility = local3\nhttp_listen_addr = ::1\nhttp_port = 9187\nhttp_auth = basic\nhttp_tls = on\n"
-	"http_max_connections = 7\nhttp_timeout = 3\nmetrics_pgbouncer_names = 1\nmetrics_top_fingerprints = 20\n";
+	"http_max_connections = 7\nhttp_timeout = 3\nmetrics_pgbouncer_names = 1\nmetrics_top_fingerprints = 20\n"
+	"otlp_endpoint = http://127.0.0.1:4318/v1/traces\notlp_service_name = db-proxy\notlp_batch_spans = 64\n"
+	"otlp_flush_interval = 250ms\notlp_queue_spans = 500\notlp_timeout = 3\ntrace_sample = 0.5\n"
+	"trace_untraced_ratio = 0.01\ntrace_always_slow = off\n";
 
 static void test_copy_setting(void)
 {
