@@ -131,15 +131,20 @@ def test_aggregate_over_clients_by_application_name(busy):
 
 def test_window_function_over_query_history(busy):
     p, _ = busy
+    # the latest bucket with this database's statements: the one in progress,
+    # or the one before it when a bucket boundary passed since the workload
+    latest = "(SELECT max(bucket_start) FROM query_history WHERE database = 'siftdb')"
     head, rows = psql(p, "SELECT fingerprint, calls, rank() OVER (ORDER BY calls DESC, fingerprint) AS rnk, "
-                         "sum(calls) OVER () AS all_calls FROM query_history WHERE in_progress "
-                         "AND database = 'siftdb' ORDER BY rnk")
-    hist = [r for r in show(p, "QUERY_HISTORY") if r["in_progress"] == "t" and r["database"] == "siftdb"]
-    want = sorted(hist, key=lambda r: (-int(r["calls"]), r["fingerprint"]))
+                         "sum(calls) OVER () AS all_calls FROM query_history WHERE database = 'siftdb' "
+                         f"AND bucket_start = {latest} ORDER BY rnk")
+    assert rows, "no bucket holds the workload's statements"
+    hist = [r for r in show(p, "QUERY_HISTORY") if r["database"] == "siftdb"]
+    last = max(r["bucket_start"] for r in hist)
+    want = sorted((r for r in hist if r["bucket_start"] == last), key=lambda r: (-int(r["calls"]), r["fingerprint"]))
     assert [r[0] for r in rows] == [w["fingerprint"] for w in want]
     assert [int(r[2]) for r in rows] == list(range(1, len(want) + 1))
     assert {int(r[3]) for r in rows} == {sum(int(w["calls"]) for w in want)}
-    # the bucket in progress holds what SHOW QUERIES counts (one bucket so far)
+    # a bucket holds at most what SHOW QUERIES counts since the start
     queries = {r["fingerprint"]: int(r["calls"]) for r in show(p, "QUERIES") if r["database"] == "siftdb"}
     for r in rows:
         assert int(r[1]) <= queries[r[0]]
