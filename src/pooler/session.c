@@ -1,0 +1,639 @@
+/*
+ * session: session settings carried across servers in transaction
+ * pooling. See session.h and doc/session-state.md.
+ */
+#include "pooler/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pooler/objects.h"
+#include "pooler/session_sql.h"
+#include "pooler/sift.h"
+#include "util/log.h"
+#include "util/proto.h"
+
+#define SS_OPS_MAX 64	    /* statements awaiting their reply, per client */
+#define SS_SET_MAX 16384    /* bytes of one set of settings */
+
+/* One statement sent to the server whose effect waits for its reply. */
+struct ss_op {
+	uint8_t kind;		/* enum ss_kind */
+	uint8_t tag;		/* enum ss_tag */
+	bool strict;		/* pairs with the next reply whatever its tag (simple query) */
+	uint32_t zleft;		/* ReadyForQuery replies before the one ending its batch */
+	struct istr *nv;	/* "name\0value" for SS_SET, "name" for SS_RESET */
+};
+
+struct ss_client {
+	struct ss_op q[SS_OPS_MAX];
+	uint32_t head, n;
+	bool unnamed_set, portal_set;	/* the unnamed statement / portal changes session state */
+	bool rolled_back;		/* a ROLLBACK since the last ReadyForQuery */
+	bool err_seen;			/* an error since the last ReadyForQuery */
+	struct ss_stmt unnamed, portal;
+};
+
+static const char *const startup_tracked[] = {
+	"extra_float_digits", "search_path", "statement_timeout", "lock_timeout",
+	"idle_in_transaction_session_timeout", "datestyle", "intervalstyle", "timezone",
+	"client_encoding", "application_name",
+};
+
+bool ss_startup_tracked(const char *name)
+{
+	for (size_t i = 0; i < sizeof(startup_tracked) / sizeof(startup_tracked[0]); i++)
+		if (strcasecmp(startup_tracked[i], name) == 0)
+			return true;
+	return false;
+}
+
+/* ---- sets: sorted "name\0value\0" entries ---- */
+
+/* The entry after *pos in set (name, value); false at the end. */
+static bool set_next(const struct istr *set, uint32_t *pos, const char **name, const char **value)
+{
+	if (!set || *pos >= set->len)
+		return false;
+	*name = set->s + *pos;
+	*value = *name + strlen(*name) + 1;
+	*pos = (uint32_t)(*value - set->s) + (uint32_t)strlen(*value) + 1;
+	return true;
+}
+
+static const char *set_find(const struct istr *set, const char *name)
+{
+	uint32_t pos = 0;
+	const char *n, *v;
+
+	while (set_next(set, &pos, &n, &v))
+		if (!strcmp(n, name))
+			return v;
+	return NULL;
+}
+
+static bool buf_add(char *buf, size_t *len, const char *s)
+{
+	size_t k = strlen(s) + 1;
+
+	if (*len + k > SS_SET_MAX)
+		return false;
+	memcpy(buf + *len, s, k);
+	*len += k;
+	return true;
+}
+
+/* *set with name given value (removed when value is NULL). */
+static bool set_with(struct sift *s, struct istr **set, const char *name, const char *value)
+{
+	char *buf;
+	size_t len = 0;
+	uint32_t pos = 0;
+	const char *n, *v;
+	bool placed = value == NULL, ok = true;
+	struct istr *res = NULL;
+
+	if (value == NULL ? set_find(*set, name) == NULL : (v = set_find(*set, name)) && !strcmp(v, value))
+		return true;
+	if (!(buf = malloc(SS_SET_MAX)))
+		return false;
+	while (ok && set_next(*set, &pos, &n, &v)) {
+		int c = strcmp(n, name);
+		if (c > 0 && !placed) {
+			ok = buf_add(buf, &len, name) && buf_add(buf, &len, value);
+			placed = true;
+		}
+		if (c != 0 && ok)
+			ok = buf_add(buf, &len, n) && buf_add(buf, &len, v);
+	}
+	if (ok && !placed)
+		ok = buf_add(buf, &len, name) && buf_add(buf, &len, value);
+	if (ok && len > 0)
+		ok = (res = istr_get(&s->strs, buf, len)) != NULL;
+	free(buf);
+	if (ok) {
+		istr_set(&s->strs, set, res);
+		istr_put(&s->strs, res);
+	}
+	return ok;
+}
+
+static bool name_ok(const char *name)
+{
+	if (!*name || strlen(name) >= SS_NAME_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '$'))
+			return false;
+	return true;
+}
+
+bool ss_set_put(struct sift *s, struct istr **set, const char *name, const char *value)
+{
+	char n[SS_NAME_MAX], v[SS_VALUE_MAX];
+	size_t k = 0;
+
+	for (; name[k] && k + 1 < sizeof(n); k++)
+		n[k] = name[k] >= 'A' && name[k] <= 'Z' ? (char)(name[k] + 32) : name[k];
+	n[k] = 0;
+	if (name[k] || !name_ok(n) || strlen(value) + 2 > sizeof(v))
+		return false;
+	v[0] = 'L';
+	strcpy(v + 1, value);
+	return set_with(s, set, n, v);
+}
+
+/* ---- the client's statements ---- */
+
+void ss_client_start(struct client *cl, struct istr *startup)
+{
+	struct sift *s = cl->sift;
+	int mode = pool_mode_of(s, cl->pool);
+
+	istr_set(&s->strs, &cl->ss_start, startup);
+	istr_set(&s->strs, &cl->ss_set, startup);
+	istr_set(&s->strs, &cl->ss_cur, startup);
+	cl->ss_unvalidated = startup != NULL;
+	cl->ss_on = mode != POOL_SESSION;
+}
+
+static struct ss_client *ss_of(struct client *cl)
+{
+	if (!cl->ss)
+		cl->ss = calloc(1, sizeof(*cl->ss));
+	return cl->ss;
+}
+
+/* Queues what st does; false when the queue is full. */
+static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint32_t zleft)
+{
+	struct sift *s = cl->sift;
+	struct ss_client *ss = ss_of(cl);
+	struct ss_op *op;
+	char nv[SS_NAME_MAX + SS_VALUE_MAX];
+	size_t nl = strlen(st->name), vl = strlen(st->value);
+
+	if (!ss || ss->n == SS_OPS_MAX)
+		return false;
+	op = &ss->q[(ss->head + ss->n) % SS_OPS_MAX];
+	op->kind = st->kind;
+	op->tag = st->tag;
+	op->strict = strict;
+	op->zleft = zleft;
+	op->nv = NULL;
+	if (st->kind == SS_SET || st->kind == SS_RESET) {
+		memcpy(nv, st->name, nl + 1);
+		memcpy(nv + nl + 1, st->value, vl);
+		op->nv = istr_get(&s->strs, nv, st->kind == SS_SET ? nl + 1 + vl : nl);
+		if (!op->nv)
+			op->kind = SS_DIRTY;
+	}
+	ss->n++;
+	cl->ss_busy = true;
+	return true;
+}
+
+/* A simple query: when a statement of it matters, one op per statement,
+ * paired with the replies in order. */
+static void on_query(struct client *cl, struct server *sv, const char *text, size_t n, bool whole)
+{
+	struct ss_stmt st[2];
+	size_t pos = 0, off, sl, count = 0, relevant = 0;
+	uint32_t zleft = cl->pending_z ? cl->pending_z - 1 : 0;
+
+	if (!ss_sql_maybe(text, n))
+		return;
+	if (!whole) { /* a text larger than the buffer: reset the server after it */
+		sv->ss_dirty = true;
+		return;
+	}
+	/* a first pass counts, a second queues: most texts are short */
+	while (ss_sql_next(text, n, &pos, &off, &sl)) {
+		ss_sql_classify(text + off, sl, &st[0]);
+		count++;
+		relevant += st[0].kind != SS_NONE;
+	}
+	if (!relevant)
+		return;
+	if (count > SS_OPS_MAX - (cl->ss ? cl->ss->n : 0)) {
+		log_warning("client %llu: %zu statements in one query: session settings in it are not carried",
+			    (unsigned long long)cl->id, count);
+		sv->ss_dirty = true;
+		return;
+	}
+	for (pos = 0; ss_sql_next(text, n, &pos, &off, &sl);) {
+		ss_sql_classify(text + off, sl, &st[1]);
+		if (!push(cl, &st[1], true, zleft))
+			sv->ss_dirty = true;
+	}
+}
+
+/* Parse: the unnamed statement is remembered until its Execute; a named
+ * one that changes session state is not followed: the server is reset. */
+static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
+{
+	const char *name = (const char *)body, *q;
+	const uint8_t *nul = memchr(body, 0, avail);
+	struct ss_stmt st;
+	size_t qn;
+
+	if (!nul)
+		return;
+	q = (const char *)nul + 1;
+	qn = strnlen(q, avail - (uint32_t)(nul + 1 - body));
+	if (cl->ss)
+		cl->ss->unnamed_set = cl->ss->unnamed_set && *name;
+	if (!ss_sql_maybe(q, qn))
+		return;
+	ss_sql_classify(q, qn, &st);
+	if (st.kind == SS_NONE && st.tag == SS_TAG_ANY)
+		return;
+	if (*name) {
+		if (st.kind != SS_NONE)
+			sv->ss_dirty = true;
+		return;
+	}
+	if (!ss_of(cl))
+		return;
+	cl->ss->unnamed = st;
+	cl->ss->unnamed_set = true;
+}
+
+static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
+{
+	struct ss_client *ss = cl->ss;
+	const uint8_t *nul = memchr(body, 0, avail);
+	const char *stmt;
+
+	if (!nul || !memchr(nul + 1, 0, avail - (uint32_t)(nul + 1 - body)))
+		return;
+	stmt = (const char *)nul + 1;
+	if (*body == 0)
+		ss->portal_set = false;
+	if (*stmt || !ss->unnamed_set)
+		return;
+	if (*body) { /* a named portal of a SET: not followed */
+		sv->ss_dirty |= ss->unnamed.kind != SS_NONE;
+		return;
+	}
+	ss->portal = ss->unnamed;
+	ss->portal_set = true;
+}
+
+void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
+		       uint32_t len)
+{
+	switch (type) {
+	case 'Q':
+		on_query(cl, sv, (const char *)body, strnlen((const char *)body, avail), avail >= len);
+		break;
+	case 'P':
+		if (avail >= len)
+			on_parse(cl, sv, body, avail);
+		else
+			sv->ss_dirty |= ss_sql_maybe((const char *)body, avail);
+		break;
+	case 'B':
+		if (cl->ss)
+			on_bind(cl, sv, body, avail);
+		break;
+	case 'E':
+		if (cl->ss && cl->ss->portal_set && avail && body[0] == 0 &&
+		    !push(cl, &cl->ss->portal, false, cl->pending_z))
+			sv->ss_dirty = true;
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- replies ---- */
+
+static bool tag_matches(uint8_t tag, const uint8_t *body, uint32_t avail)
+{
+	static const char *const tags[] = { "", "SET", "RESET", "SELECT", "DISCARD" };
+	size_t k = strlen(tags[tag]);
+
+	return avail >= k && memcmp(body, tags[tag], k) == 0;
+}
+
+/* What a completed op does to the client's and the server's settings. */
+static void apply(struct server *sv, struct client *cl, const struct ss_op *op)
+{
+	struct sift *s = cl->sift;
+	const char *name = op->nv ? op->nv->s : NULL;
+	bool ok = true;
+
+	if (name && param_index(s, name) >= 0)
+		return; /* reported with ParameterStatus: tracked in cl->vals */
+	switch (op->kind) {
+	case SS_SET:
+		ok = set_with(s, &cl->ss_cur, name, name + strlen(name) + 1) &&
+		     set_with(s, &sv->ss_cur, name, name + strlen(name) + 1);
+		break;
+	case SS_RESET:
+		/* PostgreSQL's RESET goes back to the startup packet's value; on
+		 * the server (whose login did not send it) to its default */
+		ok = set_with(s, &cl->ss_cur, name, set_find(cl->ss_start, name)) && set_with(s, &sv->ss_cur, name, NULL);
+		break;
+	case SS_RESET_ALL:
+		istr_set(&s->strs, &cl->ss_cur, cl->ss_start);
+		istr_set(&s->strs, &sv->ss_cur, NULL);
+		if (op->tag == SS_TAG_DISCARD)
+			sv->ss_dirty = false;
+		break;
+	case SS_DIRTY:
+		sv->ss_dirty = true;
+		break;
+	default:
+		break;
+	}
+	if (!ok) {
+		log_warning("client %llu: session setting not carried (out of memory or over %d bytes)",
+			    (unsigned long long)cl->id, SS_SET_MAX);
+		sv->ss_dirty = true;
+	}
+}
+
+static void pop(struct ss_client *ss)
+{
+	ss->head = (ss->head + 1) % SS_OPS_MAX;
+	ss->n--;
+}
+
+/* ReadyForQuery: ops of the batch it ends never completed; at the end of
+ * a transaction its changes stay or go. */
+static void ready(struct server *sv, struct client *cl, struct ss_client *ss, char status)
+{
+	struct sift *s = cl->sift;
+	uint32_t keep = 0;
+
+	for (uint32_t i = 0, n = ss ? ss->n : 0; i < n; i++) {
+		struct ss_op *op = &ss->q[ss->head];
+		pop(ss);
+		if (op->zleft == 0) {
+			istr_put(&s->strs, op->nv);
+			continue;
+		}
+		op->zleft--;
+		ss->q[(ss->head + ss->n) % SS_OPS_MAX] = *op;
+		ss->n++;
+		keep++;
+	}
+	if (status == 'I') {
+		if (ss && (ss->rolled_back || ss->err_seen)) {
+			istr_set(&s->strs, &cl->ss_cur, cl->ss_set);
+			istr_set(&s->strs, &sv->ss_cur, sv->ss_set);
+		} else {
+			istr_set(&s->strs, &cl->ss_set, cl->ss_cur);
+			istr_set(&s->strs, &sv->ss_set, sv->ss_cur);
+		}
+	}
+	if (ss)
+		ss->rolled_back = ss->err_seen = false;
+	cl->ss_busy = keep > 0 || cl->ss_cur != cl->ss_set || sv->ss_cur != sv->ss_set;
+}
+
+void ss_server_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail)
+{
+	struct ss_client *ss = cl->ss;
+	struct ss_op *op = ss && ss->n ? &ss->q[ss->head] : NULL;
+
+	switch (type) {
+	case 'C':
+		if (ss && avail >= 9 && memcmp(body, "ROLLBACK", 9) == 0)
+			ss->rolled_back = true;
+		else if (ss && avail >= 7 && memcmp(body, "COMMIT", 7) == 0)
+			ss->rolled_back = false;
+		if (op && op->zleft == 0 && (op->strict || tag_matches(op->tag, body, avail))) {
+			apply(sv, cl, op);
+			istr_put(&cl->sift->strs, op->nv);
+			pop(ss);
+		}
+		break;
+	case 'E':
+		if (ss)
+			ss->err_seen = true;
+		while (op && op->zleft == 0) {
+			istr_put(&cl->sift->strs, op->nv);
+			pop(ss);
+			op = ss->n ? &ss->q[ss->head] : NULL;
+		}
+		break;
+	case 'Z':
+		ready(sv, cl, ss, avail ? (char)body[0] : 'I');
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- bringing a server in line ---- */
+
+static bool out_add(char **sql, size_t *len, size_t *cap, const char *a, const char *b, const char *c)
+{
+	size_t k = strlen(a) + strlen(b) + strlen(c);
+
+	if (*len + k + 1 > *cap) {
+		size_t ncap = (*len + k + 1) * 2;
+		char *n = realloc(*cap ? *sql : NULL, ncap);
+		if (!n)
+			return false;
+		if (!*cap)
+			memcpy(n, *sql, *len + 1);
+		*sql = n;
+		*cap = ncap;
+	}
+	memcpy(*sql + *len, a, strlen(a));
+	*len += strlen(a);
+	memcpy(*sql + *len, b, strlen(b));
+	*len += strlen(b);
+	memcpy(*sql + *len, c, strlen(c) + 1);
+	*len += strlen(c);
+	return true;
+}
+
+static bool put_set(char **sql, size_t *len, size_t *cap, const char *name, const char *value)
+{
+	char lit[2 * SS_VALUE_MAX + 4], head[SS_NAME_MAX + 48];
+
+	if (value[0] == 'S') {
+		snprintf(head, sizeof(head), "SET %s TO ", name);
+		return out_add(sql, len, cap, head, value + 1, ";");
+	}
+	if (!proto_quote_literal(value + 1, lit, sizeof(lit)))
+		return false;
+	snprintf(head, sizeof(head), "SELECT pg_catalog.set_config('%s', ", name);
+	return out_add(sql, len, cap, head, lit, ", false);");
+}
+
+bool ss_sync_sql(struct server *sv, struct client *cl, char **sql, size_t *len, size_t *cap, bool *any)
+{
+	uint32_t pos = 0;
+	const char *n, *v, *mine;
+
+	if (sv->ss_set == cl->ss_set)
+		return true;
+	/* what the server has and the client does not: back to the default */
+	while (set_next(sv->ss_set, &pos, &n, &v))
+		if (!set_find(cl->ss_set, n) && !out_add(sql, len, cap, "RESET ", n, ";"))
+			return false;
+	for (pos = 0; set_next(cl->ss_set, &pos, &n, &v);)
+		if ((!(mine = set_find(sv->ss_set, n)) || strcmp(mine, v)) && !put_set(sql, len, cap, n, v))
+			return false;
+	sv->sync_ss = true;
+	*any = true;
+	return true;
+}
+
+void ss_sync_done(struct server *sv, struct client *cl, bool ok)
+{
+	struct sift *s = sv->sift;
+
+	if (!sv->sync_ss)
+		return;
+	sv->sync_ss = false;
+	if (!ok) { /* some of the SETs ran: what the server has is not known */
+		sv->close_needed = true;
+		return;
+	}
+	istr_set(&s->strs, &sv->ss_set, cl->ss_set);
+	istr_set(&s->strs, &sv->ss_cur, cl->ss_set);
+	cl->ss_unvalidated = false;
+}
+
+bool ss_server_released(struct server *sv)
+{
+	istr_set(&sv->sift->strs, &sv->ss_set, sv->ss_cur);
+	return sv->ss_dirty;
+}
+
+void ss_server_reset(struct server *sv)
+{
+	istr_set(&sv->sift->strs, &sv->ss_set, NULL);
+	istr_set(&sv->sift->strs, &sv->ss_cur, NULL);
+	sv->ss_dirty = false;
+}
+
+void ss_client_free(struct client *cl)
+{
+	struct sift *s = cl->sift;
+
+	if (cl->ss) {
+		while (cl->ss->n) {
+			istr_put(&s->strs, cl->ss->q[cl->ss->head].nv);
+			pop(cl->ss);
+		}
+		free(cl->ss);
+		cl->ss = NULL;
+	}
+	istr_set(&s->strs, &cl->ss_start, NULL);
+	istr_set(&s->strs, &cl->ss_set, NULL);
+	istr_set(&s->strs, &cl->ss_cur, NULL);
+	cl->ss_busy = false;
+}
+
+void ss_server_free(struct server *sv)
+{
+	ss_server_reset(sv);
+}
+
+/* ---- startup parameters ---- */
+
+/* One name = value of the startup packet or of options: a reported one
+ * goes to the tracked values, a replayed one to *set. 1 taken, 0 not ours,
+ * -1 error (err set). */
+static int take_param(struct sift *s, struct params *startup, struct istr **set, const char *name, const char *value,
+		      char *err, size_t errlen)
+{
+	int idx = param_index(s, name);
+
+	if (idx >= 0) {
+		struct istr *v = istr_get(&s->strs, value, strlen(value));
+		if (!v) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		istr_set(&s->strs, &startup->v[idx], v);
+		istr_put(&s->strs, v);
+		return 1;
+	}
+	if (!ss_startup_tracked(name))
+		return 0;
+	if (!ss_set_put(s, set, name, value)) {
+		snprintf(err, errlen, "startup parameter %.64s: value too long", name);
+		return -1;
+	}
+	return 1;
+}
+
+/* The next word of options (blank-separated, backslash escapes one
+ * character) into out; false at the end. */
+static bool options_word(const char **p, char *out, size_t outlen)
+{
+	size_t k = 0;
+
+	while (**p == ' ' || **p == '\t')
+		(*p)++;
+	if (!**p)
+		return false;
+	while (**p && **p != ' ' && **p != '\t') {
+		if (**p == '\\' && (*p)[1])
+			(*p)++;
+		if (k + 1 < outlen)
+			out[k++] = **p;
+		(*p)++;
+	}
+	out[k] = 0;
+	return true;
+}
+
+/* options: "-c name=value" / "--name=value" pairs. Unknown pairs make it
+ * refused unless ignore_startup_parameters names options (then they are
+ * skipped). */
+static int take_options(struct sift *s, struct params *startup, struct istr **set, const char *opts, char *err,
+			size_t errlen)
+{
+	char w[SS_VALUE_MAX + SS_NAME_MAX], *eq, *name;
+	bool ignore = config_list_contains(s->cfg.ignore_startup_parameters, "options");
+	const char *p = opts;
+	int rc;
+
+	while (options_word(&p, w, sizeof(w))) {
+		if (!strcmp(w, "-c")) {
+			if (!options_word(&p, w, sizeof(w)))
+				return ignore ? 1 : 0;
+			name = w;
+		} else if (!strncmp(w, "-c", 2)) {
+			name = w + 2;
+		} else if (!strncmp(w, "--", 2)) {
+			name = w + 2;
+		} else {
+			if (!ignore)
+				return 0;
+			continue;
+		}
+		if (!(eq = strchr(name, '='))) {
+			if (!ignore)
+				return 0;
+			continue;
+		}
+		*eq = 0;
+		for (char *c = name; *c; c++)
+			if (*c == '-')
+				*c = '_';
+		rc = take_param(s, startup, set, name, eq + 1, err, errlen);
+		if (rc < 0 || (rc == 0 && !ignore))
+			return rc;
+	}
+	return 1;
+}
+
+int ss_startup_param(struct sift *s, struct params *startup, struct istr **set, const char *name, const char *value,
+		     char *err, size_t errlen)
+{
+	if (!strcmp(name, "options"))
+		return take_options(s, startup, set, value, err, errlen);
+	return take_param(s, startup, set, name, value, err, errlen);
+}
