@@ -334,7 +334,7 @@ static void classify_set(const char *p, size_t n, size_t i, struct ss_stmt *out)
 	}
 	j = i;
 	if (!next_word(p, n, &j, w, sizeof(w)))
-		return dirty(out, SS_D_OTHER);
+		w[0] = 0; /* a quoted name */
 	if (!strcmp(w, "role"))
 		return dirty(out, SS_D_ROLE);
 	if ((!strcmp(w, "time") && peek_word(p, n, j, "zone")) || !strcmp(w, "names") || !strcmp(w, "transaction") ||
