@@ -180,6 +180,11 @@ def test_nothing_leaks_to_the_next_client(pg, pooler):
         ("leak_a, public", "A")
     a.close()
     b.close()
+    # SHOW HAZARDS says what pgsift did about each
+    actions = {r["kind"]: r["action"] for r in p.admin_dicts("SHOW HAZARDS")}
+    assert actions.get("set") == "replayed", actions
+    for kind in ("temp_table", "advisory_lock", "hold_cursor", "listen"):
+        assert actions.get(kind) == "reset", actions
 
 
 @pytest.mark.timeout(120)
