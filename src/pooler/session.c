@@ -182,7 +182,9 @@ static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint3
 	op->strict = strict;
 	op->zleft = zleft;
 	op->nv = NULL;
-	if (st->kind == SS_SET || st->kind == SS_RESET) {
+	if (st->kind == SS_SET && st->value[0] == 'P') /* no Bind supplied it */
+		op->kind = SS_DIRTY;
+	else if (st->kind == SS_SET || st->kind == SS_RESET) {
 		memcpy(nv, st->name, nl + 1);
 		memcpy(nv + nl + 1, st->value, vl);
 		op->nv = istr_get(&s->strs, nv, st->kind == SS_SET ? nl + 1 + vl : nl);
@@ -260,6 +262,50 @@ static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, 
 	cl->ss->unnamed_set = true;
 }
 
+/* set_config(name, $N, false): the portal's op gets the Bind's value of
+ * parameter N (text and binary formats of text are the same bytes); false
+ * when it cannot be read. */
+static bool bind_value(struct ss_stmt *st, const uint8_t *body, uint32_t avail, uint32_t pos)
+{
+	uint32_t want = (uint32_t)atoi(st->value + 1), nfmt, np;
+
+	if (pos + 2 > avail)
+		return false;
+	nfmt = (uint32_t)body[pos] << 8 | body[pos + 1];
+	pos += 2 + 2 * nfmt;
+	if (pos + 2 > avail)
+		return false;
+	np = (uint32_t)body[pos] << 8 | body[pos + 1];
+	pos += 2;
+	if (want < 1 || want > np)
+		return false;
+	for (uint32_t k = 1; k <= want; k++) {
+		int32_t len;
+		if (pos + 4 > avail)
+			return false;
+		len = (int32_t)((uint32_t)body[pos] << 24 | (uint32_t)body[pos + 1] << 16 | (uint32_t)body[pos + 2] << 8 |
+				body[pos + 3]);
+		pos += 4;
+		if (k < want) {
+			if (len > 0)
+				pos += (uint32_t)len;
+			continue;
+		}
+		if (len < 0) { /* NULL: back to the default */
+			st->kind = SS_RESET;
+			st->value[0] = 0;
+			return true;
+		}
+		if ((uint32_t)len + 2 > sizeof(st->value) || pos + (uint32_t)len > avail ||
+		    memchr(body + pos, 0, (size_t)len))
+			return false;
+		st->value[0] = 'L';
+		memcpy(st->value + 1, body + pos, (size_t)len);
+		st->value[1 + len] = 0;
+	}
+	return true;
+}
+
 static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
 {
 	struct ss_client *ss = cl->ss;
@@ -279,6 +325,9 @@ static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, u
 	}
 	ss->portal = ss->unnamed;
 	ss->portal_set = true;
+	if (ss->portal.value[0] == 'P' &&
+	    !bind_value(&ss->portal, body, avail, (uint32_t)((const uint8_t *)stmt + strlen(stmt) + 1 - body)))
+		ss->portal.kind = SS_DIRTY;
 }
 
 void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,

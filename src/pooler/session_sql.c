@@ -397,8 +397,24 @@ static bool classify_set_config(const char *p, size_t n, size_t i, struct ss_stm
 			return false;
 	}
 	if (!next_word(p, n, &i, w, sizeof(w)) || strcmp(w, "set_config") || !punct(p, n, &i, '(') ||
-	    !literal(p, n, &i, name, sizeof(name)) || !punct(p, n, &i, ',') ||
-	    !literal(p, n, &i, out->value + 1, sizeof(out->value) - 1) || !punct(p, n, &i, ','))
+	    !literal(p, n, &i, name, sizeof(name)) || !punct(p, n, &i, ','))
+		return false;
+	out->value[0] = 'L';
+	if (punct(p, n, &i, '$')) { /* a parameter: its value comes with the Bind */
+		size_t d = 0;
+		while (i < n && p[i] >= '0' && p[i] <= '9' && d < 5)
+			out->value[1 + d++] = p[i++];
+		out->value[1 + d] = 0;
+		out->value[0] = 'P';
+		if (!d || (i < n && is_ident(p[i])))
+			return false;
+		if (punct(p, n, &i, ':') && !(punct(p, n, &i, ':') && next_word(p, n, &i, w, sizeof(w)) &&
+					     (!strcmp(w, "text") || !strcmp(w, "varchar"))))
+			return false;
+	} else if (!literal(p, n, &i, out->value + 1, sizeof(out->value) - 1)) {
+		return false;
+	}
+	if (!punct(p, n, &i, ','))
 		return false;
 	j = skip_blank(p, n, i);
 	if (j < n && p[j] == '\'') {
@@ -423,7 +439,6 @@ static bool classify_set_config(const char *p, size_t n, size_t i, struct ss_stm
 	if (local)
 		return true;
 	out->kind = SS_SET;
-	out->value[0] = 'L';
 	return true;
 }
 

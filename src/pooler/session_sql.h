@@ -39,7 +39,8 @@ struct ss_stmt {
 	unsigned char dirty;		/* enum ss_dirty, for SS_DIRTY */
 	char name[SS_NAME_MAX];		/* lower case, [a-z0-9_$.] only */
 	/* value[0] is its form: 'S', SQL text to put after "SET name TO";
-	 * 'L', a string as set_config() takes it */
+	 * 'L', a string as set_config() takes it; 'P', set_config()'s value
+	 * is parameter $N (decimal N follows), which the Bind supplies */
 	char value[SS_VALUE_MAX];
 };
 

@@ -210,3 +210,24 @@ def test_set_in_simple_multi_statement_and_psql_script(pg, pooler, tmp_path):
         other.execute("SELECT 1")
     assert outs[0] == outs[1]
     assert other.execute("SHOW search_path").fetchone()[0] == '"$user", public'
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("pool_size", [1, 2])
+def test_set_config_with_a_bound_value(pg, pooler, pool_size):
+    # the usual way applications set a tenant: set_config(name, $1, false)
+    p = pooler(default_pool_size=pool_size)
+    conns = [_through(p) for _ in range(5)]
+    for rnd in range(4):
+        for i, c in enumerate(conns):
+            value = None if (rnd == 3 and i % 2) else f"tenant-{i}-{rnd}"
+            c.execute("SELECT set_config('myapp.tenant_id', %s, false)", [value])
+            c.execute("SELECT set_config('myapp.local', %s::text, true)", ["local"])
+        for i, c in enumerate(conns):
+            want = "" if (rnd == 3 and i % 2) else f"tenant-{i}-{rnd}"
+            got = c.execute("SELECT current_setting('myapp.tenant_id'), "
+                            "current_setting('myapp.local', true)").fetchone()
+            assert got[0] == want, (i, rnd, got)
+            assert got[1] in ("", None), (i, rnd, got)
+    for c in conns:
+        c.close()

@@ -78,7 +78,10 @@ int main(void)
 	is_stmt("SELECT set_config('myapp.t', 'it''s', false)", SS_SET, "myapp.t", "Lit's");
 	is_stmt("select pg_catalog.set_config('search_path', 'a, b', false) as sp;", SS_SET, "search_path", "La, b");
 	is_stmt("SELECT set_config('myapp.t', 'x', true)", SS_NONE, NULL, NULL);
-	is_stmt("SELECT set_config('myapp.t', $1, false)", SS_DIRTY, NULL, NULL);
+	is_stmt("SELECT set_config('myapp.t', $1, false)", SS_SET, "myapp.t", "P1");
+	is_stmt("SELECT set_config('myapp.t', $12::text, false)", SS_SET, "myapp.t", "P12");
+	is_stmt("SELECT set_config('myapp.t', $1::int, false)", SS_DIRTY, NULL, NULL);
+	is_stmt("SELECT set_config($1, 'x', false)", SS_DIRTY, NULL, NULL);
 	is_stmt("SELECT pg_advisory_lock(1)", SS_DIRTY, NULL, NULL);
 	is_stmt("SELECT pg_advisory_xact_lock(1)", SS_NONE, NULL, NULL);
 	is_stmt("CREATE TEMP TABLE t (x int)", SS_DIRTY, NULL, NULL);
