@@ -167,7 +167,7 @@ void pool_release_server(struct server *sv)
 		return;
 	}
 	/* a client left state pgsift does not carry: nobody else may see it */
-	if (ss_server_released(sv) && !(session_end && pool_mode_of(s, sv->pool) == POOL_SESSION && reset && *reset)) {
+	if ((sv->ss_dirty || sv->ss_cur != sv->ss_set) && ss_server_released(sv) && !(session_end && pool_mode_of(s, sv->pool) == POOL_SESSION && reset && *reset)) {
 		server_log(sv, LOG_DEBUG, "session state left by a client: DISCARD ALL");
 		ss_server_reset(sv);
 		if (!server_run_query(sv, "DISCARD ALL"))

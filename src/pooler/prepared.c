@@ -777,8 +777,9 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 	char name[256];
 	enum ps_sql_cmd cmd;
 
-	/* the usual query, in one pass: nothing below applies to it */
-	if (ps_sql_plain(sql, blen, &n))
+	/* the usual query, in one pass: nothing below applies to it, nor to
+	 * session state (the relay skips session.c for it) */
+	if ((cl->q_plain = ps_sql_plain(sql, blen, &n)))
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
@@ -833,13 +834,17 @@ static bool parse_untracked(struct client *cl, struct server *sv, const char *na
 	size_t n = strnlen(sql, tlen);
 	char dummy[8];
 	enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, dummy, sizeof(dummy));
+	bool session, internal = ps_sql_scan_names(text, n, &session);
+
+	/* one pass for pgsift's names and session state (session.c) */
+	cl->q_plain = !session && !ps_sql_session_start(sql, n);
 
 	if (cmd == PS_SQL_PREPARE) {
 		*act = put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
 													: PS_CLOSED;
 		return true;
 	}
-	if (ps_sql_internal_refused(text, n)) {
+	if (internal && ps_sql_internal_refused(text, n)) {
 		*act = put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX)) ? PS_USED
 												       : PS_CLOSED;
 		return true;
@@ -972,9 +977,13 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 	case 'P': {
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
 		uint8_t c0 = blen > 1 ? body[1] | 0x20 : 0; /* the text's first byte, lower case if a letter */
+		bool session;
+		cl->q_plain = false; /* until this pass says otherwise; on_parse() tells the others */
 		if (!whole || blen < 2 || body[0] != 0 || must_wait(sv) || c0 < 'a' || c0 > 'z' || c0 == 'p' ||
-		    c0 == 'e' || c0 == 'd' || ps_sql_mentions_internal(body + 1, blen - 1))
+		    c0 == 'e' || c0 == 'd' || ps_sql_scan_names(body + 1, blen - 1, &session))
 			return false;
+		/* the same pass tells session.c whether to look at it */
+		cl->q_plain = !session && !ps_sql_session_start((const char *)body + 1, blen - 1);
 		cl->ps_discard = false;
 		break;
 	}

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pooler/sift.h"
+
 struct sift;
 struct client;
 struct server;
@@ -51,6 +53,16 @@ bool ss_set_put(struct sift *s, struct istr **set, const char *name, const char 
 /* The client logged in: its startup set becomes its settings; tracking of
  * SET statements is on in transaction and statement mode. */
 void ss_client_start(struct client *cl, struct istr *startup);
+
+/* Must ss_client_message() see this message? Query and Parse unless
+ * prepared.c's pass over their whole text found nothing (cl->q_plain); Bind and
+ * Execute once the client has changed session state. */
+static inline bool ss_wants(const struct client *cl, const struct server *sv, uint8_t type, bool whole)
+{
+	if (type == 'Q' || type == 'P') /* a text larger than the buffer is not told plain */
+		return !(sv->ps_on && cl->q_plain && whole);
+	return (type == 'B' || type == 'E') && cl->ss != NULL;
+}
 
 /* A message the client sent to sv (body: avail bytes; len its body's
  * length). Cheap for the usual statement (ss_sql_maybe()). */
