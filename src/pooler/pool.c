@@ -59,6 +59,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	sv->link_time = s->now;
 	sv->used = true;
 	sv->ps_on = ps_wanted(s, sv);
+	ss_watch_reset(cl, sv);
 	p->stats.server_assignment_count++;
 	advisor_on_link(p, cl->wait_start ? s->now - cl->wait_start : 0);
 	if (cl->wait_start) {

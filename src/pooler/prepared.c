@@ -779,8 +779,9 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 
 	/* the usual query, in one pass: nothing below applies to it, nor to
 	 * session state (the relay skips session.c for it) */
-	if ((cl->q_plain = ps_sql_plain(sql, blen, &n)))
+	if (ps_sql_plain(sql, blen, &n))
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	cl->ss_watch = cl->ss_on;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
 	if (cmd == PS_SQL_OTHER && ps_sql_has_prepare(sql, n))
@@ -837,7 +838,8 @@ static bool parse_untracked(struct client *cl, struct server *sv, const char *na
 	bool session, internal = ps_sql_scan_names(text, n, &session);
 
 	/* one pass for pgsift's names and session state (session.c) */
-	cl->q_plain = !session && !ps_sql_session_start(sql, n);
+	if (session || ps_sql_session_start(sql, n))
+		cl->ss_watch = cl->ss_on;
 
 	if (cmd == PS_SQL_PREPARE) {
 		*act = put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
@@ -978,12 +980,12 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
 		uint8_t c0 = blen > 1 ? body[1] | 0x20 : 0; /* the text's first byte, lower case if a letter */
 		bool session;
-		cl->q_plain = false; /* until this pass says otherwise; on_parse() tells the others */
 		if (!whole || blen < 2 || body[0] != 0 || must_wait(sv) || c0 < 'a' || c0 > 'z' || c0 == 'p' ||
 		    c0 == 'e' || c0 == 'd' || ps_sql_scan_names(body + 1, blen - 1, &session))
-			return false;
+			return false; /* parse_untracked() tells session.c */
 		/* the same pass tells session.c whether to look at it */
-		cl->q_plain = !session && !ps_sql_session_start((const char *)body + 1, blen - 1);
+		if (session || ps_sql_session_start((const char *)body + 1, blen - 1))
+			cl->ss_watch = cl->ss_on;
 		cl->ps_discard = false;
 		break;
 	}
@@ -1288,8 +1290,10 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
-	if (!whole && type != 'B')
+	if (!whole && type != 'B') {
+		cl->ss_watch = cl->ss_on; /* a text not read whole: session.c looks */
 		return larger_than_buffer(cl, sv, b, type, body, blen, total);
+	}
 	if (!whole && bind_names_cut(body, blen))
 		return read_whole(cl, 'B', total); /* names longer than the buffer */
 	if (!gen_room(&sv->c))

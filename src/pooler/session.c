@@ -162,6 +162,7 @@ static struct ss_client *ss_of(struct client *cl)
 {
 	if (!cl->ss)
 		cl->ss = calloc(1, sizeof(*cl->ss));
+	cl->ss_watch = cl->ss_on && cl->ss; /* its Binds and Executes matter now */
 	return cl->ss;
 }
 
@@ -333,6 +334,7 @@ static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, u
 void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
 		       uint32_t len)
 {
+	ss_watch_reset(cl, sv);
 	switch (type) {
 	case 'Q':
 		on_query(cl, sv, (const char *)body, strnlen((const char *)body, avail), avail >= len);

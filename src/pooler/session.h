@@ -54,14 +54,14 @@ bool ss_set_put(struct sift *s, struct istr **set, const char *name, const char 
  * SET statements is on in transaction and statement mode. */
 void ss_client_start(struct client *cl, struct istr *startup);
 
-/* Must ss_client_message() see this message? Query and Parse unless
- * prepared.c's pass over their whole text found nothing (cl->q_plain); Bind and
- * Execute once the client has changed session state. */
-static inline bool ss_wants(const struct client *cl, const struct server *sv, uint8_t type, bool whole)
+/* Does the relay pass the client's next message to ss_client_message()?
+ * Always when the link does not track prepared statements; else only when
+ * the client has changed session state (Bind, Execute) or prepared.c's
+ * pass over a Query's or Parse's text set cl->ss_watch because the text
+ * may change it: a client that never SETs costs one byte's test. */
+static inline void ss_watch_reset(struct client *cl, const struct server *sv)
 {
-	if (type == 'Q' || type == 'P') /* a text larger than the buffer is not told plain */
-		return !(sv->ps_on && cl->q_plain && whole);
-	return (type == 'B' || type == 'E') && cl->ss != NULL;
+	cl->ss_watch = cl->ss_on && (!sv->ps_on || cl->ss != NULL);
 }
 
 /* A message the client sent to sv (body: avail bytes; len its body's

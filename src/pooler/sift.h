@@ -203,7 +203,7 @@ struct client {
 	/* session settings carried across servers (session.h) */
 	bool ss_on;			/* its SET statements are followed (not session mode) */
 	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
-	bool q_plain;			/* prepared.c found the Query/Parse being relayed changes no session state */
+	bool ss_watch;			/* the relay passes the next message to session.c (ss_watch_reset()) */
 	bool ss_unvalidated;		/* startup settings no server took yet */
 	struct istr *ss_start;		/* from the startup packet: what RESET goes back to */
 	struct istr *ss_set;		/* committed */

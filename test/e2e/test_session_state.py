@@ -113,6 +113,14 @@ def test_set_replayed_like_a_direct_connection(pg, pooler, pool_size, simple):
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize("simple", [True, False], ids=["simple", "extended"])
+def test_set_replayed_without_prepared_statement_tracking(pg, pooler, simple):
+    # max_prepared_statements = 0: the relay reads the texts itself
+    p = pooler(default_pool_size=1, max_prepared_statements=0)
+    assert _compare(pg, p, 3, simple) > 0
+
+
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("pool_size", [1, 2])
 def test_startup_options_replayed(pg, pooler, pool_size):
     p = pooler(default_pool_size=pool_size)
