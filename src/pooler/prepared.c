@@ -984,7 +984,8 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 		    c0 == 'e' || c0 == 'd' || ps_sql_scan_names(body + 1, blen - 1, &session))
 			return false; /* parse_untracked() tells session.c */
 		/* the same pass tells session.c whether to look at it */
-		if (session || ps_sql_session_start((const char *)body + 1, blen - 1))
+		if (session || (c0 == 's' ? blen > 3 && (body[2] | 0x20) == 'e' && (body[3] | 0x20) == 't'
+					  : c0 == 'r' || c0 == 'c' || c0 == 'l'))
 			cl->ss_watch = cl->ss_on;
 		cl->ps_discard = false;
 		break;

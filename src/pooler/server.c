@@ -921,18 +921,22 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		return RELAY_STOP;
 	if (sv->rq.pop)
 		ps_reply_done(sv, cl);
-	if (type == 'C' && whole && sv->ps)
-		ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
+	if (type == 'C' || type == 'E') {
+		if (type == 'C' && whole && sv->ps)
+			ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
+		if (__builtin_expect(cl->ss_busy, 0))
+			ss_server_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR);
+	}
 	if (sv->sift->cfg.analyzer && (type == 'C' || type == 'E' || type == 'I' || type == 's' || type == 'Z'))
 		an_server_message(sv->sift, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
-	if (cl->ss_busy && whole && (type == 'C' || type == 'E' || type == 'Z'))
-		ss_server_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR);
 	sv->pool->stats.bytes_sent += total;
 	consume(sv, b, n, total, false);
 	if (type == 'G')
 		copy_in_started(cl);
 	if (type == 'Z') {
 		sv->txn = (char)b->data[b->pos - 1];
+		if (__builtin_expect(cl->ss_busy, 0))
+			ss_server_reply(sv, cl, type, b->data + b->pos - 1, 1);
 		client_got_ready(sv, cl, sv->txn);
 		if (cl->state != CL_FREE && may_release(sv, cl)) {
 			if (conn_flush(&cl->c) == CONN_IO_ERROR) {
