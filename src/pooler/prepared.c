@@ -12,6 +12,7 @@
 #include "pooler/prepared_map.h"
 #include "pooler/prepared_sql.h"
 #include "pooler/server.h"
+#include "pooler/session.h"
 
 /* reply queue entry kinds */
 enum {
@@ -571,6 +572,9 @@ static enum ps_act deallocated(struct server *sv, struct client *cl, struct ps_r
 		ps_cmap_clear(cl);
 	else
 		ps_cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
+	/* the client's SQL statements (session.c) see the tag it sees */
+	if (cl->ss_busy)
+		ss_server_reply(sv, cl, 'C', (const uint8_t *)e->aux, (uint32_t)strlen(e->aux) + 1);
 	e->flags &= (uint8_t)~(F_TAG | F_DEFER);
 	sv->rq.deferred--;
 	return PS_USED;
@@ -791,8 +795,9 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 													   : PS_CLOSED;
 	switch (cmd) {
 	case PS_SQL_PREPARE:
-		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
-													     : PS_CLOSED;
+		/* SQL PREPARE / EXECUTE run on the server; session.c carries the
+		 * client's statements to the servers it gets (doc/session-state.md) */
+		break;
 	case PS_SQL_DEALLOCATE:
 	case PS_SQL_DEALLOCATE_ALL: {
 		/* the names go when the stand-in is answered (PostgreSQL may
@@ -841,7 +846,9 @@ static bool parse_untracked(struct client *cl, struct server *sv, const char *na
 	if (session || ps_sql_session_start(sql, n))
 		cl->ss_watch = cl->ss_on;
 
-	if (cmd == PS_SQL_PREPARE) {
+	/* SQL PREPARE / EXECUTE as the unnamed statement run on the server
+	 * (session.c carries them); a named statement of them is refused */
+	if (cmd == PS_SQL_PREPARE && *name) {
 		*act = put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
 													: PS_CLOSED;
 		return true;

@@ -15,7 +15,7 @@
 #include "util/proto.h"
 
 #define SS_OPS_MAX 64	    /* statements awaiting their reply, per client */
-#define SS_SET_MAX 16384    /* bytes of one set of settings */
+#define SS_SET_MAX 65536    /* bytes of one set of settings */
 
 /* One statement sent to the server whose effect waits for its reply. */
 struct ss_op {
@@ -172,7 +172,7 @@ static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint3
 	struct sift *s = cl->sift;
 	struct ss_client *ss = ss_of(cl);
 	struct ss_op *op;
-	char nv[SS_NAME_MAX + SS_VALUE_MAX];
+	char nv[SS_NAME_MAX + SS_VALUE_MAX + 2];
 	size_t nl = strlen(st->name), vl = strlen(st->value);
 
 	if (!ss || ss->n == SS_OPS_MAX)
@@ -185,10 +185,10 @@ static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint3
 	op->nv = NULL;
 	if (st->kind == SS_SET && st->value[0] == 'P') /* no Bind supplied it */
 		op->kind = SS_DIRTY;
-	else if (st->kind == SS_SET || st->kind == SS_RESET) {
+	else if (st->kind == SS_SET || st->kind == SS_RESET || st->kind == SS_PREPARE || st->kind == SS_DEALLOCATE) {
 		memcpy(nv, st->name, nl + 1);
 		memcpy(nv + nl + 1, st->value, vl);
-		op->nv = istr_get(&s->strs, nv, st->kind == SS_SET ? nl + 1 + vl : nl);
+		op->nv = istr_get(&s->strs, nv, st->kind == SS_SET || st->kind == SS_PREPARE ? nl + 1 + vl : nl);
 		if (!op->nv)
 			op->kind = SS_DIRTY;
 	}
@@ -363,10 +363,45 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 
 static bool tag_matches(uint8_t tag, const uint8_t *body, uint32_t avail)
 {
-	static const char *const tags[] = { "", "SET", "RESET", "SELECT", "DISCARD" };
+	static const char *const tags[] = { "", "SET", "RESET", "SELECT", "DISCARD", "PREPARE", "DEALLOCATE" };
 	size_t k = strlen(tags[tag]);
 
 	return avail >= k && memcmp(body, tags[tag], k) == 0;
+}
+
+/* RESET ALL: the settings go back to base's (the startup packet's); SQL
+ * prepared statements ('#' entries) stay. */
+static bool reset_all(struct sift *s, struct istr **set, struct istr *base)
+{
+	struct istr *res = istr_ref(base);
+	uint32_t pos = 0;
+	const char *n, *v;
+	bool ok = true;
+
+	while (ok && set_next(*set, &pos, &n, &v))
+		if (n[0] == '#')
+			ok = set_with(s, &res, n, v);
+	if (ok)
+		istr_set(&s->strs, set, res);
+	istr_put(&s->strs, res);
+	return ok;
+}
+
+/* DEALLOCATE ALL: the '#' entries go. */
+static bool drop_prepared(struct sift *s, struct istr **set)
+{
+	struct istr *res = istr_ref(*set);
+	uint32_t pos = 0;
+	const char *n, *v;
+	bool ok = true;
+
+	while (ok && set_next(*set, &pos, &n, &v))
+		if (n[0] == '#')
+			ok = set_with(s, &res, n, NULL);
+	if (ok)
+		istr_set(&s->strs, set, res);
+	istr_put(&s->strs, res);
+	return ok;
 }
 
 /* What a completed op does to the client's and the server's settings. */
@@ -376,7 +411,7 @@ static void apply(struct server *sv, struct client *cl, const struct ss_op *op)
 	const char *name = op->nv ? op->nv->s : NULL;
 	bool ok = true;
 
-	if (name && param_index(s, name) >= 0)
+	if (name && name[0] != '#' && param_index(s, name) >= 0)
 		return; /* reported with ParameterStatus: tracked in cl->vals */
 	switch (op->kind) {
 	case SS_SET:
@@ -389,10 +424,31 @@ static void apply(struct server *sv, struct client *cl, const struct ss_op *op)
 		ok = set_with(s, &cl->ss_cur, name, set_find(cl->ss_start, name)) && set_with(s, &sv->ss_cur, name, NULL);
 		break;
 	case SS_RESET_ALL:
-		istr_set(&s->strs, &cl->ss_cur, cl->ss_start);
-		istr_set(&s->strs, &sv->ss_cur, NULL);
-		if (op->tag == SS_TAG_DISCARD)
+		if (op->tag == SS_TAG_DISCARD) { /* prepared statements go too */
+			istr_set(&s->strs, &cl->ss_cur, cl->ss_start);
+			istr_set(&s->strs, &cl->ss_set, cl->ss_start);
+			istr_set(&s->strs, &sv->ss_cur, NULL);
+			istr_set(&s->strs, &sv->ss_set, NULL);
 			sv->ss_dirty = false;
+		} else {
+			ok = reset_all(s, &cl->ss_cur, cl->ss_start) && reset_all(s, &sv->ss_cur, NULL);
+		}
+		break;
+	case SS_PREPARE: /* not transactional: stays whatever the transaction does */
+		ok = set_with(s, &cl->ss_cur, name, name + strlen(name) + 1) &&
+		     set_with(s, &cl->ss_set, name, name + strlen(name) + 1) &&
+		     set_with(s, &sv->ss_cur, name, name + strlen(name) + 1) &&
+		     set_with(s, &sv->ss_set, name, name + strlen(name) + 1);
+		break;
+	case SS_DEALLOCATE:
+		ok = set_with(s, &cl->ss_cur, name, NULL) && set_with(s, &cl->ss_set, name, NULL) &&
+		     set_with(s, &sv->ss_cur, name, NULL) && set_with(s, &sv->ss_set, name, NULL);
+		break;
+	case SS_DEALLOCATE_ALL:
+		/* with prepared statement tracking, pgsift answered it (prepared.c)
+		 * and the server kept them: the next sync deallocates them */
+		ok = drop_prepared(s, &cl->ss_cur) && drop_prepared(s, &cl->ss_set) &&
+		     (sv->ps_on || (drop_prepared(s, &sv->ss_cur) && drop_prepared(s, &sv->ss_set)));
 		break;
 	case SS_DIRTY:
 		sv->ss_dirty = true;
@@ -505,10 +561,29 @@ static bool out_add(char **sql, size_t *len, size_t *cap, const char *a, const c
 	return true;
 }
 
+/* A statement name, double-quoted (name without its '#'). */
+static bool put_stmt_name(char **sql, size_t *len, size_t *cap, const char *pre, const char *name)
+{
+	char q[2 * SS_NAME_MAX + 4];
+	size_t k = 0;
+
+	q[k++] = '"';
+	for (const char *c = name; *c; c++) {
+		if (*c == '"')
+			q[k++] = '"';
+		q[k++] = *c;
+	}
+	q[k++] = '"';
+	q[k] = 0;
+	return out_add(sql, len, cap, pre, q, ";");
+}
+
 static bool put_set(char **sql, size_t *len, size_t *cap, const char *name, const char *value)
 {
 	char lit[2 * SS_VALUE_MAX + 4], head[SS_NAME_MAX + 48];
 
+	if (value[0] == 'R') /* a PREPARE: a comment in it ends at the newline */
+		return out_add(sql, len, cap, "", value + 1, "\n;");
 	if (value[0] == 'S') {
 		snprintf(head, sizeof(head), "SET %s TO ", name);
 		return out_add(sql, len, cap, head, value + 1, ";");
@@ -519,20 +594,39 @@ static bool put_set(char **sql, size_t *len, size_t *cap, const char *name, cons
 	return out_add(sql, len, cap, head, lit, ", false);");
 }
 
-bool ss_sync_sql(struct server *sv, struct client *cl, char **sql, size_t *len, size_t *cap, bool *any)
+/* The SETs (prep false) or PREPAREs (prep true) that bring the server to
+ * the client: the PREPAREs after the settings, so that they resolve names
+ * with the client's search_path. */
+static bool put_sets(struct server *sv, struct client *cl, char **sql, size_t *len, size_t *cap, bool prep)
 {
 	uint32_t pos = 0;
 	const char *n, *v, *mine;
+
+	while (set_next(cl->ss_set, &pos, &n, &v)) {
+		if ((n[0] == '#') != prep || ((mine = set_find(sv->ss_set, n)) && !strcmp(mine, v)))
+			continue;
+		if (mine && prep && !put_stmt_name(sql, len, cap, "DEALLOCATE ", n + 1))
+			return false;
+		if (!put_set(sql, len, cap, n, v))
+			return false;
+	}
+	return true;
+}
+
+bool ss_sync_sql(struct server *sv, struct client *cl, char **sql, size_t *len, size_t *cap, bool *any)
+{
+	uint32_t pos = 0;
+	const char *n, *v;
 
 	if (sv->ss_set == cl->ss_set)
 		return true;
 	/* what the server has and the client does not: back to the default */
 	while (set_next(sv->ss_set, &pos, &n, &v))
-		if (!set_find(cl->ss_set, n) && !out_add(sql, len, cap, "RESET ", n, ";"))
+		if (!set_find(cl->ss_set, n) && !(n[0] == '#' ? put_stmt_name(sql, len, cap, "DEALLOCATE ", n + 1)
+							     : out_add(sql, len, cap, "RESET ", n, ";")))
 			return false;
-	for (pos = 0; set_next(cl->ss_set, &pos, &n, &v);)
-		if ((!(mine = set_find(sv->ss_set, n)) || strcmp(mine, v)) && !put_set(sql, len, cap, n, v))
-			return false;
+	if (!put_sets(sv, cl, sql, len, cap, false) || !put_sets(sv, cl, sql, len, cap, true))
+		return false;
 	sv->sync_ss = true;
 	*any = true;
 	return true;

@@ -442,6 +442,77 @@ static bool classify_set_config(const char *p, size_t n, size_t i, struct ss_stm
 	return true;
 }
 
+/* A statement name as PostgreSQL reads it ("#" first): quoted as written,
+ * else lower-cased. */
+static bool stmt_name(const char *p, size_t n, size_t *i, char *out)
+{
+	size_t k = 1;
+
+	out[0] = '#';
+	*i = skip_blank(p, n, *i);
+	if (*i < n && p[*i] == '"') {
+		for ((*i)++; *i < n; (*i)++) {
+			if (p[*i] == '"') {
+				if (*i + 1 < n && p[*i + 1] == '"')
+					(*i)++;
+				else
+					break;
+			}
+			if (k + 1 >= SS_NAME_MAX + 1 || !p[*i])
+				return false;
+			out[k++] = p[*i];
+		}
+		if (*i >= n || k == 1)
+			return false;
+		(*i)++;
+	} else {
+		while (*i < n && is_ident(p[*i])) {
+			if (k + 1 >= SS_NAME_MAX + 1)
+				return false;
+			out[k++] = lower(p[(*i)++]);
+		}
+		if (k == 1)
+			return false;
+	}
+	out[k] = 0;
+	return true;
+}
+
+/* PREPARE name [(types)] AS statement: kept whole, to replay. */
+static void classify_prepare(const char *p, size_t n, size_t i, struct ss_stmt *out)
+{
+	size_t e = n;
+
+	out->tag = SS_TAG_PREPARE;
+	if (!stmt_name(p, n, &i, out->name))
+		return dirty(out, SS_D_PREPARE);
+	while (e > 0 && (is_blank(p[e - 1]) || p[e - 1] == ';'))
+		e--;
+	if (e + 2 > SS_VALUE_MAX)
+		return dirty(out, SS_D_PREPARE);
+	out->kind = SS_PREPARE;
+	out->value[0] = 'R';
+	memcpy(out->value + 1, p, e);
+	out->value[e + 1] = 0;
+	if (memchr(p, 0, e))
+		dirty(out, SS_D_PREPARE);
+}
+
+static void classify_deallocate(const char *p, size_t n, size_t i, struct ss_stmt *out)
+{
+	out->tag = SS_TAG_DEALLOCATE;
+	if (peek_word(p, n, i, "prepare")) {
+		char w[16];
+		(void)next_word(p, n, &i, w, sizeof(w));
+	}
+	if (peek_word(p, n, i, "all")) {
+		out->kind = SS_DEALLOCATE_ALL;
+		return;
+	}
+	if (stmt_name(p, n, &i, out->name))
+		out->kind = SS_DEALLOCATE;
+}
+
 static void classify_other(const char *p, size_t n, const char *w, size_t i, struct ss_stmt *out)
 {
 	char w2[24];
@@ -465,7 +536,9 @@ static void classify_other(const char *p, size_t n, const char *w, size_t i, str
 		dirty(out, SS_D_LISTEN);
 	} else if (!strcmp(w, "prepare")) {
 		if (!peek_word(p, n, i, "transaction"))
-			dirty(out, SS_D_PREPARE);
+			classify_prepare(p, n, i, out);
+	} else if (!strcmp(w, "deallocate")) {
+		classify_deallocate(p, n, i, out);
 	}
 	if (out->kind == SS_NONE && has_ci(p, n, "set_config"))
 		dirty(out, SS_D_OTHER);

@@ -239,3 +239,86 @@ def test_set_config_with_a_bound_value(pg, pooler, pool_size):
             assert got[1] in ("", None), (i, rnd, got)
     for c in conns:
         c.close()
+
+
+def _run_rows(conn, sql, simple):
+    """One statement: (its error's SQLSTATE or None, its rows)."""
+    try:
+        if simple:
+            return None, exec_simple(conn, sql)[1]
+        cur = conn.execute(sql)
+        return None, cur.fetchall() if cur.description else None
+    except Exception as e:
+        return getattr(e, "sqlstate", None) or "error", None
+
+
+def _prepare_script(i):
+    return [
+        [f"PREPARE q(int) AS SELECT $1 + {i}"],
+        ["EXECUTE q(1)"],
+        ["PREPARE q AS SELECT 1"],                 # 42P05
+        ["EXECUTE nosuch"],                        # 26000
+        ["EXECUTE q(1, 2)"],                       # 42601
+        ["BEGIN", f"PREPARE r AS SELECT 'r{i}'", "ROLLBACK"],   # not transactional
+        ["EXECUTE r"],
+        [f"SET search_path = sp{i}, public"],
+        ["PREPARE \"Mixed Case\" AS SELECT current_setting('search_path')"],
+        ['EXECUTE "Mixed Case"'],
+        ["DEALLOCATE q"],
+        ["EXECUTE q(1)"],                          # 26000
+        ["DEALLOCATE PREPARE r"],
+        ["DEALLOCATE r"],                          # 26000
+        ["PREPARE t AS SELECT count(*), string_agg(name, ',' ORDER BY name) FROM pg_prepared_statements"],
+        ["EXECUTE t"],
+        ["RESET ALL"],
+        ["EXECUTE t"],                             # survives RESET ALL
+        ["DEALLOCATE ALL"],
+        ["EXECUTE t"],                             # 26000
+        [f"PREPARE u AS SELECT {i}"],
+        ["DISCARD ALL"],
+        ["EXECUTE u"],                             # 26000
+        [f"PREPARE v AS SELECT 'v{i}' -- a comment"],
+        ["EXECUTE v"],
+    ]
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("pool_size", [1, 2])
+@pytest.mark.parametrize("simple", [True, False], ids=["simple", "extended"])
+def test_sql_prepare_mapped_like_a_direct_connection(pg, pooler, pool_size, simple):
+    p = pooler(default_pool_size=pool_size)
+    n = 4
+    direct = [_direct(pg) for _ in range(n)]
+    pooled = [_through(p) for _ in range(n)]
+    scripts = [_prepare_script(i) for i in range(n)]
+    for step in range(len(scripts[0])):
+        for i in range(n):
+            for sql in scripts[i][step]:
+                want = _run_rows(direct[i], sql, simple)
+                got = _run_rows(pooled[i], sql, simple)
+                assert got == want, (i, sql, got, want)
+    for c in direct + pooled:
+        c.close()
+
+
+def test_sql_prepare_php_style_psql_script(pg, pooler, tmp_path):
+    import subprocess
+    from harness import PG_BIN, client_env
+    p = pooler(default_pool_size=1)
+    f = tmp_path / "php.sql"
+    f.write_text("PREPARE ins(int) AS SELECT $1 * 2;\n"
+                 "EXECUTE ins(21);\n"
+                 "BEGIN;\nEXECUTE ins(4);\nCOMMIT;\n"
+                 "EXECUTE ins(5);\n"
+                 "DEALLOCATE ins;\n")
+    other = _through(p)
+    outs = []
+    for host, port in ((p.host, p.port), (pg.host, pg.port)):
+        r = subprocess.run([str(PG_BIN / "psql"), "-X", "-At", "-v", "ON_ERROR_STOP=1", "-h", host, "-p", str(port),
+                            "-U", USER, "-d", "siftdb", "-f", str(f)], env=client_env(USER), capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        outs.append(r.stdout)
+        # another client of the one server sees no statement of psql's
+        assert other.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'ins'").fetchone() == (0,)
+    assert outs[0] == outs[1]
