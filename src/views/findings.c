@@ -208,17 +208,18 @@ static const struct view_col hazards_cols[] = {
 	{ "advice", 's', "",
 	  "What to do instead, one line." },
 	{ "action", 's', "",
-	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (a `set`: carried to every server the client gets, and undone on a server before another client gets it), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), `refused` (SQL `PREPARE` with `max_prepared_statements` above 0: 0A000), empty for `idle_in_transaction`." },
+	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
 };
 
 /* What pgsift does about a hazard of this kind (doc/session-state.md). */
 static const char *hazard_action(const struct sift *s, enum hz_kind k)
 {
+	(void)s;
 	switch (k) {
 	case HZ_SET:
 		return "replayed";
 	case HZ_PREPARE:
-		return s->cfg.max_prepared_statements > 0 ? "refused" : "reset";
+		return "replayed";
 	case HZ_IDLE_IN_TXN:
 		return "";
 	default:

@@ -89,6 +89,11 @@ int main(void)
 	is_stmt("DECLARE c CURSOR WITH HOLD FOR SELECT 1", SS_DIRTY, NULL, NULL);
 	is_stmt("LISTEN ch", SS_DIRTY, NULL, NULL);
 	is_stmt("PREPARE TRANSACTION 'x'", SS_NONE, NULL, NULL);
+	is_stmt("PREPARE Q1(int) AS SELECT $1;", SS_PREPARE, "#q1", "RPREPARE Q1(int) AS SELECT $1");
+	is_stmt("prepare \"Mixed \"\"x\"\"\" as select 1", SS_PREPARE, "#Mixed \"x\"", NULL);
+	is_stmt("DEALLOCATE PREPARE q1", SS_DEALLOCATE, "#q1", NULL);
+	is_stmt("deallocate \"Q1\"", SS_DEALLOCATE, "#Q1", NULL);
+	is_stmt("DEALLOCATE ALL", SS_DEALLOCATE_ALL, NULL, NULL);
 	is_stmt("SELECT 1", SS_NONE, NULL, NULL);
 
 	is_maybe("SELECT abalance FROM pgbench_accounts WHERE aid = $1", false);
