@@ -26,13 +26,21 @@ struct ss_op {
 	struct istr *nv;	/* "name\0value" for SS_SET, "name" for SS_RESET */
 };
 
+/* What the unnamed statement or portal will do when executed. */
+struct ss_pend {
+	uint8_t kind;		/* enum ss_kind */
+	uint8_t tag;		/* enum ss_tag */
+	uint16_t pnum;		/* set_config's value is this Bind parameter (1-based); 0: none */
+	struct istr *nv;	/* as struct ss_op's; "name" alone while pnum is set */
+};
+
 struct ss_client {
 	struct ss_op q[SS_OPS_MAX];
 	uint32_t head, n;
 	bool unnamed_set, portal_set;	/* the unnamed statement / portal changes session state */
 	bool rolled_back;		/* a ROLLBACK since the last ReadyForQuery */
 	bool err_seen;			/* an error since the last ReadyForQuery */
-	struct ss_stmt unnamed, portal;
+	struct ss_pend unnamed, portal;
 };
 
 static const char *const startup_tracked[] = {
@@ -166,35 +174,59 @@ static struct ss_client *ss_of(struct client *cl)
 	return cl->ss;
 }
 
-/* Queues what st does; false when the queue is full. */
-static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint32_t zleft)
+/* "name\0value" (SS_SET, SS_PREPARE) or "name" (SS_RESET, SS_DEALLOCATE)
+ * of st, interned (a new reference); NULL for other kinds, or with *ok
+ * false when out of memory. */
+static struct istr *nv_of(struct sift *s, const struct ss_stmt *st, bool *ok)
 {
-	struct sift *s = cl->sift;
-	struct ss_client *ss = ss_of(cl);
-	struct ss_op *op;
 	char nv[SS_NAME_MAX + SS_VALUE_MAX + 2];
 	size_t nl = strlen(st->name), vl = strlen(st->value);
+	struct istr *r;
+	bool with_value = (st->kind == SS_SET && st->value[0] != 'P') || st->kind == SS_PREPARE;
+
+	*ok = true;
+	if (st->kind != SS_SET && st->kind != SS_RESET && st->kind != SS_PREPARE && st->kind != SS_DEALLOCATE)
+		return NULL;
+	memcpy(nv, st->name, nl + 1);
+	memcpy(nv + nl + 1, st->value, vl);
+	r = istr_get(&s->strs, nv, with_value ? nl + 1 + vl : nl);
+	*ok = r != NULL;
+	return r;
+}
+
+/* Queues an op (taking a new reference to nv); false when the queue is
+ * full. */
+static bool push_nv(struct client *cl, uint8_t kind, uint8_t tag, bool strict, uint32_t zleft, struct istr *nv)
+{
+	struct ss_client *ss = ss_of(cl);
+	struct ss_op *op;
 
 	if (!ss || ss->n == SS_OPS_MAX)
 		return false;
 	op = &ss->q[(ss->head + ss->n) % SS_OPS_MAX];
-	op->kind = st->kind;
-	op->tag = st->tag;
+	op->kind = kind;
+	op->tag = tag;
 	op->strict = strict;
 	op->zleft = zleft;
-	op->nv = NULL;
-	if (st->kind == SS_SET && st->value[0] == 'P') /* no Bind supplied it */
+	op->nv = istr_ref(nv);
+	if ((kind == SS_SET || kind == SS_RESET || kind == SS_PREPARE || kind == SS_DEALLOCATE) && !nv)
 		op->kind = SS_DIRTY;
-	else if (st->kind == SS_SET || st->kind == SS_RESET || st->kind == SS_PREPARE || st->kind == SS_DEALLOCATE) {
-		memcpy(nv, st->name, nl + 1);
-		memcpy(nv + nl + 1, st->value, vl);
-		op->nv = istr_get(&s->strs, nv, st->kind == SS_SET || st->kind == SS_PREPARE ? nl + 1 + vl : nl);
-		if (!op->nv)
-			op->kind = SS_DIRTY;
-	}
 	ss->n++;
 	cl->ss_busy = true;
 	return true;
+}
+
+/* Queues what st does; false when the queue is full. */
+static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint32_t zleft)
+{
+	bool ok, r;
+	struct istr *nv = nv_of(cl->sift, st, &ok);
+	/* a set_config($N) no Bind supplied: not followed */
+	uint8_t kind = st->kind == SS_SET && st->value[0] == 'P' ? SS_DIRTY : st->kind;
+
+	r = push_nv(cl, ok ? kind : SS_DIRTY, st->tag, strict, zleft, nv);
+	istr_put(&cl->sift->strs, nv);
+	return r;
 }
 
 /* A simple query: when a statement of it matters, one op per statement,
@@ -232,6 +264,18 @@ static void on_query(struct client *cl, struct server *sv, const char *text, siz
 	}
 }
 
+static void pend_set(struct sift *s, struct ss_pend *pd, const struct ss_stmt *st)
+{
+	bool ok;
+	struct istr *nv = nv_of(s, st, &ok);
+
+	istr_put(&s->strs, pd->nv);
+	pd->kind = ok ? st->kind : SS_DIRTY;
+	pd->tag = st->tag;
+	pd->pnum = st->kind == SS_SET && st->value[0] == 'P' ? (uint16_t)atoi(st->value + 1) : 0;
+	pd->nv = nv;
+}
+
 /* Parse: the unnamed statement is remembered until its Execute; a named
  * one that changes session state is not followed: the server is reset. */
 static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
@@ -259,18 +303,20 @@ static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, 
 	}
 	if (!ss_of(cl))
 		return;
-	cl->ss->unnamed = st;
+	pend_set(cl->sift, &cl->ss->unnamed, &st);
 	cl->ss->unnamed_set = true;
 }
 
 /* set_config(name, $N, false): the portal's op gets the Bind's value of
  * parameter N (text and binary formats of text are the same bytes); false
  * when it cannot be read. */
-static bool bind_value(struct ss_stmt *st, const uint8_t *body, uint32_t avail, uint32_t pos)
+static bool bind_value(struct sift *s, struct ss_pend *pd, const uint8_t *body, uint32_t avail, uint32_t pos)
 {
-	uint32_t want = (uint32_t)atoi(st->value + 1), nfmt, np;
+	uint32_t want = pd->pnum, nfmt, np, nl = pd->nv ? pd->nv->len : 0;
+	char buf[SS_NAME_MAX + SS_VALUE_MAX + 2];
+	struct istr *nv;
 
-	if (pos + 2 > avail)
+	if (!pd->nv || pos + 2 > avail)
 		return false;
 	nfmt = (uint32_t)body[pos] << 8 | body[pos + 1];
 	pos += 2 + 2 * nfmt;
@@ -293,16 +339,20 @@ static bool bind_value(struct ss_stmt *st, const uint8_t *body, uint32_t avail, 
 			continue;
 		}
 		if (len < 0) { /* NULL: back to the default */
-			st->kind = SS_RESET;
-			st->value[0] = 0;
+			pd->kind = SS_RESET;
+			pd->pnum = 0;
 			return true;
 		}
-		if ((uint32_t)len + 2 > sizeof(st->value) || pos + (uint32_t)len > avail ||
-		    memchr(body + pos, 0, (size_t)len))
+		if ((uint32_t)len + 2 > SS_VALUE_MAX || pos + (uint32_t)len > avail || memchr(body + pos, 0, (size_t)len))
 			return false;
-		st->value[0] = 'L';
-		memcpy(st->value + 1, body + pos, (size_t)len);
-		st->value[1 + len] = 0;
+		memcpy(buf, pd->nv->s, nl + 1);
+		buf[nl + 1] = 'L';
+		memcpy(buf + nl + 2, body + pos, (size_t)len);
+		if (!(nv = istr_get(&s->strs, buf, nl + 2 + (size_t)len)))
+			return false;
+		istr_put(&s->strs, pd->nv);
+		pd->nv = nv;
+		pd->pnum = 0;
 	}
 	return true;
 }
@@ -324,10 +374,13 @@ static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, u
 		sv->ss_dirty |= ss->unnamed.kind != SS_NONE;
 		return;
 	}
-	ss->portal = ss->unnamed;
+	istr_set(&cl->sift->strs, &ss->portal.nv, ss->unnamed.nv);
+	ss->portal.kind = ss->unnamed.kind;
+	ss->portal.tag = ss->unnamed.tag;
+	ss->portal.pnum = ss->unnamed.pnum;
 	ss->portal_set = true;
-	if (ss->portal.value[0] == 'P' &&
-	    !bind_value(&ss->portal, body, avail, (uint32_t)((const uint8_t *)stmt + strlen(stmt) + 1 - body)))
+	if (ss->portal.pnum &&
+	    !bind_value(cl->sift, &ss->portal, body, avail, (uint32_t)((const uint8_t *)stmt + strlen(stmt) + 1 - body)))
 		ss->portal.kind = SS_DIRTY;
 }
 
@@ -351,7 +404,8 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 		break;
 	case 'E':
 		if (cl->ss && cl->ss->portal_set && avail && body[0] == 0 &&
-		    !push(cl, &cl->ss->portal, false, cl->pending_z))
+		    !push_nv(cl, cl->ss->portal.pnum ? SS_DIRTY : cl->ss->portal.kind, cl->ss->portal.tag, false,
+			     cl->pending_z, cl->ss->portal.nv))
 			sv->ss_dirty = true;
 		break;
 	default:
@@ -670,6 +724,8 @@ void ss_client_free(struct client *cl)
 			istr_put(&s->strs, cl->ss->q[cl->ss->head].nv);
 			pop(cl->ss);
 		}
+		istr_put(&s->strs, cl->ss->unnamed.nv);
+		istr_put(&s->strs, cl->ss->portal.nv);
 		free(cl->ss);
 		cl->ss = NULL;
 	}
