@@ -973,7 +973,7 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 		case PS_USED:
 			/* pgsift sent its own version of the first used bytes */
 			account(cl, sv, type, total);
-			if (__builtin_expect(cl->ss_watch, 0))
+			if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
 				ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 			if (cl->sift->cfg.analyzer)
 				an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
@@ -987,7 +987,7 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (!queue_to_server(sv, b, n))
 		return RELAY_STOP;
 	account(cl, sv, type, total);
-	if (__builtin_expect(cl->ss_watch, 0))
+	if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
 		ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	if (cl->sift->cfg.analyzer && type != 'd')
 		an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);

@@ -64,6 +64,12 @@ static inline void ss_watch_reset(struct client *cl, const struct server *sv)
 	cl->ss_watch = cl->ss_on && (!sv->ps_on || cl->ss != NULL);
 }
 
+/* The message types ss_client_message() reads. */
+static inline bool ss_type(uint8_t type)
+{
+	return type == 'Q' || type == 'P' || type == 'B' || type == 'E';
+}
+
 /* A message the client sent to sv (body: avail bytes; len its body's
  * length). Cheap for the usual statement (ss_sql_maybe()). */
 void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,

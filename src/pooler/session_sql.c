@@ -254,32 +254,70 @@ bool ss_sql_next(const char *p, size_t n, size_t *pos, size_t *off, size_t *len)
 
 /* ---- the quick check ---- */
 
+/* Does "set_config" or "_advisory_lock" (any case) sit at the '_' p[at]?
+ * Most '_'s fail at the first compare. */
+static inline bool call_at(const char *p, size_t n, size_t at)
+{
+	char c2 = at + 2 < n ? lower(p[at + 2]) : 0;
+
+	if (c2 != 'o' && c2 != 'd')
+		return false;
+	return (at >= 3 && at_ci(p, n, at - 3, "set_config")) || at_ci(p, n, at, "_advisory_lock");
+}
+
 bool ss_sql_maybe(const char *p, size_t n)
 {
 	const char *end = p + n, *semi, *u;
 	size_t i = 0;
-	char c0, c1;
+	char c1, c2;
 
 	while (i < n && p[i] == ' ')
 		i++;
-	c0 = i < n ? lower(p[i]) : 0;
 	c1 = i + 1 < n ? lower(p[i + 1]) : 0;
-	/* SET, RESET, DISCARD, CREATE, DECLARE, LISTEN, PREPARE; a comment */
-	if ((c0 == 's' && c1 == 'e' && i + 2 < n && lower(p[i + 2]) == 't' && !(i + 3 < n && is_ident(p[i + 3]))) ||
-	    (c0 == 'r' && c1 == 'e') || (c0 == 'd' && (c1 == 'i' || c1 == 'e')) || (c0 == 'c' && c1 == 'r') ||
-	    (c0 == 'l' && c1 == 'i') || (c0 == 'p' && c1 == 'r') || c0 == '-' || c0 == '/' || c0 == '(')
+	c2 = i + 2 < n ? lower(p[i + 2]) : 0;
+	/* SET, RESET, DISCARD, DEALLOCATE, DECLARE, CREATE, LISTEN, PREPARE;
+	 * a comment or a parenthesis first */
+	switch (i < n ? lower(p[i]) : 0) {
+	case 's':
+		if (c1 == 'e' && c2 == 't' && !(i + 3 < n && is_ident(p[i + 3])))
+			return true;
+		break;
+	case 'r':
+		if (c1 == 'e' && c2 == 's')
+			return true;
+		break;
+	case 'd':
+		if (c1 == 'i' || c1 == 'e')
+			return true;
+		break;
+	case 'c':
+		if (c1 == 'r')
+			return true;
+		break;
+	case 'l':
+		if (c1 == 'i')
+			return true;
+		break;
+	case 'p':
+		if (c1 == 'r')
+			return true;
+		break;
+	case '-':
+	case '/':
+	case '(':
 		return true;
+	default:
+		break;
+	}
 	/* more than one statement */
 	if ((semi = memchr(p, ';', n)) != NULL)
 		for (const char *b = semi + 1; b < end; b++)
 			if (!is_blank(*b))
 				return true;
 	/* set_config( or pg_advisory_lock( anywhere */
-	for (u = p; (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++) {
-		size_t at = (size_t)(u - p);
-		if ((at >= 3 && at_ci(p, n, at - 3, "set_config")) || at_ci(p, n, at, "_advisory_lock"))
+	for (u = p + (n > 3 ? 3 : n); (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++)
+		if (call_at(p, n, (size_t)(u - p)))
 			return true;
-	}
 	return false;
 }
 
