@@ -23,6 +23,7 @@
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
+#include "pooler/session.h"
 #include "pooler/tls.h"
 
 #define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
@@ -33,6 +34,7 @@ struct login_state {
 	uint8_t step;
 	uint8_t salt[4];
 	struct params startup;		/* tracked values from the StartupMessage */
+	struct istr *ss_startup;	/* replayed settings from it (session.h) */
 	char dbname[NAME_LEN];		/* the database asked for */
 	char user[NAME_LEN];		/* the user name the client sent */
 	struct scram_state scram;
@@ -178,12 +180,14 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 	conn_close(&cl->c);
 	if (cl->login) {
 		params_clear(&s->strs, &cl->login->startup);
+		istr_set(&s->strs, &cl->login->ss_startup, NULL);
 		free(cl->login);
 		cl->login = NULL;
 	}
 	params_clear(&s->strs, &cl->vals);
 	an_client_free(cl);
 	ps_client_free(cl);
+	ss_client_free(cl);
 	if (cl->console)
 		s->console->closed(cl);
 	list_append(&s->free_clients, &cl->node);
@@ -220,6 +224,8 @@ void client_finish_login(struct client *cl)
 			cl->unvalidated |= (uint16_t)(1u << i);
 	}
 	params_clear(&s->strs, &cl->login->startup);
+	ss_client_start(cl, cl->login->ss_startup);
+	istr_set(&s->strs, &cl->login->ss_startup, NULL);
 	free(cl->login);
 	cl->login = NULL;
 	mark = conn_gen_mark(&cl->c);
@@ -505,7 +511,7 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 	user[0] = dbname[0] = 0;
 	for (;;) {
 		const char *name = mr_str(r), *val;
-		int idx;
+		int taken;
 		if (r->bad || !*name)
 			break;
 		val = mr_str(r);
@@ -520,14 +526,14 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 		} else if (!strncmp(name, "_pq_.", 5)) {
 			if (*npq < 8)
 				pq_opts[(*npq)++] = name;
-		} else if ((idx = param_index(s, name)) >= 0) {
-			struct istr *v = istr_get(&s->strs, val, strlen(val));
-			istr_set(&s->strs, &cl->login->startup.v[idx], v);
-			istr_put(&s->strs, v);
 		} else if (!strcmp(name, "replication")) {
 			client_close(cl, "08P01", "replication connections are not supported by pgsift");
 			return false;
-		} else if (!config_list_contains(s->cfg.ignore_startup_parameters, name)) {
+		} else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
+						     sizeof(msg))) < 0) {
+			client_close(cl, "08P01", msg);
+			return false;
+		} else if (!taken && !config_list_contains(s->cfg.ignore_startup_parameters, name)) {
 			snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
 			client_close(cl, "08P01", msg);
 			return false;
@@ -967,6 +973,8 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 		case PS_USED:
 			/* pgsift sent its own version of the first used bytes */
 			account(cl, sv, type, total);
+			if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
+				ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 			if (cl->sift->cfg.analyzer)
 				an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 			b->pos += used;
@@ -979,6 +987,8 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (!queue_to_server(sv, b, n))
 		return RELAY_STOP;
 	account(cl, sv, type, total);
+	if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
+		ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	if (cl->sift->cfg.analyzer && type != 'd')
 		an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	b->pos += n;

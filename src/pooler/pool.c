@@ -12,6 +12,7 @@
 #include "util/log.h"
 #include "pooler/objects.h"
 #include "pooler/server.h"
+#include "pooler/session.h"
 
 int pool_mode_of(const struct sift *s, const struct pool *p)
 {
@@ -58,6 +59,7 @@ static void link_pair(struct client *cl, struct server *sv)
 	sv->link_time = s->now;
 	sv->used = true;
 	sv->ps_on = ps_wanted(s, sv);
+	ss_watch_reset(cl, sv);
 	p->stats.server_assignment_count++;
 	advisor_on_link(p, cl->wait_start ? s->now - cl->wait_start : 0);
 	if (cl->wait_start) {
@@ -165,8 +167,17 @@ void pool_release_server(struct server *sv)
 		server_close(sv, "released in a transaction");
 		return;
 	}
+	/* a client left state pgsift does not carry: nobody else may see it */
+	if ((sv->ss_dirty || sv->ss_cur != sv->ss_set) && ss_server_released(sv) && !(session_end && pool_mode_of(s, sv->pool) == POOL_SESSION && reset && *reset)) {
+		server_log(sv, LOG_DEBUG, "session state left by a client: DISCARD ALL");
+		ss_server_reset(sv);
+		if (!server_run_query(sv, "DISCARD ALL"))
+			server_close(sv, "cannot run DISCARD ALL");
+		return;
+	}
 	if ((session_end && pool_mode_of(s, sv->pool) == POOL_SESSION) || s->cfg.server_reset_query_always) {
 		if (reset && *reset) {
+			ss_server_reset(sv);
 			if (!server_run_query(sv, reset))
 				server_close(sv, "cannot run server_reset_query");
 			return;

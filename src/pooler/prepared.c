@@ -12,6 +12,7 @@
 #include "pooler/prepared_map.h"
 #include "pooler/prepared_sql.h"
 #include "pooler/server.h"
+#include "pooler/session.h"
 
 /* reply queue entry kinds */
 enum {
@@ -571,6 +572,9 @@ static enum ps_act deallocated(struct server *sv, struct client *cl, struct ps_r
 		ps_cmap_clear(cl);
 	else
 		ps_cmap_del(cl, e->aux + sizeof("DEALLOCATE"), NULL);
+	/* the client's SQL statements (session.c) see the tag it sees */
+	if (cl->ss_busy)
+		ss_server_reply(sv, cl, 'C', (const uint8_t *)e->aux, (uint32_t)strlen(e->aux) + 1);
 	e->flags &= (uint8_t)~(F_TAG | F_DEFER);
 	sv->rq.deferred--;
 	return PS_USED;
@@ -778,9 +782,11 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 	char name[256];
 	enum ps_sql_cmd cmd;
 
-	/* the usual query, in one pass: nothing below applies to it */
+	/* the usual query, in one pass: nothing below applies to it, nor to
+	 * session state (the relay skips session.c for it) */
 	if (ps_sql_plain(sql, blen, &n))
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	cl->ss_watch = cl->ss_on;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
 	if (cmd == PS_SQL_OTHER && ps_sql_has_prepare(sql, n))
@@ -790,8 +796,9 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 													   : PS_CLOSED;
 	switch (cmd) {
 	case PS_SQL_PREPARE:
-		return put_failing(sv, 'Q', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
-													     : PS_CLOSED;
+		/* SQL PREPARE / EXECUTE run on the server; session.c carries the
+		 * client's statements to the servers it gets (doc/session-state.md) */
+		break;
 	case PS_SQL_DEALLOCATE:
 	case PS_SQL_DEALLOCATE_ALL: {
 		/* the names go when the stand-in is answered (PostgreSQL may
@@ -834,13 +841,20 @@ static bool parse_untracked(struct client *cl, struct server *sv, const char *na
 	size_t n = strnlen(sql, tlen);
 	char dummy[8];
 	enum ps_sql_cmd cmd = ps_sql_first_cmd(sql, n, dummy, sizeof(dummy));
+	bool session, internal = ps_sql_scan_names(text, n, &session);
 
-	if (cmd == PS_SQL_PREPARE) {
+	/* one pass for pgsift's names and session state (session.c) */
+	if (session || ps_sql_session_start(sql, n))
+		cl->ss_watch = cl->ss_on;
+
+	/* SQL PREPARE / EXECUTE as the unnamed statement run on the server
+	 * (session.c carries them); a named statement of them is refused */
+	if (cmd == PS_SQL_PREPARE && *name) {
 		*act = put_failing(sv, 'P', error_aux("0A000", sql_prepare_refused, "see doc/prepared.md")) ? PS_USED
 													: PS_CLOSED;
 		return true;
 	}
-	if (ps_sql_internal_refused(text, n)) {
+	if (internal && ps_sql_internal_refused(text, n)) {
 		*act = put_failing(sv, 'P', error_aux("26000", internal_name_refused, PS_NAME_PREFIX)) ? PS_USED
 												       : PS_CLOSED;
 		return true;
@@ -973,9 +987,14 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 	case 'P': {
 		/* the unnamed statement, unless it is SQL-level PREPARE/EXECUTE */
 		uint8_t c0 = blen > 1 ? body[1] | 0x20 : 0; /* the text's first byte, lower case if a letter */
+		bool session;
 		if (!whole || blen < 2 || body[0] != 0 || must_wait(sv) || c0 < 'a' || c0 > 'z' || c0 == 'p' ||
-		    c0 == 'e' || c0 == 'd' || ps_sql_mentions_internal(body + 1, blen - 1))
-			return false;
+		    c0 == 'e' || c0 == 'd' || ps_sql_scan_names(body + 1, blen - 1, &session))
+			return false; /* parse_untracked() tells session.c */
+		/* the same pass tells session.c whether to look at it */
+		if (session || (c0 == 's' ? blen > 3 && (body[2] | 0x20) == 'e' && (body[3] | 0x20) == 't'
+					  : c0 == 'r' || c0 == 'c' || c0 == 'l'))
+			cl->ss_watch = cl->ss_on;
 		cl->ps_discard = false;
 		break;
 	}
@@ -1280,8 +1299,10 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		sv->rq.stalled = true;
 		return PS_STOP;
 	}
-	if (!whole && type != 'B')
+	if (!whole && type != 'B') {
+		cl->ss_watch = cl->ss_on; /* a text not read whole: session.c looks */
 		return larger_than_buffer(cl, sv, b, type, body, blen, total);
+	}
 	if (!whole && bind_names_cut(body, blen))
 		return read_whole(cl, 'B', total); /* names longer than the buffer */
 	if (!gen_room(&sv->c))

@@ -79,7 +79,56 @@ bool ps_sql_mentions_internal(const uint8_t *p, size_t n)
 	}
 	return false;
 }
+
+static bool is_word_byte(char c);
+static inline bool session_at(const char *p, size_t n, size_t at);
+
+bool ps_sql_scan_names(const uint8_t *p, size_t n, bool *session)
+{
+	const uint8_t *u = p + (n > 3 ? 3 : n), *end = p + n;
+	bool internal = false;
+
+	*session = false;
+	while ((u = memchr(u, '_', (size_t)(end - u))) != NULL) {
+		size_t at = (size_t)(u - p);
+		internal = internal || (at >= 6 && internal_at((const char *)p, at));
+		*session = *session || session_at((const char *)p, n, at);
+		u++;
+	}
+	return internal;
+}
 _Static_assert(sizeof(PS_NAME_PREFIX) == 8, "ps_sql_mentions_internal() compares six letters and '_'");
+
+static bool is_word_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '$' ||
+	       (unsigned char)c >= 0x80;
+}
+
+/* Does "set_config" or "_advisory_lock" (any case) sit at the '_' p[at]?
+ * (session_sql.h: calls that change session state.) */
+static inline bool session_at(const char *p, size_t n, size_t at)
+{
+	static const char sc[] = "set_config", al[] = "_advisory_lock";
+	char c2 = at + 2 < n ? (char)(p[at + 2] | 0x20) : 0;
+
+	/* "_co" or "_ad": most '_'s fail here, at one compare */
+	if (c2 != 'o' && c2 != 'd')
+		return false;
+	if (at >= 3 && at + 7 <= n && (p[at + 1] | 0x20) == 'c') {
+		for (size_t k = 0; k < 10; k++)
+			if ((p[at - 3 + k] | 0x20) != sc[k] && k != 3)
+				return false;
+		return true;
+	}
+	if (at + 14 <= n && (p[at + 1] | 0x20) == 'a' && (p[at + 2] | 0x20) == 'd') {
+		for (size_t k = 1; k < 14; k++)
+			if ((p[at + k] | 0x20) != al[k] && al[k] != '_')
+				return false;
+		return p[at + 9] == '_';
+	}
+	return false;
+}
 
 bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 {
@@ -97,20 +146,68 @@ bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 	c1 = i + 1 < *n ? (char)(p[i + 1] | 0x20) : 0;
 	c2 = i + 2 < *n ? (char)(p[i + 2] | 0x20) : 0;
 	/* what may start PREPARE, EXECUTE, DEALLOCATE or DISCARD (not END,
-	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd() */
-	if (c0 < 'a' || c0 > 'z' || (c0 == 'p' && c1 == 'r') || (c0 == 'e' && c1 == 'x') ||
-	    (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && c2 == 'a'))))
-		return false;
+	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd(); SET, RESET,
+	 * CREATE, LISTEN, DECLARE for session_sql.h */
+	switch (c0) { /* a jump table: one branch for the usual SELECT/INSERT/UPDATE */
+	case 'p':
+		if (c1 == 'r')
+			return false;
+		break;
+	case 'e':
+		if (c1 == 'x')
+			return false;
+		break;
+	case 'd':
+		if (c1 == 'i' || (c1 == 'e' && (c2 == 'a' || c2 == 'c')))
+			return false;
+		break;
+	case 's':
+		if (c1 == 'e' && c2 == 't' && !(i + 3 < *n && is_word_byte(p[i + 3])))
+			return false;
+		break;
+	case 'r':
+		if (c1 == 'e' && c2 == 's')
+			return false;
+		break;
+	case 'c':
+		if (c1 == 'r')
+			return false;
+		break;
+	case 'l':
+		if (c1 == 'i')
+			return false;
+		break;
+	default:
+		if (c0 < 'a' || c0 > 'z')
+			return false;
+		break;
+	}
 	/* one statement: a ';' only at the end, blanks after it */
 	if ((semi = memchr(p, ';', *n)) != NULL)
 		for (const char *b = semi + 1; b < end; b++)
 			if (*b != ' ' && !(*b >= '\t' && *b <= '\r'))
 				return false;
-	/* no "pgsift_" */
+	/* no "pgsift_", set_config or pg_advisory_lock */
 	for (u = p + (*n > 6 ? 6 : *n); (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++)
-		if (internal_at(p, (size_t)(u - p)))
+		if (internal_at(p, (size_t)(u - p)) || session_at(p, *n, (size_t)(u - p)))
 			return false;
 	return true;
+}
+
+bool ps_sql_session_start(const char *p, size_t n)
+{
+	size_t i = 0;
+	char c0, c1, c2;
+
+	while (i < n && p[i] == ' ')
+		i++;
+	c0 = i < n ? (char)(p[i] | 0x20) : 0;
+	c1 = i + 1 < n ? (char)(p[i + 1] | 0x20) : 0;
+	c2 = i + 2 < n ? (char)(p[i + 2] | 0x20) : 0;
+	return c0 < 'a' || c0 > 'z' || (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && (c2 == 'a' || c2 == 'c')))) ||
+	       (c0 == 's' && c1 == 'e' && c2 == 't' && !(i + 3 < n && is_word_byte(p[i + 3]))) ||
+	       (c0 == 'r' && c1 == 'e' && c2 == 's') || (c0 == 'c' && c1 == 'r') || (c0 == 'l' && c1 == 'i') ||
+	       (c0 == 'p' && c1 == 'r');
 }
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE

@@ -26,6 +26,7 @@
 #include "pooler/client.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
+#include "pooler/session.h"
 #include "pooler/tls.h"
 
 #define WELCOME_MAX 64		/* ParameterStatus messages kept from a login */
@@ -672,14 +673,16 @@ bool server_run_query(struct server *sv, const char *sql)
 bool server_sync_params(struct server *sv, struct client *cl)
 {
 	struct sift *s = sv->sift;
-	char sql[2048], lit[600];
-	size_t n = 0;
+	char buf[2048], lit[600], *sql = buf;
+	size_t n = 0, cap = 0;
 	uint32_t mark;
 	uint16_t mask = 0;
+	bool any = false, ok;
 
 	/* the usual case: the server has the client's values already */
-	if (memcmp(cl->vals.v, sv->vals.v, sizeof(cl->vals.v[0]) * (size_t)s->nparams) == 0)
+	if (memcmp(cl->vals.v, sv->vals.v, sizeof(cl->vals.v[0]) * (size_t)s->nparams) == 0 && cl->ss_set == sv->ss_set)
 		return true;
+	buf[0] = 0;
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *want = cl->vals.v[i];
 		int w;
@@ -687,25 +690,32 @@ bool server_sync_params(struct server *sv, struct client *cl)
 			continue;
 		if (!proto_quote_literal(want->s, lit, sizeof(lit)))
 			continue; /* a value this long is not something a server reported */
-		w = snprintf(sql + n, sizeof(sql) - n, "SET %s=%s;", s->param_names[i], lit);
-		if (w < 0 || (size_t)w >= sizeof(sql) - n)
+		w = snprintf(buf + n, sizeof(buf) - n, "SET %s=%s;", s->param_names[i], lit);
+		if (w < 0 || (size_t)w >= sizeof(buf) - n)
 			break;
 		n += (size_t)w;
 		mask |= (uint16_t)(1u << i);
 	}
-	if (n == 0)
-		return true;
-	server_log(sv, LOG_NOISE, "parameter sync: %s", sql);
-	mark = conn_gen_mark(&sv->c);
-	proto_query(&sv->c.gen, sql);
-	if (!conn_gen_commit(&sv->c, mark))
-		return false;
+	/* settings the client SET (or sent at login) that PostgreSQL does not report */
+	ok = ss_sync_sql(sv, cl, &sql, &n, &cap, &any);
+	if (ok && n > 0) {
+		server_log(sv, LOG_NOISE, "parameter sync: %s", sql);
+		mark = conn_gen_mark(&sv->c);
+		proto_query(&sv->c.gen, sql);
+		ok = conn_gen_commit(&sv->c, mark);
+	}
+	if (cap)
+		free(sql);
+	if (!ok || n == 0) {
+		sv->sync_ss = false;
+		return ok;
+	}
 	sv->inject_pending++;
 	sv->sync_mask = mask;
 	sv->sync_failed = false;
 	/* a value only the client's startup packet vouches for may be refused:
 	 * its first SET must succeed before the client's statement runs */
-	sv->sync_wait = (cl->unvalidated & mask) != 0;
+	sv->sync_wait = (cl->unvalidated & mask) != 0 || (any && cl->ss_unvalidated);
 	return true;
 }
 
@@ -718,6 +728,7 @@ static void sync_done(struct server *sv, struct client *cl)
 	bool waited = sv->sync_wait;
 
 	sv->sync_wait = false;
+	ss_sync_done(sv, cl, !sv->sync_failed);
 	if (sv->sync_failed) {
 		client_close(cl, sv->sync_sqlstate, sv->sync_error);
 		return;
@@ -910,8 +921,12 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		return RELAY_STOP;
 	if (sv->rq.pop)
 		ps_reply_done(sv, cl);
-	if (type == 'C' && whole && sv->ps)
-		ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
+	if (type == 'C' || type == 'E') {
+		if (type == 'C' && whole && sv->ps)
+			ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
+		if (__builtin_expect(cl->ss_busy, 0))
+			ss_server_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR);
+	}
 	if (sv->sift->cfg.analyzer && (type == 'C' || type == 'E' || type == 'I' || type == 's' || type == 'Z'))
 		an_server_message(sv->sift, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	sv->pool->stats.bytes_sent += total;
@@ -920,6 +935,8 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		copy_in_started(cl);
 	if (type == 'Z') {
 		sv->txn = (char)b->data[b->pos - 1];
+		if (__builtin_expect(cl->ss_busy, 0))
+			ss_server_reply(sv, cl, type, b->data + b->pos - 1, 1);
 		client_got_ready(sv, cl, sv->txn);
 		if (cl->state != CL_FREE && may_release(sv, cl)) {
 			if (conn_flush(&cl->c) == CONN_IO_ERROR) {
@@ -1177,6 +1194,7 @@ void server_close(struct server *sv, const char *reason)
 	login_free(sv);
 	params_clear(&s->strs, &sv->vals);
 	ps_server_free(sv);
+	ss_server_free(sv);
 	list_append(&s->free_servers, &sv->node);
 	sift_schedule_reap(s);
 }

@@ -158,6 +158,7 @@ enum client_state {
 };
 
 struct login_state;
+struct ss_client;
 
 struct client {
 	struct conn c;
@@ -199,6 +200,15 @@ struct client {
 	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
 	struct console_client *console;	/* console: statements, portals, a query in flight (lazy) */
+	/* session settings carried across servers (session.h) */
+	bool ss_on;			/* its SET statements are followed (not session mode) */
+	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
+	bool ss_watch;			/* the relay passes the next message to session.c (ss_watch_reset()) */
+	bool ss_unvalidated;		/* startup settings no server took yet */
+	struct istr *ss_start;		/* from the startup packet: what RESET goes back to */
+	struct istr *ss_set;		/* committed */
+	struct istr *ss_cur;		/* with the open transaction's changes */
+	struct ss_client *ss;		/* statements in flight (lazy) */
 };
 
 enum server_state {
@@ -247,6 +257,9 @@ struct server {
 	struct ps_rq rq;		/* replies still to come, when ps_on */
 	struct ps_server *ps;		/* prepared statements it has (lazy) */
 	uint32_t ps_reprepares;		/* client statements pgsift prepared on it (spans' re-prepared) */
+	bool ss_dirty;			/* a client left state pgsift does not replay: DISCARD ALL on release */
+	bool sync_ss;			/* the pending parameter sync carries session settings */
+	struct istr *ss_set, *ss_cur;	/* session settings clients gave it (session.h) */
 };
 
 struct cancel_req {

@@ -190,7 +190,7 @@ const struct view view_slow_plans = { "slow_plans", "One row per slow statement 
 
 static const struct view_col hazards_cols[] = {
 	{ "kind", 's', "",
-	  "`set` (SET/RESET of a setting pgsift does not carry across servers, not `SET LOCAL`), `listen`, `advisory_lock` (session-level `pg_advisory_lock` and friends), `prepare` (SQL `PREPARE`), `temp_table` (without `ON COMMIT DROP`), `hold_cursor` (`DECLARE ... WITH HOLD`), `set_role` (`SET ROLE`, `SET SESSION AUTHORIZATION`, their `RESET`), `idle_in_transaction` (a server kept idle in a transaction longer than `idle_in_transaction_warn_ms`)." },
+	  "`set` (a session SET/RESET/set_config of a setting PostgreSQL does not report, not `SET LOCAL`), `listen`, `advisory_lock` (session-level `pg_advisory_lock` and friends), `prepare` (SQL `PREPARE`), `temp_table` (without `ON COMMIT DROP`), `hold_cursor` (`DECLARE ... WITH HOLD`), `set_role` (`SET ROLE`, `SET SESSION AUTHORIZATION`, their `RESET`), `idle_in_transaction` (a server kept idle in a transaction longer than `idle_in_transaction_warn_ms`)." },
 	{ "database", 's', "",
 	  "Database entry." },
 	{ "application_name", 's', "",
@@ -207,17 +207,35 @@ static const struct view_col hazards_cols[] = {
 	  "Normalized text." },
 	{ "advice", 's', "",
 	  "What to do instead, one line." },
+	{ "action", 's', "",
+	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
 };
+
+/* What pgsift does about a hazard of this kind (doc/session-state.md). */
+static const char *hazard_action(const struct sift *s, enum hz_kind k)
+{
+	(void)s;
+	switch (k) {
+	case HZ_SET:
+		return "replayed";
+	case HZ_PREPARE:
+		return "replayed";
+	case HZ_IDLE_IN_TXN:
+		return "";
+	default:
+		return "reset";
+	}
+}
+
 /* obj: a struct hz_entry */
 static void hazard_row(struct sift *s, struct view_sink *sink, const void *obj)
 {
 	const struct hz_entry *e = obj;
 	char hex[17];
 
-	(void)s;
 	fp_hex(e->fp, hex);
 	view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen, e->last_seen,
-		 e->text, hz_advice(e->kind));
+		 e->text, hz_advice(e->kind), hazard_action(s, e->kind));
 }
 
 static void hazards_rows(struct sift *s, struct view_sink *sink)

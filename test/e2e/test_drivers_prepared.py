@@ -35,7 +35,8 @@ def node_pg():
 def jdbc_classes(tmp_path_factory):
     assert JDBC_JAR.exists(), "libpostgresql-jdbc-java is not installed (contrib/deps.sh test)"
     out = tmp_path_factory.mktemp("jdbc")
-    r = subprocess.run(["javac", "-d", str(out), str(DRIVERS / "jdbc" / "Prepared.java")],
+    r = subprocess.run(["javac", "-d", str(out), str(DRIVERS / "jdbc" / "Prepared.java"),
+                        str(DRIVERS / "jdbc" / "SessionState.java")],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     return out
@@ -64,9 +65,9 @@ def test_node_postgres_named_queries(pooler, node_pg):
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("threshold", [None, 1])
 def test_jdbc_prepare_threshold(pooler, jdbc_classes, threshold):
-    # pgjdbc sends extra_float_digits at startup: PgBouncer users list it
-    # here, and so does this test
-    p = pooler(default_pool_size=3, ignore_startup_parameters="extra_float_digits")
+    # pgjdbc sends extra_float_digits at startup: pgsift takes and replays
+    # it (doc/session-state.md), no ignore_startup_parameters needed
+    p = pooler(default_pool_size=3)
     url = f"jdbc:postgresql://{p.host}:{p.port}/siftdb"
     if threshold is not None:
         url += f"?prepareThreshold={threshold}"
@@ -78,3 +79,15 @@ def test_jdbc_prepare_threshold(pooler, jdbc_classes, threshold):
     # JDBC names its statements once the threshold is reached
     assert int(st["total_client_parse_count"]) > 0, st
     assert int(st["total_bind_count"]) > 0, st
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("pool_size", [1, 2])
+def test_jdbc_session_settings_stick(pooler, jdbc_classes, pool_size):
+    # doc/session-state.md: JDBC at its defaults, SETs per connection
+    p = pooler(default_pool_size=pool_size)
+    url = f"jdbc:postgresql://{p.host}:{p.port}/siftdb"
+    r = subprocess.run(["java", "-cp", f"{JDBC_JAR}:{jdbc_classes}", "SessionState", url, USER, PASSWORDS[USER],
+                        "6", "12"], capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("ok "), r.stdout

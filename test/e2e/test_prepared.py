@@ -330,14 +330,17 @@ def test_deallocate_and_discard_all_affect_only_that_client(pooler):
     assert r.error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
 
 
-def test_sql_prepare_is_refused_in_transaction_mode(pooler):
+def test_sql_prepare_runs_in_transaction_mode(pooler):
+    # SQL-level statements are carried like settings (doc/session-state.md;
+    # test_session_state.py compares them with a direct connection)
     p = pooler(default_pool_size=1)
-    c = raw(p)
-    for sql in ("PREPARE s AS select 1", "execute s", "select 1; prepare s as select 2"):
-        r = c.pgconn.exec_(sql.encode())
-        assert r.status == pq.ExecStatus.FATAL_ERROR, sql
-        assert r.error_field(pq.DiagnosticField.SQLSTATE) == b"0A000", sql
-        assert b"transaction pooling" in r.error_field(pq.DiagnosticField.MESSAGE_PRIMARY)
+    c, other = raw(p), raw(p)
+    assert result_values(c.pgconn.exec_(b"PREPARE s AS select 1")) == []
+    assert result_values(c.pgconn.exec_(b"execute s")) == [["1"]]
+    assert other.pgconn.exec_(b"execute s").error_field(pq.DiagnosticField.SQLSTATE) == b"26000"
+    r = c.pgconn.exec_(b"select 1; prepare s2 as select 2")
+    assert r.status == pq.ExecStatus.COMMAND_OK, c.pgconn.error_message
+    assert result_values(c.pgconn.exec_(b"execute s2")) == [["2"]]
     assert c.execute("select 5").fetchone() == (5,)
 
 
