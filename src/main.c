@@ -24,6 +24,7 @@
 #include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
+#include "pooler/auth_query.h"
 #include "pooler/client.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
@@ -472,6 +473,7 @@ static void sift_init_lists(struct sift *s)
 	list_init(&s->free_clients);
 	list_init(&s->free_servers);
 	list_init(&s->orphan_cancels);
+	list_init(&s->aq_conns);
 }
 
 static void close_all_clients(struct list *l, const char *sqlstate)
@@ -502,6 +504,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	}
 	while (!list_empty(&s->orphan_cancels))
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
+	auth_query_free_all(s);
 	reap_cb(-1, 0, s);
 	objects_free_all(s);
 	ps_registry_free(s);

@@ -275,7 +275,6 @@ static void user_set_secret(struct user *u, const char *secret)
 	u->has_scram = false;
 	u->has_client_key = false;
 	u->empty_check = 0;
-	u->in_auth_file = true;
 	if (!u->secret || !*secret)
 		u->secret_kind = SECRET_NONE;
 	else if (is_md5_secret(secret) && is_md5_of_empty(secret, u->name)) {
@@ -291,6 +290,21 @@ static void user_set_secret(struct user *u, const char *secret)
 		u->secret_kind = SECRET_PLAIN;
 }
 
+void auth_set_dynamic_secret(struct user *u, const char *secret)
+{
+	if (u->in_auth_file)
+		return; /* a reload put the user in auth_file meanwhile: it wins */
+	if (!secret) {
+		free(u->secret);
+		u->secret = NULL;
+		u->secret_kind = SECRET_NONE;
+		u->has_scram = u->has_client_key = false;
+	} else if (!u->secret || !u->dynamic || strcmp(u->secret, secret) != 0) {
+		user_set_secret(u, secret);
+	}
+	u->dynamic = true;
+}
+
 void auth_clear(struct sift *s)
 {
 	struct list *it;
@@ -300,7 +314,7 @@ void auth_clear(struct sift *s)
 		free(u->secret);
 		u->secret = NULL;
 		u->secret_kind = SECRET_NONE;
-		u->has_scram = u->has_client_key = u->in_auth_file = false;
+		u->has_scram = u->has_client_key = u->in_auth_file = u->dynamic = false;
 	}
 	mock_follow_file(s);
 }
@@ -320,9 +334,10 @@ static bool auth_line(struct sift *s, const char *line, int *nusers)
 		return false;
 	if (!(u = user_get(s, name)))
 		return false;
-	if (!u->secret || strcmp(u->secret, secret) != 0)
+	if (!u->secret || u->dynamic || strcmp(u->secret, secret) != 0)
 		user_set_secret(u, secret);
 	u->in_auth_file = true;
+	u->dynamic = false;
 	(*nusers)++;
 	return true;
 }
@@ -355,7 +370,7 @@ bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 	fclose(f);
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);
-		if (!u->in_auth_file && u->secret) {
+		if (!u->in_auth_file && u->secret && !u->dynamic) {
 			free(u->secret);
 			u->secret = NULL;
 			u->secret_kind = SECRET_NONE;

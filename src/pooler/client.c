@@ -16,10 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
+#include "pooler/auth_query.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
@@ -27,7 +29,7 @@
 
 #define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
 
-enum login_step { LS_STARTUP, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
+enum login_step { LS_STARTUP, LS_AUTH_QUERY, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
 
 struct login_state {
 	uint8_t step;
@@ -35,11 +37,15 @@ struct login_state {
 	struct params startup;		/* tracked values from the StartupMessage */
 	char dbname[NAME_LEN];		/* the database asked for */
 	char user[NAME_LEN];		/* the user name the client sent */
+	bool own_user;			/* the console's "pgbouncer" on the Unix socket (peer_own_user()) */
 	struct scram_state scram;
 };
 
 static void client_event_cb(evutil_socket_t fd, short what, void *arg);
 static void client_relay(struct client *cl);
+static void client_login_input(struct client *cl);
+static void client_authenticated(struct client *cl);
+static void start_auth(struct client *cl);
 
 const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
 {
@@ -50,20 +56,21 @@ const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
 	return out;
 }
 
+/* PgBouncer's layout: "C-12: db/user@addr:port message" */
 void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ...)
 {
-	char prefix[256], addr[64], msg[1024];
+	char prefix[32], addr[64], msg[1024];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
-	snprintf(prefix, sizeof(prefix), "C-%llu %s/%s@%s:%u", (unsigned long long)cl->id,
-		 cl->db ? cl->db->name : "(nodb)", cl->user ? cl->user->name : "(nouser)",
-		 peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port);
+	snprintf(prefix, sizeof(prefix), "C-%llu", (unsigned long long)cl->id);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(lvl, prefix, "%s", msg);
+	log_msg(lvl, prefix, "%s/%s@%s:%u %s", cl->db ? cl->db->name : "(nodb)",
+		cl->user ? cl->user->name : "(nouser)", peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port,
+		msg);
 }
 
 const char *client_state_name(const struct client *cl)
@@ -164,6 +171,13 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 	detach_server(cl);
 	list_del(&cl->node);
 	cancel_map_del(s, cl);
+	auth_query_forget(cl);
+	if (cl->counted) {
+		cl->db->nclients--;
+		if (cl->user)
+			cl->user->nclients--;
+		cl->counted = false;
+	}
 	s->nclients--;
 	conn_close(&cl->c);
 	if (cl->login) {
@@ -245,6 +259,7 @@ static void admin_login(struct client *cl)
 		return;
 	}
 	cl->admin = true;
+	cl->admin_alias = !strcmp(cl->login->dbname, "pgbouncer");
 	cl->state = CL_IDLE;
 	list_move(&s->admin_clients, &cl->node);
 	mark = conn_gen_mark(&cl->c);
@@ -268,6 +283,8 @@ static bool console_allowed(struct client *cl, const char *user)
 {
 	const struct config *cfg = &cl->sift->cfg;
 
+	if (cl->login->own_user)
+		return true;
 	if (config_list_contains(cfg->admin_users, user))
 		return true;
 	if (config_list_contains(cfg->stats_users, user)) {
@@ -276,6 +293,37 @@ static bool console_allowed(struct client *cl, const char *user)
 	}
 	/* like PgBouncer: auth_type any lets anyone in as an admin */
 	return cfg->auth_type == AUTHT_ANY;
+}
+
+/* Counts cl in its database's and user's client connections and applies
+ * max_db_client_connections and max_user_client_connections (the entry's
+ * or user's own, else the global one; 0: none), as PgBouncer does: admin
+ * users on the console are counted but never refused. false: refused. */
+static bool client_admit(struct client *cl)
+{
+	const struct config *cfg = &cl->sift->cfg;
+	struct db *db = cl->db;
+	struct user *u = cl->user;
+	int maxdb = db->conf.max_db_client_connections > 0 ? db->conf.max_db_client_connections
+							   : cfg->max_db_client_connections;
+	int maxuser = u && u->max_user_client_connections > 0 ? u->max_user_client_connections
+							     : cfg->max_user_client_connections;
+
+	cl->counted = true;
+	db->nclients++;
+	if (u)
+		u->nclients++;
+	if (db->admin && config_list_contains(cfg->admin_users, cl->login->user))
+		return true;
+	if (maxdb > 0 && db->nclients > maxdb) {
+		client_close(cl, "53300", "client connections exceeded (max_db_client_connections)");
+		return false;
+	}
+	if (u && maxuser > 0 && u->nclients > maxuser) {
+		client_close(cl, "53300", "client connections exceeded (max_user_client_connections)");
+		return false;
+	}
+	return true;
 }
 
 /* Authentication succeeded: join the pool (or the console). */
@@ -294,6 +342,8 @@ static void client_authenticated(struct client *cl)
 		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
 			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
 	}
+	if (!client_admit(cl))
+		return;
 	if (cl->db->admin) {
 		/* only now: before the password, a refusal would tell who is an admin */
 		if (!console_allowed(cl, cl->login->user)) {
@@ -536,6 +586,142 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 	return true;
 }
 
+/* PgBouncer's rule: on the Unix socket, a client that runs as pgsift's own
+ * OS user may enter the console as "pgbouncer" (or "pgsift") without a
+ * password: it could read pgsift's files anyway. */
+static bool peer_own_user(const struct client *cl, const char *user)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (!cl->db->admin || cl->addr.family != AF_UNIX || (strcmp(user, "pgbouncer") && strcmp(user, "pgsift")))
+		return false;
+	return getsockopt(cl->c.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) &&
+	       cred.uid == getuid();
+}
+
+static void peer_admin_login(struct client *cl, const char *user)
+{
+	if (!(cl->user = user_get(cl->sift, user))) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	cl->login->own_user = true;
+	if (cl->sift->cfg.log_connections)
+		client_log(cl, LOG_INFO, "%s access from unix socket", user);
+	client_authenticated(cl);
+}
+
+/* The auth_dbname entry a lookup for cl runs in (NULL: the client's own);
+ * false when the setting cannot be used, with the client closed. */
+static bool auth_database(struct client *cl, const char *name, struct db **out)
+{
+	struct sift *s = cl->sift;
+	char msg[NAME_LEN + 80];
+	struct db *adb;
+
+	*out = NULL;
+	if (!name || !*name)
+		return true;
+	if (!strcmp(name, "pgbouncer") || !strcmp(name, "pgsift")) {
+		client_log(cl, LOG_WARNING, "cannot use the reserved \"%s\" database as an auth_dbname", name);
+		client_close(cl, "28000", "bouncer config error");
+		return false;
+	}
+	/* a name only "*" covers is created: the setting, not the client, chose it */
+	if (!(adb = db_lookup(s, name, true)) || adb->admin) {
+		client_log(cl, LOG_WARNING, "authentication database \"%s\" is not configured", name);
+		client_close(cl, "28000", "bouncer config error");
+		return false;
+	}
+	if (adb->disabled) {
+		snprintf(msg, sizeof(msg), "authentication database \"%s\" is disabled", name);
+		client_close(cl, "55000", msg);
+		return false;
+	}
+	*out = adb;
+	return true;
+}
+
+/* The auth user's password, when pgsift has it in plain text. */
+static const char *auth_user_password(struct sift *s, const struct db *db, const char *auth_user)
+{
+	const struct user *u = user_find(s, auth_user);
+
+	if (db->conf.user && db->conf.password && !strcmp(db->conf.user, auth_user))
+		return db->conf.password;
+	return u && u->in_auth_file && u->secret_kind == SECRET_PLAIN ? u->secret : NULL;
+}
+
+/* Starts the auth_query lookup of the user cl names, when an auth_user
+ * applies to its database (the entry's, else the global one). true: the
+ * lookup runs (client_auth_query_done() goes on) or cl was closed. */
+static bool lookup_user(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	const struct db_conf *dc = &cl->db->conf;
+	const struct db_conf *star = config_find_db(&s->cfg, "*");
+	const char *auth_user = dc->auth_user && *dc->auth_user ? dc->auth_user : s->cfg.auth_user;
+	const char *dbname = dc->auth_dbname ? dc->auth_dbname : s->cfg.auth_dbname;
+	const char *query = dc->auth_query && *dc->auth_query ? dc->auth_query : s->cfg.auth_query;
+	struct aq_target t = { .db = cl->db, .dbname = dc->dbname };
+	char err[300];
+
+	if (!auth_user || !*auth_user || !query || !*query)
+		return false;
+	if (!auth_database(cl, dbname, &t.db))
+		return true;
+	if (t.db)
+		t.dbname = t.db->conf.dbname;
+	else if (cl->db->admin)
+		return false; /* the console is no database to look users up in */
+	else if (cl->db->template) /* the "*" entry, for the name asked for */
+		t.dbname = star && star->dbname ? star->dbname : cl->login->dbname;
+	else
+		t.db = cl->db;
+	t.db = t.db ? t.db : cl->db;
+	t.user = auth_user;
+	t.password = auth_user_password(s, t.db, auth_user);
+	if (!auth_query_start(cl, &t, query, cl->login->user, err, sizeof(err))) {
+		client_log(cl, LOG_WARNING, "auth_query: %s", err);
+		client_close(cl, "08006", "auth_query: cannot reach the server");
+		return true;
+	}
+	cl->login->step = LS_AUTH_QUERY;
+	return true;
+}
+
+void client_auth_query_done(struct client *cl, enum aq_result res, const char *secret, const char *error)
+{
+	struct login_state *ls = cl->login;
+	struct user *u;
+
+	(void)error; /* logged by auth_query.c; the client learns no server detail */
+	ls->step = LS_STARTUP;
+	if (res == AQ_ERROR) {
+		client_close(cl, "28000", "bouncer config error");
+		return;
+	}
+	if (res == AQ_NOT_FOUND) {
+		/* under trust no password hides it; else it fails like a wrong one */
+		if (cl->sift->cfg.auth_type == AUTHT_TRUST) {
+			client_close(cl, "28000", "no such user");
+			return;
+		}
+		cl->user = NULL;
+	} else {
+		if (!(u = user_get(cl->sift, ls->user))) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+		auth_set_dynamic_secret(u, secret);
+		cl->user = u;
+	}
+	start_auth(cl);
+	if (cl->state == CL_LOGIN && cl->c.in && cl->c.in->pos < cl->c.in->end)
+		client_login_input(cl);
+}
+
 static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
 {
 	struct sift *s = cl->sift;
@@ -580,10 +766,16 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
 		return;
 	}
+	if (peer_own_user(cl, user)) {
+		peer_admin_login(cl, user);
+		return;
+	}
 	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
+	/* not in auth_file: auth_user may look the user up in PostgreSQL */
+	if (need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
+		return;
 	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
-		snprintf(msg, sizeof(msg), "no such user: %s", user);
-		client_close(cl, "28000", msg);
+		client_close(cl, "28000", "\"trust\" authentication failed");
 		return;
 	}
 	if (!need_file_user && !cl->user) {
@@ -764,6 +956,8 @@ static void client_login_input(struct client *cl)
 				break;
 			continue;
 		}
+		if (cl->login->step == LS_AUTH_QUERY)
+			break; /* what comes is read once the lookup answered */
 		if (avail < 5)
 			break;
 		len = proto_get_u32(b->data + b->pos + 1);

@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 
+#include "pooler/auth_query.h"
 #include "util/log.h"
 #include "pooler/sift.h"
 
@@ -25,6 +26,10 @@ void client_resume(struct client *cl);
 /* Sends AuthenticationOk, the pool's parameters, BackendKeyData and
  * ReadyForQuery; the client is then idle. */
 void client_finish_login(struct client *cl);
+
+/* The auth_query lookup of cl's user answered (auth_query.h): the login
+ * goes on with the secret it found, or ends. */
+void client_auth_query_done(struct client *cl, enum aq_result res, const char *secret, const char *error);
 
 /* Queues an ERROR (non-fatal) for the client and flushes. */
 void client_send_error(struct client *cl, const char *sqlstate, const char *msg);

@@ -53,6 +53,9 @@ struct db *db_lookup(struct sift *s, const char *name, bool create);
  * settings change), marks dropped ones removed. */
 bool db_sync_config(struct sift *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The host names of db are looked up again at its next connections. */
+void db_forget_addresses(struct db *db);
+
 /* ---- pools ---- */
 
 struct pool *pool_find(struct sift *s, const struct db *db, const struct user *u);

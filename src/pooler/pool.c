@@ -22,9 +22,18 @@ int pool_mode_of(const struct sift *s, const struct pool *p)
 	return s->cfg.pool_mode;
 }
 
+/* A [users] size of the pool's user wins over the database entry's (the
+ * pool's user is the entry's forced user= when it has one). */
 int pool_size_of(const struct sift *s, const struct pool *p)
 {
+	if (p->user && p->user->pool_size >= 0)
+		return p->user->pool_size;
 	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
+}
+
+usec_t server_lifetime_of(const struct sift *s, const struct db *db)
+{
+	return db->conf.server_lifetime >= 0 ? db->conf.server_lifetime : s->cfg.server_lifetime;
 }
 
 static int min_pool_size_of(const struct sift *s, const struct pool *p)
@@ -32,8 +41,10 @@ static int min_pool_size_of(const struct sift *s, const struct pool *p)
 	return p->db->conf.min_pool_size >= 0 ? p->db->conf.min_pool_size : s->cfg.min_pool_size;
 }
 
-static int reserve_size_of(const struct sift *s, const struct pool *p)
+int reserve_size_of(const struct sift *s, const struct pool *p)
 {
+	if (p->user && p->user->reserve_pool_size >= 0)
+		return p->user->reserve_pool_size;
 	return p->db->conf.reserve_pool_size >= 0 ? p->db->conf.reserve_pool_size : s->cfg.reserve_pool_size;
 }
 
@@ -258,7 +269,7 @@ static bool may_open(struct sift *s, struct pool *p)
 		first = list_entry(p->waiting_clients.next, struct client, node);
 		if (s->now - first->wait_start < s->cfg.reserve_pool_timeout)
 			return false;
-		log_info("%s/%s: taking a connection from the reserve pool", p->db->name, p->user->name);
+		client_log(first, LOG_WARNING, "taking connection from reserve_pool");
 		advisor_on_reserve(p);
 	}
 	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;

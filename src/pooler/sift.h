@@ -92,9 +92,21 @@ struct user {
 	uint8_t empty_check;		/* SCRAM verifier of ""? 0 not known, 1 no, 2 yes */
 	struct scram_secret scram;
 	uint8_t client_key[SCRAM_KEY_LEN];
+	bool dynamic;			/* the secret came from auth_query, not auth_file */
 	int pool_mode;			/* -1: database's / global */
+	int pool_size;			/* -1: database's / default_pool_size */
+	int reserve_pool_size;		/* -1: database's / global */
 	int max_user_connections;	/* -1: global */
+	int max_user_client_connections;	/* -1: global */
 	int nservers;
+	int nclients;			/* logged-in clients (console included) */
+};
+
+/* One entry of a [databases] host list, with its address once resolved. */
+struct db_host {
+	const char *name;		/* into db->hostbuf; NULL: the Unix socket in unix_socket_dir */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;		/* 0: not resolved yet */
 };
 
 struct db {
@@ -110,9 +122,12 @@ struct db {
 	bool disabled;			/* DISABLE: new clients refused until ENABLE */
 	uint32_t generation;		/* bumped when login settings change */
 	int nservers;
+	int nclients;			/* logged-in clients (max_db_client_connections) */
 	struct user *forced_user;	/* conf.user, when set */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;		/* 0: not resolved yet */
+	struct db_host *hosts;		/* conf.host split at its commas (one entry without a host) */
+	int nhosts;
+	int next_host;			/* the host the next server connection tries */
+	char *hostbuf;
 	struct stats stats_prev;	/* totals at the start of the last stats period */
 	struct stats stats_avg;		/* rates and mean times of the last period */
 };
@@ -156,6 +171,7 @@ enum client_state {
 };
 
 struct login_state;
+struct aq_req;
 
 struct client {
 	struct conn c;
@@ -172,6 +188,8 @@ struct client {
 	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */
 	bool ps_local;			/* pgsift answered a Parse/Close without a server; Sync is ours too */
 	bool ps_discard;		/* the unnamed statement is DISCARD ALL or DEALLOCATE ALL */
+	bool admin_alias;		/* console client that asked for "pgbouncer" */
+	bool counted;			/* in db->nclients and user->nclients */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
@@ -183,6 +201,7 @@ struct client {
 	struct user *user;		/* who authenticated */
 	struct server *server;
 	struct login_state *login;	/* only during login */
+	struct aq_req *aq;		/* its auth_query lookup, while one is queued or running */
 	struct peer_addr addr;
 	int64_t connect_time;		/* usec, wall clock */
 	int64_t request_time;		/* last activity, monotonic usec */
@@ -228,6 +247,7 @@ struct server {
 	char sync_error[160];
 	int64_t test_start;		/* when our own query started (SV_TESTED) */
 	uint32_t generation;
+	uint8_t host;			/* index into pool->db->hosts */
 	uint64_t id;
 	uint32_t backend_pid, backend_key;
 	struct pool *pool;
@@ -292,6 +312,7 @@ struct sift {
 	struct list admin_clients;	/* console clients after login */
 	struct list free_clients, free_servers;
 	struct list orphan_cancels;
+	struct list aq_conns;		/* auth_query connections (auth_query.c) */
 	struct iobuf_pool bufs;
 	struct ssl_ctx_st *client_tls;	/* client_tls_sslmode != disable: tls.c */
 	struct ssl_ctx_st *server_tls;	/* server_tls_sslmode != disable */
@@ -349,5 +370,7 @@ const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen);
 /* Effective settings of a pool (database entry, user entry, global). */
 int pool_mode_of(const struct sift *s, const struct pool *p);
 int pool_size_of(const struct sift *s, const struct pool *p);
+int reserve_size_of(const struct sift *s, const struct pool *p);
+usec_t server_lifetime_of(const struct sift *s, const struct db *db);
 
 #endif

@@ -156,7 +156,7 @@ void cmd_disable(struct client *cl, const struct tok *t, int n, bool disable)
 static bool reconnect_db(struct sift *s, struct db *d)
 {
 	d->generation++;
-	d->addrlen = 0;
+	db_forget_addresses(d);
 	pool_resize(s, d);
 	return true;
 }

@@ -20,21 +20,31 @@ enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
 enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
+/* load_balance_hosts of a [databases] entry whose host is a list */
+enum load_balance { LB_ROUND_ROBIN, LB_DISABLE };
+
+#define CONFIG_MAX_HOSTS 16	/* entries of a comma-separated host list */
 
 /* One [databases] entry; strings are owned (NULL when unset), numbers are
  * -1 when unset (the [pgsift] default applies). */
 struct db_conf {
 	char *name;
-	char *host;
+	char *host;			/* one host, or a comma-separated list of them */
 	int port;
 	char *dbname;
 	char *user;
 	char *password;
+	char *auth_user;		/* overrides the global auth_user ... */
+	char *auth_query;		/* ... auth_query ... */
+	char *auth_dbname;		/* ... and auth_dbname */
 	int pool_size;
 	int min_pool_size;
 	int reserve_pool_size;
 	int max_db_connections;
+	int max_db_client_connections;
 	int pool_mode;
+	int load_balance_hosts;		/* enum load_balance; -1: round-robin, the default */
+	usec_t server_lifetime;		/* -1: the global server_lifetime */
 	char *connect_query;
 	char *application_name;
 	char *client_encoding;
@@ -43,11 +53,14 @@ struct db_conf {
 	int line;
 };
 
-/* One [users] entry. */
+/* One [users] entry; numbers are -1 when unset. */
 struct user_conf {
 	char *name;
 	int pool_mode;
+	int pool_size;
+	int reserve_pool_size;
 	int max_user_connections;
+	int max_user_client_connections;
 	int line;
 };
 
@@ -65,6 +78,9 @@ struct config {
 	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;
 	char *stats_users;
+	char *auth_user;		/* looks up users not in auth_file ... */
+	char *auth_query;		/* ... with this query ... */
+	char *auth_dbname;		/* ... in this database entry (default: the client's) */
 	int pool_mode;
 	int max_client_conn;
 	int default_pool_size;
@@ -73,6 +89,8 @@ struct config {
 	usec_t reserve_pool_timeout;
 	int max_db_connections;
 	int max_user_connections;
+	int max_db_client_connections;
+	int max_user_client_connections;
 	usec_t server_lifetime;
 	usec_t server_idle_timeout;
 	usec_t server_connect_timeout;
@@ -214,6 +232,12 @@ bool config_copy_setting(struct config *dst, const struct config *src, int i) __
 const char *config_pool_mode_name(int mode);
 const char *config_auth_type_name(int type);
 const char *config_sslmode_name(int mode);
+const char *config_load_balance_name(int lb);
+
+/* Splits a [databases] host value at its commas into at most max entries
+ * (each NUL-terminated in buf, which must hold strlen(host) + 1 bytes).
+ * Returns how many, or -1 when an entry is empty or there are too many. */
+int config_split_hosts(const char *host, char *buf, const char **out, int max);
 
 /* Is name in a comma-separated list (case-insensitive, spaces ignored)? */
 bool config_list_contains(const char *list, const char *name);

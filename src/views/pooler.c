@@ -55,18 +55,39 @@ const struct view view_config = { "config", "One row per setting: its value now,
 
 /* ---- DATABASES, POOLS ---- */
 
-static int db_client_count(const struct sift *s, const struct db *db)
+/* load_balance_hosts of an entry whose host is a list; NULL otherwise. */
+static const char *load_balance_of(const struct db *db)
+{
+	return db->nhosts > 1 ? config_load_balance_name(db->conf.load_balance_hosts) : NULL;
+}
+
+/* Console clients that asked for "pgbouncer" (alias) or for "pgsift". */
+static int console_clients(const struct sift *s, bool alias)
 {
 	const struct list *it;
 	int n = 0;
 
-	list_for_each(it, &s->pools) {
-		const struct pool *p = list_entry(it, struct pool, node);
-		if (p->db == db)
-			n += (int)(list_count(&p->idle_clients) + list_count(&p->active_clients) +
-				   list_count(&p->waiting_clients) + list_count(&p->login_clients));
-	}
+	list_for_each(it, &s->admin_clients)
+		n += list_entry(it, struct client, node)->admin_alias == alias;
 	return n;
+}
+
+static int db_max_clients(const struct sift *s, const struct db *db)
+{
+	return db->conf.max_db_client_connections > 0 ? db->conf.max_db_client_connections
+						      : s->cfg.max_db_client_connections;
+}
+
+/* The console's rows: one per name it answers to, as PgBouncer shows its
+ * "pgbouncer" database, each counting the clients that used that name. */
+static void console_db_rows(struct sift *s, struct view_sink *sink, const struct db *db)
+{
+	static const char *const names[2] = { "pgsift", "pgbouncer" };
+
+	for (int alias = 0; alias < 2; alias++)
+		view_row(sink, names[alias], NULL, s->cfg.listen_port, names[alias], names[alias], 2, 0, 0,
+			 (int)(s->cfg.server_lifetime / 1000000), "statement", NULL, 0, 0, db_max_clients(s, db),
+			 console_clients(s, alias), 0, 0);
 }
 
 static const struct view_col databases_cols[] = {
@@ -115,18 +136,18 @@ static void databases_rows(struct sift *s, struct view_sink *sink)
 		if (db->removed || db->template)
 			continue;
 		if (db->admin) {
-			view_row(sink, "pgsift", NULL, s->cfg.listen_port, "pgsift", "pgsift", 2, 0, 0, 0, "statement",
-				 NULL, 0, 0, 0, (int)list_count(&s->admin_clients), 0, 0);
+			console_db_rows(s, sink, db);
 			continue;
 		}
 		view_row(sink, db->name, dc->host, dc->port, dc->dbname, dc->user,
 			 dc->pool_size >= 0 ? dc->pool_size : s->cfg.default_pool_size,
 			 dc->min_pool_size >= 0 ? dc->min_pool_size : s->cfg.min_pool_size,
 			 dc->reserve_pool_size >= 0 ? dc->reserve_pool_size : s->cfg.reserve_pool_size,
-			 (int)(s->cfg.server_lifetime / 1000000),
-			 dc->pool_mode >= 0 ? config_pool_mode_name(dc->pool_mode) : NULL, NULL,
+			 (int)(server_lifetime_of(s, db) / 1000000),
+			 dc->pool_mode >= 0 ? config_pool_mode_name(dc->pool_mode) : NULL, load_balance_of(db),
 			 dc->max_db_connections >= 0 ? dc->max_db_connections : s->cfg.max_db_connections,
-			 db->nservers, 0, db_client_count(s, db), db->paused || db->killed ? 1 : 0, db->disabled ? 1 : 0);
+			 db->nservers, db_max_clients(s, db), db->nclients, db->paused || db->killed ? 1 : 0,
+			 db->disabled ? 1 : 0);
 	}
 }
 
@@ -207,7 +228,7 @@ static void pools_rows(struct sift *s, struct view_sink *sink)
 			 (int)list_count(&p->active_servers), count_sending_cancels(p),
 			 (int)list_count(&p->canceling_servers), (int)list_count(&p->idle_servers) - used, used,
 			 (int)list_count(&p->tested_servers), (int)list_count(&p->new_servers), (int)(maxwait / 1000000),
-			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), NULL);
+			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), load_balance_of(p->db));
 	}
 	view_row(sink, "pgsift", "pgsift", (int)list_count(&s->admin_clients), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 		 "statement", NULL);
@@ -402,7 +423,7 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 		else
 			link[0] = 0;
 		view_row(sink, "S", sv->pool->user->name, db->name, "none", state,
-			 db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "unix", db->conf.port, laddr,
+			 server_host_name(sv)[0] != '/' ? server_host_name(sv) : "unix", db->conf.port, laddr,
 			 (int)sv->local.port, (int64_t)sv->connect_time,
 			 mono_to_wall(s, sv->last_used ? sv->last_used : sv->created), 0, 0, server_expired(sv) ? 1 : 0,
 			 ptr, link, (int)sv->backend_pid, tls_describe(sv->c.tls, tls, sizeof(tls)), app ? app->s : "",
@@ -620,22 +641,6 @@ static void lists_rows(struct sift *s, struct view_sink *sink)
 const struct view view_lists = { "lists", "Sizes of the pooler's internal lists, one per row.", lists_cols,
 				 VIEW_NCOLS(lists_cols), lists_rows };
 
-static int user_client_count(const struct sift *s, const struct user *u)
-{
-	const struct list *it, *j;
-	int n = 0;
-
-	list_for_each(it, &s->pools) {
-		const struct pool *p = list_entry(it, struct pool, node);
-		const struct list *lists[] = { &p->idle_clients, &p->active_clients, &p->waiting_clients,
-					       &p->login_clients };
-		for (size_t i = 0; i < 4; i++)
-			list_for_each(j, lists[i])
-				n += list_entry(j, struct client, node)->user == u;
-	}
-	return n;
-}
-
 static const struct view_col users_cols[] = {
 	{ "name", 's', "",
 	  "User name." },
@@ -657,12 +662,19 @@ static const struct view_col users_cols[] = {
 static void users_rows(struct sift *s, struct view_sink *sink)
 {
 	struct list *it;
+	char size[16], reserve[16];
 
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);
-		view_row(sink, u->name, "", "", u->pool_mode >= 0 ? config_pool_mode_name(u->pool_mode) : NULL,
+		snprintf(size, sizeof(size), "%d", u->pool_size);
+		snprintf(reserve, sizeof(reserve), "%d", u->reserve_pool_size);
+		view_row(sink, u->name, u->pool_size >= 0 ? size : "", u->reserve_pool_size >= 0 ? reserve : "",
+			 u->pool_mode >= 0 ? config_pool_mode_name(u->pool_mode) : NULL,
 			 u->max_user_connections >= 0 ? u->max_user_connections : s->cfg.max_user_connections,
-			 u->nservers, 0, user_client_count(s, u));
+			 u->nservers,
+			 u->max_user_client_connections > 0 ? u->max_user_client_connections
+							    : s->cfg.max_user_client_connections,
+			 u->nclients);
 	}
 }
 
