@@ -252,6 +252,7 @@ static void stats_period(struct sift *s)
 		a->client_parse_count = (uint64_t)((t.client_parse_count - p->client_parse_count) / secs);
 		a->server_parse_count = (uint64_t)((t.server_parse_count - p->server_parse_count) / secs);
 		a->bind_count = (uint64_t)((t.bind_count - p->bind_count) / secs);
+		a->client_login_count = (uint64_t)((t.client_login_count - p->client_login_count) / secs);
 		*p = t;
 		if (s->cfg.log_stats && !db->removed)
 			log_info("stats: %s: %llu xacts/s, %llu queries/s, in %llu B/s, out %llu B/s, xact %llu us, query %llu us, wait %llu us",

@@ -16,7 +16,7 @@
 #include "util/log.h"
 #include "pooler/objects.h"
 
-#define AUTH_LINE_MAX 4096
+#define AUTH_LINE_MAX 65664	/* a secret of 65535 bytes (PostgreSQL's longest password), quotes, name */
 #define MOCK_SALT_LEN 16	/* what PostgreSQL generates */
 
 static void md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
@@ -320,9 +320,9 @@ void auth_clear(struct sift *s)
 }
 
 /* Parses one line; returns false for a malformed one. */
-static bool auth_line(struct sift *s, const char *line, int *nusers)
+static bool auth_line(struct sift *s, const char *line, char *secret, int *nusers)
 {
-	char name[NAME_LEN], secret[AUTH_LINE_MAX];
+	char name[NAME_LEN];
 	const char *p = line;
 	struct user *u;
 
@@ -330,7 +330,7 @@ static bool auth_line(struct sift *s, const char *line, int *nusers)
 		p++;
 	if (*p == 0 || *p == ';' || *p == '#')
 		return true;
-	if (!quoted_token(&p, name, sizeof(name)) || !quoted_token(&p, secret, sizeof(secret)))
+	if (!quoted_token(&p, name, sizeof(name)) || !quoted_token(&p, secret, AUTH_LINE_MAX))
 		return false;
 	if (!(u = user_get(s, name)))
 		return false;
@@ -345,17 +345,22 @@ static bool auth_line(struct sift *s, const char *line, int *nusers)
 bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char line[AUTH_LINE_MAX + 128];
+	/* on the heap: lines may hold a 64 kB secret */
+	char *line = malloc(AUTH_LINE_MAX + 128), *secret = malloc(AUTH_LINE_MAX);
 	int lineno = 0, nusers = 0;
 	struct list *it;
 
-	if (!f) {
-		snprintf(err, errlen, "cannot open auth_file %s: %s", path, strerror(errno));
+	if (!f || !line || !secret) {
+		snprintf(err, errlen, "cannot open auth_file %s: %s", path, f ? "out of memory" : strerror(errno));
+		if (f)
+			fclose(f);
+		free(line);
+		free(secret);
 		return false;
 	}
 	list_for_each(it, &s->users)
 		list_entry(it, struct user, node)->in_auth_file = false;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, AUTH_LINE_MAX + 128, f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
 			log_warning("%s:%d: line too long, ignored", path, lineno);
@@ -364,9 +369,13 @@ bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 				;
 			continue;
 		}
-		if (!auth_line(s, line, &nusers))
+		if (!auth_line(s, line, secret, &nusers))
 			log_warning("%s:%d: expected \"user\" \"secret\", line ignored", path, lineno);
 	}
+	OPENSSL_cleanse(line, AUTH_LINE_MAX + 128);
+	free(line);
+	OPENSSL_cleanse(secret, AUTH_LINE_MAX);
+	free(secret);
 	fclose(f);
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);

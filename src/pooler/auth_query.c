@@ -99,16 +99,25 @@ static void one_line(const char *in, char *out, size_t outlen)
 		out[--n] = 0;
 }
 
-/* The connection is unusable: every lookup on it fails with why. */
+/* The connection is unusable: every lookup on it fails with why. A login
+ * the server refused ("...FATAL:  database "x" does not exist") reaches
+ * the clients in the server's words, as a failed server login does. */
 static void conn_fail(struct aq_conn *c, const char *what, const char *why)
 {
 	char msg[400], line[300];
+	const char *fatal;
+	enum aq_result res = AQ_ERROR;
 
 	one_line(why, line, sizeof(line));
 	snprintf(msg, sizeof(msg), "auth_query %s failed (user %s, database %s): %s", what, c->user, c->dbname, line);
 	log_warning("%s", msg);
+	if (c->state == AQ_CONNECTING && (fatal = strstr(line, "FATAL:  "))) {
+		log_warning("server login failed: FATAL %s", fatal + 8);
+		snprintf(msg, sizeof(msg), "%s", fatal + 8);
+		res = AQ_REFUSED;
+	}
 	while (!list_empty(&c->reqs))
-		req_answer(list_entry(c->reqs.next, struct aq_req, node), AQ_ERROR, NULL, msg);
+		req_answer(list_entry(c->reqs.next, struct aq_req, node), res, NULL, msg);
 	conn_free(c);
 }
 

@@ -31,6 +31,7 @@ struct aq_target {
 enum aq_result {
 	AQ_FOUND,		/* a row: secret holds its password (NULL: SQL NULL) */
 	AQ_NOT_FOUND,		/* no row: no such user */
+	AQ_REFUSED,		/* the server refused the auth user's login: error has its words */
 	AQ_ERROR		/* no answer: error says why (logged already) */
 };
 

@@ -27,7 +27,7 @@
 #include "pooler/server.h"
 #include "pooler/tls.h"
 
-#define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
+#define PASSWORD_MSG_MAX (65535 + 4)	/* bound on a PasswordMessage / SASL response: PostgreSQL's */
 
 enum login_step { LS_STARTUP, LS_AUTH_QUERY, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
 
@@ -236,6 +236,7 @@ void client_finish_login(struct client *cl)
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
 	proto_ready(&cl->c.gen, 'I');
 	cl->state = CL_IDLE;
+	p->stats.client_login_count++;
 	list_move(&p->idle_clients, &cl->node);
 	cl->request_time = cl->idle_since = s->now;
 	cl->c.want_read = true;
@@ -333,6 +334,12 @@ static void client_authenticated(struct client *cl)
 	struct user *pool_user;
 	struct pool *p;
 
+	if (!cl->db) {
+		char msg[NAME_LEN + 32];
+		snprintf(msg, sizeof(msg), "no such database: %s", cl->login->dbname);
+		client_close(cl, "3D000", msg);
+		return;
+	}
 	if (cl->db->template && !(cl->db = db_lookup(s, cl->login->dbname, true))) {
 		client_close(cl, "53200", "out of memory");
 		return;
@@ -534,6 +541,79 @@ static void password_message(struct client *cl, const uint8_t *body, uint32_t le
 		auth_failed(cl);
 }
 
+static void set_startup_value(struct client *cl, int idx, const char *val)
+{
+	struct sift *s = cl->sift;
+	struct istr *v = istr_get(&s->strs, val, strlen(val));
+
+	istr_set(&s->strs, &cl->login->startup.v[idx], v);
+	istr_put(&s->strs, v);
+}
+
+/* Copies the token at *pp (up to unescaped white space; a backslash takes
+ * the next byte as it is) into out, which has room for all of *pp. */
+static void options_token(const char **pp, char *out)
+{
+	const char *p = *pp;
+
+	while (*p && *p != ' ' && *p != '\t') {
+		if (*p == '\\' && p[1])
+			p++;
+		*out++ = *p++;
+	}
+	*out = 0;
+	*pp = p;
+}
+
+/* The "options" startup parameter, as PgBouncer reads it: "-c name=value"
+ * and "--name=value" items set tracked parameters (the others are refused
+ * unless ignore_startup_parameters lists them or "options"). false: the
+ * client was closed. */
+static bool parse_options(struct client *cl, const char *opts)
+{
+	const struct config *cfg = &cl->sift->cfg;
+	char *tok = malloc(strlen(opts) + 1), msg[160], *eq;
+	const char *p = opts;
+	int idx;
+
+	if (!tok) {
+		client_close(cl, "53200", "out of memory");
+		return false;
+	}
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p) {
+			free(tok);
+			return true;
+		}
+		if (p[0] == '-' && p[1] == 'c')
+			for (p += 2; *p == ' ' || *p == '\t'; p++)
+				;
+		else if (p[0] == '-' && p[1] == '-')
+			p += 2;
+		else
+			break;
+		options_token(&p, tok);
+		if (!(eq = strchr(tok, '=')))
+			break;
+		*eq = 0;
+		if ((idx = param_index(cl->sift, tok)) >= 0) {
+			set_startup_value(cl, idx, eq + 1);
+		} else if (!config_list_contains(cfg->ignore_startup_parameters, tok) &&
+			   !config_list_contains(cfg->ignore_startup_parameters, "options")) {
+			snprintf(msg, sizeof(msg), "unsupported startup parameter in options: %.64s", tok);
+			free(tok);
+			client_close(cl, "08P01", msg);
+			return false;
+		}
+	}
+	free(tok);
+	client_close(cl, "08P01",
+		     "unsupported options startup parameter: only '-c config=val' and '--config=val' are allowed");
+	return false;
+}
+
 /* Checks the startup parameters; on success the login state holds the
  * tracked values and user/db names are in the out buffers. */
 static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *user, char *dbname,
@@ -561,9 +641,10 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 			if (*npq < 8)
 				pq_opts[(*npq)++] = name;
 		} else if ((idx = param_index(s, name)) >= 0) {
-			struct istr *v = istr_get(&s->strs, val, strlen(val));
-			istr_set(&s->strs, &cl->login->startup.v[idx], v);
-			istr_put(&s->strs, v);
+			set_startup_value(cl, idx, val);
+		} else if (!strcmp(name, "options")) {
+			if (!parse_options(cl, val))
+				return false;
 		} else if (!strcmp(name, "replication")) {
 			client_close(cl, "08P01", "replication connections are not supported by pgsift");
 			return false;
@@ -669,12 +750,13 @@ static bool lookup_user(struct client *cl)
 
 	if (!auth_user || !*auth_user || !query || !*query)
 		return false;
+	/* the console itself is no database to look users up in */
+	if (cl->db->admin && (!dbname || !*dbname))
+		dbname = "pgbouncer";
 	if (!auth_database(cl, dbname, &t.db))
 		return true;
 	if (t.db)
 		t.dbname = t.db->conf.dbname;
-	else if (cl->db->admin)
-		return false; /* the console is no database to look users up in */
 	else if (cl->db->template) /* the "*" entry, for the name asked for */
 		t.dbname = star && star->dbname ? star->dbname : cl->login->dbname;
 	else
@@ -696,8 +778,12 @@ void client_auth_query_done(struct client *cl, enum aq_result res, const char *s
 	struct login_state *ls = cl->login;
 	struct user *u;
 
-	(void)error; /* logged by auth_query.c; the client learns no server detail */
 	ls->step = LS_STARTUP;
+	if (res == AQ_REFUSED) { /* the server's refusal, as for a pool's login */
+		client_close(cl, "08006", error);
+		return;
+	}
+	/* other errors were logged by auth_query.c: the client learns no detail */
 	if (res == AQ_ERROR) {
 		client_close(cl, "28000", "bouncer config error");
 		return;
@@ -756,23 +842,25 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		return;
 	strcpy(cl->login->dbname, dbname);
 	strcpy(cl->login->user, user);
+	/* an unknown database is told only to a client that proved who it is
+	 * (client_authenticated()), as PgBouncer does: names cannot be probed */
 	cl->db = db_lookup(s, dbname, false);
-	if (!cl->db) {
+	if (!cl->db && s->cfg.auth_type == AUTHT_ANY) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
 		return;
 	}
-	if (s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
+	if (cl->db && s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
 		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
 		return;
 	}
-	if (peer_own_user(cl, user)) {
+	if (cl->db && peer_own_user(cl, user)) {
 		peer_admin_login(cl, user);
 		return;
 	}
 	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
 	/* not in auth_file: auth_user may look the user up in PostgreSQL */
-	if (need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
+	if (cl->db && need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
 		return;
 	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
 		client_close(cl, "28000", "\"trust\" authentication failed");
@@ -965,8 +1053,14 @@ static void client_login_input(struct client *cl)
 			client_close(cl, "08P01", "expected a password message");
 			return;
 		}
-		if (avail < len + 1)
+		if (avail < len + 1) {
+			/* a long password may not fit a pooled buffer */
+			if (!conn_reserve_in(&cl->c, len + 1)) {
+				client_close(cl, "53200", "out of memory for a password message");
+				return;
+			}
 			break;
+		}
 		b->pos += len + 1;
 		password_message(cl, b->data + b->pos - len + 4, len - 4);
 	}

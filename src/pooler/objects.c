@@ -349,8 +349,8 @@ struct db *db_lookup(struct sift *s, const char *name, bool create)
 	struct db *db = db_find_exact(s, name), *tmpl;
 	const struct db_conf *star;
 
-	if (db && !db->template)
-		return db->removed ? NULL : db;
+	if (db && !db->template && !db->removed)
+		return db;
 	if (!strcmp(name, "pgsift") || !strcmp(name, "pgbouncer"))
 		return db_find_exact(s, "pgsift");
 	tmpl = db_find_exact(s, "*");
@@ -360,6 +360,11 @@ struct db *db_lookup(struct sift *s, const char *name, bool create)
 	/* before authentication nothing is created: the template stands in */
 	if (!create)
 		return tmpl;
+	/* an entry a reload dropped, whose name "*" now covers, comes back */
+	if (db && db->removed) {
+		db->autodb = true;
+		return db_apply(s, db, star, name) ? db : NULL;
+	}
 	if (!(db = db_new(s, name)))
 		return NULL;
 	db->autodb = true;

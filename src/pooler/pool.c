@@ -335,6 +335,21 @@ int64_t pool_retry_delay(const struct sift *s, const struct pool *p)
 	return p->last_login_transient && retry > POOL_RETRY_TRANSIENT ? POOL_RETRY_TRANSIENT : retry;
 }
 
+/* Servers that may still serve a waiting client: up and not due to close
+ * (RECONNECT, a reload or server_lifetime marks them). */
+static int usable_servers(const struct pool *p)
+{
+	const struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers,
+				       &p->canceling_servers };
+	const struct list *it;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		list_for_each(it, lists[i])
+			n += !server_expired(list_entry(it, struct server, node));
+	return n;
+}
+
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bool transient)
 {
 	struct sift *s = p->sift;
@@ -351,7 +366,7 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bo
 	 * stay queued until it is back (or query_wait_timeout), as PgBouncer's
 	 * do; a refusal (a wrong password) reaches them now rather than
 	 * query_wait_timeout later, when no server is left to serve them */
-	while (!transient && p->nservers == 0 && !list_empty(&p->waiting_clients))
+	while (!transient && usable_servers(p) == 0 && !list_empty(&p->waiting_clients))
 		client_close(list_entry(p->waiting_clients.next, struct client, node), sqlstate, msg);
 }
 
@@ -536,5 +551,6 @@ void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out
 		out->client_parse_count += st->client_parse_count;
 		out->server_parse_count += st->server_parse_count;
 		out->bind_count += st->bind_count;
+		out->client_login_count += st->client_login_count;
 	}
 }

@@ -365,10 +365,9 @@ static inline bool header_ok(const struct server *sv, uint8_t type, uint32_t len
 static void login_end(struct server *sv, const char *sqlstate, const char *msg, bool transient)
 {
 	struct pool *p = sv->pool;
-	char reason[600];
-
-	snprintf(reason, sizeof(reason), "login failed: %s", msg);
-	server_close(sv, reason);
+	/* the server's own words, as PgBouncer logs them ("server login
+	 * failed" came before, for a refusal) */
+	server_close(sv, msg);
 	pool_login_failed(p, sqlstate, msg, transient);
 }
 
@@ -420,7 +419,7 @@ static bool auth_md5(struct server *sv, struct msg_reader *r)
 	else if (u->secret_kind == SECRET_MD5)
 		memcpy(hashed, u->secret, sizeof(hashed));
 	else {
-		login_failed(sv, "28P01", "no password for md5 login to the server (set password= or a plaintext or md5 auth_file secret)");
+		login_failed(sv, "28P01", "wrong password type: no password for md5 login to the server (set password= or a plaintext or md5 auth_file secret)");
 		return true;
 	}
 	auth_md5_salted(hashed + 3, salt, out);
@@ -450,7 +449,7 @@ static bool auth_sasl_start(struct server *sv, struct msg_reader *r)
 	} else if (u->has_client_key && u->has_scram) {
 		scram_client_init_keys(&lg->scram, u->client_key, &u->scram);
 	} else {
-		login_failed(sv, "28P01", "no password for SCRAM login to the server (set password=, a plaintext auth_file secret, or log in once with SCRAM)");
+		login_failed(sv, "28P01", "wrong password type: no password for SCRAM login to the server (set password=, a plaintext auth_file secret, or log in once with SCRAM)");
 		return true;
 	}
 	lg->scram_started = true;
@@ -502,7 +501,7 @@ static bool login_auth(struct server *sv, struct msg_reader *r)
 	case AUTH_CLEARTEXT:
 		pw = login_password(sv);
 		if (!pw) {
-			login_failed(sv, "28P01", "no plaintext password for cleartext login to the server");
+			login_failed(sv, "28P01", "wrong password type: no plaintext password for cleartext login to the server");
 			return true;
 		}
 		return send_password_msg(sv, pw, strlen(pw), true);
@@ -611,6 +610,9 @@ static bool login_message(struct server *sv, uint8_t type, const uint8_t *body, 
 		return !r.bad;
 	case 'E':
 		proto_parse_error(body, len, &ef);
+		/* PgBouncer's line: the server's own words for the refusal */
+		server_log(sv, LOG_WARNING, "server login failed: %s %s", *ef.severity ? ef.severity : "FATAL",
+			   *ef.message ? ef.message : "(no message)");
 		login_failed(sv, *ef.sqlstate ? ef.sqlstate : "08006", *ef.message ? ef.message : "login failed");
 		return true;
 	case 'N':

@@ -65,6 +65,7 @@ struct stats {
 	uint64_t client_parse_count;
 	uint64_t server_parse_count;
 	uint64_t bind_count;
+	uint64_t client_login_count;	/* logins that joined a pool */
 };
 
 enum secret_kind { SECRET_NONE, SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };

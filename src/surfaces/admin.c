@@ -330,7 +330,7 @@ void admin_command(struct client *cl, const char *q, size_t len)
 		if (sift_reload(cl->sift))
 			command_complete(&cl->c.gen, "RELOAD");
 		else
-			admin_err(cl, "F0000", "RELOAD failed: the configuration file has errors (see the log); the running configuration is kept");
+			admin_err(cl, "F0000", "RELOAD failed, see logs for additional details: the configuration file has errors; the running configuration is kept");
 	} else
 		admin_err(cl, "42601", "invalid command \"%s\"; use SHOW HELP", t[0].v);
 }

@@ -466,15 +466,16 @@ static void stats_rows_of(struct sift *s, struct view_sink *sink, enum stats_par
 		if (part == STATS_ALL) {
 			view_row(sink, db->name, t.server_assignment_count, t.xact_count, t.query_count, t.bytes_recv,
 				 t.bytes_sent, t.xact_time, t.query_time, t.wait_time, t.client_parse_count,
-				 t.server_parse_count, t.bind_count, a->server_assignment_count, a->xact_count,
-				 a->query_count, a->bytes_recv, a->bytes_sent, a->xact_time, a->query_time, a->wait_time,
-				 a->client_parse_count, a->server_parse_count, a->bind_count);
+				 t.server_parse_count, t.bind_count, t.client_login_count, a->server_assignment_count,
+				 a->xact_count, a->query_count, a->bytes_recv, a->bytes_sent, a->xact_time, a->query_time,
+				 a->wait_time, a->client_parse_count, a->server_parse_count, a->bind_count,
+				 a->client_login_count);
 			continue;
 		}
 		v = part == STATS_TOTALS ? &t : a;
 		view_row(sink, db->name, v->server_assignment_count, v->xact_count, v->query_count, v->bytes_recv,
 			 v->bytes_sent, v->xact_time, v->query_time, v->wait_time, v->client_parse_count,
-			 v->server_parse_count, v->bind_count);
+			 v->server_parse_count, v->bind_count, v->client_login_count);
 	}
 }
 
@@ -518,6 +519,8 @@ static const struct view_col stats_cols[] = {
 	  "Prepared statements the pooler created on servers; counted only while prepared statements are tracked, otherwise 0." },
 	{ "total_bind_count", 'N', "count",
 	  "Prepared statements bound for execution by clients and forwarded to servers; counted only while prepared statements are tracked, otherwise 0." },
+	{ "total_client_login_count", 'N', "count",
+	  "Client logins that succeeded and joined a pool of this database (console logins are not counted)." },
 	{ "avg_server_assignment_count", 'N', "1/s",
 	  "Server assignments per second in the last period." },
 	{ "avg_xact_count", 'N', "1/s",
@@ -540,6 +543,8 @@ static const struct view_col stats_cols[] = {
 	  "Server prepared-statement creations per second." },
 	{ "avg_bind_count", 'N', "1/s",
 	  "Prepared-statement binds per second." },
+	{ "avg_client_login_count", 'N', "1/s",
+	  "Successful client logins per second in the last period." },
 };
 const struct view view_stats = { "stats", "One row per database: counters since the start and rates over the last stats_period.",
 				 stats_cols, VIEW_NCOLS(stats_cols), stats_rows };
@@ -569,6 +574,8 @@ static const struct view_col stats_totals_cols[] = {
 	  "Prepared statements created on servers by the pooler." },
 	{ "bind_count", 'N', "count",
 	  "Prepared statements bound and forwarded to servers." },
+	{ "client_login_count", 'N', "count",
+	  "Client logins that succeeded and joined a pool of this database." },
 };
 const struct view view_stats_totals = { "stats_totals", "The total_ half of stats, one row per database.",
 					stats_totals_cols, VIEW_NCOLS(stats_totals_cols), stats_totals_rows };
@@ -598,6 +605,8 @@ static const struct view_col stats_averages_cols[] = {
 	  "Server prepared-statement creations per second." },
 	{ "avg_bind_count", 'N', "1/s",
 	  "Prepared-statement binds per second." },
+	{ "client_login_count", 'N', "1/s",
+	  "Successful client logins per second." },
 };
 const struct view view_stats_averages = { "stats_averages", "The avg_ half of stats, one row per database.",
 					  stats_averages_cols, VIEW_NCOLS(stats_averages_cols), stats_averages_rows };
