@@ -212,9 +212,13 @@ void sift_shutdown(struct sift *s, int mode)
 {
 	if (mode <= s->shutdown && mode != SHUTDOWN_NOW)
 		return;
+	/* new connections are refused from now on; the Unix socket stays for
+	 * the console until the exit, as in PgBouncer */
 	if (s->shutdown == SHUTDOWN_NONE)
-		listener_close_all(s); /* new connections are refused from now on */
+		listener_close_tcp(s);
 	s->shutdown = mode;
+	if (mode == SHUTDOWN_WAIT_SERVERS)
+		pool_shutdown_waiting(s);
 	log_info("shutdown requested: %s", mode == SHUTDOWN_NOW ? "now" :
 		 mode == SHUTDOWN_WAIT_SERVERS ? "after running transactions" : "after clients disconnect");
 	if (mode == SHUTDOWN_NOW)
@@ -320,6 +324,18 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGQUIT:
 		log_info("got SIGQUIT");
 		sift_shutdown(s, SHUTDOWN_NOW);
+		break;
+	case SIGUSR1: /* PgBouncer's: PAUSE of every database */
+		log_info("got SIGUSR1, pausing all activity");
+		pool_pause_all(s);
+		break;
+	case SIGUSR2: /* ... and RESUME */
+		if (s->shutdown != SHUTDOWN_NONE) {
+			log_info("got SIGUSR2 while shutting down, ignoring");
+			break;
+		}
+		log_info("got SIGUSR2, continuing from PAUSE");
+		pool_resume_all(s);
 		break;
 	default:
 		break;
@@ -444,7 +460,7 @@ static bool daemonize(void)
 
 static bool setup_events(struct sift *s)
 {
-	static const int sigs[5] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, 0 };
+	static const int sigs[7] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, 0 };
 	struct event_config *ec = event_config_new();
 	struct timeval tv = { 0, JANITOR_USEC };
 
@@ -512,7 +528,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	an_free(&s->an);
 	auth_limit_free(s);
 	admin_sql_shutdown(s); /* after the console clients left: no job has a client */
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 7; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);
 	if (s->ev_janitor)

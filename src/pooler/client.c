@@ -207,6 +207,30 @@ static void put_welcome_param(struct client *cl, const char *name, const char *v
 	proto_param_status(&cl->c.gen, name, value);
 }
 
+/* login_notify_message, as a NOTICE before the first ReadyForQuery. */
+static void login_notice(struct client *cl)
+{
+	const char *m = cl->sift->cfg.login_notify_message;
+
+	if (m && *m)
+		proto_notice(&cl->c.gen, m, NULL);
+}
+
+bool client_between_transactions(const struct client *cl)
+{
+	return cl->server && server_is_clean(cl, cl->server);
+}
+
+void client_notify_queued(struct client *cl)
+{
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	cl->wait_notified = true;
+	proto_notice(&cl->c.gen, "No server connection available in postgres backend, client being queued", NULL);
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR)
+		client_close(cl, NULL, "cannot send a notice to the client");
+}
+
 void client_finish_login(struct client *cl)
 {
 	struct sift *s = cl->sift;
@@ -234,6 +258,7 @@ void client_finish_login(struct client *cl)
 		put_welcome_param(cl, p->welcome_names[i]->s, v->s);
 	}
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
 	cl->state = CL_IDLE;
 	p->stats.client_login_count++;
@@ -268,6 +293,7 @@ static void admin_login(struct client *cl)
 	s->console->welcome(cl, cl->login->startup.v[0] ? cl->login->startup.v[0]->s : NULL,
 		      cl->login->startup.v[4] ? cl->login->startup.v[4]->s : "");
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
 	params_clear(&s->strs, &cl->login->startup);
 	free(cl->login);
@@ -351,6 +377,10 @@ static void client_authenticated(struct client *cl)
 	}
 	if (!client_admit(cl))
 		return;
+	if (s->shutdown != SHUTDOWN_NONE && !cl->db->admin) { /* the Unix socket is open for the console */
+		client_close(cl, "57P01", "pooler is shutting down");
+		return;
+	}
 	if (cl->db->admin) {
 		/* only now: before the password, a refusal would tell who is an admin */
 		if (!console_allowed(cl, cl->login->user)) {

@@ -31,6 +31,12 @@ void client_finish_login(struct client *cl);
  * goes on with the secret it found, or ends. */
 void client_auth_query_done(struct client *cl, enum aq_result res, const char *secret, const char *error);
 
+/* Is cl's server between transactions, nothing of cl's in flight? */
+bool client_between_transactions(const struct client *cl);
+
+/* query_wait_notify: tells a waiting client it is queued (a NOTICE). */
+void client_notify_queued(struct client *cl);
+
 /* Queues an ERROR (non-fatal) for the client and flushes. */
 void client_send_error(struct client *cl, const char *sqlstate, const char *msg);
 

@@ -367,6 +367,7 @@ struct db *db_lookup(struct sift *s, const char *name, bool create)
 	}
 	if (!(db = db_new(s, name)))
 		return NULL;
+	log_info("registered new auto-database: %s", name);
 	db->autodb = true;
 	if (!db_apply(s, db, star, name)) {
 		list_del(&db->node);

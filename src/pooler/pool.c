@@ -48,6 +48,64 @@ int reserve_size_of(const struct sift *s, const struct pool *p)
 	return p->db->conf.reserve_pool_size >= 0 ? p->db->conf.reserve_pool_size : s->cfg.reserve_pool_size;
 }
 
+bool pool_pause_db(struct sift *s, struct db *d)
+{
+	if (d->paused)
+		return false;
+	d->paused = true;
+	pool_close_db_servers(s, d, true);
+	return true;
+}
+
+bool pool_resume_db(struct sift *s, struct db *d)
+{
+	struct list *it;
+
+	if (!d->paused && !d->killed)
+		return false;
+	d->paused = d->killed = false;
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->db == d)
+			pool_launch(p);
+	}
+	return true;
+}
+
+/* Every database but the console and the "*" template. */
+static void for_all_dbs(struct sift *s, bool (*fn)(struct sift *, struct db *))
+{
+	struct list *it;
+
+	list_for_each(it, &s->dbs) {
+		struct db *d = list_entry(it, struct db, node);
+		if (!d->admin && !d->template)
+			(void)fn(s, d);
+	}
+}
+
+void pool_pause_all(struct sift *s)
+{
+	for_all_dbs(s, pool_pause_db);
+}
+
+void pool_resume_all(struct sift *s)
+{
+	for_all_dbs(s, pool_resume_db);
+}
+
+void pool_shutdown_waiting(struct sift *s)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		while (!list_empty(&p->waiting_clients))
+			client_close(list_entry(p->waiting_clients.next, struct client, node), "57P01",
+				     "server shutting down");
+	}
+}
+
 bool pool_db_blocked(const struct sift *s, const struct db *db)
 {
 	return db->paused || db->killed || s->shutdown == SHUTDOWN_WAIT_SERVERS;
@@ -77,6 +135,7 @@ static void link_pair(struct client *cl, struct server *sv)
 		cl->wait_start = 0;
 	}
 	cl->c.want_read = true;
+	cl->wait_notified = false;
 	sv->c.want_read = true;
 }
 
@@ -107,6 +166,8 @@ static struct server *take_idle(struct pool *p)
 {
 	struct sift *s = p->sift;
 	const char *check = s->cfg.server_check_query;
+	/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
+	const char *sql = check && !strcmp(check, "<empty>") ? "" : check;
 	struct list *it, *tmp;
 
 	list_for_each_safe(it, tmp, &p->idle_servers) {
@@ -116,7 +177,7 @@ static struct server *take_idle(struct pool *p)
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
-			if (!server_run_query(sv, check))
+			if (!server_run_query(sv, sql))
 				server_close(sv, "cannot run server_check_query");
 			continue;
 		}
@@ -131,6 +192,11 @@ bool pool_request_server(struct client *cl)
 	struct sift *s = cl->sift;
 	struct server *sv = NULL;
 
+	/* SHUTDOWN WAIT_FOR_SERVERS: a transaction that has not begun never will */
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS) {
+		client_close(cl, "57P01", "server shutting down");
+		return false;
+	}
 	advisor_on_request(p);
 	if (!pool_db_blocked(s, p->db))
 		sv = take_idle(p);
@@ -450,6 +516,14 @@ static void janitor_clients(struct sift *s, struct pool *p)
 			snprintf(msg, sizeof(msg), "query_wait_timeout");
 		client_close(cl, "08P01", msg);
 	}
+	/* the list is in arrival order: the longest waiting come first */
+	list_for_each_safe(it, tmp, &p->waiting_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		if (cfg->query_wait_notify <= 0 || s->now - cl->wait_start <= cfg->query_wait_notify)
+			break;
+		if (!cl->wait_notified)
+			client_notify_queued(cl);
+	}
 	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
 		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
 		if (s->now - cl->idle_since < cfg->client_idle_timeout)
@@ -494,6 +568,14 @@ static void janitor_servers(struct sift *s, struct pool *p)
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv))
 			server_close(sv, "server lifetime over or settings changed");
+	}
+	/* server_fast_close: a session's server due to close (RECONNECT, a
+	 * reload) goes between two transactions, with its client */
+	list_for_each_safe(it, tmp, &p->active_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (cfg->server_fast_close && pool_mode_of(s, p) == POOL_SESSION && sv->client &&
+		    (sv->close_needed || sv->generation != p->db->generation) && client_between_transactions(sv->client))
+			server_close(sv, "database configuration changed");
 	}
 	/* our own queries (check, reset, connect_query) get the login's bound */
 	list_for_each_safe(it, tmp, &p->tested_servers) {

@@ -190,6 +190,7 @@ struct client {
 	bool ps_local;			/* pgsift answered a Parse/Close without a server; Sync is ours too */
 	bool ps_discard;		/* the unnamed statement is DISCARD ALL or DEALLOCATE ALL */
 	bool admin_alias;		/* console client that asked for "pgbouncer" */
+	bool wait_notified;		/* told it is queued (query_wait_notify) since it last waited */
 	bool counted;			/* in db->nclients and user->nclients */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
@@ -322,7 +323,7 @@ struct sift {
 	uint32_t cancel_mask, cancel_count;
 	struct listener **listeners;
 	int nlisteners;
-	struct event *ev_janitor, *ev_reap, *ev_sig[5];
+	struct event *ev_janitor, *ev_reap, *ev_sig[7];
 	char *param_names[PARAM_MAX];
 	int nparams;
 	int64_t now;			/* monotonic usec, refreshed per callback */

@@ -97,10 +97,12 @@ struct config {
 	usec_t server_login_retry;
 	char *server_reset_query;
 	bool server_reset_query_always;
-	char *server_check_query;
+	char *server_check_query;	/* "<empty>": an empty query */
 	usec_t server_check_delay;
+	bool server_fast_close;		/* session mode: close servers due to close between transactions */
 	usec_t query_timeout;
 	usec_t query_wait_timeout;
+	usec_t query_wait_notify;	/* a NOTICE to a client queued this long */
 	usec_t client_idle_timeout;
 	usec_t client_login_timeout;
 	usec_t idle_transaction_timeout;
@@ -111,6 +113,7 @@ struct config {
 	char *logfile;
 	char *pidfile;
 	char *user;			/* as -u: who to run as when started as root */
+	char *login_notify_message;	/* a NOTICE sent at each login */
 	bool log_connections;
 	bool log_disconnections;
 	bool log_pooler_errors;

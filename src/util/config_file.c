@@ -35,8 +35,7 @@ static const char *const pgbouncer_only[] = {
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
 	"auth_hba_file", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
-	"server_fast_close", "sbuf_loopcnt", "unix_socket_group",
-	"peer_id", "query_wait_notify", "stats_users_prefix", NULL
+	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", NULL
 };
 
 /* ---- diagnostics ---- */
