@@ -425,8 +425,10 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bo
 	free(p->last_login_error);
 	p->last_login_error = strdup(msg);
 	snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s", sqlstate);
-	/* they asked for a server now and have no session to keep */
-	while (!list_empty(&p->login_clients))
+	/* a refusal: they asked for a server now and have no session to keep.
+	 * A server that is down or restarting: they wait for the next attempt,
+	 * as PgBouncer's do, at most client_login_timeout */
+	while (!transient && !list_empty(&p->login_clients))
 		client_close(list_entry(p->login_clients.next, struct client, node), sqlstate, msg);
 	/* a server that is down or restarting: clients between transactions
 	 * stay queued until it is back (or query_wait_timeout), as PgBouncer's

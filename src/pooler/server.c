@@ -294,9 +294,10 @@ static void connect_failed(struct server *sv, int err)
 	char msg[300];
 	struct pool *p = sv->pool;
 
-	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
+	snprintf(msg, sizeof(msg), "connect failed: %s", strerror(err)); /* PgBouncer's words in the log */
 	host_failed(p->db, sv->host);
 	server_close(sv, msg);
+	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
 	pool_login_failed(p, "08006", msg, true);
 }
 

@@ -72,6 +72,7 @@ static const struct setting settings[] = {
 	S_(client_idle_timeout, ST_TIME, R, "0", 0, 0),
 	S_(client_login_timeout, ST_TIME, R, "60", 0, 0),
 	S_(idle_transaction_timeout, ST_TIME, R, "0", 0, 0),
+	S_(transaction_timeout, ST_TIME, R, "0", 0, 0),
 	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
 	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
@@ -549,6 +550,21 @@ static bool db_int(const char *key, const char *val, int min, int max, int *out,
 	return true;
 }
 
+/* A time of a [databases] or [users] entry; -1, PgBouncer's "not set",
+ * leaves the global setting in force. */
+static bool entry_time(const char *key, const char *val, usec_t *out, char *err, size_t errlen)
+{
+	char e[160];
+
+	if (!strcmp(val, "-1")) {
+		*out = -1;
+		return true;
+	}
+	if (!parse_time(val, out, e, sizeof(e)))
+		return snprintf(err, errlen, "%s: %s", key, e), false;
+	return true;
+}
+
 static bool db_set_key(struct db_conf *dc, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct { const char *k; size_t off; } strs[] = {
@@ -562,7 +578,6 @@ static bool db_set_key(struct db_conf *dc, const char *key, const char *val, cha
 		{ "auth_dbname", offsetof(struct db_conf, auth_dbname) },
 	};
 	int lb;
-	char e[160];
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (strcasecmp(key, strs[i].k) == 0) {
 			if (!set_str((char **)((char *)dc + strs[i].off), val))
@@ -583,11 +598,10 @@ static bool db_set_key(struct db_conf *dc, const char *key, const char *val, cha
 		return db_int(key, val, 0, 1000000, &dc->max_db_client_connections, err, errlen);
 	if (!strcasecmp(key, "pool_mode"))
 		return parse_pool_mode(val, &dc->pool_mode, err, errlen);
-	if (!strcasecmp(key, "server_lifetime")) {
-		if (!parse_time(val, &dc->server_lifetime, e, sizeof(e)))
-			return snprintf(err, errlen, "%s: %s", key, e), false;
-		return true;
-	}
+	if (!strcasecmp(key, "server_lifetime"))
+		return entry_time(key, val, &dc->server_lifetime, err, errlen);
+	if (!strcasecmp(key, "query_wait_timeout"))
+		return entry_time(key, val, &dc->query_wait_timeout, err, errlen);
 	if (!strcasecmp(key, "load_balance_hosts")) {
 		if ((lb = name_index(val, load_balance_names, 2)) < 0)
 			return snprintf(err, errlen, "invalid load_balance_hosts \"%s\" (round-robin or disable)", val), false;
@@ -604,7 +618,7 @@ static void db_conf_init(struct db_conf *dc)
 	dc->port = 5432;
 	dc->pool_size = dc->min_pool_size = dc->reserve_pool_size = dc->max_db_connections = -1;
 	dc->max_db_client_connections = dc->pool_mode = dc->load_balance_hosts = -1;
-	dc->server_lifetime = -1;
+	dc->server_lifetime = dc->query_wait_timeout = -1;
 }
 
 void config_db_conf_free(struct db_conf *dc)
@@ -710,8 +724,19 @@ static bool user_set_key(struct user_conf *uc, const char *key, const char *val,
 		{ "max_user_client_connections", offsetof(struct user_conf, max_user_client_connections), 1000000 },
 	};
 
+	static const struct { const char *k; size_t off; } times[] = {
+		{ "query_timeout", offsetof(struct user_conf, query_timeout) },
+		{ "query_wait_timeout", offsetof(struct user_conf, query_wait_timeout) },
+		{ "idle_transaction_timeout", offsetof(struct user_conf, idle_transaction_timeout) },
+		{ "transaction_timeout", offsetof(struct user_conf, transaction_timeout) },
+		{ "client_idle_timeout", offsetof(struct user_conf, client_idle_timeout) },
+	};
+
 	if (!strcasecmp(key, "pool_mode"))
 		return parse_pool_mode(val, &uc->pool_mode, err, errlen);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		if (!strcasecmp(key, times[i].k))
+			return entry_time(key, val, (usec_t *)((char *)uc + times[i].off), err, errlen);
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
 		if (!strcasecmp(key, ints[i].k))
 			return db_int(key, val, 0, ints[i].max, (int *)((char *)uc + ints[i].off), err, errlen);
@@ -728,6 +753,8 @@ bool config_parse_user(const char *name, const char *connstr, struct user_conf *
 	memset(uc, 0, sizeof(*uc));
 	uc->pool_mode = uc->pool_size = uc->reserve_pool_size = -1;
 	uc->max_user_connections = uc->max_user_client_connections = -1;
+	uc->query_timeout = uc->query_wait_timeout = uc->idle_transaction_timeout = -1;
+	uc->transaction_timeout = uc->client_idle_timeout = -1;
 	if (!set_str(&uc->name, name))
 		return snprintf(err, errlen, "out of memory"), false;
 	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0)

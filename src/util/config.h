@@ -45,6 +45,7 @@ struct db_conf {
 	int pool_mode;
 	int load_balance_hosts;		/* enum load_balance; -1: round-robin, the default */
 	usec_t server_lifetime;		/* -1: the global server_lifetime */
+	usec_t query_wait_timeout;	/* -1: the user's or global one */
 	char *connect_query;
 	char *application_name;
 	char *client_encoding;
@@ -61,6 +62,11 @@ struct user_conf {
 	int reserve_pool_size;
 	int max_user_connections;
 	int max_user_client_connections;
+	usec_t query_timeout;		/* these override the global ones */
+	usec_t query_wait_timeout;
+	usec_t idle_transaction_timeout;
+	usec_t transaction_timeout;
+	usec_t client_idle_timeout;
 	int line;
 };
 
@@ -106,6 +112,7 @@ struct config {
 	usec_t client_idle_timeout;
 	usec_t client_login_timeout;
 	usec_t idle_transaction_timeout;
+	usec_t transaction_timeout;
 	char *ignore_startup_parameters;
 	char *track_extra_parameters;
 	int max_packet_size;
