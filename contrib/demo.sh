@@ -6,7 +6,8 @@
 #   contrib/demo.sh             # interactive: waits for Ctrl-C
 #   contrib/demo.sh --no-wait   # runs the demo and exits (used by the tests)
 #
-# Ports: PG_PORT (default 55432) and SIFT_PORT (default 6432).
+# Ports: PG_PORT (default 55432), SIFT_PORT (default 6432) and HTTP_PORT
+# (default 9127: the dashboard, /metrics and the JSON API).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wait_for_ctrl_c=1
@@ -14,6 +15,7 @@ wait_for_ctrl_c=1
 
 PG_PORT=${PG_PORT:-55432}
 SIFT_PORT=${SIFT_PORT:-6432}
+HTTP_PORT=${HTTP_PORT:-9127}
 PGBIN=/usr/lib/postgresql/15/bin
 
 contrib/deps.sh demo
@@ -73,6 +75,8 @@ default_pool_size = 5
 max_client_conn = 200
 stats_period = 5
 logfile = $tmp/pgsift.log
+http_listen_addr = 127.0.0.1
+http_port = $HTTP_PORT
 INI
 src/pgsift -q "${sift_user[@]}" "$tmp/pgsift.ini" &
 sift_pid=$!
@@ -115,6 +119,14 @@ sleep 0.5
 	awk 'BEGIN {RS = "\x1e"; FS = "\t"} NF >= 8 {printf "  plan of %s (%s):\n", $6, $4; n = split($8, l, "\n"); for (i = 1; i <= n; i++) if (l[i] != "") print "    " l[i]}'
 echo "== the admin console (psql -p $SIFT_PORT pgsift)"
 "$PGBIN/psql" -X -d pgsift -c "SHOW POOLS" -c "SHOW STATS_TOTALS"
+echo "== Prometheus metrics: curl -s localhost:$HTTP_PORT/metrics | head"
+metrics=$(curl -s "localhost:$HTTP_PORT/metrics")
+head -n 10 <<<"$metrics"
+echo "   ... $(grep -vc '^#' <<<"$metrics") series; the statement shapes' latency histograms:"
+grep -m 3 '^pgsift_query_duration_seconds_count' <<<"$metrics" || true
+echo "== the same views as JSON: curl -s 'localhost:$HTTP_PORT/api/v1/pool_advice?limit=1'"
+json=$(curl -s "localhost:$HTTP_PORT/api/v1/pool_advice?limit=1")
+echo "${json:0:400} ..."
 echo "== server connections PostgreSQL has from pgsift (for 40 clients):"
 "$PGBIN/psql" -X -h 127.0.0.1 -p "$PG_PORT" -d demo -Atc \
 	"select count(*) from pg_stat_activity where datname = 'demo' and backend_type = 'client backend' and pid <> pg_backend_pid()"
@@ -124,6 +136,9 @@ cat <<MSG
 pgsift is running. Try it:
   app connection:  psql -h 127.0.0.1 -p $SIFT_PORT -U postgres demo
   admin console:   psql -h 127.0.0.1 -p $SIFT_PORT -U postgres pgsift   (SHOW HELP)
+  dashboard:       http://127.0.0.1:$HTTP_PORT/
+  metrics:         curl -s localhost:$HTTP_PORT/metrics | head
+  JSON API:        curl -s localhost:$HTTP_PORT/api/v1/views
   log:             $tmp/pgsift.log
 MSG
 if [ $wait_for_ctrl_c -eq 1 ]; then

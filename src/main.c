@@ -21,6 +21,8 @@
 
 #include "surfaces/admin.h"
 #include "surfaces/admin_sql.h"
+#include "surfaces/http.h"
+#include "surfaces/log_events.h"
 #include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
@@ -39,44 +41,6 @@
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
 #define FREE_IOBUFS 1024	/* idle buffers kept for reuse */
 #define KEEP_IOBUFS 64		/* ... however long it has been quiet */
-
-int64_t sift_now(struct sift *s)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	return s->now;
-}
-
-int64_t sift_wall_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sift *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->reap_scheduled = false;
-	while (!list_empty(&s->free_clients))
-		client_free(list_entry(s->free_clients.next, struct client, node));
-	while (!list_empty(&s->free_servers))
-		server_free(list_entry(s->free_servers.next, struct server, node));
-}
-
-void sift_schedule_reap(struct sift *s)
-{
-	if (!s->reap_scheduled && s->ev_reap) {
-		s->reap_scheduled = true;
-		event_active(s->ev_reap, 0, 0);
-	}
-}
 
 static uint32_t iobuf_size(const struct config *cfg)
 {
@@ -106,6 +70,13 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 	return true;
 }
 
+/* log_format and syslog*: the log sink's format and its syslog leg. */
+static void log_apply(const struct sift *s)
+{
+	log_set_format(s->cfg.log_format);
+	log_set_syslog(s->cfg.syslog, s->cfg.syslog_ident, s->cfg.syslog_facility);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
@@ -114,6 +85,8 @@ bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t e
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
+	else if (!strcmp(name, "log_format") || !strncmp(name, "syslog", 6))
+		log_apply(s);
 	else if (!strcmp(name, "analyzer") && s->cfg.analyzer)
 		an_resync_all(s);
 	else if (!strcmp(name, "log_query_samples") && !s->cfg.log_query_samples)
@@ -200,6 +173,7 @@ bool sift_reload(struct sift *s)
 		an_drop_samples(&s->an);
 	if (!log_setup(s->cfg.logfile, s->cfg.verbose, s->quiet, err, sizeof(err)))
 		log_error("%s", err);
+	log_apply(s);
 	if (!db_sync_config(s, err, sizeof(err)))
 		log_error("applying databases: %s", err);
 	load_auth_file(s);
@@ -476,7 +450,7 @@ static bool setup_events(struct sift *s)
 		if (!(s->ev_sig[i] = evsignal_new(s->base, sigs[i], signal_cb, s)) || event_add(s->ev_sig[i], NULL) != 0)
 			return false;
 	s->ev_janitor = event_new(s->base, -1, EV_PERSIST, janitor_cb, s);
-	s->ev_reap = event_new(s->base, -1, 0, reap_cb, s);
+	s->ev_reap = event_new(s->base, -1, 0, sift_reap_cb, s);
 	return s->ev_janitor && s->ev_reap && event_add(s->ev_janitor, &tv) == 0;
 }
 
@@ -506,6 +480,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	struct list *it;
 
 	listener_close_all(s);
+	http_stop(s); /* the last to stop: it answered while pgsift drained */
 	close_all_clients(&s->login_clients, NULL);
 	close_all_clients(&s->admin_clients, "57P01");
 	list_for_each(it, &s->pools) {
@@ -522,7 +497,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	while (!list_empty(&s->orphan_cancels))
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
 	auth_query_free_all(s);
-	reap_cb(-1, 0, s);
+	sift_reap_cb(-1, 0, s);
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);
@@ -622,6 +597,7 @@ static bool sift_start_config(struct sift *s, const struct options *o, struct pi
 
 	sift_init_lists(s);
 	s->console = &admin_console_ops;
+	s->on_finding = log_events_finding;
 	s->config_path = strdup(o->config);
 	ok = config_load_file(o->config, &s->cfg, &d);
 	print_diag(&d, true);
@@ -642,6 +618,7 @@ static bool sift_start_config(struct sift *s, const struct options *o, struct pi
 		fprintf(stderr, "%s\n", err);
 		return false;
 	}
+	log_apply(s);
 	if (!params_setup(s, s->cfg.track_extra_parameters, err, sizeof(err)) || !db_sync_config(s, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", o->config, err);
 		return false;
@@ -669,6 +646,7 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 		return false;
 	}
 	s->an.last_decay = s->now;
+	s->an.qs.export_max = (uint32_t)s->cfg.metrics_top_fingerprints; /* /metrics' top set, until the first scrape */
 	if (!an_history_setup(s)) {
 		log_fatal("out of memory for the statistics history");
 		return false;
@@ -677,7 +655,8 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 		log_fatal("cannot set up the event loop");
 		return false;
 	}
-	if (!listener_open_all(s, err, sizeof(err))) {
+	/* HTTP first: once the pooler's port accepts, /metrics answers too */
+	if (!http_start(s, err, sizeof(err)) || !listener_open_all(s, err, sizeof(err))) {
 		log_fatal("%s", err);
 		return false;
 	}

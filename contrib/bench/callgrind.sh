@@ -28,7 +28,7 @@ for value in "$@"; do
 		port=$SIFT_PORT
 		out="$BENCH_TMP/callgrind.$value.$mode"
 		# as root, valgrind runs as postgres too (see callgrind_table.sh)
-		"${AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
+		"${EXEC_AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$PGSIFT" -q "$SIFT_INI" 2>"$out.log" &
 		vpid=$!
 		for _ in $(seq 300); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$port" && break; sleep 0.1; done
 		tx=$("$PGBIN/pgbench" -n -S -M "$mode" -c 4 -j 1 -t 2500 -h 127.0.0.1 -p "$port" -U postgres bench 2>/dev/null |

@@ -85,7 +85,7 @@ count() {
 		out=$BENCH_TMP/cg.out
 		# as root, valgrind runs as postgres too: pgsift's -u would leave it unable
 		# to write the profile it opened as root
-		"${AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$who" -q "$SIFT_INI" \
+		"${EXEC_AS_PG[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "$who" -q "$SIFT_INI" \
 			2>"$BENCH_TMP/cg.valgrind.log" &
 	fi
 	vpid=$!

@@ -9,8 +9,10 @@ AS_PG=()
 # pgsift, like PgBouncer, refuses to run as root: as root it is started with
 # -u postgres (it switches after binding) and its files go to postgres
 SIFT_USER=()
+EXEC_AS_PG=() # runs the program as postgres in the same process (its pid is the one $! gives)
 if [ "$(id -u)" -eq 0 ]; then
 	AS_PG=(runuser -u postgres --)
+	EXEC_AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
 	SIFT_USER=(-u postgres)
 	chown postgres "$BENCH_TMP"
 fi

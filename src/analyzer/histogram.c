@@ -255,6 +255,23 @@ double hist_quantile(const struct histogram *h, double q)
 	return key_value(h->top); /* not reached while count is consistent */
 }
 
+void hist_delta(struct histogram *d, const struct histogram *now, const struct histogram *then)
+{
+	*d = *now;
+	d->count -= then->count < d->count ? then->count : d->count;
+	d->zero -= then->zero < d->zero ? then->zero : d->zero;
+	for (unsigned i = 0; i < WIDTH; i++) {
+		unsigned key = then->base + i, j;
+		uint32_t c = then->bucket[i];
+		if (!c)
+			continue;
+		/* the window only moves up: a key below it was collapsed into bucket[0] */
+		j = key >= d->base ? key - d->base : 0;
+		if (j < WIDTH)
+			d->bucket[j] -= c < d->bucket[j] ? c : d->bucket[j];
+	}
+}
+
 uint64_t hist_count(const struct histogram *h)
 {
 	return h->count;

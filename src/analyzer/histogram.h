@@ -83,6 +83,12 @@ void hist_merge(struct histogram *dst, const struct histogram *src);
  * within 2% of both 85 and 88, which share a bucket). Non-decreasing in q. */
 double hist_quantile(const struct histogram *h, double q) __attribute__((warn_unused_result));
 
+/* d = now - then, where then is an earlier state of now (a copy taken
+ * before more samples were added): the samples added since, as a histogram
+ * of their own. Exact, but for keys collapsed into now's lowest bucket
+ * since then, which stay there. Cannot fail. */
+void hist_delta(struct histogram *d, const struct histogram *now, const struct histogram *then);
+
 /* Samples counted in h (every hist_add and merged sample, minus any dropped
  * by saturation). */
 uint64_t hist_count(const struct histogram *h) __attribute__((warn_unused_result));

@@ -141,9 +141,10 @@ static bool grow(struct history *h, struct hs_bucket *b, void **arr, uint32_t n,
 	return true;
 }
 
-void hs_peek_query(const struct hs_qcur *cur, struct hs_qrow *out)
+void hs_peek_query(const struct hs_qcur *cur, const struct histogram *all, struct hs_qrow *out)
 {
 	static const double q[3] = { 0.50, 0.95, 0.99 };
+	struct histogram bucket;
 	double v[3];
 
 	memset(out, 0, sizeof(*out));
@@ -154,14 +155,18 @@ void hs_peek_query(const struct hs_qcur *cur, struct hs_qrow *out)
 	out->wait_us = cur->wait_us;
 	out->min_us = cur->exact.n ? cur->exact.min : 0;
 	out->max_us = cur->exact.max;
-	hist_quantiles_exact(&cur->hist, &cur->exact, q, 3, v);
+	if (cur->exact.n > HIST_FEW) /* else the exact samples answer */
+		hist_delta(&bucket, all, &cur->before);
+	else
+		hist_init(&bucket);
+	hist_quantiles_exact(&bucket, &cur->exact, q, 3, v);
 	out->p50_us = v[0];
 	out->p95_us = v[1];
 	out->p99_us = v[2];
 }
 
 void hs_close_query(struct history *h, int64_t start, uint64_t fp, const void *db, const void *user, uint8_t kind,
-		    struct hs_qcur *cur)
+		    struct hs_qcur *cur, const struct histogram *all)
 {
 	struct hs_bucket *b = bucket_for(h, start);
 	struct hs_qrow *r;
@@ -170,7 +175,7 @@ void hs_close_query(struct history *h, int64_t start, uint64_t fp, const void *d
 		h->dropped_rows++;
 	} else {
 		r = &b->q[b->nq++];
-		hs_peek_query(cur, r);
+		hs_peek_query(cur, all, r);
 		r->fp = fp;
 		r->db = db;
 		r->user = user;

@@ -11,6 +11,10 @@
  * pool) that had traffic, so a bucket holds only what was active in it.
  * Percentiles are computed when a bucket closes, from that bucket's own
  * histogram (exact for up to HIST_FEW samples, never outside [min, max]).
+ * A statement's bucket histogram is not kept as it goes (that would cost a
+ * second insert per execution): the entry's histogram is copied when the
+ * bucket's first execution comes, and the bucket's is the difference
+ * (hist_delta) when it is read.
  *
  * At most `max_buckets` closed buckets are kept, and at most `max_bytes` of
  * rows: when a new row would go over, the oldest buckets go first (counted
@@ -30,7 +34,7 @@
 struct hs_qcur {
 	uint64_t calls, errors, rows, total_us, wait_us;
 	struct hist_exact exact;	/* min, max, the first samples */
-	struct histogram hist;
+	struct histogram before;	/* the entry's histogram before the bucket's first call */
 };
 
 /* One pool's numbers in the current bucket. */
@@ -92,26 +96,31 @@ bool hs_configure(struct history *h, int64_t len_us, uint32_t max_buckets, size_
 int64_t hs_bucket_of(const struct history *h, int64_t t);
 
 /* Closes cur into a query row of the bucket that starts at start, and
- * empties cur. Rows of one bucket must be added before any later bucket's. */
+ * empties cur; all is the entry's histogram now (cur->before is what it was
+ * when the bucket began). Rows of one bucket must be added before any later
+ * bucket's. */
 void hs_close_query(struct history *h, int64_t start, uint64_t fp, const void *db, const void *user, uint8_t kind,
-		    struct hs_qcur *cur);
+		    struct hs_qcur *cur, const struct histogram *all);
 /* The same for a pool's numbers. */
 void hs_close_pool(struct history *h, int64_t start, const void *pool, struct hs_pcur *cur);
 
 /* Fills a row from cur without closing it (the current bucket, as views show it). */
-void hs_peek_query(const struct hs_qcur *cur, struct hs_qrow *out);
+void hs_peek_query(const struct hs_qcur *cur, const struct histogram *all, struct hs_qrow *out);
 void hs_peek_pool(const struct hs_pcur *cur, struct hs_prow *out);
 
-/* Counts one execution into cur. */
-static inline void hs_qcur_add(struct hs_qcur *cur, uint64_t dur_us, uint64_t rows, bool error, uint64_t wait_us)
+/* Counts one execution into cur; all is the entry's histogram before this
+ * execution is added to it. */
+static inline void hs_qcur_add(struct hs_qcur *cur, const struct histogram *all, uint64_t dur_us, uint64_t rows,
+			       bool error, uint64_t wait_us)
 {
+	if (!cur->calls)
+		cur->before = *all; /* once per bucket */
 	cur->calls++;
 	cur->errors += error;
 	cur->rows += rows;
 	cur->total_us += dur_us;
 	cur->wait_us += wait_us;
 	hist_exact_add(&cur->exact, dur_us);
-	hist_add(&cur->hist, dur_us);
 }
 
 /* Closed bucket i (0 = oldest), or NULL. */

@@ -72,6 +72,8 @@ void qstats_reset(struct qstats *qs)
 	qs->used = 0;
 	qs->free_hint = 0;
 	qs->evictions = 0;
+	qs->nexported = 0;
+	memset(&qs->other, 0, sizeof(qs->other));
 	qs->ntouched = 0;
 	qs->touched_all = false;
 	if (qs->hist)
@@ -95,7 +97,7 @@ bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now)
 static void close_entry(struct qstats *qs, struct qentry *e)
 {
 	if (e->cur.calls && qs->hist)
-		hs_close_query(qs->hist, qs->bucket, e->fp, e->db, e->user, e->kind, &e->cur);
+		hs_close_query(qs->hist, qs->bucket, e->fp, e->db, e->user, e->kind, &e->cur, &e->hist);
 }
 
 void qstats_roll(struct qstats *qs, int64_t now)
@@ -210,6 +212,8 @@ static uint32_t pick_slot(struct qstats *qs)
 	}
 	index_remove(qs, best);
 	close_entry(qs, qs->slots[best]);
+	if (qs->slots[best]->exported)
+		qs->nexported--;
 	entry_clear(qs->slots[best]);
 	qs->used--;
 	qs->evictions++;
@@ -240,6 +244,8 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 	e->partial = partial;
 	e->first_seen = e->last_seen = now;
 	e->min_us = UINT64_MAX;
+	e->exported = qs->nexported < qs->export_max;
+	qs->nexported += e->exported;
 	hist_init(&e->hist);
 	for (i = (uint32_t)key_hash(fp, db, user) & qs->mask; qs->index[i]; i = (i + 1) & qs->mask)
 		;
@@ -312,7 +318,7 @@ void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_
 			else
 				qs->touched_all = true;
 		}
-		hs_qcur_add(&e->cur, dur_us, rows, sqlstate && *sqlstate, wait_us);
+		hs_qcur_add(&e->cur, &e->hist, dur_us, rows, sqlstate && *sqlstate, wait_us);
 	}
 
 	e->calls++;
@@ -330,6 +336,9 @@ void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_
 	e->last_seen = now;
 	hist_add(&e->hist, dur_us);
 	hist_exact_add(&e->exact, dur_us);
+	lb_add(&e->lb, dur_us);
+	if (!e->exported)
+		lb_add(&qs->other, dur_us);
 	if (sqlstate && *sqlstate)
 		count_error(e, sqlstate);
 	count_app(e, app ? app : "");
@@ -381,7 +390,9 @@ static int by_total_desc(const void *a, const void *b)
 {
 	const struct qentry *x = *(const struct qentry *const *)a, *y = *(const struct qentry *const *)b;
 
-	return x->total_us < y->total_us ? 1 : x->total_us > y->total_us ? -1 : 0;
+	if (x->total_us != y->total_us)
+		return x->total_us < y->total_us ? 1 : -1;
+	return x->id < y->id ? -1 : x->id > y->id; /* ties: the older first, so the order is stable */
 }
 
 size_t qstats_sorted(struct qstats *qs, struct qentry ***out)
@@ -396,4 +407,14 @@ size_t qstats_sorted(struct qstats *qs, struct qentry ***out)
 			(*out)[n++] = qs->slots[i];
 	qsort(*out, n, sizeof(**out), by_total_desc);
 	return n;
+}
+
+void qstats_export_top(struct qstats *qs, uint32_t n, struct qentry **list, size_t count)
+{
+	qs->export_max = n;
+	qs->nexported = 0;
+	for (size_t i = 0; i < count; i++) {
+		list[i]->exported = i < n;
+		qs->nexported += list[i]->exported;
+	}
 }

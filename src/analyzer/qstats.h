@@ -18,6 +18,7 @@
 
 #include "analyzer/histogram.h"
 #include "analyzer/history.h"
+#include "analyzer/lbuckets.h"
 
 #define QSTATS_ERR_SLOTS 4	/* SQLSTATEs counted one by one; the rest as "other" */
 #define QSTATS_APP_SLOTS 2	/* application_name heavy-hitter candidates */
@@ -59,6 +60,8 @@ struct qentry {
 	struct histogram hist;
 	struct hist_exact exact;	/* min, max and the first samples: percentiles of few calls are exact */
 	struct hs_qcur cur;		/* this time bucket's numbers (history.h) */
+	struct lbuckets lb;		/* durations in fixed buckets (/metrics) */
+	bool exported;			/* /metrics shows it on its own; else its calls also count in qstats.other */
 };
 
 struct qstats {
@@ -75,6 +78,12 @@ struct qstats {
 	uint32_t *touched;		/* slots with numbers in the current bucket */
 	uint32_t ntouched, captouched;
 	bool touched_all;		/* touched overflowed: every slot is checked at the roll */
+	/* /metrics: the top export_max entries by total time have series of
+	 * their own, the rest are summed in `other` as they are recorded, so
+	 * that every exported counter only grows (an entry that joins or
+	 * leaves the top set starts or ends a series; `other` never drops) */
+	uint32_t export_max, nexported;
+	struct lbuckets other;
 };
 
 /* Sets up an empty table of at most max entries. false when out of memory
@@ -126,6 +135,11 @@ double qstats_stddev_us(const struct qentry *e);
 
 /* Halves every use count, so old popularity fades. */
 void qstats_decay(struct qstats *qs);
+
+/* Makes the first n of list (every live entry, as qstats_sorted gives
+ * them) the exported ones and the rest not; new entries are exported
+ * while fewer than n are. */
+void qstats_export_top(struct qstats *qs, uint32_t n, struct qentry **list, size_t count);
 
 /* Fills *out with the live entries sorted by total time, largest first.
  * Returns the count; the caller frees *out (not the entries). */

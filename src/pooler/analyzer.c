@@ -789,11 +789,17 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 
 	pools_roll(p->sift);
 	p->hist.waits++;
+	lb_add(&p->wait_lb, w);
 	hist_add(&p->hist.wait, w);
 	hist_exact_add(&p->hist.wait_exact, w);
 	active = count_upto(&p->active_servers, INT32_MAX - 1);
 	if (active > p->hist.active_peak)
 		p->hist.active_peak = active;
+}
+
+void an_pool_xact(struct pool *p, uint64_t us)
+{
+	lb_add(&p->xact_lb, us);
 }
 
 void an_pool_wait(struct pool *p)

@@ -136,6 +136,10 @@ void an_janitor(struct sift *s);
 struct pool;
 void an_pool_link(struct pool *p, int64_t wait_us);
 void an_pool_wait(struct pool *p);
+/* A transaction ended after us microseconds (its time on the server, as
+ * stats.xact_time counts it): the pool's histogram for /metrics. Out of
+ * line, so the relay's loop stays as it was. */
+void an_pool_xact(struct pool *p, uint64_t us);
 
 /* Applies stats_bucket_seconds, stats_buckets and stats_history_memory
  * (start, RELOAD, SET). false when out of memory: history stays as it was. */

@@ -59,18 +59,26 @@ const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
 /* PgBouncer's layout: "C-12: db/user@addr:port message" */
 void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ...)
 {
-	char prefix[32], addr[64], msg[1024];
+	char prefix[32], addr[64], msg[1024], where[80];
+	const struct istr *app = cl->sift->nparams > 4 ? cl->vals.v[4] : NULL;
+	struct log_kv kv[5];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
 	snprintf(prefix, sizeof(prefix), "C-%llu", (unsigned long long)cl->id);
+	peer_addr_str(&cl->addr, addr, sizeof(addr));
+	snprintf(where, sizeof(where), cl->addr.family == AF_UNIX ? "%s" : "%s:%u", addr, cl->addr.port);
+	kv[0] = LKV_I("client_id", cl->id);
+	kv[1] = LKV_S("database", cl->db ? cl->db->name : NULL);
+	kv[2] = LKV_S("user", cl->user ? cl->user->name : NULL);
+	kv[3] = LKV_S("client_addr", where);
+	kv[4] = LKV_S("application_name", app ? app->s : NULL);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(lvl, prefix, "%s/%s@%s:%u %s", cl->db ? cl->db->name : "(nodb)",
-		cl->user ? cl->user->name : "(nouser)", peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port,
-		msg);
+	log_conn(lvl, "client", prefix, kv, 5, "%s/%s@%s:%u %s", cl->db ? cl->db->name : "(nodb)",
+		 cl->user ? cl->user->name : "(nouser)", addr, cl->addr.port, msg);
 }
 
 const char *client_state_name(const struct client *cl)

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "util/log.h"
 #include "pooler/objects.h"
 #include "pooler/sift.h"
 
@@ -85,24 +84,6 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
-/* A log value in double quotes ('"' and '\' escaped, control bytes as
- * '?', so a client's text cannot start a log line of its own), cut at cap
- * bytes. */
-static const char *quoted(const char *v, char *out, size_t cap)
-{
-	size_t n = 0;
-
-	out[n++] = '"';
-	for (; v && *v && n + 4 < cap; v++) {
-		if (*v == '"' || *v == '\\')
-			out[n++] = '\\';
-		out[n++] = (unsigned char)*v < 0x20 || *v == 0x7f ? '?' : *v;
-	}
-	out[n++] = '"';
-	out[n] = 0;
-	return out;
-}
-
 static bool buf_set(struct fd_buf *b, const void *data, uint32_t len, bool cut)
 {
 	if (len + 1 > b->cap) {
@@ -137,7 +118,7 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 	struct findings *fd = fd_get(s);
 	struct qentry *src = entry_of(s, x->cl, h->source_fp), *rep = entry_of(s, x->cl, h->fp);
 	const char *tag = rep && rep->tag ? rep->tag : src ? src->tag : NULL;
-	char client[64], sh[17], rh[17], qa[80], q1[300], q2[300], q3[300];
+	char client[64];
 	struct np_finding *f;
 	bool is_new;
 
@@ -146,15 +127,8 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 	client_addr(x->cl, client, sizeof(client));
 	f = np_record(&fd->np, h, x->cl->db->name, client, tag, src ? src->text : NULL, rep ? rep->text : NULL,
 		      s->wall_offset + s->now, &is_new);
-	if (!f || !is_new)
-		return;
-	fp_hex(h->source_fp, sh);
-	fp_hex(h->fp, rh);
-	log_info("nplusone: kind=%s database=%s application_name=%s client=%s source=%s repeated=%s count=%u "
-		 "wall_ms=%.3f tag=%s source_query=%s query=%s suggestion=%s",
-		 np_kind_name(h->kind), f->db, quoted(f->app, qa, sizeof(qa)), client, sh, rh, h->count, h->wall_us / 1e3,
-		 quoted(tag ? tag : "", q3, 200), quoted(f->source_text, q1, sizeof(q1)),
-		 quoted(f->text, q2, sizeof(q2)), np_suggestion(h->kind));
+	if (f && is_new && s->on_finding)
+		s->on_finding(s, FD_EV_NPLUSONE, f);
 }
 
 static void np_conf_of(const struct sift *s, struct np_conf *cf)
@@ -184,17 +158,12 @@ static void hazard(struct sift *s, struct client *cl, enum hz_kind kind, uint64_
 {
 	struct findings *fd = fd_get(s);
 	struct qentry *e = entry_of(s, cl, fp);
-	char client[64], hex[17], q1[80], q2[300];
+	struct hz_entry *h;
 	bool is_new;
 
-	if (!fd || !hz_record(&fd->hz, kind, fp, cl->db->name, app_of(s, cl), e ? e->text : NULL,
-			      s->wall_offset + s->now, &is_new) || !is_new)
-		return;
-	client_addr(cl, client, sizeof(client));
-	fp_hex(fp, hex);
-	log_info("hazard: kind=%s database=%s application_name=%s client=%s fingerprint=%s query=%s advice=%s",
-		 hz_kind_name(kind), cl->db->name, quoted(app_of(s, cl), q1, sizeof(q1)), client, hex,
-		 quoted(e ? e->text : "", q2, sizeof(q2)), hz_advice(kind));
+	if (fd && (h = hz_record(&fd->hz, kind, fp, cl->db->name, app_of(s, cl), e ? e->text : NULL,
+				 s->wall_offset + s->now, &is_new)) && is_new && s->on_finding)
+		s->on_finding(s, FD_EV_HAZARD, h);
 }
 
 static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt *st)
@@ -409,7 +378,6 @@ static void slow(struct sift *s, struct client *cl, struct fd_client *c, const s
 {
 	struct findings *fd = fd_get(s);
 	struct sl_entry *e;
-	char hex[17], q[300];
 
 	if (!fd || !(e = sl_push(&fd->sl)))
 		return;
@@ -430,15 +398,10 @@ static void slow(struct sift *s, struct client *cl, struct fd_client *c, const s
 		if (s->cfg.log_query_samples && st->e->sample)
 			e->sample = strdup(st->e->sample);
 	}
-	if (s->cfg.slow_query_ms > 0) {
-		fp_hex(st->fp, hex);
-		log_info("slow query: duration_ms=%.3f wait_ms=%.3f database=%s user=%s client=%s fingerprint=%s "
-			 "rows=%llu sqlstate=%s query=%s",
-			 st->dur_us / 1e3, st->wait_us / 1e3, e->db, e->user, e->client, hex, (unsigned long long)st->rows,
-			 st->sqlstate ? st->sqlstate : "00000", quoted(e->text, q, sizeof(q)));
-	}
 	if (s->cfg.slow_query_explain)
 		maybe_explain(s, cl, c, st);
+	if (s->cfg.slow_query_ms > 0 && s->on_finding)
+		s->on_finding(s, FD_EV_SLOW, e);
 }
 
 /* ---- events ---- */

@@ -30,6 +30,14 @@ struct sift;
 struct client;
 struct qentry;
 
+/* A new finding, as sift->on_finding hears of it (the structured log,
+ * surfaces/log_events.c): obj is the finding, valid during the call. */
+enum fd_event {
+	FD_EV_NPLUSONE,		/* a new N+1 pattern: struct np_finding */
+	FD_EV_SLOW,		/* a slow statement: struct sl_entry */
+	FD_EV_HAZARD,		/* a new hazard: struct hz_entry */
+};
+
 struct fd_buf {
 	char *p;
 	uint32_t len, cap;

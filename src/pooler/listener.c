@@ -106,6 +106,13 @@ static int bind_listen(struct sift *s, const struct sockaddr *sa, socklen_t len,
 	}
 	if (sa->sa_family != AF_UNIX)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* several pgsift processes on one port: the kernel spreads connections */
+	if (sa->sa_family != AF_UNIX && s->cfg.so_reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+		snprintf(err, errlen, "so_reuseport: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (sa->sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, sa, len) != 0 || listen(fd, s->cfg.listen_backlog) != 0) {

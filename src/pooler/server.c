@@ -60,18 +60,23 @@ const char *server_host_name(const struct server *sv)
  * "S-12: db/user@host:port message" */
 void server_log(const struct server *sv, enum log_level lvl, const char *fmt, ...)
 {
-	char prefix[32], msg[1024];
+	char prefix[32], msg[1024], where[300];
 	const struct db *db = sv->pool->db;
+	struct log_kv kv[4];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
 	snprintf(prefix, sizeof(prefix), "S-%llu", (unsigned long long)sv->id);
+	snprintf(where, sizeof(where), "%s:%d", server_host_name(sv), db->conf.port);
+	kv[0] = LKV_I("server_id", sv->id);
+	kv[1] = LKV_S("database", db->name);
+	kv[2] = LKV_S("user", sv->pool->user->name);
+	kv[3] = LKV_S("server_addr", where);
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_msg(lvl, prefix, "%s/%s@%s:%d %s", db->name, sv->pool->user->name, server_host_name(sv), db->conf.port,
-		msg);
+	log_conn(lvl, "server", prefix, kv, 4, "%s/%s@%s %s", db->name, sv->pool->user->name, where, msg);
 }
 
 const char *server_state_name(const struct server *sv)
@@ -878,6 +883,7 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	if (status == 'I' && cl->xact_start) {
 		st->xact_count++;
 		st->xact_time += (uint64_t)(now - cl->xact_start);
+		an_pool_xact(sv->pool, (uint64_t)(now - cl->xact_start));
 		cl->xact_start = 0;
 	}
 }

@@ -160,6 +160,8 @@ struct pool {
 	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
 	struct hs_pcur hist;		/* this time bucket's numbers (pool_history) */
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
+	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
+	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
 };
 
 enum client_state {
@@ -280,6 +282,7 @@ struct cancel_req {
 };
 
 struct listener;
+struct http_server;
 
 /* The console, as the pooler calls it: main.c sets sift->console, so that
  * the pooler never includes a surface's header (arrows point downward). */
@@ -329,6 +332,10 @@ struct sift {
 	int64_t now;			/* monotonic usec, refreshed per callback */
 	int64_t wall_offset;		/* wall clock = now + wall_offset */
 	const struct console_ops *console;
+	/* a new finding (findings.h's FD_EV_*); set by main.c to the structured
+	 * log's, so the pooler includes no surface header; NULL: not logged */
+	void (*on_finding)(struct sift *s, int event, const void *obj);
+	struct http_server *http;	/* the HTTP listener (surfaces/http.c); NULL when http_port is 0 */
 	struct admin_workers *sqlw;	/* the console's SQL threads, started at the first SELECT */
 	struct analyzer an;
 	struct ps_registry ps;		/* prepared statements shared by clients */
@@ -352,6 +359,8 @@ int64_t sift_now(struct sift *s);
 int64_t sift_wall_usec(void);
 /* Makes the free lists be emptied after the current callbacks. */
 void sift_schedule_reap(struct sift *s);
+/* The callback of s->ev_reap (arg: s): frees what the free lists hold. */
+void sift_reap_cb(evutil_socket_t fd, short what, void *arg);
 /* Re-reads the config file and auth_file (SIGHUP, RELOAD). false when the
  * new file is refused; the running config stays. */
 bool sift_reload(struct sift *s);

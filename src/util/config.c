@@ -13,7 +13,9 @@
 #include <string.h>
 #include <strings.h>
 
-enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE };
+#include "util/log_syslog.h"
+
+enum stype { ST_STR, ST_INT, ST_BOOL, ST_TIME, ST_POOLMODE, ST_AUTHTYPE, ST_OCTAL, ST_SSLMODE, ST_ENUM };
 
 struct setting {
 	const char *name;
@@ -22,6 +24,7 @@ struct setting {
 	size_t off;
 	const char *def;
 	int64_t min, max;
+	const char *const *names;	/* ST_ENUM: the values, NULL-terminated; stored as their index */
 };
 
 /* PgBouncer's: the password of a role that may log in, NULL once expired */
@@ -29,7 +32,11 @@ struct setting {
 	"SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid " \
 	"WHERE rolname=$1 AND rolcanlogin"
 
-#define S_(name, type, flags, def, min, max) { #name, type, flags, offsetof(struct config, name), def, min, max }
+#define S_(name, type, flags, def, min, max) { #name, type, flags, offsetof(struct config, name), def, min, max, NULL }
+#define E_(name, flags, def, names) { #name, ST_ENUM, flags, offsetof(struct config, name), def, 0, 0, names }
+
+static const char *const log_format_names[] = { "text", "json", NULL };
+static const char *const http_auth_names[] = { "none", "basic", NULL };
 #define R SET_RELOAD
 
 static const struct setting settings[] = {
@@ -38,6 +45,7 @@ static const struct setting settings[] = {
 	S_(listen_backlog, ST_INT, 0, "128", 1, 65535),
 	S_(unix_socket_dir, ST_STR, 0, "/tmp", 0, 0),
 	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
+	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
 	S_(auth_fail_limit, ST_INT, R, "20", 0, 1000000),
@@ -120,6 +128,18 @@ static const struct setting settings[] = {
 	S_(stats_history_memory, ST_INT, R, "64", 1, 65536),
 	S_(admin_sql_timeout, ST_TIME, R, "2", 0, 0),
 	S_(admin_sql_memory, ST_INT, R, "64", 1, 65536),
+	E_(log_format, R, "text", log_format_names),
+	S_(syslog, ST_BOOL, R, "0", 0, 0),
+	S_(syslog_ident, ST_STR, R, "pgsift", 0, 0),
+	E_(syslog_facility, R, "daemon", log_syslog_facilities),
+	S_(http_listen_addr, ST_STR, 0, "127.0.0.1", 0, 0),
+	S_(http_port, ST_INT, 0, "0", 0, 65535),
+	E_(http_auth, R, "none", http_auth_names),
+	S_(http_tls, ST_BOOL, 0, "0", 0, 0),
+	S_(http_max_connections, ST_INT, 0, "32", 1, 10000),
+	S_(http_timeout, ST_TIME, 0, "10", 0, 0),
+	S_(metrics_pgbouncer_names, ST_BOOL, R, "0", 0, 0),
+	S_(metrics_top_fingerprints, ST_INT, R, "100", 0, 100000),
 };
 #undef R
 #define NSETTINGS ((int)(sizeof(settings) / sizeof(settings[0])))
@@ -283,6 +303,21 @@ const char *config_auth_type_name(int type)
 	return type >= 0 && type < 5 ? auth_type_names[type] : "?";
 }
 
+static bool parse_enum(const struct setting *s, const char *v, int *out, char *err, size_t errlen)
+{
+	int n = 0, i;
+	size_t k = 0;
+
+	while (s->names[n])
+		n++;
+	if ((i = name_index(v, s->names, n)) >= 0)
+		return (*out = i), true;
+	k = (size_t)snprintf(err, errlen, "invalid value \"%s\" (", v);
+	for (int j = 0; j < n && k < errlen; j++)
+		k += (size_t)snprintf(err + k, errlen - k, "%s%s", s->names[j], j + 1 < n ? ", " : ")");
+	return false;
+}
+
 /* Applies text to setting s of cfg; cfg unchanged on error. */
 static bool setting_apply(const struct setting *s, struct config *cfg, const char *v, char *err, size_t errlen)
 {
@@ -325,6 +360,8 @@ static bool setting_apply(const struct setting *s, struct config *cfg, const cha
 		return parse_auth_type(v, (int *)p, err, errlen);
 	case ST_SSLMODE:
 		return parse_sslmode(v, (int *)p, err, errlen);
+	case ST_ENUM:
+		return parse_enum(s, v, (int *)p, err, errlen);
 	}
 	return false;
 }
@@ -397,6 +434,9 @@ const char *config_setting_value(const struct config *cfg, int i, char *out, siz
 		break;
 	case ST_SSLMODE:
 		snprintf(out, outlen, "%s", config_sslmode_name(*(const int *)p));
+		break;
+	case ST_ENUM:
+		snprintf(out, outlen, "%s", s->names[*(const int *)p]);
 		break;
 	}
 	return out;

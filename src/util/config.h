@@ -19,6 +19,7 @@ typedef int64_t usec_t;
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
 enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
+enum http_auth { HTTP_AUTH_NONE, HTTP_AUTH_BASIC };
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
 /* load_balance_hosts of a [databases] entry whose host is a list */
 enum load_balance { LB_ROUND_ROBIN, LB_DISABLE };
@@ -78,6 +79,7 @@ struct config {
 	int listen_backlog;
 	char *unix_socket_dir;
 	int unix_socket_mode;
+	bool so_reuseport;
 	int auth_type;
 	char *auth_file;
 	int auth_fail_limit;		/* failed logins per source address ... */
@@ -166,6 +168,19 @@ struct config {
 	int stats_history_memory;	/* MB */
 	usec_t admin_sql_timeout;
 	int admin_sql_memory;		/* MB */
+	/* logs, the HTTP listener and /metrics (doc/config.md, doc/metrics.md) */
+	int log_format;			/* enum log_format (util/log.h) */
+	bool syslog;
+	char *syslog_ident;
+	int syslog_facility;		/* index into log_syslog_facilities */
+	char *http_listen_addr;
+	int http_port;			/* 0: no HTTP listener */
+	int http_auth;			/* enum http_auth */
+	bool http_tls;
+	int http_max_connections;
+	usec_t http_timeout;
+	bool metrics_pgbouncer_names;
+	int metrics_top_fingerprints;
 
 	struct db_conf *dbs;
 	int ndbs;

@@ -1,6 +1,7 @@
 /*
  * families: the view declarations, one file per family (pooler.c,
- * queries.c, findings.c, history.c, registry.c); registry.c lists them.
+ * queries.c, findings.c, history.c, latency.c, registry.c); registry.c
+ * lists them.
  * Internal to views/.
  */
 #ifndef PGSIFT_VIEWS_FAMILIES_H
@@ -17,6 +18,8 @@ extern const struct view view_queries, view_analyzer, view_prepared_statements, 
 extern const struct view view_nplusone, view_slow, view_slow_plans, view_hazards;
 /* history.c: statistics per time bucket */
 extern const struct view view_query_history, view_pool_history;
+/* latency.c: the fixed-bucket histograms /metrics exports, the process */
+extern const struct view view_query_histogram, view_pool_histogram, view_process;
 /* registry.c */
 extern const struct view view_views, view_columns;
 

@@ -55,6 +55,22 @@ static const struct view_col nplusone_cols[] = {
 	{ "suggestion", 's', "",
 	  "What to do instead, one line." },
 };
+/* obj: a struct np_finding */
+static void nplusone_row(struct sift *s, struct view_sink *sink, const void *obj)
+{
+	const struct np_finding *f = obj;
+	char sh[17], rh[17];
+
+	(void)s;
+	fp_hex(f->source_fp, sh);
+	fp_hex(f->fp, rh);
+	view_row(sink, np_kind_name(f->kind), f->db, f->app, f->client, sh, rh, (int64_t)f->occurrences,
+		 (int)f->max_count, (int)f->last_count, (int64_t)f->rep_calls, ms(f->rep_us),
+		 f->rep_calls ? ms(f->rep_us) / (double)f->rep_calls : 0.0, ms(f->wall_us),
+		 f->occurrences ? ms(f->wall_us) / (double)f->occurrences : 0.0, f->first_seen, f->last_seen, f->tag,
+		 f->source_text, f->text, np_suggestion(f->kind));
+}
+
 static void nplusone_rows(struct sift *s, struct view_sink *sink)
 {
 	struct findings *fd = fd_get(s);
@@ -64,17 +80,8 @@ static void nplusone_rows(struct sift *s, struct view_sink *sink)
 	if (fd)
 		fd_janitor(s); /* units that ended by silence since the last tick */
 	n = fd ? np_sorted(&fd->np, &v) : 0;
-	for (size_t i = 0; i < n; i++) {
-		const struct np_finding *f = v[i];
-		char sh[17], rh[17];
-		fp_hex(f->source_fp, sh);
-		fp_hex(f->fp, rh);
-		view_row(sink, np_kind_name(f->kind), f->db, f->app, f->client, sh, rh, (int64_t)f->occurrences,
-			 (int)f->max_count, (int)f->last_count, (int64_t)f->rep_calls, ms(f->rep_us),
-			 f->rep_calls ? ms(f->rep_us) / (double)f->rep_calls : 0.0, ms(f->wall_us),
-			 f->occurrences ? ms(f->wall_us) / (double)f->occurrences : 0.0, f->first_seen, f->last_seen,
-			 f->tag, f->source_text, f->text, np_suggestion(f->kind));
-	}
+	for (size_t i = 0; i < n; i++)
+		nplusone_row(s, sink, v[i]);
 	free(v);
 }
 
@@ -120,18 +127,26 @@ static const struct view_col slow_cols[] = {
 	{ "plan_status", 's', "",
 	  "Plan of this fingerprint in `SHOW SLOW_PLANS`: `ok`, `pending`, `error`, `skipped`, or `none` (not explainable, or capture off or rate-limited)." },
 };
+/* obj: a struct sl_entry */
+static void slow_row(struct sift *s, struct view_sink *sink, const void *obj)
+{
+	const struct sl_entry *e = obj;
+	struct findings *fd = fd_get(s);
+	char hex[17];
+
+	fp_hex(e->fp, hex);
+	view_row(sink, e->when, ms(e->dur_us), ms(e->wait_us), e->db, e->user, e->app, e->client, hex,
+		 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->rows, *e->sqlstate ? e->sqlstate : NULL,
+		 *e->tag ? e->tag : NULL, e->text, e->sample, fd ? plan_status(fd, e) : "none");
+}
+
 static void slow_rows(struct sift *s, struct view_sink *sink)
 {
 	struct findings *fd = fd_get(s);
 	const struct sl_entry *e;
 
-	for (uint32_t i = 0; fd && (e = sl_get(&fd->sl, i)); i++) {
-		char hex[17];
-		fp_hex(e->fp, hex);
-		view_row(sink, e->when, ms(e->dur_us), ms(e->wait_us), e->db, e->user, e->app, e->client, hex,
-			 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->rows, *e->sqlstate ? e->sqlstate : NULL,
-			 *e->tag ? e->tag : NULL, e->text, e->sample, plan_status(fd, e));
-	}
+	for (uint32_t i = 0; fd && (e = sl_get(&fd->sl, i)); i++)
+		slow_row(s, sink, e);
 }
 
 const struct view view_slow = { "slow", "One row per recent statement slower than slow_query_ms, newest first.",
@@ -193,21 +208,43 @@ static const struct view_col hazards_cols[] = {
 	{ "advice", 's', "",
 	  "What to do instead, one line." },
 };
+/* obj: a struct hz_entry */
+static void hazard_row(struct sift *s, struct view_sink *sink, const void *obj)
+{
+	const struct hz_entry *e = obj;
+	char hex[17];
+
+	(void)s;
+	fp_hex(e->fp, hex);
+	view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen, e->last_seen,
+		 e->text, hz_advice(e->kind));
+}
+
 static void hazards_rows(struct sift *s, struct view_sink *sink)
 {
 	struct findings *fd = fd_get(s);
 	const struct hz_entry **v = NULL;
 	size_t n = fd ? hz_sorted(&fd->hz, &v) : 0;
 
-	for (size_t i = 0; i < n; i++) {
-		const struct hz_entry *e = v[i];
-		char hex[17];
-		fp_hex(e->fp, hex);
-		view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen,
-			 e->last_seen, e->text, hz_advice(e->kind));
-	}
+	for (size_t i = 0; i < n; i++)
+		hazard_row(s, sink, v[i]);
 	free(v);
 }
 
 const struct view view_hazards = { "hazards", "One row per session feature that breaks under transaction pooling, by kind and shape.",
 				   hazards_cols, VIEW_NCOLS(hazards_cols), hazards_rows };
+
+const struct view *view_of_finding(int event)
+{
+	return event == FD_EV_NPLUSONE ? &view_nplusone : event == FD_EV_SLOW ? &view_slow : &view_hazards;
+}
+
+void view_finding_row(struct sift *s, struct view_sink *sink, int event, const void *obj)
+{
+	if (event == FD_EV_NPLUSONE)
+		nplusone_row(s, sink, obj);
+	else if (event == FD_EV_SLOW)
+		slow_row(s, sink, obj);
+	else
+		hazard_row(s, sink, obj);
+}

@@ -59,7 +59,7 @@ static void query_history_rows(struct sift *s, struct view_sink *sink)
 		const struct qentry *e = qs->slots[i];
 		if (!e || !e->id || !e->cur.calls)
 			continue;
-		hs_peek_query(&e->cur, &r);
+		hs_peek_query(&e->cur, &e->hist, &r);
 		query_row(sink, qs->bucket, secs, true, e->fp, e->db, e->user, e->kind, &r);
 	}
 	for (uint32_t i = h->n; i-- > 0 && (b = hs_get(h, i));)

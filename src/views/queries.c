@@ -9,6 +9,7 @@
 
 #include "views/families.h"
 #include "pooler/advisor_pool.h"
+#include "pooler/findings.h"
 #include "pooler/objects.h"
 #include "pooler/sift.h"
 
@@ -133,12 +134,25 @@ static const struct view_col analyzer_cols[] = {
 	  "Memory the closed buckets' rows take (`stats_history_memory` at most, beyond the bucket being closed)." },
 	{ "history_dropped_buckets", 'q', "count",
 	  "Buckets dropped before their time to stay within `stats_history_memory`." },
+	{ "slow_statements", 'q', "count",
+	  "Statements slower than `slow_query_ms` since the start (`slow` keeps the last `slow_query_log_size`)." },
+	{ "total_ms", 'D', "ms",
+	  "Execution time of every statement in the table (the sum of `queries`' total_ms): what a shape's share is a share of." },
+	{ "exported_fingerprints", 'i', "count",
+	  "Entries /metrics shows on their own (the top `metrics_top_fingerprints` by total time, as of the last scrape or `query_histogram` read; new entries join while there is room)." },
 };
 static void analyzer_rows(struct sift *s, struct view_sink *sink)
 {
-	view_row(sink, s->cfg.analyzer ? "on" : "off", (int)s->an.qs.used, (int)s->an.qs.max,
-		 (int64_t)s->an.qs.evictions, (int64_t)s->an.statements, (int64_t)s->an.untracked, (int)s->an.hist.n,
-		 (int64_t)s->an.hist.bytes, (int64_t)s->an.hist.dropped_buckets);
+	const struct findings *fd = s->an.fd;
+	const struct qstats *qs = &s->an.qs;
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < qs->max; i++)
+		if (qs->slots[i] && qs->slots[i]->id)
+			total += qs->slots[i]->total_us;
+	view_row(sink, s->cfg.analyzer ? "on" : "off", (int)qs->used, (int)qs->max, (int64_t)qs->evictions,
+		 (int64_t)s->an.statements, (int64_t)s->an.untracked, (int)s->an.hist.n, (int64_t)s->an.hist.bytes,
+		 (int64_t)s->an.hist.dropped_buckets, (int64_t)(fd ? fd->sl.total : 0), total / 1e3, (int)qs->nexported);
 }
 
 const struct view view_analyzer = { "analyzer", "One row about the analyzer's table.", analyzer_cols,

@@ -3,6 +3,7 @@
  */
 #include "views/snapshot.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +60,7 @@ static void snap_row_cb(struct view_sink *sink, const struct view_val *vals)
 	int ncols = sink->view->ncols;
 	struct view_val *dst;
 
-	if (sn->failed)
+	if (sn->failed || (sn->keep && !sn->keep(sn->keep_arg, sink->view, vals)))
 		return;
 	if (sn->nrows == sn->cap && !grow_rows(sn, (size_t)ncols)) {
 		sn->failed = true;
@@ -86,6 +87,18 @@ bool view_snap_take(struct view_snap *sn, struct sift *s)
 {
 	sn->sink.view->rows(s, &sn->sink);
 	return !sn->failed;
+}
+
+bool view_snap_of(struct view_snap *sn, struct sift *s, const struct view *v, size_t max_bytes)
+{
+	bool (*keep)(void *, const struct view *, const struct view_val *) = sn->keep;
+	void *arg = sn->keep_arg;
+
+	view_snap_init(sn, v, max_bytes ? max_bytes : SIZE_MAX);
+	sn->keep = keep;
+	sn->keep_arg = arg;
+	sn->sink.unordered = false;
+	return view_snap_take(sn, s);
 }
 
 void view_snap_free(struct view_snap *sn)

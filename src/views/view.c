@@ -5,6 +5,7 @@
  */
 #include "views/view.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -117,4 +118,16 @@ int view_col_index(const struct view *v, const char *name)
 		if (strcasecmp(v->cols[c].name, name) == 0)
 			return c;
 	return -1;
+}
+
+double view_val_num(const struct view_val *x, char type)
+{
+	switch (x->kind) {
+	case VK_INT:
+		return type == 'N' ? (double)(uint64_t)x->u.i : (double)x->u.i;
+	case VK_DOUBLE:
+		return x->u.d;
+	default:
+		return NAN;
+	}
 }

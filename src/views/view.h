@@ -80,6 +80,12 @@ struct view {
 /* One row: one argument per column, typed by the column letters above. */
 void view_row(struct view_sink *sink, ...);
 
+/* A finding just recorded (pooler/findings.h's FD_EV_*: an np_finding, an
+ * sl_entry or an hz_entry): its view (nplusone, slow, hazards), and its one
+ * row in it, for the finding's log event (surfaces/log_events.c). */
+const struct view *view_of_finding(int event);
+void view_finding_row(struct sift *s, struct view_sink *sink, int event, const void *obj);
+
 /* The registered views, in documentation order; NULL-terminated. */
 extern const struct view *const view_all[];
 
@@ -88,6 +94,9 @@ const struct view *view_find(const char *name);
 
 /* Index of column name in v, or -1. */
 int view_col_index(const struct view *v, const char *name);
+
+/* A value as a number (ints, and 'N' as unsigned); NULL and text are NaN. */
+double view_val_num(const struct view_val *x, char type);
 
 /* "YYYY-MM-DD HH:MM:SS UTC" of a wall-clock time in microseconds. */
 void view_fmt_time(int64_t wall_usec, char *out, size_t outlen);

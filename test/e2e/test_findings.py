@@ -86,7 +86,9 @@ def test_orm_loop_is_flagged_with_source_shape_and_count(pooler, shop):
     # one structured log line per new finding, not per occurrence
     lines = [ln for ln in p.log().splitlines() if "nplusone: kind=n+1" in ln]
     assert len(lines) == 1, lines
-    assert f"source={src_fp}" in lines[0] and f"repeated={rep_fp}" in lines[0] and "count=20" in lines[0]
+    # its fields are the view's columns (log_events.c)
+    assert f"source_fingerprint={src_fp}" in lines[0] and f" fingerprint={rep_fp}" in lines[0]
+    assert " last_count=20" in lines[0] and " occurrences=1" in lines[0], lines[0]
 
 
 def test_any_and_join_are_not_flagged(pooler, shop):

@@ -48,44 +48,6 @@
 
 /* ---- what main.c gives the pooler ---- */
 
-int64_t sift_now(struct sift *s)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	s->now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	return s->now;
-}
-
-int64_t sift_wall_usec(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sift *s = arg;
-
-	(void)fd;
-	(void)what;
-	s->reap_scheduled = false;
-	while (!list_empty(&s->free_clients))
-		client_free(list_entry(s->free_clients.next, struct client, node));
-	while (!list_empty(&s->free_servers))
-		server_free(list_entry(s->free_servers.next, struct server, node));
-}
-
-void sift_schedule_reap(struct sift *s)
-{
-	if (!s->reap_scheduled && s->ev_reap) {
-		s->reap_scheduled = true;
-		event_active(s->ev_reap, 0, 0);
-	}
-}
-
 bool sift_reload(struct sift *s)
 {
 	(void)s;
@@ -492,7 +454,7 @@ static bool setup(uint8_t settings)
 	CHECK(an_init(&S.an, (uint32_t)S.cfg.max_fingerprints), "the analyzer's tables");
 	S.an.last_decay = S.now;
 	S.base = event_base_new();
-	S.ev_reap = event_new(S.base, -1, 0, reap_cb, &S);
+	S.ev_reap = event_new(S.base, -1, 0, sift_reap_cb, &S);
 	fake_pg_attach(S.base);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
 		return false;
@@ -590,7 +552,7 @@ static void teardown(void)
 		cancel_req_free(list_entry(S.orphan_cancels.next, struct cancel_req, node));
 	run_loop(4);
 	fake_pg_detach();
-	reap_cb(-1, 0, &S);
+	sift_reap_cb(-1, 0, &S);
 	objects_free_all(&S);
 	ps_registry_free(&S);
 	an_free(&S.an);

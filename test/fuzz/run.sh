@@ -40,7 +40,7 @@ fingerprint)
 	extra="-max_len=4096 -dict=$here/fingerprint.dict"
 	;;
 config)
-	srcs="$top/src/util/config.c $top/src/util/config_file.c"
+	srcs="$top/src/util/config.c $top/src/util/config_file.c $top/src/util/log_syslog.c"
 	libs=$(pkg-config --libs inih)
 	extra="-max_len=8192 -dict=$here/config.dict"
 	;;

@@ -1031,7 +1031,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 22, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 24, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1063,7 +1063,7 @@ static void test_set_and_lookup(void)
 static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
-	"unix_socket_mode = 0700\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
+	"unix_socket_mode = 0700\nso_reuseport = 1\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
 	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"stats_bucket_seconds = 30\nstats_buckets = 90\nstats_history_memory = 32\nadmin_sql_timeout = 5\nadmin_sql_memory = 16\n"
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
@@ -1084,7 +1084,9 @@ static const char all_changed[] =
 	"client_tls_cert_file = /etc/c.pem\nclient_tls_ca_file = /etc/ca.pem\nclient_tls_protocols = tlsv1.3\n"
 	"client_tls_ciphers = HIGH\nserver_tls_sslmode = verify-ca\nserver_tls_key_file = /etc/sk.pem\n"
 	"server_tls_cert_file = /etc/sc.pem\nserver_tls_ca_file = /etc/sca.pem\nserver_tls_protocols = all\n"
-	"server_tls_ciphers = HIGH:!aNULL\n";
+	"server_tls_ciphers = HIGH:!aNULL\nlog_format = json\nsyslog = 1\nsyslog_ident = sifty\n"
+	"syslog_facility = local3\nhttp_listen_addr = ::1\nhttp_port = 9187\nhttp_auth = basic\nhttp_tls = on\n"
+	"http_max_connections = 7\nhttp_timeout = 3\nmetrics_pgbouncer_names = 1\nmetrics_top_fingerprints = 20\n";
 
 static void test_copy_setting(void)
 {

@@ -624,6 +624,28 @@ static void test_exact(void)
 		}
 		ok(same, "hist_quantiles_exact() equals hist_quantile_exact() at every q, for 10, 1000 and 50000 samples");
 	}
+	/* the samples added since a copy, as their own histogram */
+	{
+		struct histogram then, since, d;
+		bool same = true;
+		hist_init(&h);
+		hist_init(&since);
+		for (int i = 0; i < 3000; i++)
+			hist_add(&h, lognormal(500, 1.0));
+		then = h;
+		for (int i = 0; i < 2000; i++) {
+			uint64_t v = rng() % 11 == 0 ? 0 : lognormal(5000, 0.5);
+			hist_add(&h, v);
+			hist_add(&since, v);
+		}
+		hist_delta(&d, &h, &then);
+		ok(hist_count(&d) == 2000 && same_quantiles(&d, &since), "hist_delta: the 2,000 samples added since the copy");
+		then = h;
+		hist_add(&h, 100000000); /* the window moves up: low keys collapse */
+		hist_delta(&d, &h, &then);
+		same = hist_count(&d) == 1 && hist_quantile(&d, 0.5) >= 1e8 * (1 - REL_ERR);
+		ok(same, "hist_delta after a collapse: one sample, the new one (%.0f)", hist_quantile(&d, 0.5));
+	}
 }
 
 int main(int argc, char **argv)

@@ -156,13 +156,126 @@ static void test_decay(void)
 	qstats_free(&qs);
 }
 
+/* Time buckets: each closed row holds its own bucket's calls and
+ * percentiles, and an evicted entry's numbers reach the history first. */
+static void test_history(void)
+{
+	struct qstats qs;
+	struct history h;
+	const struct hs_bucket *b = NULL;
+	struct qentry *e, *f;
+	int64_t t0 = 60000000; /* buckets of 1 s from here */
+
+	ok(qstats_init(&qs, 2) && hs_init(&h, 1000000, 10, 1 << 20) && qstats_set_history(&qs, &h, t0), "history on");
+	e = qstats_add(&qs, 7, &db1, &user1, "select $1", 1, false, t0);
+	for (int i = 0; i < 40; i++)
+		qstats_record(&qs, e, 100 + (uint64_t)i % 3, 1, NULL, 0, "", t0 + 1000 * i);
+	for (int i = 0; i < 25; i++) /* next bucket: 100 times slower */
+		qstats_record(&qs, e, 10000 + (uint64_t)i, 0, i == 3 ? "23505" : NULL, 2, "", t0 + 1000000 + 1000 * i);
+	ok(h.n == 1 && (b = hs_get(&h, 0)) && b->start == t0 && b->nq == 1 && b->q[0].calls == 40 &&
+	   b->q[0].rows == 40 && b->q[0].max_us == 102, "the first bucket closed with its 40 calls");
+	ok(fabs(b->q[0].p99_us - 102) <= 2.04 && b->q[0].p50_us >= 100 && b->q[0].p50_us <= 102,
+	   "its percentiles are its own (p50 %.1f, p99 %.1f)", b->q[0].p50_us, b->q[0].p99_us);
+	qstats_roll(&qs, t0 + 2000000);
+	ok(h.n == 2 && (b = hs_get(&h, 1)) && b->q[0].calls == 25 && b->q[0].errors == 1 && b->q[0].wait_us == 50,
+	   "the second bucket holds the 25 slow calls, their error and wait");
+	ok(b->q[0].p50_us >= 10000 && b->q[0].p50_us <= 10024 && b->q[0].min_us == 10000,
+	   "percentiles of the second bucket leave the first bucket's samples out (p50 %.1f)", b->q[0].p50_us);
+	/* an entry evicted mid-bucket: its numbers are closed first */
+	f = qstats_add(&qs, 8, &db2, &user1, "select 2", 1, false, t0 + 2000000);
+	qstats_record(&qs, f, 5, 0, NULL, 0, "", t0 + 2000001);
+	qstats_record(&qs, e, 6, 0, NULL, 0, "", t0 + 2000002);
+	f->usage = 0;
+	e->usage = 1000;
+	(void)qstats_add(&qs, 9, &db2, &user1, "select 3", 1, false, t0 + 2000003); /* evicts f */
+	qstats_roll(&qs, t0 + 3000000);
+	ok(h.n == 3 && (b = hs_get(&h, 2)) && b->nq == 2, "the evicted entry's bucket row is kept (%u rows)",
+	   (b = hs_get(&h, 2)) ? b->nq : 0);
+	qstats_free(&qs);
+	hs_free(&h);
+}
+
+static unsigned plain_index(uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < LB_N - 1 && us > lb_bounds_us[i])
+		i++;
+	return i;
+}
+
+/* The fixed buckets: le is inclusive, +Inf takes the rest. */
+static void test_lbuckets(void)
+{
+	struct lbuckets b = { { 0 }, 0 };
+
+	lb_add(&b, 0);
+	lb_add(&b, 25);
+	lb_add(&b, 26);
+	lb_add(&b, 30000000);
+	lb_add(&b, 30000001);
+	lb_add(&b, UINT64_MAX / 4);
+	ok(b.n[0] == 2 && b.n[1] == 1, "0 and 25 us in le=25us, 26 us in le=50us");
+	ok(b.n[LB_N - 2] == 1 && b.n[LB_N - 1] == 2, "30 s in le=30s, above it +Inf");
+	ok(lb_count(&b) == 6 && b.sum_us == 0 + 25 + 26 + 30000000 + 30000001 + UINT64_MAX / 4, "count and sum");
+	for (int i = 1; i < LB_N - 1; i++)
+		if (!tap_ok(lb_bounds_us[i] > lb_bounds_us[i - 1], "bounds ascend at %d", i))
+			break;
+	/* the table-started search equals a plain one: every value up to 2^20,
+	 * and around every power of two and every bound */
+	int bad = 0;
+	for (uint64_t v = 0; v < (1u << 20); v++)
+		bad += lb_index(v) != plain_index(v);
+	for (int k = 0; k < 64; k++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index((1ull << k) + (uint64_t)d) != plain_index((1ull << k) + (uint64_t)d);
+	for (int i = 0; i < LB_N - 1; i++)
+		for (int d = -1; d <= 1; d++)
+			bad += lb_index(lb_bounds_us[i] + (uint64_t)d) != plain_index(lb_bounds_us[i] + (uint64_t)d);
+	ok(bad == 0, "lb_index equals a plain search (%d differ)", bad);
+}
+
+/* /metrics' top set: entries exported while there is room, the rest
+ * counted in `other` as recorded, so no exported counter ever drops. */
+static void test_export_and_other(void)
+{
+	struct qstats qs;
+	struct qentry *a, *b, *c, **list;
+	size_t n;
+
+	ok(qstats_init(&qs, 10), "init 10");
+	qs.export_max = 2;
+	a = qstats_add(&qs, 1, &db1, &user1, "a", 1, false, 0);
+	b = qstats_add(&qs, 2, &db1, &user1, "b", 1, false, 0);
+	c = qstats_add(&qs, 3, &db1, &user1, "c", 1, false, 0);
+	ok(a->exported && b->exported && !c->exported && qs.nexported == 2, "the first two are exported, the third not");
+	qstats_record(&qs, a, 100, 0, NULL, 0, "", 0);
+	qstats_record(&qs, b, 100, 0, NULL, 0, "", 0);
+	for (int i = 0; i < 5; i++)
+		qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
+	ok(lb_count(&qs.other) == 5 && qs.other.sum_us == 5000 && lb_count(&c->lb) == 5, "c counts in other and in itself");
+	n = qstats_sorted(&qs, &list);
+	qstats_export_top(&qs, 2, list, n);
+	free(list);
+	ok(c->exported && a->exported != b->exported && qs.nexported == 2, "the heaviest two are exported after a ranking");
+	qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
+	qstats_record(&qs, a->exported ? b : a, 100, 0, NULL, 0, "", 0);
+	ok(lb_count(&qs.other) == 6 && lb_count(&c->lb) == 6, "other keeps what it counted and goes on with the demoted one");
+	qstats_reset(&qs);
+	ok(lb_count(&qs.other) == 0 && qs.nexported == 0, "RESET QUERIES empties other");
+	qstats_free(&qs);
+}
+
 int main(void)
 {
 	tap_begin();
+	test_lbuckets();
+	test_export_and_other();
 	test_basic();
 	test_errors_and_apps();
 	test_eviction();
 	test_stale_and_reset();
 	test_decay();
+	test_history();
 	return tap_end();
 }
