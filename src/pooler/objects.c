@@ -178,6 +178,11 @@ static void user_apply_conf(struct user *u, const struct user_conf *uc)
 	u->reserve_pool_size = uc ? uc->reserve_pool_size : -1;
 	u->max_user_connections = uc ? uc->max_user_connections : -1;
 	u->max_user_client_connections = uc ? uc->max_user_client_connections : -1;
+	u->query_timeout = uc ? uc->query_timeout : -1;
+	u->query_wait_timeout = uc ? uc->query_wait_timeout : -1;
+	u->idle_transaction_timeout = uc ? uc->idle_transaction_timeout : -1;
+	u->transaction_timeout = uc ? uc->transaction_timeout : -1;
+	u->client_idle_timeout = uc ? uc->client_idle_timeout : -1;
 }
 
 struct user *user_get(struct sift *s, const char *name)

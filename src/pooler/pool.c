@@ -500,51 +500,102 @@ int pool_db_active_servers(struct sift *s, struct db *db)
 
 /* ---- periodic work ---- */
 
+/* The timeouts in force for a client: a [users] value wins over the
+ * global one, as in PgBouncer, where only a positive user value counts
+ * (query_wait_timeout: any value set, the user's over the database's). */
+static usec_t user_over(usec_t user_val, usec_t global)
+{
+	return user_val > 0 ? user_val : global;
+}
+
+static usec_t query_wait_timeout_of(const struct sift *s, const struct client *cl)
+{
+	if (cl->user && cl->user->query_wait_timeout >= 0)
+		return cl->user->query_wait_timeout;
+	if (cl->db && cl->db->conf.query_wait_timeout >= 0)
+		return cl->db->conf.query_wait_timeout;
+	return s->cfg.query_wait_timeout;
+}
+
+/* Waiting clients: query_timeout and query_wait_timeout count the wait,
+ * query_wait_notify tells them once that they are queued. */
+static void janitor_waiting(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &p->waiting_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		usec_t qt = user_over(cl->user ? cl->user->query_timeout : -1, cfg->query_timeout);
+		usec_t qwt = query_wait_timeout_of(s, cl);
+		usec_t age = s->now - cl->wait_start;
+		char msg[400];
+
+		if (qt > 0 && age > qt) {
+			client_close(cl, "08P01", "query_timeout");
+			continue;
+		}
+		if (qwt > 0 && age > qwt && !pool_db_blocked(s, p->db)) {
+			/* a server that is down: say why there was none */
+			if (p->last_login_fail && p->last_login_error)
+				snprintf(msg, sizeof(msg), "query_wait_timeout (the server cannot be reached: %s)",
+					 p->last_login_error);
+			else
+				snprintf(msg, sizeof(msg), "query_wait_timeout");
+			client_close(cl, "08P01", msg);
+			continue;
+		}
+		if (cfg->query_wait_notify > 0 && age > cfg->query_wait_notify && !cl->wait_notified)
+			client_notify_queued(cl);
+	}
+}
+
+/* A client with a server: query_timeout (a cancel, or PgBouncer's close),
+ * idle_transaction_timeout from its last ReadyForQuery, transaction_timeout
+ * from the start of its transaction. */
+static void janitor_active(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &p->active_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		struct server *sv = cl->server;
+		const struct user *u = cl->user;
+		usec_t qt = user_over(u ? u->query_timeout : -1, cfg->query_timeout);
+		usec_t itt = user_over(u ? u->idle_transaction_timeout : -1, cfg->idle_transaction_timeout);
+		usec_t tt = user_over(u ? u->transaction_timeout : -1, cfg->transaction_timeout);
+		int64_t idle_from = cl->ready_time > cl->request_time ? cl->ready_time : cl->request_time;
+
+		if (qt > 0 && cl->pending_z > 0 && !cl->timeout_canceled && s->now - cl->query_start > qt) {
+			if (!cfg->query_timeout_cancel) {
+				client_close(cl, "57014", "query timeout");
+				continue;
+			}
+			client_log(cl, LOG_WARNING, "query timeout: cancelling the running query");
+			cl->timeout_canceled = true;
+			server_cancel(sv);
+		} else if (itt > 0 && cl->pending_z == 0 && sv->txn != 'I' && s->now - idle_from > itt) {
+			client_close(cl, "25P03", "idle transaction timeout");
+		} else if (tt > 0 && cl->xact_start && s->now - cl->xact_start > tt) {
+			client_close(cl, "25P04", "transaction timeout");
+		}
+	}
+}
+
 static void janitor_clients(struct sift *s, struct pool *p)
 {
 	const struct config *cfg = &s->cfg;
 	struct list *it, *tmp;
 
-	while (cfg->query_wait_timeout > 0 && !pool_db_blocked(s, p->db) && !list_empty(&p->waiting_clients)) {
-		struct client *cl = list_entry(p->waiting_clients.next, struct client, node);
-		char msg[400];
-		if (s->now - cl->wait_start < cfg->query_wait_timeout)
-			break;
-		/* a server that is down: say why there was none */
-		if (p->last_login_fail && p->last_login_error)
-			snprintf(msg, sizeof(msg), "query_wait_timeout (the server cannot be reached: %s)",
-				 p->last_login_error);
-		else
-			snprintf(msg, sizeof(msg), "query_wait_timeout");
-		client_close(cl, "08P01", msg);
-	}
-	/* the list is in arrival order: the longest waiting come first */
-	list_for_each_safe(it, tmp, &p->waiting_clients) {
+	janitor_waiting(s, p);
+	list_for_each_safe(it, tmp, &p->idle_clients) {
 		struct client *cl = list_entry(it, struct client, node);
-		if (cfg->query_wait_notify <= 0 || s->now - cl->wait_start <= cfg->query_wait_notify)
-			break;
-		if (!cl->wait_notified)
-			client_notify_queued(cl);
+		usec_t cit = user_over(cl->user ? cl->user->client_idle_timeout : -1, cfg->client_idle_timeout);
+		if (cit > 0 && s->now - cl->idle_since >= cit)
+			client_close(cl, "08P01", "client_idle_timeout");
 	}
-	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
-		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
-		if (s->now - cl->idle_since < cfg->client_idle_timeout)
-			break;
-		client_close(cl, "08P01", "client_idle_timeout");
-	}
-	list_for_each_safe(it, tmp, &p->active_clients) {
-		struct client *cl = list_entry(it, struct client, node);
-		struct server *sv = cl->server;
-		if (cfg->query_timeout > 0 && cl->pending_z > 0 && !cl->timeout_canceled &&
-		    s->now - cl->query_start > cfg->query_timeout) {
-			client_log(cl, LOG_WARNING, "query_timeout: cancelling the running query");
-			cl->timeout_canceled = true;
-			server_cancel(sv);
-		} else if (cfg->idle_transaction_timeout > 0 && cl->pending_z == 0 && sv->txn != 'I' &&
-			   s->now - cl->request_time > cfg->idle_transaction_timeout) {
-			client_close(cl, "25P03", "idle transaction timeout");
-		}
-	}
+	janitor_active(s, p);
 	while (cfg->client_login_timeout > 0 && !list_empty(&p->login_clients)) {
 		struct client *cl = list_entry(p->login_clients.next, struct client, node);
 		if (s->now - cl->request_time < cfg->client_login_timeout)

@@ -880,6 +880,7 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	if (cl->query_start)
 		st->query_time += (uint64_t)(now - cl->query_start);
 	cl->query_start = cl->pending_z || cl->unsynced ? now : 0;
+	cl->ready_time = now;
 	if (status == 'I' && cl->xact_start) {
 		st->xact_count++;
 		st->xact_time += (uint64_t)(now - cl->xact_start);

@@ -99,6 +99,11 @@ struct user {
 	int reserve_pool_size;		/* -1: database's / global */
 	int max_user_connections;	/* -1: global */
 	int max_user_client_connections;	/* -1: global */
+	usec_t query_timeout;		/* > 0: overrides the global one */
+	usec_t query_wait_timeout;	/* >= 0: overrides the database's and global one */
+	usec_t idle_transaction_timeout;	/* > 0: overrides the global one */
+	usec_t transaction_timeout;	/* > 0: overrides the global one */
+	usec_t client_idle_timeout;	/* > 0: overrides the global one */
 	int nservers;
 	int nclients;			/* logged-in clients (console included) */
 };
@@ -213,6 +218,7 @@ struct client {
 	int64_t wait_start;
 	int64_t query_start;		/* first unanswered Sync/Query */
 	int64_t xact_start;
+	int64_t ready_time;		/* its last ReadyForQuery (idle_transaction_timeout) */
 	struct params vals;
 	struct an_client *an;		/* statement names, for the analyzer (lazy) */
 	struct ps_client *ps;		/* prepared statement names (lazy) */

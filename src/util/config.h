@@ -109,6 +109,7 @@ struct config {
 	usec_t server_check_delay;
 	bool server_fast_close;		/* session mode: close servers due to close between transactions */
 	usec_t query_timeout;
+	bool query_timeout_cancel;	/* 1: cancel the statement; 0: close the client (PgBouncer) */
 	usec_t query_wait_timeout;
 	usec_t query_wait_notify;	/* a NOTICE to a client queued this long */
 	usec_t client_idle_timeout;
