@@ -1,7 +1,7 @@
 /*
  * pooler views: PgBouncer's SHOW result sets (VERSION, CONFIG, DATABASES,
- * POOLS, CLIENTS, SERVERS, STATS, STATS_TOTALS, STATS_AVERAGES, LISTS,
- * USERS), with PgBouncer 1.25's column names, order and wire types.
+ * POOLS, CLIENTS, SERVERS, SOCKETS, ACTIVE_SOCKETS, STATS, STATS_TOTALS,
+ * STATS_AVERAGES, LISTS, USERS), with PgBouncer 1.25's column names, order and wire types.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -610,6 +610,71 @@ static const struct view_col stats_averages_cols[] = {
 };
 const struct view view_stats_averages = { "stats_averages", "The avg_ half of stats, one row per database.",
 					  stats_averages_cols, VIEW_NCOLS(stats_averages_cols), stats_averages_rows };
+
+/* ---- SOCKETS, ACTIVE_SOCKETS: clients and servers in one set ---- */
+
+static const struct view_col sockets_cols[] = {
+	{ "type", 's', "", "`C` for a client connection, `S` for a server connection." },
+	{ "user", 's', "", "User of the connection (see SHOW CLIENTS and SHOW SERVERS)." },
+	{ "database", 's', "", "Database entry name." },
+	{ "replication", 's', "", "Replication mode: `none`." },
+	{ "state", 's', "", "State, as in SHOW CLIENTS or SHOW SERVERS." },
+	{ "addr", 's', "", "Peer IP address, or `unix`." },
+	{ "port", 'i', "", "Peer port." },
+	{ "local_addr", 's', "", "Local address." },
+	{ "local_port", 'i', "", "Local port." },
+	{ "connect_time", 'T', "time", "When the connection was made." },
+	{ "request_time", 'T', "time", "When the last request was seen." },
+	{ "wait", 'i', "s", "Current waiting time of a client, whole seconds." },
+	{ "wait_us", 'i', "us", "Microsecond part of the current waiting time." },
+	{ "close_needed", 'i', "", "1 if a server connection will close when released." },
+	{ "ptr", 's', "", "Address of the internal object." },
+	{ "link", 's', "", "Address of the paired connection; empty if none." },
+	{ "remote_pid", 'i', "", "Backend process ID of a server connection; 0 for clients." },
+	{ "tls", 's', "", "TLS protocol and cipher, or empty." },
+	{ "application_name", 's', "", "`application_name` of the (linked) client, or empty." },
+	{ "prepared_statements", 'i', "count", "Prepared statements of the connection." },
+	{ "id", 'i', "", "Unique ID of the connection (clients and servers share the sequence)." },
+};
+
+/* every connection (active_only: those with a client and a server linked) */
+static void sockets_of(struct sift *s, struct view_sink *sink, bool active_only)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		client_list_rows(sink, s, &p->active_clients);
+		server_rows(sink, s, &p->active_servers);
+		if (active_only)
+			continue;
+		client_list_rows(sink, s, &p->waiting_clients);
+		client_list_rows(sink, s, &p->idle_clients);
+		client_list_rows(sink, s, &p->login_clients);
+		server_rows(sink, s, &p->idle_servers);
+		server_rows(sink, s, &p->tested_servers);
+		server_rows(sink, s, &p->new_servers);
+		server_rows(sink, s, &p->canceling_servers);
+	}
+	if (!active_only)
+		client_list_rows(sink, s, &s->admin_clients);
+}
+
+static void sockets_rows(struct sift *s, struct view_sink *sink)
+{
+	sockets_of(s, sink, false);
+}
+
+static void active_sockets_rows(struct sift *s, struct view_sink *sink)
+{
+	sockets_of(s, sink, true);
+}
+
+const struct view view_sockets = { "sockets", "One row per client and server connection (CLIENTS and SERVERS together).",
+				   sockets_cols, VIEW_NCOLS(sockets_cols), sockets_rows };
+const struct view view_active_sockets = { "active_sockets",
+					  "The SOCKETS rows of clients and servers linked to each other.",
+					  sockets_cols, VIEW_NCOLS(sockets_cols), active_sockets_rows };
 
 /* ---- LISTS, USERS ---- */
 
