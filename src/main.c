@@ -77,12 +77,34 @@ static void log_apply(const struct sift *s)
 	log_set_syslog(s->cfg.syslog, s->cfg.syslog_ident, s->cfg.syslog_facility);
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+	return (!a || !*a) ? (!b || !*b) : (b && !strcmp(a, b));
+}
+
+/* Do a and b log in to servers differently (TLS)? */
+static bool server_tls_changed(const struct config *a, const struct config *b)
+{
+	return a->server_tls_sslmode != b->server_tls_sslmode ||
+	       !streq_null(a->server_tls_key_file, b->server_tls_key_file) ||
+	       !streq_null(a->server_tls_cert_file, b->server_tls_cert_file) ||
+	       !streq_null(a->server_tls_ca_file, b->server_tls_ca_file) ||
+	       !streq_null(a->server_tls_protocols, b->server_tls_protocols) ||
+	       !streq_null(a->server_tls_ciphers, b->server_tls_ciphers);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
 
-	if (!strncmp(name, "client_tls_", 11) || !strncmp(name, "server_tls_", 11))
+	if (!strncmp(name, "client_tls_", 11))
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
+	if (!strncmp(name, "server_tls_", 11)) {
+		if (!sift_tls_setup(s, &s->cfg, errout, errlen))
+			return false;
+		pool_server_config_changed(s);
+		return true;
+	}
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
 	else if (!strcmp(name, "log_format") || !strncmp(name, "syslog", 6))
@@ -167,6 +189,8 @@ bool sift_reload(struct sift *s)
 		config_free(&nc);
 		return false;
 	}
+	if (server_tls_changed(&s->cfg, &nc))
+		pool_server_config_changed(s);
 	config_free(&s->cfg);
 	s->cfg = nc;
 	if (!s->cfg.log_query_samples)

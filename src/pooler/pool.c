@@ -173,7 +173,7 @@ static struct server *take_idle(struct pool *p)
 	list_for_each_safe(it, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv)) {
-			server_close(sv, "server lifetime over or settings changed");
+			server_close(sv, server_expiry_reason(sv));
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
@@ -265,7 +265,7 @@ void pool_server_ready(struct server *sv)
 		return;
 	}
 	if (server_expired(sv)) {
-		server_close(sv, "server lifetime over or settings changed");
+		server_close(sv, server_expiry_reason(sv));
 		pool_launch(p);
 		return;
 	}
@@ -468,6 +468,21 @@ void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only)
 	}
 }
 
+void pool_server_config_changed(struct sift *s)
+{
+	struct list *it;
+
+	list_for_each(it, &s->dbs) {
+		struct db *db = list_entry(it, struct db, node);
+		if (!db->admin)
+			db->generation++;
+	}
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		p->last_login_fail = 0;
+	}
+}
+
 void pool_resize(struct sift *s, struct db *db)
 {
 	struct list *it;
@@ -620,7 +635,7 @@ static void janitor_servers(struct sift *s, struct pool *p)
 	list_for_each_safe(it, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv))
-			server_close(sv, "server lifetime over or settings changed");
+			server_close(sv, server_expiry_reason(sv));
 	}
 	/* server_fast_close: a session's server due to close (RECONNECT, a
 	 * reload) goes between two transactions, with its client */

@@ -59,6 +59,11 @@ void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only);
  * servers above size + reserve; busy ones close as they are released
  * (pool_server_ready). No client is dropped. */
 void pool_resize(struct sift *s, struct db *db);
+/* The way pgsift logs in to servers changed (server TLS settings): every
+ * server connection is replaced as it becomes idle ("database configuration
+ * changed"), and a login failure seen before no longer holds back a new
+ * attempt. */
+void pool_server_config_changed(struct sift *s);
 
 /* Number of server connections of db that are linked to a client. */
 int pool_db_active_servers(struct sift *s, struct db *db);

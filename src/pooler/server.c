@@ -95,6 +95,14 @@ bool server_expired(const struct server *sv)
 	       (lifetime > 0 && s->now - sv->created > lifetime) || (lifetime == 0 && sv->used);
 }
 
+const char *server_expiry_reason(const struct server *sv)
+{
+	/* PgBouncer's words for each */
+	if (sv->close_needed || sv->generation != sv->pool->db->generation)
+		return "database configuration changed";
+	return "server lifetime over";
+}
+
 /* ---- address ---- */
 
 /* Resolves host h of db (once per (re)configuration; see doc/config.md). */
@@ -1251,7 +1259,8 @@ void server_close(struct server *sv, const char *reason)
 	if (sv->state == SV_FREE)
 		return;
 	advisor_on_unlink(sv);
-	server_log(sv, was_up && !cl ? LOG_DEBUG : LOG_INFO, "closing because: %s (age=%llds)", reason,
+	/* as PgBouncer: every close is logged under log_disconnections */
+	server_log(sv, s->cfg.log_disconnections || !was_up || cl ? LOG_INFO : LOG_DEBUG, "closing because: %s (age=%llds)", reason,
 		   (long long)((s->now - sv->created) / 1000000));
 	sv->state = SV_FREE;
 	if (cl) {

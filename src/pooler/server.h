@@ -33,6 +33,8 @@ void server_cancel(struct server *sv);
 
 /* May sv be handed out again (age, reload, close_needed)? */
 bool server_expired(const struct server *sv);
+/* Why an expired sv closes, in PgBouncer's words. */
+const char *server_expiry_reason(const struct server *sv);
 
 /* Called when the client's queue has room again: relays the rest of
  * what the server sent. */
