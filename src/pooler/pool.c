@@ -611,11 +611,15 @@ static void janitor_clients(struct sift *s, struct pool *p)
 			client_close(cl, "08P01", "client_idle_timeout");
 	}
 	janitor_active(s, p);
-	while (cfg->client_login_timeout > 0 && !list_empty(&p->login_clients)) {
-		struct client *cl = list_entry(p->login_clients.next, struct client, node);
-		if (s->now - cl->request_time < cfg->client_login_timeout)
-			break;
-		client_close(cl, "08P01", "client_login_timeout (server down?)");
+	/* waiting for the pool's first server: client_login_timeout, and
+	 * query_timeout as for any client waiting for a server (PgBouncer) */
+	list_for_each_safe(it, tmp, &p->login_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		usec_t qt = user_over(cl->user ? cl->user->query_timeout : -1, cfg->query_timeout);
+		if (cfg->client_login_timeout > 0 && s->now - cl->request_time >= cfg->client_login_timeout)
+			client_close(cl, "08P01", "client_login_timeout (server down?)");
+		else if (qt > 0 && s->now - cl->request_time > qt)
+			client_close(cl, "08P01", "query_timeout");
 	}
 }
 
@@ -654,7 +658,7 @@ static void janitor_servers(struct sift *s, struct pool *p)
 	list_for_each_safe(it, tmp, &p->new_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (cfg->server_connect_timeout > 0 && s->now - sv->created > cfg->server_connect_timeout) {
-			server_close(sv, "server_connect_timeout");
+			server_close(sv, "connect timeout (server_connect_timeout)");
 			pool_login_failed(p, "08006", "server_connect_timeout: could not connect to the server", true);
 		}
 	}

@@ -141,3 +141,23 @@ def test_query_timeout_cancel_0_closes_the_client_as_pgbouncer(pg, pooler):
     wait_for(lambda: not [r for r in pg.backends(USER) if r[1] == "active" and "pg_sleep" in (r[3] or "")], timeout=60,
              what="the sleeping backend to go away")
     assert p.connect().execute("select 1").fetchone() == (1,)
+
+
+def test_query_timeout_closes_a_client_waiting_for_the_first_server(pooler):
+    """A server that accepts the connection and never answers the login:
+    the client waiting for the pool's first server is closed after
+    query_timeout (PgBouncer's behaviour), long before client_login_timeout."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)          # never accepted: connects, then silence
+    try:
+        port = silent.getsockname()[1]
+        p = pooler(settings={"query_timeout": 2, "server_connect_timeout": 30, "client_login_timeout": 60},
+                   databases={"silentdb": f"host=127.0.0.1 port={port} dbname=x"})
+        t0 = time.monotonic()
+        with pytest.raises(psycopg.OperationalError, match="query_timeout"):
+            p.connect(dbname="silentdb", connect_timeout=20)
+        assert time.monotonic() - t0 < 15
+    finally:
+        silent.close()
