@@ -400,9 +400,10 @@ static void client_authenticated(struct client *cl)
 		admin_login(cl);
 		return;
 	}
-	if (cl->db->disabled) { /* DISABLE db: PostgreSQL's words for datallowconn = false */
-		char msg[NAME_LEN + 64];
-		snprintf(msg, sizeof(msg), "database \"%s\" is not currently accepting connections", cl->db->name);
+	if (cl->db->disabled) { /* DISABLE db: PgBouncer's words, then PostgreSQL's for datallowconn = false */
+		char msg[NAME_LEN + 80];
+		snprintf(msg, sizeof(msg), "database \"%s\" is disabled and not currently accepting connections",
+			 cl->db->name);
 		client_close(cl, "55000", msg);
 		return;
 	}
