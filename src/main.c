@@ -36,6 +36,7 @@
 #include "pooler/pool.h"
 #include "pooler/server.h"
 #include "pooler/tls.h"
+#include "util/config_compat.h"
 
 #define JANITOR_USEC 200000
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
@@ -557,9 +558,39 @@ static void usage(FILE *f)
 		   "  -h, --help             this help\n"
 		   "      --list-settings    print the names of all settings and exit\n"
 		   "      --describe-views   print every view's columns (doc/admin.md's tables) and exit\n"
+		   "      --check-config FILE\n"
+		   "                         read FILE (a pgbouncer.ini or pgsift.ini), name every\n"
+		   "                         key pgsift ignores, refuses or treats differently, and exit\n"
 		   "      --fingerprint [FILE]...\n"
 		   "                         print the fingerprint and normalized text of each\n"
 		   "                         statement in FILEs (standard input without FILE)\n");
+}
+
+static void print_note(const char *key, const char *note, void *arg)
+{
+	(void)arg;
+	printf("differs: %s: %s\n", key, note);
+}
+
+/* --check-config: what a PgBouncer user should know before switching.
+ * Exit 0 when pgsift would start with the file, 1 when it would not. */
+static int check_config(const char *path)
+{
+	struct config cfg;
+	struct config_diag d = { 0 };
+	bool ok = config_load_file(path, &cfg, &d);
+
+	for (int i = 0; i < d.nerrors; i++)
+		printf("error: %s\n", d.errors[i]);
+	for (int i = 0; i < d.nwarnings; i++)
+		printf("ignored: %s\n", d.warnings[i]);
+	if (ok)
+		config_compat_notes(&cfg, print_note, NULL);
+	printf("%s: pgsift %s with this file (%d errors, %d keys ignored)\n", path, ok ? "starts" : "does not start",
+	       d.nerrors, d.nwarnings);
+	config_diag_free(&d);
+	config_free(&cfg);
+	return ok ? 0 : 1;
 }
 
 struct options {
@@ -577,7 +608,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
 		{ "list-settings", no_argument, NULL, 'L' }, { "fingerprint", no_argument, NULL, 'F' },
-		{ "describe-views", no_argument, NULL, 'W' },
+		{ "describe-views", no_argument, NULL, 'W' }, { "check-config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -600,6 +631,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return 0;
 		case 'F':
 			return fp_cli_main(argc - optind, argv + optind);
+		case 'C':
+			return check_config(optarg);
 		default: usage(stderr); return 2;
 		}
 	}
