@@ -293,6 +293,7 @@ static void admin_login(struct client *cl)
 		return;
 	}
 	cl->admin = true;
+	s->console_logins++;
 	cl->admin_alias = !strcmp(cl->login->dbname, "pgbouncer");
 	cl->state = CL_IDLE;
 	list_move(&s->admin_clients, &cl->node);

@@ -350,6 +350,8 @@ struct sift {
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;
+	uint64_t console_logins;		/* SHOW TOTALS counts the console, as PgBouncer's admin database */
+	uint64_t console_commands;
 	int nclients;			/* all client connections, login included */
 	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */

@@ -297,6 +297,7 @@ void admin_command(struct client *cl, const char *q, size_t len)
 		pkt_end(&cl->c.gen);
 		return;
 	}
+	cl->sift->console_commands++;
 	if (is_word(&t[0], "show")) {
 		cmd_show(cl, t, n);
 		return;

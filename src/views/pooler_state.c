@@ -48,7 +48,7 @@ const struct view view_state = { "state", "The pooler's run state, as key and va
 
 static const struct view_col totals_cols[] = {
 	{ "name", 's', "", "Counter name, as the `total_` columns of SHOW STATS." },
-	{ "value", 'q', "", "Its sum over all databases since the start (bytes, microseconds or a count)." },
+	{ "value", 'q', "", "Its sum over all databases since the start (bytes, microseconds or a count); as in PgBouncer, console logins count in `total_client_login_count` and each console command as one transaction and one query." },
 };
 
 static void totals_rows(struct sift *s, struct view_sink *sink)
@@ -73,6 +73,11 @@ static void totals_rows(struct sift *s, struct view_sink *sink)
 		sum.bind_count += one.bind_count;
 		sum.client_login_count += one.client_login_count;
 	}
+	/* the console counts as PgBouncer's admin database does: a login each,
+	 * one transaction and one query per command */
+	sum.client_login_count += s->console_logins;
+	sum.xact_count += s->console_commands;
+	sum.query_count += s->console_commands;
 	view_row(sink, "total_server_assignment_count", (int64_t)sum.server_assignment_count);
 	view_row(sink, "total_xact_count", (int64_t)sum.xact_count);
 	view_row(sink, "total_query_count", (int64_t)sum.query_count);
@@ -87,7 +92,7 @@ static void totals_rows(struct sift *s, struct view_sink *sink)
 	view_row(sink, "total_client_login_count", (int64_t)sum.client_login_count);
 }
 
-const struct view view_totals = { "totals", "The total_ counters of SHOW STATS summed over all databases, one per row.",
+const struct view view_totals = { "totals", "The total_ counters of SHOW STATS summed over all databases and the console, one per row.",
 				  totals_cols, VIEW_NCOLS(totals_cols), totals_rows };
 
 /* ---- MEM ---- */
