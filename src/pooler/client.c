@@ -470,6 +470,26 @@ static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_
 	return true;
 }
 
+/* auth_type cert: a client certificate that verified against
+ * client_tls_ca_file, whose common name is the user name, as in PgBouncer
+ * and PostgreSQL. */
+static void cert_auth(struct client *cl)
+{
+	char cn[NAME_LEN + 1], msg[NAME_LEN + 80];
+
+	if (!cl->c.tls) {
+		client_close(cl, "28000", "TLS connection required for certificate authentication");
+		return;
+	}
+	if (!tls_peer_cn(cl->c.tls, cn, sizeof(cn)) || strcmp(cn, cl->login->user) != 0) {
+		auth_limit_failed(cl->sift, &cl->addr);
+		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"", cl->login->user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	client_authenticated(cl);
+}
+
 /* Starts the exchange auth_type asks for. */
 static void start_auth(struct client *cl)
 {
@@ -482,6 +502,10 @@ static void start_auth(struct client *cl)
 
 	if (type == AUTHT_TRUST || type == AUTHT_ANY) {
 		client_authenticated(cl);
+		return;
+	}
+	if (type == AUTHT_CERT) {
+		cert_auth(cl);
 		return;
 	}
 	if (type == AUTHT_PLAIN) {
@@ -856,8 +880,10 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	int npq = 0;
 	struct msg_reader r;
 	bool has_file = s->cfg.auth_file && *s->cfg.auth_file;
-	/* trust checks the name against auth_file when there is one; any never */
-	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && (s->cfg.auth_type != AUTHT_TRUST || has_file);
+	/* trust checks the name against auth_file when there is one; any and
+	 * cert (the certificate names the user) never */
+	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && s->cfg.auth_type != AUTHT_CERT &&
+			      (s->cfg.auth_type != AUTHT_TRUST || has_file);
 
 	mr_init(&r, body, len);
 	if (!cl->login && !(cl->login = calloc(1, sizeof(*cl->login)))) {

@@ -266,6 +266,19 @@ const char *tls_handshake_error(const struct ssl_st *ssl, char *out, size_t outl
 	return out;
 }
 
+bool tls_peer_cn(const struct ssl_st *ssl, char *out, size_t outlen)
+{
+	X509 *cert;
+	int n;
+
+	if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK || !(cert = SSL_get1_peer_certificate(ssl)))
+		return false;
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)outlen);
+	X509_free(cert);
+	/* a name with a NUL inside, or cut short, is no name */
+	return n > 0 && (size_t)n < outlen && strlen(out) == (size_t)n;
+}
+
 void tls_ctx_free(struct ssl_ctx_st *ctx)
 {
 	SSL_CTX_free(ctx);

@@ -238,7 +238,7 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 }
 
 static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
-static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256" };
+static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert" };
 static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 static const char *const load_balance_names[] = { "round-robin", "disable" };
 
@@ -278,14 +278,14 @@ static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 
 static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
 {
-	int i = name_index(v, auth_type_names, 5);
+	int i = name_index(v, auth_type_names, 6);
 
 	if (i >= 0)
 		return (*out = i), true;
-	if (!strcasecmp(v, "hba") || !strcasecmp(v, "cert") || !strcasecmp(v, "pam"))
-		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5 or scram-sha-256)", v);
+	if (!strcasecmp(v, "hba") || !strcasecmp(v, "peer") || !strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
+		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256 or cert)", v);
 	else
-		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5 or scram-sha-256)", v);
+		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256 or cert)", v);
 	return false;
 }
 
@@ -301,7 +301,7 @@ const char *config_pool_mode_name(int mode)
 
 const char *config_auth_type_name(int type)
 {
-	return type >= 0 && type < 5 ? auth_type_names[type] : "?";
+	return type >= 0 && type < 6 ? auth_type_names[type] : "?";
 }
 
 static bool parse_enum(const struct setting *s, const char *v, int *out, char *err, size_t errlen)

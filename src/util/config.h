@@ -17,7 +17,7 @@
 typedef int64_t usec_t;
 
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
-enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
+enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
 enum http_auth { HTTP_AUTH_NONE, HTTP_AUTH_BASIC };
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };

@@ -475,8 +475,11 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 			     cfg->min_pool_size, cfg->default_pool_size);
 	if ((!cfg->listen_addr || !*cfg->listen_addr) && (!cfg->unix_socket_dir || !*cfg->unix_socket_dir))
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
-	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && (!cfg->auth_file || !*cfg->auth_file))
+	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && cfg->auth_type != AUTHT_CERT &&
+	    (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->auth_type == AUTHT_CERT && cfg->client_tls_sslmode < SSLMODE_VERIFY_CA)
+		diag_error(diag, "%s: auth_type cert needs client_tls_sslmode verify-ca or verify-full", path);
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE &&
 	    (!has_value(cfg->client_tls_key_file) || !has_value(cfg->client_tls_cert_file)))
 		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_key_file and client_tls_cert_file", path,

@@ -489,3 +489,20 @@ def test_changing_server_tls_settings_replaces_server_connections(pooler, pg_tls
     # ... and the right CA is used at once, not after server_login_retry
     p.admin(f"SET server_tls_ca_file = '{certs / 'ca.crt'}'")
     assert p.connect().execute(SSL_OF_BACKEND).fetchone()[0] is True
+
+
+@pytest.mark.pgsift_only("PgBouncer 1.18 words the refusal differently")
+def test_auth_type_cert_logs_in_the_user_its_certificate_names(pooler, certs):
+    """auth_type = cert: the client certificate (verified against
+    client_tls_ca_file) must name the user; no password is asked."""
+    p = pooler(**tls_settings(certs, mode="verify-ca", client_tls_ca_file=str(certs / "ca.crt")),
+               auth_type="cert")   # auth_file: the passwords pgsift logs in to PostgreSQL with
+    mine = {"sslmode": "require", "sslcert": str(certs / "client.crt"), "sslkey": str(certs / "client.key")}
+    conn = p.connect(password="not asked", **mine)
+    assert conn.execute("select current_user").fetchone() == (USER,)
+    # the certificate names sift_scram, not sift_md5
+    with pytest.raises(psycopg.OperationalError, match='certificate authentication failed for user "sift_md5"'):
+        p.connect(user="sift_md5", **mine)
+    # no certificate: the TLS handshake itself is refused (verify-ca)
+    with pytest.raises(psycopg.OperationalError):
+        p.connect(sslmode="require")
