@@ -536,6 +536,11 @@ static void pool_free(struct sift *s, struct pool *p)
 	free(p);
 }
 
+void pool_drop(struct sift *s, struct pool *p)
+{
+	pool_free(s, p);
+}
+
 /* ---- cancel keys ---- */
 
 static uint32_t cancel_hash(uint32_t pid, uint32_t key)

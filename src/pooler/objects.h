@@ -61,6 +61,8 @@ void db_forget_addresses(struct db *db);
 struct pool *pool_find(struct sift *s, const struct db *db, const struct user *u);
 /* Finds or creates the pool for clients of db logging in as u. */
 struct pool *pool_get(struct sift *s, struct db *db, struct user *u);
+/* Frees p, which has no client and no server left (pool_idle_timeout). */
+void pool_drop(struct sift *s, struct pool *p);
 /* Stores the ParameterStatus set of a server's login as the pool's welcome. */
 bool pool_set_welcome(struct sift *s, struct pool *p, struct istr **names, struct istr **vals, int n);
 

@@ -666,6 +666,46 @@ static void janitor_servers(struct sift *s, struct pool *p)
 		pool_launch(p);
 }
 
+static void stats_add(struct stats *out, const struct stats *st)
+{
+	out->server_assignment_count += st->server_assignment_count;
+	out->xact_count += st->xact_count;
+	out->query_count += st->query_count;
+	out->bytes_recv += st->bytes_recv;
+	out->bytes_sent += st->bytes_sent;
+	out->xact_time += st->xact_time;
+	out->query_time += st->query_time;
+	out->wait_time += st->wait_time;
+	out->client_parse_count += st->client_parse_count;
+	out->server_parse_count += st->server_parse_count;
+	out->bind_count += st->bind_count;
+	out->client_login_count += st->client_login_count;
+}
+
+/* pool_idle_timeout: a pool without clients and servers for that long is
+ * removed (its counters stay in its database's totals); one that keeps
+ * min_pool_size connections is not idle. */
+static void janitor_idle_pool(struct sift *s, struct pool *p)
+{
+	bool unused = p->nservers == 0 && list_empty(&p->idle_clients) && list_empty(&p->active_clients) &&
+		      list_empty(&p->waiting_clients) && list_empty(&p->login_clients) &&
+		      list_empty(&p->canceling_servers) && min_pool_size_of(s, p) == 0;
+
+	if (!unused || s->cfg.pool_idle_timeout <= 0) {
+		p->unused_since = 0;
+		return;
+	}
+	if (!p->unused_since) {
+		p->unused_since = s->now;
+		return;
+	}
+	if (s->now - p->unused_since < s->cfg.pool_idle_timeout)
+		return;
+	log_info("cleaning up idle pool %s/%s", p->db->name, p->user ? p->user->name : "");
+	stats_add(&p->db->retired, &p->stats);
+	pool_drop(s, p);
+}
+
 void pool_janitor(struct sift *s)
 {
 	struct list *it, *tmp;
@@ -676,35 +716,25 @@ void pool_janitor(struct sift *s)
 		if (s->cfg.client_login_timeout > 0 && s->now - cl->request_time > s->cfg.client_login_timeout)
 			client_close(cl, "08P01", "client_login_timeout");
 	}
-	list_for_each(it, &s->pools) {
+	list_for_each_safe(it, tmp, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
 		janitor_clients(s, p);
 		janitor_servers(s, p);
+		janitor_idle_pool(s, p);
 	}
 }
 
-/* Sums the counters of db's pools into out. */
+/* Sums the counters of db's pools (and of those pool_idle_timeout
+ * removed) into out. */
 void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out)
 {
 	const struct list *it;
 
 	memset(out, 0, sizeof(*out));
+	stats_add(out, &db->retired);
 	list_for_each(it, &s->pools) {
 		const struct pool *p = list_entry(it, struct pool, node);
-		const struct stats *st = &p->stats;
-		if (p->db != db)
-			continue;
-		out->server_assignment_count += st->server_assignment_count;
-		out->xact_count += st->xact_count;
-		out->query_count += st->query_count;
-		out->bytes_recv += st->bytes_recv;
-		out->bytes_sent += st->bytes_sent;
-		out->xact_time += st->xact_time;
-		out->query_time += st->query_time;
-		out->wait_time += st->wait_time;
-		out->client_parse_count += st->client_parse_count;
-		out->server_parse_count += st->server_parse_count;
-		out->bind_count += st->bind_count;
-		out->client_login_count += st->client_login_count;
+		if (p->db == db)
+			stats_add(out, &p->stats);
 	}
 }

@@ -134,6 +134,7 @@ struct db {
 	int nhosts;
 	int next_host;			/* the host the next server connection tries */
 	char *hostbuf;
+	struct stats retired;		/* counters of its pools removed by pool_idle_timeout */
 	struct stats stats_prev;	/* totals at the start of the last stats period */
 	struct stats stats_avg;		/* rates and mean times of the last period */
 };
@@ -162,6 +163,7 @@ struct pool {
 	char *last_login_error;
 	char last_login_sqlstate[6];
 	struct stats stats;
+	int64_t unused_since;		/* when it last had no client and no server (0: in use) */
 	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
 	struct hs_pcur hist;		/* this time bucket's numbers (pool_history) */
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */

@@ -74,6 +74,7 @@ static const struct setting settings[] = {
 	S_(server_check_query, ST_STR, R, "<empty>", 0, 0),
 	S_(server_check_delay, ST_TIME, R, "30", 0, 0),
 	S_(server_fast_close, ST_BOOL, R, "0", 0, 0),
+	S_(pool_idle_timeout, ST_TIME, R, "0", 0, 0),
 	S_(query_timeout, ST_TIME, R, "0", 0, 0),
 	S_(query_timeout_cancel, ST_BOOL, R, "1", 0, 0),
 	S_(query_wait_timeout, ST_TIME, R, "120", 0, 0),

@@ -107,7 +107,8 @@ struct config {
 	bool server_reset_query_always;
 	char *server_check_query;	/* "<empty>": an empty query */
 	usec_t server_check_delay;
-	bool server_fast_close;		/* session mode: close servers due to close between transactions */
+	bool server_fast_close;
+	usec_t pool_idle_timeout;	/* a pool with no client and no server this long is removed; 0: kept */		/* session mode: close servers due to close between transactions */
 	usec_t query_timeout;
 	bool query_timeout_cancel;	/* 1: cancel the statement; 0: close the client (PgBouncer) */
 	usec_t query_wait_timeout;

@@ -36,7 +36,7 @@ static const char *const pgbouncer_only[] = {
 	"auth_hba_file", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
 	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "auth_ident_file", "scram_iterations",
-	"cancel_wait_timeout", "pool_idle_timeout", NULL
+	"cancel_wait_timeout", NULL
 };
 
 /* ---- diagnostics ---- */

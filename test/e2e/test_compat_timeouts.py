@@ -161,3 +161,20 @@ def test_query_timeout_closes_a_client_waiting_for_the_first_server(pooler):
         assert time.monotonic() - t0 < 15
     finally:
         silent.close()
+
+
+def test_pool_idle_timeout_removes_an_unused_pool_and_keeps_its_counters(pg, pooler):
+    p = pooler(settings={"pool_idle_timeout": 1, "server_idle_timeout": 1},
+               databases={"keepdb": f"host=127.0.0.1 port={pg.port} dbname=siftdb user={OTHER} min_pool_size=1"})
+    conn = p.connect()
+    conn.execute("select 1")
+    conn.close()
+    wait_for(lambda: f"cleaning up idle pool siftdb/{USER}" in p.log(), timeout=60, what="the idle pool to go")
+    assert [r for r in p.admin_dicts("SHOW POOLS") if r["database"] == "siftdb"] == []
+    stats = {r["database"]: r for r in p.admin_dicts("SHOW STATS")}
+    assert int(stats["siftdb"]["total_query_count"]) >= 1      # its counters stay
+    # a pool that keeps min_pool_size connections is not idle
+    assert "cleaning up idle pool keepdb" not in p.log()
+    assert [r for r in p.admin_dicts("SHOW POOLS") if r["database"] == "keepdb"]
+    # the next client gets a new pool
+    assert p.connect().execute("select 2").fetchone() == (2,)
