@@ -186,7 +186,7 @@ bool sift_reload(struct sift *s)
 	keep_restart_settings(&nc, &s->cfg);
 	/* certificates are read again on every reload (files renewed in place) */
 	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
-		log_error("reload refused: %s; the running configuration is kept", err);
+		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
 		config_free(&nc);
 		return false;
 	}

@@ -11,18 +11,23 @@
 #include <string.h>
 #include <strings.h>
 
-/* The last OpenSSL error as text, after what. */
+/* The last OpenSSL error as text, after what; a system error under it
+ * (a file that cannot be opened) comes first, in the system's words. */
 static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
 {
-	char buf[256];
-	unsigned long e = ERR_peek_last_error();
+	char buf[256], sys[128] = "";
+	unsigned long e, last = 0;
 
-	if (e)
-		ERR_error_string_n(e, buf, sizeof(buf));
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e) && !*sys)
+			snprintf(sys, sizeof(sys), "%s (", strerror(ERR_GET_REASON(e)));
+		last = e;
+	}
+	if (last)
+		ERR_error_string_n(last, buf, sizeof(buf));
 	else
 		snprintf(buf, sizeof(buf), "unknown error");
-	ERR_clear_error();
-	snprintf(err, errlen, "%s%s%s: %s", what, file ? " " : "", file ? file : "", buf);
+	snprintf(err, errlen, "%s%s%s: %s%s%s", what, file ? " " : "", file ? file : "", sys, buf, *sys ? ")" : "");
 }
 
 /* The TLS version a protocol name stands for, or 0 */
