@@ -230,8 +230,15 @@ static void pools_rows(struct sift *s, struct view_sink *sink)
 			 (int)list_count(&p->tested_servers), (int)list_count(&p->new_servers), (int)(maxwait / 1000000),
 			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), load_balance_of(p->db));
 	}
-	view_row(sink, "pgsift", "pgsift", (int)list_count(&s->admin_clients), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		 "statement", NULL);
+	/* the console: a row per name its clients used ("pgbouncer" for those
+	 * that asked for PgBouncer's), as PgBouncer shows its admin pool */
+	for (int alias = 0; alias < 2; alias++) {
+		static const char *const names[2] = { "pgsift", "pgbouncer" };
+		int n = console_clients(s, alias);
+		if (n > 0)
+			view_row(sink, names[alias], names[alias], n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "statement",
+				 NULL);
+	}
 }
 
 const struct view view_pools = { "pools", "One row per (database, user) pool: client and server counts by state.",

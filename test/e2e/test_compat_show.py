@@ -77,3 +77,15 @@ def test_show_dns_hosts_names_a_resolved_host(pg, pooler):
     assert rows[0]["addrs"] in ("127.0.0.1", "::1")
     for empty in ("DNS_ZONES", "PEERS", "PEER_POOLS"):
         assert p.admin_dicts(f"SHOW {empty}") == []
+
+
+def test_show_pools_names_the_console_as_its_clients_called_it(pooler):
+    """The console's pool row carries the name its clients used: a script
+    that connects to "pgbouncer" sees PgBouncer's admin pool "pgbouncer"."""
+    p = pooler()
+    rows = p.admin_dicts("SHOW POOLS", dbname="pgbouncer")
+    console = [(r["database"], r["user"], r["cl_active"]) for r in rows if r["database"] in ("pgsift", "pgbouncer")]
+    assert console == [("pgbouncer", "pgbouncer", "1")], rows
+    rows = p.admin_dicts("SHOW POOLS")
+    console = [(r["database"], r["cl_active"]) for r in rows if r["database"] in ("pgsift", "pgbouncer")]
+    assert console == [("pgsift", "1")], rows
