@@ -64,3 +64,28 @@ def test_query_wait_notify_tells_a_queued_client_once(pooler):
     t.join(30)
     assert result == [(2,)]
     assert notices == ["No server connection available in postgres backend, client being queued"], notices
+
+
+def test_auth_query_lets_in_a_user_not_in_auth_file(pg, pooler):
+    """auth_user + auth_query (PgBouncer's default query) + auth_dbname: the
+    secret of a user missing from auth_file is read from PostgreSQL; a wrong
+    password and an unknown user are refused alike."""
+    with pg.connect() as c:
+        c.autocommit = True
+        c.execute("DROP ROLE IF EXISTS sift_dyn")
+        c.execute("SET password_encryption = 'scram-sha-256'")
+        c.execute("CREATE ROLE sift_dyn LOGIN PASSWORD 'dynpw'")
+    try:
+        p = pooler(settings={"auth_user": "postgres", "auth_dbname": "authdb"},
+                   databases={"authdb": f"host={pg.sockdir} port={pg.port} dbname=postgres",
+                              "dyndb": f"host=127.0.0.1 port={pg.port} dbname=siftdb user=sift_trust"})
+        conn = p.connect(user="sift_dyn", dbname="dyndb", password="dynpw")
+        assert conn.execute("select current_user").fetchone() == ("sift_trust",)
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "sift_dyn"'):
+            p.connect(user="sift_dyn", dbname="dyndb", password="wrong")
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "nobody"'):
+            p.connect(user="nobody", dbname="dyndb", password="dynpw")
+    finally:
+        with pg.connect() as c:
+            c.autocommit = True
+            c.execute("DROP ROLE IF EXISTS sift_dyn")
