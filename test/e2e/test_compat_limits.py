@@ -89,3 +89,32 @@ def test_auth_query_lets_in_a_user_not_in_auth_file(pg, pooler):
         with pg.connect() as c:
             c.autocommit = True
             c.execute("DROP ROLE IF EXISTS sift_dyn")
+
+
+def test_user_pool_size_wins_over_the_database_entry(pg, pooler):
+    """[users] pool_size caps that user's pools below the database's size."""
+    p = pooler(users={USER: "pool_size=1"},
+               databases={"siftdb": f"host=127.0.0.1 port={pg.port} dbname=siftdb pool_size=5"})
+    holder = p.connect()
+    holder.execute("begin")
+    holder.execute("select 1")
+    waiter = p.connect()
+    result = []
+    t = threading.Thread(target=lambda: result.append(waiter.execute("select 2").fetchone()), daemon=True)
+    t.start()
+    t.join(1.5)
+    assert t.is_alive(), "a second server was opened beyond the user's pool_size"
+    assert p.connect(user=OTHER).execute("select 3").fetchone() == (3,)   # other users: the entry's 5
+    holder.execute("commit")
+    t.join(30)
+    assert result == [(2,)]
+    row = next(r for r in p.admin_dicts("SHOW USERS") if r["name"] == USER)
+    assert row["pool_size"] == "1"
+
+
+def test_options_startup_parameter_sets_a_tracked_parameter(pooler):
+    p = pooler()
+    conn = p.connect(options="-c TimeZone=Asia/Tokyo")
+    assert conn.execute("show timezone").fetchone() == ("Asia/Tokyo",)
+    other = p.connect()
+    assert other.execute("show timezone").fetchone() != ("Asia/Tokyo",)
