@@ -118,3 +118,14 @@ def test_options_startup_parameter_sets_a_tracked_parameter(pooler):
     assert conn.execute("show timezone").fetchone() == ("Asia/Tokyo",)
     other = p.connect()
     assert other.execute("show timezone").fetchone() != ("Asia/Tokyo",)
+
+
+def test_a_password_of_60000_bytes_in_auth_file(pooler):
+    """auth_file secrets and password messages up to PgBouncer's 65,531-byte
+    bound: sift_trust (trust on the server) with a 60,000-byte password."""
+    long_pw = "p" * 60000
+    p = pooler(auth_type="plain", auth_entries={"sift_trust": long_pw})
+    conn = p.connect(user="sift_trust", password=long_pw)
+    assert conn.execute("select current_user").fetchone() == ("sift_trust",)
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        p.connect(user="sift_trust", password=long_pw[:-1] + "q")
