@@ -323,14 +323,14 @@ def test_check_config_names_what_pgsift_treats_differently(tmp_path):
                    "listen_port = 6432\n"
                    "auth_file = /dev/null\n"
                    "tcp_keepalive = 1\n"
-                   "pool_idle_timeout = 60\n"
+                   "cancel_wait_timeout = 10\n"
                    "query_timeout = 60\n"
                    "pkt_buf = 4096\n")
     r = subprocess.run([str(POOLER_BIN), "--check-config", str(ini)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
     assert f'ignored: {ini}:8: setting "tcp_keepalive" is not supported' in out, out
-    assert f'ignored: {ini}:9: setting "pool_idle_timeout" is not supported' in out, out
+    assert f'ignored: {ini}:9: setting "cancel_wait_timeout" is not supported' in out, out
     assert "differs: query_timeout: " in out and "query_timeout_cancel = 0" in out, out
     assert "differs: [users] query_timeout: " in out, out
     assert "differs: pkt_buf: " in out, out

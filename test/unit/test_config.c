@@ -1069,7 +1069,7 @@ static const char all_changed[] =
 	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"auth_user = lookup\nauth_query = SELECT 1\nauth_dbname = authdb\nmax_db_client_connections = 9\n"
 	"max_user_client_connections = 8\nserver_fast_close = 1\nquery_timeout_cancel = 0\nquery_wait_notify = 7\n"
-	"transaction_timeout = 33\nlogin_notify_message = hello\n"
+	"transaction_timeout = 33\nlogin_notify_message = hello\npool_idle_timeout = 60\n"
 	"stats_bucket_seconds = 30\nstats_buckets = 90\nstats_history_memory = 32\nadmin_sql_timeout = 5\nadmin_sql_memory = 16\n"
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
