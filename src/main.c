@@ -27,6 +27,7 @@
 #include "views/view.h"
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
+#include "pooler/auth_query.h"
 #include "pooler/client.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
@@ -36,6 +37,7 @@
 #include "pooler/pool.h"
 #include "pooler/server.h"
 #include "pooler/tls.h"
+#include "util/config_compat.h"
 
 #define JANITOR_USEC 200000
 #define MIN_IOBUF 16384		/* a whole startup packet fits; see pkt_buf in doc/config.md */
@@ -77,12 +79,34 @@ static void log_apply(const struct sift *s)
 	log_set_syslog(s->cfg.syslog, s->cfg.syslog_ident, s->cfg.syslog_facility);
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+	return (!a || !*a) ? (!b || !*b) : (b && !strcmp(a, b));
+}
+
+/* Do a and b log in to servers differently (TLS)? */
+static bool server_tls_changed(const struct config *a, const struct config *b)
+{
+	return a->server_tls_sslmode != b->server_tls_sslmode ||
+	       !streq_null(a->server_tls_key_file, b->server_tls_key_file) ||
+	       !streq_null(a->server_tls_cert_file, b->server_tls_cert_file) ||
+	       !streq_null(a->server_tls_ca_file, b->server_tls_ca_file) ||
+	       !streq_null(a->server_tls_protocols, b->server_tls_protocols) ||
+	       !streq_null(a->server_tls_ciphers, b->server_tls_ciphers);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
 
-	if (!strncmp(name, "client_tls_", 11) || !strncmp(name, "server_tls_", 11))
+	if (!strncmp(name, "client_tls_", 11))
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
+	if (!strncmp(name, "server_tls_", 11)) {
+		if (!sift_tls_setup(s, &s->cfg, errout, errlen))
+			return false;
+		pool_server_config_changed(s);
+		return true;
+	}
 	if (!strcmp(name, "verbose"))
 		log_set_verbose(s->cfg.verbose);
 	else if (!strcmp(name, "log_format") || !strncmp(name, "syslog", 6))
@@ -163,10 +187,12 @@ bool sift_reload(struct sift *s)
 	keep_restart_settings(&nc, &s->cfg);
 	/* certificates are read again on every reload (files renewed in place) */
 	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
-		log_error("reload refused: %s; the running configuration is kept", err);
+		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
 		config_free(&nc);
 		return false;
 	}
+	if (server_tls_changed(&s->cfg, &nc))
+		pool_server_config_changed(s);
 	config_free(&s->cfg);
 	s->cfg = nc;
 	if (!s->cfg.log_query_samples)
@@ -186,9 +212,13 @@ void sift_shutdown(struct sift *s, int mode)
 {
 	if (mode <= s->shutdown && mode != SHUTDOWN_NOW)
 		return;
+	/* new connections are refused from now on; the Unix socket stays for
+	 * the console until the exit, as in PgBouncer */
 	if (s->shutdown == SHUTDOWN_NONE)
-		listener_close_all(s); /* new connections are refused from now on */
+		listener_close_tcp(s);
 	s->shutdown = mode;
+	if (mode == SHUTDOWN_WAIT_SERVERS)
+		pool_shutdown_waiting(s);
 	log_info("shutdown requested: %s", mode == SHUTDOWN_NOW ? "now" :
 		 mode == SHUTDOWN_WAIT_SERVERS ? "after running transactions" : "after clients disconnect");
 	if (mode == SHUTDOWN_NOW)
@@ -226,6 +256,7 @@ static void stats_period(struct sift *s)
 		a->client_parse_count = (uint64_t)((t.client_parse_count - p->client_parse_count) / secs);
 		a->server_parse_count = (uint64_t)((t.server_parse_count - p->server_parse_count) / secs);
 		a->bind_count = (uint64_t)((t.bind_count - p->bind_count) / secs);
+		a->client_login_count = (uint64_t)((t.client_login_count - p->client_login_count) / secs);
 		*p = t;
 		if (s->cfg.log_stats && !db->removed)
 			log_info("stats: %s: %llu xacts/s, %llu queries/s, in %llu B/s, out %llu B/s, xact %llu us, query %llu us, wait %llu us",
@@ -293,6 +324,18 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGQUIT:
 		log_info("got SIGQUIT");
 		sift_shutdown(s, SHUTDOWN_NOW);
+		break;
+	case SIGUSR1: /* PgBouncer's: PAUSE of every database */
+		log_info("got SIGUSR1, pausing all activity");
+		pool_pause_all(s);
+		break;
+	case SIGUSR2: /* ... and RESUME */
+		if (s->shutdown != SHUTDOWN_NONE) {
+			log_info("got SIGUSR2 while shutting down, ignoring");
+			break;
+		}
+		log_info("got SIGUSR2, continuing from PAUSE");
+		pool_resume_all(s);
 		break;
 	default:
 		break;
@@ -417,7 +460,7 @@ static bool daemonize(void)
 
 static bool setup_events(struct sift *s)
 {
-	static const int sigs[5] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, 0 };
+	static const int sigs[7] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, 0 };
 	struct event_config *ec = event_config_new();
 	struct timeval tv = { 0, JANITOR_USEC };
 
@@ -447,6 +490,7 @@ static void sift_init_lists(struct sift *s)
 	list_init(&s->free_clients);
 	list_init(&s->free_servers);
 	list_init(&s->orphan_cancels);
+	list_init(&s->aq_conns);
 }
 
 static void close_all_clients(struct list *l, const char *sqlstate)
@@ -479,13 +523,14 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	}
 	while (!list_empty(&s->orphan_cancels))
 		cancel_req_free(list_entry(s->orphan_cancels.next, struct cancel_req, node));
+	auth_query_free_all(s);
 	sift_reap_cb(-1, 0, s);
 	objects_free_all(s);
 	ps_registry_free(s);
 	an_free(&s->an);
 	auth_limit_free(s);
 	admin_sql_shutdown(s); /* after the console clients left: no job has a client */
-	for (int i = 0; i < 5; i++)
+	for (int i = 0; i < 7; i++)
 		if (s->ev_sig[i])
 			event_free(s->ev_sig[i]);
 	if (s->ev_janitor)
@@ -515,9 +560,39 @@ static void usage(FILE *f)
 		   "  -h, --help             this help\n"
 		   "      --list-settings    print the names of all settings and exit\n"
 		   "      --describe-views   print every view's columns (doc/admin.md's tables) and exit\n"
+		   "      --check-config FILE\n"
+		   "                         read FILE (a pgbouncer.ini or pgsift.ini), name every\n"
+		   "                         key pgsift ignores, refuses or treats differently, and exit\n"
 		   "      --fingerprint [FILE]...\n"
 		   "                         print the fingerprint and normalized text of each\n"
 		   "                         statement in FILEs (standard input without FILE)\n");
+}
+
+static void print_note(const char *key, const char *note, void *arg)
+{
+	(void)arg;
+	printf("differs: %s: %s\n", key, note);
+}
+
+/* --check-config: what a PgBouncer user should know before switching.
+ * Exit 0 when pgsift would start with the file, 1 when it would not. */
+static int check_config(const char *path)
+{
+	struct config cfg;
+	struct config_diag d = { 0 };
+	bool ok = config_load_file(path, &cfg, &d);
+
+	for (int i = 0; i < d.nerrors; i++)
+		printf("error: %s\n", d.errors[i]);
+	for (int i = 0; i < d.nwarnings; i++)
+		printf("ignored: %s\n", d.warnings[i]);
+	if (ok)
+		config_compat_notes(&cfg, print_note, NULL);
+	printf("%s: pgsift %s with this file (%d errors, %d keys ignored)\n", path, ok ? "starts" : "does not start",
+	       d.nerrors, d.nwarnings);
+	config_diag_free(&d);
+	config_free(&cfg);
+	return ok ? 0 : 1;
 }
 
 struct options {
@@ -535,7 +610,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "quiet", no_argument, NULL, 'q' }, { "user", required_argument, NULL, 'u' },
 		{ "version", no_argument, NULL, 'V' }, { "help", no_argument, NULL, 'h' },
 		{ "list-settings", no_argument, NULL, 'L' }, { "fingerprint", no_argument, NULL, 'F' },
-		{ "describe-views", no_argument, NULL, 'W' },
+		{ "describe-views", no_argument, NULL, 'W' }, { "check-config", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -558,6 +633,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 			return 0;
 		case 'F':
 			return fp_cli_main(argc - optind, argv + optind);
+		case 'C':
+			return check_config(optarg);
 		default: usage(stderr); return 2;
 		}
 	}

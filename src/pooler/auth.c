@@ -16,7 +16,7 @@
 #include "util/log.h"
 #include "pooler/objects.h"
 
-#define AUTH_LINE_MAX 4096
+#define AUTH_LINE_MAX 65664	/* a secret of 65535 bytes (PostgreSQL's longest password), quotes, name */
 #define MOCK_SALT_LEN 16	/* what PostgreSQL generates */
 
 static void md5_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
@@ -275,7 +275,6 @@ static void user_set_secret(struct user *u, const char *secret)
 	u->has_scram = false;
 	u->has_client_key = false;
 	u->empty_check = 0;
-	u->in_auth_file = true;
 	if (!u->secret || !*secret)
 		u->secret_kind = SECRET_NONE;
 	else if (is_md5_secret(secret) && is_md5_of_empty(secret, u->name)) {
@@ -291,6 +290,21 @@ static void user_set_secret(struct user *u, const char *secret)
 		u->secret_kind = SECRET_PLAIN;
 }
 
+void auth_set_dynamic_secret(struct user *u, const char *secret)
+{
+	if (u->in_auth_file)
+		return; /* a reload put the user in auth_file meanwhile: it wins */
+	if (!secret) {
+		free(u->secret);
+		u->secret = NULL;
+		u->secret_kind = SECRET_NONE;
+		u->has_scram = u->has_client_key = false;
+	} else if (!u->secret || !u->dynamic || strcmp(u->secret, secret) != 0) {
+		user_set_secret(u, secret);
+	}
+	u->dynamic = true;
+}
+
 void auth_clear(struct sift *s)
 {
 	struct list *it;
@@ -300,15 +314,15 @@ void auth_clear(struct sift *s)
 		free(u->secret);
 		u->secret = NULL;
 		u->secret_kind = SECRET_NONE;
-		u->has_scram = u->has_client_key = u->in_auth_file = false;
+		u->has_scram = u->has_client_key = u->in_auth_file = u->dynamic = false;
 	}
 	mock_follow_file(s);
 }
 
 /* Parses one line; returns false for a malformed one. */
-static bool auth_line(struct sift *s, const char *line, int *nusers)
+static bool auth_line(struct sift *s, const char *line, char *secret, int *nusers)
 {
-	char name[NAME_LEN], secret[AUTH_LINE_MAX];
+	char name[NAME_LEN];
 	const char *p = line;
 	struct user *u;
 
@@ -316,13 +330,14 @@ static bool auth_line(struct sift *s, const char *line, int *nusers)
 		p++;
 	if (*p == 0 || *p == ';' || *p == '#')
 		return true;
-	if (!quoted_token(&p, name, sizeof(name)) || !quoted_token(&p, secret, sizeof(secret)))
+	if (!quoted_token(&p, name, sizeof(name)) || !quoted_token(&p, secret, AUTH_LINE_MAX))
 		return false;
 	if (!(u = user_get(s, name)))
 		return false;
-	if (!u->secret || strcmp(u->secret, secret) != 0)
+	if (!u->secret || u->dynamic || strcmp(u->secret, secret) != 0)
 		user_set_secret(u, secret);
 	u->in_auth_file = true;
+	u->dynamic = false;
 	(*nusers)++;
 	return true;
 }
@@ -330,17 +345,22 @@ static bool auth_line(struct sift *s, const char *line, int *nusers)
 bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "r");
-	char line[AUTH_LINE_MAX + 128];
+	/* on the heap: lines may hold a 64 kB secret */
+	char *line = malloc(AUTH_LINE_MAX + 128), *secret = malloc(AUTH_LINE_MAX);
 	int lineno = 0, nusers = 0;
 	struct list *it;
 
-	if (!f) {
-		snprintf(err, errlen, "cannot open auth_file %s: %s", path, strerror(errno));
+	if (!f || !line || !secret) {
+		snprintf(err, errlen, "cannot open auth_file %s: %s", path, f ? "out of memory" : strerror(errno));
+		if (f)
+			fclose(f);
+		free(line);
+		free(secret);
 		return false;
 	}
 	list_for_each(it, &s->users)
 		list_entry(it, struct user, node)->in_auth_file = false;
-	while (fgets(line, sizeof(line), f)) {
+	while (fgets(line, AUTH_LINE_MAX + 128, f)) {
 		lineno++;
 		if (!strchr(line, '\n') && !feof(f)) {
 			log_warning("%s:%d: line too long, ignored", path, lineno);
@@ -349,13 +369,17 @@ bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 				;
 			continue;
 		}
-		if (!auth_line(s, line, &nusers))
+		if (!auth_line(s, line, secret, &nusers))
 			log_warning("%s:%d: expected \"user\" \"secret\", line ignored", path, lineno);
 	}
+	OPENSSL_cleanse(line, AUTH_LINE_MAX + 128);
+	free(line);
+	OPENSSL_cleanse(secret, AUTH_LINE_MAX);
+	free(secret);
 	fclose(f);
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);
-		if (!u->in_auth_file && u->secret) {
+		if (!u->in_auth_file && u->secret && !u->dynamic) {
 			free(u->secret);
 			u->secret = NULL;
 			u->secret_kind = SECRET_NONE;

@@ -21,6 +21,10 @@
 bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* Gives u the secret auth_query returned (NULL: none, the query said NULL),
+ * unless u is in auth_file, whose secret wins. */
+void auth_set_dynamic_secret(struct user *u, const char *secret);
+
 /* Clears every user's secret (auth_file unset on reload). */
 void auth_clear(struct sift *s);
 

@@ -16,19 +16,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
+#include "pooler/auth_query.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
 #include "pooler/session.h"
 #include "pooler/tls.h"
 
-#define PASSWORD_MSG_MAX 8192	/* bound on a PasswordMessage / SASL response */
+#define PASSWORD_MSG_MAX (65535 + 4)	/* bound on a PasswordMessage / SASL response: PostgreSQL's */
 
-enum login_step { LS_STARTUP, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
+enum login_step { LS_STARTUP, LS_AUTH_QUERY, LS_PASSWORD, LS_MD5, LS_SASL_INIT, LS_SASL_CONT };
 
 struct login_state {
 	uint8_t step;
@@ -37,11 +39,15 @@ struct login_state {
 	struct istr *ss_startup;	/* replayed settings from it (session.h) */
 	char dbname[NAME_LEN];		/* the database asked for */
 	char user[NAME_LEN];		/* the user name the client sent */
+	bool own_user;			/* the console's "pgbouncer" on the Unix socket (peer_own_user()) */
 	struct scram_state scram;
 };
 
 static void client_event_cb(evutil_socket_t fd, short what, void *arg);
 static void client_relay(struct client *cl);
+static void client_login_input(struct client *cl);
+static void client_authenticated(struct client *cl);
+static void start_auth(struct client *cl);
 
 const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
 {
@@ -52,20 +58,18 @@ const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen)
 	return out;
 }
 
+/* PgBouncer's layout: "C-12: db/user@addr:port message" */
 void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ...)
 {
-	char prefix[256], addr[64], msg[1024];
+	char prefix[32], addr[64], msg[1024], where[80];
+	const struct istr *app = cl->sift->nparams > 4 ? cl->vals.v[4] : NULL;
+	struct log_kv kv[5];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
-	const struct istr *app = cl->sift->nparams > 4 ? cl->vals.v[4] : NULL;
-	char where[80];
-	struct log_kv kv[5];
-
-	snprintf(prefix, sizeof(prefix), "C-%llu %s/%s@%s:%u", (unsigned long long)cl->id,
-		 cl->db ? cl->db->name : "(nodb)", cl->user ? cl->user->name : "(nouser)",
-		 peer_addr_str(&cl->addr, addr, sizeof(addr)), cl->addr.port);
+	snprintf(prefix, sizeof(prefix), "C-%llu", (unsigned long long)cl->id);
+	peer_addr_str(&cl->addr, addr, sizeof(addr));
 	snprintf(where, sizeof(where), cl->addr.family == AF_UNIX ? "%s" : "%s:%u", addr, cl->addr.port);
 	kv[0] = LKV_I("client_id", cl->id);
 	kv[1] = LKV_S("database", cl->db ? cl->db->name : NULL);
@@ -75,7 +79,8 @@ void client_log(const struct client *cl, enum log_level lvl, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_conn(lvl, "client", prefix, kv, 5, "%s", msg);
+	log_conn(lvl, "client", prefix, kv, 5, "%s/%s@%s:%u %s", cl->db ? cl->db->name : "(nodb)",
+		 cl->user ? cl->user->name : "(nouser)", addr, cl->addr.port, msg);
 }
 
 const char *client_state_name(const struct client *cl)
@@ -176,6 +181,13 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 	detach_server(cl);
 	list_del(&cl->node);
 	cancel_map_del(s, cl);
+	auth_query_forget(cl);
+	if (cl->counted) {
+		cl->db->nclients--;
+		if (cl->user)
+			cl->user->nclients--;
+		cl->counted = false;
+	}
 	s->nclients--;
 	conn_close(&cl->c);
 	if (cl->login) {
@@ -207,6 +219,30 @@ static void put_welcome_param(struct client *cl, const char *name, const char *v
 	proto_param_status(&cl->c.gen, name, value);
 }
 
+/* login_notify_message, as a NOTICE before the first ReadyForQuery. */
+static void login_notice(struct client *cl)
+{
+	const char *m = cl->sift->cfg.login_notify_message;
+
+	if (m && *m)
+		proto_notice(&cl->c.gen, m, NULL);
+}
+
+bool client_between_transactions(const struct client *cl)
+{
+	return cl->server && server_is_clean(cl, cl->server);
+}
+
+void client_notify_queued(struct client *cl)
+{
+	uint32_t mark = conn_gen_mark(&cl->c);
+
+	cl->wait_notified = true;
+	proto_notice(&cl->c.gen, "No server connection available in postgres backend, client being queued", NULL);
+	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR)
+		client_close(cl, NULL, "cannot send a notice to the client");
+}
+
 void client_finish_login(struct client *cl)
 {
 	struct sift *s = cl->sift;
@@ -236,8 +272,10 @@ void client_finish_login(struct client *cl)
 		put_welcome_param(cl, p->welcome_names[i]->s, v->s);
 	}
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
 	cl->state = CL_IDLE;
+	p->stats.client_login_count++;
 	list_move(&p->idle_clients, &cl->node);
 	cl->request_time = cl->idle_since = s->now;
 	cl->c.want_read = true;
@@ -261,6 +299,8 @@ static void admin_login(struct client *cl)
 		return;
 	}
 	cl->admin = true;
+	s->console_logins++;
+	cl->admin_alias = !strcmp(cl->login->dbname, "pgbouncer");
 	cl->state = CL_IDLE;
 	list_move(&s->admin_clients, &cl->node);
 	mark = conn_gen_mark(&cl->c);
@@ -268,6 +308,7 @@ static void admin_login(struct client *cl)
 	s->console->welcome(cl, cl->login->startup.v[0] ? cl->login->startup.v[0]->s : NULL,
 		      cl->login->startup.v[4] ? cl->login->startup.v[4]->s : "");
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
+	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
 	params_clear(&s->strs, &cl->login->startup);
 	free(cl->login);
@@ -284,6 +325,8 @@ static bool console_allowed(struct client *cl, const char *user)
 {
 	const struct config *cfg = &cl->sift->cfg;
 
+	if (cl->login->own_user)
+		return true;
 	if (config_list_contains(cfg->admin_users, user))
 		return true;
 	if (config_list_contains(cfg->stats_users, user)) {
@@ -294,6 +337,37 @@ static bool console_allowed(struct client *cl, const char *user)
 	return cfg->auth_type == AUTHT_ANY;
 }
 
+/* Counts cl in its database's and user's client connections and applies
+ * max_db_client_connections and max_user_client_connections (the entry's
+ * or user's own, else the global one; 0: none), as PgBouncer does: admin
+ * users on the console are counted but never refused. false: refused. */
+static bool client_admit(struct client *cl)
+{
+	const struct config *cfg = &cl->sift->cfg;
+	struct db *db = cl->db;
+	struct user *u = cl->user;
+	int maxdb = db->conf.max_db_client_connections > 0 ? db->conf.max_db_client_connections
+							   : cfg->max_db_client_connections;
+	int maxuser = u && u->max_user_client_connections > 0 ? u->max_user_client_connections
+							     : cfg->max_user_client_connections;
+
+	cl->counted = true;
+	db->nclients++;
+	if (u)
+		u->nclients++;
+	if (db->admin && config_list_contains(cfg->admin_users, cl->login->user))
+		return true;
+	if (maxdb > 0 && db->nclients > maxdb) {
+		client_close(cl, "53300", "client connections exceeded (max_db_client_connections)");
+		return false;
+	}
+	if (u && maxuser > 0 && u->nclients > maxuser) {
+		client_close(cl, "53300", "client connections exceeded (max_user_client_connections)");
+		return false;
+	}
+	return true;
+}
+
 /* Authentication succeeded: join the pool (or the console). */
 static void client_authenticated(struct client *cl)
 {
@@ -301,6 +375,12 @@ static void client_authenticated(struct client *cl)
 	struct user *pool_user;
 	struct pool *p;
 
+	if (!cl->db) {
+		char msg[NAME_LEN + 32];
+		snprintf(msg, sizeof(msg), "no such database: %s", cl->login->dbname);
+		client_close(cl, "3D000", msg);
+		return;
+	}
 	if (cl->db->template && !(cl->db = db_lookup(s, cl->login->dbname, true))) {
 		client_close(cl, "53200", "out of memory");
 		return;
@@ -309,6 +389,12 @@ static void client_authenticated(struct client *cl)
 		char tls[96];
 		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
 			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
+	}
+	if (!client_admit(cl))
+		return;
+	if (s->shutdown != SHUTDOWN_NONE && !cl->db->admin) { /* the Unix socket is open for the console */
+		client_close(cl, "57P01", "pooler is shutting down");
+		return;
 	}
 	if (cl->db->admin) {
 		/* only now: before the password, a refusal would tell who is an admin */
@@ -321,9 +407,10 @@ static void client_authenticated(struct client *cl)
 		admin_login(cl);
 		return;
 	}
-	if (cl->db->disabled) { /* DISABLE db: PostgreSQL's words for datallowconn = false */
-		char msg[NAME_LEN + 64];
-		snprintf(msg, sizeof(msg), "database \"%s\" is not currently accepting connections", cl->db->name);
+	if (cl->db->disabled) { /* DISABLE db: PgBouncer's words, then PostgreSQL's for datallowconn = false */
+		char msg[NAME_LEN + 80];
+		snprintf(msg, sizeof(msg), "database \"%s\" is disabled and not currently accepting connections",
+			 cl->db->name);
 		client_close(cl, "55000", msg);
 		return;
 	}
@@ -389,6 +476,26 @@ static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_
 	return true;
 }
 
+/* auth_type cert: a client certificate that verified against
+ * client_tls_ca_file, whose common name is the user name, as in PgBouncer
+ * and PostgreSQL. */
+static void cert_auth(struct client *cl)
+{
+	char cn[NAME_LEN + 1], msg[NAME_LEN + 80];
+
+	if (!cl->c.tls) {
+		client_close(cl, "28000", "TLS connection required for certificate authentication");
+		return;
+	}
+	if (!tls_peer_cn(cl->c.tls, cn, sizeof(cn)) || strcmp(cn, cl->login->user) != 0) {
+		auth_limit_failed(cl->sift, &cl->addr);
+		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"", cl->login->user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	client_authenticated(cl);
+}
+
 /* Starts the exchange auth_type asks for. */
 static void start_auth(struct client *cl)
 {
@@ -401,6 +508,10 @@ static void start_auth(struct client *cl)
 
 	if (type == AUTHT_TRUST || type == AUTHT_ANY) {
 		client_authenticated(cl);
+		return;
+	}
+	if (type == AUTHT_CERT) {
+		cert_auth(cl);
 		return;
 	}
 	if (type == AUTHT_PLAIN) {
@@ -552,6 +663,147 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 	return true;
 }
 
+/* PgBouncer's rule: on the Unix socket, a client that runs as pgsift's own
+ * OS user may enter the console as "pgbouncer" (or "pgsift") without a
+ * password: it could read pgsift's files anyway. */
+static bool peer_own_user(const struct client *cl, const char *user)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (!cl->db->admin || cl->addr.family != AF_UNIX || (strcmp(user, "pgbouncer") && strcmp(user, "pgsift")))
+		return false;
+	return getsockopt(cl->c.fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && len == sizeof(cred) &&
+	       cred.uid == getuid();
+}
+
+static void peer_admin_login(struct client *cl, const char *user)
+{
+	if (!(cl->user = user_get(cl->sift, user))) {
+		client_close(cl, "53200", "out of memory");
+		return;
+	}
+	cl->login->own_user = true;
+	if (cl->sift->cfg.log_connections)
+		client_log(cl, LOG_INFO, "%s access from unix socket", user);
+	client_authenticated(cl);
+}
+
+/* The auth_dbname entry a lookup for cl runs in (NULL: the client's own);
+ * false when the setting cannot be used, with the client closed. */
+static bool auth_database(struct client *cl, const char *name, struct db **out)
+{
+	struct sift *s = cl->sift;
+	char msg[NAME_LEN + 80];
+	struct db *adb;
+
+	*out = NULL;
+	if (!name || !*name)
+		return true;
+	if (!strcmp(name, "pgbouncer") || !strcmp(name, "pgsift")) {
+		client_log(cl, LOG_WARNING, "cannot use the reserved \"%s\" database as an auth_dbname", name);
+		client_close(cl, "28000", "bouncer config error");
+		return false;
+	}
+	/* a name only "*" covers is created: the setting, not the client, chose it */
+	if (!(adb = db_lookup(s, name, true)) || adb->admin) {
+		client_log(cl, LOG_WARNING, "authentication database \"%s\" is not configured", name);
+		client_close(cl, "28000", "bouncer config error");
+		return false;
+	}
+	if (adb->disabled) {
+		snprintf(msg, sizeof(msg), "authentication database \"%s\" is disabled", name);
+		client_close(cl, "55000", msg);
+		return false;
+	}
+	*out = adb;
+	return true;
+}
+
+/* The auth user's password, when pgsift has it in plain text. */
+static const char *auth_user_password(struct sift *s, const struct db *db, const char *auth_user)
+{
+	const struct user *u = user_find(s, auth_user);
+
+	if (db->conf.user && db->conf.password && !strcmp(db->conf.user, auth_user))
+		return db->conf.password;
+	return u && u->in_auth_file && u->secret_kind == SECRET_PLAIN ? u->secret : NULL;
+}
+
+/* Starts the auth_query lookup of the user cl names, when an auth_user
+ * applies to its database (the entry's, else the global one). true: the
+ * lookup runs (client_auth_query_done() goes on) or cl was closed. */
+static bool lookup_user(struct client *cl)
+{
+	struct sift *s = cl->sift;
+	const struct db_conf *dc = &cl->db->conf;
+	const struct db_conf *star = config_find_db(&s->cfg, "*");
+	const char *auth_user = dc->auth_user && *dc->auth_user ? dc->auth_user : s->cfg.auth_user;
+	const char *dbname = dc->auth_dbname ? dc->auth_dbname : s->cfg.auth_dbname;
+	const char *query = dc->auth_query && *dc->auth_query ? dc->auth_query : s->cfg.auth_query;
+	struct aq_target t = { .db = cl->db, .dbname = dc->dbname };
+	char err[300];
+
+	if (!auth_user || !*auth_user || !query || !*query)
+		return false;
+	/* the console itself is no database to look users up in */
+	if (cl->db->admin && (!dbname || !*dbname))
+		dbname = "pgbouncer";
+	if (!auth_database(cl, dbname, &t.db))
+		return true;
+	if (t.db)
+		t.dbname = t.db->conf.dbname;
+	else if (cl->db->template) /* the "*" entry, for the name asked for */
+		t.dbname = star && star->dbname ? star->dbname : cl->login->dbname;
+	else
+		t.db = cl->db;
+	t.db = t.db ? t.db : cl->db;
+	t.user = auth_user;
+	t.password = auth_user_password(s, t.db, auth_user);
+	if (!auth_query_start(cl, &t, query, cl->login->user, err, sizeof(err))) {
+		client_log(cl, LOG_WARNING, "auth_query: %s", err);
+		client_close(cl, "08006", "auth_query: cannot reach the server");
+		return true;
+	}
+	cl->login->step = LS_AUTH_QUERY;
+	return true;
+}
+
+void client_auth_query_done(struct client *cl, enum aq_result res, const char *secret, const char *error)
+{
+	struct login_state *ls = cl->login;
+	struct user *u;
+
+	ls->step = LS_STARTUP;
+	if (res == AQ_REFUSED) { /* the server's refusal, as for a pool's login */
+		client_close(cl, "08006", error);
+		return;
+	}
+	/* other errors were logged by auth_query.c: the client learns no detail */
+	if (res == AQ_ERROR) {
+		client_close(cl, "28000", "bouncer config error");
+		return;
+	}
+	if (res == AQ_NOT_FOUND) {
+		/* under trust no password hides it; else it fails like a wrong one */
+		if (cl->sift->cfg.auth_type == AUTHT_TRUST) {
+			client_close(cl, "28000", "no such user");
+			return;
+		}
+		cl->user = NULL;
+	} else {
+		if (!(u = user_get(cl->sift, ls->user))) {
+			client_close(cl, "53200", "out of memory");
+			return;
+		}
+		auth_set_dynamic_secret(u, secret);
+		cl->user = u;
+	}
+	start_auth(cl);
+	if (cl->state == CL_LOGIN && cl->c.in && cl->c.in->pos < cl->c.in->end)
+		client_login_input(cl);
+}
+
 static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
 {
 	struct sift *s = cl->sift;
@@ -560,8 +812,10 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	int npq = 0;
 	struct msg_reader r;
 	bool has_file = s->cfg.auth_file && *s->cfg.auth_file;
-	/* trust checks the name against auth_file when there is one; any never */
-	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && (s->cfg.auth_type != AUTHT_TRUST || has_file);
+	/* trust checks the name against auth_file when there is one; any and
+	 * cert (the certificate names the user) never */
+	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && s->cfg.auth_type != AUTHT_CERT &&
+			      (s->cfg.auth_type != AUTHT_TRUST || has_file);
 
 	mr_init(&r, body, len);
 	if (!cl->login && !(cl->login = calloc(1, sizeof(*cl->login)))) {
@@ -586,20 +840,28 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		return;
 	strcpy(cl->login->dbname, dbname);
 	strcpy(cl->login->user, user);
+	/* an unknown database is told only to a client that proved who it is
+	 * (client_authenticated()), as PgBouncer does: names cannot be probed */
 	cl->db = db_lookup(s, dbname, false);
-	if (!cl->db) {
+	if (!cl->db && s->cfg.auth_type == AUTHT_ANY) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
 		return;
 	}
-	if (s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
+	if (cl->db && s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
 		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
 		return;
 	}
+	if (cl->db && peer_own_user(cl, user)) {
+		peer_admin_login(cl, user);
+		return;
+	}
 	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
+	/* not in auth_file: auth_user may look the user up in PostgreSQL */
+	if (cl->db && need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
+		return;
 	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
-		snprintf(msg, sizeof(msg), "no such user: %s", user);
-		client_close(cl, "28000", msg);
+		client_close(cl, "28000", "\"trust\" authentication failed");
 		return;
 	}
 	if (!need_file_user && !cl->user) {
@@ -780,6 +1042,8 @@ static void client_login_input(struct client *cl)
 				break;
 			continue;
 		}
+		if (cl->login->step == LS_AUTH_QUERY)
+			break; /* what comes is read once the lookup answered */
 		if (avail < 5)
 			break;
 		len = proto_get_u32(b->data + b->pos + 1);
@@ -787,8 +1051,14 @@ static void client_login_input(struct client *cl)
 			client_close(cl, "08P01", "expected a password message");
 			return;
 		}
-		if (avail < len + 1)
+		if (avail < len + 1) {
+			/* a long password may not fit a pooled buffer */
+			if (!conn_reserve_in(&cl->c, len + 1)) {
+				client_close(cl, "53200", "out of memory for a password message");
+				return;
+			}
 			break;
+		}
 		b->pos += len + 1;
 		password_message(cl, b->data + b->pos - len + 4, len - 4);
 	}

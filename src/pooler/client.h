@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 
+#include "pooler/auth_query.h"
 #include "util/log.h"
 #include "pooler/sift.h"
 
@@ -25,6 +26,16 @@ void client_resume(struct client *cl);
 /* Sends AuthenticationOk, the pool's parameters, BackendKeyData and
  * ReadyForQuery; the client is then idle. */
 void client_finish_login(struct client *cl);
+
+/* The auth_query lookup of cl's user answered (auth_query.h): the login
+ * goes on with the secret it found, or ends. */
+void client_auth_query_done(struct client *cl, enum aq_result res, const char *secret, const char *error);
+
+/* Is cl's server between transactions, nothing of cl's in flight? */
+bool client_between_transactions(const struct client *cl);
+
+/* query_wait_notify: tells a waiting client it is queued (a NOTICE). */
+void client_notify_queued(struct client *cl);
 
 /* Queues an ERROR (non-fatal) for the client and flushes. */
 void client_send_error(struct client *cl, const char *sqlstate, const char *msg);

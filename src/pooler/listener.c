@@ -235,21 +235,37 @@ bool listener_chown(struct sift *s, uid_t uid, gid_t gid, char *err, size_t errl
 	return true;
 }
 
+static void listener_free(struct listener *l)
+{
+	event_del(&l->ev);
+	close(l->fd);
+	if (l->unix_path) {
+		unlink(l->unix_path);
+		free(l->unix_path);
+	}
+	free(l);
+}
+
 void listener_close_all(struct sift *s)
 {
-	for (int i = 0; i < s->nlisteners; i++) {
-		struct listener *l = s->listeners[i];
-		event_del(&l->ev);
-		close(l->fd);
-		if (l->unix_path) {
-			unlink(l->unix_path);
-			free(l->unix_path);
-		}
-		free(l);
-	}
+	for (int i = 0; i < s->nlisteners; i++)
+		listener_free(s->listeners[i]);
 	free(s->listeners);
 	s->listeners = NULL;
 	s->nlisteners = 0;
+}
+
+void listener_close_tcp(struct sift *s)
+{
+	int kept = 0;
+
+	for (int i = 0; i < s->nlisteners; i++) {
+		if (s->listeners[i]->unix_path)
+			s->listeners[kept++] = s->listeners[i];
+		else
+			listener_free(s->listeners[i]);
+	}
+	s->nlisteners = kept;
 }
 
 void listener_resume(struct sift *s)

@@ -23,6 +23,9 @@ bool listener_chown(struct sift *s, uid_t uid, gid_t gid, char *err, size_t errl
 
 /* Stops accepting and closes the sockets (removing the unix socket file). */
 void listener_close_all(struct sift *s);
+/* Closes the TCP listeners only: during a shutdown the Unix socket stays,
+ * for the console (PgBouncer's rule), until pgsift exits. */
+void listener_close_tcp(struct sift *s);
 
 /* Resumes accepting after a pause caused by running out of descriptors. */
 void listener_resume(struct sift *s);

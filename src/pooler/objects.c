@@ -170,6 +170,21 @@ struct user *user_find(struct sift *s, const char *name)
 	return NULL;
 }
 
+/* The [users] overrides of u (uc NULL: none). */
+static void user_apply_conf(struct user *u, const struct user_conf *uc)
+{
+	u->pool_mode = uc ? uc->pool_mode : -1;
+	u->pool_size = uc ? uc->pool_size : -1;
+	u->reserve_pool_size = uc ? uc->reserve_pool_size : -1;
+	u->max_user_connections = uc ? uc->max_user_connections : -1;
+	u->max_user_client_connections = uc ? uc->max_user_client_connections : -1;
+	u->query_timeout = uc ? uc->query_timeout : -1;
+	u->query_wait_timeout = uc ? uc->query_wait_timeout : -1;
+	u->idle_transaction_timeout = uc ? uc->idle_transaction_timeout : -1;
+	u->transaction_timeout = uc ? uc->transaction_timeout : -1;
+	u->client_idle_timeout = uc ? uc->client_idle_timeout : -1;
+}
+
 struct user *user_get(struct sift *s, const char *name)
 {
 	struct user *u = user_find(s, name);
@@ -181,8 +196,7 @@ struct user *user_get(struct sift *s, const char *name)
 		return NULL;
 	strcpy(u->name, name);
 	uc = config_find_user(&s->cfg, name);
-	u->pool_mode = uc ? uc->pool_mode : -1;
-	u->max_user_connections = uc ? uc->max_user_connections : -1;
+	user_apply_conf(u, uc);
 	list_init(&u->node);
 	list_append(&s->users, &u->node);
 	return u;
@@ -215,11 +229,46 @@ static bool db_conf_copy(struct db_conf *dst, const struct db_conf *src)
 	dst->client_encoding = dup_or_null(src->client_encoding);
 	dst->datestyle = dup_or_null(src->datestyle);
 	dst->timezone = dup_or_null(src->timezone);
+	dst->auth_user = dup_or_null(src->auth_user);
+	dst->auth_query = dup_or_null(src->auth_query);
+	dst->auth_dbname = dup_or_null(src->auth_dbname);
 	return (!src->name || dst->name) && (!src->host || dst->host) && (!src->dbname || dst->dbname) &&
 	       (!src->user || dst->user) && (!src->password || dst->password) &&
 	       (!src->connect_query || dst->connect_query) && (!src->application_name || dst->application_name) &&
 	       (!src->client_encoding || dst->client_encoding) && (!src->datestyle || dst->datestyle) &&
-	       (!src->timezone || dst->timezone);
+	       (!src->timezone || dst->timezone) && (!src->auth_user || dst->auth_user) &&
+	       (!src->auth_query || dst->auth_query) && (!src->auth_dbname || dst->auth_dbname);
+}
+
+void db_forget_addresses(struct db *db)
+{
+	for (int i = 0; i < db->nhosts; i++)
+		db->hosts[i].addrlen = 0;
+}
+
+/* Splits db->conf.host into db->hosts (one entry, name NULL, without a
+ * host): a new list starts at its first host. */
+static bool db_split_hosts(struct db *db)
+{
+	const char *names[CONFIG_MAX_HOSTS];
+	const char *host = db->conf.host;
+	char *buf = host ? malloc(strlen(host) + 1) : NULL;
+	int n = host ? (buf ? config_split_hosts(host, buf, names, CONFIG_MAX_HOSTS) : -1) : 1;
+	struct db_host *hosts = n > 0 ? calloc((size_t)n, sizeof(*hosts)) : NULL;
+
+	if (!hosts) { /* config_parse_db() refused bad lists: out of memory */
+		free(buf);
+		return false;
+	}
+	for (int i = 0; host && i < n; i++)
+		hosts[i].name = names[i];
+	free(db->hosts);
+	free(db->hostbuf);
+	db->hosts = hosts;
+	db->hostbuf = buf;
+	db->nhosts = n;
+	db->next_host = 0;
+	return true;
 }
 
 static struct db *db_find_exact(struct sift *s, const char *name)
@@ -238,6 +287,7 @@ static struct db *db_find_exact(struct sift *s, const char *name)
 static bool db_apply(struct sift *s, struct db *db, const struct db_conf *dc, const char *name)
 {
 	struct db_conf nc;
+	bool changed;
 
 	if (!db_conf_copy(&nc, dc)) {
 		config_db_conf_free(&nc);
@@ -251,13 +301,15 @@ static bool db_apply(struct sift *s, struct db *db, const struct db_conf *dc, co
 		config_db_conf_free(&nc);
 		return false;
 	}
-	if (db->conf.name && config_db_conn_changed(&db->conf, &nc)) {
+	changed = !db->conf.name || config_db_conn_changed(&db->conf, &nc);
+	if (db->conf.name && changed)
 		db->generation++;
-		db->addrlen = 0;
-	}
 	config_db_conf_free(&db->conf);
 	db->conf = nc;
 	db->removed = false;
+	/* the host list (and what was resolved of it) stays while unchanged */
+	if ((changed || !db->hosts) && !db_split_hosts(db))
+		return false;
 	db->forced_user = nc.user ? user_get(s, nc.user) : NULL;
 	return !nc.user || db->forced_user;
 }
@@ -288,13 +340,22 @@ static struct db *db_new(struct sift *s, const char *name)
 	return db;
 }
 
+static void db_free(struct db *db)
+{
+	list_del(&db->node);
+	config_db_conf_free(&db->conf);
+	free(db->hosts);
+	free(db->hostbuf);
+	free(db);
+}
+
 struct db *db_lookup(struct sift *s, const char *name, bool create)
 {
 	struct db *db = db_find_exact(s, name), *tmpl;
 	const struct db_conf *star;
 
-	if (db && !db->template)
-		return db->removed ? NULL : db;
+	if (db && !db->template && !db->removed)
+		return db;
 	if (!strcmp(name, "pgsift") || !strcmp(name, "pgbouncer"))
 		return db_find_exact(s, "pgsift");
 	tmpl = db_find_exact(s, "*");
@@ -304,13 +365,18 @@ struct db *db_lookup(struct sift *s, const char *name, bool create)
 	/* before authentication nothing is created: the template stands in */
 	if (!create)
 		return tmpl;
+	/* an entry a reload dropped, whose name "*" now covers, comes back */
+	if (db && db->removed) {
+		db->autodb = true;
+		return db_apply(s, db, star, name) ? db : NULL;
+	}
 	if (!(db = db_new(s, name)))
 		return NULL;
+	log_info("registered new auto-database: %s", name);
 	db->autodb = true;
 	if (!db_apply(s, db, star, name)) {
 		list_del(&db->node);
-		config_db_conf_free(&db->conf);
-		free(db);
+		db_free(db);
 		return NULL;
 	}
 	return db;
@@ -322,9 +388,7 @@ static void users_sync_config(struct sift *s)
 
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);
-		const struct user_conf *uc = config_find_user(&s->cfg, u->name);
-		u->pool_mode = uc ? uc->pool_mode : -1;
-		u->max_user_connections = uc ? uc->max_user_connections : -1;
+		user_apply_conf(u, config_find_user(&s->cfg, u->name));
 	}
 	for (int i = 0; i < s->cfg.nusers; i++)
 		if (!user_get(s, s->cfg.users[i].name))
@@ -380,13 +444,6 @@ bool db_sync_config(struct sift *s, char *err, size_t errlen)
 			return snprintf(err, errlen, "out of memory"), false;
 	}
 	return true;
-}
-
-static void db_free(struct db *db)
-{
-	list_del(&db->node);
-	config_db_conf_free(&db->conf);
-	free(db);
 }
 
 /* ---- pools ---- */
@@ -477,6 +534,11 @@ static void pool_free(struct sift *s, struct pool *p)
 	advisor_pool_free(p);
 	free(p->last_login_error);
 	free(p);
+}
+
+void pool_drop(struct sift *s, struct pool *p)
+{
+	pool_free(s, p);
 }
 
 /* ---- cancel keys ---- */
@@ -586,16 +648,18 @@ int pool_libpq_params(const struct sift *s, const struct pool *p, const char **k
 	const struct db *db = p->db;
 	const struct user *u = p->user;
 	const char *pw = db->conf.password ? db->conf.password : u->secret_kind == SECRET_PLAIN ? u->secret : NULL;
+	/* a host list: the host the last server connection went to */
+	const struct db_host *h = &db->hosts[db->nhosts > 1 ? (db->next_host + db->nhosts - 1) % db->nhosts : 0];
 	int n = 0;
 
-	if (db->addrlen && db->addr.ss_family == AF_INET)
-		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET, &((const struct sockaddr_in *)&db->addr)->sin_addr,
+	if (h->addrlen && h->addr.ss_family == AF_INET)
+		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET, &((const struct sockaddr_in *)&h->addr)->sin_addr,
 						       hostbuf, 64);
-	else if (db->addrlen && db->addr.ss_family == AF_INET6)
-		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&db->addr)->sin6_addr,
+	else if (h->addrlen && h->addr.ss_family == AF_INET6)
+		k[n] = "hostaddr", v[n++] = inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&h->addr)->sin6_addr,
 						       hostbuf, 64);
 	else
-		k[n] = "host", v[n++] = db->conf.host ? db->conf.host : s->cfg.unix_socket_dir;
+		k[n] = "host", v[n++] = h->name ? h->name : s->cfg.unix_socket_dir;
 	snprintf(portbuf, 16, "%d", db->conf.port);
 	k[n] = "port", v[n++] = portbuf;
 	k[n] = "dbname", v[n++] = db->conf.dbname ? db->conf.dbname : db->name;

@@ -53,11 +53,16 @@ struct db *db_lookup(struct sift *s, const char *name, bool create);
  * settings change), marks dropped ones removed. */
 bool db_sync_config(struct sift *s, char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* The host names of db are looked up again at its next connections. */
+void db_forget_addresses(struct db *db);
+
 /* ---- pools ---- */
 
 struct pool *pool_find(struct sift *s, const struct db *db, const struct user *u);
 /* Finds or creates the pool for clients of db logging in as u. */
 struct pool *pool_get(struct sift *s, struct db *db, struct user *u);
+/* Frees p, which has no client and no server left (pool_idle_timeout). */
+void pool_drop(struct sift *s, struct pool *p);
 /* Stores the ParameterStatus set of a server's login as the pool's welcome. */
 bool pool_set_welcome(struct sift *s, struct pool *p, struct istr **names, struct istr **vals, int n);
 

@@ -23,9 +23,18 @@ int pool_mode_of(const struct sift *s, const struct pool *p)
 	return s->cfg.pool_mode;
 }
 
+/* A [users] size of the pool's user wins over the database entry's (the
+ * pool's user is the entry's forced user= when it has one). */
 int pool_size_of(const struct sift *s, const struct pool *p)
 {
+	if (p->user && p->user->pool_size >= 0)
+		return p->user->pool_size;
 	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
+}
+
+usec_t server_lifetime_of(const struct sift *s, const struct db *db)
+{
+	return db->conf.server_lifetime >= 0 ? db->conf.server_lifetime : s->cfg.server_lifetime;
 }
 
 static int min_pool_size_of(const struct sift *s, const struct pool *p)
@@ -33,9 +42,69 @@ static int min_pool_size_of(const struct sift *s, const struct pool *p)
 	return p->db->conf.min_pool_size >= 0 ? p->db->conf.min_pool_size : s->cfg.min_pool_size;
 }
 
-static int reserve_size_of(const struct sift *s, const struct pool *p)
+int reserve_size_of(const struct sift *s, const struct pool *p)
 {
+	if (p->user && p->user->reserve_pool_size >= 0)
+		return p->user->reserve_pool_size;
 	return p->db->conf.reserve_pool_size >= 0 ? p->db->conf.reserve_pool_size : s->cfg.reserve_pool_size;
+}
+
+bool pool_pause_db(struct sift *s, struct db *d)
+{
+	if (d->paused)
+		return false;
+	d->paused = true;
+	pool_close_db_servers(s, d, true);
+	return true;
+}
+
+bool pool_resume_db(struct sift *s, struct db *d)
+{
+	struct list *it;
+
+	if (!d->paused && !d->killed)
+		return false;
+	d->paused = d->killed = false;
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		if (p->db == d)
+			pool_launch(p);
+	}
+	return true;
+}
+
+/* Every database but the console and the "*" template. */
+static void for_all_dbs(struct sift *s, bool (*fn)(struct sift *, struct db *))
+{
+	struct list *it;
+
+	list_for_each(it, &s->dbs) {
+		struct db *d = list_entry(it, struct db, node);
+		if (!d->admin && !d->template)
+			(void)fn(s, d);
+	}
+}
+
+void pool_pause_all(struct sift *s)
+{
+	for_all_dbs(s, pool_pause_db);
+}
+
+void pool_resume_all(struct sift *s)
+{
+	for_all_dbs(s, pool_resume_db);
+}
+
+void pool_shutdown_waiting(struct sift *s)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		while (!list_empty(&p->waiting_clients))
+			client_close(list_entry(p->waiting_clients.next, struct client, node), "57P01",
+				     "server shutting down");
+	}
 }
 
 bool pool_db_blocked(const struct sift *s, const struct db *db)
@@ -68,6 +137,7 @@ static void link_pair(struct client *cl, struct server *sv)
 		cl->wait_start = 0;
 	}
 	cl->c.want_read = true;
+	cl->wait_notified = false;
 	sv->c.want_read = true;
 }
 
@@ -98,16 +168,18 @@ static struct server *take_idle(struct pool *p)
 {
 	struct sift *s = p->sift;
 	const char *check = s->cfg.server_check_query;
+	/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
+	const char *sql = check && !strcmp(check, "<empty>") ? "" : check;
 	struct list *it, *tmp;
 
 	list_for_each_safe(it, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv)) {
-			server_close(sv, "server lifetime over or settings changed");
+			server_close(sv, server_expiry_reason(sv));
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
-			if (!server_run_query(sv, check))
+			if (!server_run_query(sv, sql))
 				server_close(sv, "cannot run server_check_query");
 			continue;
 		}
@@ -122,6 +194,11 @@ bool pool_request_server(struct client *cl)
 	struct sift *s = cl->sift;
 	struct server *sv = NULL;
 
+	/* SHUTDOWN WAIT_FOR_SERVERS: a transaction that has not begun never will */
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS) {
+		client_close(cl, "57P01", "server shutting down");
+		return false;
+	}
 	advisor_on_request(p);
 	if (!pool_db_blocked(s, p->db))
 		sv = take_idle(p);
@@ -199,7 +276,7 @@ void pool_server_ready(struct server *sv)
 		return;
 	}
 	if (server_expired(sv)) {
-		server_close(sv, "server lifetime over or settings changed");
+		server_close(sv, server_expiry_reason(sv));
 		pool_launch(p);
 		return;
 	}
@@ -269,7 +346,7 @@ static bool may_open(struct sift *s, struct pool *p)
 		first = list_entry(p->waiting_clients.next, struct client, node);
 		if (s->now - first->wait_start < s->cfg.reserve_pool_timeout)
 			return false;
-		log_info("%s/%s: taking a connection from the reserve pool", p->db->name, p->user->name);
+		client_log(first, LOG_WARNING, "taking connection from reserve_pool");
 		advisor_on_reserve(p);
 	}
 	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
@@ -335,6 +412,21 @@ int64_t pool_retry_delay(const struct sift *s, const struct pool *p)
 	return p->last_login_transient && retry > POOL_RETRY_TRANSIENT ? POOL_RETRY_TRANSIENT : retry;
 }
 
+/* Servers that may still serve a waiting client: up and not due to close
+ * (RECONNECT, a reload or server_lifetime marks them). */
+static int usable_servers(const struct pool *p)
+{
+	const struct list *lists[] = { &p->active_servers, &p->idle_servers, &p->tested_servers,
+				       &p->canceling_servers };
+	const struct list *it;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		list_for_each(it, lists[i])
+			n += !server_expired(list_entry(it, struct server, node));
+	return n;
+}
+
 void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bool transient)
 {
 	struct sift *s = p->sift;
@@ -344,14 +436,16 @@ void pool_login_failed(struct pool *p, const char *sqlstate, const char *msg, bo
 	free(p->last_login_error);
 	p->last_login_error = strdup(msg);
 	snprintf(p->last_login_sqlstate, sizeof(p->last_login_sqlstate), "%s", sqlstate);
-	/* they asked for a server now and have no session to keep */
-	while (!list_empty(&p->login_clients))
+	/* a refusal: they asked for a server now and have no session to keep.
+	 * A server that is down or restarting: they wait for the next attempt,
+	 * as PgBouncer's do, at most client_login_timeout */
+	while (!transient && !list_empty(&p->login_clients))
 		client_close(list_entry(p->login_clients.next, struct client, node), sqlstate, msg);
 	/* a server that is down or restarting: clients between transactions
 	 * stay queued until it is back (or query_wait_timeout), as PgBouncer's
 	 * do; a refusal (a wrong password) reaches them now rather than
 	 * query_wait_timeout later, when no server is left to serve them */
-	while (!transient && p->nservers == 0 && !list_empty(&p->waiting_clients))
+	while (!transient && usable_servers(p) == 0 && !list_empty(&p->waiting_clients))
 		client_close(list_entry(p->waiting_clients.next, struct client, node), sqlstate, msg);
 }
 
@@ -382,6 +476,21 @@ void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only)
 		close_list(&p->tested_servers, "database killed");
 		close_list(&p->new_servers, "database killed");
 		close_list(&p->canceling_servers, "database killed");
+	}
+}
+
+void pool_server_config_changed(struct sift *s)
+{
+	struct list *it;
+
+	list_for_each(it, &s->dbs) {
+		struct db *db = list_entry(it, struct db, node);
+		if (!db->admin)
+			db->generation++;
+	}
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		p->last_login_fail = 0;
 	}
 }
 
@@ -417,48 +526,111 @@ int pool_db_active_servers(struct sift *s, struct db *db)
 
 /* ---- periodic work ---- */
 
+/* The timeouts in force for a client: a [users] value wins over the
+ * global one, as in PgBouncer, where only a positive user value counts
+ * (query_wait_timeout: any value set, the user's over the database's). */
+static usec_t user_over(usec_t user_val, usec_t global)
+{
+	return user_val > 0 ? user_val : global;
+}
+
+static usec_t query_wait_timeout_of(const struct sift *s, const struct client *cl)
+{
+	if (cl->user && cl->user->query_wait_timeout >= 0)
+		return cl->user->query_wait_timeout;
+	if (cl->db && cl->db->conf.query_wait_timeout >= 0)
+		return cl->db->conf.query_wait_timeout;
+	return s->cfg.query_wait_timeout;
+}
+
+/* Waiting clients: query_timeout and query_wait_timeout count the wait,
+ * query_wait_notify tells them once that they are queued. */
+static void janitor_waiting(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &p->waiting_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		usec_t qt = user_over(cl->user ? cl->user->query_timeout : -1, cfg->query_timeout);
+		usec_t qwt = query_wait_timeout_of(s, cl);
+		usec_t age = s->now - cl->wait_start;
+		char msg[400];
+
+		if (qt > 0 && age > qt) {
+			client_close(cl, "08P01", "query_timeout");
+			continue;
+		}
+		if (qwt > 0 && age > qwt && !pool_db_blocked(s, p->db)) {
+			/* a server that is down: say why there was none */
+			if (p->last_login_fail && p->last_login_error)
+				snprintf(msg, sizeof(msg), "query_wait_timeout (the server cannot be reached: %s)",
+					 p->last_login_error);
+			else
+				snprintf(msg, sizeof(msg), "query_wait_timeout");
+			client_close(cl, "08P01", msg);
+			continue;
+		}
+		if (cfg->query_wait_notify > 0 && age > cfg->query_wait_notify && !cl->wait_notified)
+			client_notify_queued(cl);
+	}
+}
+
+/* A client with a server: query_timeout (a cancel, or PgBouncer's close),
+ * idle_transaction_timeout from its last ReadyForQuery, transaction_timeout
+ * from the start of its transaction. */
+static void janitor_active(struct sift *s, struct pool *p)
+{
+	const struct config *cfg = &s->cfg;
+	struct list *it, *tmp;
+
+	list_for_each_safe(it, tmp, &p->active_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		struct server *sv = cl->server;
+		const struct user *u = cl->user;
+		usec_t qt = user_over(u ? u->query_timeout : -1, cfg->query_timeout);
+		usec_t itt = user_over(u ? u->idle_transaction_timeout : -1, cfg->idle_transaction_timeout);
+		usec_t tt = user_over(u ? u->transaction_timeout : -1, cfg->transaction_timeout);
+		int64_t idle_from = cl->ready_time > cl->request_time ? cl->ready_time : cl->request_time;
+
+		if (qt > 0 && cl->pending_z > 0 && !cl->timeout_canceled && s->now - cl->query_start > qt) {
+			if (!cfg->query_timeout_cancel) {
+				client_close(cl, "57014", "query timeout");
+				continue;
+			}
+			client_log(cl, LOG_WARNING, "query timeout: cancelling the running query");
+			cl->timeout_canceled = true;
+			server_cancel(sv);
+		} else if (itt > 0 && cl->pending_z == 0 && sv->txn != 'I' && s->now - idle_from > itt) {
+			client_close(cl, "25P03", "idle transaction timeout");
+		} else if (tt > 0 && cl->xact_start && s->now - cl->xact_start > tt) {
+			client_close(cl, "25P04", "transaction timeout");
+		}
+	}
+}
+
 static void janitor_clients(struct sift *s, struct pool *p)
 {
 	const struct config *cfg = &s->cfg;
 	struct list *it, *tmp;
 
-	while (cfg->query_wait_timeout > 0 && !pool_db_blocked(s, p->db) && !list_empty(&p->waiting_clients)) {
-		struct client *cl = list_entry(p->waiting_clients.next, struct client, node);
-		char msg[400];
-		if (s->now - cl->wait_start < cfg->query_wait_timeout)
-			break;
-		/* a server that is down: say why there was none */
-		if (p->last_login_fail && p->last_login_error)
-			snprintf(msg, sizeof(msg), "query_wait_timeout (the server cannot be reached: %s)",
-				 p->last_login_error);
-		else
-			snprintf(msg, sizeof(msg), "query_wait_timeout");
-		client_close(cl, "08P01", msg);
-	}
-	while (cfg->client_idle_timeout > 0 && !list_empty(&p->idle_clients)) {
-		struct client *cl = list_entry(p->idle_clients.next, struct client, node);
-		if (s->now - cl->idle_since < cfg->client_idle_timeout)
-			break;
-		client_close(cl, "08P01", "client_idle_timeout");
-	}
-	list_for_each_safe(it, tmp, &p->active_clients) {
+	janitor_waiting(s, p);
+	list_for_each_safe(it, tmp, &p->idle_clients) {
 		struct client *cl = list_entry(it, struct client, node);
-		struct server *sv = cl->server;
-		if (cfg->query_timeout > 0 && cl->pending_z > 0 && !cl->timeout_canceled &&
-		    s->now - cl->query_start > cfg->query_timeout) {
-			client_log(cl, LOG_WARNING, "query_timeout: cancelling the running query");
-			cl->timeout_canceled = true;
-			server_cancel(sv);
-		} else if (cfg->idle_transaction_timeout > 0 && cl->pending_z == 0 && sv->txn != 'I' &&
-			   s->now - cl->request_time > cfg->idle_transaction_timeout) {
-			client_close(cl, "25P03", "idle transaction timeout");
-		}
+		usec_t cit = user_over(cl->user ? cl->user->client_idle_timeout : -1, cfg->client_idle_timeout);
+		if (cit > 0 && s->now - cl->idle_since >= cit)
+			client_close(cl, "08P01", "client_idle_timeout");
 	}
-	while (cfg->client_login_timeout > 0 && !list_empty(&p->login_clients)) {
-		struct client *cl = list_entry(p->login_clients.next, struct client, node);
-		if (s->now - cl->request_time < cfg->client_login_timeout)
-			break;
-		client_close(cl, "08P01", "client_login_timeout (server down?)");
+	janitor_active(s, p);
+	/* waiting for the pool's first server: client_login_timeout, and
+	 * query_timeout as for any client waiting for a server (PgBouncer) */
+	list_for_each_safe(it, tmp, &p->login_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		usec_t qt = user_over(cl->user ? cl->user->query_timeout : -1, cfg->query_timeout);
+		if (cfg->client_login_timeout > 0 && s->now - cl->request_time >= cfg->client_login_timeout)
+			client_close(cl, "08P01", "client_login_timeout (server down?)");
+		else if (qt > 0 && s->now - cl->request_time > qt)
+			client_close(cl, "08P01", "query_timeout");
 	}
 }
 
@@ -478,7 +650,15 @@ static void janitor_servers(struct sift *s, struct pool *p)
 	list_for_each_safe(it, tmp, &p->idle_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (server_expired(sv))
-			server_close(sv, "server lifetime over or settings changed");
+			server_close(sv, server_expiry_reason(sv));
+	}
+	/* server_fast_close: a session's server due to close (RECONNECT, a
+	 * reload) goes between two transactions, with its client */
+	list_for_each_safe(it, tmp, &p->active_servers) {
+		struct server *sv = list_entry(it, struct server, node);
+		if (cfg->server_fast_close && pool_mode_of(s, p) == POOL_SESSION && sv->client &&
+		    (sv->close_needed || sv->generation != p->db->generation) && client_between_transactions(sv->client))
+			server_close(sv, "database configuration changed");
 	}
 	/* our own queries (check, reset, connect_query) get the login's bound */
 	list_for_each_safe(it, tmp, &p->tested_servers) {
@@ -489,12 +669,52 @@ static void janitor_servers(struct sift *s, struct pool *p)
 	list_for_each_safe(it, tmp, &p->new_servers) {
 		struct server *sv = list_entry(it, struct server, node);
 		if (cfg->server_connect_timeout > 0 && s->now - sv->created > cfg->server_connect_timeout) {
-			server_close(sv, "server_connect_timeout");
+			server_close(sv, "connect timeout (server_connect_timeout)");
 			pool_login_failed(p, "08006", "server_connect_timeout: could not connect to the server", true);
 		}
 	}
 	if (!pool_db_blocked(s, p->db))
 		pool_launch(p);
+}
+
+static void stats_add(struct stats *out, const struct stats *st)
+{
+	out->server_assignment_count += st->server_assignment_count;
+	out->xact_count += st->xact_count;
+	out->query_count += st->query_count;
+	out->bytes_recv += st->bytes_recv;
+	out->bytes_sent += st->bytes_sent;
+	out->xact_time += st->xact_time;
+	out->query_time += st->query_time;
+	out->wait_time += st->wait_time;
+	out->client_parse_count += st->client_parse_count;
+	out->server_parse_count += st->server_parse_count;
+	out->bind_count += st->bind_count;
+	out->client_login_count += st->client_login_count;
+}
+
+/* pool_idle_timeout: a pool without clients and servers for that long is
+ * removed (its counters stay in its database's totals); one that keeps
+ * min_pool_size connections is not idle. */
+static void janitor_idle_pool(struct sift *s, struct pool *p)
+{
+	bool unused = p->nservers == 0 && list_empty(&p->idle_clients) && list_empty(&p->active_clients) &&
+		      list_empty(&p->waiting_clients) && list_empty(&p->login_clients) &&
+		      list_empty(&p->canceling_servers) && min_pool_size_of(s, p) == 0;
+
+	if (!unused || s->cfg.pool_idle_timeout <= 0) {
+		p->unused_since = 0;
+		return;
+	}
+	if (!p->unused_since) {
+		p->unused_since = s->now;
+		return;
+	}
+	if (s->now - p->unused_since < s->cfg.pool_idle_timeout)
+		return;
+	log_info("cleaning up idle pool %s/%s", p->db->name, p->user ? p->user->name : "");
+	stats_add(&p->db->retired, &p->stats);
+	pool_drop(s, p);
 }
 
 void pool_janitor(struct sift *s)
@@ -507,34 +727,25 @@ void pool_janitor(struct sift *s)
 		if (s->cfg.client_login_timeout > 0 && s->now - cl->request_time > s->cfg.client_login_timeout)
 			client_close(cl, "08P01", "client_login_timeout");
 	}
-	list_for_each(it, &s->pools) {
+	list_for_each_safe(it, tmp, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
 		janitor_clients(s, p);
 		janitor_servers(s, p);
+		janitor_idle_pool(s, p);
 	}
 }
 
-/* Sums the counters of db's pools into out. */
+/* Sums the counters of db's pools (and of those pool_idle_timeout
+ * removed) into out. */
 void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out)
 {
 	const struct list *it;
 
 	memset(out, 0, sizeof(*out));
+	stats_add(out, &db->retired);
 	list_for_each(it, &s->pools) {
 		const struct pool *p = list_entry(it, struct pool, node);
-		const struct stats *st = &p->stats;
-		if (p->db != db)
-			continue;
-		out->server_assignment_count += st->server_assignment_count;
-		out->xact_count += st->xact_count;
-		out->query_count += st->query_count;
-		out->bytes_recv += st->bytes_recv;
-		out->bytes_sent += st->bytes_sent;
-		out->xact_time += st->xact_time;
-		out->query_time += st->query_time;
-		out->wait_time += st->wait_time;
-		out->client_parse_count += st->client_parse_count;
-		out->server_parse_count += st->server_parse_count;
-		out->bind_count += st->bind_count;
+		if (p->db == db)
+			stats_add(out, &p->stats);
 	}
 }

@@ -59,12 +59,28 @@ void pool_close_db_servers(struct sift *s, struct db *db, bool idle_only);
  * servers above size + reserve; busy ones close as they are released
  * (pool_server_ready). No client is dropped. */
 void pool_resize(struct sift *s, struct db *db);
+/* The way pgsift logs in to servers changed (server TLS settings): every
+ * server connection is replaced as it becomes idle ("database configuration
+ * changed"), and a login failure seen before no longer holds back a new
+ * attempt. */
+void pool_server_config_changed(struct sift *s);
 
 /* Number of server connections of db that are linked to a client. */
 int pool_db_active_servers(struct sift *s, struct db *db);
 
 /* Sums the counters of db's pools into out (SHOW STATS, the stats period). */
 void pool_db_totals(const struct sift *s, const struct db *db, struct stats *out);
+
+/* PAUSE of d: new transactions wait, idle servers close, busy ones as
+ * they are released. false: it was paused already. */
+bool pool_pause_db(struct sift *s, struct db *d);
+/* Ends a PAUSE or a KILL of d. false: it was neither. */
+bool pool_resume_db(struct sift *s, struct db *d);
+/* PAUSE / RESUME of every database (SIGUSR1, SIGUSR2). */
+void pool_pause_all(struct sift *s);
+void pool_resume_all(struct sift *s);
+/* SHUTDOWN WAIT_FOR_SERVERS: clients waiting for a server are closed. */
+void pool_shutdown_waiting(struct sift *s);
 
 /* Does the client wait because of PAUSE/KILL/shutdown? */
 bool pool_db_blocked(const struct sift *s, const struct db *db);

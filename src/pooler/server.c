@@ -48,20 +48,28 @@ enum relay_rc { RELAY_MORE, RELAY_STOP, RELAY_CLOSED };
 static void server_event_cb(evutil_socket_t fd, short what, void *arg);
 static void server_relay(struct server *sv);
 
+/* The host name of sv's connection as logs and SHOW SERVERS give it. */
+const char *server_host_name(const struct server *sv)
+{
+	const struct db *db = sv->pool->db;
+	const char *h = sv->host < db->nhosts ? db->hosts[sv->host].name : NULL;
+
+	return h ? h : "unix";
+}
+
+/* PgBouncer's layout, which operators' log searches expect:
+ * "S-12: db/user@host:port message" */
 void server_log(const struct server *sv, enum log_level lvl, const char *fmt, ...)
 {
-	char prefix[256], msg[1024];
+	char prefix[32], msg[1024], where[300];
 	const struct db *db = sv->pool->db;
+	struct log_kv kv[4];
 	va_list ap;
 
 	if (!log_enabled(lvl))
 		return;
-	char where[300];
-	struct log_kv kv[4];
-
-	snprintf(prefix, sizeof(prefix), "S-%llu %s/%s@%s:%d", (unsigned long long)sv->id, db->name,
-		 sv->pool->user->name, db->conf.host ? db->conf.host : "unix", db->conf.port);
-	snprintf(where, sizeof(where), "%s:%d", db->conf.host ? db->conf.host : "unix", db->conf.port);
+	snprintf(prefix, sizeof(prefix), "S-%llu", (unsigned long long)sv->id);
+	snprintf(where, sizeof(where), "%s:%d", server_host_name(sv), db->conf.port);
 	kv[0] = LKV_I("server_id", sv->id);
 	kv[1] = LKV_S("database", db->name);
 	kv[2] = LKV_S("user", sv->pool->user->name);
@@ -69,7 +77,7 @@ void server_log(const struct server *sv, enum log_level lvl, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_conn(lvl, "server", prefix, kv, 4, "%s", msg);
+	log_conn(lvl, "server", prefix, kv, 4, "%s/%s@%s %s", db->name, sv->pool->user->name, where, msg);
 }
 
 const char *server_state_name(const struct server *sv)
@@ -81,26 +89,35 @@ const char *server_state_name(const struct server *sv)
 bool server_expired(const struct server *sv)
 {
 	const struct sift *s = sv->sift;
+	usec_t lifetime = server_lifetime_of(s, sv->pool->db);
 
 	/* server_lifetime = 0: each server connection serves one client only */
 	return sv->close_needed || sv->generation != sv->pool->db->generation ||
-	       (s->cfg.server_lifetime > 0 && s->now - sv->created > s->cfg.server_lifetime) ||
-	       (s->cfg.server_lifetime == 0 && sv->used);
+	       (lifetime > 0 && s->now - sv->created > lifetime) || (lifetime == 0 && sv->used);
+}
+
+const char *server_expiry_reason(const struct server *sv)
+{
+	/* PgBouncer's words for each */
+	if (sv->close_needed || sv->generation != sv->pool->db->generation)
+		return "database configuration changed";
+	return "server lifetime over";
 }
 
 /* ---- address ---- */
 
-static bool resolve(struct sift *s, struct db *db, char *err, size_t errlen)
+/* Resolves host h of db (once per (re)configuration; see doc/config.md). */
+static bool resolve(struct sift *s, struct db *db, struct db_host *h, char *err, size_t errlen)
 {
-	const char *host = db->conf.host;
+	const char *host = h->name;
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST }, *res = NULL;
 	char port[16];
 	int rc;
 
-	if (db->addrlen)
+	if (h->addrlen)
 		return true;
 	if (!host || host[0] == '/') {
-		struct sockaddr_un *un = (struct sockaddr_un *)&db->addr;
+		struct sockaddr_un *un = (struct sockaddr_un *)&h->addr;
 		memset(un, 0, sizeof(*un));
 		un->sun_family = AF_UNIX;
 		if (snprintf(un->sun_path, sizeof(un->sun_path), "%s/.s.PGSQL.%d", host ? host : s->cfg.unix_socket_dir,
@@ -108,13 +125,12 @@ static bool resolve(struct sift *s, struct db *db, char *err, size_t errlen)
 			snprintf(err, errlen, "unix socket path too long");
 			return false;
 		}
-		db->addrlen = sizeof(*un);
+		h->addrlen = sizeof(*un);
 		return true;
 	}
 	snprintf(port, sizeof(port), "%d", db->conf.port);
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc == EAI_NONAME) {
-		/* a host name: resolved once per (re)configuration; see doc/config.md */
 		hints.ai_flags = 0;
 		rc = getaddrinfo(host, port, &hints, &res);
 	}
@@ -122,27 +138,51 @@ static bool resolve(struct sift *s, struct db *db, char *err, size_t errlen)
 		snprintf(err, errlen, "could not resolve host \"%s\": %s", host, gai_strerror(rc));
 		return false;
 	}
-	memcpy(&db->addr, res->ai_addr, res->ai_addrlen);
-	db->addrlen = res->ai_addrlen;
+	memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
+	h->addrlen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return true;
 }
 
-static int open_socket(struct sift *s, struct db *db, int *err_out)
+bool server_resolve_host(struct sift *s, struct db *db, int h, char *err, size_t errlen)
 {
-	int fd = socket(db->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+	return resolve(s, db, &db->hosts[h], err, errlen);
+}
+
+static int open_socket(const struct db_host *h, int *err_out)
+{
+	int fd = socket(h->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0) {
 		*err_out = errno;
 		return -1;
 	}
-	if (db->addr.ss_family != AF_UNIX)
+	if (h->addr.ss_family != AF_UNIX)
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	(void)s;
 	*err_out = 0;
-	if (connect(fd, (struct sockaddr *)&db->addr, db->addrlen) != 0 && errno != EINPROGRESS)
+	if (connect(fd, (const struct sockaddr *)&h->addr, h->addrlen) != 0 && errno != EINPROGRESS)
 		*err_out = errno;
 	return fd;
+}
+
+/* The host of db's list a new connection goes to: the next one in turn
+ * (round-robin), or the same one until a connection to it fails
+ * (load_balance_hosts=disable, see host_failed()). */
+static int pick_host(struct db *db)
+{
+	int h = db->next_host % db->nhosts;
+
+	if (db->conf.load_balance_hosts != LB_DISABLE)
+		db->next_host = (h + 1) % db->nhosts;
+	return h;
+}
+
+/* A connection to host h of db failed: with load_balance_hosts=disable
+ * the next connection tries the next host. */
+static void host_failed(struct db *db, int h)
+{
+	if (db->conf.load_balance_hosts == LB_DISABLE && db->next_host == h)
+		db->next_host = (h + 1) % db->nhosts;
 }
 
 /* ---- startup ---- */
@@ -172,23 +212,49 @@ static void build_startup(struct server *sv)
 	pkt_end(pb);
 }
 
-bool server_launch(struct pool *p)
+/* A server object for p, in its new_servers list, counted. */
+static struct server *server_new(struct pool *p, int host)
 {
 	struct sift *s = p->sift;
+	struct server *sv = calloc(1, sizeof(*sv));
+
+	if (!sv || !(sv->login = calloc(1, sizeof(*sv->login)))) {
+		free(sv);
+		return NULL;
+	}
+	sv->sift = s;
+	sv->pool = p;
+	sv->id = ++s->next_id;
+	sv->host = (uint8_t)host;
+	sv->state = SV_CONNECTING;
+	sv->generation = p->db->generation;
+	sv->created = s->now;
+	sv->connect_time = sift_wall_usec();
+	list_init(&sv->cancels);
+	list_init(&sv->node);
+	return sv;
+}
+
+/* Host h of p's database cannot be looked up: logged as PgBouncer logs it,
+ * as a server connection that closes. */
+static void log_dns_failure(struct pool *p, int h, const char *err)
+{
+	struct server tmp = { .pool = p, .host = (uint8_t)h, .id = ++p->sift->next_id };
+
+	server_log(&tmp, LOG_INFO, "closing because: server DNS lookup failed (%s)", err);
+}
+
+/* Connects a new server of p to host h. */
+static bool launch_to(struct pool *p, int h)
+{
+	struct sift *s = p->sift;
+	const struct db_host *host = &p->db->hosts[h];
 	struct server *sv;
-	char err[256];
 	int fd, cerr;
 
-	if (!resolve(s, p->db, err, sizeof(err))) {
-		log_error("%s: %s", p->db->name, err);
-		pool_login_failed(p, "08006", err, false);
+	if (!(sv = server_new(p, h)))
 		return false;
-	}
-	if (!(sv = calloc(1, sizeof(*sv))) || !(sv->login = calloc(1, sizeof(*sv->login)))) {
-		free(sv);
-		return false;
-	}
-	fd = open_socket(s, p->db, &cerr);
+	fd = open_socket(host, &cerr);
 	if (fd < 0) {
 		log_error("%s: cannot create a socket: %s", p->db->name, strerror(cerr));
 		free(sv->login);
@@ -196,22 +262,13 @@ bool server_launch(struct pool *p)
 		return false;
 	}
 	conn_init(&sv->c, s->base, &s->bufs, fd, CONN_SERVER, server_event_cb, sv);
-	sv->sift = s;
-	sv->pool = p;
-	sv->id = ++s->next_id;
-	sv->state = SV_CONNECTING;
-	sv->generation = p->db->generation;
-	sv->created = s->now;
-	sv->connect_time = sift_wall_usec();
 	sv->login->connect_errno = cerr;
-	list_init(&sv->cancels);
-	list_init(&sv->node);
 	list_append(&p->new_servers, &sv->node);
 	p->nservers++;
 	p->db->nservers++;
 	p->user->nservers++;
 	/* TLS first (not on a Unix socket: PostgreSQL has none there) */
-	if (s->server_tls && p->db->addr.ss_family != AF_UNIX) {
+	if (s->server_tls && host->addr.ss_family != AF_UNIX) {
 		sv->login->tls = TLS_ASKED;
 		pkt_begin(&sv->c.gen, 0);
 		pkt_put_u32(&sv->c.gen, PROTO_SSL_REQUEST);
@@ -226,8 +283,24 @@ bool server_launch(struct pool *p)
 	conn_update(&sv->c); /* EV_WRITE: tells us when the connect finished */
 	if (cerr)
 		event_active(&sv->c.ev, EV_WRITE, 0); /* report the failure from the loop */
-	server_log(sv, LOG_DEBUG, "new connection to server");
 	return true;
+}
+
+bool server_launch(struct pool *p)
+{
+	struct db *db = p->db;
+	char err[256];
+
+	/* a host of a list that cannot be looked up is skipped for the next */
+	for (int tries = 0; tries < db->nhosts; tries++) {
+		int h = pick_host(db);
+		if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
+			return launch_to(p, h);
+		log_dns_failure(p, h, err);
+		host_failed(db, h);
+	}
+	pool_login_failed(p, "08006", err, false);
+	return false;
 }
 
 static void connect_failed(struct server *sv, int err)
@@ -235,9 +308,28 @@ static void connect_failed(struct server *sv, int err)
 	char msg[300];
 	struct pool *p = sv->pool;
 
-	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
+	snprintf(msg, sizeof(msg), "connect failed: %s", strerror(err)); /* PgBouncer's words in the log */
+	host_failed(p->db, sv->host);
 	server_close(sv, msg);
+	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
 	pool_login_failed(p, "08006", msg, true);
+}
+
+/* "new connection to server (from 127.0.0.1:5678)", PgBouncer's line
+ * (log_connections): which local address each connection uses. */
+static void log_new_connection(const struct server *sv)
+{
+	char addr[64];
+
+	if (!sv->sift->cfg.log_connections)
+		return;
+	if (sv->local.family == AF_UNIX) {
+		server_log(sv, LOG_INFO, "new connection to server (from unix socket)");
+		return;
+	}
+	peer_addr_str(&sv->local, addr, sizeof(addr));
+	server_log(sv, LOG_INFO, "new connection to server (from %s%s%s:%u)", sv->local.family == AF_INET6 ? "[" : "",
+		   addr, sv->local.family == AF_INET6 ? "]" : "", sv->local.port);
 }
 
 static void server_connected(struct server *sv)
@@ -265,6 +357,7 @@ static void server_connected(struct server *sv)
 		memcpy(sv->local.a, &in6->sin6_addr, 16);
 	} else
 		sv->local.family = AF_UNIX;
+	log_new_connection(sv);
 	sv->state = SV_LOGIN;
 	sv->c.want_read = true;
 	if (conn_flush(&sv->c) == CONN_IO_ERROR) {
@@ -287,10 +380,9 @@ static inline bool header_ok(const struct server *sv, uint8_t type, uint32_t len
 static void login_end(struct server *sv, const char *sqlstate, const char *msg, bool transient)
 {
 	struct pool *p = sv->pool;
-	char reason[600];
-
-	snprintf(reason, sizeof(reason), "login failed: %s", msg);
-	server_close(sv, reason);
+	/* the server's own words, as PgBouncer logs them ("server login
+	 * failed" came before, for a refusal) */
+	server_close(sv, msg);
 	pool_login_failed(p, sqlstate, msg, transient);
 }
 
@@ -342,7 +434,7 @@ static bool auth_md5(struct server *sv, struct msg_reader *r)
 	else if (u->secret_kind == SECRET_MD5)
 		memcpy(hashed, u->secret, sizeof(hashed));
 	else {
-		login_failed(sv, "28P01", "no password for md5 login to the server (set password= or a plaintext or md5 auth_file secret)");
+		login_failed(sv, "28P01", "wrong password type: no password for md5 login to the server (set password= or a plaintext or md5 auth_file secret)");
 		return true;
 	}
 	auth_md5_salted(hashed + 3, salt, out);
@@ -372,7 +464,7 @@ static bool auth_sasl_start(struct server *sv, struct msg_reader *r)
 	} else if (u->has_client_key && u->has_scram) {
 		scram_client_init_keys(&lg->scram, u->client_key, &u->scram);
 	} else {
-		login_failed(sv, "28P01", "no password for SCRAM login to the server (set password=, a plaintext auth_file secret, or log in once with SCRAM)");
+		login_failed(sv, "28P01", "wrong password type: no password for SCRAM login to the server (set password=, a plaintext auth_file secret, or log in once with SCRAM)");
 		return true;
 	}
 	lg->scram_started = true;
@@ -424,7 +516,7 @@ static bool login_auth(struct server *sv, struct msg_reader *r)
 	case AUTH_CLEARTEXT:
 		pw = login_password(sv);
 		if (!pw) {
-			login_failed(sv, "28P01", "no plaintext password for cleartext login to the server");
+			login_failed(sv, "28P01", "wrong password type: no plaintext password for cleartext login to the server");
 			return true;
 		}
 		return send_password_msg(sv, pw, strlen(pw), true);
@@ -533,6 +625,9 @@ static bool login_message(struct server *sv, uint8_t type, const uint8_t *body, 
 		return !r.bad;
 	case 'E':
 		proto_parse_error(body, len, &ef);
+		/* PgBouncer's line: the server's own words for the refusal */
+		server_log(sv, LOG_WARNING, "server login failed: %s %s", *ef.severity ? ef.severity : "FATAL",
+			   *ef.message ? ef.message : "(no message)");
 		login_failed(sv, *ef.sqlstate ? ef.sqlstate : "08006", *ef.message ? ef.message : "login failed");
 		return true;
 	case 'N':
@@ -601,7 +696,7 @@ static void tls_answer(struct server *sv, struct iobuf *b)
 			login_failed(sv, "08006", "server_tls_sslmode is now disable; TLS was asked for before");
 			return;
 		}
-		sv->c.tls = tls_connect(sv->sift->server_tls, sv->c.fd, sv->pool->db->conf.host, cfg->server_tls_sslmode);
+		sv->c.tls = tls_connect(sv->sift->server_tls, sv->c.fd, sv->pool->db->hosts[sv->host].name, cfg->server_tls_sslmode);
 		if (!sv->c.tls) {
 			login_failed(sv, "53200", "out of memory for TLS");
 			return;
@@ -804,6 +899,7 @@ static void client_got_ready(struct server *sv, struct client *cl, char status)
 	if (cl->query_start)
 		st->query_time += (uint64_t)(now - cl->query_start);
 	cl->query_start = cl->pending_z || cl->unsynced ? now : 0;
+	cl->ready_time = now;
 	if (status == 'I' && cl->xact_start) {
 		st->xact_count++;
 		st->xact_time += (uint64_t)(now - cl->xact_start);
@@ -1113,12 +1209,27 @@ static void cancel_event_cb(evutil_socket_t fd, short what, void *arg)
 	cancel_done(cr);
 }
 
+/* Where sv is connected: the cancel must reach the same PostgreSQL (a
+ * RECONNECT may have dropped the resolved address of its host since). */
+static const struct db_host *cancel_address(const struct server *sv, struct db_host *tmp)
+{
+	const struct db *db = sv->pool->db;
+	const struct db_host *h = &db->hosts[sv->host < db->nhosts ? sv->host : 0];
+
+	tmp->addrlen = sizeof(tmp->addr);
+	if (sv->c.fd >= 0 && getpeername(sv->c.fd, (struct sockaddr *)&tmp->addr, &tmp->addrlen) == 0 &&
+	    tmp->addrlen <= sizeof(tmp->addr))
+		return tmp;
+	return h;
+}
+
 void server_cancel(struct server *sv)
 {
 	struct sift *s = sv->sift;
 	struct cancel_req *cr;
 	struct pktbuf pb;
 	struct timeval tv;
+	struct db_host peer;
 	int cerr;
 
 	if (sv->backend_pid == 0 || !(cr = calloc(1, sizeof(*cr))))
@@ -1126,7 +1237,7 @@ void server_cancel(struct server *sv)
 	cr->sift = s;
 	cr->server = sv;
 	cr->start = s->now;
-	cr->fd = open_socket(s, sv->pool->db, &cerr);
+	cr->fd = open_socket(cancel_address(sv, &peer), &cerr);
 	if (cr->fd < 0 || cerr) {
 		log_warning("cancel request: cannot connect: %s", strerror(cerr));
 		if (cr->fd >= 0)
@@ -1165,7 +1276,8 @@ void server_close(struct server *sv, const char *reason)
 	if (sv->state == SV_FREE)
 		return;
 	advisor_on_unlink(sv);
-	server_log(sv, was_up && !cl ? LOG_DEBUG : LOG_INFO, "closing because: %s (age=%llds)", reason,
+	/* as PgBouncer: every close is logged under log_disconnections */
+	server_log(sv, s->cfg.log_disconnections || !was_up || cl ? LOG_INFO : LOG_DEBUG, "closing because: %s (age=%llds)", reason,
 		   (long long)((s->now - sv->created) / 1000000));
 	sv->state = SV_FREE;
 	if (cl) {

@@ -8,6 +8,11 @@
 #include "util/log.h"
 #include "pooler/sift.h"
 
+/* Looks up host h of db's list, once per (re)configuration; false with
+ * the reason in err. */
+bool server_resolve_host(struct sift *s, struct db *db, int h, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Starts a new server connection for p (asynchronous). */
 bool server_launch(struct pool *p);
 
@@ -28,6 +33,8 @@ void server_cancel(struct server *sv);
 
 /* May sv be handed out again (age, reload, close_needed)? */
 bool server_expired(const struct server *sv);
+/* Why an expired sv closes, in PgBouncer's words. */
+const char *server_expiry_reason(const struct server *sv);
 
 /* Called when the client's queue has room again: relays the rest of
  * what the server sent. */
@@ -40,5 +47,7 @@ void server_free(struct server *sv);
 void cancel_req_free(struct cancel_req *cr);
 
 const char *server_state_name(const struct server *sv);
+/* The host of sv's connection (an entry of its database's host list). */
+const char *server_host_name(const struct server *sv);
 
 #endif

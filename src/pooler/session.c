@@ -793,40 +793,44 @@ static bool options_word(const char **p, char *out, size_t outlen)
 /* options: "-c name=value" / "--name=value" pairs. Unknown pairs make it
  * refused unless ignore_startup_parameters names options (then they are
  * skipped). */
+/* The options startup parameter as PgBouncer reads it: "-c name=value",
+ * "-cname=value" and "--name=value" items. An item pgsift does not take is
+ * refused in PgBouncer's words unless ignore_startup_parameters names it
+ * (or "options"). */
 static int take_options(struct sift *s, struct params *startup, struct istr **set, const char *opts, char *err,
 			size_t errlen)
 {
+	static const char bad_form[] = "unsupported options startup parameter: only '-c config=val' and "
+				       "'--config=val' are allowed";
 	char w[SS_VALUE_MAX + SS_NAME_MAX], *eq, *name;
-	bool ignore = config_list_contains(s->cfg.ignore_startup_parameters, "options");
+	const char *ignored = s->cfg.ignore_startup_parameters;
+	bool ignore = config_list_contains(ignored, "options");
 	const char *p = opts;
 	int rc;
 
 	while (options_word(&p, w, sizeof(w))) {
-		if (!strcmp(w, "-c")) {
-			if (!options_word(&p, w, sizeof(w)))
-				return ignore ? 1 : 0;
-			name = w;
-		} else if (!strncmp(w, "-c", 2)) {
+		name = NULL;
+		if (!strcmp(w, "-c"))
+			name = options_word(&p, w, sizeof(w)) ? w : NULL;
+		else if (!strncmp(w, "-c", 2) || !strncmp(w, "--", 2))
 			name = w + 2;
-		} else if (!strncmp(w, "--", 2)) {
-			name = w + 2;
-		} else {
-			if (!ignore)
-				return 0;
-			continue;
-		}
-		if (!(eq = strchr(name, '='))) {
-			if (!ignore)
-				return 0;
-			continue;
+		if (!name || !(eq = strchr(name, '='))) {
+			if (ignore)
+				continue;
+			snprintf(err, errlen, "%s", bad_form);
+			return -1;
 		}
 		*eq = 0;
 		for (char *c = name; *c; c++)
 			if (*c == '-')
 				*c = '_';
 		rc = take_param(s, startup, set, name, eq + 1, err, errlen);
-		if (rc < 0 || (rc == 0 && !ignore))
+		if (rc < 0)
 			return rc;
+		if (rc == 0 && !ignore && !config_list_contains(ignored, name)) {
+			snprintf(err, errlen, "unsupported startup parameter in options: %.64s", name);
+			return -1;
+		}
 	}
 	return 1;
 }

@@ -65,6 +65,7 @@ struct stats {
 	uint64_t client_parse_count;
 	uint64_t server_parse_count;
 	uint64_t bind_count;
+	uint64_t client_login_count;	/* logins that joined a pool */
 };
 
 enum secret_kind { SECRET_NONE, SECRET_PLAIN, SECRET_MD5, SECRET_SCRAM };
@@ -92,9 +93,26 @@ struct user {
 	uint8_t empty_check;		/* SCRAM verifier of ""? 0 not known, 1 no, 2 yes */
 	struct scram_secret scram;
 	uint8_t client_key[SCRAM_KEY_LEN];
+	bool dynamic;			/* the secret came from auth_query, not auth_file */
 	int pool_mode;			/* -1: database's / global */
+	int pool_size;			/* -1: database's / default_pool_size */
+	int reserve_pool_size;		/* -1: database's / global */
 	int max_user_connections;	/* -1: global */
+	int max_user_client_connections;	/* -1: global */
+	usec_t query_timeout;		/* > 0: overrides the global one */
+	usec_t query_wait_timeout;	/* >= 0: overrides the database's and global one */
+	usec_t idle_transaction_timeout;	/* > 0: overrides the global one */
+	usec_t transaction_timeout;	/* > 0: overrides the global one */
+	usec_t client_idle_timeout;	/* > 0: overrides the global one */
 	int nservers;
+	int nclients;			/* logged-in clients (console included) */
+};
+
+/* One entry of a [databases] host list, with its address once resolved. */
+struct db_host {
+	const char *name;		/* into db->hostbuf; NULL: the Unix socket in unix_socket_dir */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;		/* 0: not resolved yet */
 };
 
 struct db {
@@ -110,9 +128,13 @@ struct db {
 	bool disabled;			/* DISABLE: new clients refused until ENABLE */
 	uint32_t generation;		/* bumped when login settings change */
 	int nservers;
+	int nclients;			/* logged-in clients (max_db_client_connections) */
 	struct user *forced_user;	/* conf.user, when set */
-	struct sockaddr_storage addr;
-	socklen_t addrlen;		/* 0: not resolved yet */
+	struct db_host *hosts;		/* conf.host split at its commas (one entry without a host) */
+	int nhosts;
+	int next_host;			/* the host the next server connection tries */
+	char *hostbuf;
+	struct stats retired;		/* counters of its pools removed by pool_idle_timeout */
 	struct stats stats_prev;	/* totals at the start of the last stats period */
 	struct stats stats_avg;		/* rates and mean times of the last period */
 };
@@ -141,6 +163,7 @@ struct pool {
 	char *last_login_error;
 	char last_login_sqlstate[6];
 	struct stats stats;
+	int64_t unused_since;		/* when it last had no client and no server (0: in use) */
 	struct advisor *adv;		/* pool sizing measurements (advisor_pool.c), lazy */
 	struct hs_pcur hist;		/* this time bucket's numbers (pool_history) */
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
@@ -159,6 +182,7 @@ enum client_state {
 
 struct login_state;
 struct ss_client;
+struct aq_req;
 
 struct client {
 	struct conn c;
@@ -175,6 +199,9 @@ struct client {
 	bool copy_end_sent;		/* CopyDone/CopyFail sent since the last Query/Execute */
 	bool ps_local;			/* pgsift answered a Parse/Close without a server; Sync is ours too */
 	bool ps_discard;		/* the unnamed statement is DISCARD ALL or DEALLOCATE ALL */
+	bool admin_alias;		/* console client that asked for "pgbouncer" */
+	bool wait_notified;		/* told it is queued (query_wait_notify) since it last waited */
+	bool counted;			/* in db->nclients and user->nclients */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
@@ -186,6 +213,7 @@ struct client {
 	struct user *user;		/* who authenticated */
 	struct server *server;
 	struct login_state *login;	/* only during login */
+	struct aq_req *aq;		/* its auth_query lookup, while one is queued or running */
 	struct peer_addr addr;
 	int64_t connect_time;		/* usec, wall clock */
 	int64_t request_time;		/* last activity, monotonic usec */
@@ -193,6 +221,7 @@ struct client {
 	int64_t wait_start;
 	int64_t query_start;		/* first unanswered Sync/Query */
 	int64_t xact_start;
+	int64_t ready_time;		/* its last ReadyForQuery (idle_transaction_timeout) */
 	struct params vals;
 	struct an_client *an;		/* statement names, for the analyzer (lazy) */
 	struct ps_client *ps;		/* prepared statement names (lazy) */
@@ -240,6 +269,7 @@ struct server {
 	char sync_error[160];
 	int64_t test_start;		/* when our own query started (SV_TESTED) */
 	uint32_t generation;
+	uint8_t host;			/* index into pool->db->hosts */
 	uint64_t id;
 	uint32_t backend_pid, backend_key;
 	struct pool *pool;
@@ -310,6 +340,7 @@ struct sift {
 	struct list admin_clients;	/* console clients after login */
 	struct list free_clients, free_servers;
 	struct list orphan_cancels;
+	struct list aq_conns;		/* auth_query connections (auth_query.c) */
 	struct iobuf_pool bufs;
 	struct ssl_ctx_st *client_tls;	/* client_tls_sslmode != disable: tls.c */
 	struct ssl_ctx_st *server_tls;	/* server_tls_sslmode != disable */
@@ -318,7 +349,7 @@ struct sift {
 	uint32_t cancel_mask, cancel_count;
 	struct listener **listeners;
 	int nlisteners;
-	struct event *ev_janitor, *ev_reap, *ev_sig[5];
+	struct event *ev_janitor, *ev_reap, *ev_sig[7];
 	char *param_names[PARAM_MAX];
 	int nparams;
 	int64_t now;			/* monotonic usec, refreshed per callback */
@@ -337,6 +368,8 @@ struct sift {
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;
+	uint64_t console_logins;		/* SHOW TOTALS counts the console, as PgBouncer's admin database */
+	uint64_t console_commands;
 	int nclients;			/* all client connections, login included */
 	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
@@ -374,5 +407,7 @@ const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen);
 /* Effective settings of a pool (database entry, user entry, global). */
 int pool_mode_of(const struct sift *s, const struct pool *p);
 int pool_size_of(const struct sift *s, const struct pool *p);
+int reserve_size_of(const struct sift *s, const struct pool *p);
+usec_t server_lifetime_of(const struct sift *s, const struct db *db);
 
 #endif

@@ -11,18 +11,23 @@
 #include <string.h>
 #include <strings.h>
 
-/* The last OpenSSL error as text, after what. */
+/* The last OpenSSL error as text, after what; a system error under it
+ * (a file that cannot be opened) comes first, in the system's words. */
 static void ssl_err(char *err, size_t errlen, const char *what, const char *file)
 {
-	char buf[256];
-	unsigned long e = ERR_peek_last_error();
+	char buf[256], sys[128] = "";
+	unsigned long e, last = 0;
 
-	if (e)
-		ERR_error_string_n(e, buf, sizeof(buf));
+	while ((e = ERR_get_error()) != 0) {
+		if (ERR_SYSTEM_ERROR(e) && !*sys)
+			snprintf(sys, sizeof(sys), "%s (", strerror(ERR_GET_REASON(e)));
+		last = e;
+	}
+	if (last)
+		ERR_error_string_n(last, buf, sizeof(buf));
 	else
 		snprintf(buf, sizeof(buf), "unknown error");
-	ERR_clear_error();
-	snprintf(err, errlen, "%s%s%s: %s", what, file ? " " : "", file ? file : "", buf);
+	snprintf(err, errlen, "%s%s%s: %s%s%s", what, file ? " " : "", file ? file : "", sys, buf, *sys ? ")" : "");
 }
 
 /* The TLS version a protocol name stands for, or 0 */
@@ -264,6 +269,19 @@ const char *tls_handshake_error(const struct ssl_st *ssl, char *out, size_t outl
 		snprintf(out, outlen, "the connection closed during the handshake");
 	ERR_clear_error();
 	return out;
+}
+
+bool tls_peer_cn(const struct ssl_st *ssl, char *out, size_t outlen)
+{
+	X509 *cert;
+	int n;
+
+	if (!ssl || SSL_get_verify_result(ssl) != X509_V_OK || !(cert = SSL_get1_peer_certificate(ssl)))
+		return false;
+	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, out, (int)outlen);
+	X509_free(cert);
+	/* a name with a NUL inside, or cut short, is no name */
+	return n > 0 && (size_t)n < outlen && strlen(out) == (size_t)n;
 }
 
 void tls_ctx_free(struct ssl_ctx_st *ctx)

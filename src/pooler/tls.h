@@ -59,4 +59,9 @@ struct ssl_st *tls_accept(struct ssl_ctx_st *ctx, int fd);
  * CLIENTS' tls column, the login log line); "" for NULL. */
 const char *tls_describe(const struct ssl_st *ssl, char *out, size_t outlen);
 
+/* The common name of the certificate the peer showed, if it was verified
+ * against the CA (client_tls_sslmode verify-ca or verify-full); false
+ * otherwise, or when it does not fit in out. */
+bool tls_peer_cn(const struct ssl_st *ssl, char *out, size_t outlen) __attribute__((warn_unused_result));
+
 #endif

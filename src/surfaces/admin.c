@@ -174,7 +174,8 @@ static void show_help(struct client *cl)
 {
 	proto_notice(&cl->c.gen, "Console usage",
 		     "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
-		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS\n"
+		     "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|LISTS|TOTALS|STATE|MEM\n"
+		     "\tSHOW SOCKETS|ACTIVE_SOCKETS|DNS_HOSTS|DNS_ZONES|PEERS|PEER_POOLS\n"
 		     "\tSHOW QUERIES|ANALYZER|PREPARED_STATEMENTS|POOL_ADVICE\n"
 		     "\tSHOW NPLUSONE|SLOW|SLOW_PLANS|HAZARDS\n"
 		     "\tSHOW QUERY_HISTORY|POOL_HISTORY|QUERY_HISTOGRAM|POOL_HISTOGRAM|PROCESS\n"
@@ -296,6 +297,7 @@ void admin_command(struct client *cl, const char *q, size_t len)
 		pkt_end(&cl->c.gen);
 		return;
 	}
+	cl->sift->console_commands++;
 	if (is_word(&t[0], "show")) {
 		cmd_show(cl, t, n);
 		return;
@@ -331,7 +333,7 @@ void admin_command(struct client *cl, const char *q, size_t len)
 		if (sift_reload(cl->sift))
 			command_complete(&cl->c.gen, "RELOAD");
 		else
-			admin_err(cl, "F0000", "RELOAD failed: the configuration file has errors (see the log); the running configuration is kept");
+			admin_err(cl, "F0000", "RELOAD failed, see logs for additional details: the configuration file has errors; the running configuration is kept");
 	} else
 		admin_err(cl, "42601", "invalid command \"%s\"; use SHOW HELP", t[0].v);
 }

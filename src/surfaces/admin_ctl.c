@@ -77,19 +77,11 @@ static void admin_wait(struct client *cl, uint32_t what, struct db *db)
 	cl->c.want_read = false;
 }
 
-static bool pause_db(struct sift *s, struct db *d)
-{
-	if (d->paused)
-		return false;
-	d->paused = true;
-	pool_close_db_servers(s, d, true);
-	return true;
-}
 
 void cmd_pause(struct client *cl, const struct tok *t, int n)
 {
 	struct db *db;
-	int count = for_targets(cl, t, n, &db, pause_db);
+	int count = for_targets(cl, t, n, &db, pool_pause_db);
 
 	if (count < 0)
 		return;
@@ -101,27 +93,16 @@ void cmd_pause(struct client *cl, const struct tok *t, int n)
 	admin_wait(cl, ADMIN_WAIT_PAUSE, db);
 }
 
-/* ends a PAUSE or a KILL */
-static bool resume_db(struct sift *s, struct db *d)
-{
-	struct list *it;
-
-	if (!d->paused && !d->killed)
-		return false;
-	d->paused = d->killed = false;
-	list_for_each(it, &s->pools) {
-		struct pool *p = list_entry(it, struct pool, node);
-		if (p->db == d)
-			pool_launch(p);
-	}
-	return true;
-}
-
 void cmd_resume(struct client *cl, const struct tok *t, int n)
 {
 	struct db *db;
-	int count = for_targets(cl, t, n, &db, resume_db);
+	int count;
 
+	if (cl->sift->shutdown != SHUTDOWN_NONE) { /* the PAUSE of a shutdown stays */
+		admin_err(cl, "55000", "pooler is shutting down");
+		return;
+	}
+	count = for_targets(cl, t, n, &db, pool_resume_db);
 	if (count < 0)
 		return;
 	if (count == 0) {
@@ -156,7 +137,7 @@ void cmd_disable(struct client *cl, const struct tok *t, int n, bool disable)
 static bool reconnect_db(struct sift *s, struct db *d)
 {
 	d->generation++;
-	d->addrlen = 0;
+	db_forget_addresses(d);
 	pool_resize(s, d);
 	return true;
 }

@@ -28,6 +28,11 @@ struct setting {
 					 * ST_RATIO: words allowed besides 0..1, stored as -1 - index */
 };
 
+/* PgBouncer's: the password of a role that may log in, NULL once expired */
+#define CONFIG_DEFAULT_AUTH_QUERY                                                                         \
+	"SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid " \
+	"WHERE rolname=$1 AND rolcanlogin"
+
 #define S_(name, type, flags, def, min, max) { #name, type, flags, offsetof(struct config, name), def, min, max, NULL }
 #define E_(name, flags, def, names) { #name, ST_ENUM, flags, offsetof(struct config, name), def, 0, 0, names }
 
@@ -51,6 +56,9 @@ static const struct setting settings[] = {
 	S_(auth_fail_window, ST_TIME, R, "60", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),
 	S_(stats_users, ST_STR, R, "", 0, 0),
+	S_(auth_user, ST_STR, R, "", 0, 0),
+	S_(auth_query, ST_STR, R, CONFIG_DEFAULT_AUTH_QUERY, 0, 0),
+	S_(auth_dbname, ST_STR, R, "", 0, 0),
 	S_(pool_mode, ST_POOLMODE, R, "session", 0, 0),
 	S_(max_client_conn, ST_INT, R, "100", 1, 1000000),
 	S_(default_pool_size, ST_INT, R, "20", 1, 100000),
@@ -59,26 +67,34 @@ static const struct setting settings[] = {
 	S_(reserve_pool_timeout, ST_TIME, R, "5", 0, 0),
 	S_(max_db_connections, ST_INT, R, "0", 0, 1000000),
 	S_(max_user_connections, ST_INT, R, "0", 0, 1000000),
+	S_(max_db_client_connections, ST_INT, R, "0", 0, 1000000),
+	S_(max_user_client_connections, ST_INT, R, "0", 0, 1000000),
 	S_(server_lifetime, ST_TIME, R, "3600", 0, 0),
 	S_(server_idle_timeout, ST_TIME, R, "600", 0, 0),
 	S_(server_connect_timeout, ST_TIME, R, "15", 0, 0),
 	S_(server_login_retry, ST_TIME, R, "15", 0, 0),
 	S_(server_reset_query, ST_STR, R, "DISCARD ALL", 0, 0),
 	S_(server_reset_query_always, ST_BOOL, R, "0", 0, 0),
-	S_(server_check_query, ST_STR, R, "select 1", 0, 0),
+	S_(server_check_query, ST_STR, R, "<empty>", 0, 0),
 	S_(server_check_delay, ST_TIME, R, "30", 0, 0),
+	S_(server_fast_close, ST_BOOL, R, "0", 0, 0),
+	S_(pool_idle_timeout, ST_TIME, R, "0", 0, 0),
 	S_(query_timeout, ST_TIME, R, "0", 0, 0),
+	S_(query_timeout_cancel, ST_BOOL, R, "1", 0, 0),
 	S_(query_wait_timeout, ST_TIME, R, "120", 0, 0),
+	S_(query_wait_notify, ST_TIME, R, "5", 0, 0),
 	S_(client_idle_timeout, ST_TIME, R, "0", 0, 0),
 	S_(client_login_timeout, ST_TIME, R, "60", 0, 0),
 	S_(idle_transaction_timeout, ST_TIME, R, "0", 0, 0),
+	S_(transaction_timeout, ST_TIME, R, "0", 0, 0),
 	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
 	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
-	S_(pkt_buf, ST_INT, 0, "4096", 512, 16 << 20),
+	S_(pkt_buf, ST_INT, 0, "4096", 1, 16 << 20),
 	S_(logfile, ST_STR, R, "", 0, 0),
 	S_(pidfile, ST_STR, 0, "", 0, 0),
 	S_(user, ST_STR, 0, "", 0, 0),
+	S_(login_notify_message, ST_STR, R, "", 0, 0),
 	S_(log_connections, ST_BOOL, R, "1", 0, 0),
 	S_(log_disconnections, ST_BOOL, R, "1", 0, 0),
 	S_(log_pooler_errors, ST_BOOL, R, "1", 0, 0),
@@ -236,8 +252,9 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 }
 
 static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
-static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256" };
+static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert" };
 static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
+static const char *const load_balance_names[] = { "round-robin", "disable" };
 
 /* The index of v among names[0..n) (case-insensitive), or -1 */
 static int name_index(const char *v, const char *const *names, int n)
@@ -275,15 +292,20 @@ static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 
 static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
 {
-	int i = name_index(v, auth_type_names, 5);
+	int i = name_index(v, auth_type_names, 6);
 
 	if (i >= 0)
 		return (*out = i), true;
-	if (!strcasecmp(v, "hba") || !strcasecmp(v, "cert") || !strcasecmp(v, "pam"))
-		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5 or scram-sha-256)", v);
+	if (!strcasecmp(v, "hba") || !strcasecmp(v, "peer") || !strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
+		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256 or cert)", v);
 	else
-		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5 or scram-sha-256)", v);
+		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256 or cert)", v);
 	return false;
+}
+
+const char *config_load_balance_name(int lb)
+{
+	return lb >= 0 && lb < 2 ? load_balance_names[lb] : "round-robin";
 }
 
 const char *config_pool_mode_name(int mode)
@@ -293,7 +315,7 @@ const char *config_pool_mode_name(int mode)
 
 const char *config_auth_type_name(int type)
 {
-	return type >= 0 && type < 5 ? auth_type_names[type] : "?";
+	return type >= 0 && type < 6 ? auth_type_names[type] : "?";
 }
 
 static bool parse_enum(const struct setting *s, const char *v, int *out, char *err, size_t errlen)
@@ -614,6 +636,21 @@ static bool db_int(const char *key, const char *val, int min, int max, int *out,
 	return true;
 }
 
+/* A time of a [databases] or [users] entry; -1, PgBouncer's "not set",
+ * leaves the global setting in force. */
+static bool entry_time(const char *key, const char *val, usec_t *out, char *err, size_t errlen)
+{
+	char e[160];
+
+	if (!strcmp(val, "-1")) {
+		*out = -1;
+		return true;
+	}
+	if (!parse_time(val, out, e, sizeof(e)))
+		return snprintf(err, errlen, "%s: %s", key, e), false;
+	return true;
+}
+
 static bool db_set_key(struct db_conf *dc, const char *key, const char *val, char *err, size_t errlen)
 {
 	struct { const char *k; size_t off; } strs[] = {
@@ -623,7 +660,10 @@ static bool db_set_key(struct db_conf *dc, const char *key, const char *val, cha
 		{ "application_name", offsetof(struct db_conf, application_name) },
 		{ "client_encoding", offsetof(struct db_conf, client_encoding) },
 		{ "datestyle", offsetof(struct db_conf, datestyle) }, { "timezone", offsetof(struct db_conf, timezone) },
+		{ "auth_user", offsetof(struct db_conf, auth_user) }, { "auth_query", offsetof(struct db_conf, auth_query) },
+		{ "auth_dbname", offsetof(struct db_conf, auth_dbname) },
 	};
+	int lb;
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		if (strcasecmp(key, strs[i].k) == 0) {
 			if (!set_str((char **)((char *)dc + strs[i].off), val))
@@ -640,8 +680,20 @@ static bool db_set_key(struct db_conf *dc, const char *key, const char *val, cha
 		return db_int(key, val, 0, 100000, &dc->reserve_pool_size, err, errlen);
 	if (!strcasecmp(key, "max_db_connections"))
 		return db_int(key, val, 0, 1000000, &dc->max_db_connections, err, errlen);
+	if (!strcasecmp(key, "max_db_client_connections"))
+		return db_int(key, val, 0, 1000000, &dc->max_db_client_connections, err, errlen);
 	if (!strcasecmp(key, "pool_mode"))
 		return parse_pool_mode(val, &dc->pool_mode, err, errlen);
+	if (!strcasecmp(key, "server_lifetime"))
+		return entry_time(key, val, &dc->server_lifetime, err, errlen);
+	if (!strcasecmp(key, "query_wait_timeout"))
+		return entry_time(key, val, &dc->query_wait_timeout, err, errlen);
+	if (!strcasecmp(key, "load_balance_hosts")) {
+		if ((lb = name_index(val, load_balance_names, 2)) < 0)
+			return snprintf(err, errlen, "invalid load_balance_hosts \"%s\" (round-robin or disable)", val), false;
+		dc->load_balance_hosts = lb;
+		return true;
+	}
 	snprintf(err, errlen, "unknown connection parameter \"%s\"", key);
 	return false;
 }
@@ -651,17 +703,57 @@ static void db_conf_init(struct db_conf *dc)
 	memset(dc, 0, sizeof(*dc));
 	dc->port = 5432;
 	dc->pool_size = dc->min_pool_size = dc->reserve_pool_size = dc->max_db_connections = -1;
-	dc->pool_mode = -1;
+	dc->max_db_client_connections = dc->pool_mode = dc->load_balance_hosts = -1;
+	dc->server_lifetime = dc->query_wait_timeout = -1;
 }
 
 void config_db_conf_free(struct db_conf *dc)
 {
 	char **strs[] = { &dc->name, &dc->host, &dc->dbname, &dc->user, &dc->password, &dc->connect_query,
-			  &dc->application_name, &dc->client_encoding, &dc->datestyle, &dc->timezone };
+			  &dc->application_name, &dc->client_encoding, &dc->datestyle, &dc->timezone,
+			  &dc->auth_user, &dc->auth_query, &dc->auth_dbname };
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+}
+
+int config_split_hosts(const char *host, char *buf, const char **out, int max)
+{
+	int n = 0;
+	char *p = buf;
+
+	strcpy(buf, host);
+	for (;;) {
+		char *comma = strchr(p, ','), *e;
+		if (comma)
+			*comma = 0;
+		while (isspace((unsigned char)*p))
+			p++;
+		for (e = p + strlen(p); e > p && isspace((unsigned char)e[-1]);)
+			*--e = 0;
+		if (!*p || n == max)
+			return -1;
+		out[n++] = p;
+		if (!comma)
+			return n;
+		p = comma + 1;
+	}
+}
+
+/* A host list has no empty entry and at most CONFIG_MAX_HOSTS of them. */
+static bool hosts_valid(const char *host, char *err, size_t errlen)
+{
+	const char *hosts[CONFIG_MAX_HOSTS];
+	char *buf = malloc(strlen(host) + 1);
+	int n = buf ? config_split_hosts(host, buf, hosts, CONFIG_MAX_HOSTS) : -2;
+
+	free(buf);
+	if (n == -2)
+		snprintf(err, errlen, "out of memory");
+	else if (n < 0)
+		snprintf(err, errlen, "host: an empty entry or more than %d hosts in \"%s\"", CONFIG_MAX_HOSTS, host);
+	return n > 0;
 }
 
 bool config_parse_db(const char *name, const char *connstr, struct db_conf *dc, char *err, size_t errlen)
@@ -684,6 +776,8 @@ bool config_parse_db(const char *name, const char *connstr, struct db_conf *dc, 
 			break;
 		}
 	free(val);
+	if (r >= 0 && dc->host && !hosts_valid(dc->host, err, errlen))
+		r = -1;
 	if (r < 0) {
 		config_db_conf_free(dc);
 		return false;
@@ -706,6 +800,36 @@ bool config_db_conn_changed(const struct db_conf *a, const struct db_conf *b)
 	       !streq_null(a->timezone, b->timezone);
 }
 
+/* Applies one key of a [users] entry; false with the reason in err. */
+static bool user_set_key(struct user_conf *uc, const char *key, const char *val, char *err, size_t errlen)
+{
+	static const struct { const char *k; size_t off; int max; } ints[] = {
+		{ "pool_size", offsetof(struct user_conf, pool_size), 100000 },
+		{ "reserve_pool_size", offsetof(struct user_conf, reserve_pool_size), 100000 },
+		{ "max_user_connections", offsetof(struct user_conf, max_user_connections), 1000000 },
+		{ "max_user_client_connections", offsetof(struct user_conf, max_user_client_connections), 1000000 },
+	};
+
+	static const struct { const char *k; size_t off; } times[] = {
+		{ "query_timeout", offsetof(struct user_conf, query_timeout) },
+		{ "query_wait_timeout", offsetof(struct user_conf, query_wait_timeout) },
+		{ "idle_transaction_timeout", offsetof(struct user_conf, idle_transaction_timeout) },
+		{ "transaction_timeout", offsetof(struct user_conf, transaction_timeout) },
+		{ "client_idle_timeout", offsetof(struct user_conf, client_idle_timeout) },
+	};
+
+	if (!strcasecmp(key, "pool_mode"))
+		return parse_pool_mode(val, &uc->pool_mode, err, errlen);
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		if (!strcasecmp(key, times[i].k))
+			return entry_time(key, val, (usec_t *)((char *)uc + times[i].off), err, errlen);
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+		if (!strcasecmp(key, ints[i].k))
+			return db_int(key, val, 0, ints[i].max, (int *)((char *)uc + ints[i].off), err, errlen);
+	snprintf(err, errlen, "unknown user parameter \"%s\"", key);
+	return false;
+}
+
 bool config_parse_user(const char *name, const char *connstr, struct user_conf *uc, char *err, size_t errlen)
 {
 	char key[64], val[256];
@@ -713,21 +837,17 @@ bool config_parse_user(const char *name, const char *connstr, struct user_conf *
 	int r;
 
 	memset(uc, 0, sizeof(*uc));
-	uc->pool_mode = uc->max_user_connections = -1;
+	uc->pool_mode = uc->pool_size = uc->reserve_pool_size = -1;
+	uc->max_user_connections = uc->max_user_client_connections = -1;
+	uc->query_timeout = uc->query_wait_timeout = uc->idle_transaction_timeout = -1;
+	uc->transaction_timeout = uc->client_idle_timeout = -1;
 	if (!set_str(&uc->name, name))
 		return snprintf(err, errlen, "out of memory"), false;
-	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0) {
-		if (!strcasecmp(key, "pool_mode")) {
-			if (!parse_pool_mode(val, &uc->pool_mode, err, errlen))
-				break;
-		} else if (!strcasecmp(key, "max_user_connections")) {
-			if (!db_int(key, val, 0, 1000000, &uc->max_user_connections, err, errlen))
-				break;
-		} else {
-			snprintf(err, errlen, "unknown user parameter \"%s\"", key);
+	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0)
+		if (!user_set_key(uc, key, val, err, errlen)) {
+			r = -1;
 			break;
 		}
-	}
 	if (r != 0) {
 		free(uc->name);
 		uc->name = NULL;

@@ -17,25 +17,36 @@
 typedef int64_t usec_t;
 
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
-enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM };
+enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
 enum http_auth { HTTP_AUTH_NONE, HTTP_AUTH_BASIC };
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
+/* load_balance_hosts of a [databases] entry whose host is a list */
+enum load_balance { LB_ROUND_ROBIN, LB_DISABLE };
+
+#define CONFIG_MAX_HOSTS 16	/* entries of a comma-separated host list */
 
 /* One [databases] entry; strings are owned (NULL when unset), numbers are
  * -1 when unset (the [pgsift] default applies). */
 struct db_conf {
 	char *name;
-	char *host;
+	char *host;			/* one host, or a comma-separated list of them */
 	int port;
 	char *dbname;
 	char *user;
 	char *password;
+	char *auth_user;		/* overrides the global auth_user ... */
+	char *auth_query;		/* ... auth_query ... */
+	char *auth_dbname;		/* ... and auth_dbname */
 	int pool_size;
 	int min_pool_size;
 	int reserve_pool_size;
 	int max_db_connections;
+	int max_db_client_connections;
 	int pool_mode;
+	int load_balance_hosts;		/* enum load_balance; -1: round-robin, the default */
+	usec_t server_lifetime;		/* -1: the global server_lifetime */
+	usec_t query_wait_timeout;	/* -1: the user's or global one */
 	char *connect_query;
 	char *application_name;
 	char *client_encoding;
@@ -44,11 +55,19 @@ struct db_conf {
 	int line;
 };
 
-/* One [users] entry. */
+/* One [users] entry; numbers are -1 when unset. */
 struct user_conf {
 	char *name;
 	int pool_mode;
+	int pool_size;
+	int reserve_pool_size;
 	int max_user_connections;
+	int max_user_client_connections;
+	usec_t query_timeout;		/* these override the global ones */
+	usec_t query_wait_timeout;
+	usec_t idle_transaction_timeout;
+	usec_t transaction_timeout;
+	usec_t client_idle_timeout;
 	int line;
 };
 
@@ -70,6 +89,9 @@ struct config {
 	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;
 	char *stats_users;
+	char *auth_user;		/* looks up users not in auth_file ... */
+	char *auth_query;		/* ... with this query ... */
+	char *auth_dbname;		/* ... in this database entry (default: the client's) */
 	int pool_mode;
 	int max_client_conn;
 	int default_pool_size;
@@ -78,19 +100,26 @@ struct config {
 	usec_t reserve_pool_timeout;
 	int max_db_connections;
 	int max_user_connections;
+	int max_db_client_connections;
+	int max_user_client_connections;
 	usec_t server_lifetime;
 	usec_t server_idle_timeout;
 	usec_t server_connect_timeout;
 	usec_t server_login_retry;
 	char *server_reset_query;
 	bool server_reset_query_always;
-	char *server_check_query;
+	char *server_check_query;	/* "<empty>": an empty query */
 	usec_t server_check_delay;
+	bool server_fast_close;
+	usec_t pool_idle_timeout;	/* a pool with no client and no server this long is removed; 0: kept */		/* session mode: close servers due to close between transactions */
 	usec_t query_timeout;
+	bool query_timeout_cancel;	/* 1: cancel the statement; 0: close the client (PgBouncer) */
 	usec_t query_wait_timeout;
+	usec_t query_wait_notify;	/* a NOTICE to a client queued this long */
 	usec_t client_idle_timeout;
 	usec_t client_login_timeout;
 	usec_t idle_transaction_timeout;
+	usec_t transaction_timeout;
 	char *ignore_startup_parameters;
 	char *track_extra_parameters;
 	int max_packet_size;
@@ -98,6 +127,7 @@ struct config {
 	char *logfile;
 	char *pidfile;
 	char *user;			/* as -u: who to run as when started as root */
+	char *login_notify_message;	/* a NOTICE sent at each login */
 	bool log_connections;
 	bool log_disconnections;
 	bool log_pooler_errors;
@@ -242,6 +272,12 @@ bool config_copy_setting(struct config *dst, const struct config *src, int i) __
 const char *config_pool_mode_name(int mode);
 const char *config_auth_type_name(int type);
 const char *config_sslmode_name(int mode);
+const char *config_load_balance_name(int lb);
+
+/* Splits a [databases] host value at its commas into at most max entries
+ * (each NUL-terminated in buf, which must hold strlen(host) + 1 bytes).
+ * Returns how many, or -1 when an entry is empty or there are too many. */
+int config_split_hosts(const char *host, char *buf, const char **out, int max);
 
 /* Is name in a comma-separated list (case-insensitive, spaces ignored)? */
 bool config_list_contains(const char *list, const char *name);

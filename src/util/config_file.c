@@ -33,11 +33,10 @@ static const char *const pgbouncer_only[] = {
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
-	"auth_hba_file",
-	"auth_query", "auth_user", "auth_dbname", "application_name_add_host", "conffile",
+	"auth_hba_file", "application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
-	"server_fast_close", "sbuf_loopcnt", "unix_socket_group",
-	"peer_id", "query_wait_notify", "stats_users_prefix", NULL
+	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "auth_ident_file", "scram_iterations",
+	"cancel_wait_timeout", NULL
 };
 
 /* ---- diagnostics ---- */
@@ -476,8 +475,11 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 			     cfg->min_pool_size, cfg->default_pool_size);
 	if ((!cfg->listen_addr || !*cfg->listen_addr) && (!cfg->unix_socket_dir || !*cfg->unix_socket_dir))
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
-	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && (!cfg->auth_file || !*cfg->auth_file))
+	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && cfg->auth_type != AUTHT_CERT &&
+	    (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->auth_type == AUTHT_CERT && cfg->client_tls_sslmode < SSLMODE_VERIFY_CA)
+		diag_error(diag, "%s: auth_type cert needs client_tls_sslmode verify-ca or verify-full", path);
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE &&
 	    (!has_value(cfg->client_tls_key_file) || !has_value(cfg->client_tls_cert_file)))
 		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_key_file and client_tls_cert_file", path,
@@ -485,6 +487,9 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 	if (cfg->client_tls_sslmode >= SSLMODE_VERIFY_CA && !has_value(cfg->client_tls_ca_file))
 		diag_error(diag, "%s: client_tls_sslmode %s needs client_tls_ca_file (to verify client certificates)",
 			   path, config_sslmode_name(cfg->client_tls_sslmode));
+	if (has_value(cfg->auth_dbname) && (!strcmp(cfg->auth_dbname, "pgbouncer") || !strcmp(cfg->auth_dbname, "pgsift")))
+		diag_error(diag, "%s: auth_dbname: cannot use the reserved \"%s\" database as an auth_dbname", path,
+			   cfg->auth_dbname);
 	if (has_value(cfg->server_tls_key_file) != has_value(cfg->server_tls_cert_file))
 		diag_error(diag, "%s: server_tls_key_file and server_tls_cert_file go together (the certificate pgsift shows to servers)",
 			   path);

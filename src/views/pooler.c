@@ -1,7 +1,7 @@
 /*
  * pooler views: PgBouncer's SHOW result sets (VERSION, CONFIG, DATABASES,
- * POOLS, CLIENTS, SERVERS, STATS, STATS_TOTALS, STATS_AVERAGES, LISTS,
- * USERS), with PgBouncer 1.25's column names, order and wire types.
+ * POOLS, CLIENTS, SERVERS, SOCKETS, ACTIVE_SOCKETS, STATS, STATS_TOTALS,
+ * STATS_AVERAGES, LISTS, USERS), with PgBouncer 1.25's column names, order and wire types.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -55,18 +55,39 @@ const struct view view_config = { "config", "One row per setting: its value now,
 
 /* ---- DATABASES, POOLS ---- */
 
-static int db_client_count(const struct sift *s, const struct db *db)
+/* load_balance_hosts of an entry whose host is a list; NULL otherwise. */
+static const char *load_balance_of(const struct db *db)
+{
+	return db->nhosts > 1 ? config_load_balance_name(db->conf.load_balance_hosts) : NULL;
+}
+
+/* Console clients that asked for "pgbouncer" (alias) or for "pgsift". */
+static int console_clients(const struct sift *s, bool alias)
 {
 	const struct list *it;
 	int n = 0;
 
-	list_for_each(it, &s->pools) {
-		const struct pool *p = list_entry(it, struct pool, node);
-		if (p->db == db)
-			n += (int)(list_count(&p->idle_clients) + list_count(&p->active_clients) +
-				   list_count(&p->waiting_clients) + list_count(&p->login_clients));
-	}
+	list_for_each(it, &s->admin_clients)
+		n += list_entry(it, struct client, node)->admin_alias == alias;
 	return n;
+}
+
+static int db_max_clients(const struct sift *s, const struct db *db)
+{
+	return db->conf.max_db_client_connections > 0 ? db->conf.max_db_client_connections
+						      : s->cfg.max_db_client_connections;
+}
+
+/* The console's rows: one per name it answers to, as PgBouncer shows its
+ * "pgbouncer" database, each counting the clients that used that name. */
+static void console_db_rows(struct sift *s, struct view_sink *sink, const struct db *db)
+{
+	static const char *const names[2] = { "pgsift", "pgbouncer" };
+
+	for (int alias = 0; alias < 2; alias++)
+		view_row(sink, names[alias], NULL, s->cfg.listen_port, names[alias], names[alias], 2, 0, 0,
+			 (int)(s->cfg.server_lifetime / 1000000), "statement", NULL, 0, 0, db_max_clients(s, db),
+			 console_clients(s, alias), 0, 0);
 }
 
 static const struct view_col databases_cols[] = {
@@ -115,18 +136,18 @@ static void databases_rows(struct sift *s, struct view_sink *sink)
 		if (db->removed || db->template)
 			continue;
 		if (db->admin) {
-			view_row(sink, "pgsift", NULL, s->cfg.listen_port, "pgsift", "pgsift", 2, 0, 0, 0, "statement",
-				 NULL, 0, 0, 0, (int)list_count(&s->admin_clients), 0, 0);
+			console_db_rows(s, sink, db);
 			continue;
 		}
 		view_row(sink, db->name, dc->host, dc->port, dc->dbname, dc->user,
 			 dc->pool_size >= 0 ? dc->pool_size : s->cfg.default_pool_size,
 			 dc->min_pool_size >= 0 ? dc->min_pool_size : s->cfg.min_pool_size,
 			 dc->reserve_pool_size >= 0 ? dc->reserve_pool_size : s->cfg.reserve_pool_size,
-			 (int)(s->cfg.server_lifetime / 1000000),
-			 dc->pool_mode >= 0 ? config_pool_mode_name(dc->pool_mode) : NULL, NULL,
+			 (int)(server_lifetime_of(s, db) / 1000000),
+			 dc->pool_mode >= 0 ? config_pool_mode_name(dc->pool_mode) : NULL, load_balance_of(db),
 			 dc->max_db_connections >= 0 ? dc->max_db_connections : s->cfg.max_db_connections,
-			 db->nservers, 0, db_client_count(s, db), db->paused || db->killed ? 1 : 0, db->disabled ? 1 : 0);
+			 db->nservers, db_max_clients(s, db), db->nclients, db->paused || db->killed ? 1 : 0,
+			 db->disabled ? 1 : 0);
 	}
 }
 
@@ -207,10 +228,17 @@ static void pools_rows(struct sift *s, struct view_sink *sink)
 			 (int)list_count(&p->active_servers), count_sending_cancels(p),
 			 (int)list_count(&p->canceling_servers), (int)list_count(&p->idle_servers) - used, used,
 			 (int)list_count(&p->tested_servers), (int)list_count(&p->new_servers), (int)(maxwait / 1000000),
-			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), NULL);
+			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), load_balance_of(p->db));
 	}
-	view_row(sink, "pgsift", "pgsift", (int)list_count(&s->admin_clients), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		 "statement", NULL);
+	/* the console: a row per name its clients used ("pgbouncer" for those
+	 * that asked for PgBouncer's), as PgBouncer shows its admin pool */
+	for (int alias = 0; alias < 2; alias++) {
+		static const char *const names[2] = { "pgsift", "pgbouncer" };
+		int n = console_clients(s, alias);
+		if (n > 0)
+			view_row(sink, names[alias], names[alias], n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "statement",
+				 NULL);
+	}
 }
 
 const struct view view_pools = { "pools", "One row per (database, user) pool: client and server counts by state.",
@@ -402,7 +430,7 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 		else
 			link[0] = 0;
 		view_row(sink, "S", sv->pool->user->name, db->name, "none", state,
-			 db->conf.host && db->conf.host[0] != '/' ? db->conf.host : "unix", db->conf.port, laddr,
+			 server_host_name(sv)[0] != '/' ? server_host_name(sv) : "unix", db->conf.port, laddr,
 			 (int)sv->local.port, (int64_t)sv->connect_time,
 			 mono_to_wall(s, sv->last_used ? sv->last_used : sv->created), 0, 0, server_expired(sv) ? 1 : 0,
 			 ptr, link, (int)sv->backend_pid, tls_describe(sv->c.tls, tls, sizeof(tls)), app ? app->s : "",
@@ -445,15 +473,16 @@ static void stats_rows_of(struct sift *s, struct view_sink *sink, enum stats_par
 		if (part == STATS_ALL) {
 			view_row(sink, db->name, t.server_assignment_count, t.xact_count, t.query_count, t.bytes_recv,
 				 t.bytes_sent, t.xact_time, t.query_time, t.wait_time, t.client_parse_count,
-				 t.server_parse_count, t.bind_count, a->server_assignment_count, a->xact_count,
-				 a->query_count, a->bytes_recv, a->bytes_sent, a->xact_time, a->query_time, a->wait_time,
-				 a->client_parse_count, a->server_parse_count, a->bind_count);
+				 t.server_parse_count, t.bind_count, t.client_login_count, a->server_assignment_count,
+				 a->xact_count, a->query_count, a->bytes_recv, a->bytes_sent, a->xact_time, a->query_time,
+				 a->wait_time, a->client_parse_count, a->server_parse_count, a->bind_count,
+				 a->client_login_count);
 			continue;
 		}
 		v = part == STATS_TOTALS ? &t : a;
 		view_row(sink, db->name, v->server_assignment_count, v->xact_count, v->query_count, v->bytes_recv,
 			 v->bytes_sent, v->xact_time, v->query_time, v->wait_time, v->client_parse_count,
-			 v->server_parse_count, v->bind_count);
+			 v->server_parse_count, v->bind_count, v->client_login_count);
 	}
 }
 
@@ -497,6 +526,8 @@ static const struct view_col stats_cols[] = {
 	  "Prepared statements the pooler created on servers; counted only while prepared statements are tracked, otherwise 0." },
 	{ "total_bind_count", 'N', "count",
 	  "Prepared statements bound for execution by clients and forwarded to servers; counted only while prepared statements are tracked, otherwise 0." },
+	{ "total_client_login_count", 'N', "count",
+	  "Client logins that succeeded and joined a pool of this database (console logins are not counted)." },
 	{ "avg_server_assignment_count", 'N', "1/s",
 	  "Server assignments per second in the last period." },
 	{ "avg_xact_count", 'N', "1/s",
@@ -519,6 +550,8 @@ static const struct view_col stats_cols[] = {
 	  "Server prepared-statement creations per second." },
 	{ "avg_bind_count", 'N', "1/s",
 	  "Prepared-statement binds per second." },
+	{ "avg_client_login_count", 'N', "1/s",
+	  "Successful client logins per second in the last period." },
 };
 const struct view view_stats = { "stats", "One row per database: counters since the start and rates over the last stats_period.",
 				 stats_cols, VIEW_NCOLS(stats_cols), stats_rows };
@@ -548,6 +581,8 @@ static const struct view_col stats_totals_cols[] = {
 	  "Prepared statements created on servers by the pooler." },
 	{ "bind_count", 'N', "count",
 	  "Prepared statements bound and forwarded to servers." },
+	{ "client_login_count", 'N', "count",
+	  "Client logins that succeeded and joined a pool of this database." },
 };
 const struct view view_stats_totals = { "stats_totals", "The total_ half of stats, one row per database.",
 					stats_totals_cols, VIEW_NCOLS(stats_totals_cols), stats_totals_rows };
@@ -577,9 +612,76 @@ static const struct view_col stats_averages_cols[] = {
 	  "Server prepared-statement creations per second." },
 	{ "avg_bind_count", 'N', "1/s",
 	  "Prepared-statement binds per second." },
+	{ "client_login_count", 'N', "1/s",
+	  "Successful client logins per second." },
 };
 const struct view view_stats_averages = { "stats_averages", "The avg_ half of stats, one row per database.",
 					  stats_averages_cols, VIEW_NCOLS(stats_averages_cols), stats_averages_rows };
+
+/* ---- SOCKETS, ACTIVE_SOCKETS: clients and servers in one set ---- */
+
+static const struct view_col sockets_cols[] = {
+	{ "type", 's', "", "`C` for a client connection, `S` for a server connection." },
+	{ "user", 's', "", "User of the connection (see SHOW CLIENTS and SHOW SERVERS)." },
+	{ "database", 's', "", "Database entry name." },
+	{ "replication", 's', "", "Replication mode: `none`." },
+	{ "state", 's', "", "State, as in SHOW CLIENTS or SHOW SERVERS." },
+	{ "addr", 's', "", "Peer IP address, or `unix`." },
+	{ "port", 'i', "", "Peer port." },
+	{ "local_addr", 's', "", "Local address." },
+	{ "local_port", 'i', "", "Local port." },
+	{ "connect_time", 'T', "time", "When the connection was made." },
+	{ "request_time", 'T', "time", "When the last request was seen." },
+	{ "wait", 'i', "s", "Current waiting time of a client, whole seconds." },
+	{ "wait_us", 'i', "us", "Microsecond part of the current waiting time." },
+	{ "close_needed", 'i', "", "1 if a server connection will close when released." },
+	{ "ptr", 's', "", "Address of the internal object." },
+	{ "link", 's', "", "Address of the paired connection; empty if none." },
+	{ "remote_pid", 'i', "", "Backend process ID of a server connection; 0 for clients." },
+	{ "tls", 's', "", "TLS protocol and cipher, or empty." },
+	{ "application_name", 's', "", "`application_name` of the (linked) client, or empty." },
+	{ "prepared_statements", 'i', "count", "Prepared statements of the connection." },
+	{ "id", 'i', "", "Unique ID of the connection (clients and servers share the sequence)." },
+};
+
+/* every connection (active_only: those with a client and a server linked) */
+static void sockets_of(struct sift *s, struct view_sink *sink, bool active_only)
+{
+	struct list *it;
+
+	list_for_each(it, &s->pools) {
+		struct pool *p = list_entry(it, struct pool, node);
+		client_list_rows(sink, s, &p->active_clients);
+		server_rows(sink, s, &p->active_servers);
+		if (active_only)
+			continue;
+		client_list_rows(sink, s, &p->waiting_clients);
+		client_list_rows(sink, s, &p->idle_clients);
+		client_list_rows(sink, s, &p->login_clients);
+		server_rows(sink, s, &p->idle_servers);
+		server_rows(sink, s, &p->tested_servers);
+		server_rows(sink, s, &p->new_servers);
+		server_rows(sink, s, &p->canceling_servers);
+	}
+	if (!active_only)
+		client_list_rows(sink, s, &s->admin_clients);
+}
+
+static void sockets_rows(struct sift *s, struct view_sink *sink)
+{
+	sockets_of(s, sink, false);
+}
+
+static void active_sockets_rows(struct sift *s, struct view_sink *sink)
+{
+	sockets_of(s, sink, true);
+}
+
+const struct view view_sockets = { "sockets", "One row per client and server connection (CLIENTS and SERVERS together).",
+				   sockets_cols, VIEW_NCOLS(sockets_cols), sockets_rows };
+const struct view view_active_sockets = { "active_sockets",
+					  "The SOCKETS rows of clients and servers linked to each other.",
+					  sockets_cols, VIEW_NCOLS(sockets_cols), active_sockets_rows };
 
 /* ---- LISTS, USERS ---- */
 
@@ -620,22 +722,6 @@ static void lists_rows(struct sift *s, struct view_sink *sink)
 const struct view view_lists = { "lists", "Sizes of the pooler's internal lists, one per row.", lists_cols,
 				 VIEW_NCOLS(lists_cols), lists_rows };
 
-static int user_client_count(const struct sift *s, const struct user *u)
-{
-	const struct list *it, *j;
-	int n = 0;
-
-	list_for_each(it, &s->pools) {
-		const struct pool *p = list_entry(it, struct pool, node);
-		const struct list *lists[] = { &p->idle_clients, &p->active_clients, &p->waiting_clients,
-					       &p->login_clients };
-		for (size_t i = 0; i < 4; i++)
-			list_for_each(j, lists[i])
-				n += list_entry(j, struct client, node)->user == u;
-	}
-	return n;
-}
-
 static const struct view_col users_cols[] = {
 	{ "name", 's', "",
 	  "User name." },
@@ -657,12 +743,19 @@ static const struct view_col users_cols[] = {
 static void users_rows(struct sift *s, struct view_sink *sink)
 {
 	struct list *it;
+	char size[16], reserve[16];
 
 	list_for_each(it, &s->users) {
 		struct user *u = list_entry(it, struct user, node);
-		view_row(sink, u->name, "", "", u->pool_mode >= 0 ? config_pool_mode_name(u->pool_mode) : NULL,
+		snprintf(size, sizeof(size), "%d", u->pool_size);
+		snprintf(reserve, sizeof(reserve), "%d", u->reserve_pool_size);
+		view_row(sink, u->name, u->pool_size >= 0 ? size : "", u->reserve_pool_size >= 0 ? reserve : "",
+			 u->pool_mode >= 0 ? config_pool_mode_name(u->pool_mode) : NULL,
 			 u->max_user_connections >= 0 ? u->max_user_connections : s->cfg.max_user_connections,
-			 u->nservers, 0, user_client_count(s, u));
+			 u->nservers,
+			 u->max_user_client_connections > 0 ? u->max_user_client_connections
+							    : s->cfg.max_user_client_connections,
+			 u->nclients);
 	}
 }
 

@@ -52,7 +52,9 @@ const struct view view_columns = { "columns", "One row per column of every view.
 
 const struct view *const view_all[] = {
 	&view_version, &view_config, &view_databases, &view_pools, &view_clients, &view_servers, &view_stats,
-	&view_stats_totals, &view_stats_averages, &view_lists, &view_users, &view_queries, &view_analyzer,
+	&view_stats_totals, &view_stats_averages, &view_lists, &view_users, &view_sockets, &view_active_sockets,
+	&view_state, &view_totals, &view_mem, &view_dns_hosts, &view_dns_zones, &view_peers, &view_peer_pools,
+	&view_queries, &view_analyzer,
 	&view_prepared_statements, &view_pool_advice, &view_nplusone, &view_slow, &view_slow_plans, &view_hazards,
 	&view_query_history, &view_pool_history, &view_query_histogram, &view_pool_histogram, &view_process,
 	&view_views, &view_columns, NULL,

@@ -303,7 +303,7 @@ def test_disable_refuses_new_clients_and_enable_lets_them_in(pg, pooler):
         assert closed, "the refused client's socket stays open"
     if not IS_PGBOUNCER:
         assert ei.value.sqlstate == "55000", ei.value.fields
-        assert ei.value.message == 'database "siftdb" is not currently accepting connections'
+        assert ei.value.message == 'database "siftdb" is disabled and not currently accepting connections'
     with pytest.raises(psycopg.OperationalError):
         p.connect()
     assert stays.execute("select 'still here'").fetchone() == ("still here",)

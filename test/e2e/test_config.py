@@ -308,3 +308,40 @@ def test_include_of_a_missing_file_is_fatal_at_its_line(pooler):
     rc, log = p.run_to_exit(timeout=20)
     assert rc not in (0, None), log
     assert f"{file_line(p, '%include')} %include /nonexistent-pgsift/databases.ini: cannot open" in log, log
+
+
+@pytest.mark.pgsift_only("pgsift --check-config")
+def test_check_config_names_what_pgsift_treats_differently(tmp_path):
+    """A pgbouncer.ini read by --check-config: keys pgsift ignores (with
+    their line), keys it refuses, and settings whose behaviour differs."""
+    ini = tmp_path / "pgbouncer.ini"
+    ini.write_text("[databases]\n"
+                   "app = host=127.0.0.1 port=5432 pool_size=5\n"
+                   "[users]\n"
+                   "alice = query_timeout=30 pool_mode=transaction\n"
+                   "[pgbouncer]\n"
+                   "listen_port = 6432\n"
+                   "auth_file = /dev/null\n"
+                   "tcp_keepalive = 1\n"
+                   "cancel_wait_timeout = 10\n"
+                   "query_timeout = 60\n"
+                   "pkt_buf = 4096\n")
+    r = subprocess.run([str(POOLER_BIN), "--check-config", str(ini)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout
+    assert f'ignored: {ini}:8: setting "tcp_keepalive" is not supported' in out, out
+    assert f'ignored: {ini}:9: setting "cancel_wait_timeout" is not supported' in out, out
+    assert "differs: query_timeout: " in out and "query_timeout_cancel = 0" in out, out
+    assert "differs: [users] query_timeout: " in out, out
+    assert "differs: pkt_buf: " in out, out
+    assert out.rstrip().endswith("pgsift starts with this file (0 errors, 2 keys ignored)"), out
+    # PgBouncer's behaviour asked for: query_timeout no longer differs
+    ini.write_text(ini.read_text() + "query_timeout_cancel = 0\n")
+    out = subprocess.run([str(POOLER_BIN), "--check-config", str(ini)], capture_output=True, text=True,
+                         timeout=30).stdout
+    assert "query_timeout:" not in out, out
+    # a key pgsift refuses: it would not start
+    ini.write_text(ini.read_text().replace("[pgbouncer]\n", "[pgbouncer]\nauth_type = hba\n"))
+    r = subprocess.run([str(POOLER_BIN), "--check-config", str(ini)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "error: " in r.stdout and "auth_type" in r.stdout, r.stdout
+    assert "pgsift does not start with this file" in r.stdout, r.stdout

@@ -145,8 +145,13 @@ def test_startup_options_replayed(pg, pooler, pool_size):
 
 def test_startup_options_outside_the_tracked_set(pg, pooler):
     p = pooler(default_pool_size=1)
-    with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter: options"):
+    with pytest.raises(psycopg.OperationalError, match="unsupported startup parameter in options: work_mem"):
         _through(p, options="-c work_mem=8MB")
+    with pytest.raises(psycopg.OperationalError, match="only '-c config=val' and '--config=val' are allowed"):
+        _through(p, options="-Xfoo")
+    p3 = pooler(default_pool_size=1, ignore_startup_parameters="work_mem")
+    with _through(p3, options="-c work_mem=8MB") as c:
+        assert c.execute("SHOW work_mem").fetchone()[0] == "4MB"
     p2 = pooler(default_pool_size=1, ignore_startup_parameters="options")
     with _through(p2, options="-c work_mem=8MB -c search_path=kept") as c:
         assert c.execute("SHOW work_mem").fetchone()[0] == "4MB"
