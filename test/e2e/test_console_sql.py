@@ -335,10 +335,12 @@ def test_timeout_gives_57014_and_pgbench_does_not_stall(pooler, pgbench_tables, 
 
 
 def test_memory_limit_gives_53200(pooler):
-    p = pooler(admin_sql_memory="1")
+    # the time limit far away, so that only the memory limit can stop it on
+    # a loaded machine (under ASan); 100-byte rows pass 1 MB in ~10,000 rows
+    p = pooler(admin_sql_memory="1", admin_sql_timeout="60")
     with pytest.raises(AdminError) as e:
         p.admin("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r WHERE x < 1000000) "
-                "SELECT group_concat(x) FROM r")
+                "SELECT group_concat(printf('%0100d', x)) FROM r")
     assert e.value.sqlstate == "53200", e.value
     _, rows = p.admin("SELECT 1")
     assert rows == [["1"]]
