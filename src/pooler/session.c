@@ -760,7 +760,9 @@ static int take_param(struct sift *s, struct params *startup, struct istr **set,
 		istr_put(&s->strs, v);
 		return 1;
 	}
-	if (!ss_startup_tracked(name))
+	/* one a pgbouncer.ini lists in ignore_startup_parameters (as many do
+	 * for JDBC's extra_float_digits) is dropped there, as PgBouncer drops it */
+	if (!ss_startup_tracked(name) || config_list_contains(s->cfg.ignore_startup_parameters, name))
 		return 0;
 	if (!ss_set_put(s, set, name, value)) {
 		snprintf(err, errlen, "startup parameter %.64s: value too long", name);

@@ -152,6 +152,20 @@ def test_startup_options_outside_the_tracked_set(pg, pooler):
     p3 = pooler(default_pool_size=1, ignore_startup_parameters="work_mem")
     with _through(p3, options="-c work_mem=8MB") as c:
         assert c.execute("SHOW work_mem").fetchone()[0] == "4MB"
+
+
+def test_ignored_replayable_parameter_is_dropped_as_pgbouncer_does(pg, pooler):
+    # a pgbouncer.ini written for JDBC lists extra_float_digits: PgBouncer
+    # drops it, and so does pgsift, whatever its value (even a long one)
+    p = pooler(default_pool_size=1, ignore_startup_parameters="extra_float_digits")
+    with _through(p, options="-c extra_float_digits=2") as c:
+        assert c.execute("SHOW extra_float_digits").fetchone()[0] == "1"
+    with _through(p, options="-c extra_float_digits=" + "1" * 4096) as c:
+        assert c.execute("SELECT 1").fetchone()[0] == 1
+    # not listed: replayed
+    p2 = pooler(default_pool_size=1)
+    with _through(p2, options="-c extra_float_digits=2") as c:
+        assert c.execute("SHOW extra_float_digits").fetchone()[0] == "2"
     p2 = pooler(default_pool_size=1, ignore_startup_parameters="options")
     with _through(p2, options="-c work_mem=8MB -c search_path=kept") as c:
         assert c.execute("SHOW work_mem").fetchone()[0] == "4MB"
