@@ -792,9 +792,6 @@ static bool options_word(const char **p, char *out, size_t outlen)
 	return true;
 }
 
-/* options: "-c name=value" / "--name=value" pairs. Unknown pairs make it
- * refused unless ignore_startup_parameters names options (then they are
- * skipped). */
 /* The options startup parameter as PgBouncer reads it: "-c name=value",
  * "-cname=value" and "--name=value" items. An item pgsift does not take is
  * refused in PgBouncer's words unless ignore_startup_parameters names it
