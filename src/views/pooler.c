@@ -347,17 +347,21 @@ static void client_list_rows(struct view_sink *sink, const struct sift *s, const
 		client_row(sink, s, list_entry(it, struct client, node));
 }
 
+/* every client of pool p, in SHOW CLIENTS' order of its lists */
+static void pool_client_rows(struct view_sink *sink, const struct sift *s, const struct pool *p)
+{
+	client_list_rows(sink, s, &p->active_clients);
+	client_list_rows(sink, s, &p->waiting_clients);
+	client_list_rows(sink, s, &p->idle_clients);
+	client_list_rows(sink, s, &p->login_clients);
+}
+
 static void clients_rows(struct sift *s, struct view_sink *sink)
 {
 	struct list *it;
 
-	list_for_each(it, &s->pools) {
-		struct pool *p = list_entry(it, struct pool, node);
-		client_list_rows(sink, s, &p->active_clients);
-		client_list_rows(sink, s, &p->waiting_clients);
-		client_list_rows(sink, s, &p->idle_clients);
-		client_list_rows(sink, s, &p->login_clients);
-	}
+	list_for_each(it, &s->pools)
+		pool_client_rows(sink, s, list_entry(it, struct pool, node));
 	client_list_rows(sink, s, &s->admin_clients);
 }
 
@@ -438,18 +442,22 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 	}
 }
 
+/* every server connection of pool p, in SHOW SERVERS' order of its lists */
+static void pool_server_rows(struct view_sink *sink, const struct sift *s, const struct pool *p)
+{
+	server_rows(sink, s, &p->active_servers);
+	server_rows(sink, s, &p->idle_servers);
+	server_rows(sink, s, &p->tested_servers);
+	server_rows(sink, s, &p->new_servers);
+	server_rows(sink, s, &p->canceling_servers);
+}
+
 static void servers_rows(struct sift *s, struct view_sink *sink)
 {
 	struct list *it;
 
-	list_for_each(it, &s->pools) {
-		struct pool *p = list_entry(it, struct pool, node);
-		server_rows(sink, s, &p->active_servers);
-		server_rows(sink, s, &p->idle_servers);
-		server_rows(sink, s, &p->tested_servers);
-		server_rows(sink, s, &p->new_servers);
-		server_rows(sink, s, &p->canceling_servers);
-	}
+	list_for_each(it, &s->pools)
+		pool_server_rows(sink, s, list_entry(it, struct pool, node));
 }
 
 const struct view view_servers = { "servers", "One row per server connection: its pool, state and the client it serves.",
@@ -651,17 +659,13 @@ static void sockets_of(struct sift *s, struct view_sink *sink, bool active_only)
 
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
-		client_list_rows(sink, s, &p->active_clients);
-		server_rows(sink, s, &p->active_servers);
-		if (active_only)
-			continue;
-		client_list_rows(sink, s, &p->waiting_clients);
-		client_list_rows(sink, s, &p->idle_clients);
-		client_list_rows(sink, s, &p->login_clients);
-		server_rows(sink, s, &p->idle_servers);
-		server_rows(sink, s, &p->tested_servers);
-		server_rows(sink, s, &p->new_servers);
-		server_rows(sink, s, &p->canceling_servers);
+		if (active_only) {
+			client_list_rows(sink, s, &p->active_clients);
+			server_rows(sink, s, &p->active_servers);
+		} else {
+			pool_client_rows(sink, s, p);
+			pool_server_rows(sink, s, p);
+		}
 	}
 	if (!active_only)
 		client_list_rows(sink, s, &s->admin_clients);
