@@ -36,6 +36,7 @@
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
+#include "pooler/suspend.h"
 #include "pooler/tls.h"
 #include "util/config_compat.h"
 
@@ -212,6 +213,8 @@ void sift_shutdown(struct sift *s, int mode)
 {
 	if (mode <= s->shutdown && mode != SHUTDOWN_NOW)
 		return;
+	if (suspend_end(s)) /* a shutdown waits for sockets that must be read */
+		log_info("RESUME (suspended) for the shutdown");
 	/* new connections are refused from now on; the Unix socket stays for
 	 * the console until the exit, as in PgBouncer */
 	if (s->shutdown == SHUTDOWN_NONE)

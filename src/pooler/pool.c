@@ -372,7 +372,7 @@ void pool_launch(struct pool *p)
 	struct sift *s = p->sift;
 	int want, pending, room;
 
-	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed)
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed || s->suspended)
 		return;
 	if (p->last_login_fail && s->now - p->last_login_fail < pool_retry_delay(s, p))
 		return;

@@ -373,6 +373,8 @@ struct sift {
 	int nclients;			/* all client connections, login included */
 	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
+	bool suspended;			/* SUSPEND: sockets are not read (suspend.c) */
+	int64_t suspend_start;		/* when, monotonic usec */
 	bool reap_scheduled;
 	bool daemon;
 	bool quiet;			/* -q or -d: nothing on stderr */

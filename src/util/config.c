@@ -73,6 +73,7 @@ static const struct setting settings[] = {
 	S_(server_idle_timeout, ST_TIME, R, "600", 0, 0),
 	S_(server_connect_timeout, ST_TIME, R, "15", 0, 0),
 	S_(server_login_retry, ST_TIME, R, "15", 0, 0),
+	S_(suspend_timeout, ST_TIME, R, "10", 0, 0),
 	S_(server_reset_query, ST_STR, R, "DISCARD ALL", 0, 0),
 	S_(server_reset_query_always, ST_BOOL, R, "0", 0, 0),
 	S_(server_check_query, ST_STR, R, "<empty>", 0, 0),

@@ -106,6 +106,7 @@ struct config {
 	usec_t server_idle_timeout;
 	usec_t server_connect_timeout;
 	usec_t server_login_retry;
+	usec_t suspend_timeout;
 	char *server_reset_query;
 	bool server_reset_query_always;
 	char *server_check_query;	/* "<empty>": an empty query */

@@ -64,7 +64,7 @@ static const struct compat_note notes[] = {
 	  "'no such user' or 'SASL authentication failed'" },
 	{ "admin console", always,
 	  "errors carry precise SQLSTATEs (3D000 no such database, 42601 syntax, 55000 state) where PgBouncer "
-	  "sends 08P01 for all; SUSPEND, online restart (-R) and SHOW FDS are not available" },
+	  "sends 08P01 for all; online restart (-R) and SHOW FDS are not available" },
 };
 
 int config_compat_notes(const struct config *cfg, void (*emit)(const char *key, const char *note, void *arg),

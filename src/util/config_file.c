@@ -34,7 +34,7 @@ static const char *const pgbouncer_only[] = {
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
 	"auth_hba_file", "application_name_add_host", "conffile",
-	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
+	"service_name", "job_name", "disable_pqexec", "autodb_idle_timeout",
 	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "auth_ident_file", "scram_iterations",
 	"cancel_wait_timeout", NULL
 };

@@ -20,7 +20,7 @@
 
 static const struct view_col state_cols[] = {
 	{ "key", 's', "", "`active`, `paused` or `suspended`." },
-	{ "value", 's', "", "`yes` or `no`: `paused` is yes when every database is paused (PAUSE without a name); pgsift has no SUSPEND, so `suspended` is always no." },
+	{ "value", 's', "", "`yes` or `no`: `paused` is yes when every database is paused (PAUSE without a name), `suspended` after SUSPEND until RESUME; `active` is yes when neither is." },
 };
 
 static void state_rows(struct sift *s, struct view_sink *sink)
@@ -36,9 +36,9 @@ static void state_rows(struct sift *s, struct view_sink *sink)
 		paused += db->paused;
 	}
 	bool all = dbs > 0 && paused == dbs;
-	view_row(sink, "active", all ? "no" : "yes");
+	view_row(sink, "active", all || s->suspended ? "no" : "yes");
 	view_row(sink, "paused", all ? "yes" : "no");
-	view_row(sink, "suspended", "no");
+	view_row(sink, "suspended", s->suspended ? "yes" : "no");
 }
 
 const struct view view_state = { "state", "The pooler's run state, as key and value rows.", state_cols,
