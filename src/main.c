@@ -29,6 +29,7 @@
 #include "pooler/auth_limit.h"
 #include "pooler/auth_query.h"
 #include "pooler/client.h"
+#include "pooler/hba.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
 #include "util/log.h"
@@ -169,8 +170,26 @@ static void load_auth_file(struct sift *s)
 		auth_clear(s);
 }
 
+/* auth_type hba: reads cfg's rule files into *out (NULL for other auth
+ * types). false, with the reason logged, when they cannot be used. */
+static bool load_hba(const struct config *cfg, struct hba **out)
+{
+	char err[768];
+
+	*out = NULL;
+	if (cfg->auth_type != AUTHT_HBA)
+		return true;
+	if (!(*out = hba_load(cfg->auth_hba_file, cfg->auth_ident_file, err, sizeof(err)))) {
+		log_error("%s", err);
+		return false;
+	}
+	log_debug("auth_hba_file %s: %d rules", cfg->auth_hba_file, hba_count(*out));
+	return true;
+}
+
 bool sift_reload(struct sift *s)
 {
+	struct hba *hba;
 	struct config nc;
 	struct config_diag d = { 0 };
 	char err[512];
@@ -186,12 +205,20 @@ bool sift_reload(struct sift *s)
 	print_diag(&d, false);
 	config_diag_free(&d);
 	keep_restart_settings(&nc, &s->cfg);
-	/* certificates are read again on every reload (files renewed in place) */
-	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
-		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
+	if (!load_hba(&nc, &hba)) {
+		log_error("reload refused: the auth_hba_file or auth_ident_file has errors; the running configuration is kept");
 		config_free(&nc);
 		return false;
 	}
+	/* certificates are read again on every reload (files renewed in place) */
+	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
+		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
+		hba_free(hba);
+		config_free(&nc);
+		return false;
+	}
+	hba_free(s->hba);
+	s->hba = hba;
 	if (server_tls_changed(&s->cfg, &nc))
 		pool_server_config_changed(s);
 	config_free(&s->cfg);
@@ -547,6 +574,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	tls_ctx_free(s->server_tls);
 	pidfile_release(pf); /* only the one this process locked */
 	config_free(&s->cfg);
+	hba_free(s->hba);
 	free(s->config_path);
 }
 
@@ -735,6 +763,10 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 	}
 	auth_mock_init(&s->mock);
 	load_auth_file(s);
+	if (!load_hba(&s->cfg, &s->hba)) {
+		log_fatal("%s: the auth_hba_file or auth_ident_file has errors", o->config);
+		return false;
+	}
 	if (o->daemon && !daemonize()) {
 		log_fatal("cannot go to the background");
 		return false;

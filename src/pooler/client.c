@@ -22,6 +22,7 @@
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
 #include "pooler/auth_query.h"
+#include "pooler/hba.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
@@ -40,6 +41,8 @@ struct login_state {
 	char dbname[NAME_LEN];		/* the database asked for */
 	char user[NAME_LEN];		/* the user name the client sent */
 	bool own_user;			/* the console's "pgbouncer" on the Unix socket (peer_own_user()) */
+	uint8_t auth;			/* enum auth_type_e: auth_type, or the hba rule's method */
+	char map[NAME_LEN];		/* the hba rule's map= ("": none) */
 	struct scram_state scram;
 };
 
@@ -477,17 +480,25 @@ static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_
 }
 
 /* auth_type cert: a client certificate that verified against
- * client_tls_ca_file, whose common name is the user name, as in PgBouncer
+ * client_tls_ca_file, whose common name is the user name (or, with an hba
+ * rule's map=, that the ident map lets log in as it), as in PgBouncer
  * and PostgreSQL. */
 static void cert_auth(struct client *cl)
 {
 	char cn[NAME_LEN + 1], msg[NAME_LEN + 80];
+	const char *map = cl->login->map;
+	bool ok;
 
 	if (!cl->c.tls) {
 		client_close(cl, "28000", "TLS connection required for certificate authentication");
 		return;
 	}
-	if (!tls_peer_cn(cl->c.tls, cn, sizeof(cn)) || strcmp(cn, cl->login->user) != 0) {
+	ok = tls_peer_cn(cl->c.tls, cn, sizeof(cn));
+	if (ok && *map && !(ok = hba_ident_allows(cl->sift->hba, map, cn, cl->login->user)))
+		client_log(cl, LOG_WARNING, "ident map: %s does not have a match", map);
+	else if (ok && !*map)
+		ok = strcmp(cn, cl->login->user) == 0;
+	if (!ok) {
 		auth_limit_failed(cl->sift, &cl->addr);
 		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"", cl->login->user);
 		client_close(cl, "28000", msg);
@@ -496,12 +507,33 @@ static void cert_auth(struct client *cl)
 	client_authenticated(cl);
 }
 
-/* Starts the exchange auth_type asks for. */
+/* peer: the Unix user at the other end of the socket is the user name
+ * (or, with an hba rule's map=, the ident map lets it log in as it). */
+static void peer_auth(struct client *cl)
+{
+	struct login_state *ls = cl->login;
+	char sys[256], msg[NAME_LEN + 64];
+	bool ok = cl->addr.family == AF_UNIX && auth_peer_name(cl->c.fd, sys, sizeof(sys));
+
+	if (ok && ls->map[0] && !(ok = hba_ident_allows(cl->sift->hba, ls->map, sys, ls->user)))
+		client_log(cl, LOG_WARNING, "ident map %s cannot be matched", ls->map);
+	else if (ok && !ls->map[0])
+		ok = strcmp(sys, ls->user) == 0;
+	if (!ok) {
+		auth_limit_failed(cl->sift, &cl->addr);
+		snprintf(msg, sizeof(msg), "Peer authentication failed for user \"%s\"", ls->user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	client_authenticated(cl);
+}
+
+/* Starts the exchange auth_type (or the hba rule) asks for. */
 static void start_auth(struct client *cl)
 {
 	struct sift *s = cl->sift;
 	struct login_state *ls = cl->login;
-	int type = s->cfg.auth_type;
+	int type = ls->auth;
 	/* a user pgsift cannot check gets the exchange a real one would */
 	struct user *u = auth_user_checkable(cl->user) ? cl->user : NULL;
 	const struct scram_secret *sc;
@@ -512,6 +544,10 @@ static void start_auth(struct client *cl)
 	}
 	if (type == AUTHT_CERT) {
 		cert_auth(cl);
+		return;
+	}
+	if (type == AUTHT_PEER) {
+		peer_auth(cl);
 		return;
 	}
 	if (type == AUTHT_PLAIN) {
@@ -786,7 +822,7 @@ void client_auth_query_done(struct client *cl, enum aq_result res, const char *s
 	}
 	if (res == AQ_NOT_FOUND) {
 		/* under trust no password hides it; else it fails like a wrong one */
-		if (cl->sift->cfg.auth_type == AUTHT_TRUST) {
+		if (ls->auth == AUTHT_TRUST) {
 			client_close(cl, "28000", "no such user");
 			return;
 		}
@@ -804,6 +840,37 @@ void client_auth_query_done(struct client *cl, enum aq_result res, const char *s
 		client_login_input(cl);
 }
 
+/* auth_type hba: the method of the first rule that matches cl goes to
+ * cl->login->auth (and its map= to ->map). false: no rule matches, or it
+ * says reject; cl is closed with PostgreSQL's words. */
+static bool hba_pick(struct client *cl)
+{
+	static const uint8_t auth_of[] = { [HBA_TRUST] = AUTHT_TRUST, [HBA_REJECT] = AUTHT_TRUST,
+					   [HBA_MD5] = AUTHT_MD5, [HBA_PASSWORD] = AUTHT_PLAIN,
+					   [HBA_SCRAM] = AUTHT_SCRAM, [HBA_CERT] = AUTHT_CERT, [HBA_PEER] = AUTHT_PEER };
+	struct login_state *ls = cl->login;
+	/* replication connections are refused before this (client_startup) */
+	struct hba_login l = { .local = cl->addr.family == AF_UNIX, .tls = cl->c.tls != NULL, .replication = false,
+			       .family = cl->addr.family, .addr = cl->addr.a, .db = ls->dbname, .user = ls->user };
+	char addr[64], msg[2 * NAME_LEN + 160];
+	const char *map;
+	int method, line;
+	bool found = hba_match(cl->sift->hba, &l, &method, &map, &line);
+
+	if (found && method != HBA_REJECT) {
+		ls->auth = auth_of[method];
+		snprintf(ls->map, sizeof(ls->map), "%s", map ? map : "");
+		client_log(cl, LOG_DEBUG, "HBA line %d is matched", line);
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%s\", database \"%s\", %s",
+		 found ? "pg_hba.conf rejects connection" : "no pg_hba.conf entry",
+		 l.local ? "[local]" : peer_addr_str(&cl->addr, addr, sizeof(addr)), ls->user, ls->dbname,
+		 l.tls ? "SSL encryption" : "no encryption");
+	client_close(cl, "28000", msg);
+	return false;
+}
+
 static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
 {
 	struct sift *s = cl->sift;
@@ -811,11 +878,7 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	const char *pq_opts[8];
 	int npq = 0;
 	struct msg_reader r;
-	bool has_file = s->cfg.auth_file && *s->cfg.auth_file;
-	/* trust checks the name against auth_file when there is one; any and
-	 * cert (the certificate names the user) never */
-	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && s->cfg.auth_type != AUTHT_CERT &&
-			      (s->cfg.auth_type != AUTHT_TRUST || has_file);
+	bool has_file = s->cfg.auth_file && *s->cfg.auth_file, need_file_user;
 
 	mr_init(&r, body, len);
 	if (!cl->login && !(cl->login = calloc(1, sizeof(*cl->login)))) {
@@ -838,17 +901,18 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	}
 	if (login_blocked(cl))
 		return;
+	cl->login->auth = (uint8_t)s->cfg.auth_type;
 	strcpy(cl->login->dbname, dbname);
 	strcpy(cl->login->user, user);
 	/* an unknown database is told only to a client that proved who it is
 	 * (client_authenticated()), as PgBouncer does: names cannot be probed */
 	cl->db = db_lookup(s, dbname, false);
-	if (!cl->db && s->cfg.auth_type == AUTHT_ANY) {
+	if (!cl->db && cl->login->auth == AUTHT_ANY) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
 		return;
 	}
-	if (cl->db && s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
+	if (cl->db && cl->login->auth == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
 		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
 		return;
 	}
@@ -856,11 +920,17 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		peer_admin_login(cl, user);
 		return;
 	}
+	if (cl->login->auth == AUTHT_HBA && !hba_pick(cl))
+		return;
+	/* trust checks the name against auth_file when there is one; any,
+	 * cert (the certificate names the user) and peer never */
+	need_file_user = cl->login->auth != AUTHT_ANY && cl->login->auth != AUTHT_CERT &&
+			 cl->login->auth != AUTHT_PEER && (cl->login->auth != AUTHT_TRUST || has_file);
 	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
 	/* not in auth_file: auth_user may look the user up in PostgreSQL */
 	if (cl->db && need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
 		return;
-	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
+	if (cl->login->auth == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
 		client_close(cl, "28000", "\"trust\" authentication failed");
 		return;
 	}

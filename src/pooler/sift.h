@@ -81,6 +81,7 @@ struct auth_mock {
 };
 
 struct auth_limit;			/* failed logins per source address (auth_limit.c) */
+struct hba;
 
 struct user {
 	struct list node;		/* sift->users */
@@ -365,6 +366,7 @@ struct sift {
 	struct ps_registry ps;		/* prepared statements shared by clients */
 	struct auth_mock mock;
 	struct auth_limit *auth_limit;	/* made on the first failed login */
+	struct hba *hba;		/* auth_type hba: the rules (hba.c); NULL otherwise */
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;

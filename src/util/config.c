@@ -52,6 +52,8 @@ static const struct setting settings[] = {
 	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
+	S_(auth_hba_file, ST_STR, R, "", 0, 0),
+	S_(auth_ident_file, ST_STR, R, "", 0, 0),
 	S_(auth_fail_limit, ST_INT, R, "20", 0, 1000000),
 	S_(auth_fail_window, ST_TIME, R, "60", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),
@@ -253,7 +255,8 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 }
 
 static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
-static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert" };
+static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert", "hba", "peer" };
+#define N_AUTH_TYPES 8
 static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 static const char *const load_balance_names[] = { "round-robin", "disable" };
 
@@ -293,14 +296,14 @@ static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 
 static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
 {
-	int i = name_index(v, auth_type_names, 6);
+	int i = name_index(v, auth_type_names, N_AUTH_TYPES);
 
 	if (i >= 0)
 		return (*out = i), true;
-	if (!strcasecmp(v, "hba") || !strcasecmp(v, "peer") || !strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
-		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256 or cert)", v);
+	if (!strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
+		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256, cert, hba or peer)", v);
 	else
-		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256 or cert)", v);
+		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256, cert, hba or peer)", v);
 	return false;
 }
 
@@ -316,7 +319,7 @@ const char *config_pool_mode_name(int mode)
 
 const char *config_auth_type_name(int type)
 {
-	return type >= 0 && type < 6 ? auth_type_names[type] : "?";
+	return type >= 0 && type < N_AUTH_TYPES ? auth_type_names[type] : "?";
 }
 
 static bool parse_enum(const struct setting *s, const char *v, int *out, char *err, size_t errlen)

@@ -17,7 +17,7 @@
 typedef int64_t usec_t;
 
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
-enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT };
+enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT, AUTHT_HBA, AUTHT_PEER };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
 enum http_auth { HTTP_AUTH_NONE, HTTP_AUTH_BASIC };
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
@@ -85,6 +85,8 @@ struct config {
 	bool so_reuseport;
 	int auth_type;
 	char *auth_file;
+	char *auth_hba_file;
+	char *auth_ident_file;
 	int auth_fail_limit;		/* failed logins per source address ... */
 	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;

@@ -59,7 +59,7 @@ static const struct compat_note notes[] = {
 	  "works for spreading connections over several processes, but pgsift has no [peers]/peer_id: a cancel "
 	  "request that lands on another process is not forwarded (see doc/scale-out.md)" },
 	{ "auth_type", always,
-	  "hba, peer, pam and ldap are refused; an unknown user or a wrong password gets PostgreSQL's "
+	  "pam and ldap are refused; an unknown user or a wrong password gets PostgreSQL's "
 	  "'password authentication failed for user' (28P01) after the same exchange a real user gets, never "
 	  "'no such user' or 'SASL authentication failed'" },
 	{ "admin console", always,

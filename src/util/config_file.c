@@ -33,9 +33,9 @@ static const char *const pgbouncer_only[] = {
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
-	"auth_hba_file", "application_name_add_host", "conffile",
+	"application_name_add_host", "conffile",
 	"service_name", "job_name", "disable_pqexec", "autodb_idle_timeout",
-	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "auth_ident_file", "scram_iterations",
+	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "scram_iterations",
 	"cancel_wait_timeout", NULL
 };
 
@@ -476,8 +476,10 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 	if ((!cfg->listen_addr || !*cfg->listen_addr) && (!cfg->unix_socket_dir || !*cfg->unix_socket_dir))
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
 	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && cfg->auth_type != AUTHT_CERT &&
-	    (!cfg->auth_file || !*cfg->auth_file))
+	    cfg->auth_type != AUTHT_HBA && cfg->auth_type != AUTHT_PEER && (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->auth_type == AUTHT_HBA && !has_value(cfg->auth_hba_file))
+		diag_error(diag, "%s: auth_type hba needs auth_hba_file", path);
 	if (cfg->auth_type == AUTHT_CERT && cfg->client_tls_sslmode < SSLMODE_VERIFY_CA)
 		diag_error(diag, "%s: auth_type cert needs client_tls_sslmode verify-ca or verify-full", path);
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE &&

@@ -427,7 +427,7 @@ static void test_enum_values(void)
 	static const struct { const char *text; int want; } at[] = {
 		{ "trust", AUTHT_TRUST }, { "any", AUTHT_ANY }, { "plain", AUTHT_PLAIN }, { "md5", AUTHT_MD5 },
 		{ "scram-sha-256", AUTHT_SCRAM }, { "MD5", AUTHT_MD5 }, { "cert", AUTHT_CERT }, { "scram", -1 },
-		{ "bogus", -1 },
+		{ "bogus", -1 }, { "hba", AUTHT_HBA }, { "HBA", AUTHT_HBA }, { "peer", AUTHT_PEER },
 	};
 	char err[256], name[160];
 	struct config cfg;
@@ -453,7 +453,7 @@ static void test_enum_values(void)
 			ok(!r && cfg.auth_type == AUTHT_MD5 && strstr(err, "invalid auth_type"), "%s", name);
 		config_free(&cfg);
 	}
-	static const char *const refused[] = { "hba", "peer", "pam", "HBA" };
+	static const char *const refused[] = { "pam", "ldap", "LDAP" };
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		char want[128];
 		config_init_defaults(&cfg);
@@ -469,9 +469,12 @@ static void test_enum_values(void)
 	is_str(config_auth_type_name(-1), "?", "config_auth_type_name out of range");
 
 	struct fx f;
-	load(&f, "[pgsift]\nauth_type = hba\nauth_file = /dev/null\n");
-	one_error(&f, PATH ":2: auth_type: auth_type \"hba\" is not supported by pgsift", "scram-sha-256",
-		  "file: auth_type = hba refused with its message and line");
+	load(&f, "[pgsift]\nauth_type = pam\nauth_file = /dev/null\n");
+	one_error(&f, PATH ":2: auth_type: auth_type \"pam\" is not supported by pgsift", "scram-sha-256",
+		  "file: auth_type = pam refused with its message and line");
+	done(&f);
+	load(&f, "[pgsift]\nauth_type = hba\n");
+	one_error(&f, "auth_type hba needs auth_hba_file", "hba", "file: auth_type = hba without auth_hba_file refused");
 	done(&f);
 }
 
@@ -1033,7 +1036,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 30, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 32, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1066,6 +1069,7 @@ static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
 	"unix_socket_mode = 0700\nso_reuseport = 1\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
+	"auth_hba_file = /etc/pgsift/hba.conf\nauth_ident_file = /etc/pgsift/ident.conf\n"
 	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"auth_user = lookup\nauth_query = SELECT 1\nauth_dbname = authdb\nmax_db_client_connections = 9\n"
 	"max_user_client_connections = 8\nserver_fast_close = 1\nquery_timeout_cancel = 0\nquery_wait_notify = 7\n"
@@ -1074,7 +1078,7 @@ static const char all_changed[] =
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
 	"max_db_connections = 40\nmax_user_connections = 50\nserver_lifetime = 2h\nserver_idle_timeout = 250ms\n"
-	"server_connect_timeout = 3\nserver_login_retry = 1min\nserver_reset_query = RESET ALL\n"
+	"server_connect_timeout = 3\nserver_login_retry = 1min\nsuspend_timeout = 3\nserver_reset_query = RESET ALL\n"
 	"server_reset_query_always = 1\nserver_check_query = select 2\nserver_check_delay = 10\n"
 	"query_timeout = 300\nquery_wait_timeout = 90\nclient_idle_timeout = 1d\nclient_login_timeout = 30\n"
 	"idle_transaction_timeout = 45\nignore_startup_parameters = extra_float_digits, search_path\n"
