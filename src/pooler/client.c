@@ -24,6 +24,7 @@
 #include "pooler/auth_query.h"
 #include "pooler/hba.h"
 #include "pooler/objects.h"
+#include "pooler/peers.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
 #include "pooler/session.h"
@@ -1074,8 +1075,12 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
 		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
 	if (code == PROTO_CANCEL_REQUEST && len == 16) {
-		struct client *target = cancel_map_find(cl->sift, proto_get_u32(p + 8), proto_get_u32(p + 12));
+		uint32_t pid = proto_get_u32(p + 8), key = proto_get_u32(p + 12);
+		struct client *target;
 		client_close(cl, NULL, "cancel request");
+		if (peer_cancel_route(cl->sift, pid, &key))
+			return false;
+		target = cancel_map_find(cl->sift, pid, key);
 		if (!target || target->state == CL_FREE)
 			log_debug("cancel request for an unknown client ignored");
 		else if (target->admin)

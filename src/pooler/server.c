@@ -1223,45 +1223,66 @@ static const struct db_host *cancel_address(const struct server *sv, struct db_h
 	return h;
 }
 
-void server_cancel(struct server *sv)
+/* Starts sending a CancelRequest for pid/key to h, on list (a server's
+ * cancels, or the orphans). false when it cannot be started (logged). */
+static bool cancel_start(struct sift *s, struct server *sv, const struct db_host *h, uint32_t pid, uint32_t key,
+			 struct list *list)
 {
-	struct sift *s = sv->sift;
-	struct cancel_req *cr;
+	struct cancel_req *cr = calloc(1, sizeof(*cr));
 	struct pktbuf pb;
 	struct timeval tv;
-	struct db_host peer;
 	int cerr;
 
-	if (sv->backend_pid == 0 || !(cr = calloc(1, sizeof(*cr))))
-		return;
+	if (!cr)
+		return false;
 	cr->sift = s;
 	cr->server = sv;
 	cr->start = s->now;
-	cr->fd = open_socket(cancel_address(sv, &peer), &cerr);
+	cr->fd = open_socket(h, &cerr);
 	if (cr->fd < 0 || cerr) {
 		log_warning("cancel request: cannot connect: %s", strerror(cerr));
 		if (cr->fd >= 0)
 			close(cr->fd);
 		free(cr);
-		return;
+		return false;
 	}
 	pkt_init(&pb, 64);
-	proto_cancel_request(&pb, sv->backend_pid, sv->backend_key);
+	proto_cancel_request(&pb, pid, key);
 	if (pb.failed || pb.len != sizeof(cr->pkt)) {
 		pkt_free(&pb);
 		close(cr->fd);
 		free(cr);
-		return;
+		return false;
 	}
 	memcpy(cr->pkt, pb.data, sizeof(cr->pkt));
 	pkt_free(&pb);
 	list_init(&cr->node);
-	list_append(&sv->cancels, &cr->node);
+	list_append(list, &cr->node);
 	event_assign(&cr->ev, s->base, cr->fd, EV_WRITE | EV_PERSIST, cancel_event_cb, cr);
 	tv.tv_sec = (time_t)(s->cfg.server_connect_timeout / 1000000);
 	tv.tv_usec = (suseconds_t)(s->cfg.server_connect_timeout % 1000000);
 	event_add(&cr->ev, tv.tv_sec || tv.tv_usec ? &tv : NULL);
-	server_log(sv, LOG_DEBUG, "cancel request sent for backend %u", sv->backend_pid);
+	return true;
+}
+
+void server_cancel(struct server *sv)
+{
+	struct db_host peer;
+
+	if (sv->backend_pid == 0)
+		return;
+	if (cancel_start(sv->sift, sv, cancel_address(sv, &peer), sv->backend_pid, sv->backend_key, &sv->cancels))
+		server_log(sv, LOG_DEBUG, "cancel request sent for backend %u", sv->backend_pid);
+}
+
+bool server_cancel_to(struct sift *s, const struct sockaddr_storage *addr, socklen_t len, uint32_t pid, uint32_t key)
+{
+	struct db_host h = { .addrlen = len };
+
+	if (len > sizeof(h.addr))
+		return false;
+	memcpy(&h.addr, addr, len);
+	return cancel_start(s, NULL, &h, pid, key, &s->orphan_cancels);
 }
 
 /* ---- close ---- */

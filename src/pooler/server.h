@@ -30,6 +30,9 @@ bool server_sync_params(struct server *sv, struct client *cl) __attribute__((war
 
 /* Sends a CancelRequest for what sv is running (on its own connection). */
 void server_cancel(struct server *sv);
+/* Sends a CancelRequest for pid/key to addr (another pooler: [peers]),
+ * without waiting for it. false when it cannot be started. */
+bool server_cancel_to(struct sift *s, const struct sockaddr_storage *addr, socklen_t len, uint32_t pid, uint32_t key);
 
 /* May sv be handed out again (age, reload, close_needed)? */
 bool server_expired(const struct server *sv);

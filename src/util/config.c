@@ -50,6 +50,7 @@ static const struct setting settings[] = {
 	S_(unix_socket_dir, ST_STR, 0, "/tmp", 0, 0),
 	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
 	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
+	S_(peer_id, ST_INT, R, "0", 0, 65535),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
 	S_(auth_hba_file, ST_STR, R, "", 0, 0),
@@ -860,6 +861,65 @@ bool config_parse_user(const char *name, const char *connstr, struct user_conf *
 	return true;
 }
 
+/* One key=value of a [peers] entry; false with err set. */
+static bool peer_set_key(struct peer_conf *pc, const char *key, const char *val, char *err, size_t errlen)
+{
+	bool port = !strcmp(key, "port");
+	char *end;
+	long n;
+
+	if (!strcmp(key, "host") && *val) {
+		if (!set_str(&pc->host, val))
+			return snprintf(err, errlen, "out of memory"), false;
+		return true;
+	}
+	if (!port && strcmp(key, "pool_size"))
+		return snprintf(err, errlen, "unknown key \"%s\" (host, port, pool_size)", key), false;
+	n = strtol(val, &end, 10);
+	if (!*val || *end || n < (port ? 1 : 0) || n > 65535)
+		return snprintf(err, errlen, "invalid %s \"%s\"", key, val), false;
+	*(port ? &pc->port : &pc->pool_size) = (int)n;
+	return true;
+}
+
+bool config_parse_peer(const char *id, const char *connstr, struct peer_conf *pc, char *err, size_t errlen)
+{
+	char key[64], val[256], *end;
+	const char *p = connstr;
+	long n = strtol(id, &end, 10);
+	int r;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->port = 6432;
+	pc->pool_size = -1;
+	if (!*id || *end || n < 1 || n > 65535)
+		return snprintf(err, errlen, "a peer's name is its peer_id, a number from 1 to 65535"), false;
+	pc->id = (int)n;
+	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0)
+		if (!peer_set_key(pc, key, val, err, errlen)) {
+			r = -1;
+			break;
+		}
+	if (r == 0 && !pc->host) {
+		snprintf(err, errlen, "host is missing");
+		r = -1;
+	}
+	if (r != 0) {
+		free(pc->host);
+		pc->host = NULL;
+		return false;
+	}
+	return true;
+}
+
+const struct peer_conf *config_find_peer(const struct config *cfg, int id)
+{
+	for (int i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].id == id)
+			return &cfg->peers[i];
+	return NULL;
+}
+
 const struct db_conf *config_find_db(const struct config *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->ndbs; i++)
@@ -888,8 +948,11 @@ void config_free(struct config *cfg)
 		config_db_conf_free(&cfg->dbs[i]);
 	for (int i = 0; i < cfg->nusers; i++)
 		free(cfg->users[i].name);
+	for (int i = 0; i < cfg->npeers; i++)
+		free(cfg->peers[i].host);
 	free(cfg->dbs);
 	free(cfg->users);
+	free(cfg->peers);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }

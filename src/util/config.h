@@ -71,6 +71,16 @@ struct user_conf {
 	int line;
 };
 
+/* One [peers] entry: another process of an so_reuseport group, which a
+ * cancel request for one of its clients is forwarded to. */
+struct peer_conf {
+	int id;			/* 1..65535, its peer_id */
+	char *host;		/* a directory (its Unix socket there) or a host */
+	int port;		/* default 6432 */
+	int pool_size;		/* PgBouncer's; accepted, -1 when unset */
+	int line;
+};
+
 #define TRACE_SAMPLE_PARENT (-1.0)
 #define TRACE_SAMPLE_OFF (-2.0)
 
@@ -83,6 +93,7 @@ struct config {
 	char *unix_socket_dir;
 	int unix_socket_mode;
 	bool so_reuseport;
+	int peer_id;			/* 0: no peering */
 	int auth_type;
 	char *auth_file;
 	char *auth_hba_file;
@@ -204,6 +215,8 @@ struct config {
 	int ndbs;
 	struct user_conf *users;
 	int nusers;
+	struct peer_conf *peers;
+	int npeers;
 };
 
 /* Diagnostics collected while loading: errors stop startup (or refuse a
@@ -234,6 +247,11 @@ void config_free(struct config *cfg);
 /* Looks up a database entry by name ("*" is the fallback); NULL if none. */
 const struct db_conf *config_find_db(const struct config *cfg, const char *name);
 const struct user_conf *config_find_user(const struct config *cfg, const char *name);
+const struct peer_conf *config_find_peer(const struct config *cfg, int id);
+
+/* Parses a [peers] entry "id = host=... port=... pool_size=..." into pc
+ * (fresh). Returns false and writes the reason into err. */
+bool config_parse_peer(const char *id, const char *connstr, struct peer_conf *pc, char *err, size_t errlen);
 
 /* Parses a [users] entry's "pool_mode=... max_user_connections=..." into
  * uc (fresh) for the user name. Returns false and writes the reason into

@@ -709,7 +709,7 @@ static void lists_rows(struct sift *s, struct view_sink *sink)
 	used_clients += (int)list_count(&s->admin_clients);
 	view_row(sink, "databases", (int)list_count(&s->dbs));
 	view_row(sink, "users", (int)list_count(&s->users));
-	view_row(sink, "peers", 0);
+	view_row(sink, "peers", s->cfg.npeers);
 	view_row(sink, "pools", (int)list_count(&s->pools));
 	view_row(sink, "peer_pools", 0);
 	view_row(sink, "free_clients", (int)list_count(&s->free_clients));

@@ -260,9 +260,23 @@ static void test_sections(void)
 	ok(config_find_user(&f.cfg, "nosuch") == NULL, "config_find_user: unknown name -> NULL");
 	done(&f);
 
-	load(&f, SEC_TRUST "[peers]\n1 = host=peer1\n");
-	ok(f.ok && f.diag.nerrors == 0 && list_has(f.diag.warnings, f.diag.nwarnings, PATH ":3: section [peers]"),
-	   "[peers] is ignored with a warning naming its line");
+	load(&f, SEC_TRUST "[peers]\n1 = host=peer1\n2 = host=/run/p2 port=6500 pool_size=3\n1 = host=/run/p1\n");
+	ok(f.ok && f.diag.nerrors == 0 && f.cfg.npeers == 2, "[peers]: two entries, a later duplicate replaces");
+	ok(config_find_peer(&f.cfg, 1) && !strcmp(config_find_peer(&f.cfg, 1)->host, "/run/p1") &&
+		   config_find_peer(&f.cfg, 1)->port == 6432 && config_find_peer(&f.cfg, 1)->pool_size == -1,
+	   "[peers] 1: host, default port, no pool_size");
+	ok(config_find_peer(&f.cfg, 2) && config_find_peer(&f.cfg, 2)->port == 6500 &&
+		   config_find_peer(&f.cfg, 2)->pool_size == 3, "[peers] 2: port and pool_size");
+	ok(config_find_peer(&f.cfg, 3) == NULL, "config_find_peer: unknown id -> NULL");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n0 = host=x\n");
+	one_error(&f, PATH ":4: peer \"0\": a peer's name is its peer_id", "65535", "[peers]: 0 is no peer_id");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n1 = port=1\n");
+	one_error(&f, PATH ":4: peer \"1\": host is missing", "host", "[peers]: host is required");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n1 = host=x user=y\n");
+	one_error(&f, "unknown key \"user\"", "pool_size", "[peers]: unknown key refused");
 	done(&f);
 }
 
@@ -1069,7 +1083,7 @@ static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
 	"unix_socket_mode = 0700\nso_reuseport = 1\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
-	"auth_hba_file = /etc/pgsift/hba.conf\nauth_ident_file = /etc/pgsift/ident.conf\n"
+	"auth_hba_file = /etc/pgsift/hba.conf\nauth_ident_file = /etc/pgsift/ident.conf\npeer_id = 4\n"
 	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"auth_user = lookup\nauth_query = SELECT 1\nauth_dbname = authdb\nmax_db_client_connections = 9\n"
 	"max_user_client_connections = 8\nserver_fast_close = 1\nquery_timeout_cancel = 0\nquery_wait_notify = 7\n"
