@@ -97,12 +97,45 @@ static bool server_tls_changed(const struct config *a, const struct config *b)
 	       !streq_null(a->server_tls_ciphers, b->server_tls_ciphers);
 }
 
+/* auth_type hba: reads cfg's rule files into *out (NULL for other auth
+ * types). false, with the reason in err, when they cannot be used. */
+static bool load_hba(const struct config *cfg, struct hba **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (cfg->auth_type != AUTHT_HBA)
+		return true;
+	if (!cfg->auth_hba_file || !*cfg->auth_hba_file) {
+		snprintf(err, errlen, "auth_type hba needs auth_hba_file");
+		return false;
+	}
+	if (!(*out = hba_load(cfg->auth_hba_file, cfg->auth_ident_file, err, errlen)))
+		return false;
+	log_debug("auth_hba_file %s: %d rules", cfg->auth_hba_file, hba_count(*out));
+	return true;
+}
+
+/* SET auth_type, auth_hba_file or auth_ident_file: the rules are read
+ * again (a file that cannot be used refuses the SET), and the client TLS
+ * context follows (hba asks for client certificates). */
+static bool apply_auth_setting(struct sift *s, char *errout, size_t errlen)
+{
+	struct hba *h;
+
+	if (!load_hba(&s->cfg, &h, errout, errlen))
+		return false;
+	hba_free(s->hba);
+	s->hba = h;
+	return sift_tls_setup(s, &s->cfg, errout, errlen);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
 
 	if (!strncmp(name, "client_tls_", 11))
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
+	if (!strcmp(name, "auth_type") || !strcmp(name, "auth_hba_file") || !strcmp(name, "auth_ident_file"))
+		return apply_auth_setting(s, errout, errlen);
 	if (!strncmp(name, "server_tls_", 11)) {
 		if (!sift_tls_setup(s, &s->cfg, errout, errlen))
 			return false;
@@ -170,23 +203,6 @@ static void load_auth_file(struct sift *s)
 		auth_clear(s);
 }
 
-/* auth_type hba: reads cfg's rule files into *out (NULL for other auth
- * types). false, with the reason logged, when they cannot be used. */
-static bool load_hba(const struct config *cfg, struct hba **out)
-{
-	char err[768];
-
-	*out = NULL;
-	if (cfg->auth_type != AUTHT_HBA)
-		return true;
-	if (!(*out = hba_load(cfg->auth_hba_file, cfg->auth_ident_file, err, sizeof(err)))) {
-		log_error("%s", err);
-		return false;
-	}
-	log_debug("auth_hba_file %s: %d rules", cfg->auth_hba_file, hba_count(*out));
-	return true;
-}
-
 bool sift_reload(struct sift *s)
 {
 	struct hba *hba;
@@ -205,7 +221,8 @@ bool sift_reload(struct sift *s)
 	print_diag(&d, false);
 	config_diag_free(&d);
 	keep_restart_settings(&nc, &s->cfg);
-	if (!load_hba(&nc, &hba)) {
+	if (!load_hba(&nc, &hba, err, sizeof(err))) {
+		log_error("%s", err);
 		log_error("reload refused: the auth_hba_file or auth_ident_file has errors; the running configuration is kept");
 		config_free(&nc);
 		return false;
@@ -763,8 +780,8 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 	}
 	auth_mock_init(&s->mock);
 	load_auth_file(s);
-	if (!load_hba(&s->cfg, &s->hba)) {
-		log_fatal("%s: the auth_hba_file or auth_ident_file has errors", o->config);
+	if (!load_hba(&s->cfg, &s->hba, err, sizeof(err))) {
+		log_fatal("%s: %s", o->config, err);
 		return false;
 	}
 	if (o->daemon && !daemonize()) {

@@ -187,3 +187,24 @@ def test_an_unusable_hba_file_stops_startup(pooler, rules, case):
     rc, log = p.run_to_exit(timeout=20)
     assert rc not in (0, None), log
     assert want in log, log
+
+
+def test_set_on_the_console_reads_the_rules_again(pooler, rules):
+    r = rules(ADMIN_RULE + "host siftdb sift_scram 127.0.0.1/32 scram-sha-256\n")
+    p = pooler(**r.settings())
+    p.connect("sift_scram").execute("select 1")
+    bad = r.dir / "bad.conf"
+    bad.write_text("host siftdb all 127.0.0.1/32 radius\n")
+    os.chmod(bad, 0o644)
+    with pytest.raises(AdminError, match='auth_hba_file .*bad.conf:1: authentication method "radius"'):
+        p.admin(f"SET auth_hba_file = '{bad}'")
+    assert p.admin_dicts("SHOW CONFIG")  # the console still lets us in
+    assert p.connect("sift_scram").execute("select 1").fetchone() == (1,)
+    other = r.dir / "other.conf"
+    other.write_text(ADMIN_RULE + "host siftdb sift_scram 127.0.0.1/32 reject\n")
+    os.chmod(other, 0o644)
+    p.admin(f"SET auth_hba_file = '{other}'")
+    assert "rejects connection" in refused(lambda: p.connect("sift_scram"))
+    # back to md5 from the auth_file: the rules no longer apply
+    p.admin("SET auth_type = md5")
+    assert p.connect("sift_scram").execute("select 1").fetchone() == (1,)
