@@ -1078,9 +1078,13 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 		uint32_t pid = proto_get_u32(p + 8), key = proto_get_u32(p + 12);
 		struct client *target;
 		client_close(cl, NULL, "cancel request");
-		if (peer_cancel_route(cl->sift, pid, &key))
-			return false;
-		target = cancel_map_find(cl->sift, pid, key);
+		/* ours as it is (a key handed out before peer_id was set), else
+		 * perhaps another peer's */
+		if (!(target = cancel_map_find(cl->sift, pid, key))) {
+			if (peer_cancel_route(cl->sift, pid, &key))
+				return false;
+			target = cancel_map_find(cl->sift, pid, key);
+		}
 		if (!target || target->state == CL_FREE)
 			log_debug("cancel request for an unknown client ignored");
 		else if (target->admin)

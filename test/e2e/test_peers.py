@@ -121,3 +121,25 @@ def test_peer_id_range(pooler):
     p = pooler(start=False, peer_id=65536)
     rc, log = p.run_to_exit(timeout=20)
     assert rc not in (0, None) and "peer_id" in log, log
+
+
+def test_a_key_from_before_peer_id_was_set_is_still_served(pooler):
+    p = pooler()
+    conn = p.connect()
+    conn.execute("select 1")
+    p.admin("SET peer_id = 5")
+    err = []
+
+    def run():
+        try:
+            conn.execute("select pg_sleep(20)")
+        except psycopg.errors.QueryCanceled as e:
+            err.append(e)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    time.sleep(0.3)
+    conn.cancel()
+    t.join(10)
+    assert err, "the cancel of a client that logged in before peer_id was set was lost"
+    # a client that logs in now gets a key naming peer 5
+    assert peer_of_key(p.connect().info.backend_pid) == 5
