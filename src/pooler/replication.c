@@ -134,15 +134,20 @@ void repl_server_ready(struct server *sv, struct istr **names, struct istr **val
 void repl_login_refused(struct server *sv, const struct proto_err_fields *ef)
 {
 	struct client *cl = sv->owner;
+	char why[300];
 
+	/* ef points into the server's buffer, gone with it */
+	snprintf(why, sizeof(why), "%s", ef->message);
 	if (cl) {
 		sv->owner = NULL;
 		cl->repl_server = NULL;
 		sv->pool->repl_new--;
-		/* PgBouncer's words, which its users' scripts match; PostgreSQL's in the DETAIL */
-		client_close_detail(cl, "08004", "login failed", *ef->message ? ef->message : NULL);
 	}
+	/* the server's close is logged before the client can see its error */
 	server_close(sv, "login failed");
+	/* PgBouncer's words, which its users' scripts match; PostgreSQL's in the DETAIL */
+	if (cl)
+		client_close_detail(cl, "08004", "login failed", *why ? why : NULL);
 }
 
 void repl_client_gone(struct client *cl)
