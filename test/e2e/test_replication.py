@@ -8,7 +8,6 @@ it; the transaction pool's servers are neither taken nor left dirty."""
 import os
 import subprocess
 import threading
-import time
 import uuid
 
 import psycopg
@@ -244,11 +243,10 @@ def test_replication_waits_for_room_in_pool_size(pooler, pg):
 
     t = threading.Thread(target=third, daemon=True)
     t.start()
-    time.sleep(1)
-    assert "rows" not in got
-    assert len(walsenders(pg)) == 2
+    wait_for(lambda: [c for c in show(p, "CLIENTS") if c["state"] == "waiting"], what="the third to wait")
     waiting = [c for c in show(p, "CLIENTS") if c["state"] == "waiting"]
     assert len(waiting) == 1 and waiting[0]["replication"] == "logical"
+    assert "rows" not in got and len(walsenders(pg)) == 2
     a.close()
     t.join(20)
     assert got["rows"][0][3] == "siftdb"
@@ -301,3 +299,35 @@ def test_invalid_replication_value(pooler):
     # false values are ordinary connections
     with repl_connect(p, "off") as c:
         assert simple(c, "select 3") == [["3"]]
+
+
+def test_client_that_gives_up_waiting_leaves_nothing_behind(pooler, pg):
+    """A replication client that leaves while it waits for room gets no
+    server afterwards; the next one does."""
+    p = pooler(auth_entries=AUTH, default_pool_size=1)
+    with repl_connect(p) as a:
+        simple(a, "IDENTIFY_SYSTEM")
+        with pytest.raises(psycopg.OperationalError):
+            repl_connect(p, connect_timeout=2)
+        wait_for(lambda: not [c for c in show(p, "CLIENTS") if c["state"] == "waiting"],
+                 what="the client that gave up to be gone")
+    wait_for(lambda: not walsenders(pg), what="the walsender to end")
+    with repl_connect(p) as b:
+        assert simple(b, "IDENTIFY_SYSTEM")[0][3] == "siftdb"
+        assert len(walsenders(pg)) == 1
+    wait_for(lambda: not walsenders(pg), what="the walsender to end")
+    assert not show(p, "SERVERS") or all(s["replication"] == "none" for s in show(p, "SERVERS"))
+
+
+def test_reconnect_ends_replication_sessions(pooler, pg):
+    """RECONNECT (or a reload that changes the entry) closes a replication
+    server at once: a stream has no transaction boundary to wait for."""
+    p = pooler(auth_entries=AUTH)
+    rc = repl_connect(p)
+    simple(rc, "IDENTIFY_SYSTEM")
+    p.admin("RECONNECT siftdb")
+    wait_for(lambda: not walsenders(pg), what="the walsender to be closed")
+    with pytest.raises(harness.AdminError, match="server closed the connection"):
+        simple(rc, "IDENTIFY_SYSTEM")
+    rc.close()
+    assert "closing because: database configuration changed" in p.log()
