@@ -291,14 +291,20 @@ def test_replication_refused_by_server(pooler, pg):
     assert "closing because: login failed (age=" in p.log()
 
 
-def test_invalid_replication_value(pooler):
+def test_replication_values(pooler):
+    """PostgreSQL's spellings of the replication parameter: database, its
+    booleans (a false one is an ordinary connection), nothing else."""
     p = pooler(auth_entries=AUTH)
-    with pytest.raises(psycopg.OperationalError) as e:
-        repl_connect(p, "maybe")
-    assert 'invalid value for parameter "replication": "maybe"' in str(e.value)
-    # false values are ordinary connections
-    with repl_connect(p, "off") as c:
-        assert simple(c, "select 3") == [["3"]]
+    for value in ("maybe", "o"):
+        with pytest.raises(psycopg.OperationalError) as e:
+            repl_connect(p, value)
+        assert f'invalid value for parameter "replication": "{value}"' in str(e.value)
+    for value, mode in (("database", "logical"), ("on", "physical"), ("1", "physical"), ("YES", "physical"),
+                        ("t", "physical"), ("off", "none"), ("0", "none"), ("false", "none")):
+        with repl_connect(p, value) as c:
+            assert simple(c, "IDENTIFY_SYSTEM" if mode != "none" else "select 3")
+            mine = [r for r in show(p, "CLIENTS") if r["user"] == REPL_USER]
+            assert [r["replication"] for r in mine] == [mode], value
 
 
 def test_client_that_gives_up_waiting_leaves_nothing_behind(pooler, pg):
