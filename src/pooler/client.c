@@ -639,12 +639,44 @@ static void password_message(struct client *cl, const uint8_t *body, uint32_t le
 		auth_failed(cl);
 }
 
+/* One name = value of the startup packet other than user, database and
+ * the _pq_ options (cap: the packet's length). false: the client was
+ * closed. */
+static bool startup_param(struct client *cl, const char *name, const char *val, uint32_t cap)
+{
+	struct sift *s = cl->sift;
+	char msg[200];
+	int taken;
+
+	if (!strcmp(name, "replication"))
+		return true; /* repl_scan_startup() read it */
+	if (cl->replication && !strcmp(name, "options"))
+		taken = 1; /* its server gets it as sent: any option, as PgBouncer allows */
+	else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
+					   sizeof(msg))) < 0) {
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	if (!taken) {
+		if (config_list_contains(s->cfg.ignore_startup_parameters, name))
+			return true;
+		snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	/* a replication client's server starts with what it sent */
+	if (cl->replication && !repl_keep_param(cl, name, val, cap)) {
+		client_close(cl, "53200", "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Checks the startup parameters; on success the login state holds the
  * tracked values and user/db names are in the out buffers. */
 static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *user, char *dbname,
 				 const char **pq_opts, int *npq)
 {
-	struct sift *s = cl->sift;
 	char msg[200];
 	const char *rv;
 	int mode = repl_scan_startup(r, &rv);
@@ -658,7 +690,6 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 	cl->replication = (uint8_t)mode;
 	for (;;) {
 		const char *name = mr_str(r), *val;
-		int taken;
 		if (r->bad || !*name)
 			break;
 		val = mr_str(r);
@@ -673,24 +704,7 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 		} else if (!strncmp(name, "_pq_.", 5)) {
 			if (*npq < 8)
 				pq_opts[(*npq)++] = name;
-		} else if (!strcmp(name, "replication")) {
-			continue; /* repl_scan_startup() read it */
-		} else if (cl->replication && !strcmp(name, "options")) {
-			/* its server gets it as sent: any option, as PgBouncer allows */
-			if (!repl_keep_param(cl, name, val, (uint32_t)r->len)) {
-				client_close(cl, "53200", "out of memory");
-				return false;
-			}
-		} else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
-						     sizeof(msg))) < 0) {
-			client_close(cl, "08P01", msg);
-			return false;
-		} else if (!taken && !config_list_contains(s->cfg.ignore_startup_parameters, name)) {
-			snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
-			client_close(cl, "08P01", msg);
-			return false;
-		} else if (taken && cl->replication && !repl_keep_param(cl, name, val, (uint32_t)r->len)) {
-			client_close(cl, "53200", "out of memory");
+		} else if (!startup_param(cl, name, val, (uint32_t)r->len)) {
 			return false;
 		}
 	}
