@@ -337,3 +337,29 @@ def test_reconnect_ends_replication_sessions(pooler, pg):
         simple(rc, "IDENTIFY_SYSTEM")
     rc.close()
     assert "closing because: database configuration changed" in p.log()
+
+
+def test_server_that_never_answers(pooler):
+    """The replication client's own server hangs in its login: a client that
+    gives up closes it, and server_connect_timeout closes a client that
+    waits for it, with the reason (nothing is left behind either way)."""
+    import socket
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # the kernel accepts; nobody ever answers
+    try:
+        port = silent.getsockname()[1]
+        p = pooler(auth_entries=AUTH, server_connect_timeout=3,
+                   databases={"silent": f"host=127.0.0.1 port={port} dbname=x"})
+        with pytest.raises(psycopg.OperationalError):
+            repl_connect(p, dbname="silent", connect_timeout=1)
+        wait_for(lambda: "closing because: replication client disconnected" in p.log(),
+                 what="its server to be closed")
+        assert not show(p, "SERVERS")
+        with pytest.raises(psycopg.OperationalError) as e:
+            repl_connect(p, dbname="silent", connect_timeout=10)
+        assert "server connection lost: connect timeout" in str(e.value)
+        assert not show(p, "SERVERS")
+        assert not [c for c in show(p, "CLIENTS") if c["database"] == "silent"]
+    finally:
+        silent.close()
