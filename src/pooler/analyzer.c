@@ -604,8 +604,12 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		       uint32_t avail, uint32_t len)
 {
 	struct an_server *as = sv ? &sv->an : NULL;
-	struct an_client *ac = client_state(cl);
+	struct an_client *ac;
 
+	/* walsender commands and streams are no application's statements */
+	if (__builtin_expect(cl->replication, 0))
+		return;
+	ac = client_state(cl);
 	if (ac && ac->fd.idle_txn_since)
 		fd_client_message(s, cl, &ac->fd);
 	switch (type) {
@@ -773,7 +777,7 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 	struct an_server *as = &sv->an;
 
 	(void)len;
-	if (as->lost && type != 'Z')
+	if ((as->lost && type != 'Z') || __builtin_expect(sv->replication, 0))
 		return;
 	switch (type) {
 	case 'C':

@@ -26,6 +26,7 @@
 #include "pooler/objects.h"
 #include "pooler/peers.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/server.h"
 #include "pooler/session.h"
 #include "pooler/tls.h"
@@ -125,18 +126,18 @@ void client_accept(struct sift *s, int fd, const struct peer_addr *addr)
 	conn_update(&cl->c);
 }
 
-/* Queues a message built by fn into the client's own output. */
-static bool queue_error(struct client *cl, bool fatal, const char *sqlstate, const char *msg)
+/* Queues an ErrorResponse (detail may be NULL) into the client's own output. */
+static bool queue_error(struct client *cl, bool fatal, const char *sqlstate, const char *msg, const char *detail)
 {
 	uint32_t mark = conn_gen_mark(&cl->c);
 
-	proto_error(&cl->c.gen, fatal, sqlstate, msg);
+	proto_error_detail(&cl->c.gen, fatal, sqlstate, msg, detail);
 	return conn_gen_commit(&cl->c, mark);
 }
 
 void client_send_error(struct client *cl, const char *sqlstate, const char *msg)
 {
-	if (!queue_error(cl, false, sqlstate, msg) || conn_flush(&cl->c) == CONN_IO_ERROR)
+	if (!queue_error(cl, false, sqlstate, msg, NULL) || conn_flush(&cl->c) == CONN_IO_ERROR)
 		client_close(cl, NULL, "cannot send an error to the client");
 }
 
@@ -169,6 +170,11 @@ static void detach_server(struct client *cl)
 
 void client_close(struct client *cl, const char *sqlstate, const char *reason)
 {
+	client_close_detail(cl, sqlstate, reason, NULL);
+}
+
+void client_close_detail(struct client *cl, const char *sqlstate, const char *reason, const char *detail)
+{
 	struct sift *s = cl->sift;
 	enum log_level lvl = sqlstate && s->cfg.log_pooler_errors ? LOG_WARNING : LOG_INFO;
 
@@ -179,8 +185,11 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 			client_log(cl, lvl, "closing because: %s (age=%llds)", reason,
 				   (long long)((sift_wall_usec() - cl->connect_time) / 1000000));
 	/* best effort: whatever does not fit in the socket now is dropped */
-	if (sqlstate && cl->c.fd >= 0 && queue_error(cl, true, sqlstate, reason) && conn_flush(&cl->c) != CONN_IO_OK)
+	if (sqlstate && cl->c.fd >= 0 && queue_error(cl, true, sqlstate, reason, detail) &&
+	    conn_flush(&cl->c) != CONN_IO_OK)
 		client_log(cl, LOG_DEBUG, "error message not delivered");
+	if (cl->replication)
+		repl_client_gone(cl);
 	cl->state = CL_FREE;
 	detach_server(cl);
 	list_del(&cl->node);
@@ -247,7 +256,7 @@ void client_notify_queued(struct client *cl)
 		client_close(cl, NULL, "cannot send a notice to the client");
 }
 
-void client_finish_login(struct client *cl)
+bool client_send_welcome(struct client *cl, struct istr **names, struct istr **vals, int n)
 {
 	struct sift *s = cl->sift;
 	struct pool *p = cl->pool;
@@ -255,7 +264,7 @@ void client_finish_login(struct client *cl)
 
 	if (!cancel_map_add(s, cl)) {
 		client_close(cl, "53200", "out of memory");
-		return;
+		return false;
 	}
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *mine = cl->login->startup.v[i];
@@ -270,24 +279,33 @@ void client_finish_login(struct client *cl)
 	cl->login = NULL;
 	mark = conn_gen_mark(&cl->c);
 	proto_auth(&cl->c.gen, AUTH_OK, NULL, 0);
-	for (int i = 0; i < p->nwelcome; i++) {
-		int idx = param_index(s, p->welcome_names[i]->s);
-		const struct istr *v = idx >= 0 && cl->vals.v[idx] ? cl->vals.v[idx] : p->welcome_vals[i];
-		put_welcome_param(cl, p->welcome_names[i]->s, v->s);
+	for (int i = 0; i < n; i++) {
+		int idx = param_index(s, names[i]->s);
+		const struct istr *v = idx >= 0 && cl->vals.v[idx] ? cl->vals.v[idx] : vals[i];
+		put_welcome_param(cl, names[i]->s, v->s);
 	}
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
 	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
-	cl->state = CL_IDLE;
 	p->stats.client_login_count++;
-	list_move(&p->idle_clients, &cl->node);
 	cl->request_time = cl->idle_since = s->now;
 	cl->c.want_read = true;
 	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "cannot send the welcome");
-		return;
+		return false;
 	}
 	conn_update(&cl->c);
+	return true;
+}
+
+void client_finish_login(struct client *cl)
+{
+	struct pool *p = cl->pool;
+
+	cl->state = CL_IDLE;
+	list_move(&p->idle_clients, &cl->node);
+	if (!client_send_welcome(cl, p->welcome_names, p->welcome_vals, p->nwelcome))
+		return;
 	/* the client may already have pipelined its first query */
 	if (cl->c.in && cl->c.in->pos < cl->c.in->end)
 		client_relay(cl);
@@ -390,14 +408,20 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	if (s->cfg.log_connections) {
+		static const char *const repl[] = { "no", "database", "yes" }; /* PgBouncer's words */
 		char tls[96];
-		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
-			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
+		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s replication=%s", cl->db->name,
+			   cl->user->name, cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no",
+			   repl[cl->replication]);
 	}
 	if (!client_admit(cl))
 		return;
 	if (s->shutdown != SHUTDOWN_NONE && !cl->db->admin) { /* the Unix socket is open for the console */
 		client_close(cl, "57P01", "pooler is shutting down");
+		return;
+	}
+	if (cl->db->admin && cl->replication) {
+		client_close(cl, "0A000", "the admin console does not accept replication connections");
 		return;
 	}
 	if (cl->db->admin) {
@@ -425,6 +449,10 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	cl->pool = p;
+	if (cl->replication) { /* its own server, whatever the pool's last login did */
+		repl_client_start(cl);
+		return;
+	}
 	/* the pool's server refused pgsift's login a moment ago: say so at
 	 * once. A server that was down or restarting is tried again instead
 	 * (the client waits for that attempt, or logs in and queues when the
@@ -648,18 +676,57 @@ static void password_message(struct client *cl, const uint8_t *body, uint32_t le
 		auth_failed(cl);
 }
 
+/* One name = value of the startup packet other than user, database and
+ * the _pq_ options (cap: the packet's length). false: the client was
+ * closed. */
+static bool startup_param(struct client *cl, const char *name, const char *val, uint32_t cap)
+{
+	struct sift *s = cl->sift;
+	char msg[200];
+	int taken;
+
+	if (!strcmp(name, "replication"))
+		return true; /* repl_scan_startup() read it */
+	if (cl->replication && !strcmp(name, "options"))
+		taken = 1; /* its server gets it as sent: any option, as PgBouncer allows */
+	else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
+					   sizeof(msg))) < 0) {
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	if (!taken) {
+		if (config_list_contains(s->cfg.ignore_startup_parameters, name))
+			return true;
+		snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	/* a replication client's server starts with what it sent */
+	if (cl->replication && !repl_keep_param(cl, name, val, cap)) {
+		client_close(cl, "53200", "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Checks the startup parameters; on success the login state holds the
  * tracked values and user/db names are in the out buffers. */
 static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *user, char *dbname,
 				 const char **pq_opts, int *npq)
 {
-	struct sift *s = cl->sift;
 	char msg[200];
+	const char *rv;
+	int mode = repl_scan_startup(r, &rv);
 
 	user[0] = dbname[0] = 0;
+	if (mode < 0) {
+		snprintf(msg, sizeof(msg), "invalid value for parameter \"replication\": \"%.64s\"", rv);
+		client_close(cl, "22023", msg);
+		return false;
+	}
+	cl->replication = (uint8_t)mode;
 	for (;;) {
 		const char *name = mr_str(r), *val;
-		int taken;
 		if (r->bad || !*name)
 			break;
 		val = mr_str(r);
@@ -674,16 +741,7 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 		} else if (!strncmp(name, "_pq_.", 5)) {
 			if (*npq < 8)
 				pq_opts[(*npq)++] = name;
-		} else if (!strcmp(name, "replication")) {
-			client_close(cl, "08P01", "replication connections are not supported by pgsift");
-			return false;
-		} else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
-						     sizeof(msg))) < 0) {
-			client_close(cl, "08P01", msg);
-			return false;
-		} else if (!taken && !config_list_contains(s->cfg.ignore_startup_parameters, name)) {
-			snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
-			client_close(cl, "08P01", msg);
+		} else if (!startup_param(cl, name, val, (uint32_t)r->len)) {
 			return false;
 		}
 	}
@@ -850,8 +908,10 @@ static bool hba_pick(struct client *cl)
 					   [HBA_MD5] = AUTHT_MD5, [HBA_PASSWORD] = AUTHT_PLAIN,
 					   [HBA_SCRAM] = AUTHT_SCRAM, [HBA_CERT] = AUTHT_CERT, [HBA_PEER] = AUTHT_PEER };
 	struct login_state *ls = cl->login;
-	/* replication connections are refused before this (client_startup) */
-	struct hba_login l = { .local = cl->addr.family == AF_UNIX, .tls = cl->c.tls != NULL, .replication = false,
+	/* a physical replication login matches the rules' replication keyword
+	 * (a logical one, replication=database, matches its database name) */
+	struct hba_login l = { .local = cl->addr.family == AF_UNIX, .tls = cl->c.tls != NULL,
+			       .replication = cl->replication == REPL_PHYSICAL,
 			       .family = cl->addr.family, .addr = cl->addr.a, .db = ls->dbname, .user = ls->user };
 	char addr[64], msg[2 * NAME_LEN + 160];
 	const char *map;

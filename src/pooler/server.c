@@ -26,6 +26,7 @@
 #include "pooler/client.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/session.h"
 #include "pooler/tls.h"
 
@@ -208,6 +209,8 @@ static void build_startup(struct server *sv)
 	put_startup_param(pb, "client_encoding", dc->client_encoding);
 	put_startup_param(pb, "datestyle", dc->datestyle);
 	put_startup_param(pb, "timezone", dc->timezone);
+	if (sv->replication)
+		repl_startup_params(sv, pb);
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);
 }
@@ -244,8 +247,9 @@ static void log_dns_failure(struct pool *p, int h, const char *err)
 	server_log(&tmp, LOG_INFO, "closing because: server DNS lookup failed (%s)", err);
 }
 
-/* Connects a new server of p to host h. */
-static bool launch_to(struct pool *p, int h)
+/* Connects a new server of p to host h (for owner, a replication client,
+ * or for the pool when NULL). */
+static bool launch_to(struct pool *p, int h, struct client *owner)
 {
 	struct sift *s = p->sift;
 	const struct db_host *host = &p->db->hosts[h];
@@ -254,9 +258,19 @@ static bool launch_to(struct pool *p, int h)
 
 	if (!(sv = server_new(p, h)))
 		return false;
+	if (owner) {
+		sv->replication = owner->replication;
+		sv->owner = owner;
+		owner->repl_server = sv;
+		p->repl_new++;
+	}
 	fd = open_socket(host, &cerr);
 	if (fd < 0) {
 		log_error("%s: cannot create a socket: %s", p->db->name, strerror(cerr));
+		if (owner) {
+			owner->repl_server = NULL;
+			p->repl_new--;
+		}
 		free(sv->login);
 		free(sv);
 		return false;
@@ -286,7 +300,7 @@ static bool launch_to(struct pool *p, int h)
 	return true;
 }
 
-bool server_launch(struct pool *p)
+static bool launch_for(struct pool *p, struct client *owner)
 {
 	struct db *db = p->db;
 	char err[256];
@@ -295,12 +309,22 @@ bool server_launch(struct pool *p)
 	for (int tries = 0; tries < db->nhosts; tries++) {
 		int h = pick_host(db);
 		if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
-			return launch_to(p, h);
+			return launch_to(p, h, owner);
 		log_dns_failure(p, h, err);
 		host_failed(db, h);
 	}
 	pool_login_failed(p, "08006", err, false);
 	return false;
+}
+
+bool server_launch(struct pool *p)
+{
+	return launch_for(p, NULL);
+}
+
+bool server_launch_replication(struct pool *p, struct client *owner)
+{
+	return launch_for(p, owner);
 }
 
 static void connect_failed(struct server *sv, int err)
@@ -580,12 +604,30 @@ static void login_free(struct server *sv)
 	sv->login = NULL;
 }
 
+/* A replication server's login is done: its welcome is its client's
+ * (neither the pool's welcome nor connect_query: a physical walsender
+ * takes no SQL). */
+static void repl_login_done(struct server *sv)
+{
+	struct server_login *lg = sv->login;
+
+	sv->pool->last_login_fail = 0;
+	advisor_on_login(sv);
+	server_log(sv, LOG_DEBUG, "replication login ok, backend pid %u", sv->backend_pid);
+	repl_server_ready(sv, lg->names, lg->vals, lg->n);
+	login_free(sv);
+}
+
 static void login_done(struct server *sv, char status)
 {
 	struct pool *p = sv->pool;
 	const char *cq = p->db->conf.connect_query;
 
 	sv->txn = status;
+	if (sv->replication) {
+		repl_login_done(sv);
+		return;
+	}
 	if (!p->welcome_ok && sv->generation == p->db->generation &&
 	    !pool_set_welcome(sv->sift, p, sv->login->names, sv->login->vals, sv->login->n)) {
 		server_close(sv, "out of memory");
@@ -628,6 +670,10 @@ static bool login_message(struct server *sv, uint8_t type, const uint8_t *body, 
 		/* PgBouncer's line: the server's own words for the refusal */
 		server_log(sv, LOG_WARNING, "server login failed: %s %s", *ef.severity ? ef.severity : "FATAL",
 			   *ef.message ? ef.message : "(no message)");
+		if (sv->replication) {
+			repl_login_refused(sv, &ef);
+			return true;
+		}
 		login_failed(sv, *ef.sqlstate ? ef.sqlstate : "08006", *ef.message ? ef.message : "login failed");
 		return true;
 	case 'N':
@@ -920,13 +966,14 @@ static void copy_in_started(struct client *cl)
 	cl->copy_in = !cl->copy_end_sent;
 }
 
-/* May the server go back to the pool now that this ReadyForQuery is out? */
+/* May the server go back to the pool now that this ReadyForQuery is out?
+ * (Never a replication server: it is its client's until one closes.) */
 static bool may_release(struct server *sv, struct client *cl)
 {
 	const struct iobuf *cb = cl->c.in;
 	int mode = pool_mode_of(sv->sift, sv->pool);
 
-	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
+	if (mode == POOL_SESSION || sv->replication || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
 		return false;
 	if (sv->txn != 'I') {
 		if (mode == POOL_STATEMENT)
@@ -1300,6 +1347,8 @@ void server_close(struct server *sv, const char *reason)
 	/* as PgBouncer: every close is logged under log_disconnections */
 	server_log(sv, s->cfg.log_disconnections || !was_up || cl ? LOG_INFO : LOG_DEBUG, "closing because: %s (age=%llds)", reason,
 		   (long long)((s->now - sv->created) / 1000000));
+	if (sv->owner)
+		repl_server_gone(sv, reason);
 	sv->state = SV_FREE;
 	if (cl) {
 		char msg[300];

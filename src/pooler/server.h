@@ -15,6 +15,9 @@ bool server_resolve_host(struct sift *s, struct db *db, int h, char *err, size_t
 
 /* Starts a new server connection for p (asynchronous). */
 bool server_launch(struct pool *p);
+/* The same for one replication client of p, with its replication and
+ * startup parameters; linked to it once logged in (replication.h). */
+bool server_launch_replication(struct pool *p, struct client *owner);
 
 /* The one way a server connection ends; reason is logged. A linked client
  * gets an error and is closed too. Freed after the current callbacks. */

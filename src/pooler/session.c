@@ -163,7 +163,7 @@ void ss_client_start(struct client *cl, struct istr *startup)
 	istr_set(&s->strs, &cl->ss_set, startup);
 	istr_set(&s->strs, &cl->ss_cur, startup);
 	cl->ss_unvalidated = startup != NULL;
-	cl->ss_on = mode != POOL_SESSION;
+	cl->ss_on = mode != POOL_SESSION && !cl->replication; /* a replication client's session is its server's */
 }
 
 static struct ss_client *ss_of(struct client *cl)

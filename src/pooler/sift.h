@@ -155,6 +155,8 @@ struct pool {
 	struct list new_servers;	/* connecting or logging in */
 	struct list canceling_servers;	/* released, waiting for a cancel to land */
 	int nservers;			/* in all server lists */
+	int repl_login;			/* replication clients in login_clients (replication.h) */
+	int repl_new;			/* replication servers in new_servers: repl_login - repl_new wait for room */
 	bool welcome_ok;
 	int nwelcome;
 	struct istr **welcome_names, **welcome_vals;
@@ -171,6 +173,9 @@ struct pool {
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
 };
+
+/* The startup packet's replication parameter (replication.h). */
+enum repl_mode { REPL_NONE, REPL_LOGICAL, REPL_PHYSICAL };
 
 enum client_state {
 	CL_LOGIN,		/* startup and authentication */
@@ -203,6 +208,7 @@ struct client {
 	bool admin_alias;		/* console client that asked for "pgbouncer" */
 	bool wait_notified;		/* told it is queued (query_wait_notify) since it last waited */
 	bool counted;			/* in db->nclients and user->nclients */
+	uint8_t replication;		/* enum repl_mode: a walsender session on a server of its own */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
@@ -230,6 +236,9 @@ struct client {
 	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
 	struct console_client *console;	/* console: statements, portals, a query in flight (lazy) */
+	struct server *repl_server;	/* replication: its own server, from launch to close */
+	char *repl_params;		/* replication: startup "name\0value\0" pairs passed to it */
+	uint32_t repl_params_len;
 	/* session settings carried across servers (session.h) */
 	bool ss_on;			/* its SET statements are followed (not session mode) */
 	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
@@ -262,6 +271,7 @@ struct server {
 	bool tolerate_error;		/* our own query may fail (connect_query) */
 	bool used;			/* has been linked to a client */
 	bool close_needed;		/* settings changed: close on release */
+	uint8_t replication;		/* enum repl_mode: opened for one replication client, never pooled */
 	uint32_t inject_pending;	/* ReadyForQuery replies to our own queries to swallow */
 	uint16_t sync_mask;		/* parameters the pending sync sets */
 	bool sync_wait;			/* hold the client's bytes until the sync is done */
@@ -275,6 +285,7 @@ struct server {
 	uint32_t backend_pid, backend_key;
 	struct pool *pool;
 	struct client *client;
+	struct client *owner;		/* replication: the client it was opened for (replication.h) */
 	struct server_login *login;	/* only during login */
 	struct list cancels;		/* cancel requests in flight for this server */
 	int64_t connect_time;		/* wall clock usec */
@@ -373,6 +384,7 @@ struct sift {
 	uint64_t console_logins;		/* SHOW TOTALS counts the console, as PgBouncer's admin database */
 	uint64_t console_commands;
 	int nclients;			/* all client connections, login included */
+	int repl_login;			/* replication clients waiting for their server, all pools */
 	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
 	bool suspended;			/* SUSPEND: sockets are not read (suspend.c) */

@@ -13,6 +13,7 @@
 #include "pooler/client.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/server.h"
 #include "pooler/tls.h"
 
@@ -332,7 +333,8 @@ static void client_row(struct view_sink *sink, const struct sift *s, const struc
 		snprintf(link, sizeof(link), "%p", (const void *)cl->server);
 	else
 		link[0] = 0;
-	view_row(sink, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", "none", client_state_name(cl),
+	view_row(sink, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", repl_mode_name(cl->replication),
+		 client_state_name(cl),
 		 peer_addr_str(&cl->addr, addr, sizeof(addr)), (int)cl->addr.port, laddr, lport,
 		 (int64_t)cl->connect_time, mono_to_wall(s, cl->request_time), (int)(wait / 1000000),
 		 (int)(wait % 1000000), 0, ptr, link, 0, tls_describe(cl->c.tls, tls, sizeof(tls)), app ? app->s : "",
@@ -433,7 +435,7 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 			snprintf(link, sizeof(link), "%p", (const void *)sv->client);
 		else
 			link[0] = 0;
-		view_row(sink, "S", sv->pool->user->name, db->name, "none", state,
+		view_row(sink, "S", sv->pool->user->name, db->name, repl_mode_name(sv->replication), state,
 			 server_host_name(sv)[0] != '/' ? server_host_name(sv) : "unix", db->conf.port, laddr,
 			 (int)sv->local.port, (int64_t)sv->connect_time,
 			 mono_to_wall(s, sv->last_used ? sv->last_used : sv->created), 0, 0, server_expired(sv) ? 1 : 0,
@@ -632,7 +634,7 @@ static const struct view_col sockets_cols[] = {
 	{ "type", 's', "", "`C` for a client connection, `S` for a server connection." },
 	{ "user", 's', "", "User of the connection (see SHOW CLIENTS and SHOW SERVERS)." },
 	{ "database", 's', "", "Database entry name." },
-	{ "replication", 's', "", "Replication mode: `none`." },
+	{ "replication", 's', "", "Replication mode: `none`, `logical` or `physical`." },
 	{ "state", 's', "", "State, as in SHOW CLIENTS or SHOW SERVERS." },
 	{ "addr", 's', "", "Peer IP address, or `unix`." },
 	{ "port", 'i', "", "Peer port." },
