@@ -148,10 +148,10 @@ const char *pin_reasons(unsigned pin, char *buf, size_t len)
 void pin_refusal_message(const struct client *cl, char *buf, size_t len)
 {
 	snprintf(buf, len,
-		 "pgsift: %d clients of this pool already keep a server for their session state "
-		 "(max_pinned_per_pool): this statement would keep one too (temp table, WITH HOLD cursor, "
-		 "session advisory lock or SET ROLE)",
-		 cl->pool ? cl->pool->npinned : 0);
+		 "pgsift: max_pinned_per_pool (%d) clients of this pool already keep a server for their session "
+		 "state; this statement would keep one more (temp table, WITH HOLD cursor, session advisory lock "
+		 "or SET ROLE)",
+		 cl->pool ? pin_cap(cl->sift, cl->pool) : 0);
 }
 
 void pin_refusal_sql(const struct client *cl, char *buf, size_t len)
