@@ -1245,6 +1245,7 @@ static int pin_guard(struct client *cl, struct server *sv, struct iobuf *b, uint
 			return RELAY_MORE;
 		}
 		cl->skip_to_sync = false;
+		cl->unsynced = false;
 		return refuse_on_server(cl, sv, b, len + 1);
 	}
 	if ((type == 'P' && cl->unsynced) || !pin_refused(cl, b, type, len))
@@ -1252,6 +1253,7 @@ static int pin_guard(struct client *cl, struct server *sv, struct iobuf *b, uint
 	if (type == 'Q')
 		return refuse_on_server(cl, sv, b, len + 1);
 	cl->skip_to_sync = true;
+	cl->unsynced = true; /* the server stays linked until the refusal is answered */
 	drop_message(cl, b);
 	return RELAY_MORE;
 }
