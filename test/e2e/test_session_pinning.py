@@ -312,3 +312,33 @@ def test_pgbench_select_only_pins_nothing(pg, pooler, pgbench_tables):
     pool = p.pool_row()
     assert pool["cl_pinned"] == "0", pool
     assert "session state on its server" not in p.log()
+
+
+@pytest.mark.timeout(120)
+def test_asyncpg_named_statements_pin_and_release(pg, pooler):
+    """asyncpg prepares every statement under a name and runs it again with
+    Bind/Execute only: the lock taken by the cached statement pins, its
+    unlock releases, and taking it again through the cache pins again."""
+    import asyncio
+
+    import asyncpg
+    from harness import PASSWORDS
+
+    p = pooler(default_pool_size=2)
+
+    async def main():
+        a = await asyncpg.connect(host=p.host, port=p.port, user=USER, password=PASSWORDS[USER],
+                                  database="siftdb", timeout=30, server_settings={"application_name": "pin_a"})
+        try:
+            pid = await a.fetchval("SELECT pg_backend_pid()")
+            for _ in range(2):  # the second round runs the cached (named) statements
+                assert await a.fetchval("SELECT pg_advisory_lock($1)", 7708) is None
+                await asyncio.to_thread(_wait_pinned, p, "pin_a", "advisory_lock")
+                assert await a.fetchval("SELECT pg_backend_pid()") == pid
+                assert await a.fetchval("SELECT pg_advisory_unlock($1)", 7708) is True
+                await asyncio.to_thread(_wait_pinned, p, "pin_a", "")
+        finally:
+            await a.close()
+
+    asyncio.run(main())
+    wait_for(lambda: p.pool_row()["cl_pinned"] == "0", what="cl_pinned back to 0")
