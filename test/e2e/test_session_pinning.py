@@ -213,11 +213,13 @@ def test_client_leaving_while_pinned_leaves_a_clean_server(pg, pooler, pin_role)
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("simple", [True, False], ids=["simple", "extended"])
-def test_cap_refuses_the_statement_that_would_pin(pg, pooler, simple):
+@pytest.mark.parametrize("mps", [200, 0], ids=["ps", "no_ps"])
+def test_cap_refuses_the_statement_that_would_pin(pg, pooler, simple, mps):
     """max_pinned_per_pool = 1: B's pinning statement gets 53300 (outside and
     inside a transaction block, where the block fails as PostgreSQL fails
-    it), nothing of it happens, and B keeps working."""
-    p = pooler(default_pool_size=3, max_pinned_per_pool=1)
+    it), nothing of it happens, and B keeps working; with and without
+    prepared statement tracking (max_prepared_statements = 0)."""
+    p = pooler(default_pool_size=3, max_pinned_per_pool=1, max_prepared_statements=mps)
     a = _through(p, "pin_a")
     b = _through(p, "pin_b")
     a.execute("CREATE TEMP TABLE pin_t (x int)")
