@@ -1240,12 +1240,18 @@ static enum relay_rc refuse_on_server(struct client *cl, struct server *sv, stru
 static int pin_guard(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len)
 {
 	if (cl->skip_to_sync) {
-		if (type != 'S') {
+		/* the refusal is answered at the batch's first Flush or its Sync
+		 * (asyncpg waits for the reply to a Parse after a Flush) */
+		bool answer = !cl->pin_answered && (type == 'H' || type == 'S');
+		if (type == 'S') {
+			cl->skip_to_sync = cl->pin_answered = false;
+			cl->unsynced = false;
+		}
+		if (!answer) {
 			drop_message(cl, b);
 			return RELAY_MORE;
 		}
-		cl->skip_to_sync = false;
-		cl->unsynced = false;
+		cl->pin_answered = type == 'H';
 		return refuse_on_server(cl, sv, b, len + 1);
 	}
 	if ((type == 'P' && cl->unsynced) || !pin_refused(cl, b, type, len))

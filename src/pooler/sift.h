@@ -244,6 +244,7 @@ struct client {
 	bool pin_check;			/* a statement may have changed it: probe at the transaction's end */
 	bool pin_counted;		/* counted in pool->npinned (pinned, or a pinning statement in flight) */
 	bool pin_stmts;			/* it prepared a statement that pins: probe after each Execute */
+	bool pin_answered;		/* a refused batch was answered at a Flush: its Sync is dropped */
 	int64_t pin_since;		/* when it was counted, monotonic usec */
 };
 

@@ -344,3 +344,41 @@ def test_asyncpg_named_statements_pin_and_release(pg, pooler):
 
     asyncio.run(main())
     wait_for(lambda: p.pool_row()["cl_pinned"] == "0", what="cl_pinned back to 0")
+
+
+@pytest.mark.timeout(120)
+def test_asyncpg_refused_at_the_cap_and_keeps_working(pg, pooler):
+    """asyncpg's extended protocol (named statements): the refusal comes back
+    as 53300, in and out of a transaction block, and the connection works on."""
+    import asyncio
+
+    import asyncpg
+    from harness import PASSWORDS
+
+    p = pooler(default_pool_size=2, max_pinned_per_pool=1)
+    a = _through(p, "pin_a")
+    a.execute("CREATE TEMP TABLE pin_t (x int)")
+
+    async def main():
+        b = await asyncpg.connect(host=p.host, port=p.port, user=USER, password=PASSWORDS[USER],
+                                  database="siftdb", timeout=30)
+        try:
+            for _ in range(2):
+                with pytest.raises(asyncpg.PostgresError) as e:
+                    await asyncio.wait_for(b.fetchval("SELECT pg_advisory_lock($1)", 7709), 20)
+                assert e.value.sqlstate == "53300"
+                assert await b.fetchval("SELECT 1 + $1::int", 1) == 2
+            await b.execute("BEGIN")
+            with pytest.raises(asyncpg.PostgresError) as e:
+                await asyncio.wait_for(b.fetchval("SELECT pg_advisory_lock($1)", 7709), 20)
+            assert e.value.sqlstate == "53300"
+            with pytest.raises(asyncpg.PostgresError) as e:
+                await b.fetchval("SELECT 1 + $1::int", 1)
+            assert e.value.sqlstate == "25P02"
+            await b.execute("ROLLBACK")
+            assert await b.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") == 0
+        finally:
+            await b.close()
+
+    asyncio.run(main())
+    assert p.pool_row()["cl_pinned"] == "1"
