@@ -25,6 +25,7 @@
 #include "pooler/hba.h"
 #include "pooler/objects.h"
 #include "pooler/peers.h"
+#include "pooler/pin.h"
 #include "pooler/pool.h"
 #include "pooler/replication.h"
 #include "pooler/server.h"
@@ -1329,6 +1330,104 @@ static inline enum relay_rc next_header(struct client *cl, struct iobuf *b, uint
 	return RELAY_MORE;
 }
 
+/* ---- refusing a statement that would pin past max_pinned_per_pool (pin.h) ---- */
+
+/* Would the whole Query or Parse at b->pos pin its client past the cap? */
+static bool pin_refused(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	const char *body = (const char *)b->data + b->pos + PROTO_HDR, *nul;
+	uint32_t blen = len - 4;
+
+	if ((type != 'Q' && type != 'P') || b->end - b->pos < len + 1 || !pin_full(cl, cl->pool, cl->sift))
+		return false;
+	if (type == 'P') {
+		if (!(nul = memchr(body, 0, blen)))
+			return false;
+		blen -= (uint32_t)(nul + 1 - body);
+		body = nul + 1;
+	}
+	if (!pin_of_text(body, strnlen(body, blen)))
+		return false;
+	client_log(cl, LOG_INFO, "statement refused: max_pinned_per_pool (%d) reached", pin_cap(cl->sift, cl->pool));
+	return true;
+}
+
+/* In place of the client's message at b->pos (total bytes): a statement
+ * that makes the server raise the refusal, so that its ErrorResponse and
+ * ReadyForQuery (a transaction block fails, as PostgreSQL fails it) come
+ * back where the client expects them. */
+static enum relay_rc refuse_on_server(struct client *cl, struct server *sv, struct iobuf *b, uint32_t total)
+{
+	char sql[512];
+	uint32_t mark = conn_gen_mark(&sv->c);
+
+	pin_refusal_sql(cl, sql, sizeof(sql));
+	proto_query(&sv->c.gen, sql);
+	if (!conn_gen_commit(&sv->c, mark) || !ps_own_query(sv)) {
+		client_close(cl, "53200", "out of memory refusing a statement");
+		return RELAY_CLOSED;
+	}
+	account(cl, sv, 'Q', total);
+	drop_message(cl, b);
+	return RELAY_MORE;
+}
+
+/* A linked client whose pool is at its cap, or whose refused Parse's
+ * batch is dropped up to its Sync: the relay_rc, or -1 to relay the
+ * message as usual. A Parse after other messages of its batch is not
+ * refused (doc/session-state.md). */
+static int pin_guard(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	if (cl->skip_to_sync) {
+		/* the refusal is answered at the batch's first Flush or its Sync
+		 * (asyncpg waits for the reply to a Parse after a Flush) */
+		bool answer = !cl->pin_answered && (type == 'H' || type == 'S');
+		if (type == 'S') {
+			cl->skip_to_sync = cl->pin_answered = false;
+			cl->unsynced = false;
+		}
+		if (!answer) {
+			drop_message(cl, b);
+			return RELAY_MORE;
+		}
+		cl->pin_answered = type == 'H';
+		return refuse_on_server(cl, sv, b, len + 1);
+	}
+	if ((type == 'P' && cl->unsynced) || !pin_refused(cl, b, type, len))
+		return -1;
+	if (type == 'Q')
+		return refuse_on_server(cl, sv, b, len + 1);
+	cl->skip_to_sync = true;
+	cl->unsynced = true; /* the server stays linked until the refusal is answered */
+	drop_message(cl, b);
+	return RELAY_MORE;
+}
+
+/* The same refusal for a client without a server (its first statement of
+ * a transaction): answered by pgsift; a Parse's batch is dropped up to its
+ * Sync (skip_cancelled()). */
+static bool pin_refuse_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	char msg[320];
+	uint32_t mark;
+
+	if (!pin_refused(cl, b, type, len))
+		return false;
+	pin_refusal_message(cl, msg, sizeof(msg));
+	mark = conn_gen_mark(&cl->c);
+	proto_error(&cl->c.gen, false, "53300", msg);
+	if (type == 'Q') {
+		drop_message(cl, b);
+		proto_ready(&cl->c.gen, 'I');
+	} else {
+		cl->skip_to_sync = true;
+	}
+	if (!conn_gen_commit(&cl->c, mark))
+		client_close(cl, "53200", "out of memory refusing a statement");
+	cl->request_time = cl->sift->now;
+	return true;
+}
+
 static enum relay_rc relay_message(struct client *cl, struct server *sv, struct iobuf *b)
 {
 	uint32_t avail = b->end - b->pos, len, total, n;
@@ -1372,6 +1471,11 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (type != 'd' && avail < total && total <= b->cap)
 		return RELAY_STOP;
 	n = avail < total ? avail : total;
+	if (__builtin_expect(cl->skip_to_sync || cl->pool->npinned > 0, 0)) {
+		int r = pin_guard(cl, sv, b, type, len);
+		if (r >= 0)
+			return (enum relay_rc)r;
+	}
 	if (sv->ps_on) {
 		uint32_t used;
 		switch (ps_client_message(cl, sv, b, type, len, &used)) {
@@ -1429,6 +1533,8 @@ static int need_server(struct client *cl, struct iobuf *b)
 	default:
 		break;
 	}
+	if (__builtin_expect(cl->pool->npinned > 0, 0) && pin_refuse_local(cl, b, type, len))
+		return cl->state == CL_FREE ? NEED_STOP : NEED_LOCAL;
 	return pool_request_server(cl) && cl->state == CL_ACTIVE ? NEED_LINKED : NEED_STOP;
 }
 

@@ -585,6 +585,24 @@ void pool_resize(struct sift *s, struct db *db)
 	}
 }
 
+/* Servers of pinned clients between transactions (pin.h): they run
+ * nothing, so a shutdown "after running transactions" does not wait for
+ * them. */
+static int pinned_idle(const struct pool *p)
+{
+	const struct list *it;
+	int n = 0;
+
+	if (p->npinned == 0)
+		return 0;
+	list_for_each(it, &p->active_servers) {
+		const struct server *sv = list_entry(it, struct server, node);
+		const struct client *cl = sv->client;
+		n += cl && cl->pin && sv->txn == 'I' && !cl->pending_z && !cl->unsynced && !sv->inject_pending;
+	}
+	return n;
+}
+
 int pool_db_active_servers(struct sift *s, struct db *db)
 {
 	struct list *it;
@@ -594,7 +612,7 @@ int pool_db_active_servers(struct sift *s, struct db *db)
 		struct pool *p = list_entry(it, struct pool, node);
 		if (!db || p->db == db)
 			n += pool_count(&p->active_servers) + pool_count(&p->tested_servers) +
-			     pool_count(&p->new_servers) + pool_count(&p->canceling_servers);
+			     pool_count(&p->new_servers) + pool_count(&p->canceling_servers) - pinned_idle(p);
 	}
 	return n;
 }

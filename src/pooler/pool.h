@@ -71,7 +71,8 @@ void pool_resize(struct sift *s, struct db *db);
  * attempt. */
 void pool_server_config_changed(struct sift *s);
 
-/* Number of server connections of db that are linked to a client. */
+/* Number of server connections of db that are linked to a client and may
+ * be running a transaction (a pinned client between transactions is not). */
 int pool_db_active_servers(struct sift *s, struct db *db);
 
 /* Sums the counters of db's pools into out (SHOW STATS, the stats period). */

@@ -641,6 +641,11 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 	return PS_PASS;
 }
 
+bool ps_own_query(struct server *sv)
+{
+	return !sv->ps_on || rq_push(sv, RQ_QUERY, 0, NULL, NULL);
+}
+
 void ps_reply_done(struct server *sv, struct client *cl)
 {
 	struct ps_rq *q = &sv->rq;

@@ -135,6 +135,10 @@ enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t 
  * the client's output is full. */
 enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail);
 void ps_reply_done(struct server *sv, struct client *cl);
+/* pgsift sent a Query of its own in the client's place (a refusal,
+ * client.c): its replies go to the client like a Query's. false: out of
+ * memory. */
+bool ps_own_query(struct server *sv) __attribute__((warn_unused_result));
 
 /* The client's input waits (stalled) until the replies to earlier batches
  * tell whether their prepared-statement changes happened: true when that

@@ -25,6 +25,7 @@
 #include "pooler/auth.h"
 #include "pooler/client.h"
 #include "pooler/objects.h"
+#include "pooler/pin.h"
 #include "pooler/pool.h"
 #include "pooler/replication.h"
 #include "pooler/session.h"
@@ -1000,9 +1001,15 @@ static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct
 	uint32_t avail = b->end - b->pos, total = len + 1;
 	const uint8_t *body = b->data + b->pos + PROTO_HDR;
 	uint32_t n = avail < total ? avail : total;
-	bool done = type == 'Z' && --sv->inject_pending == 0;
+	bool done;
 
-	if (type == 'Z') {
+	if (sv->pin_probe && type == 'D' && n < total && total <= b->cap)
+		return RELAY_STOP; /* the probe's row is read whole */
+	done = type == 'Z' && --sv->inject_pending == 0;
+	if (__builtin_expect(sv->pin_probe, 0) && type != 'Z') {
+		if (n == total)
+			pin_probe_reply(sv, type, body, len - 4);
+	} else if (type == 'Z') {
 		sv->txn = (char)body[0];
 	} else if (type == 'E') {
 		struct proto_err_fields ef;
@@ -1013,6 +1020,12 @@ static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct
 		snprintf(sv->sync_error, sizeof(sv->sync_error), "%s", *ef.message ? ef.message : "invalid parameter value");
 	}
 	consume(sv, b, n, total, true);
+	if (done && sv->pin_probe) {
+		/* not pinned any more: the server goes back now if nothing else came */
+		if (pin_probe_done(sv, cl) && cl->state != CL_FREE && may_release(sv, cl) && !pin_keep(sv, cl))
+			pool_release_server(sv);
+		return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
+	}
 	if (done) {
 		sync_done(sv, cl);
 		if (sv->state == SV_FREE || sv->client != cl)
@@ -1086,7 +1099,9 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 				client_close(cl, NULL, "client write failed");
 				return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
 			}
-			pool_release_server(sv);
+			/* unreplayable session state keeps its server (pin.h) */
+			if (!(__builtin_expect(cl->pin_check | cl->pin, 0) && pin_keep(sv, cl)))
+				pool_release_server(sv);
 		}
 		if (sv->state == SV_FREE)
 			return RELAY_CLOSED;

@@ -172,6 +172,7 @@ struct pool {
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
+	int npinned;			/* clients pinned to a server, or about to be (pin.h) */
 };
 
 /* The startup packet's replication parameter (replication.h). */
@@ -248,6 +249,13 @@ struct client {
 	struct istr *ss_set;		/* committed */
 	struct istr *ss_cur;		/* with the open transaction's changes */
 	struct ss_client *ss;		/* statements in flight (lazy) */
+	/* session state that keeps its server (pin.h) */
+	uint8_t pin;			/* PIN_* the last probe found on its server; nonzero: pinned */
+	bool pin_check;			/* a statement may have changed it: probe at the transaction's end */
+	bool pin_counted;		/* counted in pool->npinned (pinned, or a pinning statement in flight) */
+	bool pin_stmts;			/* it prepared a statement that pins: probe after each Execute */
+	bool pin_answered;		/* a refused batch was answered at a Flush: its Sync is dropped */
+	int64_t pin_since;		/* when it was counted, monotonic usec */
 };
 
 enum server_state {
@@ -302,6 +310,8 @@ struct server {
 	bool ss_dirty;			/* a client left state pgsift does not replay: DISCARD ALL on release */
 	bool sync_ss;			/* the pending parameter sync carries session settings */
 	struct istr *ss_set, *ss_cur;	/* session settings clients gave it (session.h) */
+	bool pin_probe;			/* the injected query in flight is the pin probe (pin.h) */
+	uint8_t pin_found;		/* PIN_* its row reported */
 };
 
 struct cancel_req {

@@ -93,6 +93,8 @@ static const struct setting settings[] = {
 	S_(transaction_timeout, ST_TIME, R, "0", 0, 0),
 	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
 	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
+	S_(pin_session_state, ST_BOOL, R, "1", 0, 0),
+	S_(max_pinned_per_pool, ST_INT, R, "0", 0, 100000),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
 	S_(pkt_buf, ST_INT, 0, "4096", 1, 16 << 20),
 	S_(logfile, ST_STR, R, "", 0, 0),

@@ -136,6 +136,8 @@ struct config {
 	usec_t transaction_timeout;
 	char *ignore_startup_parameters;
 	char *track_extra_parameters;
+	bool pin_session_state;		/* keep a client's server while it holds unreplayable state */
+	int max_pinned_per_pool;	/* 0: half the pool size (at least 1) */
 	int max_packet_size;
 	int pkt_buf;
 	char *logfile;
