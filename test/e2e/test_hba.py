@@ -208,3 +208,24 @@ def test_set_on_the_console_reads_the_rules_again(pooler, rules):
     # back to md5 from the auth_file: the rules no longer apply
     p.admin("SET auth_type = md5")
     assert p.connect("sift_scram").execute("select 1").fetchone() == (1,)
+
+
+def test_replication_keyword_matches_physical_replication_only(pooler, rules):
+    """As in PostgreSQL: a physical replication login (replication=true)
+    matches only lines whose database is the replication keyword; a logical
+    one (replication=database) matches its database name."""
+    from harness import REPL_PASSWORD, REPL_USER, exec_simple
+
+    r = rules(ADMIN_RULE +
+              f"host replication {REPL_USER} 127.0.0.1/32 scram-sha-256\n"
+              f"host siftdb {REPL_USER} 127.0.0.1/32 reject\n")
+    p = pooler(auth_entries={REPL_USER: REPL_PASSWORD}, **r.settings())
+
+    def repl(mode):
+        return psycopg.connect(p.dsn(REPL_USER, "siftdb", REPL_PASSWORD, replication=mode), autocommit=True)
+
+    with repl("true") as c:
+        assert exec_simple(c, "IDENTIFY_SYSTEM")[1][0][3] is None
+    for mode in ("database", None):
+        msg = refused(lambda: repl(mode) if mode else p.connect(REPL_USER, password=REPL_PASSWORD))
+        assert "pg_hba.conf rejects connection" in msg and REPL_USER in msg
