@@ -68,11 +68,17 @@ static bool rq_grow(struct ps_rq *q)
 	return true;
 }
 
+static bool rq_push_plain(struct server *sv);
+
 static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_stmt *st, char *aux)
 {
 	struct ps_rq *q = &sv->rq;
 	struct ps_rq_ent *e;
 
+	if (__builtin_expect(q->plain > 0, 0) && !rq_push_plain(sv)) {
+		free(aux);
+		return false;
+	}
 	if (__builtin_expect(q->n == q->cap, 0) && !rq_grow(q)) {
 		free(aux);
 		return false;
@@ -98,6 +104,21 @@ static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struc
 	if (st)
 		st->refs++;
 	q->n++;
+	return true;
+}
+
+/* The plain queries counted in rq.plain become the entries they stand
+ * for, ahead of the one about to be pushed (the queue is empty while they
+ * are counted, so the order is theirs). */
+static bool rq_push_plain(struct server *sv)
+{
+	struct ps_rq *q = &sv->rq;
+	uint32_t n = q->plain;
+
+	q->plain = 0;
+	while (n--)
+		if (!rq_push(sv, RQ_QUERY, 0, NULL, NULL))
+			return false;
 	return true;
 }
 
@@ -147,6 +168,7 @@ static void rq_clear(struct server *sv)
 	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
+	sv->rq.plain = 0;
 	sv->rq.err = false;
 	sv->rq.pop = false;
 	sv->rq.stalled = false;
@@ -784,8 +806,16 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 
 	/* the usual query, in one pass: nothing below applies to it, nor to
 	 * session state (the relay skips session.c for it) */
-	if (ps_sql_plain(sql, blen, &n))
+	if (ps_sql_plain(sql, blen, &n)) {
+		struct ps_rq *q = &sv->rq;
+		/* nothing ahead of it: counted, not queued (ps_reply() is then
+		 * not called for its replies) */
+		if (q->n == 0 && !q->err && !q->stalled) {
+			q->plain++;
+			return PS_PASS;
+		}
 		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	}
 	cl->ss_watch = cl->ss_on;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 

@@ -80,6 +80,10 @@ struct ps_rq {
 	uint32_t fakes;			/* entries pgsift answers itself */
 	uint32_t since_barrier;		/* entries pushed after the last Sync */
 	uint32_t deferred;		/* entries that change the client's names when answered */
+	uint32_t plain;			/* plain simple queries in flight while the queue is empty: each
+					 * stands for an RQ_QUERY entry without flags (whose replies need
+					 * nothing but its ReadyForQuery counted); pushed as such entries
+					 * before anything else is (rq_push) */
 	struct ps_rq_ent *undo;		/* skipped entries, undone in reverse at the Sync */
 	uint32_t nundo, capundo;
 	uint8_t pop_flags;

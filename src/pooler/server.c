@@ -926,7 +926,8 @@ static bool may_release(struct server *sv, struct client *cl)
 	const struct iobuf *cb = cl->c.in;
 	int mode = pool_mode_of(sv->sift, sv->pool);
 
-	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
+	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || sv->rq.plain ||
+	    (cb && cb->pos < cb->end))
 		return false;
 	if (sv->txn != 'I') {
 		if (mode == POOL_STATEMENT)
@@ -1002,7 +1003,9 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	n = whole ? total : avail;
 	if (sv->inject_pending)
 		return injected_reply(sv, cl, b, type, len);
-	if (sv->ps_on && type != 'D') {
+	/* an empty reply queue (rq.plain: plain queries only) has nothing
+	 * for ps_reply() to do */
+	if (sv->rq.n && type != 'D') {
 		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
 		case PS_STOP:
 			return RELAY_STOP;
@@ -1031,6 +1034,8 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		copy_in_started(cl);
 	if (type == 'Z') {
 		sv->txn = (char)b->data[b->pos - 1];
+		if (sv->rq.plain && !sv->rq.n)
+			sv->rq.plain--;
 		if (__builtin_expect(cl->ss_busy, 0))
 			ss_server_reply(sv, cl, type, b->data + b->pos - 1, 1);
 		client_got_ready(sv, cl, sv->txn);
