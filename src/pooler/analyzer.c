@@ -884,9 +884,12 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 	lb_add(&p->wait_lb, w);
 	hist_add(&p->hist.wait, w);
 	hist_exact_add(&p->hist.wait_exact, w);
-	active = count_upto(&p->active_servers, INT32_MAX - 1);
-	if (active > p->hist.active_peak)
-		p->hist.active_peak = active;
+	/* no more are active than the pool has: a peak there is not walked for */
+	if (p->hist.active_peak < p->nservers) {
+		active = count_upto(&p->active_servers, INT32_MAX - 1);
+		if (active > p->hist.active_peak)
+			p->hist.active_peak = active;
+	}
 }
 
 void an_pool_xact(struct pool *p, struct client *cl, uint64_t us)

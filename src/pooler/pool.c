@@ -14,24 +14,6 @@
 #include "pooler/server.h"
 #include "pooler/session.h"
 
-int pool_mode_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_mode >= 0)
-		return p->user->pool_mode;
-	if (p->db->conf.pool_mode >= 0)
-		return p->db->conf.pool_mode;
-	return s->cfg.pool_mode;
-}
-
-/* A [users] size of the pool's user wins over the database entry's (the
- * pool's user is the entry's forced user= when it has one). */
-int pool_size_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_size >= 0)
-		return p->user->pool_size;
-	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
-}
-
 usec_t server_lifetime_of(const struct sift *s, const struct db *db)
 {
 	return db->conf.server_lifetime >= 0 ? db->conf.server_lifetime : s->cfg.server_lifetime;
