@@ -451,19 +451,24 @@ static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref
 }
 
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
-static void on_query(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body, uint32_t avail,
+static void on_query(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail,
 		     uint32_t len)
 {
+	struct an_server *as = sv ? &sv->an : NULL;
 	const char *text = (const char *)body;
-	size_t tlen = strnlen(text, avail), pos = 0, off, sl;
+	/* prepared.c (which saw this very Query when sv->ps_on) measured a
+	 * plain query: one statement of plain_len - 1 bytes */
+	bool plain = sv && sv->ps_on && cl->plain_len && cl->plain_len - 1 <= avail;
+	size_t tlen = plain ? cl->plain_len - 1 : strnlen(text, avail), pos = 0, off, sl;
 	bool cut = avail < len && tlen == avail;
-	const char *semi = memchr(text, ';', tlen);
+	const char *semi = plain ? NULL : memchr(text, ';', tlen);
 
 	/* most queries are one statement: without a ';' before the end, no
 	 * splitting pass is needed (fp_compute ignores a trailing ';') */
 	uint64_t th = 0;
 	struct tr_ctx ctx;
 
+	cl->plain_len = 0;
 	if (cl->an && fd_explain_on(s))
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
@@ -610,7 +615,7 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		fd_client_message(s, cl, &ac->fd);
 	switch (type) {
 	case 'Q':
-		on_query(s, cl, as, body, avail, len);
+		on_query(s, cl, sv, body, avail, len);
 		break;
 	case 'P':
 		on_parse(s, cl, body, avail, len);

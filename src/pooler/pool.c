@@ -150,8 +150,6 @@ static struct server *take_idle(struct pool *p)
 {
 	struct sift *s = p->sift;
 	const char *check = s->cfg.server_check_query;
-	/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
-	const char *sql = check && !strcmp(check, "<empty>") ? "" : check;
 	struct list *it, *tmp;
 
 	list_for_each_safe(it, tmp, &p->idle_servers) {
@@ -161,7 +159,8 @@ static struct server *take_idle(struct pool *p)
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
-			if (!server_run_query(sv, sql))
+			/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
+			if (!server_run_query(sv, strcmp(check, "<empty>") == 0 ? "" : check))
 				server_close(sv, "cannot run server_check_query");
 			continue;
 		}

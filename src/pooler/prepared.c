@@ -167,10 +167,15 @@ static void rq_apply_undo(struct server *sv, struct client *cl);
 
 static void rq_clear(struct server *sv)
 {
+	sv->rq.lite_n = 0;
+	if (!sv->rq.n && !sv->rq.nundo) { /* the usual end of a link: nothing queued */
+		sv->rq.err = sv->rq.pop = sv->rq.stalled = false;
+		sv->rq.since_barrier = 0;
+		return;
+	}
 	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
-	sv->rq.lite_n = 0;
 	sv->rq.err = false;
 	sv->rq.pop = false;
 	sv->rq.stalled = false;
@@ -810,8 +815,11 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 
 	/* the usual query, in one pass: nothing below applies to it, nor to
 	 * session state (the relay skips session.c for it) */
-	if (ps_sql_plain(sql, blen, &n))
+	if (ps_sql_plain(sql, blen, &n)) {
+		cl->plain_len = (uint32_t)n + 1;
 		return rq_push_lite(sv, RQ_QUERY) ? PS_PASS : PS_CLOSED;
+	}
+	cl->plain_len = 0;
 	cl->ss_watch = cl->ss_on;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
@@ -1326,6 +1334,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		return PS_STOP;
 	}
 	if (!whole && type != 'B') {
+		cl->plain_len = 0;
 		cl->ss_watch = cl->ss_on; /* a text not read whole: session.c looks */
 		return larger_than_buffer(cl, sv, b, type, body, blen, total);
 	}

@@ -233,6 +233,8 @@ struct client {
 	bool ss_on;			/* its SET statements are followed (not session mode) */
 	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
 	bool ss_watch;			/* the relay passes the next message to session.c (ss_watch_reset()) */
+	uint32_t plain_len;		/* the Query being relayed is one plain statement (ps_sql_plain())
+					 * of plain_len - 1 bytes: the analyzer need not measure it; 0: unknown */
 	bool ss_unvalidated;		/* startup settings no server took yet */
 	struct istr *ss_start;		/* from the startup packet: what RESET goes back to */
 	struct istr *ss_set;		/* committed */
