@@ -3,9 +3,6 @@
  */
 #include "pooler/prepared_sql.h"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <string.h>
 #include <strings.h>
 
@@ -133,58 +130,16 @@ static inline bool session_at(const char *p, size_t n, size_t at)
 	return false;
 }
 
-/* The bytes before the first NUL among p[0..avail), the first ';' and the
- * first '_' among them (*semi, *under; NULL when none), in one pass of 16
- * bytes a step where SSE2 is there: the usual query has neither, so this
- * is all ps_sql_plain() reads of it past its first word. */
-static size_t plain_scan(const char *p, size_t avail, const char **semi, const char **under)
-{
-#if defined(__SSE2__)
-	size_t i;
-	char tail[16] __attribute__((aligned(16)));
-	unsigned zm, sm, um, keep;
-
-	*semi = *under = NULL;
-	for (i = 0; i < avail; i += 16) {
-		__m128i x;
-		if (avail - i < 16) { /* the last bytes, padded with NULs: nothing past avail is read */
-			memset(tail, 0, sizeof(tail));
-			memcpy(tail, p + i, avail - i);
-			x = _mm_load_si128((const __m128i *)(const void *)tail);
-		} else {
-			x = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
-		}
-		zm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_setzero_si128()));
-		sm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(';')));
-		um = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8('_')));
-		keep = zm ? (1u << __builtin_ctz(zm)) - 1 : 0xffffu;
-		sm &= keep;
-		um &= keep;
-		if (sm && !*semi)
-			*semi = p + i + __builtin_ctz(sm);
-		if (um && !*under)
-			*under = p + i + __builtin_ctz(um);
-		if (zm)
-			return i + (size_t)__builtin_ctz(zm);
-	}
-	return avail;
-#else
-	size_t n = strnlen(p, avail);
-
-	*semi = memchr(p, ';', n);
-	*under = memchr(p, '_', n);
-	return n;
-#endif
-}
-
 bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 {
 	size_t i = 0;
 	const char *semi, *u, *end;
-	bool mentions;
 	char c0, c1, c2;
 
-	*n = plain_scan(p, avail, &semi, &u);
+	/* libc's strnlen() and memchr() go through 32 bytes a step: three
+	 * passes with them cost less than one of our own (measured with a
+	 * one-pass SSE2 scan: 40 more instructions a query) */
+	*n = strnlen(p, avail);
 	end = p + *n;
 	while (i < *n && p[i] == ' ')
 		i++;
@@ -229,21 +184,15 @@ bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 		break;
 	}
 	/* one statement: a ';' only at the end, blanks after it */
-	if (semi)
+	if ((semi = memchr(p, ';', *n)) != NULL)
 		for (const char *b = semi + 1; b < end; b++)
 			if (*b != ' ' && !(*b >= '\t' && *b <= '\r'))
 				return false;
-	/* no "pgsift_", set_config or pg_advisory_lock (a '_' from the
-	 * seventh byte on: a statement cannot start with them) */
-	mentions = false;
-	if (u && u < p + 6)
-		u = *n > 6 ? memchr(p + 6, '_', *n - 6) : NULL;
-	for (; u; u = memchr(u + 1, '_', (size_t)(end - u - 1)))
-		if (internal_at(p, (size_t)(u - p)) || session_at(p, *n, (size_t)(u - p))) {
-			mentions = true;
-			break;
-		}
-	return !mentions;
+	/* no "pgsift_", set_config or pg_advisory_lock */
+	for (u = p + (*n > 6 ? 6 : *n); (u = memchr(u, '_', (size_t)(end - u))) != NULL; u++)
+		if (internal_at(p, (size_t)(u - p)) || session_at(p, *n, (size_t)(u - p)))
+			return false;
+	return true;
 }
 
 bool ps_sql_session_start(const char *p, size_t n)
