@@ -859,14 +859,12 @@ static int count_upto(const struct list *l, int limit)
 
 /* Closes every pool's numbers into the bucket they were collected for
  * when the wall clock has moved past it. */
-static void pools_roll(struct sift *s)
+static void pools_roll_now(struct sift *s)
 {
 	struct analyzer *an = &s->an;
 	int64_t now = wall_now(s);
 	struct list *it;
 
-	if (!an->hist.ring || now < an->pool_bucket + an->hist.len_us)
-		return;
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->hist.xacts || p->stats.xact_count != p->hist_xact_base || p->hist.waits || p->hist.waiting_peak ||
@@ -877,6 +875,15 @@ static void pools_roll(struct sift *s)
 		p->hist_xact_base = p->stats.xact_count;
 	}
 	an->pool_bucket = hs_bucket_of(&an->hist, now);
+}
+
+/* Inline: the usual call (once a transaction) finds the bucket current */
+static inline void pools_roll(struct sift *s)
+{
+	struct analyzer *an = &s->an;
+
+	if (an->hist.ring && wall_now(s) >= an->pool_bucket + an->hist.len_us)
+		pools_roll_now(s);
 }
 
 void an_pool_link(struct pool *p, int64_t wait_us)
