@@ -148,6 +148,7 @@ static bool server_is_clean(const struct client *cl, const struct server *sv)
 	const struct iobuf *sb = sv->c.in, *cb = cl->c.in;
 
 	return sv->txn == 'I' && cl->pending_z == 0 && !cl->unsynced && cl->c.pkt_left == 0 && sv->rq.n == 0 &&
+	       sv->rq.lite_n == 0 &&
 	       sv->c.pkt_left == 0 && sv->inject_pending == 0 && (!sb || sb->pos == sb->end) &&
 	       (!cb || cb->pos == cb->end) && conn_out_empty(&sv->c);
 }

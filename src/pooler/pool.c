@@ -14,24 +14,6 @@
 #include "pooler/server.h"
 #include "pooler/session.h"
 
-int pool_mode_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_mode >= 0)
-		return p->user->pool_mode;
-	if (p->db->conf.pool_mode >= 0)
-		return p->db->conf.pool_mode;
-	return s->cfg.pool_mode;
-}
-
-/* A [users] size of the pool's user wins over the database entry's (the
- * pool's user is the entry's forced user= when it has one). */
-int pool_size_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_size >= 0)
-		return p->user->pool_size;
-	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
-}
-
 usec_t server_lifetime_of(const struct sift *s, const struct db *db)
 {
 	return db->conf.server_lifetime >= 0 ? db->conf.server_lifetime : s->cfg.server_lifetime;
@@ -176,8 +158,6 @@ static struct server *take_idle(struct pool *p)
 {
 	struct sift *s = p->sift;
 	const char *check = s->cfg.server_check_query;
-	/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
-	const char *sql = check && !strcmp(check, "<empty>") ? "" : check;
 	struct list *it, *tmp;
 
 	list_for_each_safe(it, tmp, &p->idle_servers) {
@@ -187,7 +167,8 @@ static struct server *take_idle(struct pool *p)
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
-			if (!server_run_query(sv, sql))
+			/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
+			if (!server_run_query(sv, strcmp(check, "<empty>") == 0 ? "" : check))
 				server_close(sv, "cannot run server_check_query");
 			continue;
 		}

@@ -974,7 +974,8 @@ static bool may_release(struct server *sv, struct client *cl)
 	const struct iobuf *cb = cl->c.in;
 	int mode = pool_mode_of(sv->sift, sv->pool);
 
-	if (mode == POOL_SESSION || sv->replication || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
+	if (mode == POOL_SESSION || sv->replication || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n ||
+	    sv->rq.lite_n || (cb && cb->pos < cb->end))
 		return false;
 	if (sv->txn != 'I') {
 		if (mode == POOL_STATEMENT)
@@ -1062,7 +1063,9 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	n = whole ? total : avail;
 	if (sv->inject_pending)
 		return injected_reply(sv, cl, b, type, len);
-	if (sv->ps_on && type != 'D') {
+	/* an empty reply queue has nothing for ps_reply() to do; entries of
+	 * the lite ring are mostly counted here */
+	if ((sv->rq.n || (sv->rq.lite_n && !ps_lite_reply(&sv->rq, type))) && type != 'D') {
 		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
 		case PS_STOP:
 			return RELAY_STOP;
@@ -1075,8 +1078,12 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	}
 	if (!queue_to_client(cl, b, n))
 		return RELAY_STOP;
-	if (sv->rq.pop)
-		ps_reply_done(sv, cl);
+	if (sv->rq.pop) {
+		if (sv->rq.n)
+			ps_reply_done(sv, cl);
+		else
+			ps_lite_pop(&sv->rq);
+	}
 	if (type == 'C' || type == 'E') {
 		if (type == 'C' && whole && sv->ps)
 			ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);

@@ -244,6 +244,8 @@ struct client {
 	bool ss_on;			/* its SET statements are followed (not session mode) */
 	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
 	bool ss_watch;			/* the relay passes the next message to session.c (ss_watch_reset()) */
+	uint32_t plain_len;		/* the Query being relayed is one plain statement (ps_sql_plain())
+					 * of plain_len - 1 bytes: the analyzer need not measure it; 0: unknown */
 	bool ss_unvalidated;		/* startup settings no server took yet */
 	struct istr *ss_start;		/* from the startup packet: what RESET goes back to */
 	struct istr *ss_set;		/* committed */
@@ -430,9 +432,25 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 /* Formats a peer address "1.2.3.4" / "::1" / "unix" into out. */
 const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen);
 
-/* Effective settings of a pool (database entry, user entry, global). */
-int pool_mode_of(const struct sift *s, const struct pool *p);
-int pool_size_of(const struct sift *s, const struct pool *p);
+/* Effective settings of a pool (database entry, user entry, global).
+ * Inline: asked several times a transaction. */
+static inline int pool_mode_of(const struct sift *s, const struct pool *p)
+{
+	if (p->user && p->user->pool_mode >= 0)
+		return p->user->pool_mode;
+	if (p->db->conf.pool_mode >= 0)
+		return p->db->conf.pool_mode;
+	return s->cfg.pool_mode;
+}
+
+/* A [users] size of the pool's user wins over the database entry's (the
+ * pool's user is the entry's forced user= when it has one). */
+static inline int pool_size_of(const struct sift *s, const struct pool *p)
+{
+	if (p->user && p->user->pool_size >= 0)
+		return p->user->pool_size;
+	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
+}
 int reserve_size_of(const struct sift *s, const struct pool *p);
 usec_t server_lifetime_of(const struct sift *s, const struct db *db);
 
