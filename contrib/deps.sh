@@ -10,7 +10,7 @@ set -euo pipefail
 build=(gcc make autoconf automake pkg-config libevent-dev libpq-dev libssl-dev libinih-dev libsqlite3-dev)
 demo=("${build[@]}" postgresql-15 postgresql-client-15 curl)
 test=("${demo[@]}" python3 python3-psycopg python3-asyncpg python3-pytest procps libpg-query-dev openssl
-	libpostgresql-jdbc-java
+	libpostgresql-jdbc-java python3-django python3-psycopg2	# Django (psycopg2) in test_session_django
 	prometheus chromium chromium-driver python3-selenium)	# /metrics scraped by a real Prometheus
 								# (and promtool), the dashboard in a real browser
 # driver tests (test/drivers): Node.js with npm, and a JDK; a machine may have
