@@ -16,6 +16,11 @@ bool server_resolve_host(struct sift *s, struct db *db, int h, char *err, size_t
 /* Starts a new server connection for p (asynchronous). */
 bool server_launch(struct pool *p);
 
+/* Starts p's listener connection for LISTEN (notify.h): in none of p's
+ * lists, not counted against any limit; notify.c gets its login, input
+ * and close. NULL when it cannot be started. */
+struct server *server_launch_listener(struct pool *p);
+
 /* The one way a server connection ends; reason is logged. A linked client
  * gets an error and is closed too. Freed after the current callbacks. */
 void server_close(struct server *sv, const char *reason);

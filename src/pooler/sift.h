@@ -169,6 +169,7 @@ struct pool {
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
+	struct nf_pool *nf;		/* LISTEN fanned out: the listener and its channels (notify.h), lazy */
 };
 
 enum client_state {
@@ -182,6 +183,8 @@ enum client_state {
 
 struct login_state;
 struct ss_client;
+struct nf_client;
+struct nf_pool;
 struct aq_req;
 
 struct client {
@@ -238,6 +241,11 @@ struct client {
 	struct istr *ss_set;		/* committed */
 	struct istr *ss_cur;		/* with the open transaction's changes */
 	struct ss_client *ss;		/* statements in flight (lazy) */
+	/* LISTEN fanned out (notify.h) */
+	bool nf_pend;			/* LISTEN/UNLISTEN in its transaction, applied at its end */
+	bool nf_queued;			/* notifications wait for the client's next message boundary */
+	bool nf_named;			/* session.c follows named statements of LISTEN/UNLISTEN */
+	struct nf_client *nf;		/* its channels (lazy) */
 };
 
 enum server_state {
@@ -290,6 +298,7 @@ struct server {
 	bool ss_dirty;			/* a client left state pgsift does not replay: DISCARD ALL on release */
 	bool sync_ss;			/* the pending parameter sync carries session settings */
 	struct istr *ss_set, *ss_cur;	/* session settings clients gave it (session.h) */
+	bool nf_listener;		/* a pool's listener for LISTEN (notify.h): in no list, not counted */
 };
 
 struct cancel_req {

@@ -124,6 +124,7 @@ struct config {
 	char *track_extra_parameters;
 	int max_packet_size;
 	int pkt_buf;
+	int notify_buffer;		/* bytes of notifications held for a client that does not read (notify.h) */
 	char *logfile;
 	char *pidfile;
 	char *user;			/* as -u: who to run as when started as root */

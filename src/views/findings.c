@@ -208,7 +208,7 @@ static const struct view_col hazards_cols[] = {
 	{ "advice", 's', "",
 	  "What to do instead, one line." },
 	{ "action", 's', "",
-	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
+	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `fanned_out` (`listen`: the pool's listener connection LISTENs for the client and pgsift delivers its notifications), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
 };
 
 /* What pgsift does about a hazard of this kind (doc/session-state.md). */
@@ -220,6 +220,8 @@ static const char *hazard_action(const struct sift *s, enum hz_kind k)
 		return "replayed";
 	case HZ_PREPARE:
 		return "replayed";
+	case HZ_LISTEN:
+		return "fanned_out";
 	case HZ_IDLE_IN_TXN:
 		return "";
 	default:
