@@ -19,6 +19,8 @@
 #include "util/proto.h"
 
 #define NF_OPS_MAX 1024		/* LISTEN/UNLISTEN per transaction that are followed */
+#define NF_STALL_USEC 5000000	/* a client over notify_buffer this long does not read: closed */
+#define NF_STALL_CHECK 1000000	/* how often the listener's pause is looked at */
 
 enum nf_state { NF_RETRY, NF_CONNECTING, NF_UP };
 
@@ -45,12 +47,15 @@ struct nf_op {
 };
 
 struct nf_client {
+	struct client *cl;
 	struct list subs;	/* struct nf_sub.lnode */
 	struct list wnode;	/* nf_pool->waiters while held */
 	struct server *held;	/* whose relay waits for the listener */
 	struct nf_op *ops;	/* this transaction's changes */
 	uint32_t nops, capops;
 	struct pktbuf q;	/* notifications not yet in the output queue */
+	struct list onode;	/* nf_pool->over while over notify_buffer */
+	int64_t over_since;	/* 0: not over */
 };
 
 struct nf_pool {
@@ -58,6 +63,7 @@ struct nf_pool {
 	struct server *sv;	/* the listener; NULL while retrying */
 	struct list chans;
 	struct list waiters;	/* struct nf_client.wnode */
+	struct list over;	/* struct nf_client.onode: over notify_buffer, the listener is not read */
 	struct event *timer;	/* connect timeout, or the next attempt */
 	uint8_t state;		/* enum nf_state */
 	bool down;		/* the last attempt failed: nobody is held */
@@ -69,6 +75,7 @@ struct nf_pool {
 
 static void pool_timer_cb(evutil_socket_t fd, short what, void *arg);
 static bool pool_sync(struct nf_pool *lp);
+static void stall_check(struct nf_pool *lp);
 
 /* ---- objects ---- */
 
@@ -88,6 +95,7 @@ static struct nf_pool *pool_of(struct pool *p)
 	lp->state = NF_RETRY;
 	list_init(&lp->chans);
 	list_init(&lp->waiters);
+	list_init(&lp->over);
 	p->nf = lp;
 	return lp;
 }
@@ -102,7 +110,9 @@ static struct nf_client *client_of(struct client *cl)
 		return NULL;
 	list_init(&nc->subs);
 	list_init(&nc->wnode);
+	list_init(&nc->onode);
 	pkt_init(&nc->q, 1u << 30);
+	nc->cl = cl;
 	cl->nf = nc;
 	return nc;
 }
@@ -256,6 +266,11 @@ static void pool_close(struct nf_pool *lp)
 			server_resume(nc->held);
 		nc->held = NULL;
 	}
+	while (!list_empty(&lp->over)) {
+		struct nf_client *nc = list_entry(lp->over.next, struct nf_client, onode);
+		list_del(&nc->onode);
+		nc->over_since = 0;
+	}
 	while (!list_empty(&lp->chans)) {
 		struct nf_chan *ch = list_entry(lp->chans.next, struct nf_chan, node);
 		list_del(&ch->node);
@@ -331,6 +346,68 @@ static bool pool_sync(struct nf_pool *lp)
 	return lp->p->nf == lp;
 }
 
+/* ---- a client that does not read ---- */
+
+static uint64_t waiting_bytes(const struct client *cl)
+{
+	return (uint64_t)cl->nf->q.len + (cl->c.nseg ? cl->c.gen.len : 0);
+}
+
+/* Reads the listener again (no client is over notify_buffer any more). */
+static void listener_resume(struct nf_pool *lp)
+{
+	struct server *sv = lp->sv;
+
+	if (!sv || lp->state != NF_UP)
+		return;
+	sv->c.want_read = true;
+	if (lp->in_input)
+		return; /* the input loop goes on and updates the events */
+	if (sv->c.in && sv->c.in->pos < sv->c.in->end)
+		notify_server_input(sv);
+	else
+		conn_update(&sv->c);
+}
+
+static void over_end(struct nf_pool *lp, struct nf_client *nc)
+{
+	if (!nc->over_since)
+		return;
+	nc->over_since = 0;
+	list_del(&nc->onode);
+	if (lp && list_empty(&lp->over))
+		listener_resume(lp);
+}
+
+/* A client over notify_buffer since NF_STALL_USEC has not read what it had
+ * all that time (nothing new came: the listener was not read): closed. */
+static void stall_check(struct nf_pool *lp)
+{
+	struct list *it;
+	bool again = true;
+	int64_t now = lp->p->sift->now;
+
+	lp->in_input = true; /* closing clients does not free lp here */
+	while (again) {
+		again = false;
+		list_for_each(it, &lp->over) {
+			struct nf_client *nc = list_entry(it, struct nf_client, onode);
+			if (now - nc->over_since < NF_STALL_USEC)
+				continue;
+			lp->clients_closed++;
+			client_close(nc->cl, "53400", "notifications not read: more than notify_buffer bytes wait for this client");
+			again = true;
+			break;
+		}
+	}
+	lp->in_input = false;
+	if (!list_empty(&lp->over))
+		arm(lp, NF_STALL_CHECK);
+	else
+		listener_resume(lp);
+	(void)pool_sync(lp);
+}
+
 static void pool_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct nf_pool *lp = arg;
@@ -338,6 +415,10 @@ static void pool_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	sift_now(lp->p->sift);
+	if (lp->state == NF_UP) {
+		stall_check(lp);
+		return;
+	}
 	if (lp->state == NF_CONNECTING && lp->sv) {
 		server_close(lp->sv, "listener connection: connect timeout (server_connect_timeout)");
 		return;
@@ -358,7 +439,9 @@ void notify_server_ready(struct server *sv)
 	lp->state = NF_UP;
 	lp->down = false;
 	sv->state = SV_IDLE;
-	sv->c.want_read = true;
+	sv->c.want_read = list_empty(&lp->over);
+	if (!sv->c.want_read)
+		arm(lp, NF_STALL_CHECK);
 	server_log(sv, LOG_INFO, "listener connection for LISTEN up, backend pid %u", sv->backend_pid);
 	if (pool_sync(lp))
 		conn_update(&sv->c);
@@ -423,32 +506,39 @@ void notify_client_flush(struct client *cl)
 {
 	struct nf_client *nc = cl->nf;
 
-	if (!nc || nc->q.len == 0) {
+	if (!nc) {
 		cl->nf_queued = false;
 		return;
 	}
-	if (!between_messages(cl) || !to_output(cl, nc->q.data, nc->q.len))
-		return;
-	if (nc->q.cap > 65536)
-		pkt_free(&nc->q);
-	else
-		pkt_reset(&nc->q);
-	cl->nf_queued = false;
-	conn_update(&cl->c);
+	if (nc->q.len && between_messages(cl) && to_output(cl, nc->q.data, nc->q.len)) {
+		if (nc->q.cap > 65536)
+			pkt_free(&nc->q);
+		else
+			pkt_reset(&nc->q);
+		conn_update(&cl->c);
+	}
+	/* called again when the output drained, while over the bound */
+	if (nc->over_since && waiting_bytes(cl) <= (uint64_t)cl->sift->cfg.notify_buffer / 2)
+		over_end(cl->pool->nf, nc);
+	cl->nf_queued = nc->q.len > 0 || nc->over_since;
 }
 
 static void deliver(struct nf_pool *lp, struct client *cl, const uint8_t *msg, uint32_t len)
 {
 	struct nf_client *nc = cl->nf;
-	uint64_t waiting = (uint64_t)nc->q.len + (cl->c.nseg ? cl->c.gen.len : 0);
 
-	if (waiting + len > (uint64_t)cl->sift->cfg.notify_buffer) {
-		lp->clients_closed++;
-		client_close(cl, "53400", "notifications not read: more than notify_buffer bytes wait for this client");
-		return;
+	/* over the bound: the listener is not read until the client drained
+	 * (PostgreSQL queues what comes meanwhile), or the client is closed */
+	if (!nc->over_since && waiting_bytes(cl) + len > (uint64_t)cl->sift->cfg.notify_buffer) {
+		nc->over_since = cl->sift->now;
+		list_append(&lp->over, &nc->onode);
+		lp->sv->c.want_read = false;
+		if (!evtimer_pending(lp->timer, NULL))
+			arm(lp, NF_STALL_CHECK);
 	}
 	lp->delivered++;
 	if (nc->q.len == 0 && between_messages(cl) && to_output(cl, msg, len)) {
+		cl->nf_queued = nc->over_since != 0;
 		if (conn_flush(&cl->c) == CONN_IO_ERROR)
 			client_close(cl, NULL, "client write failed");
 		return;
@@ -636,6 +726,7 @@ void notify_client_free(struct client *cl)
 		return;
 	cl->nf_pend = cl->nf_queued = false;
 	list_del(&nc->wnode);
+	over_end(lp, nc);
 	while (!list_empty(&nc->subs)) {
 		struct nf_sub *sb = list_entry(nc->subs.next, struct nf_sub, lnode);
 		if (lp)
@@ -682,4 +773,5 @@ void notify_info(const struct pool *p, struct notify_info *out)
 	out->delivered = lp->delivered;
 	out->reconnects = lp->reconnects;
 	out->clients_closed = lp->clients_closed;
+	out->paused = !list_empty(&lp->over);
 }

@@ -14,6 +14,11 @@
  * listener delivers them). Clients that never LISTEN cost nothing but a
  * flag test where their transaction ends.
  *
+ * A client that reads slower than notifications come has them queued up
+ * to notify_buffer bytes; over it, the listener is not read (PostgreSQL
+ * queues them) until the client drained half, and a client still over
+ * after 5 seconds is closed (53400).
+ *
  * A client whose LISTEN names a channel the listener does not LISTEN on
  * yet gets its ReadyForQuery once the listener confirmed it, so that a
  * NOTIFY committed after the client's LISTEN returned is delivered, as on
@@ -64,6 +69,7 @@ struct notify_info {
 	uint64_t delivered;		/* copies queued for clients */
 	uint64_t reconnects;		/* times the listener was opened again after losing it */
 	uint64_t clients_closed;	/* clients closed for not reading (notify_buffer) */
+	bool paused;			/* not read: a client is over notify_buffer */
 };
 void notify_info(const struct pool *p, struct notify_info *out);
 

@@ -215,7 +215,8 @@ static const struct view_col listeners_cols[] = {
 	{ "received", 'q', "count", "NotificationResponses the listener received." },
 	{ "delivered", 'q', "count", "Copies queued for clients (one per listening client)." },
 	{ "reconnects", 'q', "count", "Times the listener was opened again after its connection was lost (notifications in the gap are lost)." },
-	{ "clients_closed", 'q', "count", "Clients closed (53400) because more than `notify_buffer` bytes of notifications waited for them." },
+	{ "clients_closed", 'q', "count", "Clients closed (53400) because more than `notify_buffer` bytes of notifications waited for them for 5 seconds." },
+	{ "paused", 'b', "", "The listener is not read now: a client is over `notify_buffer` (PostgreSQL queues the notifications meanwhile)." },
 };
 
 static void listeners_rows(struct sift *s, struct view_sink *sink)
@@ -230,7 +231,7 @@ static void listeners_rows(struct sift *s, struct view_sink *sink)
 		notify_info(p, &ni);
 		view_row(sink, p->db->name, p->user->name, ni.state, ni.backend_pid ? (int)ni.backend_pid : -1,
 			 (int)ni.channels, (int)ni.clients, (int)ni.subscriptions, (int64_t)ni.received,
-			 (int64_t)ni.delivered, (int64_t)ni.reconnects, (int64_t)ni.clients_closed);
+			 (int64_t)ni.delivered, (int64_t)ni.reconnects, (int64_t)ni.clients_closed, ni.paused ? 1 : 0);
 	}
 }
 

@@ -70,7 +70,7 @@ def _listeners(p):
     rows = p.admin_dicts("SHOW LISTENERS")
     for r in rows:
         for k, v in r.items():
-            if k not in ("database", "user", "state"):
+            if k not in ("database", "user", "state", "paused"):
                 r[k] = int(v) if v is not None else None
     return rows
 
@@ -266,6 +266,7 @@ def test_slow_client_closed_at_the_bound(pg, pooler):
     got = result[0]
     assert [int(pl.lstrip("x")) for _, pl in got] == list(range(1, n + 1))
     wait_for(lambda: _listeners(p)[0]["clients_closed"] == 1, what="the slow client closed")
+    assert _listeners(p)[0]["paused"] in ("f", "false", "0", False)
     with pytest.raises(psycopg.OperationalError):
         for _ in range(10000):
             slow.pgconn.consume_input()
