@@ -311,3 +311,53 @@ def test_session_mode_unchanged(pg, pooler):
     assert box.wait(1) == [("sesschan", "x")]
     assert _listeners(p) == []
     a.close()
+
+
+@pytest.mark.timeout(120)
+def test_held_until_the_transaction_ends(pg, pooler):
+    """A notification that comes while the client is in a transaction
+    reaches it after the transaction, as PostgreSQL delivers it."""
+    p = pooler(default_pool_size=2)
+    s = _direct(pg)
+    seen = []
+    for target in ("direct", "pgsift"):
+        a = _direct(pg) if target == "direct" else _through(p)
+        box = Inbox(a)
+        a.execute("LISTEN heldchan")
+        a.execute("BEGIN")
+        a.execute("SELECT 1")
+        s.execute("NOTIFY heldchan, 'during'")
+        time.sleep(0.3)
+        a.execute("SELECT 2")
+        during = list(box.got)
+        a.execute("COMMIT")
+        after = box.wait(1)
+        seen.append((during, after))
+        a.close()
+    assert seen[0] == seen[1] == ([], [("heldchan", "during")]), seen
+
+
+@pytest.mark.timeout(120)
+def test_named_statements_without_prepared_tracking(pg, pooler):
+    """max_prepared_statements = 0: named statements go to the server as
+    they are; their LISTEN is followed all the same."""
+    import asyncpg
+    p = pooler(default_pool_size=1, max_prepared_statements=0)
+
+    async def run():
+        got = []
+        c = await asyncpg.connect(host=p.host, port=p.port, user=USER, database="siftdb",
+                                  password=PASSWORDS[USER], timeout=30)
+        await c.add_listener("np_chan", lambda conn, pid, ch, payload: got.append(payload))
+        s = await asyncpg.connect(host=pg.host, port=pg.port, user=USER, database="siftdb",
+                                  password=PASSWORDS[USER], timeout=30)
+        await s.execute("NOTIFY np_chan, 'x'")
+        for _ in range(100):
+            if got:
+                break
+            await asyncio.sleep(0.1)
+        assert got == ["x"]
+        await c.close()
+        await s.close()
+
+    asyncio.run(run())
