@@ -204,7 +204,8 @@ static bool must_wait(const struct nf_pool *lp, const struct nf_client *nc)
 		return false;
 	list_for_each(it, &nc->subs) {
 		const struct nf_sub *sb = list_entry(it, const struct nf_sub, lnode);
-		if (!sb->ch->have)
+		/* an UNLISTEN in flight: the LISTEN that follows it is waited for */
+		if (!sb->ch->have || (sb->ch->sent && !sb->ch->sent_listen))
 			return true;
 	}
 	return false;
