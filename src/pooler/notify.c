@@ -19,7 +19,7 @@
 #include "util/proto.h"
 
 #define NF_OPS_MAX 1024		/* LISTEN/UNLISTEN per transaction that are followed */
-#define NF_STALL_USEC 5000000	/* a client over notify_buffer this long does not read: closed */
+#define NF_STALL_USEC 5000000	/* a client over notify_buffer that read nothing this long: closed */
 #define NF_STALL_CHECK 1000000	/* how often the listener's pause is looked at */
 
 enum nf_state { NF_RETRY, NF_CONNECTING, NF_UP };
@@ -55,7 +55,8 @@ struct nf_client {
 	uint32_t nops, capops;
 	struct pktbuf q;	/* notifications not yet in the output queue */
 	struct list onode;	/* nf_pool->over while over notify_buffer */
-	int64_t over_since;	/* 0: not over */
+	int64_t over_since;	/* 0: not over; else since when it read nothing */
+	uint64_t over_bytes;	/* waiting_bytes() then */
 };
 
 struct nf_pool {
@@ -349,9 +350,16 @@ static bool pool_sync(struct nf_pool *lp)
 
 /* ---- a client that does not read ---- */
 
+/* Notification bytes pgsift holds for cl: queued, and generated output
+ * not yet sent (what the socket took is the client's to read). */
 static uint64_t waiting_bytes(const struct client *cl)
 {
-	return (uint64_t)cl->nf->q.len + (cl->c.nseg ? cl->c.gen.len : 0);
+	uint64_t n = cl->nf->q.len;
+
+	for (int i = 0; i < cl->c.nseg; i++)
+		if (cl->c.seg[i].gen)
+			n += cl->c.seg[i].len;
+	return n;
 }
 
 /* Reads the listener again (no client is over notify_buffer any more). */
@@ -364,10 +372,11 @@ static void listener_resume(struct nf_pool *lp)
 	sv->c.want_read = true;
 	if (lp->in_input)
 		return; /* the input loop goes on and updates the events */
+	conn_update(&sv->c);
+	/* what was read before the pause: from the loop (the caller may be
+	 * anywhere, and the input may free lp) */
 	if (sv->c.in && sv->c.in->pos < sv->c.in->end)
-		notify_server_input(sv);
-	else
-		conn_update(&sv->c);
+		arm(lp, 0);
 }
 
 static void over_end(struct nf_pool *lp, struct nf_client *nc)
@@ -380,8 +389,8 @@ static void over_end(struct nf_pool *lp, struct nf_client *nc)
 		listener_resume(lp);
 }
 
-/* A client over notify_buffer since NF_STALL_USEC has not read what it had
- * all that time (nothing new came: the listener was not read): closed. */
+/* A client over notify_buffer that read nothing for NF_STALL_USEC (what
+ * pgsift holds for it did not shrink) does not read: closed. */
 static void stall_check(struct nf_pool *lp)
 {
 	struct list *it;
@@ -393,6 +402,11 @@ static void stall_check(struct nf_pool *lp)
 		again = false;
 		list_for_each(it, &lp->over) {
 			struct nf_client *nc = list_entry(it, struct nf_client, onode);
+			uint64_t w = waiting_bytes(nc->cl);
+			if (w < nc->over_bytes) { /* it reads */
+				nc->over_bytes = w;
+				nc->over_since = now;
+			}
 			if (now - nc->over_since < NF_STALL_USEC)
 				continue;
 			lp->clients_closed++;
@@ -409,6 +423,18 @@ static void stall_check(struct nf_pool *lp)
 	(void)pool_sync(lp);
 }
 
+/* The timer while the listener is up: the stall check, or the input read
+ * before a pause. */
+static void up_timer(struct nf_pool *lp)
+{
+	struct server *sv = lp->sv;
+
+	if (!list_empty(&lp->over))
+		stall_check(lp);
+	else if (sv && sv->c.in && sv->c.in->pos < sv->c.in->end)
+		notify_server_input(sv);
+}
+
 static void pool_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct nf_pool *lp = arg;
@@ -417,7 +443,7 @@ static void pool_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	sift_now(lp->p->sift);
 	if (lp->state == NF_UP) {
-		stall_check(lp);
+		up_timer(lp);
 		return;
 	}
 	if (lp->state == NF_CONNECTING && lp->sv) {
@@ -532,6 +558,7 @@ static void deliver(struct nf_pool *lp, struct client *cl, const uint8_t *msg, u
 	 * (PostgreSQL queues what comes meanwhile), or the client is closed */
 	if (!nc->over_since && waiting_bytes(cl) + len > (uint64_t)cl->sift->cfg.notify_buffer) {
 		nc->over_since = cl->sift->now;
+		nc->over_bytes = waiting_bytes(cl) + len;
 		list_append(&lp->over, &nc->onode);
 		lp->sv->c.want_read = false;
 		if (!evtimer_pending(lp->timer, NULL))
