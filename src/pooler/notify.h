@@ -16,8 +16,8 @@
  *
  * A client that reads slower than notifications come has them queued up
  * to notify_buffer bytes; over it, the listener is not read (PostgreSQL
- * queues them) until the client drained half, and a client still over
- * after 5 seconds is closed (53400).
+ * queues them) until the client drained half, and a client over it that
+ * reads nothing for 5 seconds is closed (53400).
  *
  * A client whose LISTEN names a channel the listener does not LISTEN on
  * yet gets its ReadyForQuery once the listener confirmed it, so that a

@@ -215,7 +215,7 @@ static const struct view_col listeners_cols[] = {
 	{ "received", 'q', "count", "NotificationResponses the listener received." },
 	{ "delivered", 'q', "count", "Copies queued for clients (one per listening client)." },
 	{ "reconnects", 'q', "count", "Times the listener was opened again after its connection was lost (notifications in the gap are lost)." },
-	{ "clients_closed", 'q', "count", "Clients closed (53400) because more than `notify_buffer` bytes of notifications waited for them for 5 seconds." },
+	{ "clients_closed", 'q', "count", "Clients closed (53400) because more than `notify_buffer` bytes of notifications waited for them and they read none for 5 seconds." },
 	{ "paused", 'b', "", "The listener is not read now: a client is over `notify_buffer` (PostgreSQL queues the notifications meanwhile)." },
 };
 
