@@ -69,7 +69,7 @@ struct nf_pool {
 	uint8_t state;		/* enum nf_state */
 	bool down;		/* the last attempt failed: nobody is held */
 	bool inflight;		/* a batch of LISTEN/UNLISTEN awaits its ReadyForQuery */
-	bool in_input;		/* reading the listener: the pool is not freed */
+	bool in_input;		/* busy (reading the listener, resuming clients): lp is not freed, no sync */
 	uint32_t nsubs, nclients;
 	uint64_t received, delivered, reconnects, clients_closed;
 };
@@ -215,9 +215,11 @@ static bool must_wait(const struct nf_pool *lp, const struct nf_client *nc)
 static void resume_waiters(struct nf_pool *lp)
 {
 	struct list *it;
-	bool again = true;
+	bool again = true, busy = lp->in_input;
 
-	/* a resumed relay may close or hold other clients: start over each time */
+	/* a resumed relay may close or hold other clients (start over each
+	 * time), or commit an UNLISTEN *: lp is not freed meanwhile */
+	lp->in_input = true;
 	while (again) {
 		again = false;
 		list_for_each(it, &lp->waiters) {
@@ -233,6 +235,7 @@ static void resume_waiters(struct nf_pool *lp)
 			break;
 		}
 	}
+	lp->in_input = busy;
 }
 
 static void launch(struct nf_pool *lp)
@@ -370,8 +373,6 @@ static void listener_resume(struct nf_pool *lp)
 	if (!sv || lp->state != NF_UP)
 		return;
 	sv->c.want_read = true;
-	if (lp->in_input)
-		return; /* the input loop goes on and updates the events */
 	conn_update(&sv->c);
 	/* what was read before the pause: from the loop (the caller may be
 	 * anywhere, and the input may free lp) */
