@@ -14,9 +14,9 @@
  * or an error in an implicit transaction). When a server is linked to a
  * client whose set differs, the parameter sync (server.c) sends the
  * RESETs and SETs that bring it in line. State pgsift does not replay
- * (SET ROLE, temp tables, WITH HOLD cursors, session advisory locks;
- * LISTEN, which notify.h fans out) marks the server dirty: it runs
- * DISCARD ALL before anyone else gets it.
+ * (SET ROLE, temp tables, WITH HOLD cursors, session advisory locks,
+ * SQL PREPARE; LISTEN, which notify.h fans out) marks the server dirty:
+ * it runs DISCARD ALL before anyone else gets it.
  */
 #ifndef PGSIFT_SESSION_H
 #define PGSIFT_SESSION_H
