@@ -29,6 +29,7 @@
 #include "pooler/auth_limit.h"
 #include "pooler/auth_query.h"
 #include "pooler/client.h"
+#include "pooler/hba.h"
 #include "analyzer/fingerprint.h"
 #include "pooler/listener.h"
 #include "util/log.h"
@@ -36,6 +37,7 @@
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
+#include "pooler/suspend.h"
 #include "pooler/tls.h"
 #include "util/config_compat.h"
 
@@ -95,12 +97,45 @@ static bool server_tls_changed(const struct config *a, const struct config *b)
 	       !streq_null(a->server_tls_ciphers, b->server_tls_ciphers);
 }
 
+/* auth_type hba: reads cfg's rule files into *out (NULL for other auth
+ * types). false, with the reason in err, when they cannot be used. */
+static bool load_hba(const struct config *cfg, struct hba **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	if (cfg->auth_type != AUTHT_HBA)
+		return true;
+	if (!cfg->auth_hba_file || !*cfg->auth_hba_file) {
+		snprintf(err, errlen, "auth_type hba needs auth_hba_file");
+		return false;
+	}
+	if (!(*out = hba_load(cfg->auth_hba_file, cfg->auth_ident_file, err, errlen)))
+		return false;
+	log_debug("auth_hba_file %s: %d rules", cfg->auth_hba_file, hba_count(*out));
+	return true;
+}
+
+/* SET auth_type, auth_hba_file or auth_ident_file: the rules are read
+ * again (a file that cannot be used refuses the SET), and the client TLS
+ * context follows (hba asks for client certificates). */
+static bool apply_auth_setting(struct sift *s, char *errout, size_t errlen)
+{
+	struct hba *h;
+
+	if (!load_hba(&s->cfg, &h, errout, errlen))
+		return false;
+	hba_free(s->hba);
+	s->hba = h;
+	return sift_tls_setup(s, &s->cfg, errout, errlen);
+}
+
 bool sift_apply_setting(struct sift *s, const char *name, char *errout, size_t errlen)
 {
 	char err[256];
 
 	if (!strncmp(name, "client_tls_", 11))
 		return sift_tls_setup(s, &s->cfg, errout, errlen);
+	if (!strcmp(name, "auth_type") || !strcmp(name, "auth_hba_file") || !strcmp(name, "auth_ident_file"))
+		return apply_auth_setting(s, errout, errlen);
 	if (!strncmp(name, "server_tls_", 11)) {
 		if (!sift_tls_setup(s, &s->cfg, errout, errlen))
 			return false;
@@ -170,6 +205,7 @@ static void load_auth_file(struct sift *s)
 
 bool sift_reload(struct sift *s)
 {
+	struct hba *hba;
 	struct config nc;
 	struct config_diag d = { 0 };
 	char err[512];
@@ -185,12 +221,21 @@ bool sift_reload(struct sift *s)
 	print_diag(&d, false);
 	config_diag_free(&d);
 	keep_restart_settings(&nc, &s->cfg);
-	/* certificates are read again on every reload (files renewed in place) */
-	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
-		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
+	if (!load_hba(&nc, &hba, err, sizeof(err))) {
+		log_error("%s", err);
+		log_error("reload refused: the auth_hba_file or auth_ident_file has errors; the running configuration is kept");
 		config_free(&nc);
 		return false;
 	}
+	/* certificates are read again on every reload (files renewed in place) */
+	if (!sift_tls_setup(s, &nc, err, sizeof(err))) {
+		log_error("TLS setup failed: %s; reload refused, the running configuration is kept", err);
+		hba_free(hba);
+		config_free(&nc);
+		return false;
+	}
+	hba_free(s->hba);
+	s->hba = hba;
 	if (server_tls_changed(&s->cfg, &nc))
 		pool_server_config_changed(s);
 	config_free(&s->cfg);
@@ -212,6 +257,8 @@ void sift_shutdown(struct sift *s, int mode)
 {
 	if (mode <= s->shutdown && mode != SHUTDOWN_NOW)
 		return;
+	if (suspend_end(s)) /* a shutdown waits for sockets that must be read */
+		log_info("RESUME (suspended) for the shutdown");
 	/* new connections are refused from now on; the Unix socket stays for
 	 * the console until the exit, as in PgBouncer */
 	if (s->shutdown == SHUTDOWN_NONE)
@@ -544,6 +591,7 @@ static void sift_cleanup(struct sift *s, struct pidfile *pf)
 	tls_ctx_free(s->server_tls);
 	pidfile_release(pf); /* only the one this process locked */
 	config_free(&s->cfg);
+	hba_free(s->hba);
 	free(s->config_path);
 }
 
@@ -732,6 +780,10 @@ static bool sift_start(struct sift *s, const struct options *o, struct pidfile *
 	}
 	auth_mock_init(&s->mock);
 	load_auth_file(s);
+	if (!load_hba(&s->cfg, &s->hba, err, sizeof(err))) {
+		log_fatal("%s: %s", o->config, err);
+		return false;
+	}
 	if (o->daemon && !daemonize()) {
 		log_fatal("cannot go to the background");
 		return false;

@@ -73,7 +73,7 @@ static void integrate(struct adv_pool *a, int64_t to)
 	a->last = to;
 }
 
-void adv_tick(struct adv_pool *a, int64_t now, int size)
+void adv_tick_slow(struct adv_pool *a, int64_t now, int size)
 {
 	const int64_t len = a->slot_len;
 

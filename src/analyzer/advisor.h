@@ -65,8 +65,28 @@ void adv_init(struct adv_pool *a, int64_t window_us);
  * when it differs. Cannot fail. */
 void adv_set_window(struct adv_pool *a, int64_t window_us);
 
-/* Brings the integrals and slots up to now with the current pool size. */
-void adv_tick(struct adv_pool *a, int64_t now, int size);
+/* Brings the integrals and slots up to now with the current pool size.
+ * Inline for the usual case, an event inside the current slot (three
+ * events a transaction); adv_tick_slow() starts slots. */
+void adv_tick_slow(struct adv_pool *a, int64_t now, int size);
+static inline void adv_tick(struct adv_pool *a, int64_t now, int size)
+{
+	struct adv_slot *sl = &a->slots[a->cur];
+
+	if (__builtin_expect(a->started && now >= a->last && now < sl->start + a->slot_len, 1)) {
+		if (now > a->last) { /* the busy and size integrals, as the slow path runs them */
+			double dt = (double)(now - a->last);
+			sl->busy_us += a->busy * dt;
+			sl->size_us += a->size * dt;
+			a->total.busy_us += a->busy * dt;
+			a->total.size_us += a->size * dt;
+			a->last = now;
+		}
+		a->size = size;
+		return;
+	}
+	adv_tick_slow(a, now, size);
+}
 
 /* Events. A client asks for a server (adv_arrival), gets one after wait_us
  * (adv_assign; 0: at once), gives it back after hold_us (adv_release). */

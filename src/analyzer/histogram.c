@@ -186,7 +186,7 @@ void hist_reset(struct histogram *h)
 	hist_init(h);
 }
 
-void hist_add(struct histogram *h, uint64_t usec)
+void hist_add_slow(struct histogram *h, uint64_t usec)
 {
 	unsigned k, i;
 

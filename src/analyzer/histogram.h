@@ -67,7 +67,18 @@ void hist_reset(struct histogram *h);
  * allocation, no libm call except for about 0.2% of values that sit within
  * 1e-3 of a bucket edge. Cannot fail; a sample landing in a bucket that
  * already holds UINT32_MAX samples is dropped (see Limits above). */
-void hist_add(struct histogram *h, uint64_t usec);
+void hist_add_slow(struct histogram *h, uint64_t usec);
+static inline void hist_add(struct histogram *h, uint64_t usec)
+{
+	/* 0 (a client served at once) is the usual wait: counted inline;
+	 * hist_add_slow() takes the rest (and a saturated zero count) */
+	if (usec == 0 && h->zero != UINT32_MAX) {
+		h->zero++;
+		h->count++;
+		return;
+	}
+	hist_add_slow(h, usec);
+}
 
 /* Adds every sample of src to dst; src is not changed. dst == src is
  * allowed (doubles every count). Cannot fail; counts saturate as in

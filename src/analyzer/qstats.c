@@ -254,13 +254,6 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 	return e;
 }
 
-struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64_t id)
-{
-	if (slot >= qs->max || !qs->slots[slot] || qs->slots[slot]->id != id || id == 0)
-		return NULL;
-	return qs->slots[slot];
-}
-
 static void count_error(struct qentry *e, const char *sqlstate)
 {
 	int free_slot = -1;

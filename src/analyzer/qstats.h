@@ -105,7 +105,12 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 			  uint8_t kind, bool partial, int64_t now);
 
 /* The entry in slot (e->slot of an entry seen earlier) when it still has id; NULL when it was evicted. */
-struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64_t id);
+static inline struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64_t id)
+{
+	if (slot >= qs->max || !qs->slots[slot] || qs->slots[slot]->id != id || id == 0)
+		return NULL;
+	return qs->slots[slot];
+}
 
 /* Keeps per-bucket history in h from now on (NULL: none); the current
  * bucket is the one now falls in. false when out of memory. */

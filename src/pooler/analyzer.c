@@ -451,19 +451,24 @@ static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref
 }
 
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
-static void on_query(struct sift *s, struct client *cl, struct an_server *as, const uint8_t *body, uint32_t avail,
+static void on_query(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail,
 		     uint32_t len)
 {
+	struct an_server *as = sv ? &sv->an : NULL;
 	const char *text = (const char *)body;
-	size_t tlen = strnlen(text, avail), pos = 0, off, sl;
+	/* prepared.c (which saw this very Query when sv->ps_on) measured a
+	 * plain query: one statement of plain_len - 1 bytes */
+	bool plain = sv && sv->ps_on && cl->plain_len && cl->plain_len - 1 <= avail;
+	size_t tlen = plain ? cl->plain_len - 1 : strnlen(text, avail), pos = 0, off, sl;
 	bool cut = avail < len && tlen == avail;
-	const char *semi = memchr(text, ';', tlen);
+	const char *semi = plain ? NULL : memchr(text, ';', tlen);
 
 	/* most queries are one statement: without a ';' before the end, no
 	 * splitting pass is needed (fp_compute ignores a trailing ';') */
 	uint64_t th = 0;
 	struct tr_ctx ctx;
 
+	cl->plain_len = 0;
 	if (cl->an && fd_explain_on(s))
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
@@ -604,13 +609,17 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		       uint32_t avail, uint32_t len)
 {
 	struct an_server *as = sv ? &sv->an : NULL;
-	struct an_client *ac = client_state(cl);
+	struct an_client *ac;
 
+	/* walsender commands and streams are no application's statements */
+	if (__builtin_expect(cl->replication, 0))
+		return;
+	ac = client_state(cl);
 	if (ac && ac->fd.idle_txn_since)
 		fd_client_message(s, cl, &ac->fd);
 	switch (type) {
 	case 'Q':
-		on_query(s, cl, as, body, avail, len);
+		on_query(s, cl, sv, body, avail, len);
 		break;
 	case 'P':
 		on_parse(s, cl, body, avail, len);
@@ -773,7 +782,7 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 	struct an_server *as = &sv->an;
 
 	(void)len;
-	if (as->lost && type != 'Z')
+	if ((as->lost && type != 'Z') || __builtin_expect(sv->replication, 0))
 		return;
 	switch (type) {
 	case 'C':
@@ -854,14 +863,12 @@ static int count_upto(const struct list *l, int limit)
 
 /* Closes every pool's numbers into the bucket they were collected for
  * when the wall clock has moved past it. */
-static void pools_roll(struct sift *s)
+static void pools_roll_now(struct sift *s)
 {
 	struct analyzer *an = &s->an;
 	int64_t now = wall_now(s);
 	struct list *it;
 
-	if (!an->hist.ring || now < an->pool_bucket + an->hist.len_us)
-		return;
 	list_for_each(it, &s->pools) {
 		struct pool *p = list_entry(it, struct pool, node);
 		if (p->hist.xacts || p->stats.xact_count != p->hist_xact_base || p->hist.waits || p->hist.waiting_peak ||
@@ -874,6 +881,15 @@ static void pools_roll(struct sift *s)
 	an->pool_bucket = hs_bucket_of(&an->hist, now);
 }
 
+/* Inline: the usual call (once a transaction) finds the bucket current */
+static inline void pools_roll(struct sift *s)
+{
+	struct analyzer *an = &s->an;
+
+	if (an->hist.ring && wall_now(s) >= an->pool_bucket + an->hist.len_us)
+		pools_roll_now(s);
+}
+
 void an_pool_link(struct pool *p, int64_t wait_us)
 {
 	uint64_t w = (uint64_t)(wait_us > 0 ? wait_us : 0);
@@ -884,9 +900,12 @@ void an_pool_link(struct pool *p, int64_t wait_us)
 	lb_add(&p->wait_lb, w);
 	hist_add(&p->hist.wait, w);
 	hist_exact_add(&p->hist.wait_exact, w);
-	active = count_upto(&p->active_servers, INT32_MAX - 1);
-	if (active > p->hist.active_peak)
-		p->hist.active_peak = active;
+	/* no more are active than the pool has: a peak there is not walked for */
+	if (p->hist.active_peak < p->nservers) {
+		active = count_upto(&p->active_servers, INT32_MAX - 1);
+		if (active > p->hist.active_peak)
+			p->hist.active_peak = active;
+	}
 }
 
 void an_pool_xact(struct pool *p, struct client *cl, uint64_t us)

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <pwd.h>
+#include <sys/socket.h>
 
 #include "util/log.h"
 #include "pooler/objects.h"
@@ -389,4 +391,18 @@ bool auth_load_file(struct sift *s, const char *path, char *err, size_t errlen)
 	mock_follow_file(s);
 	log_debug("auth_file %s: %d users", path, nusers);
 	return true;
+}
+
+bool auth_peer_name(int fd, char *out, size_t outlen)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 || len != sizeof(cred))
+		return false;
+	if (getpwuid_r(cred.uid, &pw, buf, sizeof(buf), &res) != 0 || !res)
+		return false;
+	return (size_t)snprintf(out, outlen, "%s", pw.pw_name) < outlen;
 }

@@ -38,6 +38,10 @@ void auth_md5_salted(const char *hex32, const uint8_t salt[4], char out[MD5_PASS
  * fail like a wrong password. */
 bool auth_user_checkable(const struct user *u);
 
+/* The name of the Unix user at the other end of the Unix socket fd
+ * (SO_PEERCRED), for peer authentication. false when it cannot be had. */
+bool auth_peer_name(int fd, char *out, size_t outlen) __attribute__((warn_unused_result));
+
 /* Checks a cleartext password against u's secret. An empty password never
  * matches. */
 bool auth_check_plain(const struct user *u, const char *password);

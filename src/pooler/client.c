@@ -22,9 +22,13 @@
 #include "pooler/auth.h"
 #include "pooler/auth_limit.h"
 #include "pooler/auth_query.h"
+#include "pooler/hba.h"
 #include "pooler/notify.h"
 #include "pooler/objects.h"
+#include "pooler/peers.h"
+#include "pooler/pin.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/server.h"
 #include "pooler/session.h"
 #include "pooler/tls.h"
@@ -41,6 +45,8 @@ struct login_state {
 	char dbname[NAME_LEN];		/* the database asked for */
 	char user[NAME_LEN];		/* the user name the client sent */
 	bool own_user;			/* the console's "pgbouncer" on the Unix socket (peer_own_user()) */
+	uint8_t auth;			/* enum auth_type_e: auth_type, or the hba rule's method */
+	char map[NAME_LEN];		/* the hba rule's map= ("": none) */
 	struct scram_state scram;
 };
 
@@ -122,18 +128,18 @@ void client_accept(struct sift *s, int fd, const struct peer_addr *addr)
 	conn_update(&cl->c);
 }
 
-/* Queues a message built by fn into the client's own output. */
-static bool queue_error(struct client *cl, bool fatal, const char *sqlstate, const char *msg)
+/* Queues an ErrorResponse (detail may be NULL) into the client's own output. */
+static bool queue_error(struct client *cl, bool fatal, const char *sqlstate, const char *msg, const char *detail)
 {
 	uint32_t mark = conn_gen_mark(&cl->c);
 
-	proto_error(&cl->c.gen, fatal, sqlstate, msg);
+	proto_error_detail(&cl->c.gen, fatal, sqlstate, msg, detail);
 	return conn_gen_commit(&cl->c, mark);
 }
 
 void client_send_error(struct client *cl, const char *sqlstate, const char *msg)
 {
-	if (!queue_error(cl, false, sqlstate, msg) || conn_flush(&cl->c) == CONN_IO_ERROR)
+	if (!queue_error(cl, false, sqlstate, msg, NULL) || conn_flush(&cl->c) == CONN_IO_ERROR)
 		client_close(cl, NULL, "cannot send an error to the client");
 }
 
@@ -143,6 +149,7 @@ static bool server_is_clean(const struct client *cl, const struct server *sv)
 	const struct iobuf *sb = sv->c.in, *cb = cl->c.in;
 
 	return sv->txn == 'I' && cl->pending_z == 0 && !cl->unsynced && cl->c.pkt_left == 0 && sv->rq.n == 0 &&
+	       sv->rq.lite_n == 0 &&
 	       sv->c.pkt_left == 0 && sv->inject_pending == 0 && (!sb || sb->pos == sb->end) &&
 	       (!cb || cb->pos == cb->end) && conn_out_empty(&sv->c);
 }
@@ -166,6 +173,11 @@ static void detach_server(struct client *cl)
 
 void client_close(struct client *cl, const char *sqlstate, const char *reason)
 {
+	client_close_detail(cl, sqlstate, reason, NULL);
+}
+
+void client_close_detail(struct client *cl, const char *sqlstate, const char *reason, const char *detail)
+{
 	struct sift *s = cl->sift;
 	enum log_level lvl = sqlstate && s->cfg.log_pooler_errors ? LOG_WARNING : LOG_INFO;
 
@@ -176,8 +188,11 @@ void client_close(struct client *cl, const char *sqlstate, const char *reason)
 			client_log(cl, lvl, "closing because: %s (age=%llds)", reason,
 				   (long long)((sift_wall_usec() - cl->connect_time) / 1000000));
 	/* best effort: whatever does not fit in the socket now is dropped */
-	if (sqlstate && cl->c.fd >= 0 && queue_error(cl, true, sqlstate, reason) && conn_flush(&cl->c) != CONN_IO_OK)
+	if (sqlstate && cl->c.fd >= 0 && queue_error(cl, true, sqlstate, reason, detail) &&
+	    conn_flush(&cl->c) != CONN_IO_OK)
 		client_log(cl, LOG_DEBUG, "error message not delivered");
+	if (cl->replication)
+		repl_client_gone(cl);
 	cl->state = CL_FREE;
 	detach_server(cl);
 	list_del(&cl->node);
@@ -245,7 +260,7 @@ void client_notify_queued(struct client *cl)
 		client_close(cl, NULL, "cannot send a notice to the client");
 }
 
-void client_finish_login(struct client *cl)
+bool client_send_welcome(struct client *cl, struct istr **names, struct istr **vals, int n)
 {
 	struct sift *s = cl->sift;
 	struct pool *p = cl->pool;
@@ -253,7 +268,7 @@ void client_finish_login(struct client *cl)
 
 	if (!cancel_map_add(s, cl)) {
 		client_close(cl, "53200", "out of memory");
-		return;
+		return false;
 	}
 	for (int i = 0; i < s->nparams; i++) {
 		struct istr *mine = cl->login->startup.v[i];
@@ -268,24 +283,33 @@ void client_finish_login(struct client *cl)
 	cl->login = NULL;
 	mark = conn_gen_mark(&cl->c);
 	proto_auth(&cl->c.gen, AUTH_OK, NULL, 0);
-	for (int i = 0; i < p->nwelcome; i++) {
-		int idx = param_index(s, p->welcome_names[i]->s);
-		const struct istr *v = idx >= 0 && cl->vals.v[idx] ? cl->vals.v[idx] : p->welcome_vals[i];
-		put_welcome_param(cl, p->welcome_names[i]->s, v->s);
+	for (int i = 0; i < n; i++) {
+		int idx = param_index(s, names[i]->s);
+		const struct istr *v = idx >= 0 && cl->vals.v[idx] ? cl->vals.v[idx] : vals[i];
+		put_welcome_param(cl, names[i]->s, v->s);
 	}
 	proto_backend_key(&cl->c.gen, cl->cancel_pid, cl->cancel_key);
 	login_notice(cl);
 	proto_ready(&cl->c.gen, 'I');
-	cl->state = CL_IDLE;
 	p->stats.client_login_count++;
-	list_move(&p->idle_clients, &cl->node);
 	cl->request_time = cl->idle_since = s->now;
 	cl->c.want_read = true;
 	if (!conn_gen_commit(&cl->c, mark) || conn_flush(&cl->c) == CONN_IO_ERROR) {
 		client_close(cl, NULL, "cannot send the welcome");
-		return;
+		return false;
 	}
 	conn_update(&cl->c);
+	return true;
+}
+
+void client_finish_login(struct client *cl)
+{
+	struct pool *p = cl->pool;
+
+	cl->state = CL_IDLE;
+	list_move(&p->idle_clients, &cl->node);
+	if (!client_send_welcome(cl, p->welcome_names, p->welcome_vals, p->nwelcome))
+		return;
 	/* the client may already have pipelined its first query */
 	if (cl->c.in && cl->c.in->pos < cl->c.in->end)
 		client_relay(cl);
@@ -388,14 +412,20 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	if (s->cfg.log_connections) {
+		static const char *const repl[] = { "no", "database", "yes" }; /* PgBouncer's words */
 		char tls[96];
-		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s", cl->db->name, cl->user->name,
-			   cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no");
+		client_log(cl, LOG_INFO, "login attempt: db=%s user=%s tls=%s replication=%s", cl->db->name,
+			   cl->user->name, cl->c.tls ? tls_describe(cl->c.tls, tls, sizeof(tls)) : "no",
+			   repl[cl->replication]);
 	}
 	if (!client_admit(cl))
 		return;
 	if (s->shutdown != SHUTDOWN_NONE && !cl->db->admin) { /* the Unix socket is open for the console */
 		client_close(cl, "57P01", "pooler is shutting down");
+		return;
+	}
+	if (cl->db->admin && cl->replication) {
+		client_close(cl, "0A000", "the admin console does not accept replication connections");
 		return;
 	}
 	if (cl->db->admin) {
@@ -423,6 +453,10 @@ static void client_authenticated(struct client *cl)
 		return;
 	}
 	cl->pool = p;
+	if (cl->replication) { /* its own server, whatever the pool's last login did */
+		repl_client_start(cl);
+		return;
+	}
 	/* the pool's server refused pgsift's login a moment ago: say so at
 	 * once. A server that was down or restarting is tried again instead
 	 * (the client waits for that attempt, or logs in and queues when the
@@ -479,17 +513,25 @@ static bool send_auth(struct client *cl, uint32_t code, const void *extra, size_
 }
 
 /* auth_type cert: a client certificate that verified against
- * client_tls_ca_file, whose common name is the user name, as in PgBouncer
+ * client_tls_ca_file, whose common name is the user name (or, with an hba
+ * rule's map=, that the ident map lets log in as it), as in PgBouncer
  * and PostgreSQL. */
 static void cert_auth(struct client *cl)
 {
 	char cn[NAME_LEN + 1], msg[NAME_LEN + 80];
+	const char *map = cl->login->map;
+	bool ok;
 
 	if (!cl->c.tls) {
 		client_close(cl, "28000", "TLS connection required for certificate authentication");
 		return;
 	}
-	if (!tls_peer_cn(cl->c.tls, cn, sizeof(cn)) || strcmp(cn, cl->login->user) != 0) {
+	ok = tls_peer_cn(cl->c.tls, cn, sizeof(cn));
+	if (ok && *map && !(ok = hba_ident_allows(cl->sift->hba, map, cn, cl->login->user)))
+		client_log(cl, LOG_WARNING, "ident map: %s does not have a match", map);
+	else if (ok && !*map)
+		ok = strcmp(cn, cl->login->user) == 0;
+	if (!ok) {
 		auth_limit_failed(cl->sift, &cl->addr);
 		snprintf(msg, sizeof(msg), "certificate authentication failed for user \"%s\"", cl->login->user);
 		client_close(cl, "28000", msg);
@@ -498,12 +540,33 @@ static void cert_auth(struct client *cl)
 	client_authenticated(cl);
 }
 
-/* Starts the exchange auth_type asks for. */
+/* peer: the Unix user at the other end of the socket is the user name
+ * (or, with an hba rule's map=, the ident map lets it log in as it). */
+static void peer_auth(struct client *cl)
+{
+	struct login_state *ls = cl->login;
+	char sys[256], msg[NAME_LEN + 64];
+	bool ok = cl->addr.family == AF_UNIX && auth_peer_name(cl->c.fd, sys, sizeof(sys));
+
+	if (ok && ls->map[0] && !(ok = hba_ident_allows(cl->sift->hba, ls->map, sys, ls->user)))
+		client_log(cl, LOG_WARNING, "ident map %s cannot be matched", ls->map);
+	else if (ok && !ls->map[0])
+		ok = strcmp(sys, ls->user) == 0;
+	if (!ok) {
+		auth_limit_failed(cl->sift, &cl->addr);
+		snprintf(msg, sizeof(msg), "Peer authentication failed for user \"%s\"", ls->user);
+		client_close(cl, "28000", msg);
+		return;
+	}
+	client_authenticated(cl);
+}
+
+/* Starts the exchange auth_type (or the hba rule) asks for. */
 static void start_auth(struct client *cl)
 {
 	struct sift *s = cl->sift;
 	struct login_state *ls = cl->login;
-	int type = s->cfg.auth_type;
+	int type = ls->auth;
 	/* a user pgsift cannot check gets the exchange a real one would */
 	struct user *u = auth_user_checkable(cl->user) ? cl->user : NULL;
 	const struct scram_secret *sc;
@@ -514,6 +577,10 @@ static void start_auth(struct client *cl)
 	}
 	if (type == AUTHT_CERT) {
 		cert_auth(cl);
+		return;
+	}
+	if (type == AUTHT_PEER) {
+		peer_auth(cl);
 		return;
 	}
 	if (type == AUTHT_PLAIN) {
@@ -613,18 +680,57 @@ static void password_message(struct client *cl, const uint8_t *body, uint32_t le
 		auth_failed(cl);
 }
 
+/* One name = value of the startup packet other than user, database and
+ * the _pq_ options (cap: the packet's length). false: the client was
+ * closed. */
+static bool startup_param(struct client *cl, const char *name, const char *val, uint32_t cap)
+{
+	struct sift *s = cl->sift;
+	char msg[200];
+	int taken;
+
+	if (!strcmp(name, "replication"))
+		return true; /* repl_scan_startup() read it */
+	if (cl->replication && !strcmp(name, "options"))
+		taken = 1; /* its server gets it as sent: any option, as PgBouncer allows */
+	else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
+					   sizeof(msg))) < 0) {
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	if (!taken) {
+		if (config_list_contains(s->cfg.ignore_startup_parameters, name))
+			return true;
+		snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
+		client_close(cl, "08P01", msg);
+		return false;
+	}
+	/* a replication client's server starts with what it sent */
+	if (cl->replication && !repl_keep_param(cl, name, val, cap)) {
+		client_close(cl, "53200", "out of memory");
+		return false;
+	}
+	return true;
+}
+
 /* Checks the startup parameters; on success the login state holds the
  * tracked values and user/db names are in the out buffers. */
 static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *user, char *dbname,
 				 const char **pq_opts, int *npq)
 {
-	struct sift *s = cl->sift;
 	char msg[200];
+	const char *rv;
+	int mode = repl_scan_startup(r, &rv);
 
 	user[0] = dbname[0] = 0;
+	if (mode < 0) {
+		snprintf(msg, sizeof(msg), "invalid value for parameter \"replication\": \"%.64s\"", rv);
+		client_close(cl, "22023", msg);
+		return false;
+	}
+	cl->replication = (uint8_t)mode;
 	for (;;) {
 		const char *name = mr_str(r), *val;
-		int taken;
 		if (r->bad || !*name)
 			break;
 		val = mr_str(r);
@@ -639,16 +745,7 @@ static bool parse_startup_params(struct client *cl, struct msg_reader *r, char *
 		} else if (!strncmp(name, "_pq_.", 5)) {
 			if (*npq < 8)
 				pq_opts[(*npq)++] = name;
-		} else if (!strcmp(name, "replication")) {
-			client_close(cl, "08P01", "replication connections are not supported by pgsift");
-			return false;
-		} else if ((taken = ss_startup_param(s, &cl->login->startup, &cl->login->ss_startup, name, val, msg,
-						     sizeof(msg))) < 0) {
-			client_close(cl, "08P01", msg);
-			return false;
-		} else if (!taken && !config_list_contains(s->cfg.ignore_startup_parameters, name)) {
-			snprintf(msg, sizeof(msg), "unsupported startup parameter: %.64s", name);
-			client_close(cl, "08P01", msg);
+		} else if (!startup_param(cl, name, val, (uint32_t)r->len)) {
 			return false;
 		}
 	}
@@ -788,7 +885,7 @@ void client_auth_query_done(struct client *cl, enum aq_result res, const char *s
 	}
 	if (res == AQ_NOT_FOUND) {
 		/* under trust no password hides it; else it fails like a wrong one */
-		if (cl->sift->cfg.auth_type == AUTHT_TRUST) {
+		if (ls->auth == AUTHT_TRUST) {
 			client_close(cl, "28000", "no such user");
 			return;
 		}
@@ -806,6 +903,39 @@ void client_auth_query_done(struct client *cl, enum aq_result res, const char *s
 		client_login_input(cl);
 }
 
+/* auth_type hba: the method of the first rule that matches cl goes to
+ * cl->login->auth (and its map= to ->map). false: no rule matches, or it
+ * says reject; cl is closed with PostgreSQL's words. */
+static bool hba_pick(struct client *cl)
+{
+	static const uint8_t auth_of[] = { [HBA_TRUST] = AUTHT_TRUST, [HBA_REJECT] = AUTHT_TRUST,
+					   [HBA_MD5] = AUTHT_MD5, [HBA_PASSWORD] = AUTHT_PLAIN,
+					   [HBA_SCRAM] = AUTHT_SCRAM, [HBA_CERT] = AUTHT_CERT, [HBA_PEER] = AUTHT_PEER };
+	struct login_state *ls = cl->login;
+	/* a physical replication login matches the rules' replication keyword
+	 * (a logical one, replication=database, matches its database name) */
+	struct hba_login l = { .local = cl->addr.family == AF_UNIX, .tls = cl->c.tls != NULL,
+			       .replication = cl->replication == REPL_PHYSICAL,
+			       .family = cl->addr.family, .addr = cl->addr.a, .db = ls->dbname, .user = ls->user };
+	char addr[64], msg[2 * NAME_LEN + 160];
+	const char *map;
+	int method, line;
+	bool found = hba_match(cl->sift->hba, &l, &method, &map, &line);
+
+	if (found && method != HBA_REJECT) {
+		ls->auth = auth_of[method];
+		snprintf(ls->map, sizeof(ls->map), "%s", map ? map : "");
+		client_log(cl, LOG_DEBUG, "HBA line %d is matched", line);
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%s\", database \"%s\", %s",
+		 found ? "pg_hba.conf rejects connection" : "no pg_hba.conf entry",
+		 l.local ? "[local]" : peer_addr_str(&cl->addr, addr, sizeof(addr)), ls->user, ls->dbname,
+		 l.tls ? "SSL encryption" : "no encryption");
+	client_close(cl, "28000", msg);
+	return false;
+}
+
 static void client_startup(struct client *cl, const uint8_t *body, uint32_t len, uint32_t version)
 {
 	struct sift *s = cl->sift;
@@ -813,11 +943,7 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	const char *pq_opts[8];
 	int npq = 0;
 	struct msg_reader r;
-	bool has_file = s->cfg.auth_file && *s->cfg.auth_file;
-	/* trust checks the name against auth_file when there is one; any and
-	 * cert (the certificate names the user) never */
-	bool need_file_user = s->cfg.auth_type != AUTHT_ANY && s->cfg.auth_type != AUTHT_CERT &&
-			      (s->cfg.auth_type != AUTHT_TRUST || has_file);
+	bool has_file = s->cfg.auth_file && *s->cfg.auth_file, need_file_user;
 
 	mr_init(&r, body, len);
 	if (!cl->login && !(cl->login = calloc(1, sizeof(*cl->login)))) {
@@ -840,17 +966,18 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 	}
 	if (login_blocked(cl))
 		return;
+	cl->login->auth = (uint8_t)s->cfg.auth_type;
 	strcpy(cl->login->dbname, dbname);
 	strcpy(cl->login->user, user);
 	/* an unknown database is told only to a client that proved who it is
 	 * (client_authenticated()), as PgBouncer does: names cannot be probed */
 	cl->db = db_lookup(s, dbname, false);
-	if (!cl->db && s->cfg.auth_type == AUTHT_ANY) {
+	if (!cl->db && cl->login->auth == AUTHT_ANY) {
 		snprintf(msg, sizeof(msg), "no such database: %s", dbname);
 		client_close(cl, "3D000", msg);
 		return;
 	}
-	if (cl->db && s->cfg.auth_type == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
+	if (cl->db && cl->login->auth == AUTHT_ANY && !cl->db->admin && !cl->db->forced_user) {
 		client_close(cl, "28000", "auth_type any needs a user= in the database entry");
 		return;
 	}
@@ -858,11 +985,17 @@ static void client_startup(struct client *cl, const uint8_t *body, uint32_t len,
 		peer_admin_login(cl, user);
 		return;
 	}
+	if (cl->login->auth == AUTHT_HBA && !hba_pick(cl))
+		return;
+	/* trust checks the name against auth_file when there is one; any,
+	 * cert (the certificate names the user) and peer never */
+	need_file_user = cl->login->auth != AUTHT_ANY && cl->login->auth != AUTHT_CERT &&
+			 cl->login->auth != AUTHT_PEER && (cl->login->auth != AUTHT_TRUST || has_file);
 	cl->user = need_file_user ? user_find(s, user) : user_get(s, user);
 	/* not in auth_file: auth_user may look the user up in PostgreSQL */
 	if (cl->db && need_file_user && !(cl->user && cl->user->in_auth_file) && lookup_user(cl))
 		return;
-	if (s->cfg.auth_type == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
+	if (cl->login->auth == AUTHT_TRUST && has_file && (!cl->user || !cl->user->in_auth_file)) {
 		client_close(cl, "28000", "\"trust\" authentication failed");
 		return;
 	}
@@ -1006,8 +1139,16 @@ static bool startup_packet(struct client *cl, struct iobuf *b)
 	if ((code == PROTO_SSL_REQUEST || code == PROTO_GSSENC_REQUEST) && len == 8)
 		return encryption_request(cl, b, code == PROTO_SSL_REQUEST);
 	if (code == PROTO_CANCEL_REQUEST && len == 16) {
-		struct client *target = cancel_map_find(cl->sift, proto_get_u32(p + 8), proto_get_u32(p + 12));
+		uint32_t pid = proto_get_u32(p + 8), key = proto_get_u32(p + 12);
+		struct client *target;
 		client_close(cl, NULL, "cancel request");
+		/* ours as it is (a key handed out before peer_id was set), else
+		 * perhaps another peer's */
+		if (!(target = cancel_map_find(cl->sift, pid, key))) {
+			if (peer_cancel_route(cl->sift, pid, &key))
+				return false;
+			target = cancel_map_find(cl->sift, pid, key);
+		}
 		if (!target || target->state == CL_FREE)
 			log_debug("cancel request for an unknown client ignored");
 		else if (target->admin)
@@ -1192,6 +1333,104 @@ static inline enum relay_rc next_header(struct client *cl, struct iobuf *b, uint
 	return RELAY_MORE;
 }
 
+/* ---- refusing a statement that would pin past max_pinned_per_pool (pin.h) ---- */
+
+/* Would the whole Query or Parse at b->pos pin its client past the cap? */
+static bool pin_refused(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	const char *body = (const char *)b->data + b->pos + PROTO_HDR, *nul;
+	uint32_t blen = len - 4;
+
+	if ((type != 'Q' && type != 'P') || b->end - b->pos < len + 1 || !pin_full(cl, cl->pool, cl->sift))
+		return false;
+	if (type == 'P') {
+		if (!(nul = memchr(body, 0, blen)))
+			return false;
+		blen -= (uint32_t)(nul + 1 - body);
+		body = nul + 1;
+	}
+	if (!pin_of_text(body, strnlen(body, blen)))
+		return false;
+	client_log(cl, LOG_INFO, "statement refused: max_pinned_per_pool (%d) reached", pin_cap(cl->sift, cl->pool));
+	return true;
+}
+
+/* In place of the client's message at b->pos (total bytes): a statement
+ * that makes the server raise the refusal, so that its ErrorResponse and
+ * ReadyForQuery (a transaction block fails, as PostgreSQL fails it) come
+ * back where the client expects them. */
+static enum relay_rc refuse_on_server(struct client *cl, struct server *sv, struct iobuf *b, uint32_t total)
+{
+	char sql[512];
+	uint32_t mark = conn_gen_mark(&sv->c);
+
+	pin_refusal_sql(cl, sql, sizeof(sql));
+	proto_query(&sv->c.gen, sql);
+	if (!conn_gen_commit(&sv->c, mark) || !ps_own_query(sv)) {
+		client_close(cl, "53200", "out of memory refusing a statement");
+		return RELAY_CLOSED;
+	}
+	account(cl, sv, 'Q', total);
+	drop_message(cl, b);
+	return RELAY_MORE;
+}
+
+/* A linked client whose pool is at its cap, or whose refused Parse's
+ * batch is dropped up to its Sync: the relay_rc, or -1 to relay the
+ * message as usual. A Parse after other messages of its batch is not
+ * refused (doc/session-state.md). */
+static int pin_guard(struct client *cl, struct server *sv, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	if (cl->skip_to_sync) {
+		/* the refusal is answered at the batch's first Flush or its Sync
+		 * (asyncpg waits for the reply to a Parse after a Flush) */
+		bool answer = !cl->pin_answered && (type == 'H' || type == 'S');
+		if (type == 'S') {
+			cl->skip_to_sync = cl->pin_answered = false;
+			cl->unsynced = false;
+		}
+		if (!answer) {
+			drop_message(cl, b);
+			return RELAY_MORE;
+		}
+		cl->pin_answered = type == 'H';
+		return refuse_on_server(cl, sv, b, len + 1);
+	}
+	if ((type == 'P' && cl->unsynced) || !pin_refused(cl, b, type, len))
+		return -1;
+	if (type == 'Q')
+		return refuse_on_server(cl, sv, b, len + 1);
+	cl->skip_to_sync = true;
+	cl->unsynced = true; /* the server stays linked until the refusal is answered */
+	drop_message(cl, b);
+	return RELAY_MORE;
+}
+
+/* The same refusal for a client without a server (its first statement of
+ * a transaction): answered by pgsift; a Parse's batch is dropped up to its
+ * Sync (skip_cancelled()). */
+static bool pin_refuse_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
+{
+	char msg[320];
+	uint32_t mark;
+
+	if (!pin_refused(cl, b, type, len))
+		return false;
+	pin_refusal_message(cl, msg, sizeof(msg));
+	mark = conn_gen_mark(&cl->c);
+	proto_error(&cl->c.gen, false, "53300", msg);
+	if (type == 'Q') {
+		drop_message(cl, b);
+		proto_ready(&cl->c.gen, 'I');
+	} else {
+		cl->skip_to_sync = true;
+	}
+	if (!conn_gen_commit(&cl->c, mark))
+		client_close(cl, "53200", "out of memory refusing a statement");
+	cl->request_time = cl->sift->now;
+	return true;
+}
+
 static enum relay_rc relay_message(struct client *cl, struct server *sv, struct iobuf *b)
 {
 	uint32_t avail = b->end - b->pos, len, total, n;
@@ -1235,6 +1474,11 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	if (type != 'd' && avail < total && total <= b->cap)
 		return RELAY_STOP;
 	n = avail < total ? avail : total;
+	if (__builtin_expect(cl->skip_to_sync || cl->pool->npinned > 0, 0)) {
+		int r = pin_guard(cl, sv, b, type, len);
+		if (r >= 0)
+			return (enum relay_rc)r;
+	}
 	if (sv->ps_on) {
 		uint32_t used;
 		switch (ps_client_message(cl, sv, b, type, len, &used)) {
@@ -1292,6 +1536,8 @@ static int need_server(struct client *cl, struct iobuf *b)
 	default:
 		break;
 	}
+	if (__builtin_expect(cl->pool->npinned > 0, 0) && pin_refuse_local(cl, b, type, len))
+		return cl->state == CL_FREE ? NEED_STOP : NEED_LOCAL;
 	return pool_request_server(cl) && cl->state == CL_ACTIVE ? NEED_LINKED : NEED_STOP;
 }
 

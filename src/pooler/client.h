@@ -19,6 +19,8 @@ void client_accept(struct sift *s, int fd, const struct peer_addr *addr);
  * logged either way. A linked server is released when it is clean, else
  * closed. The object is freed after the current callbacks. */
 void client_close(struct client *cl, const char *sqlstate, const char *reason);
+/* The same with a DETAIL for the client (NULL: none); the log has reason only. */
+void client_close_detail(struct client *cl, const char *sqlstate, const char *reason, const char *detail);
 
 /* Linked to a server after waiting: relays what the client had sent. */
 void client_resume(struct client *cl);
@@ -26,6 +28,12 @@ void client_resume(struct client *cl);
 /* Sends AuthenticationOk, the pool's parameters, BackendKeyData and
  * ReadyForQuery; the client is then idle. */
 void client_finish_login(struct client *cl);
+
+/* The welcome itself, with the ParameterStatus set names/vals (the
+ * client's own startup values win); the caller has put the client in its
+ * state. false: the client was closed. */
+bool client_send_welcome(struct client *cl, struct istr **names, struct istr **vals, int n)
+	__attribute__((warn_unused_result));
 
 /* The auth_query lookup of cl's user answered (auth_query.h): the login
  * goes on with the secret it found, or ends. */

@@ -36,7 +36,7 @@ void conn_update(struct conn *c)
 
 	if (c->fd < 0)
 		return;
-	if (c->want_read && dst->nseg == 0 && room)
+	if (c->want_read && !c->held && dst->nseg == 0 && room)
 		want |= EV_READ;
 	if (c->nseg || c->tls_wants_write)
 		want |= EV_WRITE;

@@ -45,6 +45,7 @@ struct conn {
 	short ev_flags;		/* what ev is currently added for; 0 when not added */
 	bool want_read;		/* the owner's state lets us read */
 	bool pkt_drop;		/* the rest of the current message is dropped, not passed */
+	bool held;		/* SUSPEND: not read until RESUME (suspend.c) */
 	uint32_t pkt_left;	/* bytes of the current message not yet seen */
 	bool tls_wants_write;	/* OpenSSL must write before it can read on */
 	struct ssl_st *tls;	/* NULL: plain; freed by conn_close() */

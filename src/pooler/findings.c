@@ -465,7 +465,7 @@ void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 	memset(&c->bind, 0, sizeof(c->bind));
 }
 
-void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut)
+void fd_keep_query_slow(struct fd_client *c, const char *text, size_t n, bool cut)
 {
 	if (n >= FD_TEXT_KEEP)
 		c->query.len = 0, c->query.cut = true;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "analyzer/explain.h"
 #include "analyzer/fingerprint.h"
@@ -102,7 +103,20 @@ void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c);
 /* The client leaves: its open unit of work ends; frees c's buffers. */
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c);
 
-void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut);
+void fd_keep_query_slow(struct fd_client *c, const char *text, size_t n, bool cut);
+/* Keeps a Query's text for EXPLAIN: inline while it fits the buffer (every
+ * statement pays this copy when plan capture is on) */
+static inline void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut)
+{
+	if (n < c->query.cap) {
+		memcpy(c->query.p, text, n);
+		c->query.p[n] = 0;
+		c->query.len = (uint32_t)n;
+		c->query.cut = cut;
+		return;
+	}
+	fd_keep_query_slow(c, text, n, cut);
+}
 void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,
 		   bool cut);
 void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len, bool named_stmt);

@@ -268,8 +268,23 @@ void listener_close_tcp(struct sift *s)
 	s->nlisteners = kept;
 }
 
+void listener_suspend(struct sift *s, bool on)
+{
+	for (int i = 0; i < s->nlisteners; i++) {
+		struct listener *l = s->listeners[i];
+		if (on && !l->paused)
+			event_del(&l->ev);
+		else if (!on && !l->paused)
+			event_add(&l->ev, NULL);
+	}
+	if (!on)
+		listener_resume(s);
+}
+
 void listener_resume(struct sift *s)
 {
+	if (s->suspended)
+		return;
 	for (int i = 0; i < s->nlisteners; i++)
 		if (s->listeners[i]->paused) {
 			s->listeners[i]->paused = false;

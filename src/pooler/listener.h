@@ -27,7 +27,11 @@ void listener_close_all(struct sift *s);
  * for the console (PgBouncer's rule), until pgsift exits. */
 void listener_close_tcp(struct sift *s);
 
-/* Resumes accepting after a pause caused by running out of descriptors. */
+/* SUSPEND (on) stops accepting on every socket until RESUME (off). */
+void listener_suspend(struct sift *s, bool on);
+
+/* Resumes accepting after a pause caused by running out of descriptors
+ * (not while suspended). */
 void listener_resume(struct sift *s);
 
 #endif

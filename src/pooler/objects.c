@@ -13,6 +13,7 @@
 
 #include "pooler/advisor_pool.h"
 #include "pooler/notify.h"
+#include "pooler/peers.h"
 #include "util/log.h"
 
 /* ---- interned strings ---- */
@@ -595,6 +596,8 @@ bool cancel_map_add(struct sift *s, struct client *cl)
 		sift_random(k, sizeof(k));
 		cl->cancel_pid = k[0] & 0x7fffffff; /* a positive "pid", as clients expect */
 		cl->cancel_key = k[1];
+		if (s->cfg.peer_id > 0)
+			peer_key_tag(&cl->cancel_pid, &cl->cancel_key, s->cfg.peer_id);
 	} while (cl->cancel_pid == 0 || cancel_map_find(s, cl->cancel_pid, cl->cancel_key));
 	h = cancel_hash(cl->cancel_pid, cl->cancel_key) & s->cancel_mask;
 	cl->cancel_next = s->cancel_map[h];

@@ -14,24 +14,6 @@
 #include "pooler/server.h"
 #include "pooler/session.h"
 
-int pool_mode_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_mode >= 0)
-		return p->user->pool_mode;
-	if (p->db->conf.pool_mode >= 0)
-		return p->db->conf.pool_mode;
-	return s->cfg.pool_mode;
-}
-
-/* A [users] size of the pool's user wins over the database entry's (the
- * pool's user is the entry's forced user= when it has one). */
-int pool_size_of(const struct sift *s, const struct pool *p)
-{
-	if (p->user && p->user->pool_size >= 0)
-		return p->user->pool_size;
-	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
-}
-
 usec_t server_lifetime_of(const struct sift *s, const struct db *db)
 {
 	return db->conf.server_lifetime >= 0 ? db->conf.server_lifetime : s->cfg.server_lifetime;
@@ -141,6 +123,14 @@ static void link_pair(struct client *cl, struct server *sv)
 	sv->c.want_read = true;
 }
 
+void pool_link_replication(struct client *cl, struct server *sv)
+{
+	link_pair(cl, sv);
+	/* session mode whatever pool_mode says: no statement tracking, no SET replay */
+	sv->ps_on = false;
+	cl->ss_on = cl->ss_watch = false;
+}
+
 static void unlink_pair(struct client *cl, struct server *sv)
 {
 	struct pool *p = sv->pool;
@@ -168,8 +158,6 @@ static struct server *take_idle(struct pool *p)
 {
 	struct sift *s = p->sift;
 	const char *check = s->cfg.server_check_query;
-	/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
-	const char *sql = check && !strcmp(check, "<empty>") ? "" : check;
 	struct list *it, *tmp;
 
 	list_for_each_safe(it, tmp, &p->idle_servers) {
@@ -179,7 +167,8 @@ static struct server *take_idle(struct pool *p)
 			continue;
 		}
 		if (check && *check && s->now - sv->last_used > s->cfg.server_check_delay) {
-			if (!server_run_query(sv, sql))
+			/* PgBouncer's "<empty>": an empty query, the cheapest round trip */
+			if (!server_run_query(sv, strcmp(check, "<empty>") == 0 ? "" : check))
 				server_close(sv, "cannot run server_check_query");
 			continue;
 		}
@@ -314,6 +303,16 @@ static int pool_count(const struct list *l)
 	return (int)list_count(l);
 }
 
+/* How many nodes l has, counting no further than max. */
+static int count_upto(const struct list *l, int max)
+{
+	int n = 0;
+
+	for (const struct list *it = l->next; it != l && n < max; it = it->next)
+		n++;
+	return n;
+}
+
 /* Closes one idle server of another pool of the same database (by_db) or
  * the same user, so a pool that waits can open one under
  * max_db_connections or max_user_connections. */
@@ -334,9 +333,22 @@ static bool evict_idle(struct sift *s, struct pool *self, bool by_db)
 	return false;
 }
 
+/* max_db_connections and max_user_connections leave room for one more
+ * server of p (evicting an idle one of another pool if need be). */
+static bool limits_allow(struct sift *s, struct pool *p)
+{
+	int maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
+	int maxuser = p->user->max_user_connections >= 0 ? p->user->max_user_connections : s->cfg.max_user_connections;
+
+	if (maxdb > 0 && p->db->nservers >= maxdb && (!evict_idle(s, p, true) || p->db->nservers >= maxdb))
+		return false;
+	return maxuser <= 0 || p->user->nservers < maxuser ||
+	       (evict_idle(s, p, false) && p->user->nservers < maxuser);
+}
+
 static bool may_open(struct sift *s, struct pool *p)
 {
-	int size = pool_size_of(s, p), maxdb, maxuser;
+	int size = pool_size_of(s, p);
 
 	if (p->nservers >= size) {
 		struct client *first;
@@ -349,40 +361,67 @@ static bool may_open(struct sift *s, struct pool *p)
 		client_log(first, LOG_WARNING, "taking connection from reserve_pool");
 		advisor_on_reserve(p);
 	}
-	maxdb = p->db->conf.max_db_connections >= 0 ? p->db->conf.max_db_connections : s->cfg.max_db_connections;
-	if (maxdb > 0 && p->db->nservers >= maxdb && (!evict_idle(s, p, true) || p->db->nservers >= maxdb))
-		return false;
-	maxuser = p->user->max_user_connections >= 0 ? p->user->max_user_connections : s->cfg.max_user_connections;
-	return maxuser <= 0 || p->user->nservers < maxuser ||
-	       (evict_idle(s, p, false) && p->user->nservers < maxuser);
+	return limits_allow(s, p);
 }
 
-/* How many nodes l has, counting no further than max. */
-static int count_upto(const struct list *l, int max)
+/* Room for a replication client's server: within pool_size (not the
+ * reserve), making it by closing the pool's longest idle server, as
+ * PgBouncer does ("evicted"). */
+static bool replication_room(struct sift *s, struct pool *p)
 {
-	int n = 0;
+	if (p->nservers >= pool_size_of(s, p)) {
+		if (list_empty(&p->idle_servers))
+			return false;
+		server_close(list_entry(p->idle_servers.prev, struct server, node), "evicted");
+		if (p->nservers >= pool_size_of(s, p))
+			return false;
+	}
+	return limits_allow(s, p);
+}
 
-	for (const struct list *it = l->next; it != l && n < max; it = it->next)
-		n++;
-	return n;
+/* Opens servers for the replication clients of p that have none yet,
+ * first come first served, as far as there is room. */
+static void launch_replication(struct sift *s, struct pool *p)
+{
+	struct list *it;
+
+	list_for_each(it, &p->login_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		if (!cl->replication || cl->repl_server)
+			continue;
+		/* a failed launch may close clients of this list: stop there */
+		if (!replication_room(s, p) || !server_launch_replication(p, cl))
+			return;
+	}
+}
+
+/* Is a client that waits for the pool's first server (not a replication
+ * one, which waits for its own) in login_clients? */
+static bool plain_login_waiting(const struct pool *p)
+{
+	return p->repl_login == 0 ? !list_empty(&p->login_clients)
+				  : count_upto(&p->login_clients, p->repl_login + 1) > p->repl_login;
 }
 
 void pool_launch(struct pool *p)
 {
 	struct sift *s = p->sift;
-	int want, pending, room;
+	int want, pending, room, nnew;
 
-	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed)
+	if (s->shutdown == SHUTDOWN_WAIT_SERVERS || p->db->paused || p->db->killed || s->suspended)
 		return;
 	if (p->last_login_fail && s->now - p->last_login_fail < pool_retry_delay(s, p))
 		return;
+	if (p->repl_login > p->repl_new)
+		launch_replication(s, p);
 	/* waiting clients are counted only as far as servers could be opened
 	 * for them: with 1000 clients on a pool of 20 this runs for each one
-	 * that waits */
-	pending = pool_count(&p->new_servers) + pool_count(&p->tested_servers);
+	 * that waits (a replication server is for its own client only) */
+	nnew = pool_count(&p->new_servers) - p->repl_new;
+	pending = nnew + pool_count(&p->tested_servers);
 	room = pool_size_of(s, p) + reserve_size_of(s, p) - p->nservers;
 	want = room > 0 ? count_upto(&p->waiting_clients, room + pending) - pending : 0;
-	if (!list_empty(&p->login_clients) && list_empty(&p->new_servers) && want < 1)
+	if (nnew == 0 && want < 1 && plain_login_waiting(p))
 		want = 1;
 	if (want < min_pool_size_of(s, p) - p->nservers)
 		want = min_pool_size_of(s, p) - p->nservers;
@@ -391,10 +430,27 @@ void pool_launch(struct pool *p)
 			break;
 }
 
+/* The first client in p's login_clients that waits for the pool's welcome
+ * (a replication client waits for its own server's), or NULL. */
+static struct client *first_plain_login(struct pool *p)
+{
+	struct list *it;
+
+	list_for_each(it, &p->login_clients) {
+		struct client *cl = list_entry(it, struct client, node);
+		if (!cl->replication)
+			return cl;
+	}
+	return NULL;
+}
+
 void pool_login_done(struct pool *p)
 {
-	while (!list_empty(&p->login_clients))
-		client_finish_login(list_entry(p->login_clients.next, struct client, node));
+	struct client *cl;
+
+	/* one at a time from the head: a welcome may close other clients */
+	while ((cl = first_plain_login(p)))
+		client_finish_login(cl);
 }
 
 bool pool_error_transient(const char *sqlstate)
@@ -510,6 +566,24 @@ void pool_resize(struct sift *s, struct db *db)
 	}
 }
 
+/* Servers of pinned clients between transactions (pin.h): they run
+ * nothing, so a shutdown "after running transactions" does not wait for
+ * them. */
+static int pinned_idle(const struct pool *p)
+{
+	const struct list *it;
+	int n = 0;
+
+	if (p->npinned == 0)
+		return 0;
+	list_for_each(it, &p->active_servers) {
+		const struct server *sv = list_entry(it, struct server, node);
+		const struct client *cl = sv->client;
+		n += cl && cl->pin && sv->txn == 'I' && !cl->pending_z && !cl->unsynced && !sv->inject_pending;
+	}
+	return n;
+}
+
 int pool_db_active_servers(struct sift *s, struct db *db)
 {
 	struct list *it;
@@ -519,7 +593,7 @@ int pool_db_active_servers(struct sift *s, struct db *db)
 		struct pool *p = list_entry(it, struct pool, node);
 		if (!db || p->db == db)
 			n += pool_count(&p->active_servers) + pool_count(&p->tested_servers) +
-			     pool_count(&p->new_servers) + pool_count(&p->canceling_servers);
+			     pool_count(&p->new_servers) + pool_count(&p->canceling_servers) - pinned_idle(p);
 	}
 	return n;
 }
@@ -593,6 +667,9 @@ static void janitor_active(struct sift *s, struct pool *p)
 		usec_t tt = user_over(u ? u->transaction_timeout : -1, cfg->transaction_timeout);
 		int64_t idle_from = cl->ready_time > cl->request_time ? cl->ready_time : cl->request_time;
 
+		/* a replication stream is one command that never ends */
+		if (cl->replication)
+			continue;
 		if (qt > 0 && cl->pending_z > 0 && !cl->timeout_canceled && s->now - cl->query_start > qt) {
 			if (!cfg->query_timeout_cancel) {
 				client_close(cl, "57014", "query timeout");
@@ -653,10 +730,13 @@ static void janitor_servers(struct sift *s, struct pool *p)
 			server_close(sv, server_expiry_reason(sv));
 	}
 	/* server_fast_close: a session's server due to close (RECONNECT, a
-	 * reload) goes between two transactions, with its client */
+	 * reload) goes between two transactions, with its client; a
+	 * replication stream may never have a "between", so it goes now */
 	list_for_each_safe(it, tmp, &p->active_servers) {
 		struct server *sv = list_entry(it, struct server, node);
-		if (cfg->server_fast_close && pool_mode_of(s, p) == POOL_SESSION && sv->client &&
+		if (sv->replication && (sv->close_needed || sv->generation != p->db->generation))
+			server_close(sv, "database configuration changed");
+		else if (cfg->server_fast_close && pool_mode_of(s, p) == POOL_SESSION && sv->client &&
 		    (sv->close_needed || sv->generation != p->db->generation) && client_between_transactions(sv->client))
 			server_close(sv, "database configuration changed");
 	}

@@ -22,10 +22,16 @@ void pool_release_server(struct server *sv);
 /* sv is logged in and clean: give it to a waiting client or keep it idle. */
 void pool_server_ready(struct server *sv);
 
+/* A replication client and the server opened for it, from now until one
+ * of them closes (replication.h): linked as in session mode. */
+void pool_link_replication(struct client *cl, struct server *sv);
+
 /* Removes a waiting client from its queue (it is closing or cancelled). */
 void pool_forget_client(struct client *cl);
 
-/* Opens server connections while clients wait and limits allow. */
+/* Opens server connections while clients wait and limits allow; first
+ * those of replication clients without one (within pool_size, evicting
+ * the longest idle server when the pool is full). */
 void pool_launch(struct pool *p);
 
 /* The first server of p logged in: clients waiting to finish their login
@@ -65,7 +71,8 @@ void pool_resize(struct sift *s, struct db *db);
  * attempt. */
 void pool_server_config_changed(struct sift *s);
 
-/* Number of server connections of db that are linked to a client. */
+/* Number of server connections of db that are linked to a client and may
+ * be running a transaction (a pinned client between transactions is not). */
 int pool_db_active_servers(struct sift *s, struct db *db);
 
 /* Sums the counters of db's pools into out (SHOW STATS, the stats period). */

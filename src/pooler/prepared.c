@@ -15,18 +15,6 @@
 #include "pooler/session.h"
 
 /* reply queue entry kinds */
-enum {
-	RQ_ONE,		/* Parse, Bind or Close passed on: one reply or an error */
-	RQ_DESC_S,	/* Describe statement: ParameterDescription, then RowDescription or NoData */
-	RQ_DESC_P,	/* Describe portal: RowDescription or NoData */
-	RQ_EXEC,	/* Execute: rows, then CommandComplete/EmptyQuery/PortalSuspended */
-	RQ_SYNC,	/* Sync: ReadyForQuery */
-	RQ_QUERY,	/* Query or FunctionCall: everything up to ReadyForQuery */
-	RQ_FAKE_PARSE,	/* not forwarded: pgsift answers ParseComplete */
-	RQ_FAKE_CLOSE,	/* not forwarded: pgsift answers CloseComplete */
-	RQ_HIDE_PARSE,	/* pgsift's own Parse: its ParseComplete is dropped */
-	RQ_HIDE_CLOSE	/* pgsift's own Close (an eviction): its CloseComplete is dropped */
-};
 
 /* entry flags */
 #define F_PARSE 0x01	/* st was added to the server's set by this message */
@@ -68,11 +56,15 @@ static bool rq_grow(struct ps_rq *q)
 	return true;
 }
 
+static void rq_lite_out(struct server *sv);
+
 static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struct ps_stmt *st, char *aux)
 {
 	struct ps_rq *q = &sv->rq;
 	struct ps_rq_ent *e;
 
+	if (__builtin_expect(q->lite_n > 0, 0))
+		rq_lite_out(sv);
 	if (__builtin_expect(q->n == q->cap, 0) && !rq_grow(q)) {
 		free(aux);
 		return false;
@@ -99,6 +91,37 @@ static inline bool rq_push(struct server *sv, uint8_t kind, uint8_t flags, struc
 		st->refs++;
 	q->n++;
 	return true;
+}
+
+/* The entries kept in the lite ring (rq.lite) become queue entries, in
+ * their order, ahead of the one about to be pushed (the queue is empty
+ * while the ring is used, and holds PS_LITE_MAX entries without growing). */
+static void rq_lite_out(struct server *sv)
+{
+	struct ps_rq *q = &sv->rq;
+	uint8_t n = q->lite_n, h = q->lite_head;
+
+	q->lite_n = 0;
+	while (n--) {
+		if (!rq_push(sv, q->lite[h], 0, NULL, NULL))
+			abort(); /* cannot happen: the capacity is there (rq_push_lite) */
+		h = (uint8_t)((h + 1) & (PS_LITE_MAX - 1));
+	}
+}
+
+/* An entry without flags, statement or text (the unnamed statement, a
+ * portal, Sync, a plain query): while nothing else is queued, a byte in
+ * the lite ring, whose replies the relay counts itself (ps_lite_reply). */
+static inline bool rq_push_lite(struct server *sv, uint8_t kind)
+{
+	struct ps_rq *q = &sv->rq;
+
+	if (q->n == 0 && q->cap >= PS_LITE_MAX && q->lite_n < PS_LITE_MAX && !q->err && !q->stalled) {
+		q->lite[(q->lite_head + q->lite_n) & (PS_LITE_MAX - 1)] = kind;
+		q->lite_n++;
+		return true;
+	}
+	return rq_push(sv, kind, 0, NULL, NULL);
 }
 
 /* Remembers, on the entry just pushed, the client's name for its
@@ -144,6 +167,12 @@ static void rq_apply_undo(struct server *sv, struct client *cl);
 
 static void rq_clear(struct server *sv)
 {
+	sv->rq.lite_n = 0;
+	if (!sv->rq.n && !sv->rq.nundo) { /* the usual end of a link: nothing queued */
+		sv->rq.err = sv->rq.pop = sv->rq.stalled = false;
+		sv->rq.since_barrier = 0;
+		return;
+	}
 	rq_apply_undo(sv, NULL);
 	while (sv->rq.n)
 		rq_pop(sv);
@@ -587,6 +616,8 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 
 	q->pop = false;
 	q->pop_flags = 0;
+	if (q->lite_n) /* what ps_lite_reply() leaves (an error, COPY) needs the entries */
+		rq_lite_out(sv);
 	if (type == 'D')
 		return PS_PASS; /* rows never end what the head waits for */
 	if (!ps_advance(sv, cl))
@@ -639,6 +670,11 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		break;
 	}
 	return PS_PASS;
+}
+
+bool ps_own_query(struct server *sv)
+{
+	return !sv->ps_on || rq_push(sv, RQ_QUERY, 0, NULL, NULL);
 }
 
 void ps_reply_done(struct server *sv, struct client *cl)
@@ -784,8 +820,11 @@ static enum ps_act on_query(struct client *cl, struct server *sv, const uint8_t 
 
 	/* the usual query, in one pass: nothing below applies to it, nor to
 	 * session state (the relay skips session.c for it) */
-	if (ps_sql_plain(sql, blen, &n))
-		return rq_push(sv, RQ_QUERY, 0, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	if (ps_sql_plain(sql, blen, &n)) {
+		cl->plain_len = (uint32_t)n + 1;
+		return rq_push_lite(sv, RQ_QUERY) ? PS_PASS : PS_CLOSED;
+	}
+	cl->plain_len = 0;
 	cl->ss_watch = cl->ss_on;
 	cmd = ps_sql_first_cmd(sql, n, name, sizeof(name));
 
@@ -1018,7 +1057,7 @@ static bool untracked(struct client *cl, struct server *sv, uint8_t type, const 
 		*act = PS_PASS;
 		return true;
 	}
-	*act = rq_push(sv, kind, flags, NULL, NULL) ? PS_PASS : PS_CLOSED;
+	*act = (flags ? rq_push(sv, kind, flags, NULL, NULL) : rq_push_lite(sv, kind)) ? PS_PASS : PS_CLOSED;
 	return true;
 }
 
@@ -1300,6 +1339,7 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 		return PS_STOP;
 	}
 	if (!whole && type != 'B') {
+		cl->plain_len = 0;
 		cl->ss_watch = cl->ss_on; /* a text not read whole: session.c looks */
 		return larger_than_buffer(cl, sv, b, type, body, blen, total);
 	}

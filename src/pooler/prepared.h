@@ -68,6 +68,22 @@ struct ps_rq_ent {
 
 struct ps_scan;
 
+/* The kinds of reply queue entries */
+enum ps_rq_kind {
+	RQ_ONE,		/* Parse, Bind or Close passed on: one reply or an error */
+	RQ_DESC_S,	/* Describe statement: ParameterDescription, then RowDescription or NoData */
+	RQ_DESC_P,	/* Describe portal: RowDescription or NoData */
+	RQ_EXEC,	/* Execute: rows, then CommandComplete/EmptyQuery/PortalSuspended */
+	RQ_SYNC,	/* Sync: ReadyForQuery */
+	RQ_QUERY,	/* Query or FunctionCall: everything up to ReadyForQuery */
+	RQ_FAKE_PARSE,	/* not forwarded: pgsift answers ParseComplete */
+	RQ_FAKE_CLOSE,	/* not forwarded: pgsift answers CloseComplete */
+	RQ_HIDE_PARSE,	/* pgsift's own Parse: its ParseComplete is dropped */
+	RQ_HIDE_CLOSE	/* pgsift's own Close (an eviction): its CloseComplete is dropped */
+};
+
+#define PS_LITE_MAX 16 /* a power of two, no more than the queue's first capacity */
+
 struct ps_rq {
 	struct ps_rq_ent *e;
 	uint32_t head, n, cap;
@@ -80,6 +96,13 @@ struct ps_rq {
 	uint32_t fakes;			/* entries pgsift answers itself */
 	uint32_t since_barrier;		/* entries pushed after the last Sync */
 	uint32_t deferred;		/* entries that change the client's names when answered */
+	/* entries without flags, statement or text pushed while the queue
+	 * was empty (the usual unnamed statement, portal, Sync and plain
+	 * query): their kinds only, replies counted by ps_lite_reply();
+	 * they become queue entries before anything else is pushed, or
+	 * when a reply needs more (an error, COPY) */
+	uint8_t lite[PS_LITE_MAX];
+	uint8_t lite_head, lite_n;
 	struct ps_rq_ent *undo;		/* skipped entries, undone in reverse at the Sync */
 	uint32_t nundo, capundo;
 	uint8_t pop_flags;
@@ -129,12 +152,59 @@ enum ps_act ps_stream(struct client *cl, struct server *sv, struct iobuf *b, uin
  * consumed); PS_PASS: it needs a server; PS_STOP: wait for more bytes. */
 enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len);
 
+/* A reply while only lite entries are queued (rq.n == 0, rq.lite_n > 0),
+ * as ps_reply() would take it for entries without flags: true when done
+ * (rq.pop says it completes the head: ps_lite_pop() once it is relayed);
+ * false: ps_reply() must see it. */
+static inline bool ps_lite_reply(struct ps_rq *q, uint8_t type)
+{
+	switch (type) {
+	case 'E': /* errors and COPY need the queue */
+	case 'G':
+		return false;
+	case 'N':
+	case 'A':
+	case 'S':
+	case 'D':
+		return true;
+	default:
+		break;
+	}
+	switch (q->lite[q->lite_head]) {
+	case RQ_ONE:
+		q->pop = type == '1' || type == '2' || type == '3';
+		break;
+	case RQ_DESC_S:
+	case RQ_DESC_P:
+		q->pop = type == 'T' || type == 'n';
+		break;
+	case RQ_EXEC:
+		q->pop = type == 'C' || type == 'I' || type == 's';
+		break;
+	default: /* RQ_SYNC, RQ_QUERY */
+		q->pop = type == 'Z';
+		break;
+	}
+	return true;
+}
+
+static inline void ps_lite_pop(struct ps_rq *q)
+{
+	q->pop = false;
+	q->lite_head = (uint8_t)((q->lite_head + 1) & (PS_LITE_MAX - 1));
+	q->lite_n--;
+}
+
 /* A reply from sv (linked to cl) at its header, body holding avail bytes
  * (the whole body for the types the relay waits for). PS_PASS: relay it,
  * then call ps_reply_done(); PS_USED: it was dropped (or replaced); PS_STOP:
  * the client's output is full. */
 enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail);
 void ps_reply_done(struct server *sv, struct client *cl);
+/* pgsift sent a Query of its own in the client's place (a refusal,
+ * client.c): its replies go to the client like a Query's. false: out of
+ * memory. */
+bool ps_own_query(struct server *sv) __attribute__((warn_unused_result));
 
 /* The client's input waits (stalled) until the replies to earlier batches
  * tell whether their prepared-statement changes happened: true when that

@@ -26,7 +26,9 @@
 #include "pooler/client.h"
 #include "pooler/notify.h"
 #include "pooler/objects.h"
+#include "pooler/pin.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/session.h"
 #include "pooler/tls.h"
 
@@ -209,6 +211,8 @@ static void build_startup(struct server *sv)
 	put_startup_param(pb, "client_encoding", dc->client_encoding);
 	put_startup_param(pb, "datestyle", dc->datestyle);
 	put_startup_param(pb, "timezone", dc->timezone);
+	if (sv->replication)
+		repl_startup_params(sv, pb);
 	pkt_put_u8(pb, 0);
 	pkt_end(pb);
 }
@@ -245,9 +249,10 @@ static void log_dns_failure(struct pool *p, int h, const char *err)
 	server_log(&tmp, LOG_INFO, "closing because: server DNS lookup failed (%s)", err);
 }
 
-/* Connects a new server of p to host h (a listener: in no list, not
+/* Connects a new server of p to host h (for owner, a replication client,
+ * or for the pool when NULL; a listener for LISTEN: in no list, not
  * counted). */
-static struct server *launch_to(struct pool *p, int h, bool listener)
+static struct server *launch_to(struct pool *p, int h, struct client *owner, bool listener)
 {
 	struct sift *s = p->sift;
 	const struct db_host *host = &p->db->hosts[h];
@@ -256,9 +261,19 @@ static struct server *launch_to(struct pool *p, int h, bool listener)
 
 	if (!(sv = server_new(p, h)))
 		return NULL;
+	if (owner) {
+		sv->replication = owner->replication;
+		sv->owner = owner;
+		owner->repl_server = sv;
+		p->repl_new++;
+	}
 	fd = open_socket(host, &cerr);
 	if (fd < 0) {
 		log_error("%s: cannot create a socket: %s", p->db->name, strerror(cerr));
+		if (owner) {
+			owner->repl_server = NULL;
+			p->repl_new--;
+		}
 		free(sv->login);
 		free(sv);
 		return NULL;
@@ -291,7 +306,7 @@ static struct server *launch_to(struct pool *p, int h, bool listener)
 	return sv;
 }
 
-bool server_launch(struct pool *p)
+static bool launch_for(struct pool *p, struct client *owner)
 {
 	struct db *db = p->db;
 	char err[256];
@@ -300,12 +315,22 @@ bool server_launch(struct pool *p)
 	for (int tries = 0; tries < db->nhosts; tries++) {
 		int h = pick_host(db);
 		if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
-			return launch_to(p, h, false) != NULL;
+			return launch_to(p, h, owner, false) != NULL;
 		log_dns_failure(p, h, err);
 		host_failed(db, h);
 	}
 	pool_login_failed(p, "08006", err, false);
 	return false;
+}
+
+bool server_launch(struct pool *p)
+{
+	return launch_for(p, NULL);
+}
+
+bool server_launch_replication(struct pool *p, struct client *owner)
+{
+	return launch_for(p, owner);
 }
 
 struct server *server_launch_listener(struct pool *p)
@@ -315,7 +340,7 @@ struct server *server_launch_listener(struct pool *p)
 	int h = pick_host(db);
 
 	if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
-		return launch_to(p, h, true);
+		return launch_to(p, h, NULL, true);
 	log_dns_failure(p, h, err);
 	return NULL;
 }
@@ -600,6 +625,20 @@ static void login_free(struct server *sv)
 	sv->login = NULL;
 }
 
+/* A replication server's login is done: its welcome is its client's
+ * (neither the pool's welcome nor connect_query: a physical walsender
+ * takes no SQL). */
+static void repl_login_done(struct server *sv)
+{
+	struct server_login *lg = sv->login;
+
+	sv->pool->last_login_fail = 0;
+	advisor_on_login(sv);
+	server_log(sv, LOG_DEBUG, "replication login ok, backend pid %u", sv->backend_pid);
+	repl_server_ready(sv, lg->names, lg->vals, lg->n);
+	login_free(sv);
+}
+
 static void login_done(struct server *sv, char status)
 {
 	struct pool *p = sv->pool;
@@ -609,6 +648,10 @@ static void login_done(struct server *sv, char status)
 	if (sv->nf_listener) {
 		login_free(sv);
 		notify_server_ready(sv);
+		return;
+	}
+	if (sv->replication) {
+		repl_login_done(sv);
 		return;
 	}
 	if (!p->welcome_ok && sv->generation == p->db->generation &&
@@ -653,6 +696,10 @@ static bool login_message(struct server *sv, uint8_t type, const uint8_t *body, 
 		/* PgBouncer's line: the server's own words for the refusal */
 		server_log(sv, LOG_WARNING, "server login failed: %s %s", *ef.severity ? ef.severity : "FATAL",
 			   *ef.message ? ef.message : "(no message)");
+		if (sv->replication) {
+			repl_login_refused(sv, &ef);
+			return true;
+		}
 		login_failed(sv, *ef.sqlstate ? ef.sqlstate : "08006", *ef.message ? ef.message : "login failed");
 		return true;
 	case 'N':
@@ -945,13 +992,15 @@ static void copy_in_started(struct client *cl)
 	cl->copy_in = !cl->copy_end_sent;
 }
 
-/* May the server go back to the pool now that this ReadyForQuery is out? */
+/* May the server go back to the pool now that this ReadyForQuery is out?
+ * (Never a replication server: it is its client's until one closes.) */
 static bool may_release(struct server *sv, struct client *cl)
 {
 	const struct iobuf *cb = cl->c.in;
 	int mode = pool_mode_of(sv->sift, sv->pool);
 
-	if (mode == POOL_SESSION || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n || (cb && cb->pos < cb->end))
+	if (mode == POOL_SESSION || sv->replication || cl->pending_z || cl->unsynced || cl->c.pkt_left || sv->rq.n ||
+	    sv->rq.lite_n || (cb && cb->pos < cb->end))
 		return false;
 	if (sv->txn != 'I') {
 		if (mode == POOL_STATEMENT)
@@ -978,9 +1027,15 @@ static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct
 	uint32_t avail = b->end - b->pos, total = len + 1;
 	const uint8_t *body = b->data + b->pos + PROTO_HDR;
 	uint32_t n = avail < total ? avail : total;
-	bool done = type == 'Z' && --sv->inject_pending == 0;
+	bool done;
 
-	if (type == 'Z') {
+	if (sv->pin_probe && type == 'D' && n < total && total <= b->cap)
+		return RELAY_STOP; /* the probe's row is read whole */
+	done = type == 'Z' && --sv->inject_pending == 0;
+	if (__builtin_expect(sv->pin_probe, 0) && type != 'Z') {
+		if (n == total)
+			pin_probe_reply(sv, type, body, len - 4);
+	} else if (type == 'Z') {
 		sv->txn = (char)body[0];
 	} else if (type == 'E') {
 		struct proto_err_fields ef;
@@ -991,6 +1046,12 @@ static enum relay_rc injected_reply(struct server *sv, struct client *cl, struct
 		snprintf(sv->sync_error, sizeof(sv->sync_error), "%s", *ef.message ? ef.message : "invalid parameter value");
 	}
 	consume(sv, b, n, total, true);
+	if (done && sv->pin_probe) {
+		/* not pinned any more: the server goes back now if nothing else came */
+		if (pin_probe_done(sv, cl) && cl->state != CL_FREE && may_release(sv, cl) && !pin_keep(sv, cl))
+			pool_release_server(sv);
+		return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
+	}
 	if (done) {
 		sync_done(sv, cl);
 		if (sv->state == SV_FREE || sv->client != cl)
@@ -1035,7 +1096,9 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	/* a committed LISTEN waits for the listener before its ReadyForQuery */
 	if (__builtin_expect(cl->nf_pend, 0) && type == 'Z' && ss_notify_ready(sv, cl, (char)b->data[b->pos + PROTO_HDR]))
 		return RELAY_STOP;
-	if (sv->ps_on && type != 'D') {
+	/* an empty reply queue has nothing for ps_reply() to do; entries of
+	 * the lite ring are mostly counted here */
+	if ((sv->rq.n || (sv->rq.lite_n && !ps_lite_reply(&sv->rq, type))) && type != 'D') {
 		switch (ps_reply(sv, cl, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR)) {
 		case PS_STOP:
 			return RELAY_STOP;
@@ -1048,8 +1111,12 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	}
 	if (!queue_to_client(cl, b, n))
 		return RELAY_STOP;
-	if (sv->rq.pop)
-		ps_reply_done(sv, cl);
+	if (sv->rq.pop) {
+		if (sv->rq.n)
+			ps_reply_done(sv, cl);
+		else
+			ps_lite_pop(&sv->rq);
+	}
 	if (type == 'C' || type == 'E') {
 		if (type == 'C' && whole && sv->ps)
 			ps_server_tag(sv, b->data + b->pos + PROTO_HDR, len - 4);
@@ -1074,7 +1141,9 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 				client_close(cl, NULL, "client write failed");
 				return sv->state == SV_FREE ? RELAY_CLOSED : RELAY_MORE;
 			}
-			pool_release_server(sv);
+			/* unreplayable session state keeps its server (pin.h) */
+			if (!(__builtin_expect(cl->pin_check | cl->pin, 0) && pin_keep(sv, cl)))
+				pool_release_server(sv);
 		}
 		if (sv->state == SV_FREE)
 			return RELAY_CLOSED;
@@ -1262,45 +1331,66 @@ static const struct db_host *cancel_address(const struct server *sv, struct db_h
 	return h;
 }
 
-void server_cancel(struct server *sv)
+/* Starts sending a CancelRequest for pid/key to h, on list (a server's
+ * cancels, or the orphans). false when it cannot be started (logged). */
+static bool cancel_start(struct sift *s, struct server *sv, const struct db_host *h, uint32_t pid, uint32_t key,
+			 struct list *list)
 {
-	struct sift *s = sv->sift;
-	struct cancel_req *cr;
+	struct cancel_req *cr = calloc(1, sizeof(*cr));
 	struct pktbuf pb;
 	struct timeval tv;
-	struct db_host peer;
 	int cerr;
 
-	if (sv->backend_pid == 0 || !(cr = calloc(1, sizeof(*cr))))
-		return;
+	if (!cr)
+		return false;
 	cr->sift = s;
 	cr->server = sv;
 	cr->start = s->now;
-	cr->fd = open_socket(cancel_address(sv, &peer), &cerr);
+	cr->fd = open_socket(h, &cerr);
 	if (cr->fd < 0 || cerr) {
 		log_warning("cancel request: cannot connect: %s", strerror(cerr));
 		if (cr->fd >= 0)
 			close(cr->fd);
 		free(cr);
-		return;
+		return false;
 	}
 	pkt_init(&pb, 64);
-	proto_cancel_request(&pb, sv->backend_pid, sv->backend_key);
+	proto_cancel_request(&pb, pid, key);
 	if (pb.failed || pb.len != sizeof(cr->pkt)) {
 		pkt_free(&pb);
 		close(cr->fd);
 		free(cr);
-		return;
+		return false;
 	}
 	memcpy(cr->pkt, pb.data, sizeof(cr->pkt));
 	pkt_free(&pb);
 	list_init(&cr->node);
-	list_append(&sv->cancels, &cr->node);
+	list_append(list, &cr->node);
 	event_assign(&cr->ev, s->base, cr->fd, EV_WRITE | EV_PERSIST, cancel_event_cb, cr);
 	tv.tv_sec = (time_t)(s->cfg.server_connect_timeout / 1000000);
 	tv.tv_usec = (suseconds_t)(s->cfg.server_connect_timeout % 1000000);
 	event_add(&cr->ev, tv.tv_sec || tv.tv_usec ? &tv : NULL);
-	server_log(sv, LOG_DEBUG, "cancel request sent for backend %u", sv->backend_pid);
+	return true;
+}
+
+void server_cancel(struct server *sv)
+{
+	struct db_host peer;
+
+	if (sv->backend_pid == 0)
+		return;
+	if (cancel_start(sv->sift, sv, cancel_address(sv, &peer), sv->backend_pid, sv->backend_key, &sv->cancels))
+		server_log(sv, LOG_DEBUG, "cancel request sent for backend %u", sv->backend_pid);
+}
+
+bool server_cancel_to(struct sift *s, const struct sockaddr_storage *addr, socklen_t len, uint32_t pid, uint32_t key)
+{
+	struct db_host h = { .addrlen = len };
+
+	if (len > sizeof(h.addr))
+		return false;
+	memcpy(&h.addr, addr, len);
+	return cancel_start(s, NULL, &h, pid, key, &s->orphan_cancels);
 }
 
 /* ---- close ---- */
@@ -1318,6 +1408,8 @@ void server_close(struct server *sv, const char *reason)
 	/* as PgBouncer: every close is logged under log_disconnections */
 	server_log(sv, s->cfg.log_disconnections || !was_up || cl ? LOG_INFO : LOG_DEBUG, "closing because: %s (age=%llds)", reason,
 		   (long long)((s->now - sv->created) / 1000000));
+	if (sv->owner)
+		repl_server_gone(sv, reason);
 	sv->state = SV_FREE;
 	if (cl) {
 		char msg[300];

@@ -15,6 +15,9 @@ bool server_resolve_host(struct sift *s, struct db *db, int h, char *err, size_t
 
 /* Starts a new server connection for p (asynchronous). */
 bool server_launch(struct pool *p);
+/* The same for one replication client of p, with its replication and
+ * startup parameters; linked to it once logged in (replication.h). */
+bool server_launch_replication(struct pool *p, struct client *owner);
 
 /* Starts p's listener connection for LISTEN (notify.h): in none of p's
  * lists, not counted against any limit; notify.c gets its login, input
@@ -35,6 +38,9 @@ bool server_sync_params(struct server *sv, struct client *cl) __attribute__((war
 
 /* Sends a CancelRequest for what sv is running (on its own connection). */
 void server_cancel(struct server *sv);
+/* Sends a CancelRequest for pid/key to addr (another pooler: [peers]),
+ * without waiting for it. false when it cannot be started. */
+bool server_cancel_to(struct sift *s, const struct sockaddr_storage *addr, socklen_t len, uint32_t pid, uint32_t key);
 
 /* May sv be handed out again (age, reload, close_needed)? */
 bool server_expired(const struct server *sv);

@@ -10,6 +10,7 @@
 
 #include "pooler/notify.h"
 #include "pooler/objects.h"
+#include "pooler/pin.h"
 #include "pooler/session_sql.h"
 #include "pooler/sift.h"
 #include "util/log.h"
@@ -174,7 +175,7 @@ void ss_client_start(struct client *cl, struct istr *startup)
 	istr_set(&s->strs, &cl->ss_set, startup);
 	istr_set(&s->strs, &cl->ss_cur, startup);
 	cl->ss_unvalidated = startup != NULL;
-	cl->ss_on = mode != POOL_SESSION;
+	cl->ss_on = mode != POOL_SESSION && !cl->replication; /* a replication client's session is its server's */
 }
 
 static struct ss_client *ss_of(struct client *cl)
@@ -243,6 +244,15 @@ static bool push(struct client *cl, const struct ss_stmt *st, bool strict, uint3
 	return r;
 }
 
+/* A statement that may pin the client went to the server (pin.h): its
+ * later Binds and Executes are looked at too. */
+static void pin_seen(struct client *cl, unsigned why)
+{
+	pin_note(cl, why);
+	if (cl->pin_counted)
+		(void)ss_of(cl);
+}
+
 /* A simple query: when a statement of it matters, one op per statement,
  * paired with the replies in order. */
 static void on_query(struct client *cl, struct server *sv, const char *text, size_t n, bool whole)
@@ -250,11 +260,13 @@ static void on_query(struct client *cl, struct server *sv, const char *text, siz
 	struct ss_stmt st[2];
 	size_t pos = 0, off, sl, count = 0, relevant = 0;
 	uint32_t zleft = cl->pending_z ? cl->pending_z - 1 : 0;
+	unsigned why = 0;
 
 	if (!ss_sql_maybe(text, n))
 		return;
 	if (!whole) { /* a text larger than the buffer: reset the server after it */
 		sv->ss_dirty = true;
+		cl->pin_check |= cl->sift->cfg.pin_session_state; /* the probe tells */
 		return;
 	}
 	/* a first pass counts, a second queues: most texts are short */
@@ -262,7 +274,10 @@ static void on_query(struct client *cl, struct server *sv, const char *text, siz
 		ss_sql_classify(text + off, sl, &st[0]);
 		count++;
 		relevant += st[0].kind != SS_NONE;
+		why |= pin_of_stmt(&st[0], text + off, sl);
 	}
+	if (why)
+		pin_seen(cl, why);
 	if (!relevant)
 		return;
 	if (count > SS_OPS_MAX - (cl->ss ? cl->ss->n : 0)) {
@@ -358,6 +373,11 @@ static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, 
 	ss_sql_classify(q, qn, &st);
 	if (st.kind == SS_NONE && st.tag == SS_TAG_ANY)
 		return;
+	if (pin_of_stmt(&st, q, qn)) {
+		pin_seen(cl, pin_of_stmt(&st, q, qn));
+		/* a named one may run again in a later transaction: each Execute is probed */
+		cl->pin_stmts |= *name && cl->pin_counted;
+	}
 	if (*name) {
 		if ((st.kind == SS_LISTEN || st.kind == SS_UNLISTEN || st.kind == SS_UNLISTEN_ALL) && named_put(cl, name, &st))
 			return;
@@ -460,6 +480,10 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 		       uint32_t len)
 {
 	ss_watch_reset(cl, sv);
+	/* a pinned client: a statement that may remove its state is probed */
+	if (cl->pin_counted && (type == 'Q' || type == 'P') && !cl->pin_check &&
+	    pin_may_release((const char *)body, avail))
+		cl->pin_check = true;
 	switch (type) {
 	case 'Q':
 		on_query(cl, sv, (const char *)body, strnlen((const char *)body, avail), avail >= len);
@@ -475,6 +499,8 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 			on_bind(cl, sv, body, avail);
 		break;
 	case 'E':
+		if (cl->pin_stmts)
+			cl->pin_check |= cl->sift->cfg.pin_session_state;
 		if (cl->ss && cl->ss->portal_set && avail && body[0] == 0 &&
 		    !push_nv(cl, cl->ss->portal.pnum ? SS_DIRTY : cl->ss->portal.kind, cl->ss->portal.tag, false,
 			     cl->pending_z, cl->ss->portal.nv))
@@ -809,6 +835,7 @@ void ss_client_free(struct client *cl)
 {
 	struct sift *s = cl->sift;
 
+	pin_client_gone(cl);
 	if (cl->ss) {
 		while (cl->ss->n) {
 			istr_put(&s->strs, cl->ss->q[cl->ss->head].nv);

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "pooler/client.h"
+#include "pooler/replication.h"
 #include "pooler/server.h"
 #include "pooler/sift.h"
 
@@ -41,6 +42,9 @@ void sift_reap_cb(evutil_socket_t fd, short what, void *arg)
 		client_free(list_entry(s->free_clients.next, struct client, node));
 	while (!list_empty(&s->free_servers))
 		server_free(list_entry(s->free_servers.next, struct server, node));
+	/* a connection closed: room for a replication client that waits? */
+	if (s->repl_login)
+		repl_retry_waiting(s);
 }
 
 void sift_schedule_reap(struct sift *s)

@@ -81,6 +81,7 @@ struct auth_mock {
 };
 
 struct auth_limit;			/* failed logins per source address (auth_limit.c) */
+struct hba;
 
 struct user {
 	struct list node;		/* sift->users */
@@ -154,6 +155,8 @@ struct pool {
 	struct list new_servers;	/* connecting or logging in */
 	struct list canceling_servers;	/* released, waiting for a cancel to land */
 	int nservers;			/* in all server lists */
+	int repl_login;			/* replication clients in login_clients (replication.h) */
+	int repl_new;			/* replication servers in new_servers: repl_login - repl_new wait for room */
 	bool welcome_ok;
 	int nwelcome;
 	struct istr **welcome_names, **welcome_vals;
@@ -169,8 +172,12 @@ struct pool {
 	uint64_t hist_xact_base;	/* stats.xact_count when the bucket began */
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
+	int npinned;			/* clients pinned to a server, or about to be (pin.h) */
 	struct nf_pool *nf;		/* LISTEN fanned out: the listener and its channels (notify.h), lazy */
 };
+
+/* The startup packet's replication parameter (replication.h). */
+enum repl_mode { REPL_NONE, REPL_LOGICAL, REPL_PHYSICAL };
 
 enum client_state {
 	CL_LOGIN,		/* startup and authentication */
@@ -205,6 +212,7 @@ struct client {
 	bool admin_alias;		/* console client that asked for "pgbouncer" */
 	bool wait_notified;		/* told it is queued (query_wait_notify) since it last waited */
 	bool counted;			/* in db->nclients and user->nclients */
+	uint8_t replication;		/* enum repl_mode: a walsender session on a server of its own */
 	uint16_t syncs_since_cmd;	/* Syncs sent since the last Query/Execute */
 	uint16_t syncs_before_end;	/* ... of which before CopyDone/CopyFail */
 	uint32_t pending_z;		/* ReadyForQuery replies still to come */
@@ -232,15 +240,27 @@ struct client {
 	uint32_t admin_wait;		/* console: ADMIN_WAIT_*, a PAUSE or WAIT_CLOSE reply is pending */
 	struct db *admin_wait_db;
 	struct console_client *console;	/* console: statements, portals, a query in flight (lazy) */
+	struct server *repl_server;	/* replication: its own server, from launch to close */
+	char *repl_params;		/* replication: startup "name\0value\0" pairs passed to it */
+	uint32_t repl_params_len;
 	/* session settings carried across servers (session.h) */
 	bool ss_on;			/* its SET statements are followed (not session mode) */
 	bool ss_busy;			/* statements await replies, or changes await the transaction's end */
 	bool ss_watch;			/* the relay passes the next message to session.c (ss_watch_reset()) */
+	uint32_t plain_len;		/* the Query being relayed is one plain statement (ps_sql_plain())
+					 * of plain_len - 1 bytes: the analyzer need not measure it; 0: unknown */
 	bool ss_unvalidated;		/* startup settings no server took yet */
 	struct istr *ss_start;		/* from the startup packet: what RESET goes back to */
 	struct istr *ss_set;		/* committed */
 	struct istr *ss_cur;		/* with the open transaction's changes */
 	struct ss_client *ss;		/* statements in flight (lazy) */
+	/* session state that keeps its server (pin.h) */
+	uint8_t pin;			/* PIN_* the last probe found on its server; nonzero: pinned */
+	bool pin_check;			/* a statement may have changed it: probe at the transaction's end */
+	bool pin_counted;		/* counted in pool->npinned (pinned, or a pinning statement in flight) */
+	bool pin_stmts;			/* it prepared a statement that pins: probe after each Execute */
+	bool pin_answered;		/* a refused batch was answered at a Flush: its Sync is dropped */
+	int64_t pin_since;		/* when it was counted, monotonic usec */
 	/* LISTEN fanned out (notify.h) */
 	bool nf_pend;			/* LISTEN/UNLISTEN in its transaction, applied at its end */
 	bool nf_queued;			/* notifications wait for the client's next message boundary */
@@ -269,6 +289,7 @@ struct server {
 	bool tolerate_error;		/* our own query may fail (connect_query) */
 	bool used;			/* has been linked to a client */
 	bool close_needed;		/* settings changed: close on release */
+	uint8_t replication;		/* enum repl_mode: opened for one replication client, never pooled */
 	uint32_t inject_pending;	/* ReadyForQuery replies to our own queries to swallow */
 	uint16_t sync_mask;		/* parameters the pending sync sets */
 	bool sync_wait;			/* hold the client's bytes until the sync is done */
@@ -282,6 +303,7 @@ struct server {
 	uint32_t backend_pid, backend_key;
 	struct pool *pool;
 	struct client *client;
+	struct client *owner;		/* replication: the client it was opened for (replication.h) */
 	struct server_login *login;	/* only during login */
 	struct list cancels;		/* cancel requests in flight for this server */
 	int64_t connect_time;		/* wall clock usec */
@@ -298,6 +320,8 @@ struct server {
 	bool ss_dirty;			/* a client left state pgsift does not replay: DISCARD ALL on release */
 	bool sync_ss;			/* the pending parameter sync carries session settings */
 	struct istr *ss_set, *ss_cur;	/* session settings clients gave it (session.h) */
+	bool pin_probe;			/* the injected query in flight is the pin probe (pin.h) */
+	uint8_t pin_found;		/* PIN_* its row reported */
 	bool nf_listener;		/* a pool's listener for LISTEN (notify.h): in no list, not counted */
 };
 
@@ -374,14 +398,18 @@ struct sift {
 	struct ps_registry ps;		/* prepared statements shared by clients */
 	struct auth_mock mock;
 	struct auth_limit *auth_limit;	/* made on the first failed login */
+	struct hba *hba;		/* auth_type hba: the rules (hba.c); NULL otherwise */
 	int64_t start_wall;
 	int64_t last_stats;
 	uint64_t next_id;
 	uint64_t console_logins;		/* SHOW TOTALS counts the console, as PgBouncer's admin database */
 	uint64_t console_commands;
 	int nclients;			/* all client connections, login included */
+	int repl_login;			/* replication clients waiting for their server, all pools */
 	uint32_t freed_bufs;		/* idle buffers freed since the heap was last trimmed */
 	int shutdown;			/* enum shutdown_mode */
+	bool suspended;			/* SUSPEND: sockets are not read (suspend.c) */
+	int64_t suspend_start;		/* when, monotonic usec */
 	bool reap_scheduled;
 	bool daemon;
 	bool quiet;			/* -q or -d: nothing on stderr */
@@ -413,9 +441,25 @@ bool sift_tls_setup(struct sift *s, const struct config *cfg, char *err, size_t 
 /* Formats a peer address "1.2.3.4" / "::1" / "unix" into out. */
 const char *peer_addr_str(const struct peer_addr *a, char *out, size_t outlen);
 
-/* Effective settings of a pool (database entry, user entry, global). */
-int pool_mode_of(const struct sift *s, const struct pool *p);
-int pool_size_of(const struct sift *s, const struct pool *p);
+/* Effective settings of a pool (database entry, user entry, global).
+ * Inline: asked several times a transaction. */
+static inline int pool_mode_of(const struct sift *s, const struct pool *p)
+{
+	if (p->user && p->user->pool_mode >= 0)
+		return p->user->pool_mode;
+	if (p->db->conf.pool_mode >= 0)
+		return p->db->conf.pool_mode;
+	return s->cfg.pool_mode;
+}
+
+/* A [users] size of the pool's user wins over the database entry's (the
+ * pool's user is the entry's forced user= when it has one). */
+static inline int pool_size_of(const struct sift *s, const struct pool *p)
+{
+	if (p->user && p->user->pool_size >= 0)
+		return p->user->pool_size;
+	return p->db->conf.pool_size >= 0 ? p->db->conf.pool_size : s->cfg.default_pool_size;
+}
 int reserve_size_of(const struct sift *s, const struct pool *p);
 usec_t server_lifetime_of(const struct sift *s, const struct db *db);
 

@@ -155,6 +155,14 @@ bool tls_check_lists(const struct config *cfg, char *err, size_t errlen)
 	return ok;
 }
 
+/* The verdict stays in SSL_get_verify_result(); the handshake goes on. */
+static int accept_any_cert_cb(int preverify_ok, X509_STORE_CTX *x)
+{
+	(void)preverify_ok;
+	(void)x;
+	return 1;
+}
+
 struct ssl_ctx_st *tls_server_ctx(const struct config *cfg, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = new_ctx(TLS_server_method(), err, errlen);
@@ -176,6 +184,11 @@ struct ssl_ctx_st *tls_server_ctx(const struct config *cfg, char *err, size_t er
 	 * client_tls_ca_file vouches for */
 	if (cfg->client_tls_sslmode >= SSLMODE_VERIFY_CA)
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	/* auth_type hba may have cert rules: a certificate is asked for but
+	 * not required, and one that does not verify does not end the
+	 * handshake (a cert rule then fails: tls_peer_cn()), as PgBouncer */
+	else if (cfg->auth_type == AUTHT_HBA && cfg->client_tls_ca_file && *cfg->client_tls_ca_file)
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any_cert_cb);
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -185,6 +185,7 @@ static void show_help(struct client *cl)
 		     "\tSET pool_size|reserve_pool_size|min_pool_size = N|default FOR DATABASE db\n"
 		     "\tRELOAD\n"
 		     "\tPAUSE [<db>]\n"
+		     "\tSUSPEND\n"
 		     "\tRESUME [<db>]\n"
 		     "\tDISABLE <db>\n"
 		     "\tENABLE <db>\n"
@@ -308,6 +309,8 @@ void admin_command(struct client *cl, const char *q, size_t len)
 	}
 	if (is_word(&t[0], "pause"))
 		cmd_pause(cl, t, n);
+	else if (is_word(&t[0], "suspend"))
+		cmd_suspend(cl, n);
 	else if (is_word(&t[0], "resume"))
 		cmd_resume(cl, t, n);
 	else if (is_word(&t[0], "kill"))

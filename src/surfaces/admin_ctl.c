@@ -17,6 +17,7 @@
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 #include "pooler/server.h"
+#include "pooler/suspend.h"
 
 /* The database that the command cmd names; NULL (with an error) if none. */
 static struct db *named_db(struct client *cl, const char *cmd, const char *name)
@@ -93,6 +94,31 @@ void cmd_pause(struct client *cl, const struct tok *t, int n)
 	admin_wait(cl, ADMIN_WAIT_PAUSE, db);
 }
 
+/* SUSPEND: no socket but the console's is read until RESUME; answers once
+ * every queued byte is sent (admin_janitor()). */
+void cmd_suspend(struct client *cl, int n)
+{
+	struct sift *s = cl->sift;
+
+	if (n != 1) {
+		admin_err(cl, "42601", "syntax: SUSPEND");
+		return;
+	}
+	if (s->shutdown != SHUTDOWN_NONE) {
+		admin_err(cl, "55000", "pooler is shutting down");
+		return;
+	}
+	if (!suspend_start(s)) {
+		admin_err(cl, "55000", "already suspended");
+		return;
+	}
+	log_info("SUSPEND");
+	if (suspend_flushed(s))
+		command_complete(&cl->c.gen, "SUSPEND");
+	else
+		admin_wait(cl, ADMIN_WAIT_SUSPEND, NULL);
+}
+
 void cmd_resume(struct client *cl, const struct tok *t, int n)
 {
 	struct db *db;
@@ -100,6 +126,13 @@ void cmd_resume(struct client *cl, const struct tok *t, int n)
 
 	if (cl->sift->shutdown != SHUTDOWN_NONE) { /* the PAUSE of a shutdown stays */
 		admin_err(cl, "55000", "pooler is shutting down");
+		return;
+	}
+	if (n == 1 && suspend_end(cl->sift)) {
+		/* as PgBouncer: RESUME ends a SUSPEND and any PAUSE with it */
+		for_targets(cl, t, n, &db, pool_resume_db);
+		log_info("RESUME (suspended)");
+		command_complete(&cl->c.gen, "RESUME");
 		return;
 	}
 	count = for_targets(cl, t, n, &db, pool_resume_db);
@@ -385,6 +418,8 @@ static bool wait_over(struct sift *s, const struct client *cl)
 {
 	if (cl->admin_wait == ADMIN_WAIT_CLOSE)
 		return closing_servers(s, cl->admin_wait_db) == 0;
+	if (cl->admin_wait == ADMIN_WAIT_SUSPEND)
+		return !s->suspended || suspend_flushed(s);
 	return db_servers(s, cl->admin_wait_db) == 0;
 }
 
@@ -398,7 +433,8 @@ void admin_janitor(struct sift *s)
 		if (!cl->admin_wait || cl->admin_wait == ADMIN_WAIT_SQL || !wait_over(s, cl))
 			continue;
 		mark = conn_gen_mark(&cl->c);
-		command_complete(&cl->c.gen, cl->admin_wait == ADMIN_WAIT_CLOSE ? "WAIT_CLOSE" : "PAUSE");
+		command_complete(&cl->c.gen, cl->admin_wait == ADMIN_WAIT_CLOSE ? "WAIT_CLOSE" :
+					      cl->admin_wait == ADMIN_WAIT_SUSPEND ? "SUSPEND" : "PAUSE");
 		cl->admin_wait = ADMIN_WAIT_NONE;
 		cl->c.want_read = true;
 		proto_ready(&cl->c.gen, 'I');

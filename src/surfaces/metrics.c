@@ -429,10 +429,15 @@ static void queries(struct mctx *m)
 	view_snap_free(&h);
 }
 
-static void pools(struct mctx *m)
+static void pools(struct mctx *m, const struct view_snap *pl)
 {
 	static const char *const labels[] = { "database", "user" };
+	static const struct colmap pinned = { "cl_pinned", "pool_pinned_clients", M_GAUGE, 1, NULL, 0,
+					      "Clients that keep their server for session state pgsift cannot replay "
+					      "(SHOW POOLS cl_pinned)." };
 	struct view_snap h;
+
+	table(m, pl, labels, 2, &pinned, 1);
 
 	if (take(&h, m->s, "pool_histogram")) {
 		family(m, "pool_client_wait_seconds", M_HISTOGRAM,
@@ -601,7 +606,7 @@ unsigned metrics_render(struct sift *s, struct strbuf *out, bool openmetrics)
 			compat(&m, &pl, &st, &db, &li, &co);
 			m.prefix = "pgsift_";
 		}
-		pools(&m);
+		pools(&m, &pl);
 		queries(&m);
 		nplusone(&m);
 		hazards(&m);

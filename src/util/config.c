@@ -50,8 +50,11 @@ static const struct setting settings[] = {
 	S_(unix_socket_dir, ST_STR, 0, "/tmp", 0, 0),
 	S_(unix_socket_mode, ST_OCTAL, 0, "0777", 0, 0777),
 	S_(so_reuseport, ST_BOOL, 0, "0", 0, 0),
+	S_(peer_id, ST_INT, R, "0", 0, 65535),
 	S_(auth_type, ST_AUTHTYPE, R, "md5", 0, 0),
 	S_(auth_file, ST_STR, R, "", 0, 0),
+	S_(auth_hba_file, ST_STR, R, "", 0, 0),
+	S_(auth_ident_file, ST_STR, R, "", 0, 0),
 	S_(auth_fail_limit, ST_INT, R, "20", 0, 1000000),
 	S_(auth_fail_window, ST_TIME, R, "60", 0, 0),
 	S_(admin_users, ST_STR, R, "", 0, 0),
@@ -73,6 +76,7 @@ static const struct setting settings[] = {
 	S_(server_idle_timeout, ST_TIME, R, "600", 0, 0),
 	S_(server_connect_timeout, ST_TIME, R, "15", 0, 0),
 	S_(server_login_retry, ST_TIME, R, "15", 0, 0),
+	S_(suspend_timeout, ST_TIME, R, "10", 0, 0),
 	S_(server_reset_query, ST_STR, R, "DISCARD ALL", 0, 0),
 	S_(server_reset_query_always, ST_BOOL, R, "0", 0, 0),
 	S_(server_check_query, ST_STR, R, "<empty>", 0, 0),
@@ -89,6 +93,8 @@ static const struct setting settings[] = {
 	S_(transaction_timeout, ST_TIME, R, "0", 0, 0),
 	S_(ignore_startup_parameters, ST_STR, R, "", 0, 0),
 	S_(track_extra_parameters, ST_STR, 0, "IntervalStyle", 0, 0),
+	S_(pin_session_state, ST_BOOL, R, "1", 0, 0),
+	S_(max_pinned_per_pool, ST_INT, R, "0", 0, 100000),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
 	S_(pkt_buf, ST_INT, 0, "4096", 1, 16 << 20),
 	S_(notify_buffer, ST_INT, R, "1048576", 16384, INT_MAX),
@@ -253,7 +259,8 @@ static bool parse_time(const char *v, usec_t *out, char *err, size_t errlen)
 }
 
 static const char *const pool_mode_names[] = { "session", "transaction", "statement" };
-static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert" };
+static const char *const auth_type_names[] = { "trust", "any", "plain", "md5", "scram-sha-256", "cert", "hba", "peer" };
+#define N_AUTH_TYPES 8
 static const char *const sslmode_names[] = { "disable", "allow", "prefer", "require", "verify-ca", "verify-full" };
 static const char *const load_balance_names[] = { "round-robin", "disable" };
 
@@ -293,14 +300,14 @@ static bool parse_pool_mode(const char *v, int *out, char *err, size_t errlen)
 
 static bool parse_auth_type(const char *v, int *out, char *err, size_t errlen)
 {
-	int i = name_index(v, auth_type_names, 6);
+	int i = name_index(v, auth_type_names, N_AUTH_TYPES);
 
 	if (i >= 0)
 		return (*out = i), true;
-	if (!strcasecmp(v, "hba") || !strcasecmp(v, "peer") || !strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
-		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256 or cert)", v);
+	if (!strcasecmp(v, "pam") || !strcasecmp(v, "ldap"))
+		snprintf(err, errlen, "auth_type \"%s\" is not supported by pgsift (use trust, any, plain, md5, scram-sha-256, cert, hba or peer)", v);
 	else
-		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256 or cert)", v);
+		snprintf(err, errlen, "invalid auth_type \"%s\" (trust, any, plain, md5, scram-sha-256, cert, hba or peer)", v);
 	return false;
 }
 
@@ -316,7 +323,7 @@ const char *config_pool_mode_name(int mode)
 
 const char *config_auth_type_name(int type)
 {
-	return type >= 0 && type < 6 ? auth_type_names[type] : "?";
+	return type >= 0 && type < N_AUTH_TYPES ? auth_type_names[type] : "?";
 }
 
 static bool parse_enum(const struct setting *s, const char *v, int *out, char *err, size_t errlen)
@@ -857,6 +864,65 @@ bool config_parse_user(const char *name, const char *connstr, struct user_conf *
 	return true;
 }
 
+/* One key=value of a [peers] entry; false with err set. */
+static bool peer_set_key(struct peer_conf *pc, const char *key, const char *val, char *err, size_t errlen)
+{
+	bool port = !strcmp(key, "port");
+	char *end;
+	long n;
+
+	if (!strcmp(key, "host") && *val) {
+		if (!set_str(&pc->host, val))
+			return snprintf(err, errlen, "out of memory"), false;
+		return true;
+	}
+	if (!port && strcmp(key, "pool_size"))
+		return snprintf(err, errlen, "unknown key \"%s\" (host, port, pool_size)", key), false;
+	n = strtol(val, &end, 10);
+	if (!*val || *end || n < (port ? 1 : 0) || n > 65535)
+		return snprintf(err, errlen, "invalid %s \"%s\"", key, val), false;
+	*(port ? &pc->port : &pc->pool_size) = (int)n;
+	return true;
+}
+
+bool config_parse_peer(const char *id, const char *connstr, struct peer_conf *pc, char *err, size_t errlen)
+{
+	char key[64], val[256], *end;
+	const char *p = connstr;
+	long n = strtol(id, &end, 10);
+	int r;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->port = 6432;
+	pc->pool_size = -1;
+	if (!*id || *end || n < 1 || n > 65535)
+		return snprintf(err, errlen, "a peer's name is its peer_id, a number from 1 to 65535"), false;
+	pc->id = (int)n;
+	while ((r = next_pair(&p, key, sizeof(key), val, sizeof(val), err, errlen)) > 0)
+		if (!peer_set_key(pc, key, val, err, errlen)) {
+			r = -1;
+			break;
+		}
+	if (r == 0 && !pc->host) {
+		snprintf(err, errlen, "host is missing");
+		r = -1;
+	}
+	if (r != 0) {
+		free(pc->host);
+		pc->host = NULL;
+		return false;
+	}
+	return true;
+}
+
+const struct peer_conf *config_find_peer(const struct config *cfg, int id)
+{
+	for (int i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].id == id)
+			return &cfg->peers[i];
+	return NULL;
+}
+
 const struct db_conf *config_find_db(const struct config *cfg, const char *name)
 {
 	for (int i = 0; i < cfg->ndbs; i++)
@@ -885,8 +951,11 @@ void config_free(struct config *cfg)
 		config_db_conf_free(&cfg->dbs[i]);
 	for (int i = 0; i < cfg->nusers; i++)
 		free(cfg->users[i].name);
+	for (int i = 0; i < cfg->npeers; i++)
+		free(cfg->peers[i].host);
 	free(cfg->dbs);
 	free(cfg->users);
+	free(cfg->peers);
 	free(cfg->path);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -17,7 +17,7 @@
 typedef int64_t usec_t;
 
 enum pool_mode { POOL_SESSION, POOL_TRANSACTION, POOL_STATEMENT };
-enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT };
+enum auth_type_e { AUTHT_TRUST, AUTHT_ANY, AUTHT_PLAIN, AUTHT_MD5, AUTHT_SCRAM, AUTHT_CERT, AUTHT_HBA, AUTHT_PEER };
 /* client_tls_sslmode, in PgBouncer's order: each asks more than the one before */
 enum http_auth { HTTP_AUTH_NONE, HTTP_AUTH_BASIC };
 enum sslmode { SSLMODE_DISABLE, SSLMODE_ALLOW, SSLMODE_PREFER, SSLMODE_REQUIRE, SSLMODE_VERIFY_CA, SSLMODE_VERIFY_FULL };
@@ -71,6 +71,16 @@ struct user_conf {
 	int line;
 };
 
+/* One [peers] entry: another process of an so_reuseport group, which a
+ * cancel request for one of its clients is forwarded to. */
+struct peer_conf {
+	int id;			/* 1..65535, its peer_id */
+	char *host;		/* a directory (its Unix socket there) or a host */
+	int port;		/* default 6432 */
+	int pool_size;		/* PgBouncer's; accepted, -1 when unset */
+	int line;
+};
+
 #define TRACE_SAMPLE_PARENT (-1.0)
 #define TRACE_SAMPLE_OFF (-2.0)
 
@@ -83,8 +93,11 @@ struct config {
 	char *unix_socket_dir;
 	int unix_socket_mode;
 	bool so_reuseport;
+	int peer_id;			/* 0: no peering */
 	int auth_type;
 	char *auth_file;
+	char *auth_hba_file;
+	char *auth_ident_file;
 	int auth_fail_limit;		/* failed logins per source address ... */
 	usec_t auth_fail_window;	/* ... within this, then refused for this long */
 	char *admin_users;
@@ -106,6 +119,7 @@ struct config {
 	usec_t server_idle_timeout;
 	usec_t server_connect_timeout;
 	usec_t server_login_retry;
+	usec_t suspend_timeout;
 	char *server_reset_query;
 	bool server_reset_query_always;
 	char *server_check_query;	/* "<empty>": an empty query */
@@ -122,6 +136,8 @@ struct config {
 	usec_t transaction_timeout;
 	char *ignore_startup_parameters;
 	char *track_extra_parameters;
+	bool pin_session_state;		/* keep a client's server while it holds unreplayable state */
+	int max_pinned_per_pool;	/* 0: half the pool size (at least 1) */
 	int max_packet_size;
 	int pkt_buf;
 	int notify_buffer;		/* bytes of notifications held for a client that does not read (notify.h) */
@@ -202,6 +218,8 @@ struct config {
 	int ndbs;
 	struct user_conf *users;
 	int nusers;
+	struct peer_conf *peers;
+	int npeers;
 };
 
 /* Diagnostics collected while loading: errors stop startup (or refuse a
@@ -232,6 +250,11 @@ void config_free(struct config *cfg);
 /* Looks up a database entry by name ("*" is the fallback); NULL if none. */
 const struct db_conf *config_find_db(const struct config *cfg, const char *name);
 const struct user_conf *config_find_user(const struct config *cfg, const char *name);
+const struct peer_conf *config_find_peer(const struct config *cfg, int id);
+
+/* Parses a [peers] entry "id = host=... port=... pool_size=..." into pc
+ * (fresh). Returns false and writes the reason into err. */
+bool config_parse_peer(const char *id, const char *connstr, struct peer_conf *pc, char *err, size_t errlen);
 
 /* Parses a [users] entry's "pool_mode=... max_user_connections=..." into
  * uc (fresh) for the user name. Returns false and writes the reason into

@@ -28,7 +28,7 @@ static bool small_pkt_buf(const struct config *cfg)
 
 static bool has_reuseport(const struct config *cfg)
 {
-	return cfg->so_reuseport;
+	return cfg->so_reuseport && cfg->peer_id == 0;
 }
 
 static bool any_timeout_per_user(const struct config *cfg)
@@ -56,15 +56,15 @@ static const struct compat_note notes[] = {
 	{ "pkt_buf", small_pkt_buf,
 	  "pgsift's buffers are at least 16 kB whatever pkt_buf says (a startup packet always fits)" },
 	{ "so_reuseport", has_reuseport,
-	  "works for spreading connections over several processes, but pgsift has no [peers]/peer_id: a cancel "
-	  "request that lands on another process is not forwarded (see doc/scale-out.md)" },
+	  "without peer_id and [peers] a cancel request that lands on another process of the group is not "
+	  "forwarded, as in PgBouncer (see doc/scale-out.md)" },
 	{ "auth_type", always,
-	  "hba, peer, pam and ldap are refused; an unknown user or a wrong password gets PostgreSQL's "
+	  "pam and ldap are refused; an unknown user or a wrong password gets PostgreSQL's "
 	  "'password authentication failed for user' (28P01) after the same exchange a real user gets, never "
 	  "'no such user' or 'SASL authentication failed'" },
 	{ "admin console", always,
 	  "errors carry precise SQLSTATEs (3D000 no such database, 42601 syntax, 55000 state) where PgBouncer "
-	  "sends 08P01 for all; SUSPEND, online restart (-R) and SHOW FDS are not available" },
+	  "sends 08P01 for all; online restart (-R) and SHOW FDS are not available" },
 };
 
 int config_compat_notes(const struct config *cfg, void (*emit)(const char *key, const char *note, void *arg),

@@ -33,9 +33,9 @@ static const char *const pgbouncer_only[] = {
 	"tcp_keepalive", "tcp_keepcnt", "tcp_keepidle", "tcp_keepintvl", "tcp_user_timeout",
 	"tcp_defer_accept", "tcp_socket_buffer", "dns_max_ttl", "dns_nxdomain_ttl", "dns_zone_check_period",
 	"resolv_conf", "client_tls_ecdhcurve", "client_tls_dheparams", "client_tls13_ciphers", "server_tls13_ciphers",
-	"auth_hba_file", "application_name_add_host", "conffile",
-	"service_name", "job_name", "disable_pqexec", "suspend_timeout", "autodb_idle_timeout",
-	"sbuf_loopcnt", "unix_socket_group", "peer_id", "stats_users_prefix", "auth_ident_file", "scram_iterations",
+	"application_name_add_host", "conffile",
+	"service_name", "job_name", "disable_pqexec", "autodb_idle_timeout",
+	"sbuf_loopcnt", "unix_socket_group", "stats_users_prefix", "scram_iterations",
 	"cancel_wait_timeout", NULL
 };
 
@@ -74,7 +74,7 @@ static void __attribute__((format(printf, 2, 3))) diag_warning(struct config_dia
 
 /* ---- reading the file through inih ---- */
 
-enum section { SEC_NONE, SEC_DATABASES, SEC_USERS, SEC_MAIN, SEC_IGNORED, SEC_UNKNOWN };
+enum section { SEC_NONE, SEC_DATABASES, SEC_USERS, SEC_PEERS, SEC_MAIN, SEC_IGNORED, SEC_UNKNOWN };
 
 #define INCLUDE_DEPTH_MAX 10	/* %include inside %include, so deep at most */
 
@@ -102,7 +102,7 @@ static enum section section_kind(const char *name, size_t n)
 {
 	static const struct { const char *name; enum section s; } map[] = {
 		{ "databases", SEC_DATABASES }, { "users", SEC_USERS }, { "pgsift", SEC_MAIN },
-		{ "pgbouncer", SEC_MAIN }, { "peers", SEC_IGNORED },
+		{ "pgbouncer", SEC_MAIN }, { "peers", SEC_PEERS },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (strlen(map[i].name) == n && strncasecmp(name, map[i].name, n) == 0)
@@ -432,6 +432,34 @@ static void handle_user(struct reader *rd, const char *qname, const char *value)
 	arr[cfg->nusers++] = uc;
 }
 
+static void handle_peer(struct reader *rd, const char *qname, const char *value)
+{
+	char err[512], nbuf[256];
+	struct peer_conf pc, *arr;
+	struct config *cfg = rd->cfg;
+	const char *name = unquote_name(qname, nbuf, sizeof(nbuf));
+
+	if (!config_parse_peer(name, value, &pc, err, sizeof(err))) {
+		diag_error(rd->diag, "%s:%d: peer \"%s\": %s", rd->f.path, rd->f.lineno, name, err);
+		return;
+	}
+	pc.line = rd->f.lineno;
+	for (int i = 0; i < cfg->npeers; i++)
+		if (cfg->peers[i].id == pc.id) {
+			free(cfg->peers[i].host);
+			cfg->peers[i] = pc;
+			return;
+		}
+	arr = realloc(cfg->peers, sizeof(*arr) * (size_t)(cfg->npeers + 1));
+	if (!arr) {
+		free(pc.host);
+		diag_error(rd->diag, "%s:%d: out of memory", rd->f.path, rd->f.lineno);
+		return;
+	}
+	cfg->peers = arr;
+	arr[cfg->npeers++] = pc;
+}
+
 static int on_ini_line(void *user, const char *section, const char *name, const char *value)
 {
 	struct reader *rd = user;
@@ -452,6 +480,9 @@ static int on_ini_line(void *user, const char *section, const char *name, const 
 		break;
 	case SEC_USERS:
 		handle_user(rd, name, value);
+		break;
+	case SEC_PEERS:
+		handle_peer(rd, name, value);
 		break;
 	case SEC_NONE:
 		diag_error(rd->diag, "%s:%d: \"%s\" is outside any section", rd->f.path, rd->f.lineno, name);
@@ -476,8 +507,10 @@ static void validate(struct config *cfg, struct config_diag *diag, const char *p
 	if ((!cfg->listen_addr || !*cfg->listen_addr) && (!cfg->unix_socket_dir || !*cfg->unix_socket_dir))
 		diag_error(diag, "%s: neither listen_addr nor unix_socket_dir is set: nothing to listen on", path);
 	if (cfg->auth_type != AUTHT_TRUST && cfg->auth_type != AUTHT_ANY && cfg->auth_type != AUTHT_CERT &&
-	    (!cfg->auth_file || !*cfg->auth_file))
+	    cfg->auth_type != AUTHT_HBA && cfg->auth_type != AUTHT_PEER && (!cfg->auth_file || !*cfg->auth_file))
 		diag_error(diag, "%s: auth_type %s needs auth_file", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->auth_type == AUTHT_HBA && !has_value(cfg->auth_hba_file))
+		diag_error(diag, "%s: auth_type hba needs auth_hba_file", path);
 	if (cfg->auth_type == AUTHT_CERT && cfg->client_tls_sslmode < SSLMODE_VERIFY_CA)
 		diag_error(diag, "%s: auth_type cert needs client_tls_sslmode verify-ca or verify-full", path);
 	if (cfg->client_tls_sslmode != SSLMODE_DISABLE &&

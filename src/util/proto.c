@@ -174,6 +174,11 @@ void proto_error(struct pktbuf *pb, bool fatal, const char *sqlstate, const char
 	put_err_like(pb, 'E', fatal ? "FATAL" : "ERROR", sqlstate, msg, NULL);
 }
 
+void proto_error_detail(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg, const char *detail)
+{
+	put_err_like(pb, 'E', fatal ? "FATAL" : "ERROR", sqlstate, msg, detail);
+}
+
 void proto_notice(struct pktbuf *pb, const char *msg, const char *detail)
 {
 	put_err_like(pb, 'N', "NOTICE", "00000", msg, detail);

@@ -65,6 +65,8 @@ void pkt_end(struct pktbuf *pb);
 
 /* Complete messages, appended to pb (message and detail via pkt_put_text). */
 void proto_error(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg);
+/* The same with a DETAIL field (NULL: none). */
+void proto_error_detail(struct pktbuf *pb, bool fatal, const char *sqlstate, const char *msg, const char *detail);
 void proto_notice(struct pktbuf *pb, const char *msg, const char *detail);
 void proto_param_status(struct pktbuf *pb, const char *name, const char *value);
 void proto_ready(struct pktbuf *pb, char status);

@@ -12,7 +12,9 @@
 #include "views/families.h"
 #include "pooler/client.h"
 #include "pooler/objects.h"
+#include "pooler/pin.h"
 #include "pooler/pool.h"
+#include "pooler/replication.h"
 #include "pooler/server.h"
 #include "pooler/tls.h"
 
@@ -211,6 +213,8 @@ static const struct view_col pools_cols[] = {
 	  "Pool mode in effect for this pool." },
 	{ "load_balance_hosts", 's', "",
 	  "The database entry's `load_balance_hosts` when its `host` is a comma-separated list; NULL otherwise." },
+	{ "cl_pinned", 'i', "count",
+	  "Clients that keep their server at the end of their transactions because they hold session state pgsift cannot replay (temp table, `WITH HOLD` cursor, session advisory lock, `SET ROLE`), or have just sent a statement that may create it; at most `max_pinned_per_pool` (doc/session-state.md). 0 in session mode." },
 };
 static void pools_rows(struct sift *s, struct view_sink *sink)
 {
@@ -228,7 +232,8 @@ static void pools_rows(struct sift *s, struct view_sink *sink)
 			 (int)list_count(&p->active_servers), count_sending_cancels(p),
 			 (int)list_count(&p->canceling_servers), (int)list_count(&p->idle_servers) - used, used,
 			 (int)list_count(&p->tested_servers), (int)list_count(&p->new_servers), (int)(maxwait / 1000000),
-			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), load_balance_of(p->db));
+			 (int)(maxwait % 1000000), config_pool_mode_name(pool_mode_of(s, p)), load_balance_of(p->db),
+			 p->npinned);
 	}
 	/* the console: a row per name its clients used ("pgbouncer" for those
 	 * that asked for PgBouncer's), as PgBouncer shows its admin pool */
@@ -237,7 +242,7 @@ static void pools_rows(struct sift *s, struct view_sink *sink)
 		int n = console_clients(s, alias);
 		if (n > 0)
 			view_row(sink, names[alias], names[alias], n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "statement",
-				 NULL);
+				 NULL, 0);
 	}
 }
 
@@ -318,10 +323,12 @@ static const struct view_col clients_cols[] = {
 	  "Number of prepared statements the client has prepared." },
 	{ "id", 'i', "",
 	  "Unique ID of the client connection; not reused after disconnection (PgBouncer's `KILL_CLIENT` takes this ID)." },
+	{ "pinned", 's', "",
+	  "Why the client keeps its server between transactions (doc/session-state.md): a comma-separated list of `temp_table`, `cursor` (`WITH HOLD`), `advisory_lock` (session-level), `role` (`SET ROLE` / `SET SESSION AUTHORIZATION`), `unknown` (pgsift could not ask the server); empty when it is not pinned." },
 };
 static void client_row(struct view_sink *sink, const struct sift *s, const struct client *cl)
 {
-	char addr[64], laddr[64], ptr[32], link[32], tls[96];
+	char addr[64], laddr[64], ptr[32], link[32], tls[96], why[PIN_REASONS_LEN];
 	int lport;
 	int64_t wait = cl->state == CL_WAITING ? s->now - cl->wait_start : 0;
 	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
@@ -332,11 +339,12 @@ static void client_row(struct view_sink *sink, const struct sift *s, const struc
 		snprintf(link, sizeof(link), "%p", (const void *)cl->server);
 	else
 		link[0] = 0;
-	view_row(sink, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", "none", client_state_name(cl),
+	view_row(sink, "C", cl->user ? cl->user->name : "", cl->db ? cl->db->name : "", repl_mode_name(cl->replication),
+		 client_state_name(cl),
 		 peer_addr_str(&cl->addr, addr, sizeof(addr)), (int)cl->addr.port, laddr, lport,
 		 (int64_t)cl->connect_time, mono_to_wall(s, cl->request_time), (int)(wait / 1000000),
 		 (int)(wait % 1000000), 0, ptr, link, 0, tls_describe(cl->c.tls, tls, sizeof(tls)), app ? app->s : "",
-		 (int)ps_client_count(cl), (int)cl->id);
+		 (int)ps_client_count(cl), (int)cl->id, pin_reasons(cl->pin, why, sizeof(why)));
 }
 
 static void client_list_rows(struct view_sink *sink, const struct sift *s, const struct list *l)
@@ -411,6 +419,8 @@ static const struct view_col servers_cols[] = {
 	  "Number of prepared statements prepared on this server connection." },
 	{ "id", 'i', "",
 	  "Unique ID of the server connection." },
+	{ "pinned", 's', "",
+	  "Why its client keeps it between transactions, as `SHOW CLIENTS`' `pinned`; empty when it is not pinned." },
 };
 
 static void server_rows(struct view_sink *sink, const struct sift *s, const struct list *l)
@@ -420,7 +430,7 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 	list_for_each(it, l) {
 		const struct server *sv = list_entry(it, struct server, node);
 		const struct db *db = sv->pool->db;
-		char laddr[64], ptr[32], link[32], tls[96];
+		char laddr[64], ptr[32], link[32], tls[96], why[PIN_REASONS_LEN];
 		const struct istr *app = sv->client && s->nparams > 4 ? sv->client->vals.v[4] : NULL;
 		const char *state = server_state_name(sv);
 		if (sv->state == SV_IDLE && s->now - sv->last_used > s->cfg.server_check_delay)
@@ -433,12 +443,13 @@ static void server_rows(struct view_sink *sink, const struct sift *s, const stru
 			snprintf(link, sizeof(link), "%p", (const void *)sv->client);
 		else
 			link[0] = 0;
-		view_row(sink, "S", sv->pool->user->name, db->name, "none", state,
+		view_row(sink, "S", sv->pool->user->name, db->name, repl_mode_name(sv->replication), state,
 			 server_host_name(sv)[0] != '/' ? server_host_name(sv) : "unix", db->conf.port, laddr,
 			 (int)sv->local.port, (int64_t)sv->connect_time,
 			 mono_to_wall(s, sv->last_used ? sv->last_used : sv->created), 0, 0, server_expired(sv) ? 1 : 0,
 			 ptr, link, (int)sv->backend_pid, tls_describe(sv->c.tls, tls, sizeof(tls)), app ? app->s : "",
-			 (int)ps_server_count(sv), (int)sv->id);
+			 (int)ps_server_count(sv), (int)sv->id,
+			 pin_reasons(sv->client ? sv->client->pin : 0, why, sizeof(why)));
 	}
 }
 
@@ -632,7 +643,7 @@ static const struct view_col sockets_cols[] = {
 	{ "type", 's', "", "`C` for a client connection, `S` for a server connection." },
 	{ "user", 's', "", "User of the connection (see SHOW CLIENTS and SHOW SERVERS)." },
 	{ "database", 's', "", "Database entry name." },
-	{ "replication", 's', "", "Replication mode: `none`." },
+	{ "replication", 's', "", "Replication mode: `none`, `logical` or `physical`." },
 	{ "state", 's', "", "State, as in SHOW CLIENTS or SHOW SERVERS." },
 	{ "addr", 's', "", "Peer IP address, or `unix`." },
 	{ "port", 'i', "", "Peer port." },
@@ -650,6 +661,7 @@ static const struct view_col sockets_cols[] = {
 	{ "application_name", 's', "", "`application_name` of the (linked) client, or empty." },
 	{ "prepared_statements", 'i', "count", "Prepared statements of the connection." },
 	{ "id", 'i', "", "Unique ID of the connection (clients and servers share the sequence)." },
+	{ "pinned", 's', "", "Why the client (or the server's client) keeps its server between transactions, as in SHOW CLIENTS; empty when not pinned." },
 };
 
 /* every connection (active_only: those with a client and a server linked) */
@@ -709,7 +721,7 @@ static void lists_rows(struct sift *s, struct view_sink *sink)
 	used_clients += (int)list_count(&s->admin_clients);
 	view_row(sink, "databases", (int)list_count(&s->dbs));
 	view_row(sink, "users", (int)list_count(&s->users));
-	view_row(sink, "peers", 0);
+	view_row(sink, "peers", s->cfg.npeers);
 	view_row(sink, "pools", (int)list_count(&s->pools));
 	view_row(sink, "peer_pools", 0);
 	view_row(sink, "free_clients", (int)list_count(&s->free_clients));

@@ -2,9 +2,10 @@
  * pooler_state views: PgBouncer's smaller SHOW sets about the process
  * (STATE, TOTALS, MEM, DNS_HOSTS, DNS_ZONES, PEERS, PEER_POOLS), with
  * PgBouncer 1.25's column names, order and wire types, so that scripts
- * that run them keep working. pgsift has no [peers], no DNS zone cache and
- * no slab allocator: PEERS, PEER_POOLS and DNS_ZONES are empty, MEM shows
- * the object caches pgsift does keep.
+ * that run them keep working. pgsift has no DNS zone cache, no peer pools
+ * (a forwarded cancel is one connection, peers.c) and no slab allocator:
+ * PEER_POOLS and DNS_ZONES are empty, MEM shows the object caches pgsift
+ * does keep.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,7 +22,7 @@
 
 static const struct view_col state_cols[] = {
 	{ "key", 's', "", "`active`, `paused` or `suspended`." },
-	{ "value", 's', "", "`yes` or `no`: `paused` is yes when every database is paused (PAUSE without a name); pgsift has no SUSPEND, so `suspended` is always no." },
+	{ "value", 's', "", "`yes` or `no`: `paused` is yes when every database is paused (PAUSE without a name), `suspended` after SUSPEND until RESUME; `active` is yes when neither is." },
 };
 
 static void state_rows(struct sift *s, struct view_sink *sink)
@@ -37,9 +38,9 @@ static void state_rows(struct sift *s, struct view_sink *sink)
 		paused += db->paused;
 	}
 	bool all = dbs > 0 && paused == dbs;
-	view_row(sink, "active", all ? "no" : "yes");
+	view_row(sink, "active", all || s->suspended ? "no" : "yes");
 	view_row(sink, "paused", all ? "yes" : "no");
-	view_row(sink, "suspended", "no");
+	view_row(sink, "suspended", s->suspended ? "yes" : "no");
 }
 
 const struct view view_state = { "state", "The pooler's run state, as key and value rows.", state_cols,
@@ -182,17 +183,25 @@ const struct view view_dns_zones = { "dns_zones", "DNS zones tracked for dns_zon
 /* ---- PEERS, PEER_POOLS ---- */
 
 static const struct view_col peers_cols[] = {
-	{ "peer_id", 'i', "", "peer_id of a [peers] entry (pgsift has no [peers]: no rows)." },
-	{ "host", 's', "", "Host of the peer." },
+	{ "peer_id", 'i', "", "peer_id of a [peers] entry: cancel keys whose peer_id is this one are forwarded there." },
+	{ "host", 's', "", "Host of the peer, or the directory of its Unix socket." },
 	{ "port", 'i', "", "Port of the peer." },
-	{ "pool_size", 'i', "count", "Connections for forwarded cancel requests." },
+	{ "pool_size", 'i', "count", "The entry's pool_size (accepted as in PgBouncer; pgsift opens one connection per forwarded cancel request), else default_pool_size." },
 };
 
-const struct view view_peers = { "peers", "One row per [peers] entry (none in pgsift).", peers_cols,
-				 VIEW_NCOLS(peers_cols), no_rows };
+static void peers_rows(struct sift *s, struct view_sink *sink)
+{
+	for (int i = 0; i < s->cfg.npeers; i++) {
+		const struct peer_conf *pc = &s->cfg.peers[i];
+		view_row(sink, pc->id, pc->host, pc->port, pc->pool_size >= 0 ? pc->pool_size : s->cfg.default_pool_size);
+	}
+}
+
+const struct view view_peers = { "peers", "One row per [peers] entry (peer_id and [peers] as PgBouncer's).",
+				 peers_cols, VIEW_NCOLS(peers_cols), peers_rows };
 
 static const struct view_col peer_pools_cols[] = {
-	{ "peer_id", 'i', "", "peer_id of the peer (no rows in pgsift)." },
+	{ "peer_id", 'i', "", "peer_id of the peer (no rows in pgsift: a forwarded cancel request is one connection to the peer, in no pool)." },
 	{ "cl_active_cancel_req", 'i', "count", "Cancel requests forwarded to the peer." },
 	{ "cl_waiting_cancel_req", 'i', "count", "Cancel requests waiting for a connection to the peer." },
 	{ "sv_active_cancel", 'i', "count", "Connections to the peer carrying a cancel request." },

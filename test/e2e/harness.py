@@ -89,6 +89,9 @@ PASSWORDS = {
     "sift_stats": "statspw",    # pooler stats_users (not a PostgreSQL role)
 }
 PG_ROLES = ("sift_scram", "sift_md5", "sift_plain", "sift_trust")
+# A REPLICATION role (pg_hba `replication` lines), in no auth_file unless a
+# test puts it there (test_replication.py).
+REPL_USER, REPL_PASSWORD = "sift_repl", "replpw"
 
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 
@@ -233,6 +236,10 @@ log_connections = off
 timezone = 'UTC'
 # end backends whose pooler connection went away even while they sleep
 client_connection_check_interval = '1s'
+# replication through the pooler (test_replication.py)
+wal_level = logical
+max_wal_senders = 20
+max_replication_slots = 20
 """)
         with open(self.datadir / "pg_hba.conf", "w") as f:
             f.write(self.hba_text())
@@ -265,6 +272,8 @@ client_connection_check_interval = '1s'
                              ("sift_md5", "md5"), ("sift_scram", "scram-sha-256")):
             lines.append(f"local all {user} {method}")
             lines.append(f"host all {user} 127.0.0.1/32 {method}")
+        lines.append(f"local replication {REPL_USER} scram-sha-256")
+        lines.append(f"host replication {REPL_USER} 127.0.0.1/32 scram-sha-256")
         lines.append("local all all scram-sha-256")
         lines.append("host all all 127.0.0.1/32 scram-sha-256")
         return "\n".join(lines) + "\n"
@@ -277,6 +286,7 @@ client_connection_check_interval = '1s'
             c.execute("RESET password_encryption")
             c.execute("CREATE ROLE sift_plain LOGIN PASSWORD 'plainpw'")
             c.execute("CREATE ROLE sift_trust LOGIN")
+            c.execute(f"CREATE ROLE {REPL_USER} LOGIN REPLICATION PASSWORD '{REPL_PASSWORD}'")
             c.execute("CREATE DATABASE siftdb OWNER sift_scram")
             for (name, secret) in c.execute(
                     "select rolname, rolpassword from pg_authid where rolname like 'sift_%'"):

@@ -260,9 +260,23 @@ static void test_sections(void)
 	ok(config_find_user(&f.cfg, "nosuch") == NULL, "config_find_user: unknown name -> NULL");
 	done(&f);
 
-	load(&f, SEC_TRUST "[peers]\n1 = host=peer1\n");
-	ok(f.ok && f.diag.nerrors == 0 && list_has(f.diag.warnings, f.diag.nwarnings, PATH ":3: section [peers]"),
-	   "[peers] is ignored with a warning naming its line");
+	load(&f, SEC_TRUST "[peers]\n1 = host=peer1\n2 = host=/run/p2 port=6500 pool_size=3\n1 = host=/run/p1\n");
+	ok(f.ok && f.diag.nerrors == 0 && f.cfg.npeers == 2, "[peers]: two entries, a later duplicate replaces");
+	ok(config_find_peer(&f.cfg, 1) && !strcmp(config_find_peer(&f.cfg, 1)->host, "/run/p1") &&
+		   config_find_peer(&f.cfg, 1)->port == 6432 && config_find_peer(&f.cfg, 1)->pool_size == -1,
+	   "[peers] 1: host, default port, no pool_size");
+	ok(config_find_peer(&f.cfg, 2) && config_find_peer(&f.cfg, 2)->port == 6500 &&
+		   config_find_peer(&f.cfg, 2)->pool_size == 3, "[peers] 2: port and pool_size");
+	ok(config_find_peer(&f.cfg, 3) == NULL, "config_find_peer: unknown id -> NULL");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n0 = host=x\n");
+	one_error(&f, PATH ":4: peer \"0\": a peer's name is its peer_id", "65535", "[peers]: 0 is no peer_id");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n1 = port=1\n");
+	one_error(&f, PATH ":4: peer \"1\": host is missing", "host", "[peers]: host is required");
+	done(&f);
+	load(&f, SEC_TRUST "[peers]\n1 = host=x user=y\n");
+	one_error(&f, "unknown key \"user\"", "pool_size", "[peers]: unknown key refused");
 	done(&f);
 }
 
@@ -429,7 +443,7 @@ static void test_enum_values(void)
 	static const struct { const char *text; int want; } at[] = {
 		{ "trust", AUTHT_TRUST }, { "any", AUTHT_ANY }, { "plain", AUTHT_PLAIN }, { "md5", AUTHT_MD5 },
 		{ "scram-sha-256", AUTHT_SCRAM }, { "MD5", AUTHT_MD5 }, { "cert", AUTHT_CERT }, { "scram", -1 },
-		{ "bogus", -1 },
+		{ "bogus", -1 }, { "hba", AUTHT_HBA }, { "HBA", AUTHT_HBA }, { "peer", AUTHT_PEER },
 	};
 	char err[256], name[160];
 	struct config cfg;
@@ -455,7 +469,7 @@ static void test_enum_values(void)
 			ok(!r && cfg.auth_type == AUTHT_MD5 && strstr(err, "invalid auth_type"), "%s", name);
 		config_free(&cfg);
 	}
-	static const char *const refused[] = { "hba", "peer", "pam", "HBA" };
+	static const char *const refused[] = { "pam", "ldap", "LDAP" };
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		char want[128];
 		config_init_defaults(&cfg);
@@ -471,9 +485,12 @@ static void test_enum_values(void)
 	is_str(config_auth_type_name(-1), "?", "config_auth_type_name out of range");
 
 	struct fx f;
-	load(&f, "[pgsift]\nauth_type = hba\nauth_file = /dev/null\n");
-	one_error(&f, PATH ":2: auth_type: auth_type \"hba\" is not supported by pgsift", "scram-sha-256",
-		  "file: auth_type = hba refused with its message and line");
+	load(&f, "[pgsift]\nauth_type = pam\nauth_file = /dev/null\n");
+	one_error(&f, PATH ":2: auth_type: auth_type \"pam\" is not supported by pgsift", "scram-sha-256",
+		  "file: auth_type = pam refused with its message and line");
+	done(&f);
+	load(&f, "[pgsift]\nauth_type = hba\n");
+	one_error(&f, "auth_type hba needs auth_hba_file", "hba", "file: auth_type = hba without auth_hba_file refused");
 	done(&f);
 }
 
@@ -1035,7 +1052,7 @@ static void test_set_and_lookup(void)
 		free_snapshot(before);
 		free_snapshot(after);
 	}
-	ok(refused == n - 30, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
+	ok(refused == n - 32, "\"bogus!\" refused by every non-string setting (%d of %d)", refused, n);
 	ok(changed == 0, "refused config_set leaves cfg unchanged");
 	config_free(&cfg);
 	free(before);
@@ -1068,6 +1085,7 @@ static const char all_changed[] =
 	"[pgsift]\n"
 	"listen_addr = 127.0.0.1, ::1\nlisten_port = 7432\nlisten_backlog = 64\nunix_socket_dir = /run/pgsift\n"
 	"unix_socket_mode = 0700\nso_reuseport = 1\nauth_type = scram-sha-256\nauth_file = /etc/pgsift/userlist.txt\n"
+	"auth_hba_file = /etc/pgsift/hba.conf\nauth_ident_file = /etc/pgsift/ident.conf\npeer_id = 4\n"
 	"auth_fail_limit = 7\nauth_fail_window = 2min\nuser = pgsift\n"
 	"auth_user = lookup\nauth_query = SELECT 1\nauth_dbname = authdb\nmax_db_client_connections = 9\n"
 	"max_user_client_connections = 8\nserver_fast_close = 1\nquery_timeout_cancel = 0\nquery_wait_notify = 7\n"
@@ -1076,11 +1094,12 @@ static const char all_changed[] =
 	"admin_users = admin, root\nstats_users = stats\npool_mode = transaction\nmax_client_conn = 500\n"
 	"default_pool_size = 30\nmin_pool_size = 2\nreserve_pool_size = 3\nreserve_pool_timeout = 2.5\n"
 	"max_db_connections = 40\nmax_user_connections = 50\nserver_lifetime = 2h\nserver_idle_timeout = 250ms\n"
-	"server_connect_timeout = 3\nserver_login_retry = 1min\nserver_reset_query = RESET ALL\n"
+	"server_connect_timeout = 3\nserver_login_retry = 1min\nsuspend_timeout = 3\nserver_reset_query = RESET ALL\n"
 	"server_reset_query_always = 1\nserver_check_query = select 2\nserver_check_delay = 10\n"
 	"query_timeout = 300\nquery_wait_timeout = 90\nclient_idle_timeout = 1d\nclient_login_timeout = 30\n"
 	"idle_transaction_timeout = 45\nignore_startup_parameters = extra_float_digits, search_path\n"
-	"track_extra_parameters = search_path\nmax_packet_size = 1048576\npkt_buf = 8192\nnotify_buffer = 65536\n"
+	"track_extra_parameters = search_path\npin_session_state = off\nmax_pinned_per_pool = 3\n"
+	"max_packet_size = 1048576\npkt_buf = 8192\nnotify_buffer = 65536\n"
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
 	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
 	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\nmax_prepared_statements = 13\n"

@@ -209,6 +209,26 @@ static void plain_property(void)
 	   !plain_of("/* c */ select 1", 16, &len), "plain: not past a comment, nor what may be PREPARE, EXECUTE, DEALLOCATE, DISCARD");
 	ok(plain_of("END;", 4, &len) && plain_of("delete from t", 13, &len) && plain_of("DROP TABLE t", 12, &len),
 	   "plain: END, DELETE, DROP are");
+	/* the 16-byte steps of the scan: a ';', a '_' or a NUL at each place
+	 * around the block edges, on exactly sized copies */
+	int edges_bad = 0;
+	for (size_t n = 8; n <= 40; n++) {
+		char t[48];
+		memset(t, 'x', sizeof(t));
+		memcpy(t, "select ", 7);
+		for (size_t at = 7; at < n; at++) {
+			size_t l;
+			t[at] = ';';
+			edges_bad += plain_of(t, n, &l) != (at == n - 1) || l != n;
+			t[at] = 0;
+			edges_bad += !plain_of(t, n, &l) || l != at;
+			memcpy(t + (at >= 13 ? at - 6 : 7), "pgsift", 6);
+			t[at] = '_';
+			edges_bad += plain_of(t, n, &l) == (at >= 13) || l != n;
+			memset(t + 7, 'x', sizeof(t) - 7);
+		}
+	}
+	ok(edges_bad == 0, "plain: ';', '_' and NUL found at every place around the scan's 16-byte steps");
 }
 
 /* ---- the same checks on a text in pieces (ps_scan) ---- */
