@@ -361,3 +361,21 @@ def test_named_statements_without_prepared_tracking(pg, pooler):
         await s.close()
 
     asyncio.run(run())
+
+
+@pytest.mark.timeout(120)
+def test_pinned_client_receives_while_idle(pg, pooler):
+    """A client pinned to its server (a temp table) gets its notifications
+    between its transactions too, though it keeps its server."""
+    p = pooler(default_pool_size=2)
+    a = _through(p)
+    box = Inbox(a)
+    a.execute("CREATE TEMP TABLE pin_me (x int)")
+    a.execute("LISTEN pinchan")
+    with _direct(pg) as s:
+        s.execute("NOTIFY pinchan, 'p1'")
+        assert box.wait(1) == [("pinchan", "p1")]
+        s.execute("NOTIFY pinchan, 'p2'")
+        assert box.wait(2) == [("pinchan", "p1"), ("pinchan", "p2")]
+    assert a.execute("SELECT count(*) FROM pin_me").fetchone() == (0,)
+    a.close()
