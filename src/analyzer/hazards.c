@@ -201,7 +201,7 @@ const char *hz_advice(enum hz_kind k)
 	case HZ_SET:
 		return "use SET LOCAL inside a transaction, or set it per role/database (ALTER ROLE ... SET) or in the connection string";
 	case HZ_LISTEN:
-		return "LISTEN needs its own session: connect directly or through a session-mode pool";
+		return "in transaction mode pgsift fans LISTEN out (doc/session-state.md); NOTIFY's pid is the pooled server's, not the client's";
 	case HZ_ADVISORY_LOCK:
 		return "use pg_advisory_xact_lock (released at commit) instead of session advisory locks";
 	case HZ_PREPARE:

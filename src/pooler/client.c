@@ -23,6 +23,7 @@
 #include "pooler/auth_limit.h"
 #include "pooler/auth_query.h"
 #include "pooler/hba.h"
+#include "pooler/notify.h"
 #include "pooler/objects.h"
 #include "pooler/peers.h"
 #include "pooler/pin.h"
@@ -214,6 +215,7 @@ void client_close_detail(struct client *cl, const char *sqlstate, const char *re
 	params_clear(&s->strs, &cl->vals);
 	an_client_free(cl);
 	ps_client_free(cl);
+	notify_client_free(cl);
 	ss_client_free(cl);
 	if (cl->console)
 		s->console->closed(cl);
@@ -1618,6 +1620,11 @@ static void client_read(struct client *cl)
 /* The client's output queue emptied: whatever fed it may go on. */
 static void client_drained(struct client *cl)
 {
+	if (__builtin_expect(cl->nf_queued, 0)) {
+		notify_client_flush(cl);
+		if (!conn_out_empty(&cl->c))
+			return; /* flushed on the next EV_WRITE */
+	}
 	if (cl->server)
 		server_resume(cl->server);
 	else if (cl->admin && cl->c.in && cl->c.in->pos < cl->c.in->end)

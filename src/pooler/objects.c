@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "pooler/advisor_pool.h"
+#include "pooler/notify.h"
 #include "pooler/peers.h"
 #include "util/log.h"
 
@@ -530,6 +531,7 @@ bool pool_set_welcome(struct sift *s, struct pool *p, struct istr **names, struc
 
 static void pool_free(struct sift *s, struct pool *p)
 {
+	notify_pool_free(p);
 	list_del(&p->node);
 	pool_clear_welcome(s, p);
 	advisor_pool_free(p);

@@ -1381,6 +1381,17 @@ enum ps_act ps_client_message(struct client *cl, struct server *sv, struct iobuf
 
 /* ---- a client without a server ---- */
 
+/* Could the text start with LISTEN or UNLISTEN? */
+static bool may_listen(const uint8_t *p, uint32_t n)
+{
+	uint32_t i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t'))
+		i++;
+	return i + 1 < n && (((p[i] | 0x20) == 'l' && (p[i + 1] | 0x20) == 'i') ||
+			     ((p[i] | 0x20) == 'u' && (p[i + 1] | 0x20) == 'n'));
+}
+
 enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len)
 {
 	struct sift *s = cl->sift;
@@ -1404,6 +1415,9 @@ enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t 
 		const char *name = mr_str(&r);
 		struct ps_stmt *st;
 		if (r.bad || !*name || ps_cmap_find(cl, name))
+			return PS_PASS;
+		/* session.c follows a named LISTEN / UNLISTEN: it must see the Parse */
+		if (__builtin_expect(cl->nf_named, 0) || may_listen(body + r.pos, blen - (uint32_t)r.pos))
 			return PS_PASS;
 		st = ps_stmt_find(s, body + r.pos, blen - (uint32_t)r.pos);
 		if (!st || st->ok_pool != cl->pool)

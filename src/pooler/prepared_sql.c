@@ -148,7 +148,7 @@ bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 	c2 = i + 2 < *n ? (char)(p[i + 2] | 0x20) : 0;
 	/* what may start PREPARE, EXECUTE, DEALLOCATE or DISCARD (not END,
 	 * DELETE, DROP, EXPLAIN) is for ps_sql_first_cmd(); SET, RESET,
-	 * CREATE, LISTEN, DECLARE for session_sql.h */
+	 * CREATE, LISTEN, UNLISTEN, DECLARE for session_sql.h */
 	switch (c0) { /* a jump table: one branch for the usual SELECT/INSERT/UPDATE */
 	case 'p':
 		if (c1 == 'r')
@@ -176,6 +176,10 @@ bool ps_sql_plain(const char *p, size_t avail, size_t *n)
 		break;
 	case 'l':
 		if (c1 == 'i')
+			return false;
+		break;
+	case 'u': /* UNLISTEN */
+		if (c1 == 'n')
 			return false;
 		break;
 	default:
@@ -208,7 +212,7 @@ bool ps_sql_session_start(const char *p, size_t n)
 	return c0 < 'a' || c0 > 'z' || (c0 == 'd' && (c1 == 'i' || (c1 == 'e' && (c2 == 'a' || c2 == 'c')))) ||
 	       (c0 == 's' && c1 == 'e' && c2 == 't' && !(i + 3 < n && is_word_byte(p[i + 3]))) ||
 	       (c0 == 'r' && c1 == 'e' && c2 == 's') || (c0 == 'c' && c1 == 'r') || (c0 == 'l' && c1 == 'i') ||
-	       (c0 == 'p' && c1 == 'r');
+	       (c0 == 'u' && c1 == 'n') || (c0 == 'p' && c1 == 'r');
 }
 
 /* A text that names an internal statement and could EXECUTE or DEALLOCATE

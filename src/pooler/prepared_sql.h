@@ -52,12 +52,12 @@ bool ps_sql_internal_refused(const uint8_t *p, size_t n);
  * says nothing: ask the functions above. Reads nothing past p[avail - 1]. */
 bool ps_sql_plain(const char *p, size_t avail, size_t *n) __attribute__((warn_unused_result));
 /* (ps_sql_plain() also says false when the text may change session state
- * (session_sql.h): it starts with SET, RESET, CREATE, LISTEN or DECLARE, or
+ * (session_sql.h): it starts with SET, RESET, CREATE, LISTEN, UNLISTEN or DECLARE, or
  * mentions set_config or pg_advisory_lock, so that a true spares the relay
  * ss_sql_maybe()'s pass.) */
 
 /* Could a statement starting like p[0..n) change session state
- * (session_sql.h)? true for SET, RESET, CREATE, LISTEN, DECLARE, DISCARD,
+ * (session_sql.h)? true for SET, RESET, CREATE, LISTEN, UNLISTEN, DECLARE, DISCARD,
  * PREPARE and texts that do not start with a letter. */
 bool ps_sql_session_start(const char *p, size_t n) __attribute__((warn_unused_result));
 /* ps_sql_mentions_internal() and, in the same pass, whether the text

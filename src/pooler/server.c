@@ -24,6 +24,7 @@
 #include "pooler/advisor_pool.h"
 #include "pooler/auth.h"
 #include "pooler/client.h"
+#include "pooler/notify.h"
 #include "pooler/objects.h"
 #include "pooler/pin.h"
 #include "pooler/pool.h"
@@ -249,8 +250,9 @@ static void log_dns_failure(struct pool *p, int h, const char *err)
 }
 
 /* Connects a new server of p to host h (for owner, a replication client,
- * or for the pool when NULL). */
-static bool launch_to(struct pool *p, int h, struct client *owner)
+ * or for the pool when NULL; a listener for LISTEN: in no list, not
+ * counted). */
+static struct server *launch_to(struct pool *p, int h, struct client *owner, bool listener)
 {
 	struct sift *s = p->sift;
 	const struct db_host *host = &p->db->hosts[h];
@@ -258,7 +260,7 @@ static bool launch_to(struct pool *p, int h, struct client *owner)
 	int fd, cerr;
 
 	if (!(sv = server_new(p, h)))
-		return false;
+		return NULL;
 	if (owner) {
 		sv->replication = owner->replication;
 		sv->owner = owner;
@@ -274,14 +276,17 @@ static bool launch_to(struct pool *p, int h, struct client *owner)
 		}
 		free(sv->login);
 		free(sv);
-		return false;
+		return NULL;
 	}
 	conn_init(&sv->c, s->base, &s->bufs, fd, CONN_SERVER, server_event_cb, sv);
 	sv->login->connect_errno = cerr;
-	list_append(&p->new_servers, &sv->node);
-	p->nservers++;
-	p->db->nservers++;
-	p->user->nservers++;
+	sv->nf_listener = listener;
+	if (!listener) {
+		list_append(&p->new_servers, &sv->node);
+		p->nservers++;
+		p->db->nservers++;
+		p->user->nservers++;
+	}
 	/* TLS first (not on a Unix socket: PostgreSQL has none there) */
 	if (s->server_tls && host->addr.ss_family != AF_UNIX) {
 		sv->login->tls = TLS_ASKED;
@@ -293,12 +298,12 @@ static bool launch_to(struct pool *p, int h, struct client *owner)
 	}
 	if (!conn_gen_commit(&sv->c, 0)) {
 		server_close(sv, "out of memory");
-		return false;
+		return NULL;
 	}
 	conn_update(&sv->c); /* EV_WRITE: tells us when the connect finished */
 	if (cerr)
 		event_active(&sv->c.ev, EV_WRITE, 0); /* report the failure from the loop */
-	return true;
+	return sv;
 }
 
 static bool launch_for(struct pool *p, struct client *owner)
@@ -310,7 +315,7 @@ static bool launch_for(struct pool *p, struct client *owner)
 	for (int tries = 0; tries < db->nhosts; tries++) {
 		int h = pick_host(db);
 		if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
-			return launch_to(p, h, owner);
+			return launch_to(p, h, owner, false) != NULL;
 		log_dns_failure(p, h, err);
 		host_failed(db, h);
 	}
@@ -328,6 +333,18 @@ bool server_launch_replication(struct pool *p, struct client *owner)
 	return launch_for(p, owner);
 }
 
+struct server *server_launch_listener(struct pool *p)
+{
+	struct db *db = p->db;
+	char err[256];
+	int h = pick_host(db);
+
+	if (resolve(p->sift, db, &db->hosts[h], err, sizeof(err)))
+		return launch_to(p, h, NULL, true);
+	log_dns_failure(p, h, err);
+	return NULL;
+}
+
 static void connect_failed(struct server *sv, int err)
 {
 	char msg[300];
@@ -336,6 +353,8 @@ static void connect_failed(struct server *sv, int err)
 	snprintf(msg, sizeof(msg), "connect failed: %s", strerror(err)); /* PgBouncer's words in the log */
 	host_failed(p->db, sv->host);
 	server_close(sv, msg);
+	if (sv->nf_listener)
+		return;
 	snprintf(msg, sizeof(msg), "could not connect to server: %s", strerror(err));
 	pool_login_failed(p, "08006", msg, true);
 }
@@ -408,7 +427,8 @@ static void login_end(struct server *sv, const char *sqlstate, const char *msg, 
 	/* the server's own words, as PgBouncer logs them ("server login
 	 * failed" came before, for a refusal) */
 	server_close(sv, msg);
-	pool_login_failed(p, sqlstate, msg, transient);
+	if (!sv->nf_listener)
+		pool_login_failed(p, sqlstate, msg, transient);
 }
 
 /* The login was refused (by the server, or by pgsift's settings). */
@@ -625,6 +645,11 @@ static void login_done(struct server *sv, char status)
 	const char *cq = p->db->conf.connect_query;
 
 	sv->txn = status;
+	if (sv->nf_listener) {
+		login_free(sv);
+		notify_server_ready(sv);
+		return;
+	}
 	if (sv->replication) {
 		repl_login_done(sv);
 		return;
@@ -1063,6 +1088,14 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 	n = whole ? total : avail;
 	if (sv->inject_pending)
 		return injected_reply(sv, cl, b, type, len);
+	if (__builtin_expect(type == 'A', 0) && cl->ss_on) {
+		/* a pooled server's notification: the pool's listener delivers it (notify.h) */
+		consume(sv, b, n, total, true);
+		return RELAY_MORE;
+	}
+	/* a committed LISTEN waits for the listener before its ReadyForQuery */
+	if (__builtin_expect(cl->nf_pend, 0) && type == 'Z' && ss_notify_ready(sv, cl, (char)b->data[b->pos + PROTO_HDR]))
+		return RELAY_STOP;
 	/* an empty reply queue has nothing for ps_reply() to do; entries of
 	 * the lite ring are mostly counted here */
 	if ((sv->rq.n || (sv->rq.lite_n && !ps_lite_reply(&sv->rq, type))) && type != 'D') {
@@ -1101,6 +1134,8 @@ static enum relay_rc relay_message(struct server *sv, struct iobuf *b)
 		if (__builtin_expect(cl->ss_busy, 0))
 			ss_server_reply(sv, cl, type, b->data + b->pos - 1, 1);
 		client_got_ready(sv, cl, sv->txn);
+		if (__builtin_expect(cl->nf_queued, 0))
+			notify_client_flush(cl);
 		if (cl->state != CL_FREE && may_release(sv, cl)) {
 			if (conn_flush(&cl->c) == CONN_IO_ERROR) {
 				client_close(cl, NULL, "client write failed");
@@ -1174,6 +1209,10 @@ static void server_relay(struct server *sv)
 	struct client *cl;
 	struct iobuf *b;
 
+	if (__builtin_expect(sv->nf_listener, 0)) {
+		notify_server_input(sv);
+		return;
+	}
 	/* replies pgsift owes at the head of the queue (the client drained) */
 	if (sv->ps_on && sv->client && sv->rq.n)
 		ps_advance(sv, sv->client);
@@ -1391,9 +1430,13 @@ void server_close(struct server *sv, const char *reason)
 		conn_send_now(&sv->c, terminate, sizeof(terminate));
 	}
 	list_del(&sv->node);
-	p->nservers--;
-	p->db->nservers--;
-	p->user->nservers--;
+	if (sv->nf_listener) {
+		notify_server_closed(sv);
+	} else {
+		p->nservers--;
+		p->db->nservers--;
+		p->user->nservers--;
+	}
 	conn_close(&sv->c);
 	login_free(sv);
 	params_clear(&s->strs, &sv->vals);

@@ -19,6 +19,11 @@ bool server_launch(struct pool *p);
  * startup parameters; linked to it once logged in (replication.h). */
 bool server_launch_replication(struct pool *p, struct client *owner);
 
+/* Starts p's listener connection for LISTEN (notify.h): in none of p's
+ * lists, not counted against any limit; notify.c gets its login, input
+ * and close. NULL when it cannot be started. */
+struct server *server_launch_listener(struct pool *p);
+
 /* The one way a server connection ends; reason is logged. A linked client
  * gets an error and is closed too. Freed after the current callbacks. */
 void server_close(struct server *sv, const char *reason);

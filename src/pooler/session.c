@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "pooler/notify.h"
 #include "pooler/objects.h"
 #include "pooler/pin.h"
 #include "pooler/session_sql.h"
@@ -17,6 +18,7 @@
 
 #define SS_OPS_MAX 64	    /* statements awaiting their reply, per client */
 #define SS_SET_MAX 65536    /* bytes of one set of settings */
+#define SS_NAMED_MAX 64	    /* named statements of LISTEN/UNLISTEN followed per client */
 
 /* One statement sent to the server whose effect waits for its reply. */
 struct ss_op {
@@ -35,6 +37,13 @@ struct ss_pend {
 	struct istr *nv;	/* as struct ss_op's; "name" alone while pnum is set */
 };
 
+/* A named statement whose text is LISTEN / UNLISTEN (asyncpg prepares
+ * every statement it runs). */
+struct ss_named {
+	char name[64];
+	struct ss_pend pd;
+};
+
 struct ss_client {
 	struct ss_op q[SS_OPS_MAX];
 	uint32_t head, n;
@@ -42,6 +51,8 @@ struct ss_client {
 	bool rolled_back;		/* a ROLLBACK since the last ReadyForQuery */
 	bool err_seen;			/* an error since the last ReadyForQuery */
 	struct ss_pend unnamed, portal;
+	struct ss_named *named;		/* SS_NAMED_MAX entries once one is followed */
+	uint32_t nnamed;
 };
 
 static const char *const startup_tracked[] = {
@@ -186,7 +197,8 @@ static struct istr *nv_of(struct sift *s, const struct ss_stmt *st, bool *ok)
 	bool with_value = (st->kind == SS_SET && st->value[0] != 'P') || st->kind == SS_PREPARE;
 
 	*ok = true;
-	if (st->kind != SS_SET && st->kind != SS_RESET && st->kind != SS_PREPARE && st->kind != SS_DEALLOCATE)
+	if (st->kind != SS_SET && st->kind != SS_RESET && st->kind != SS_PREPARE && st->kind != SS_DEALLOCATE &&
+	    st->kind != SS_LISTEN && st->kind != SS_UNLISTEN)
 		return NULL;
 	memcpy(nv, st->name, nl + 1);
 	memcpy(nv + nl + 1, st->value, vl);
@@ -210,7 +222,9 @@ static bool push_nv(struct client *cl, uint8_t kind, uint8_t tag, bool strict, u
 	op->strict = strict;
 	op->zleft = zleft;
 	op->nv = istr_ref(nv);
-	if ((kind == SS_SET || kind == SS_RESET || kind == SS_PREPARE || kind == SS_DEALLOCATE) && !nv)
+	if ((kind == SS_SET || kind == SS_RESET || kind == SS_PREPARE || kind == SS_DEALLOCATE || kind == SS_LISTEN ||
+	     kind == SS_UNLISTEN) &&
+	    !nv)
 		op->kind = SS_DIRTY;
 	ss->n++;
 	cl->ss_busy = true;
@@ -291,8 +305,54 @@ static void pend_set(struct sift *s, struct ss_pend *pd, const struct ss_stmt *s
 	pd->nv = nv;
 }
 
+/* ---- named statements of LISTEN / UNLISTEN ---- */
+
+static struct ss_named *named_find(struct ss_client *ss, const char *name)
+{
+	for (uint32_t i = 0; ss && i < ss->nnamed; i++)
+		if (!strcmp(ss->named[i].name, name))
+			return &ss->named[i];
+	return NULL;
+}
+
+static void named_del(struct client *cl, const char *name)
+{
+	struct ss_client *ss = cl->ss;
+	struct ss_named *nm = named_find(ss, name);
+
+	if (!nm)
+		return;
+	istr_put(&cl->sift->strs, nm->pd.nv);
+	*nm = ss->named[--ss->nnamed];
+	cl->nf_named = ss->nnamed > 0;
+}
+
+/* Remembers what the named statement does; false when it cannot be
+ * followed (the server is then reset, as for other named statements). */
+static bool named_put(struct client *cl, const char *name, const struct ss_stmt *st)
+{
+	struct ss_client *ss = ss_of(cl);
+	struct ss_named *nm;
+
+	if (!ss || strlen(name) >= sizeof(nm->name) || (!ss->named && !(ss->named = calloc(SS_NAMED_MAX, sizeof(*nm)))) ||
+	    ss->nnamed == SS_NAMED_MAX)
+		return false;
+	nm = &ss->named[ss->nnamed];
+	memset(nm, 0, sizeof(*nm));
+	pend_set(cl->sift, &nm->pd, st);
+	if (nm->pd.kind == SS_DIRTY) {
+		istr_put(&cl->sift->strs, nm->pd.nv);
+		return false;
+	}
+	strcpy(nm->name, name);
+	ss->nnamed++;
+	cl->nf_named = true;
+	return true;
+}
+
 /* Parse: the unnamed statement is remembered until its Execute; a named
- * one that changes session state is not followed: the server is reset. */
+ * one that changes session state is not followed (the server is reset),
+ * but for LISTEN and UNLISTEN. */
 static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
 {
 	const char *name = (const char *)body, *q;
@@ -306,6 +366,8 @@ static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, 
 	qn = strnlen(q, avail - (uint32_t)(nul + 1 - body));
 	if (cl->ss)
 		cl->ss->unnamed_set = cl->ss->unnamed_set && *name;
+	if (*name && cl->nf_named)
+		named_del(cl, name);
 	if (!ss_sql_maybe(q, qn))
 		return;
 	ss_sql_classify(q, qn, &st);
@@ -317,6 +379,8 @@ static void on_parse(struct client *cl, struct server *sv, const uint8_t *body, 
 		cl->pin_stmts |= *name && cl->pin_counted;
 	}
 	if (*name) {
+		if ((st.kind == SS_LISTEN || st.kind == SS_UNLISTEN || st.kind == SS_UNLISTEN_ALL) && named_put(cl, name, &st))
+			return;
 		if (st.kind != SS_NONE)
 			sv->ss_dirty = true;
 		return;
@@ -385,19 +449,27 @@ static void on_bind(struct client *cl, struct server *sv, const uint8_t *body, u
 
 	if (!nul || !memchr(nul + 1, 0, avail - (uint32_t)(nul + 1 - body)))
 		return;
+	const struct ss_pend *from = &ss->unnamed;
+	struct ss_named *nm;
+
 	stmt = (const char *)nul + 1;
 	if (*body == 0)
 		ss->portal_set = false;
-	if (*stmt || !ss->unnamed_set)
-		return;
-	if (*body) { /* a named portal of a SET: not followed */
-		sv->ss_dirty |= ss->unnamed.kind != SS_NONE;
+	if (*stmt) { /* a named statement: followed only for LISTEN / UNLISTEN */
+		if (!cl->nf_named || !(nm = named_find(ss, stmt)))
+			return;
+		from = &nm->pd;
+	} else if (!ss->unnamed_set) {
 		return;
 	}
-	istr_set(&cl->sift->strs, &ss->portal.nv, ss->unnamed.nv);
-	ss->portal.kind = ss->unnamed.kind;
-	ss->portal.tag = ss->unnamed.tag;
-	ss->portal.pnum = ss->unnamed.pnum;
+	if (*body) { /* a named portal of a SET: not followed */
+		sv->ss_dirty |= from->kind != SS_NONE;
+		return;
+	}
+	istr_set(&cl->sift->strs, &ss->portal.nv, from->nv);
+	ss->portal.kind = from->kind;
+	ss->portal.tag = from->tag;
+	ss->portal.pnum = from->pnum;
 	ss->portal_set = true;
 	if (ss->portal.pnum &&
 	    !bind_value(cl->sift, &ss->portal, body, avail, (uint32_t)((const uint8_t *)stmt + strlen(stmt) + 1 - body)))
@@ -443,7 +515,8 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 
 static bool tag_matches(uint8_t tag, const uint8_t *body, uint32_t avail)
 {
-	static const char *const tags[] = { "", "SET", "RESET", "SELECT", "DISCARD", "PREPARE", "DEALLOCATE" };
+	static const char *const tags[] = { "", "SET", "RESET", "SELECT", "DISCARD", "PREPARE", "DEALLOCATE", "LISTEN",
+					    "UNLISTEN" };
 	size_t k = strlen(tags[tag]);
 
 	return avail >= k && memcmp(body, tags[tag], k) == 0;
@@ -491,9 +564,17 @@ static void apply(struct server *sv, struct client *cl, const struct ss_op *op)
 	const char *name = op->nv ? op->nv->s : NULL;
 	bool ok = true;
 
-	if (name && name[0] != '#' && param_index(s, name) >= 0)
+	if ((op->kind == SS_SET || op->kind == SS_RESET) && name && name[0] != '#' && param_index(s, name) >= 0)
 		return; /* reported with ParameterStatus: tracked in cl->vals */
 	switch (op->kind) {
+	case SS_LISTEN: /* fanned out when the transaction commits; the server LISTENs now */
+		sv->ss_dirty = true;
+		notify_client_op(cl, SS_LISTEN, name);
+		break;
+	case SS_UNLISTEN:
+	case SS_UNLISTEN_ALL:
+		notify_client_op(cl, op->kind, name);
+		break;
 	case SS_SET:
 		ok = set_with(s, &cl->ss_cur, name, name + strlen(name) + 1) &&
 		     set_with(s, &sv->ss_cur, name, name + strlen(name) + 1);
@@ -504,6 +585,8 @@ static void apply(struct server *sv, struct client *cl, const struct ss_op *op)
 		ok = set_with(s, &cl->ss_cur, name, set_find(cl->ss_start, name)) && set_with(s, &sv->ss_cur, name, NULL);
 		break;
 	case SS_RESET_ALL:
+		if (op->tag == SS_TAG_DISCARD && cl->nf) /* DISCARD ALL includes UNLISTEN * */
+			notify_client_op(cl, SS_UNLISTEN_ALL, NULL);
 		if (op->tag == SS_TAG_DISCARD) { /* prepared statements go too */
 			istr_set(&s->strs, &cl->ss_cur, cl->ss_start);
 			istr_set(&s->strs, &cl->ss_set, cl->ss_start);
@@ -579,7 +662,14 @@ static void ready(struct server *sv, struct client *cl, struct ss_client *ss, ch
 	}
 	if (ss)
 		ss->rolled_back = ss->err_seen = false;
-	cl->ss_busy = keep > 0 || cl->ss_cur != cl->ss_set || sv->ss_cur != sv->ss_set;
+	cl->ss_busy = keep > 0 || cl->ss_cur != cl->ss_set || sv->ss_cur != sv->ss_set || cl->nf_pend;
+}
+
+bool ss_notify_ready(struct server *sv, struct client *cl, char status)
+{
+	const struct ss_client *ss = cl->ss;
+
+	return notify_ready(sv, cl, status, ss && (ss->rolled_back || ss->err_seen));
 }
 
 void ss_server_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail)
@@ -753,6 +843,9 @@ void ss_client_free(struct client *cl)
 		}
 		istr_put(&s->strs, cl->ss->unnamed.nv);
 		istr_put(&s->strs, cl->ss->portal.nv);
+		for (uint32_t i = 0; i < cl->ss->nnamed; i++)
+			istr_put(&s->strs, cl->ss->named[i].pd.nv);
+		free(cl->ss->named);
 		free(cl->ss);
 		cl->ss = NULL;
 	}

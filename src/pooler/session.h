@@ -15,8 +15,8 @@
  * client whose set differs, the parameter sync (server.c) sends the
  * RESETs and SETs that bring it in line. State pgsift does not replay
  * (SET ROLE, temp tables, WITH HOLD cursors, session advisory locks,
- * LISTEN, SQL PREPARE) marks the server dirty: it runs DISCARD ALL before
- * anyone else gets it.
+ * SQL PREPARE; LISTEN, which notify.h fans out) marks the server dirty:
+ * it runs DISCARD ALL before anyone else gets it.
  */
 #ifndef PGSIFT_SESSION_H
 #define PGSIFT_SESSION_H
@@ -78,6 +78,11 @@ void ss_client_message(struct client *cl, struct server *sv, uint8_t type, const
 /* A reply relayed to the client (CommandComplete, ErrorResponse,
  * ReadyForQuery); called only when cl->ss_busy. */
 void ss_server_reply(struct server *sv, struct client *cl, uint8_t type, const uint8_t *body, uint32_t avail);
+
+/* A ReadyForQuery with status is about to be relayed to cl, which has
+ * LISTEN/UNLISTEN in its transaction (cl->nf_pend): notify_ready() with
+ * whether the transaction failed. true: hold it. */
+bool ss_notify_ready(struct server *sv, struct client *cl, char status) __attribute__((warn_unused_result));
 
 /* Appends to sql (NUL-terminated, *len bytes of cap used) what brings the
  * server's settings to the client's; false when it does not fit. Sets

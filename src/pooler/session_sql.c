@@ -275,7 +275,8 @@ bool ss_sql_maybe(const char *p, size_t n)
 		i++;
 	c1 = i + 1 < n ? lower(p[i + 1]) : 0;
 	c2 = i + 2 < n ? lower(p[i + 2]) : 0;
-	/* SET, RESET, DISCARD, DEALLOCATE, DECLARE, CREATE, LISTEN, PREPARE;
+	/* SET, RESET, DISCARD, DEALLOCATE, DECLARE, CREATE, LISTEN, UNLISTEN,
+	 * PREPARE;
 	 * a comment or a parenthesis first */
 	switch (i < n ? lower(p[i]) : 0) {
 	case 's':
@@ -300,6 +301,10 @@ bool ss_sql_maybe(const char *p, size_t n)
 		break;
 	case 'p':
 		if (c1 == 'r')
+			return true;
+		break;
+	case 'u': /* UNLISTEN */
+		if (c1 == 'n')
 			return true;
 		break;
 	case '-':
@@ -551,6 +556,69 @@ static void classify_deallocate(const char *p, size_t n, size_t i, struct ss_stm
 		out->kind = SS_DEALLOCATE;
 }
 
+/* A channel name as PostgreSQL reads an identifier: quoted as written,
+ * else ASCII letters lower-cased; cut to 63 bytes (NAMEDATALEN - 1) at a
+ * UTF-8 character's start, as PostgreSQL truncates it. */
+static bool channel_name(const char *p, size_t n, size_t *i, char *out)
+{
+	size_t k = 0;
+	bool quoted;
+
+	*i = skip_blank(p, n, *i);
+	quoted = *i < n && p[*i] == '"';
+	if (quoted) {
+		for ((*i)++; *i < n; (*i)++) {
+			if (p[*i] == '"') {
+				if (*i + 1 < n && p[*i + 1] == '"')
+					(*i)++;
+				else
+					break;
+			}
+			if (!p[*i])
+				return false;
+			if (k < SS_NAME_MAX)
+				out[k++] = p[*i];
+		}
+		if (*i >= n || k == 0)
+			return false;
+		(*i)++;
+	} else {
+		if (*i >= n || !is_ident(p[*i]) || (p[*i] >= '0' && p[*i] <= '9') || p[*i] == '$')
+			return false;
+		while (*i < n && is_ident(p[*i])) {
+			if (k < SS_NAME_MAX)
+				out[k++] = lower(p[*i]);
+			(*i)++;
+		}
+	}
+	if (k > SS_NAME_MAX - 1) { /* 63 bytes, not splitting a character */
+		k = SS_NAME_MAX - 1;
+		while (k > 0 && ((unsigned char)out[k] & 0xC0) == 0x80)
+			k--;
+	}
+	out[k] = 0;
+	return true;
+}
+
+/* LISTEN channel / UNLISTEN channel / UNLISTEN *: fanned out (notify.h).
+ * A form pgsift cannot read leaves the server to be reset. */
+static void classify_listen(const char *p, size_t n, size_t i, bool listen, struct ss_stmt *out)
+{
+	out->tag = listen ? SS_TAG_LISTEN : SS_TAG_UNLISTEN;
+	if (!listen && punct(p, n, &i, '*')) {
+		if (at_end(p, n, i))
+			out->kind = SS_UNLISTEN_ALL;
+		return;
+	}
+	if (!channel_name(p, n, &i, out->name) || !at_end(p, n, i)) {
+		out->name[0] = 0;
+		if (listen)
+			dirty(out, SS_D_LISTEN);
+		return;
+	}
+	out->kind = listen ? SS_LISTEN : SS_UNLISTEN;
+}
+
 static void classify_other(const char *p, size_t n, const char *w, size_t i, struct ss_stmt *out)
 {
 	char w2[24];
@@ -570,8 +638,8 @@ static void classify_other(const char *p, size_t n, const char *w, size_t i, str
 	} else if (!strcmp(w, "declare")) {
 		if (has_ci(p, n, " hold"))
 			dirty(out, SS_D_HOLD);
-	} else if (!strcmp(w, "listen")) {
-		dirty(out, SS_D_LISTEN);
+	} else if (!strcmp(w, "listen") || !strcmp(w, "unlisten")) {
+		classify_listen(p, n, i, w[0] == 'l', out);
 	} else if (!strcmp(w, "prepare")) {
 		if (!peek_word(p, n, i, "transaction"))
 			classify_prepare(p, n, i, out);

@@ -173,6 +173,7 @@ struct pool {
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
 	int npinned;			/* clients pinned to a server, or about to be (pin.h) */
+	struct nf_pool *nf;		/* LISTEN fanned out: the listener and its channels (notify.h), lazy */
 };
 
 /* The startup packet's replication parameter (replication.h). */
@@ -189,6 +190,8 @@ enum client_state {
 
 struct login_state;
 struct ss_client;
+struct nf_client;
+struct nf_pool;
 struct aq_req;
 
 struct client {
@@ -258,6 +261,11 @@ struct client {
 	bool pin_stmts;			/* it prepared a statement that pins: probe after each Execute */
 	bool pin_answered;		/* a refused batch was answered at a Flush: its Sync is dropped */
 	int64_t pin_since;		/* when it was counted, monotonic usec */
+	/* LISTEN fanned out (notify.h) */
+	bool nf_pend;			/* LISTEN/UNLISTEN in its transaction, applied at its end */
+	bool nf_queued;			/* notifications wait for the client's next message boundary */
+	bool nf_named;			/* session.c follows named statements of LISTEN/UNLISTEN */
+	struct nf_client *nf;		/* its channels (lazy) */
 };
 
 enum server_state {
@@ -314,6 +322,7 @@ struct server {
 	struct istr *ss_set, *ss_cur;	/* session settings clients gave it (session.h) */
 	bool pin_probe;			/* the injected query in flight is the pin probe (pin.h) */
 	uint8_t pin_found;		/* PIN_* its row reported */
+	bool nf_listener;		/* a pool's listener for LISTEN (notify.h): in no list, not counted */
 };
 
 struct cancel_req {

@@ -97,6 +97,7 @@ static const struct setting settings[] = {
 	S_(max_pinned_per_pool, ST_INT, R, "0", 0, 100000),
 	S_(max_packet_size, ST_INT, R, "2147483647", 1024, INT_MAX),
 	S_(pkt_buf, ST_INT, 0, "4096", 1, 16 << 20),
+	S_(notify_buffer, ST_INT, R, "1048576", 16384, INT_MAX),
 	S_(logfile, ST_STR, R, "", 0, 0),
 	S_(pidfile, ST_STR, 0, "", 0, 0),
 	S_(user, ST_STR, 0, "", 0, 0),

@@ -140,6 +140,7 @@ struct config {
 	int max_pinned_per_pool;	/* 0: half the pool size (at least 1) */
 	int max_packet_size;
 	int pkt_buf;
+	int notify_buffer;		/* bytes of notifications held for a client that does not read (notify.h) */
 	char *logfile;
 	char *pidfile;
 	char *user;			/* as -u: who to run as when started as root */

@@ -14,7 +14,7 @@ extern const struct view view_version, view_config, view_databases, view_pools, 
 	view_stats, view_stats_totals, view_stats_averages, view_lists, view_users, view_sockets, view_active_sockets;
 /* pooler_state.c: PgBouncer's smaller SHOW sets */
 extern const struct view view_state, view_totals, view_mem, view_dns_hosts, view_dns_zones, view_peers,
-	view_peer_pools;
+	view_peer_pools, view_listeners;
 /* queries.c: the analyzer's statistics */
 extern const struct view view_queries, view_analyzer, view_prepared_statements, view_pool_advice;
 /* findings.c */

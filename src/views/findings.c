@@ -208,7 +208,7 @@ static const struct view_col hazards_cols[] = {
 	{ "advice", 's', "",
 	  "What to do instead, one line." },
 	{ "action", 's', "",
-	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `pinned` (`temp_table`, `hold_cursor`, `advisory_lock`, `set_role` while `pin_session_state` is on: the client keeps its server until the state is gone or it leaves; past `max_pinned_per_pool` the statement is refused with 53300), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
+	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `fanned_out` (`listen`: the pool's listener connection LISTENs for the client and pgsift delivers its notifications), `pinned` (`temp_table`, `hold_cursor`, `advisory_lock`, `set_role` while `pin_session_state` is on: the client keeps its server until the state is gone or it leaves; past `max_pinned_per_pool` the statement is refused with 53300), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
 };
 
 /* What pgsift does about a hazard of this kind (doc/session-state.md). */
@@ -219,6 +219,8 @@ static const char *hazard_action(const struct sift *s, enum hz_kind k)
 		return "replayed";
 	case HZ_PREPARE:
 		return "replayed";
+	case HZ_LISTEN:
+		return "fanned_out";
 	case HZ_TEMP_TABLE:
 	case HZ_HOLD_CURSOR:
 	case HZ_ADVISORY_LOCK:

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "views/families.h"
+#include "pooler/notify.h"
 #include "pooler/objects.h"
 #include "pooler/pool.h"
 
@@ -209,3 +210,39 @@ static const struct view_col peer_pools_cols[] = {
 
 const struct view view_peer_pools = { "peer_pools", "One row per peer pool (none in pgsift).", peer_pools_cols,
 				      VIEW_NCOLS(peer_pools_cols), no_rows };
+
+/* ---- LISTENERS (pgsift's own) ---- */
+
+static const struct view_col listeners_cols[] = {
+	{ "database", 's', "", "Database entry." },
+	{ "user", 's', "", "User the listener connection logs in as (the pool's)." },
+	{ "state", 's', "", "`connecting`, `listening`, or `retrying` (lost or refused: opened again at once after a loss, after `server_login_retry` after a failed attempt)." },
+	{ "backend_pid", 'I', "", "The listener's PostgreSQL backend pid (NULL while not connected); NOTIFY's own pid field names the notifying backend, not this one." },
+	{ "channels", 'i', "count", "Channels at least one client listens on." },
+	{ "clients", 'i', "count", "Clients that listen on at least one channel." },
+	{ "subscriptions", 'i', "count", "(client, channel) pairs." },
+	{ "received", 'q', "count", "NotificationResponses the listener received." },
+	{ "delivered", 'q', "count", "Copies queued for clients (one per listening client)." },
+	{ "reconnects", 'q', "count", "Times the listener was opened again after its connection was lost (notifications in the gap are lost)." },
+	{ "clients_closed", 'q', "count", "Clients closed (53400) because more than `notify_buffer` bytes of notifications waited for them and they read none for 5 seconds." },
+	{ "paused", 'b', "", "The listener is not read now: a client is over `notify_buffer` (PostgreSQL queues the notifications meanwhile)." },
+};
+
+static void listeners_rows(struct sift *s, struct view_sink *sink)
+{
+	const struct list *it;
+
+	list_for_each(it, &s->pools) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		struct notify_info ni;
+		if (!p->nf)
+			continue;
+		notify_info(p, &ni);
+		view_row(sink, p->db->name, p->user->name, ni.state, ni.backend_pid ? (int)ni.backend_pid : -1,
+			 (int)ni.channels, (int)ni.clients, (int)ni.subscriptions, (int64_t)ni.received,
+			 (int64_t)ni.delivered, (int64_t)ni.reconnects, (int64_t)ni.clients_closed, ni.paused ? 1 : 0);
+	}
+}
+
+const struct view view_listeners = { "listeners", "One row per pool whose clients LISTEN in transaction mode: its listener connection (doc/session-state.md).",
+				     listeners_cols, VIEW_NCOLS(listeners_cols), listeners_rows };

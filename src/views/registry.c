@@ -55,7 +55,7 @@ const struct view *const view_all[] = {
 	&view_stats_totals, &view_stats_averages, &view_lists, &view_users, &view_sockets, &view_active_sockets,
 	&view_state, &view_totals, &view_mem, &view_dns_hosts, &view_dns_zones, &view_peers, &view_peer_pools,
 	&view_queries, &view_analyzer,
-	&view_prepared_statements, &view_pool_advice, &view_nplusone, &view_slow, &view_slow_plans, &view_hazards,
+	&view_prepared_statements, &view_listeners, &view_pool_advice, &view_nplusone, &view_slow, &view_slow_plans, &view_hazards,
 	&view_query_history, &view_pool_history, &view_query_histogram, &view_pool_histogram, &view_process,
 	&view_views, &view_columns, NULL,
 };

@@ -392,6 +392,8 @@ static void test_int_values(void)
 		{ "pkt_buf", "0", -1 },
 		{ "pkt_buf", "16777216", 16777216 },
 		{ "pkt_buf", "16777217", -1 },
+		{ "notify_buffer", "16383", -1 },
+		{ "notify_buffer", "16384", 16384 },
 		{ "min_pool_size", "0", 0 },
 		{ "default_pool_size", "0", -1 },
 		{ "max_client_conn", "1000001", -1 },
@@ -1097,7 +1099,7 @@ static const char all_changed[] =
 	"query_timeout = 300\nquery_wait_timeout = 90\nclient_idle_timeout = 1d\nclient_login_timeout = 30\n"
 	"idle_transaction_timeout = 45\nignore_startup_parameters = extra_float_digits, search_path\n"
 	"track_extra_parameters = search_path\npin_session_state = off\nmax_pinned_per_pool = 3\n"
-	"max_packet_size = 1048576\npkt_buf = 8192\n"
+	"max_packet_size = 1048576\npkt_buf = 8192\nnotify_buffer = 65536\n"
 	"logfile = /var/log/pgsift.log\npidfile = /run/pgsift.pid\nlog_connections = 0\nlog_disconnections = off\n"
 	"log_pooler_errors = no\nlog_stats = false\nstats_period = 15\nverbose = 2\n"
 	"analyzer = off\nmax_fingerprints = 77\nlog_query_samples = on\nmax_prepared_statements = 13\n"

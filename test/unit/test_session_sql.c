@@ -87,7 +87,19 @@ int main(void)
 	is_stmt("CREATE TEMP TABLE t (x int)", SS_DIRTY, NULL, NULL);
 	is_stmt("CREATE TEMP TABLE t (x int) ON COMMIT DROP", SS_NONE, NULL, NULL);
 	is_stmt("DECLARE c CURSOR WITH HOLD FOR SELECT 1", SS_DIRTY, NULL, NULL);
-	is_stmt("LISTEN ch", SS_DIRTY, NULL, NULL);
+	is_stmt("LISTEN ch", SS_LISTEN, "ch", NULL);
+	is_stmt("listen Chan_A;", SS_LISTEN, "chan_a", NULL);
+	is_stmt("LISTEN \"Mixed \"\"Q\"\"\" -- c", SS_LISTEN, "Mixed \"Q\"", NULL);
+	is_stmt("UNLISTEN Foo", SS_UNLISTEN, "foo", NULL);
+	is_stmt("UNLISTEN *", SS_UNLISTEN_ALL, NULL, NULL);
+	is_stmt("LISTEN a b", SS_DIRTY, NULL, NULL);
+	is_stmt("LISTEN U&\"x\"", SS_DIRTY, NULL, NULL);
+	is_stmt("UNLISTEN 1x", SS_NONE, NULL, NULL);
+	is_stmt("LISTEN aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", SS_LISTEN,
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
+	/* cut at 63 bytes, not inside a UTF-8 character (62 'a' then a 2-byte one) */
+	is_stmt("LISTEN \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9" "b\"", SS_LISTEN,
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL);
 	is_stmt("PREPARE TRANSACTION 'x'", SS_NONE, NULL, NULL);
 	is_stmt("PREPARE Q1(int) AS SELECT $1;", SS_PREPARE, "#q1", "RPREPARE Q1(int) AS SELECT $1");
 	is_stmt("prepare \"Mixed \"\"x\"\"\" as select 1", SS_PREPARE, "#Mixed \"x\"", NULL);
@@ -100,6 +112,9 @@ int main(void)
 	is_maybe("UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2;", false);
 	is_maybe("select set_config('a.b', 'c', false)", true);
 	is_maybe("SET x = 1", true);
+	is_maybe("UNLISTEN *", true);
+	is_maybe("  listen x", true);
+	is_maybe("UPDATE t SET x = 1", false);
 	is_maybe("SETTINGS", false);
 	is_maybe("select 1; select 2", true);
 	is_maybe("select 1;  ", false);
