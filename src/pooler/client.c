@@ -1340,6 +1340,7 @@ static bool pin_refused(struct client *cl, struct iobuf *b, uint8_t type, uint32
 {
 	const char *body = (const char *)b->data + b->pos + PROTO_HDR, *nul;
 	uint32_t blen = len - 4;
+	unsigned why;
 
 	if ((type != 'Q' && type != 'P') || b->end - b->pos < len + 1 || !pin_full(cl, cl->pool, cl->sift))
 		return false;
@@ -1349,8 +1350,9 @@ static bool pin_refused(struct client *cl, struct iobuf *b, uint8_t type, uint32
 		blen -= (uint32_t)(nul + 1 - body);
 		body = nul + 1;
 	}
-	if (!pin_of_text(body, strnlen(body, blen)))
+	if (!(why = pin_of_text(body, strnlen(body, blen))))
 		return false;
+	pin_refused_note(cl, why);
 	client_log(cl, LOG_INFO, "statement refused: max_pinned_per_pool (%d) reached", pin_cap(cl->sift, cl->pool));
 	return true;
 }

@@ -111,13 +111,30 @@ static void count(struct client *cl)
 	cl->pool->npinned++;
 }
 
-static void uncount(struct client *cl)
+/* The time since pin_since goes to each kind of state that held the pin
+ * (pin: the PIN_* bits it had), and pin_since starts again: called when
+ * the kinds change and when the pin ends */
+static void credit(struct client *cl, unsigned pin)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if ((pin & (1u << i)) && cl->sift->now > cl->pin_since)
+			cl->pool->pinned_us[i] += (uint64_t)(cl->sift->now - cl->pin_since);
+	cl->pin_since = cl->sift->now;
+}
+
+static void uncount_as(struct client *cl, unsigned pin)
 {
 	if (!cl->pin_counted)
 		return;
+	credit(cl, pin);
 	cl->pin_counted = false;
 	cl->pin_since = 0;
 	cl->pool->npinned--;
+}
+
+static void uncount(struct client *cl)
+{
+	uncount_as(cl, cl->pin);
 }
 
 void pin_note(struct client *cl, unsigned why)
@@ -194,9 +211,9 @@ static bool send_probe(struct server *sv)
 bool pin_keep(struct server *sv, struct client *cl)
 {
 	if (!cl->sift->cfg.pin_session_state) { /* turned off by a reload: let go */
+		uncount(cl);
 		cl->pin = 0;
 		cl->pin_check = false;
-		uncount(cl);
 		return false;
 	}
 	if (cl->pin_check) {
@@ -205,8 +222,8 @@ bool pin_keep(struct server *sv, struct client *cl)
 			return true;
 		client_log(cl, LOG_WARNING, "cannot probe its session state: the server is reset");
 		sv->ss_dirty = true;
-		cl->pin = 0;
 		uncount(cl);
+		cl->pin = 0;
 		return false;
 	}
 	return cl->pin != 0;
@@ -245,11 +262,14 @@ void pin_probe_reply(struct server *sv, uint8_t type, const uint8_t *body, uint3
 bool pin_probe_done(struct server *sv, struct client *cl)
 {
 	char why[PIN_REASONS_LEN];
+	unsigned was = cl->pin;
 
 	sv->pin_probe = false;
 	if (cl->pin != sv->pin_found)
 		client_log(cl, LOG_DEBUG, "session state on its server: %s",
 			   sv->pin_found ? pin_reasons(sv->pin_found, why, sizeof(why)) : "none (not pinned)");
+	if (cl->pin_counted && was != sv->pin_found)
+		credit(cl, was);
 	cl->pin = sv->pin_found;
 	if (cl->pin) {
 		sv->ss_dirty = true; /* DISCARD ALL when it leaves */
@@ -257,8 +277,15 @@ bool pin_probe_done(struct server *sv, struct client *cl)
 		return false;
 	}
 	if (!cl->pin_check)
-		uncount(cl);
+		uncount_as(cl, 0); /* credited above */
 	return true;
+}
+
+void pin_refused_note(struct client *cl, unsigned why)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (why & (1u << i))
+			cl->pool->pin_refused[i]++;
 }
 
 void pin_client_gone(struct client *cl)

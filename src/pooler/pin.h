@@ -89,4 +89,8 @@ void pin_client_gone(struct client *cl);
 /* "temp_table,cursor,advisory_lock,role" for the bits set; "" for none. */
 const char *pin_reasons(unsigned pin, char *buf, size_t len);
 
+/* A statement that would have pinned (why: PIN_*) was refused at the
+ * cap: counted per pool and kind (SHOW HAZARDS' refused). */
+void pin_refused_note(struct client *cl, unsigned why);
+
 #endif

@@ -173,6 +173,8 @@ struct pool {
 	struct lbuckets wait_lb;	/* client wait per server assignment (0 included), /metrics */
 	struct lbuckets xact_lb;	/* transaction time, as stats.xact_time counts it */
 	int npinned;			/* clients pinned to a server, or about to be (pin.h) */
+	uint64_t pinned_us[4];		/* time clients spent pinned, finished pins, by PIN_* bit (pin.h) */
+	uint64_t pin_refused[4];	/* statements refused at max_pinned_per_pool, by PIN_* bit */
 	struct nf_pool *nf;		/* LISTEN fanned out: the listener and its channels (notify.h), lazy */
 };
 
@@ -260,7 +262,7 @@ struct client {
 	bool pin_counted;		/* counted in pool->npinned (pinned, or a pinning statement in flight) */
 	bool pin_stmts;			/* it prepared a statement that pins: probe after each Execute */
 	bool pin_answered;		/* a refused batch was answered at a Flush: its Sync is dropped */
-	int64_t pin_since;		/* when it was counted, monotonic usec */
+	int64_t pin_since;		/* when it was counted or its kinds last changed (pool->pinned_us), monotonic usec */
 	/* LISTEN fanned out (notify.h) */
 	bool nf_pend;			/* LISTEN/UNLISTEN in its transaction, applied at its end */
 	bool nf_queued;			/* notifications wait for the client's next message boundary */

@@ -3,10 +3,12 @@
  * transaction-pooling hazards (doc/analyzer.md).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "views/families.h"
 #include "pooler/findings.h"
 #include "pooler/sift.h"
+#include "util/list.h"
 
 static double ms(uint64_t us)
 {
@@ -209,6 +211,10 @@ static const struct view_col hazards_cols[] = {
 	  "What to do instead, one line." },
 	{ "action", 's', "",
 	  "What pgsift does about it in transaction mode (doc/session-state.md): `replayed` (`set`, `prepare`: carried to every server the client gets, and undone on a server before another client gets it), `fanned_out` (`listen`: the pool's listener connection LISTENs for the client and pgsift delivers its notifications), `pinned` (`temp_table`, `hold_cursor`, `advisory_lock`, `set_role` while `pin_session_state` is on: the client keeps its server until the state is gone or it leaves; past `max_pinned_per_pool` the statement is refused with 53300), `reset` (state pgsift does not carry: the server runs `DISCARD ALL` before another client gets it, so nothing leaks, but the client loses it at its next transaction), empty for `idle_in_transaction`." },
+	{ "pinned_s", 'D', "s",
+	  "For `temp_table`, `hold_cursor`, `advisory_lock`, `set_role`: seconds clients of this database spent pinned by state of this kind (finished pins and those still on; a pin held by two kinds counts for both); the same on every row of the kind and database. 0 for the other kinds." },
+	{ "refused", 'q', "count",
+	  "Statements of this kind refused with 53300 because `max_pinned_per_pool` clients of their pool were pinned (per database, as `pinned_s`)." },
 };
 
 /* What pgsift does about a hazard of this kind (doc/session-state.md). */
@@ -233,15 +239,68 @@ static const char *hazard_action(const struct sift *s, enum hz_kind k)
 	}
 }
 
+/* The PIN_* bit index of a kind that pins (pin.h), or -1 */
+static int pin_bit_of(enum hz_kind k)
+{
+	switch (k) {
+	case HZ_TEMP_TABLE:
+		return 0;
+	case HZ_HOLD_CURSOR:
+		return 1;
+	case HZ_ADVISORY_LOCK:
+		return 2;
+	case HZ_SET_ROLE:
+		return 3;
+	default:
+		return -1;
+	}
+}
+
+static uint64_t pinned_now_us(const struct sift *s, const struct list *clients, int bit)
+{
+	const struct list *it;
+	uint64_t us = 0;
+
+	list_for_each(it, clients) {
+		const struct client *cl = list_entry(it, struct client, node);
+		if (cl->pin_counted && (cl->pin & (1u << bit)) && s->now > cl->pin_since)
+			us += (uint64_t)(s->now - cl->pin_since);
+	}
+	return us;
+}
+
+/* Seconds pinned and statements refused for a kind in a database's pools */
+static void pin_totals(const struct sift *s, const char *db, enum hz_kind k, double *secs, int64_t *refused)
+{
+	int bit = pin_bit_of(k);
+	const struct list *it;
+	uint64_t us = 0, n = 0;
+
+	if (bit >= 0)
+		list_for_each(it, &s->pools) {
+			const struct pool *p = list_entry(it, struct pool, node);
+			if (strcmp(p->db->name, db) != 0)
+				continue;
+			us += p->pinned_us[bit] + pinned_now_us(s, &p->active_clients, bit) +
+			      pinned_now_us(s, &p->idle_clients, bit);
+			n += p->pin_refused[bit];
+		}
+	*secs = (double)us / 1e6;
+	*refused = (int64_t)n;
+}
+
 /* obj: a struct hz_entry */
 static void hazard_row(struct sift *s, struct view_sink *sink, const void *obj)
 {
 	const struct hz_entry *e = obj;
 	char hex[17];
+	double pinned_s;
+	int64_t refused;
 
 	fp_hex(e->fp, hex);
+	pin_totals(s, e->db, e->kind, &pinned_s, &refused);
 	view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen, e->last_seen,
-		 e->text, hz_advice(e->kind), hazard_action(s, e->kind));
+		 e->text, hz_advice(e->kind), hazard_action(s, e->kind), pinned_s, refused);
 }
 
 static void hazards_rows(struct sift *s, struct view_sink *sink)

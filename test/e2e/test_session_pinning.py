@@ -262,6 +262,10 @@ def test_cap_refuses_the_statement_that_would_pin(pg, pooler, simple, mps):
     with pytest.raises(psycopg.Error) as e:
         a.execute("SELECT pg_advisory_lock(7705)")
     assert e.value.sqlstate == "53300"
+    # SHOW HAZARDS counts the refusal of each kind and the time pinned
+    rows = {r["kind"]: r for r in p.admin_dicts("SHOW HAZARDS")}
+    assert rows["temp_table"]["refused"] == "1", rows["temp_table"]
+    assert float(rows["temp_table"]["pinned_s"]) > 0, rows["temp_table"]
 
 
 @pytest.mark.timeout(120)
@@ -303,6 +307,13 @@ def test_hazards_and_metrics_say_pinned(pg, pooler):
     assert _wait_pinned(p, "pin_a", "advisory_lock")
     a.execute("SELECT pg_advisory_unlock_all()")
     wait_for(lambda: p.pool_row()["cl_pinned"] == "0", what="released")
+    # the time A was pinned stays in SHOW HAZARDS, and stops growing
+    def pinned_s():
+        return {r["kind"]: float(r["pinned_s"]) for r in p.admin_dicts("SHOW HAZARDS")}
+    first = pinned_s()
+    assert first["temp_table"] > 0 and first["advisory_lock"] >= first["temp_table"], first
+    time.sleep(0.3)
+    assert pinned_s() == first
 
 
 @pytest.mark.timeout(180)
