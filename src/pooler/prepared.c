@@ -629,7 +629,7 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		return on_error_reply(sv, cl, e, body, avail);
 	switch (e->kind) {
 	case RQ_ONE:
-		q->pop = type == '1' || type == '2' || type == '3';
+		q->pop = ps_rq_completes(e->kind, type);
 		if (type == '1' && (e->flags & F_PARSE))
 			e->st->ok_pool = sv->pool;
 		break;
@@ -645,17 +645,17 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 		break;
 	case RQ_DESC_S:
 	case RQ_DESC_P:
-		q->pop = type == 'T' || type == 'n';
+		q->pop = ps_rq_completes(e->kind, type);
 		break;
 	case RQ_EXEC:
-		q->pop = type == 'C' || type == 'I' || type == 's';
+		q->pop = ps_rq_completes(e->kind, type);
 		if (type == 'C' && (e->flags & F_DEFER) && drops_all(body, avail))
 			forget_client_names(sv, cl, e);
 		if (type == 'G')
 			copy_in_started(sv, cl);
 		break;
 	case RQ_SYNC:
-		q->pop = type == 'Z';
+		q->pop = ps_rq_completes(e->kind, type);
 		break;
 	case RQ_QUERY:
 		if (type == 'C' && (e->flags & F_TAG))
@@ -664,7 +664,7 @@ enum ps_act ps_reply(struct server *sv, struct client *cl, uint8_t type, const u
 			forget_client_names(sv, cl, e);
 		if (type == 'G')
 			copy_in_started(sv, cl);
-		q->pop = type == 'Z';
+		q->pop = ps_rq_completes(e->kind, type);
 		break;
 	default:
 		break;

@@ -152,6 +152,26 @@ enum ps_act ps_stream(struct client *cl, struct server *sv, struct iobuf *b, uin
  * consumed); PS_PASS: it needs a server; PS_STOP: wait for more bytes. */
 enum ps_act ps_local(struct client *cl, struct iobuf *b, uint8_t type, uint32_t len);
 
+/* Does a reply of this type complete an entry of this kind (the kinds the
+ * server answers: RQ_ONE to RQ_QUERY)? */
+static inline bool ps_rq_completes(uint8_t kind, uint8_t type)
+{
+	switch (kind) {
+	case RQ_ONE:
+		return type == '1' || type == '2' || type == '3';
+	case RQ_DESC_S:
+	case RQ_DESC_P:
+		return type == 'T' || type == 'n';
+	case RQ_EXEC:
+		return type == 'C' || type == 'I' || type == 's';
+	case RQ_SYNC:
+	case RQ_QUERY:
+		return type == 'Z';
+	default:
+		return false;
+	}
+}
+
 /* A reply while only lite entries are queued (rq.n == 0, rq.lite_n > 0),
  * as ps_reply() would take it for entries without flags: true when done
  * (rq.pop says it completes the head: ps_lite_pop() once it is relayed);
@@ -170,21 +190,7 @@ static inline bool ps_lite_reply(struct ps_rq *q, uint8_t type)
 	default:
 		break;
 	}
-	switch (q->lite[q->lite_head]) {
-	case RQ_ONE:
-		q->pop = type == '1' || type == '2' || type == '3';
-		break;
-	case RQ_DESC_S:
-	case RQ_DESC_P:
-		q->pop = type == 'T' || type == 'n';
-		break;
-	case RQ_EXEC:
-		q->pop = type == 'C' || type == 'I' || type == 's';
-		break;
-	default: /* RQ_SYNC, RQ_QUERY */
-		q->pop = type == 'Z';
-		break;
-	}
+	q->pop = ps_rq_completes(q->lite[q->lite_head], type);
 	return true;
 }
 
