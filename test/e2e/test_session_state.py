@@ -344,3 +344,15 @@ def test_sql_prepare_php_style_psql_script(pg, pooler, tmp_path):
         # another client of the one server sees no statement of psql's
         assert other.execute("SELECT count(*) FROM pg_prepared_statements WHERE name = 'ins'").fetchone() == (0,)
     assert outs[0] == outs[1]
+
+
+def test_set_inside_a_do_block_does_not_leak(pg, pooler):
+    """A SET inside an anonymous block cannot be replayed: the server is
+    reset before the next client gets it (pool size 1), so B never sees
+    A's setting (A loses it at its next transaction: doc/session-state.md)."""
+    p = pooler(default_pool_size=1)
+    a = _through(p)
+    b = _through(p)
+    a.execute("DO $$BEGIN SET search_path = do_a, public; EXECUTE 'SET myapp.tenant_id = ''A'''; END$$")
+    row = b.execute("SELECT current_setting('search_path'), current_setting('myapp.tenant_id', true)").fetchone()
+    assert row in (('"$user", public', None), ('"$user", public', "")), row

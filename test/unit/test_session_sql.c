@@ -82,6 +82,9 @@ int main(void)
 	is_stmt("SELECT set_config('myapp.t', $12::text, false)", SS_SET, "myapp.t", "P12");
 	is_stmt("SELECT set_config('myapp.t', $1::int, false)", SS_DIRTY, NULL, NULL);
 	is_stmt("SELECT set_config($1, 'x', false)", SS_DIRTY, NULL, NULL);
+	is_stmt("DO $$BEGIN SET search_path = a; END$$", SS_DIRTY, NULL, NULL);
+	is_stmt("do language plpgsql $b$ begin execute 'set work_mem = 1'; end $b$", SS_DIRTY, NULL, NULL);
+	is_stmt("DO $$BEGIN PERFORM 1; END$$", SS_NONE, NULL, NULL);
 	is_stmt("SELECT pg_advisory_lock(1)", SS_DIRTY, NULL, NULL);
 	is_stmt("SELECT pg_advisory_xact_lock(1)", SS_NONE, NULL, NULL);
 	is_stmt("CREATE TEMP TABLE t (x int)", SS_DIRTY, NULL, NULL);
