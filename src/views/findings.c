@@ -256,51 +256,75 @@ static int pin_bit_of(enum hz_kind k)
 	}
 }
 
-static uint64_t pinned_now_us(const struct sift *s, const struct list *clients, int bit)
+/* A pool's pinned time (finished pins and those still on) and refusals,
+ * by PIN_* bit: summed once per view, not once per row (a row per shape,
+ * up to FD_TABLE_MAX, and every client of every pool) */
+struct pin_sum {
+	const char *db;
+	uint64_t us[4], refused[4];
+};
+
+static void pin_sum_clients(const struct sift *s, const struct list *clients, struct pin_sum *ps)
 {
 	const struct list *it;
-	uint64_t us = 0;
 
 	list_for_each(it, clients) {
 		const struct client *cl = list_entry(it, struct client, node);
-		if (cl->pin_counted && (cl->pin & (1u << bit)) && s->now > cl->pin_since)
-			us += (uint64_t)(s->now - cl->pin_since);
+		for (int bit = 0; bit < 4; bit++)
+			if (cl->pin_counted && (cl->pin & (1u << bit)) && s->now > cl->pin_since)
+				ps->us[bit] += (uint64_t)(s->now - cl->pin_since);
 	}
-	return us;
 }
 
-/* Seconds pinned and statements refused for a kind in a database's pools */
-static void pin_totals(const struct sift *s, const char *db, enum hz_kind k, double *secs, int64_t *refused)
+/* One entry per pool in *out (NULL when there are none or out of memory:
+ * the columns are then 0); returns how many */
+static size_t pin_sums(const struct sift *s, struct pin_sum **out)
 {
-	int bit = pin_bit_of(k);
 	const struct list *it;
-	uint64_t us = 0, n = 0;
+	size_t n = 0, i = 0;
 
-	if (bit >= 0)
-		list_for_each(it, &s->pools) {
-			const struct pool *p = list_entry(it, struct pool, node);
-			if (strcmp(p->db->name, db) != 0)
-				continue;
-			us += p->pinned_us[bit] + pinned_now_us(s, &p->active_clients, bit) +
-			      pinned_now_us(s, &p->idle_clients, bit);
-			n += p->pin_refused[bit];
-		}
-	*secs = (double)us / 1e6;
-	*refused = (int64_t)n;
+	list_for_each(it, &s->pools)
+		n++;
+	*out = n ? calloc(n, sizeof(**out)) : NULL;
+	if (!*out)
+		return 0;
+	list_for_each(it, &s->pools) {
+		const struct pool *p = list_entry(it, struct pool, node);
+		struct pin_sum *ps = &(*out)[i++];
+		ps->db = p->db->name;
+		memcpy(ps->us, p->pinned_us, sizeof(ps->us));
+		memcpy(ps->refused, p->pin_refused, sizeof(ps->refused));
+		pin_sum_clients(s, &p->active_clients, ps);
+		pin_sum_clients(s, &p->idle_clients, ps);
+	}
+	return n;
 }
 
-/* obj: a struct hz_entry */
+static void hazard_row_of(struct sift *s, struct view_sink *sink, const struct hz_entry *e,
+			  const struct pin_sum *sums, size_t nsums)
+{
+	int bit = pin_bit_of(e->kind);
+	uint64_t us = 0, refused = 0;
+	char hex[17];
+
+	for (size_t i = 0; bit >= 0 && i < nsums; i++)
+		if (strcmp(sums[i].db, e->db) == 0) {
+			us += sums[i].us[bit];
+			refused += sums[i].refused[bit];
+		}
+	fp_hex(e->fp, hex);
+	view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen, e->last_seen,
+		 e->text, hz_advice(e->kind), hazard_action(s, e->kind), (double)us / 1e6, (int64_t)refused);
+}
+
+/* obj: a struct hz_entry (one row: a new hazard's log event) */
 static void hazard_row(struct sift *s, struct view_sink *sink, const void *obj)
 {
-	const struct hz_entry *e = obj;
-	char hex[17];
-	double pinned_s;
-	int64_t refused;
+	struct pin_sum *sums;
+	size_t nsums = pin_sums(s, &sums);
 
-	fp_hex(e->fp, hex);
-	pin_totals(s, e->db, e->kind, &pinned_s, &refused);
-	view_row(sink, hz_kind_name(e->kind), e->db, e->app, hex, (int64_t)e->count, e->first_seen, e->last_seen,
-		 e->text, hz_advice(e->kind), hazard_action(s, e->kind), pinned_s, refused);
+	hazard_row_of(s, sink, obj, sums, nsums);
+	free(sums);
 }
 
 static void hazards_rows(struct sift *s, struct view_sink *sink)
@@ -308,9 +332,13 @@ static void hazards_rows(struct sift *s, struct view_sink *sink)
 	struct findings *fd = fd_get(s);
 	const struct hz_entry **v = NULL;
 	size_t n = fd ? hz_sorted(&fd->hz, &v) : 0;
+	struct pin_sum *sums;
+	size_t nsums = n ? pin_sums(s, &sums) : 0;
 
 	for (size_t i = 0; i < n; i++)
-		hazard_row(s, sink, v[i]);
+		hazard_row_of(s, sink, v[i], sums, nsums);
+	if (n)
+		free(sums);
 	free(v);
 }
 
