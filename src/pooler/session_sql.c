@@ -155,28 +155,40 @@ static bool at_end(const char *p, size_t n, size_t i)
 	return i >= n;
 }
 
-/* A plain '...' literal (no E prefix) at p[*i], unescaped into out. */
-static bool literal(const char *p, size_t n, size_t *i, char *out, size_t outlen)
+/* The body of a quoted item at p[*i] (its opening quote q, doubled q
+ * inside standing for one), unescaped into out: its length, with *i past
+ * the closing quote; -1 when it does not end, holds a NUL, or is longer
+ * than cap (unless cut: then only its first cap bytes are kept). */
+static long quoted(const char *p, size_t n, size_t *i, char q, char *out, size_t cap, bool cut)
 {
 	size_t k = 0;
 
-	*i = skip_blank(p, n, *i);
-	if (*i >= n || p[*i] != '\'')
-		return false;
 	for ((*i)++; *i < n; (*i)++) {
-		if (p[*i] == '\'') {
-			if (*i + 1 < n && p[*i + 1] == '\'')
+		if (p[*i] == q) {
+			if (*i + 1 < n && p[*i + 1] == q)
 				(*i)++;
 			else
 				break;
 		}
-		if (k + 1 >= outlen)
-			return false;
-		out[k++] = p[*i];
+		if (!p[*i] || (k >= cap && !cut))
+			return -1;
+		if (k < cap)
+			out[k++] = p[*i];
 	}
 	if (*i >= n)
-		return false;
+		return -1;
 	(*i)++;
+	return (long)k;
+}
+
+/* A plain '...' literal (no E prefix) at p[*i], unescaped into out. */
+static bool literal(const char *p, size_t n, size_t *i, char *out, size_t outlen)
+{
+	long k;
+
+	*i = skip_blank(p, n, *i);
+	if (*i >= n || p[*i] != '\'' || (k = quoted(p, n, i, '\'', out, outlen - 1, false)) < 0)
+		return false;
 	out[k] = 0;
 	return true;
 }
@@ -494,20 +506,10 @@ static bool stmt_name(const char *p, size_t n, size_t *i, char *out)
 	out[0] = '#';
 	*i = skip_blank(p, n, *i);
 	if (*i < n && p[*i] == '"') {
-		for ((*i)++; *i < n; (*i)++) {
-			if (p[*i] == '"') {
-				if (*i + 1 < n && p[*i + 1] == '"')
-					(*i)++;
-				else
-					break;
-			}
-			if (k + 1 >= SS_NAME_MAX + 1 || !p[*i])
-				return false;
-			out[k++] = p[*i];
-		}
-		if (*i >= n || k == 1)
+		long q = quoted(p, n, i, '"', out + 1, SS_NAME_MAX - 1, false);
+		if (q <= 0)
 			return false;
-		(*i)++;
+		k += (size_t)q;
 	} else {
 		while (*i < n && is_ident(p[*i])) {
 			if (k + 1 >= SS_NAME_MAX + 1)
@@ -562,26 +564,15 @@ static void classify_deallocate(const char *p, size_t n, size_t i, struct ss_stm
 static bool channel_name(const char *p, size_t n, size_t *i, char *out)
 {
 	size_t k = 0;
-	bool quoted;
+	bool is_quoted;
 
 	*i = skip_blank(p, n, *i);
-	quoted = *i < n && p[*i] == '"';
-	if (quoted) {
-		for ((*i)++; *i < n; (*i)++) {
-			if (p[*i] == '"') {
-				if (*i + 1 < n && p[*i + 1] == '"')
-					(*i)++;
-				else
-					break;
-			}
-			if (!p[*i])
-				return false;
-			if (k < SS_NAME_MAX)
-				out[k++] = p[*i];
-		}
-		if (*i >= n || k == 0)
+	is_quoted = *i < n && p[*i] == '"';
+	if (is_quoted) {
+		long q = quoted(p, n, i, '"', out, SS_NAME_MAX, true);
+		if (q <= 0)
 			return false;
-		(*i)++;
+		k = (size_t)q;
 	} else {
 		if (*i >= n || !is_ident(p[*i]) || (p[*i] >= '0' && p[*i] <= '9') || p[*i] == '$')
 			return false;
