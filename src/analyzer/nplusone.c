@@ -19,9 +19,16 @@ static void copy_str(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
-static bool same_app(const struct np_state *st, const char *app)
+/* The unit's application? Its name is compared only when the id is not
+ * the one it was last matched by. */
+static bool same_app(struct np_state *st, const struct np_stmt *s)
 {
-	return strncmp(st->app, app ? app : "", NP_APP_LEN - 1) == 0;
+	if (s->app_id && s->app_id == st->app_id)
+		return true;
+	if (strncmp(st->app, s->app ? s->app : "", NP_APP_LEN - 1) != 0)
+		return false;
+	st->app_id = s->app_id;
+	return true;
 }
 
 static struct np_shape *shape_of(struct np_state *st, uint64_t fp, bool create)
@@ -112,14 +119,15 @@ static void start_unit(struct np_state *st, const struct np_stmt *s)
 	st->active = true;
 	st->trace = s->trace;
 	copy_str(st->app, sizeof(st->app), s->app);
+	st->app_id = s->app_id;
 }
 
 /* Does this statement begin a new unit? */
-static bool unit_breaks(const struct np_state *st, const struct np_conf *cf, const struct np_stmt *s)
+static bool unit_breaks(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s)
 {
 	if (!st->active)
 		return false;
-	if (s->trace != st->trace || !same_app(st, s->app))
+	if (s->trace != st->trace || !same_app(st, s))
 		return true;
 	return !st->in_txn && s->sent - st->last_end > cf->think_us;
 }

@@ -50,6 +50,7 @@ struct np_stmt {
 	uint64_t phash;		/* hash of its parameter values (0: unknown) */
 	uint64_t trace;		/* hash of the sqlcommenter trace id (0: none) */
 	const char *app;	/* application_name ("" if none) */
+	uint64_t app_id;	/* an id of app: equal ids, equal names (0: none) */
 	bool select;		/* a SELECT (or VALUES/TABLE) */
 	bool params;		/* has parameters or constants */
 	bool neutral;		/* transaction control or SET: breaks nothing */
@@ -92,6 +93,7 @@ struct np_state {
 	int64_t last_end;	/* last statement answered */
 	uint64_t trace;
 	char app[NP_APP_LEN];
+	uint64_t app_id;	/* the id app was last matched by (0: none) */
 	uint32_t nstmts;
 	/* the previous statement that breaks runs */
 	uint64_t prev_fp;

@@ -276,14 +276,17 @@ static void count_error(struct qentry *e, const char *sqlstate)
 	e->err[free_slot].count = 1;
 }
 
-/* Misra-Gries with two counters: the most frequent caller survives. */
-static void count_app(struct qentry *e, const char *app)
+/* Misra-Gries with two counters: the most frequent caller survives. The
+ * text is compared only when the id is not the one a slot last matched
+ * (the usual statement comes from an application seen just before). */
+static void count_app(struct qentry *e, const char *app, uint64_t id)
 {
 	struct qapp_count *a = e->app;
 
 	for (int i = 0; i < QSTATS_APP_SLOTS; i++)
-		if (a[i].count && strncmp(a[i].name, app, QSTATS_APP_LEN - 1) == 0) {
+		if (a[i].count && ((id && a[i].id == id) || strncmp(a[i].name, app, QSTATS_APP_LEN - 1) == 0)) {
 			a[i].count++;
+			a[i].id = id;
 			return;
 		}
 	for (int i = 0; i < QSTATS_APP_SLOTS; i++)
@@ -291,6 +294,7 @@ static void count_app(struct qentry *e, const char *app)
 			strncpy(a[i].name, app, QSTATS_APP_LEN - 1);
 			a[i].name[QSTATS_APP_LEN - 1] = 0;
 			a[i].count = 1;
+			a[i].id = id;
 			return;
 		}
 	for (int i = 0; i < QSTATS_APP_SLOTS; i++)
@@ -298,7 +302,7 @@ static void count_app(struct qentry *e, const char *app)
 }
 
 void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
-		   uint64_t wait_us, const char *app, int64_t now)
+		   uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
 {
 	double delta;
 
@@ -334,7 +338,7 @@ void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_
 		lb_add(&qs->other, dur_us);
 	if (sqlstate && *sqlstate)
 		count_error(e, sqlstate);
-	count_app(e, app ? app : "");
+	count_app(e, app ? app : "", app_id);
 }
 
 void qstats_set_tag(struct qentry *e, const char *tag, size_t len)

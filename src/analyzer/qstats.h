@@ -33,6 +33,7 @@ struct qerr_count {
 struct qapp_count {
 	char name[QSTATS_APP_LEN];
 	uint64_t count;
+	uint64_t id;	/* the app_id it was last matched by (0: none) */
 };
 
 struct qentry {
@@ -116,10 +117,12 @@ static inline struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64
  * bucket is the one now falls in. false when out of memory. */
 bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now) __attribute__((warn_unused_result));
 /* One execution: duration, rows, SQLSTATE (NULL when it succeeded), the
- * time the client waited for a server, its application_name ("" if none),
- * now in wall-clock usec (a time past the current bucket closes it first). */
+ * time the client waited for a server, its application_name ("" if none)
+ * and an id of that text (equal ids, equal texts; 0: none, the text is
+ * compared), now in wall-clock usec (a time past the current bucket closes
+ * it first). */
 void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
-		   uint64_t wait_us, const char *app, int64_t now);
+		   uint64_t wait_us, const char *app, uint64_t app_id, int64_t now);
 /* Closes the current bucket into the history when now is past it (the
  * janitor calls it, so that quiet times close buckets too). */
 void qstats_roll(struct qstats *qs, int64_t now);

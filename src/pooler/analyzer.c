@@ -743,7 +743,8 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 	if (e) {
 		const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
 		uint64_t dur = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
-		qstats_record(&s->an.qs, e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", wall_now(s));
+		qstats_record(&s->an.qs, e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", app ? app->id : 0,
+			      wall_now(s));
 		s->an.statements++;
 	}
 	if (cl && cl->an && (s->an.fd || fd_get(s)))

@@ -411,7 +411,9 @@ void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const 
 {
 	struct np_conf cf;
 	struct emit_ctx x = { s, cl };
-	struct np_stmt ns = { .fp = st->fp, .phash = st->phash, .trace = st->trace, .app = app_of(s, cl),
+	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
+	struct np_stmt ns = { .fp = st->fp, .phash = st->phash, .trace = st->trace, .app = app ? app->s : "",
+			      .app_id = app ? app->id : 0,
 			      .select = st->kind == FP_KIND_SELECT, .params = st->params,
 			      .neutral = st->kind == FP_KIND_TXN || st->kind == FP_KIND_SET, .sent = st->sent,
 			      .end = st->end, .dur_us = st->dur_us };

@@ -46,6 +46,8 @@ static bool istr_grow(struct istr_table *t)
 	return true;
 }
 
+static uint64_t istr_next_id; /* struct istr's id */
+
 struct istr *istr_get(struct istr_table *t, const char *s, size_t len)
 {
 	uint32_t h = hash_bytes(s, len);
@@ -63,6 +65,7 @@ struct istr *istr_get(struct istr_table *t, const char *s, size_t len)
 	if (!e)
 		return NULL;
 	e->refs = 1;
+	e->id = ++istr_next_id;
 	e->hash = h;
 	e->len = (uint32_t)len;
 	memcpy(e->s, s, len);

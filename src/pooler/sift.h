@@ -31,6 +31,9 @@ struct istr {
 	uint32_t refs;
 	uint32_t hash;
 	uint32_t len;
+	uint64_t id;	/* unique for the process's life, never reused (an address
+			 * is): equal ids, equal texts; compared where a
+			 * string comparison per statement would cost */
 	char s[];
 };
 

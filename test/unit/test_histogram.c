@@ -648,6 +648,51 @@ static void test_exact(void)
 	}
 }
 
+/* The key DDSketch defines, from libm: v itself below 25, else
+ * ceil(ln v / ln gamma) - 56 (histogram.c's model) */
+static unsigned ref_key(uint64_t v)
+{
+	return v < 25 ? (unsigned)v : (unsigned)ceil(log((double)v) * 24.996666311036594427 /* 1 / ln gamma */) - 56;
+}
+
+/* A histogram's top is the largest key added: fed ascending values, it is
+ * the key of each, so the keys the store uses are compared with the
+ * reference at every value up to 3,000,000, on both sides of every bucket
+ * edge up to 2^62 and at random values. */
+static void test_keys_exact(void)
+{
+	static struct histogram h;
+	enum { NV = 3000000, NEDGE = 1100 * 9, NRAND = 200000 };
+	uint64_t *v = malloc(sizeof(*v) * (NEDGE + NRAND));
+	size_t n = 0, bad = 0;
+	double g = (1 + REL_ERR) / (1 - REL_ERR);
+
+	hist_init(&h);
+	for (uint64_t x = 1; x <= NV; x++) {
+		hist_add(&h, x);
+		if (h.top != ref_key(x) && bad++ < 3)
+			tap_diag("v=%llu key %u, reference %u", (unsigned long long)x, h.top, ref_key(x));
+	}
+	ok(bad == 0, "every value 1..%d has the reference key", NV);
+	for (int j = 300; j < 1100; j++) {
+		double edge = floor(pow(g, j));
+		for (int d = -4; d <= 4; d++)
+			if (edge + d > NV && edge + d < 0x1p62)
+				v[n++] = (uint64_t)(edge + d);
+	}
+	for (int i = 0; i < NRAND; i++)
+		v[n++] = NV + (rng() >> (rng() % 62 + 2));
+	qsort(v, n, sizeof(*v), cmp_u64);
+	bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		hist_add(&h, v[i]);
+		if (h.top != ref_key(v[i]) && bad++ < 3)
+			tap_diag("v=%llu key %u, reference %u", (unsigned long long)v[i], h.top, ref_key(v[i]));
+	}
+	ok(bad == 0 && n > 200000, "%zu values around bucket edges and at random up to 2^62 have the reference key", n);
+	free(v);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--bench") == 0)
@@ -665,6 +710,7 @@ int main(int argc, char **argv)
 	test_reset_empty();
 	test_monotonic();
 	test_exact();
+	test_keys_exact();
 
 	return tap_end();
 }

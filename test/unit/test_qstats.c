@@ -24,9 +24,9 @@ static void test_basic(void)
 	ok(qstats_find(&qs, 1, &db2, &user1) == NULL, "another database is another key");
 	f = qstats_add(&qs, 1, &db2, &user1, "select $1", 1, false, 1000);
 	ok(f && f != e && qstats_find(&qs, 1, &db2, &user1) == f, "same fingerprint, other database: own entry");
-	qstats_record(&qs, e, 100, 1, NULL, 5, "app", 2000);
-	qstats_record(&qs, e, 300, 2, NULL, 0, "app", 3000);
-	qstats_record(&qs, e, 200, 0, "23505", 0, "other", 4000);
+	qstats_record(&qs, e, 100, 1, NULL, 5, "app", 0, 2000);
+	qstats_record(&qs, e, 300, 2, NULL, 0, "app", 0, 3000);
+	qstats_record(&qs, e, 200, 0, "23505", 0, "other", 0, 4000);
 	ok(e->calls == 3 && e->total_us == 600 && e->min_us == 100 && e->max_us == 300, "calls, total, min, max");
 	ok(e->rows == 3 && e->wait_us == 5 && e->last_seen == 4000, "rows, wait, last_seen");
 	ok(fabs(e->mean_us - 200) < 1e-9, "mean");
@@ -46,11 +46,11 @@ static void test_errors_and_apps(void)
 	ok(qstats_init(&qs, 4), "init 4");
 	e = qstats_add(&qs, 7, &db1, &user1, "x", 1, false, 0);
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		qstats_record(&qs, e, 1, 0, codes[i], 0, "", 0);
+		qstats_record(&qs, e, 1, 0, codes[i], 0, "", 0, 0);
 	ok(e->errors == 6 && e->err[0].count == 2, "repeated SQLSTATE counted in its slot");
 	ok(e->err_other == 1, "a fifth distinct SQLSTATE goes to other");
 	for (int i = 0; i < 50; i++)
-		qstats_record(&qs, e, 1, 0, NULL, 0, i % 5 == 0 ? "rare" : "web", 0);
+		qstats_record(&qs, e, 1, 0, NULL, 0, i % 5 == 0 ? "rare" : "web", 0, 0);
 	ok(strcmp(qstats_top_app(e), "web") == 0, "heavy hitter survives interleaved others");
 	qstats_free(&qs);
 }
@@ -67,7 +67,7 @@ static void test_eviction(void)
 	for (int i = 0; i < 8; i++) {
 		hot[i] = qstats_add(&qs, 100 + (uint64_t)i, &db1, &user1, "hot", 1, false, 0);
 		for (int k = 0; k < 1000; k++)
-			qstats_record(&qs, hot[i], 10, 0, NULL, 0, "", 0);
+			qstats_record(&qs, hot[i], 10, 0, NULL, 0, "", 0, 0);
 	}
 	id0 = hot[0]->id;
 	slot0 = hot[0]->slot;
@@ -75,7 +75,7 @@ static void test_eviction(void)
 	for (uint64_t i = 0; i < 5000; i++) {
 		struct qentry *e = qstats_add(&qs, 1000000 + i, &db1, &user1, "one-off", 1, false, 0);
 		if (e)
-			qstats_record(&qs, e, 1, 0, NULL, 0, "", 0);
+			qstats_record(&qs, e, 1, 0, NULL, 0, "", 0, 0);
 	}
 	for (int i = 0; i < 8; i++)
 		survived += qstats_find(&qs, 100 + (uint64_t)i, &db1, &user1) != NULL;
@@ -113,7 +113,7 @@ static void test_stale_and_reset(void)
 	ok(qstats_init(&qs, 8), "init 8");
 	for (uint64_t i = 1; i <= 5; i++) {
 		e = qstats_add(&qs, i, &db1, &user1, "q", 1, false, 0);
-		qstats_record(&qs, e, i * 100, 0, NULL, 0, "", 0);
+		qstats_record(&qs, e, i * 100, 0, NULL, 0, "", 0, 0);
 	}
 	n = qstats_sorted(&qs, &list);
 	ok(n == 5 && list[0]->fp == 5 && list[4]->fp == 1, "sorted by total time, largest first");
@@ -142,12 +142,12 @@ static void test_decay(void)
 	ok(qstats_init(&qs, 2), "init 2");
 	old = qstats_add(&qs, 1, &db1, &user1, "old", 1, false, 0);
 	for (int k = 0; k < 64; k++)
-		qstats_record(&qs, old, 1, 0, NULL, 0, "", 0);
+		qstats_record(&qs, old, 1, 0, NULL, 0, "", 0, 0);
 	fresh = qstats_add(&qs, 2, &db1, &user1, "fresh", 1, false, 0);
 	for (int round = 0; round < 8; round++) {
 		qstats_decay(&qs);
 		for (int k = 0; k < 4; k++)
-			qstats_record(&qs, fresh, 1, 0, NULL, 0, "", 0);
+			qstats_record(&qs, fresh, 1, 0, NULL, 0, "", 0, 0);
 	}
 	ok(old->usage < fresh->usage, "decay lets current use outweigh old use");
 	(void)qstats_add(&qs, 3, &db1, &user1, "new", 1, false, 0);
@@ -169,9 +169,9 @@ static void test_history(void)
 	ok(qstats_init(&qs, 2) && hs_init(&h, 1000000, 10, 1 << 20) && qstats_set_history(&qs, &h, t0), "history on");
 	e = qstats_add(&qs, 7, &db1, &user1, "select $1", 1, false, t0);
 	for (int i = 0; i < 40; i++)
-		qstats_record(&qs, e, 100 + (uint64_t)i % 3, 1, NULL, 0, "", t0 + 1000 * i);
+		qstats_record(&qs, e, 100 + (uint64_t)i % 3, 1, NULL, 0, "", 0, t0 + 1000 * i);
 	for (int i = 0; i < 25; i++) /* next bucket: 100 times slower */
-		qstats_record(&qs, e, 10000 + (uint64_t)i, 0, i == 3 ? "23505" : NULL, 2, "", t0 + 1000000 + 1000 * i);
+		qstats_record(&qs, e, 10000 + (uint64_t)i, 0, i == 3 ? "23505" : NULL, 2, "", 0, t0 + 1000000 + 1000 * i);
 	ok(h.n == 1 && (b = hs_get(&h, 0)) && b->start == t0 && b->nq == 1 && b->q[0].calls == 40 &&
 	   b->q[0].rows == 40 && b->q[0].max_us == 102, "the first bucket closed with its 40 calls");
 	ok(fabs(b->q[0].p99_us - 102) <= 2.04 && b->q[0].p50_us >= 100 && b->q[0].p50_us <= 102,
@@ -183,8 +183,8 @@ static void test_history(void)
 	   "percentiles of the second bucket leave the first bucket's samples out (p50 %.1f)", b->q[0].p50_us);
 	/* an entry evicted mid-bucket: its numbers are closed first */
 	f = qstats_add(&qs, 8, &db2, &user1, "select 2", 1, false, t0 + 2000000);
-	qstats_record(&qs, f, 5, 0, NULL, 0, "", t0 + 2000001);
-	qstats_record(&qs, e, 6, 0, NULL, 0, "", t0 + 2000002);
+	qstats_record(&qs, f, 5, 0, NULL, 0, "", 0, t0 + 2000001);
+	qstats_record(&qs, e, 6, 0, NULL, 0, "", 0, t0 + 2000002);
 	f->usage = 0;
 	e->usage = 1000;
 	(void)qstats_add(&qs, 9, &db2, &user1, "select 3", 1, false, t0 + 2000003); /* evicts f */
@@ -249,17 +249,17 @@ static void test_export_and_other(void)
 	b = qstats_add(&qs, 2, &db1, &user1, "b", 1, false, 0);
 	c = qstats_add(&qs, 3, &db1, &user1, "c", 1, false, 0);
 	ok(a->exported && b->exported && !c->exported && qs.nexported == 2, "the first two are exported, the third not");
-	qstats_record(&qs, a, 100, 0, NULL, 0, "", 0);
-	qstats_record(&qs, b, 100, 0, NULL, 0, "", 0);
+	qstats_record(&qs, a, 100, 0, NULL, 0, "", 0, 0);
+	qstats_record(&qs, b, 100, 0, NULL, 0, "", 0, 0);
 	for (int i = 0; i < 5; i++)
-		qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
+		qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0, 0);
 	ok(lb_count(&qs.other) == 5 && qs.other.sum_us == 5000 && lb_count(&c->lb) == 5, "c counts in other and in itself");
 	n = qstats_sorted(&qs, &list);
 	qstats_export_top(&qs, 2, list, n);
 	free(list);
 	ok(c->exported && a->exported != b->exported && qs.nexported == 2, "the heaviest two are exported after a ranking");
-	qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0);
-	qstats_record(&qs, a->exported ? b : a, 100, 0, NULL, 0, "", 0);
+	qstats_record(&qs, c, 1000, 0, NULL, 0, "", 0, 0);
+	qstats_record(&qs, a->exported ? b : a, 100, 0, NULL, 0, "", 0, 0);
 	ok(lb_count(&qs.other) == 6 && lb_count(&c->lb) == 6, "other keeps what it counted and goes on with the demoted one");
 	qstats_reset(&qs);
 	ok(lb_count(&qs.other) == 0 && qs.nexported == 0, "RESET QUERIES empties other");
