@@ -17,7 +17,6 @@
 #include "analyzer/histogram.h"
 
 #include <math.h>
-#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,65 +67,12 @@ static unsigned log_index(uint64_t v)
 	return t + 1; /* y is not an integer here, so ceil(y) == floor(y) + 1 */
 }
 
-/*
- * Keys of the usual samples from a table. An octave [2^e, 2^(e+1)) is split
- * into KT_SLOTS slots by the 5 bits after the leading one; a slot is
- * narrower than a log bucket (log2(33/32) = 0.044 < ln gamma / ln 2 =
- * 0.058), so at most one bucket edge lies inside it: a sample's key is its
- * slot's first key, plus one above the largest sample of that key in the
- * slot. Both come from log_index() (so the keys are the same), for octaves
- * below 2^KT_OCTAVES: two loads and a comparison instead of the
- * polynomial. Filled on first use (about 30,000 log_index() calls once).
- */
-#define KT_SLOTS 32
-#define KT_OCTAVES 48		/* up to 2^48 us: 8.9 years */
-#define KT_EDGE ((1ULL << KT_OCTAVES) - 1)
-static uint64_t key_table[KT_OCTAVES][KT_SLOTS]; /* edge | first key << KT_OCTAVES */
-static bool key_table_ready;
-
-static unsigned key_slow(uint64_t v)
-{
-	return log_index(v < HIST_EXACT ? HIST_EXACT : v) - KEY_SHIFT;
-}
-
-static void key_table_fill(void)
-{
-	for (unsigned e = 4; e < KT_OCTAVES; e++)
-		for (uint64_t sub = 0; sub < KT_SLOTS; sub++) {
-			/* the integers of the slot: lo .. hi (none in some at e = 4) */
-			uint64_t lo = (((32 + sub) << e) + 31) >> 5, hi = ((((33 + sub) << e) + 31) >> 5) - 1;
-			unsigned k0 = key_slow(lo);
-			uint64_t edge = hi;
-			if (lo > hi)
-				continue;
-			if (key_slow(hi) != k0) { /* the largest of key k0: lo <= edge < hi */
-				uint64_t a = lo, b = hi;
-				while (b - a > 1) {
-					uint64_t m = a + (b - a) / 2;
-					*(key_slow(m) == k0 ? &a : &b) = m;
-				}
-				edge = a;
-			}
-			key_table[e][sub] = edge | (uint64_t)k0 << KT_OCTAVES;
-		}
-	key_table_ready = true;
-}
-
 /* The store key of a sample; v >= 1. */
 static inline unsigned key_of(uint64_t v)
 {
-	unsigned e;
-	uint64_t slot;
-
 	if (v < HIST_EXACT)
 		return (unsigned)v;
-	e = 63 - (unsigned)__builtin_clzll(v);
-	if (__builtin_expect(e >= KT_OCTAVES, 0))
-		return log_index(v) - KEY_SHIFT;
-	if (__builtin_expect(!key_table_ready, 0))
-		key_table_fill();
-	slot = key_table[e][((v << 6) >> (e + 1)) & (KT_SLOTS - 1)];
-	return (unsigned)(slot >> KT_OCTAVES) + (v > (slot & KT_EDGE));
+	return log_index(v) - KEY_SHIFT;
 }
 
 /* The next and previous value a sample can have as a double: integers

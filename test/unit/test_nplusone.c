@@ -28,6 +28,7 @@ static struct np_conf cf = { .min_repeats = 5, .think_us = 10000 };
 static int64_t now;
 static uint64_t trace;
 static const char *app = "app";
+static uint64_t app_id; /* 0: the names are compared */
 
 static void reset(void)
 {
@@ -36,12 +37,14 @@ static void reset(void)
 	now = 1000000;
 	trace = 0;
 	app = "app";
+	app_id = 0;
 }
 
 /* One statement: sent gap_us after the last one ended, 100 us long. */
 static void stmt(uint64_t fp, uint64_t phash, int64_t gap_us)
 {
-	struct np_stmt s = { .fp = fp, .phash = phash, .trace = trace, .app = app, .dur_us = 100 };
+	struct np_stmt s = { .fp = fp, .phash = phash, .trace = trace, .app = app, .app_id = app_id,
+			   .dur_us = 100 };
 
 	s.select = fp == P || fp == C || fp == D;
 	s.params = s.select;
@@ -159,6 +162,32 @@ static void test_unit_boundaries(void)
 		stmt(C, 102 + (uint64_t)i, 200);
 	np_end_unit(&st, &cf, emit, NULL);
 	tap_ok(nhits == 0, "a new application_name ends the unit");
+
+	/* pgsift passes the id of its interned name: a name's new id is the
+	 * same application, another name's id another one */
+	reset();
+	app_id = 1;
+	stmt(P, 1, 0);
+	stmt(C, 100, 200);
+	app_id = 2;
+	stmt(C, 101, 200);
+	stmt(C, 102, 200);
+	app = "other";
+	app_id = 3;
+	for (int i = 0; i < 4; i++)
+		stmt(C, 103 + (uint64_t)i, 200);
+	np_end_unit(&st, &cf, emit, NULL);
+	tap_ok(nhits == 0, "with ids: a new application_name ends the unit");
+	reset();
+	app_id = 1;
+	stmt(P, 1, 0);
+	for (int i = 0; i < 6; i++) {
+		app_id = 2 + (uint64_t)i;
+		stmt(C, 100 + (uint64_t)i, 200);
+	}
+	np_end_unit(&st, &cf, emit, NULL);
+	tap_ok(nhits == 1 && hits[0].kind == NP_RUN && hits[0].count == 6,
+	       "with ids: the same name under new ids stays one unit");
 }
 
 static void test_web_requests_glued(void)

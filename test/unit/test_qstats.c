@@ -53,6 +53,21 @@ static void test_errors_and_apps(void)
 		qstats_record(&qs, e, 1, 0, NULL, 0, i % 5 == 0 ? "rare" : "web", 0, 0);
 	ok(strcmp(qstats_top_app(e), "web") == 0, "heavy hitter survives interleaved others");
 	qstats_free(&qs);
+
+	/* ids (pgsift passes its interned names' ids) only save comparisons:
+	 * a new id of a counted name counts there, an id seen with a name
+	 * counts that name */
+	ok(qstats_init(&qs, 4), "init 4");
+	e = qstats_add(&qs, 7, &db1, &user1, "x", 1, false, 0);
+	for (int i = 0; i < 5; i++)
+		qstats_record(&qs, e, 1, 0, NULL, 0, "web", 11, 0);
+	qstats_record(&qs, e, 1, 0, NULL, 0, "web", 12, 0);
+	qstats_record(&qs, e, 1, 0, NULL, 0, "batch", 13, 0);
+	qstats_record(&qs, e, 1, 0, NULL, 0, "web", 11, 0);
+	ok(e->app[0].count == 7 && strcmp(e->app[0].name, "web") == 0, "one name under two ids: one count (%llu)",
+	   (unsigned long long)e->app[0].count);
+	ok(e->app[1].count == 1 && strcmp(e->app[1].name, "batch") == 0, "another name: its own count");
+	qstats_free(&qs);
 }
 
 static void test_eviction(void)
