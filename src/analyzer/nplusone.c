@@ -47,7 +47,7 @@ static struct np_dup *dup_of(struct np_state *st, uint64_t fp, uint64_t phash)
 	/* a unit of SELECTs by key sees each key once: its bit is clear (a
 	 * Bloom filter of one hash), so the search is left out */
 	uint64_t h = (fp ^ phash) * 0x9E3779B97F4A7C15ull;
-	uint64_t *word = &st->dup_bits[h >> 62], bit = 1ull << ((h >> 56) & 63);
+	uint64_t *word = &st->dup_bits[h >> 60], bit = 1ull << ((h >> 54) & 63);
 
 	if (*word & bit) {
 		for (uint32_t i = 0; i < st->ndups; i++)

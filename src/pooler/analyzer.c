@@ -382,7 +382,7 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct 
 /* inline, as it was before spans: twice per Query on the hot path */
 static inline __attribute__((always_inline)) void push(struct an_server *as, uint8_t type, const struct an_ref *ref,
 						       int64_t start, uint64_t wait, uint8_t src, uint64_t phash,
-						       const struct tr_ctx *ctx)
+						       const struct tr_ctx *ctx, bool last)
 {
 	struct an_pending *p;
 
@@ -402,6 +402,7 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, uin
 	p->phash = phash;
 	p->wait_us = wait;
 	p->reprepared = false;
+	p->last = last;
 	if (ctx)
 		p->ctx = *ctx;
 	else
@@ -473,15 +474,15 @@ static void on_query(struct sift *s, struct client *cl, struct server *sv, const
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text, tlen, &ctx));
-		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text, tlen, &ctx), true);
 		return;
 	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
 		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text + off, sl, &ctx));
+		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text + off, sl, &ctx),
+		     false);
 	}
-	push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
+	push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -587,7 +588,7 @@ static void on_execute(struct sift *s, struct client *cl, struct server *sv, con
 	const struct tr_ctx *c = execute_ctx(s, cl, ref, plen, &ctx);
 
 	/* an untracked statement still takes its place in the reply order */
-	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c);
+	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c, false);
 	if (c && as->n && !as->lost) { /* did pgsift prepare its statement again since the last Execute? */
 		as->q[(as->head + as->n - 1) % AN_PENDING_MAX].reprepared = sv->ps_reprepares != as->reprepares_seen;
 		as->reprepares_seen = sv->ps_reprepares;
@@ -636,7 +637,7 @@ void an_client_message(struct sift *s, struct client *cl, struct server *sv, uin
 		break;
 	case 'S':
 	case 'F':
-		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL);
+		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
 		break;
 	default:
 		break;
@@ -653,10 +654,11 @@ static inline bool tag_verb(const uint8_t *b, size_t n, const char *v, size_t k)
 }
 
 /* Rows of a CommandComplete tag: the last number of SELECT/INSERT/UPDATE/
- * DELETE/MERGE/FETCH/MOVE/COPY tags, else 0. */
-static uint64_t tag_rows(const uint8_t *body, uint32_t avail)
+ * DELETE/MERGE/FETCH/MOVE/COPY tags, else 0. The tag of a whole message
+ * (avail == len) ends with its last byte. */
+static uint64_t tag_rows(const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	size_t n = strnlen((const char *)body, avail), k;
+	size_t n = avail == len && len && !body[len - 1] ? len - 1 : strnlen((const char *)body, avail), k;
 	uint64_t rows = 0;
 	bool known;
 
@@ -694,10 +696,15 @@ static void pop(struct an_server *as)
 static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
 			uint64_t rows, const char *sqlstate, bool suspended)
 {
+	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
+	uint8_t kind = p->ref.kind;
 	struct fd_stmt st = {
-		.fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace, .kind = p->ref.kind,
-		.params = p->ref.params, .src = p->src, .sent = p->sent, .start = p->start, .end = s->now,
-		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0, .wait_us = p->wait_us,
+		.np = { .fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace,
+			.app = app ? app->s : "", .app_id = app ? app->id : 0, .select = kind == FP_KIND_SELECT,
+			.params = p->ref.params, .neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET,
+			.sent = p->sent, .end = s->now,
+			.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0 },
+		.kind = kind, .src = p->src, .start = p->start, .wait_us = p->wait_us,
 		.rows = rows, .sqlstate = sqlstate, .e = e, .suspended = suspended,
 	};
 
@@ -751,6 +758,10 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		findings_of(s, cl, p, e, rows, sqlstate, suspended);
 	if (__builtin_expect(cl && cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
 		trace_end(s, cl, sv, p, e, rows, sqlstate);
+	if (p->last) { /* what stays is the Query's mark */
+		p->type = AN_MARK;
+		return;
+	}
 	pop(as);
 	/* the next statement on this server starts when this one ends */
 	next = head(as);
@@ -765,9 +776,10 @@ static void ready(struct sift *s, struct server *sv, char status)
 	struct client *cl = sv->client;
 
 	while (as->n) {
-		uint8_t type = head(as)->type;
+		const struct an_pending *p = head(as);
+		bool mark = p->type == AN_MARK || p->last;
 		pop(as);
-		if (type == AN_MARK)
+		if (mark)
 			break;
 	}
 	/* after an overflow, start over once the client has nothing pending */
@@ -782,12 +794,11 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 {
 	struct an_server *as = &sv->an;
 
-	(void)len;
 	if ((as->lost && type != 'Z') || __builtin_expect(sv->replication, 0))
 		return;
 	switch (type) {
 	case 'C':
-		complete(s, sv, tag_rows(body, avail), NULL, false);
+		complete(s, sv, tag_rows(body, avail, len), NULL, false);
 		break;
 	case 'E': {
 		char sqlstate[6] = "XX000";

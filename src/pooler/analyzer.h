@@ -53,6 +53,8 @@ struct an_pending {
 	uint64_t wait_us;
 	struct tr_ctx ctx;	/* its traceparent, when ctx.on (trace.h) */
 	bool reprepared;	/* a named statement pgsift prepared again on this server for it */
+	bool last;		/* an AN_STMT that is its own mark too (a Query of one
+				 * statement): it becomes the mark when it completes */
 };
 
 /* Per server: what was sent and not yet answered. */

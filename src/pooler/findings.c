@@ -47,11 +47,6 @@ void fd_free(struct findings *fd)
 	free(fd);
 }
 
-bool fd_explain_on(const struct sift *s)
-{
-	return s->cfg.slow_query_ms >= 0 && s->cfg.slow_query_explain;
-}
-
 /* ---- small helpers ---- */
 
 static const char *app_of(const struct sift *s, const struct client *cl)
@@ -180,7 +175,7 @@ static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt
 	if (!e->hazard) /* classified once per entry: kind + 1 */
 		e->hazard = (uint8_t)(hz_classify(e->kind, e->text, tracked_cb, s) + 1);
 	if (e->hazard > 1)
-		hazard(s, cl, (enum hz_kind)(e->hazard - 1), st->fp);
+		hazard(s, cl, (enum hz_kind)(e->hazard - 1), st->np.fp);
 }
 
 static void check_idle_txn(struct sift *s, struct client *cl, struct fd_client *c)
@@ -289,7 +284,7 @@ static char *stmt_for_explain(struct findings *fd, struct fd_client *c, const st
 	if (st->src == 'Q') {
 		if (!c->query.len || c->query.cut)
 			return *why = "statement text too long or not kept", NULL;
-		if (!(sql = query_stmt(fd, &c->query, st->fp)))
+		if (!(sql = query_stmt(fd, &c->query, st->np.fp)))
 			*why = "statement text no longer available";
 		return sql;
 	}
@@ -298,11 +293,11 @@ static char *stmt_for_explain(struct findings *fd, struct fd_client *c, const st
 	if (!c->bind_named)
 		t = c->parse.len && !c->parse.cut ? c->parse.p : NULL;
 	else
-		t = fd->texts[st->fp % FD_TEXTS].fp == st->fp ? fd->texts[st->fp % FD_TEXTS].text : NULL;
+		t = fd->texts[st->np.fp % FD_TEXTS].fp == st->np.fp ? fd->texts[st->np.fp % FD_TEXTS].text : NULL;
 	if (!t)
 		return *why = "statement text too long or not kept", NULL;
 	fp_compute(t, strlen(t), FP_OPT_NO_TEXT | FP_OPT_NO_TAG, &fd->fr);
-	if (fd->fr.hash != st->fp)
+	if (fd->fr.hash != st->np.fp)
 		return *why = "statement text no longer available", NULL;
 	if ((*np = bind_params(&c->bind, params, why)) < 0) {
 		*np = 0;
@@ -352,16 +347,16 @@ static void maybe_explain(struct sift *s, struct client *cl, struct fd_client *c
 	char *sql;
 	int np;
 
-	if (!fd || !explainable(st->kind) || !st->fp || !cl->pool || !rate_ok(s, fd)) {
+	if (!fd || !explainable(st->kind) || !st->np.fp || !cl->pool || !rate_ok(s, fd)) {
 		if (fd && explainable(st->kind))
 			fd->explain_skipped++;
 		return;
 	}
-	p = sl_plan_claim(&fd->sl, st->fp, cl->db->name, cl->user->name, st->e ? st->e->text : NULL, s->now,
+	p = sl_plan_claim(&fd->sl, st->np.fp, cl->db->name, cl->user->name, st->e ? st->e->text : NULL, s->now,
 			  s->cfg.slow_query_explain_interval);
 	if (!p)
 		return;
-	p->dur_us = st->dur_us;
+	p->dur_us = st->np.dur_us;
 	fd->rate_used++;
 	if (!(sql = stmt_for_explain(fd, c, st, &params, &np, &why))) {
 		sl_plan_set(p, SL_PLAN_SKIPPED, why, sift_wall_usec());
@@ -383,10 +378,10 @@ static void slow(struct sift *s, struct client *cl, struct fd_client *c, const s
 	if (!fd || !(e = sl_push(&fd->sl)))
 		return;
 	e->when = s->wall_offset + s->now;
-	e->dur_us = st->dur_us;
+	e->dur_us = st->np.dur_us;
 	e->wait_us = st->wait_us;
 	e->rows = st->rows;
-	e->fp = st->fp;
+	e->fp = st->np.fp;
 	e->kind = st->kind;
 	copy_str(e->sqlstate, sizeof(e->sqlstate), st->sqlstate);
 	copy_str(e->db, sizeof(e->db), cl->db->name);
@@ -411,19 +406,13 @@ void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const 
 {
 	struct np_conf cf;
 	struct emit_ctx x = { s, cl };
-	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
-	struct np_stmt ns = { .fp = st->fp, .phash = st->phash, .trace = st->trace, .app = app ? app->s : "",
-			      .app_id = app ? app->id : 0,
-			      .select = st->kind == FP_KIND_SELECT, .params = st->params,
-			      .neutral = st->kind == FP_KIND_TXN || st->kind == FP_KIND_SET, .sent = st->sent,
-			      .end = st->end, .dur_us = st->dur_us };
 
 	np_conf_of(s, &cf);
 	if (!st->suspended) /* a portal read in batches is one statement */
-		np_statement(&c->np, &cf, &ns, np_emit_cb, &x);
-	c->last_fp = st->fp;
+		np_statement(&c->np, &cf, &st->np, np_emit_cb, &x);
+	c->last_fp = st->np.fp;
 	check_hazard(s, cl, st);
-	if (s->cfg.slow_query_ms >= 0 && st->dur_us >= (uint64_t)s->cfg.slow_query_ms * 1000)
+	if (s->cfg.slow_query_ms >= 0 && st->np.dur_us >= (uint64_t)s->cfg.slow_query_ms * 1000)
 		slow(s, cl, c, st);
 }
 

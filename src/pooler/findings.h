@@ -22,6 +22,7 @@
 #include "analyzer/hazards.h"
 #include "analyzer/nplusone.h"
 #include "analyzer/slowlog.h"
+#include "pooler/sift.h"
 
 #define FD_TEXT_KEEP (16u << 10)	/* longest raw text kept for EXPLAIN */
 #define FD_TEXTS 256			/* named statement texts kept, by fingerprint */
@@ -77,14 +78,15 @@ struct findings {
 
 /* What the analyzer knows when a statement completes. */
 struct fd_stmt {
-	uint64_t fp;			/* 0: untracked */
-	uint64_t phash;			/* parameter values' hash; 0 unknown */
-	uint64_t trace;
+	/* what the N+1 rules look at, filled by the caller as they take it:
+	 * fp (0: untracked), phash (0: unknown), trace, application name and
+	 * id, select/params/neutral (of kind), sent and end (monotonic usec),
+	 * dur_us */
+	struct np_stmt np;
 	uint8_t kind;			/* enum fp_kind */
-	bool params;
 	uint8_t src;			/* 'Q' simple query, 'E' unnamed portal, 'e' named portal */
-	int64_t sent, start, end;	/* monotonic usec */
-	uint64_t dur_us, wait_us, rows;
+	int64_t start;			/* monotonic usec */
+	uint64_t wait_us, rows;
 	const char *sqlstate;		/* NULL: it succeeded */
 	bool suspended;			/* PortalSuspended: the portal's next Execute continues it */
 	struct qentry *e;		/* its statistics entry, or NULL */
@@ -94,8 +96,12 @@ struct fd_stmt {
 struct findings *fd_get(struct sift *s);
 void fd_free(struct findings *fd);
 
-/* Is plan capture on (the raw texts are worth keeping)? */
-bool fd_explain_on(const struct sift *s);
+/* Is plan capture on (the raw texts are worth keeping)? Inline: asked
+ * for every statement. */
+static inline bool fd_explain_on(const struct sift *s)
+{
+	return s->cfg.slow_query_ms >= 0 && s->cfg.slow_query_explain;
+}
 
 void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st);
 void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char status);
