@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyzer/fp_lex.h"
 #include "pooler/findings.h"
 #include "pooler/sift.h"
 
@@ -185,8 +186,7 @@ static uint64_t text_hash(const char *s, size_t n)
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
-	w = 0;
-	memcpy(&w, s + i, n - i);
+	w = fp_load_upto(s, i, n); /* the last 0..7 bytes, without a call */
 	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
 	return h ^ (h >> 29);
 }
@@ -273,7 +273,7 @@ static struct an_cache_ent *cache_find(struct analyzer *an, struct client *cl, c
 }
 
 /* ce was used (found or filled) for cl's statement: it follows the last */
-static void cache_used(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
+static void cache_used_slow(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
 {
 	struct an_client *ac = cl->an;
 	uint16_t i = (uint16_t)(ce - an->cache + 1);
@@ -286,6 +286,16 @@ static void cache_used(struct analyzer *an, struct client *cl, struct an_cache_e
 	if (ac->last)
 		an->cache[ac->last - 1].succ = i;
 	ac->last = i;
+}
+
+/* Inline: a client repeating its statement (a loop, pgbench) changes nothing */
+static inline void cache_used(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
+{
+	uint16_t i = (uint16_t)(ce - an->cache + 1);
+
+	if (cl->an && cl->an->last == i && ce->succ == i && ce->recent)
+		return;
+	cache_used_slow(an, cl, ce);
 }
 
 /* Keeps the text of a new statement and its entry in ce. */
@@ -698,16 +708,29 @@ static void findings_of(struct sift *s, struct client *cl, const struct an_pendi
 {
 	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
 	uint8_t kind = p->ref.kind;
-	struct fd_stmt st = {
-		.np = { .fp = e ? p->ref.fp : 0, .phash = p->phash, .trace = p->ref.trace,
-			.app = app ? app->s : "", .app_id = app ? app->id : 0, .select = kind == FP_KIND_SELECT,
-			.params = p->ref.params, .neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET,
-			.sent = p->sent, .end = s->now,
-			.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0 },
-		.kind = kind, .src = p->src, .start = p->start, .wait_us = p->wait_us,
-		.rows = rows, .sqlstate = sqlstate, .e = e, .suspended = suspended,
-	};
+	struct fd_stmt st;
 
+	/* every field set one by one: an initializer would clear the padding
+	 * too, once per statement */
+	st.np.fp = e ? p->ref.fp : 0;
+	st.np.phash = p->phash;
+	st.np.trace = p->ref.trace;
+	st.np.app = app ? app->s : "";
+	st.np.app_id = app ? app->id : 0;
+	st.np.select = kind == FP_KIND_SELECT;
+	st.np.params = p->ref.params;
+	st.np.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
+	st.np.sent = p->sent;
+	st.np.end = s->now;
+	st.np.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
+	st.kind = kind;
+	st.src = p->src;
+	st.start = p->start;
+	st.wait_us = p->wait_us;
+	st.rows = rows;
+	st.sqlstate = sqlstate;
+	st.suspended = suspended;
+	st.e = e;
 	fd_statement(s, cl, &cl->an->fd, &st);
 }
 

@@ -113,9 +113,22 @@ void an_free(struct analyzer *an);
 void an_drop_samples(struct analyzer *an);
 
 /* A message the relay is passing from cl to sv: type, the part of the body
- * that is in the buffer (avail bytes) and the whole body length. */
+ * that is in the buffer (avail bytes) and the whole body length. Only the
+ * types an_client_wants() says are looked at. */
 void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
 		       uint32_t avail, uint32_t len);
+
+/* Does the analyzer look at a client message of this type? Query, Parse,
+ * Bind, Execute, Close (names), Sync and FunctionCall (the marks replies
+ * are counted to); not Describe, Flush or COPY data. Inline: the relay asks
+ * for every message. */
+static inline bool an_client_wants(uint8_t type)
+{
+	const uint64_t m = 1ULL << ('Q' - 'A') | 1ULL << ('P' - 'A') | 1ULL << ('B' - 'A') | 1ULL << ('E' - 'A') |
+			   1ULL << ('C' - 'A') | 1ULL << ('S' - 'A') | 1ULL << ('F' - 'A');
+
+	return (unsigned)(type - 'A') < 64 && (m >> (type - 'A')) & 1;
+}
 
 /* A reply the relay is passing from sv to its client (not our own queries'
  * replies). body is whole for 'C', 'E' and 'Z' when they fit the buffer. */

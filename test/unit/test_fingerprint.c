@@ -754,6 +754,51 @@ static void skel_same_exact(void)
 	}
 }
 
+/* fp_skel_same() compares the bytes between literals with loads of 16, 8,
+ * 4 and 1 bytes: every gap length 0..80 before and after a literal, equal
+ * and with one byte changed at each position, in memory that ends with the
+ * text (heap, so ASan sees a read past it) */
+static void skel_same_gaps(void)
+{
+	static struct fp_lits at;
+	int bad = 0, checked = 0;
+
+	for (size_t g1 = 0; g1 <= 80; g1++)
+		for (size_t g2 = 0; g2 <= 80; g2 += g1 % 7 + 1) {
+			size_t n = g1 + 2 + 1 + g2;
+			char *a = malloc(n), *b = malloc(n);
+			uint64_t k, l, l2;
+			for (size_t i = 0; i < n; i++)
+				a[i] = (char)('a' + i % 26);
+			/* " 7 " (a literal between blanks) after g1 bytes */
+			a[g1] = ' ';
+			a[g1 + 1] = '7';
+			a[g1 + 2] = ' ';
+			if (g1 == 0 || !fp_skel_key(a, n, &k, &l, &at)) {
+				free(a);
+				free(b);
+				continue;
+			}
+			memcpy(b, a, n);
+			b[g1 + 1] = '9';
+			checked++;
+			if (!fp_skel_same(a, n, &at, b, n, &l2) && bad++ < 3)
+				printf("# gaps %zu, %zu: not the same\n", g1, g2);
+			for (size_t i = 0; i < n; i++) {
+				if (i == g1 + 1)
+					continue;
+				memcpy(b, a, n);
+				b[i] = '#';
+				if (fp_skel_same(a, n, &at, b, n, &l2) && bad++ < 3)
+					printf("# gaps %zu, %zu: byte %zu differs, found the same\n", g1, g2, i);
+			}
+			free(a);
+			free(b);
+		}
+	ok(bad == 0 && checked > 1000, "fp_skel_same(): gap lengths 1..80 and 0..80, every byte changed in turn",
+	   "");
+}
+
 static void skel_refused(const char *sql)
 {
 	uint64_t k, l;
@@ -850,6 +895,7 @@ static void skeleton(void)
 	skel_same("SELECT \"it's\" FROM t LIMIT 5", "SELECT \"it's\" FROM t LIMIT 50");
 	skel_same("SELECT a$1, 7 FROM t", "SELECT a$1, 8 FROM t");
 	skel_same_exact();
+	skel_same_gaps();
 	skel_differ("SELECT * FROM t1 WHERE a = 1", "SELECT * FROM t2 WHERE a = 1");
 	skel_differ("SELECT \"col 1\" FROM t", "SELECT \"col 2\" FROM t");
 	skel_differ("SELECT * FROM t WHERE a = 1", "SELECT * FROM t WHERE a = '1'");
