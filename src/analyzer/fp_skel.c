@@ -257,51 +257,6 @@ bool fp_skel_key(const char *s, size_t n, uint64_t *key, uint64_t *lits, struct 
 	return true;
 }
 
-/* memcmp(a, b, n) == 0 inline: gaps are short, and a call to memcmp
- * costs as much as the comparison. Loads that may overlap, none outside
- * a[0..n) and b[0..n). */
-static inline bool sk_same(const char *a, const char *b, size_t n)
-{
-	uint64_t x, y, u, v;
-	uint32_t p, q, r, t;
-
-#if defined(__SSE2__)
-	if (n >= 16) {
-		size_t i = 0;
-		for (; i + 16 < n; i += 16)
-			if (_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + i)),
-							     _mm_loadu_si128((const __m128i *)(const void *)(b + i)))) != 0xffff)
-				return false;
-		return _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(a + n - 16)),
-							_mm_loadu_si128((const __m128i *)(const void *)(b + n - 16)))) == 0xffff;
-	}
-#endif
-	if (n >= 8) {
-		for (size_t i = 0; i + 8 < n; i += 8) {
-			memcpy(&x, a + i, 8);
-			memcpy(&y, b + i, 8);
-			if (x != y)
-				return false;
-		}
-		memcpy(&x, a + n - 8, 8);
-		memcpy(&y, b + n - 8, 8);
-		return x == y;
-	}
-	if (n >= 4) {
-		memcpy(&p, a, 4);
-		memcpy(&q, b, 4);
-		memcpy(&r, a + n - 4, 4);
-		memcpy(&t, b + n - 4, 4);
-		return p == q && r == t;
-	}
-	u = v = 0;
-	for (size_t i = 0; i < n; i++) {
-		u = u << 8 | (uint8_t)a[i];
-		v = v << 8 | (uint8_t)b[i];
-	}
-	return u == v;
-}
-
 bool fp_skel_same(const char *a, size_t alen, const struct fp_lits *at, const char *b, size_t blen, uint64_t *lits)
 {
 	uint64_t lh = SK_LITS;
@@ -310,7 +265,7 @@ bool fp_skel_same(const char *a, size_t alen, const struct fp_lits *at, const ch
 	for (unsigned i = 0; i < at->n; i++) {
 		size_t gap = at->off[i] - pa;
 		/* the same bytes up to the literal, then a literal of its class */
-		if (blen - pb <= gap || !sk_same(a + pa, b + pb, gap))
+		if (blen - pb <= gap || memcmp(a + pa, b + pb, gap) != 0)
 			return false;
 		pb += gap;
 		if (at->strings & (1u << i)) {
@@ -328,7 +283,7 @@ bool fp_skel_same(const char *a, size_t alen, const struct fp_lits *at, const ch
 		pa = at->off[i] + at->len[i];
 		pb = end;
 	}
-	if (alen - pa != blen - pb || !sk_same(a + pa, b + pb, alen - pa))
+	if (alen - pa != blen - pb || memcmp(a + pa, b + pb, alen - pa) != 0)
 		return false;
 	if (lits)
 		*lits = lh;

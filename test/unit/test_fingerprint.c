@@ -754,10 +754,9 @@ static void skel_same_exact(void)
 	}
 }
 
-/* fp_skel_same() compares the bytes between literals with loads of 16, 8,
- * 4 and 1 bytes: every gap length 0..80 before and after a literal, equal
- * and with one byte changed at each position, in memory that ends with the
- * text (heap, so ASan sees a read past it) */
+/* fp_skel_same() on every gap length 1..80 before a literal and 0..80
+ * after it, equal and with one byte changed at each position, in memory
+ * that ends with the text (heap, so ASan sees a read past it) */
 static void skel_same_gaps(void)
 {
 	static struct fp_lits at;
