@@ -22,17 +22,15 @@ void adv_init(struct adv_pool *a, int64_t window_us)
 	a->slot_len = window_us / ADV_SLOTS > 0 ? window_us / ADV_SLOTS : 1;
 }
 
-/* The since-start histograms take a slot's when it is cleared (adding each
- * sample to both would cost a second hist_add per event; a merge is exact,
- * histogram.h). */
+static void slot_merge(struct adv_slot *dst, const struct adv_slot *src);
+
+/* The since-start totals take a slot's counters when it is cleared (and
+ * adv_since_start() the live slots'): an event counts in its slot only,
+ * not twice. A merge is exact (histogram.h); sums of doubles may differ
+ * from per-event sums in their last bits. */
 static void slot_retire_into(struct adv_slot *total, const struct adv_slot *sl)
 {
-	if (sl->hold.count)
-		hist_merge(&total->hold, &sl->hold);
-	if (sl->wait.count)
-		hist_merge(&total->wait, &sl->wait);
-	hist_exact_merge(&total->hold_x, &sl->hold_x);
-	hist_exact_merge(&total->wait_x, &sl->wait_x);
+	slot_merge(total, sl);
 }
 
 static void slot_retire(struct adv_pool *a, const struct adv_slot *sl)
@@ -57,8 +55,7 @@ void adv_set_window(struct adv_pool *a, int64_t window_us)
 	slot_clear(&a->slots[0], a->last, a->busy);
 }
 
-/* Runs the busy and size integrals of the current slot and the total up
- * to the time to. */
+/* Runs the busy and size integrals of the current slot up to the time to. */
 static void integrate(struct adv_pool *a, int64_t to)
 {
 	double dt;
@@ -68,8 +65,6 @@ static void integrate(struct adv_pool *a, int64_t to)
 	dt = (double)(to - a->last);
 	a->slots[a->cur].busy_us += a->busy * dt;
 	a->slots[a->cur].size_us += a->size * dt;
-	a->total.busy_us += a->busy * dt;
-	a->total.size_us += a->size * dt;
 	a->last = to;
 }
 
@@ -111,8 +106,6 @@ static void peak(struct adv_pool *a)
 {
 	if (a->busy > a->slots[a->cur].busy_peak)
 		a->slots[a->cur].busy_peak = a->busy;
-	if (a->busy > a->total.busy_peak)
-		a->total.busy_peak = a->busy;
 }
 
 void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us)
@@ -124,62 +117,53 @@ void adv_assign(struct adv_pool *a, int64_t now, int size, uint64_t wait_us)
 	a->busy++;
 	peak(a);
 	sl->wait_sum_us += wait_us;
-	a->total.wait_sum_us += wait_us;
-	hist_add(&sl->wait, wait_us); /* total.wait, total.wait_x: slot_retire() */
+	hist_add(&sl->wait, wait_us);
 	hist_exact_add(&sl->wait_x, wait_us);
 }
 
 void adv_arrival(struct adv_pool *a, int64_t now, int size)
 {
-	struct adv_slot *sl[2];
+	struct adv_slot *sl;
 	int64_t gap = now - a->last_arrival;
 
 	adv_tick(a, now, size);
-	sl[0] = &a->slots[a->cur];
-	sl[1] = &a->total;
-	for (int i = 0; i < 2; i++) {
-		sl[i]->arrivals++;
-		if (!a->last_arrival || gap < 0)
-			continue;
+	sl = &a->slots[a->cur];
+	sl->arrivals++;
+	if (a->last_arrival && gap >= 0) {
 		if (gap > a->slot_len) /* a quiet spell is not one huge gap */
 			gap = a->slot_len;
-		sl[i]->gaps++;
-		sl[i]->gap_sum += (double)gap;
-		sl[i]->gap_sq_sum += (double)gap * (double)gap;
+		sl->gaps++;
+		sl->gap_sum += (double)gap;
+		sl->gap_sq_sum += (double)gap * (double)gap;
 	}
 	a->last_arrival = now;
 }
 
 void adv_release(struct adv_pool *a, int64_t now, int size, uint64_t hold_us)
 {
-	struct adv_slot *sl[2];
+	struct adv_slot *sl;
 
 	adv_tick(a, now, size);
 	if (a->busy > 0)
 		a->busy--;
-	sl[0] = &a->slots[a->cur];
-	sl[1] = &a->total;
-	for (int i = 0; i < 2; i++) {
-		sl[i]->xacts++;
-		sl[i]->hold_sum_us += hold_us;
-		sl[i]->hold_sq_sum += (double)hold_us * (double)hold_us;
-	}
-	hist_add(&sl[0]->hold, hold_us); /* total.hold, total.hold_x: slot_retire() */
-	hist_exact_add(&sl[0]->hold_x, hold_us);
+	sl = &a->slots[a->cur];
+	sl->xacts++;
+	sl->hold_sum_us += hold_us;
+	sl->hold_sq_sum += (double)hold_us * (double)hold_us;
+	hist_add(&sl->hold, hold_us);
+	hist_exact_add(&sl->hold_x, hold_us);
 }
 
 void adv_queued(struct adv_pool *a, int64_t now, int size)
 {
 	adv_tick(a, now, size);
 	a->slots[a->cur].queued++;
-	a->total.queued++;
 }
 
 void adv_reserve(struct adv_pool *a, int64_t now, int size)
 {
 	adv_tick(a, now, size);
 	a->slots[a->cur].reserve_used++;
-	a->total.reserve_used++;
 }
 
 void adv_connect(struct adv_pool *a, int64_t now, int size, uint64_t login_us)
@@ -187,8 +171,6 @@ void adv_connect(struct adv_pool *a, int64_t now, int size, uint64_t login_us)
 	adv_tick(a, now, size);
 	a->slots[a->cur].connects++;
 	a->slots[a->cur].login_sum_us += login_us;
-	a->total.connects++;
-	a->total.login_sum_us += login_us;
 }
 
 /* Adds the counters of src to dst (dst->start is the older one). */

@@ -54,7 +54,7 @@ struct adv_pool {
 	int size;		/* pool size at the last event */
 	int cur;		/* index of the current slot */
 	struct adv_slot slots[ADV_SLOTS];
-	struct adv_slot total;	/* since start; its histograms only of the slots cleared so far */
+	struct adv_slot total;	/* since start: the slots cleared so far (adv_since_start adds the rest) */
 };
 
 /* Makes a an empty state whose window is window_us long (>= ADV_SLOTS us).
@@ -78,8 +78,6 @@ static inline void adv_tick(struct adv_pool *a, int64_t now, int size)
 			double dt = (double)(now - a->last);
 			sl->busy_us += a->busy * dt;
 			sl->size_us += a->size * dt;
-			a->total.busy_us += a->busy * dt;
-			a->total.size_us += a->size * dt;
 			a->last = now;
 		}
 		a->size = size;

@@ -132,7 +132,8 @@ static void test_since_start_histograms(void)
 	struct adv_measure m;
 	uint64_t x = 0x2545F4914F6CDD1DULL;
 	int64_t t = 5000000, cov;
-	int same = 1;
+	int same = 1, sums = 1;
+	uint64_t hold_sum = 0, wait_sum = 0;
 
 	adv_init(&sp, 10 * 1000000LL);
 	hist_init(&hold);
@@ -148,8 +149,15 @@ static void test_since_start_histograms(void)
 		adv_release(&sp, t + (int64_t)(w + h), 8, h);
 		hist_add(&hold, h);
 		hist_add(&wait, w);
+		hold_sum += h;
+		wait_sum += w;
 		if (i % 997 == 0) {
 			cov = adv_since_start(&sp, t, &tot);
+			/* the counters too: each event counted once, in its slot
+			 * until it is cleared, then in the totals */
+			sums &= tot.arrivals == (uint64_t)i + 1 && tot.xacts == (uint64_t)i + 1 &&
+				tot.hold_sum_us == hold_sum && tot.wait_sum_us == wait_sum && tot.busy_peak == 1 &&
+				tot.gaps == (uint64_t)i;
 			for (double q = 0; q <= 1.0; q += 0.05)
 				same &= hist_quantile(&tot.hold, q) == hist_quantile(&hold, q) &&
 					hist_quantile(&tot.wait, q) == hist_quantile(&wait, q);
@@ -159,6 +167,7 @@ static void test_since_start_histograms(void)
 	cov = adv_since_start(&sp, t, &tot);
 	adv_measure(&tot, cov, &m);
 	tap_ok(same && m.xacts == 20000, "since-start hold and wait percentiles: those of every sample");
+	tap_ok(sums, "since-start arrivals, transactions, hold and wait sums, gaps and peak: every event once");
 }
 
 static void test_poisson_arrivals(void)
