@@ -704,9 +704,8 @@ static void pop(struct an_server *as)
 
 /* Tells the findings (findings.h) that a statement completed. */
 static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
-			uint64_t rows, const char *sqlstate, bool suspended)
+			const struct istr *app, uint64_t dur, uint64_t rows, const char *sqlstate, bool suspended)
 {
-	const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
 	uint8_t kind = p->ref.kind;
 	struct fd_stmt st;
 
@@ -722,7 +721,7 @@ static void findings_of(struct sift *s, struct client *cl, const struct an_pendi
 	st.np.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
 	st.np.sent = p->sent;
 	st.np.end = s->now;
-	st.np.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
+	st.np.dur_us = dur;
 	st.kind = kind;
 	st.src = p->src;
 	st.start = p->start;
@@ -764,23 +763,27 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 	struct an_pending *p = head(as), *next;
 	struct client *cl = sv->client;
 	struct qentry *e;
+	const struct istr *app;
+	uint64_t dur;
 
 	if (!p || p->type != AN_STMT) {
 		s->an.untracked++;
 		return;
 	}
-	e = cl ? ref_entry(s, cl, &p->ref) : NULL;
-	if (e) {
-		const struct istr *app = s->nparams > 4 ? cl->vals.v[4] : NULL;
-		uint64_t dur = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
-		qstats_record(&s->an.qs, e, dur, rows, sqlstate, p->wait_us, app ? app->s : "", app ? app->id : 0,
-			      wall_now(s));
-		s->an.statements++;
+	if (cl) { /* else its client left: only the order is kept */
+		e = ref_entry(s, cl, &p->ref);
+		app = s->nparams > 4 ? cl->vals.v[4] : NULL;
+		dur = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
+		if (e) {
+			qstats_record(&s->an.qs, e, dur, rows, sqlstate, p->wait_us, app ? app->s : "",
+				      app ? app->id : 0, wall_now(s));
+			s->an.statements++;
+		}
+		if (cl->an && (s->an.fd || fd_get(s)))
+			findings_of(s, cl, p, e, app, dur, rows, sqlstate, suspended);
+		if (__builtin_expect(cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
+			trace_end(s, cl, sv, p, e, rows, sqlstate);
 	}
-	if (cl && cl->an && (s->an.fd || fd_get(s)))
-		findings_of(s, cl, p, e, rows, sqlstate, suspended);
-	if (__builtin_expect(cl && cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
-		trace_end(s, cl, sv, p, e, rows, sqlstate);
 	if (p->last) { /* what stays is the Query's mark */
 		p->type = AN_MARK;
 		return;
