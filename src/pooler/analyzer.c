@@ -227,8 +227,8 @@ static inline bool values_matter(const struct an_ref *r)
 /* Is the text the cached one up to the values of its literals (or the same,
  * for an exact entry)? *th gets the text's hash (see fingerprint()), when
  * it matters, else 1. */
-static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, const char *sql, size_t len,
-		      uint64_t *th)
+static inline bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, const char *sql, size_t len,
+			     uint64_t *th)
 {
 	uint64_t lits;
 	bool want = values_matter(&ce->ref);
@@ -245,22 +245,13 @@ static bool cache_hit(const struct an_cache_ent *ce, const struct client *cl, co
 	return true;
 }
 
-/* The cached entry of the text, or NULL; *victim gets the one a new text
- * takes, *prefix its fp_skel_prefix(). A client's statements come in the
- * same order again and again (one program, one request after another):
- * the entry that followed its last statement the last time is tried
- * before the set of the text's prefix. */
+/* The cached entry of the text in the set of its prefix, or NULL; *victim
+ * gets the one a new text takes, *prefix its fp_skel_prefix(). */
 static struct an_cache_ent *cache_find(struct analyzer *an, struct client *cl, const char *sql, size_t len,
 				       uint64_t *th, uint64_t *prefix, struct an_cache_ent **victim)
 {
-	struct an_client *ac = cl->an;
 	struct an_cache_ent *ce, *set;
 
-	if (ac && ac->last && an->cache[ac->last - 1].succ) {
-		ce = &an->cache[an->cache[ac->last - 1].succ - 1];
-		if (cache_hit(ce, cl, sql, len, th))
-			return ce;
-	}
 	*prefix = fp_skel_prefix(sql, len);
 	set = cache_set(an, *prefix, cl);
 	for (int w = 0; w < AN_CACHE_WAYS; w++) {
@@ -315,23 +306,20 @@ static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struc
 	memcpy(ce->text, sql, len);
 }
 
-/* Fingerprints one statement and finds or creates its entry. A text seen
- * recently by the same database and user, up to the values of its literals
- * (or exactly when fp_skel_key() does not take it), skips the lexer.
- * *th_out gets a hash of the whole text (equal texts, equal hashes; a
- * text fp_skel_key() takes gets its key and literals' hash mixed): what
- * tells two executions of a shape apart. */
-static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial,
-				 uint64_t *th_out)
+/* fingerprint() past the client's usual next statement */
+static __attribute__((noinline)) const struct an_ref *fingerprint_slow(struct sift *s, struct client *cl,
+									const char *sql, size_t len, bool partial,
+									uint64_t *th_out)
 {
 	struct analyzer *an = &s->an;
 	struct fp_result *fr = &an->fr;
-	struct an_ref ref = { 0 };
+	struct an_ref *ref = &an->ref;
 	struct qentry *e;
 	uint64_t prefix = 0, key, lits, th;
 	struct an_cache_ent *ce = NULL, *victim = NULL;
 	bool keep = !partial && len <= AN_CACHE_TEXT, skel;
 
+	memset(ref, 0, sizeof(*ref));
 	if (keep && (ce = cache_find(an, cl, sql, len, &th, &prefix, &victim)) &&
 	    (e = qstats_get(&an->qs, ce->ref.slot, ce->ref.id))) {
 		if (th_out)
@@ -339,7 +327,7 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 		if (s->cfg.log_query_samples)
 			qstats_set_sample(e, sql, len);
 		cache_used(an, cl, ce);
-		return ce->ref;
+		return &ce->ref;
 	}
 	if (ce) /* its entry was evicted: fill it again */
 		prefix = ce->prefix, victim = ce;
@@ -365,17 +353,48 @@ static struct an_ref fingerprint(struct sift *s, struct client *cl, const char *
 		qstats_set_tag(e, fr->tag, fr->tag_len);
 	if (s->cfg.log_query_samples)
 		qstats_set_sample(e, sql, len);
-	ref.fp = fr->hash;
-	ref.id = e->id;
-	ref.slot = e->slot;
-	ref.kind = (uint8_t)fr->kind;
-	ref.params = fr->nparams > 0;
-	ref.trace = fr->nkv ? trace_of(fr) : 0;
+	ref->fp = fr->hash;
+	ref->id = e->id;
+	ref->slot = e->slot;
+	ref->kind = (uint8_t)fr->kind;
+	ref->params = fr->nparams > 0;
+	ref->trace = fr->nkv ? trace_of(fr) : 0;
 	if (keep && !(fr->flags & FP_PARTIAL)) {
-		cache_fill(an, victim, cl, sql, len, prefix, skel, key, &ref);
+		cache_fill(an, victim, cl, sql, len, prefix, skel, key, ref);
 		cache_used(an, cl, victim);
 	}
 	return ref;
+}
+
+/* Fingerprints one statement and finds or creates its entry (NULL never;
+ * an untracked statement's has fp 0), valid until the next call. A text
+ * seen recently by the same database and user, up to the values of its
+ * literals (or exactly when fp_skel_key() does not take it), skips the
+ * lexer. *th_out gets a hash of the whole text (equal texts, equal hashes;
+ * a text fp_skel_key() takes gets its key and literals' hash mixed): what
+ * tells two executions of a shape apart. A client's statements come in the
+ * same order again and again (one program, one request after another):
+ * the entry that followed its last statement the last time is tried first,
+ * inline. */
+static inline const struct an_ref *fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len,
+					       bool partial, uint64_t *th_out)
+{
+	struct analyzer *an = &s->an;
+	struct an_client *ac = cl->an;
+	struct an_cache_ent *ce;
+	uint64_t th;
+
+	if (ac && ac->last && an->cache[ac->last - 1].succ && !partial && len <= AN_CACHE_TEXT &&
+	    !s->cfg.log_query_samples) {
+		ce = &an->cache[an->cache[ac->last - 1].succ - 1];
+		if (cache_hit(ce, cl, sql, len, &th) && qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+			if (th_out)
+				*th_out = th ? th : 1;
+			cache_used(an, cl, ce);
+			return &ce->ref;
+		}
+	}
+	return fingerprint_slow(s, cl, sql, len, partial, th_out);
 }
 
 static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct an_ref *r)
@@ -483,14 +502,13 @@ static void on_query(struct sift *s, struct client *cl, struct server *sv, const
 	if (cl->an && fd_explain_on(s))
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
-		struct an_ref ref = fingerprint(s, cl, text, tlen, cut, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text, tlen, &ctx), true);
+		const struct an_ref *ref = fingerprint(s, cl, text, tlen, cut, &th);
+		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text, tlen, &ctx), true);
 		return;
 	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
-		struct an_ref ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
-		push(as, AN_STMT, &ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, &ref, text + off, sl, &ctx),
-		     false);
+		const struct an_ref *ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
+		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);
 	}
 	push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
 }
@@ -521,7 +539,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	uint32_t pos = 0;
 	size_t nlen, qlen;
 	const char *name = cstr(body, avail, &pos, &nlen), *query;
-	struct an_ref ref;
+	const struct an_ref *ref;
 
 	if (!ac || !name)
 		return;
@@ -532,14 +550,14 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	}
 	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
 	if (fd_explain_on(s))
-		fd_keep_parse(s, &ac->fd, nlen != 0, ref.fp, query, qlen, avail < len);
+		fd_keep_parse(s, &ac->fd, nlen != 0, ref->fp, query, qlen, avail < len);
 	if (nlen == 0) {
-		ac->unnamed_stmt = ref;
-		ac->stmt_ctx.on = ref.trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
+		ac->unnamed_stmt = *ref;
+		ac->stmt_ctx.on = ref->trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
 	} else {
 		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
 		if (n)
-			n->ref = ref;
+			n->ref = *ref;
 	}
 }
 
@@ -668,11 +686,20 @@ static inline bool tag_verb(const uint8_t *b, size_t n, const char *v, size_t k)
  * (avail == len) ends with its last byte. */
 static uint64_t tag_rows(const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	size_t n = avail == len && len && !body[len - 1] ? len - 1 : strnlen((const char *)body, avail), k;
-	uint64_t rows = 0;
+	size_t n = avail == len && len && !body[len - 1] ? len - 1 : strnlen((const char *)body, avail), k = n;
+	uint64_t rows = 0, mul = 1;
+	unsigned d;
 	bool known;
 
-	switch (n ? body[0] : 0) { /* constant lengths: memcmp is inline */
+	/* the number at the end, from its last digit (one pass); then the verb */
+	while (k > 0 && (d = (unsigned)body[k - 1] - '0') < 10) {
+		rows += d * mul;
+		mul *= 10;
+		k--;
+	}
+	if (k == n)
+		return 0;
+	switch (body[0]) { /* constant lengths: memcmp is inline */
 	case 'S': known = tag_verb(body, n, "SELECT ", 7); break;
 	case 'I': known = tag_verb(body, n, "INSERT ", 7); break;
 	case 'U': known = tag_verb(body, n, "UPDATE ", 7); break;
@@ -682,13 +709,7 @@ static uint64_t tag_rows(const uint8_t *body, uint32_t avail, uint32_t len)
 	case 'C': known = tag_verb(body, n, "COPY ", 5); break;
 	default: known = false; break;
 	}
-	if (!known)
-		return 0;
-	for (k = n; k > 0 && body[k - 1] >= '0' && body[k - 1] <= '9'; k--)
-		;
-	for (; k < n; k++)
-		rows = rows * 10 + (uint64_t)(body[k] - '0');
-	return rows;
+	return known ? rows : 0;
 }
 
 static struct an_pending *head(struct an_server *as)
@@ -815,17 +836,25 @@ static void ready(struct sift *s, struct server *sv, char status)
 		fd_ready(s, cl, &cl->an->fd, status);
 }
 
-void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
-		       uint32_t len)
+void an_reply_complete(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail, uint32_t len)
+{
+	if (!sv->an.lost && !__builtin_expect(sv->replication, 0))
+		complete(s, sv, tag_rows(body, avail, len), NULL, false);
+}
+
+void an_reply_ready(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail)
+{
+	if (!__builtin_expect(sv->replication, 0))
+		ready(s, sv, avail ? (char)body[0] : 'I');
+}
+
+void an_reply_other(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail)
 {
 	struct an_server *as = &sv->an;
 
-	if ((as->lost && type != 'Z') || __builtin_expect(sv->replication, 0))
+	if (as->lost || __builtin_expect(sv->replication, 0))
 		return;
 	switch (type) {
-	case 'C':
-		complete(s, sv, tag_rows(body, avail, len), NULL, false);
-		break;
 	case 'E': {
 		char sqlstate[6] = "XX000";
 		/* fields: code byte + C string, until a 0 code byte */
@@ -847,9 +876,6 @@ void an_server_message(struct sift *s, struct server *sv, uint8_t type, const ui
 		break;
 	case 's':
 		complete(s, sv, 0, NULL, true);
-		break;
-	case 'Z':
-		ready(s, sv, avail ? (char)body[0] : 'I');
 		break;
 	default:
 		break;

@@ -95,6 +95,7 @@ struct analyzer {
 	struct qstats qs;
 	struct an_cache_ent *cache;	/* AN_CACHE_SETS * AN_CACHE_WAYS of them */
 	struct fp_lits lits;	/* scratch */
+	struct an_ref ref;	/* fingerprint()'s answer when it is no cache entry's */
 	struct fp_result fr;	/* scratch, reused for every statement */
 	int64_t last_decay;
 	uint64_t statements;	/* recorded executions */
@@ -131,9 +132,22 @@ static inline bool an_client_wants(uint8_t type)
 }
 
 /* A reply the relay is passing from sv to its client (not our own queries'
- * replies). body is whole for 'C', 'E' and 'Z' when they fit the buffer. */
-void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail,
-		       uint32_t len);
+ * replies). body is whole for 'C', 'E' and 'Z' when they fit the buffer.
+ * Inline: CommandComplete and ReadyForQuery, a statement's usual replies,
+ * go to a function each. */
+void an_reply_complete(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail, uint32_t len);
+void an_reply_ready(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail);
+void an_reply_other(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body, uint32_t avail);
+static inline void an_server_message(struct sift *s, struct server *sv, uint8_t type, const uint8_t *body,
+				     uint32_t avail, uint32_t len)
+{
+	if (type == 'C')
+		an_reply_complete(s, sv, body, avail, len);
+	else if (type == 'Z')
+		an_reply_ready(s, sv, body, avail);
+	else
+		an_reply_other(s, sv, type, body, avail);
+}
 
 /* The server is released, closed or unlinked: forget what is pending. */
 void an_server_reset(struct an_server *as);
