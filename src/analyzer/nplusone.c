@@ -204,17 +204,6 @@ void np_statement(struct np_state *st, const struct np_conf *cf, const struct np
 	track_unit(st, s);
 }
 
-void np_ready(struct np_state *st, const struct np_conf *cf, char status, int64_t now, np_emit_fn *emit, void *arg)
-{
-	bool was = st->in_txn;
-
-	st->in_txn = status == 'T' || status == 'E';
-	if (now > st->last_end)
-		st->last_end = now;
-	if (was && !st->in_txn)
-		np_end_unit(st, cf, emit, arg);
-}
-
 void np_idle(struct np_state *st, const struct np_conf *cf, int64_t now, np_emit_fn *emit, void *arg)
 {
 	if (st->active && !st->in_txn && now - st->last_end > cf->think_us)

@@ -118,15 +118,26 @@ void np_init(struct np_state *st);
 void np_statement(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
 		  void *arg);
 
-/* ReadyForQuery with status 'I', 'T' or 'E' at time now. */
-void np_ready(struct np_state *st, const struct np_conf *cf, char status, int64_t now, np_emit_fn *emit, void *arg);
+/* Ends the unit now (the client leaves). */
+void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg);
+
+/* ReadyForQuery with status 'I', 'T' or 'E' at time now. Inline: once a
+ * transaction. */
+static inline void np_ready(struct np_state *st, const struct np_conf *cf, char status, int64_t now,
+			    np_emit_fn *emit, void *arg)
+{
+	bool was = st->in_txn;
+
+	st->in_txn = status == 'T' || status == 'E';
+	if (now > st->last_end)
+		st->last_end = now;
+	if (was && !st->in_txn)
+		np_end_unit(st, cf, emit, arg);
+}
 
 /* Time passes: ends the unit once the client has been quiet for longer
  * than the think time (outside a transaction). */
 void np_idle(struct np_state *st, const struct np_conf *cf, int64_t now, np_emit_fn *emit, void *arg);
-
-/* Ends the unit now (the client leaves). */
-void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg);
 
 /* ---- findings ---- */
 

@@ -634,18 +634,34 @@ static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
 	name_forget(cl->an, name_hash(name, nlen));
 }
 
-void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
-		       uint32_t avail, uint32_t len)
+/* What every client message does first; false: not looked at */
+static inline bool client_begin(struct sift *s, struct client *cl)
 {
-	struct an_server *as = sv ? &sv->an : NULL;
 	struct an_client *ac;
 
 	/* walsender commands and streams are no application's statements */
 	if (__builtin_expect(cl->replication, 0))
-		return;
+		return false;
 	ac = client_state(cl);
 	if (ac && ac->fd.idle_txn_since)
 		fd_client_message(s, cl, &ac->fd);
+	return true;
+}
+
+void an_client_query(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail,
+		     uint32_t len)
+{
+	if (client_begin(s, cl))
+		on_query(s, cl, sv, body, avail, len);
+}
+
+void an_client_other(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
+		     uint32_t avail, uint32_t len)
+{
+	struct an_server *as = sv ? &sv->an : NULL;
+
+	if (!client_begin(s, cl))
+		return;
 	switch (type) {
 	case 'Q':
 		on_query(s, cl, sv, body, avail, len);
