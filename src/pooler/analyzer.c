@@ -481,8 +481,8 @@ static inline const struct tr_ctx *trace_ctx(struct sift *s, const struct an_ref
 }
 
 /* A Query: one entry per statement, then the mark its ReadyForQuery ends. */
-static void on_query(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail,
-		     uint32_t len)
+static inline __attribute__((always_inline)) void on_query(struct sift *s, struct client *cl, struct server *sv,
+							   const uint8_t *body, uint32_t avail, uint32_t len)
 {
 	struct an_server *as = sv ? &sv->an : NULL;
 	const char *text = (const char *)body;
