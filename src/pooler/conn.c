@@ -25,21 +25,8 @@ void conn_init(struct conn *c, struct event_base *base, struct iobuf_pool *bufs,
 	event_assign(&c->ev, base, fd, EV_READ | EV_PERSIST, cb, arg);
 }
 
-void conn_update(struct conn *c)
+void conn_update_to(struct conn *c, short want)
 {
-	const struct conn *dst = c->peer ? c->peer : c;
-	short want = 0;
-
-	/* read only when there is room: a waiting client keeps its request
-	 * buffered and we go on watching it (for EOF, without epoll_ctl churn) */
-	bool room = !c->in || c->in->end < c->in->cap || c->in->pos > 0;
-
-	if (c->fd < 0)
-		return;
-	if (c->want_read && !c->held && dst->nseg == 0 && room)
-		want |= EV_READ;
-	if (c->nseg || c->tls_wants_write)
-		want |= EV_WRITE;
 	if (want != c->ev_flags) {
 		if (c->ev_flags)
 			event_del(&c->ev);

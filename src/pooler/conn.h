@@ -66,8 +66,28 @@ void conn_init(struct conn *c, struct event_base *base, struct iobuf_pool *bufs,
 	       event_callback_fn cb, void *arg);
 
 /* Brings the registered events in line with want_read, the destination
- * queue of our bytes, and our own queue. Cheap when nothing changes. */
-void conn_update(struct conn *c);
+ * queue of our bytes, and our own queue. Inline, and nothing more, when
+ * nothing changes (several times a transaction); conn_update_to() makes
+ * the change. */
+void conn_update_to(struct conn *c, short want);
+static inline void conn_update(struct conn *c)
+{
+	const struct conn *dst = c->peer ? c->peer : c;
+	short want = 0;
+
+	/* read only when there is room: a waiting client keeps its request
+	 * buffered and we go on watching it (for EOF, without epoll_ctl churn) */
+	bool room = !c->in || c->in->end < c->in->cap || c->in->pos > 0;
+
+	if (c->fd < 0)
+		return;
+	if (c->want_read && !c->held && dst->nseg == 0 && room)
+		want |= EV_READ;
+	if (c->nseg || c->tls_wants_write)
+		want |= EV_WRITE;
+	if (want != c->ev_flags || c->tls)
+		conn_update_to(c, want);
+}
 
 /* Reads once (never loops to EAGAIN: level-triggered epoll calls again).
  * Makes room first: takes a buffer, or moves unprocessed bytes to the
