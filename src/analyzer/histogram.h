@@ -121,18 +121,13 @@ struct hist_exact {
 /* Counts one sample (the histogram is fed separately). Cannot fail. */
 static inline void hist_exact_add(struct hist_exact *x, uint64_t v)
 {
-	uint64_t n = x->n++;
-
-	if (__builtin_expect(n >= HIST_FEW, 1)) { /* past the few: the bounds only */
-		x->min = v < x->min ? v : x->min;
-		x->max = v > x->max ? v : x->max;
-		return;
-	}
-	x->v[n] = v;
-	if (!n || v < x->min)
+	if (x->n < HIST_FEW)
+		x->v[x->n] = v;
+	if (!x->n || v < x->min)
 		x->min = v;
-	if (!n || v > x->max)
+	if (!x->n || v > x->max)
 		x->max = v;
+	x->n++;
 }
 
 /* Adds src's samples to dst (the samples stay exact while both together
