@@ -48,19 +48,13 @@ uint32_t iobuf_pool_decay(struct iobuf_pool *bp, uint32_t keep)
 	return freed;
 }
 
-struct iobuf *iobuf_get(struct iobuf_pool *bp)
+struct iobuf *iobuf_get_new(struct iobuf_pool *bp)
 {
-	struct iobuf *b = bp->free;
+	struct iobuf *b = malloc(sizeof(*b) + bp->size);
 
-	if (b) {
-		bp->free = b->next_free;
-		bp->nfree--;
-	} else {
-		b = malloc(sizeof(*b) + bp->size);
-		if (!b)
-			return NULL;
-		b->cap = bp->size;
-	}
+	if (!b)
+		return NULL;
+	b->cap = bp->size;
 	b->next_free = NULL;
 	b->refs = 1;
 	b->pos = b->end = 0;
@@ -85,16 +79,8 @@ struct iobuf *iobuf_get_cap(struct iobuf_pool *bp, uint32_t cap)
 	return b;
 }
 
-void iobuf_put(struct iobuf_pool *bp, struct iobuf *b)
+void iobuf_free(struct iobuf_pool *bp, struct iobuf *b)
 {
-	if (--b->refs > 0)
-		return;
 	bp->in_use--;
-	if (bp->nfree >= bp->max_free || b->cap != bp->size) {
-		free(b);
-		return;
-	}
-	b->next_free = bp->free;
-	bp->free = b;
-	bp->nfree++;
+	free(b);
 }

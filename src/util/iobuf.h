@@ -11,6 +11,7 @@
 #define PGSIFT_IOBUF_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct iobuf {
@@ -41,8 +42,23 @@ void iobuf_pool_destroy(struct iobuf_pool *bp);
  * relay never waits for this: a burst takes buffers from malloc again. */
 uint32_t iobuf_pool_decay(struct iobuf_pool *bp, uint32_t keep);
 
-/* Returns an empty buffer with one reference, or NULL when out of memory. */
-struct iobuf *iobuf_get(struct iobuf_pool *bp);
+/* Returns an empty buffer with one reference, or NULL when out of memory.
+ * Inline from the free list (twice a transaction); iobuf_get_new() mallocs. */
+struct iobuf *iobuf_get_new(struct iobuf_pool *bp);
+static inline struct iobuf *iobuf_get(struct iobuf_pool *bp)
+{
+	struct iobuf *b = bp->free;
+
+	if (!b)
+		return iobuf_get_new(bp);
+	bp->free = b->next_free;
+	bp->nfree--;
+	b->next_free = NULL;
+	b->refs = 1;
+	b->pos = b->end = 0;
+	bp->in_use++;
+	return b;
+}
 
 static inline struct iobuf *iobuf_ref(struct iobuf *b)
 {
@@ -54,8 +70,23 @@ static inline struct iobuf *iobuf_ref(struct iobuf *b)
  * size, else one of its own, freed (not pooled) by its last put. */
 struct iobuf *iobuf_get_cap(struct iobuf_pool *bp, uint32_t cap);
 
-/* Drops one reference; the last one returns b to the pool. */
-void iobuf_put(struct iobuf_pool *bp, struct iobuf *b);
+/* Drops one reference; the last one returns b to the pool (inline), or
+ * frees it when the pool keeps enough or it is of another size
+ * (iobuf_free()). */
+void iobuf_free(struct iobuf_pool *bp, struct iobuf *b);
+static inline void iobuf_put(struct iobuf_pool *bp, struct iobuf *b)
+{
+	if (--b->refs > 0)
+		return;
+	if (bp->nfree >= bp->max_free || b->cap != bp->size) {
+		iobuf_free(bp, b);
+		return;
+	}
+	bp->in_use--;
+	b->next_free = bp->free;
+	bp->free = b;
+	bp->nfree++;
+}
 
 static inline uint32_t iobuf_avail(const struct iobuf *b)
 {
