@@ -258,12 +258,14 @@ static enum conn_io tls_flush(struct conn *c)
 	return c->nseg ? CONN_IO_AGAIN : CONN_IO_OK;
 }
 
-enum conn_io conn_flush_now(struct conn *c)
+enum conn_io conn_flush(struct conn *c)
 {
 	struct iovec iov[CONN_MAX_SEG];
 	struct msghdr mh = { .msg_iov = iov };
 	ssize_t n;
 
+	if (c->nseg == 0 && !c->tls_wants_write)
+		return CONN_IO_OK;
 	if (c->tls)
 		return tls_flush(c);
 	if (c->nseg == 0)
@@ -290,10 +292,12 @@ enum conn_io conn_flush_now(struct conn *c)
 	return CONN_IO_AGAIN;
 }
 
-void conn_trim_now(struct conn *c)
+void conn_trim(struct conn *c)
 {
-	iobuf_put(c->bufs, c->in);
-	c->in = NULL;
+	if (c->in && c->in->pos == c->in->end && c->pkt_left == 0) {
+		iobuf_put(c->bufs, c->in);
+		c->in = NULL;
+	}
 }
 
 void conn_send_now(struct conn *c, const void *data, size_t len)

@@ -142,23 +142,12 @@ static inline bool conn_out_empty(const struct conn *c)
 
 /* Sends what is queued. Returns OK when the queue is empty afterwards,
  * AGAIN when some is left (EV_WRITE is then watched), ERROR on a dead
- * socket. Inline when there is nothing to send; conn_flush_now() sends. */
-enum conn_io conn_flush_now(struct conn *c) __attribute__((warn_unused_result));
-static inline __attribute__((warn_unused_result)) enum conn_io conn_flush(struct conn *c)
-{
-	if (c->nseg == 0 && !c->tls_wants_write)
-		return CONN_IO_OK;
-	return conn_flush_now(c);
-}
+ * socket. */
+enum conn_io conn_flush(struct conn *c) __attribute__((warn_unused_result));
 
 /* Drops the input buffer when everything in it has been processed and no
- * output refers to it any more (inline: asked after every read). */
-void conn_trim_now(struct conn *c);
-static inline void conn_trim(struct conn *c)
-{
-	if (c->in && c->in->pos == c->in->end && c->pkt_left == 0)
-		conn_trim_now(c);
-}
+ * output refers to it any more. */
+void conn_trim(struct conn *c);
 
 /* Sends data now if the socket takes it, through TLS when the connection
  * has it, and forgets it otherwise (a last Terminate before closing). */
