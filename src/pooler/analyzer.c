@@ -655,37 +655,34 @@ void an_client_query(struct sift *s, struct client *cl, struct server *sv, const
 		on_query(s, cl, sv, body, avail, len);
 }
 
-void an_client_other(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
-		     uint32_t avail, uint32_t len)
+void an_client_parse(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	struct an_server *as = sv ? &sv->an : NULL;
-
-	if (!client_begin(s, cl))
-		return;
-	switch (type) {
-	case 'Q':
-		on_query(s, cl, sv, body, avail, len);
-		break;
-	case 'P':
+	if (client_begin(s, cl))
 		on_parse(s, cl, body, avail, len);
-		break;
-	case 'B':
+}
+
+void an_client_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
+{
+	if (client_begin(s, cl))
 		on_bind(s, cl, body, avail, len);
-		break;
-	case 'E':
-		if (sv)
-			on_execute(s, cl, sv, body, avail);
-		break;
-	case 'C':
+}
+
+void an_client_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
+{
+	if (client_begin(s, cl) && sv)
+		on_execute(s, cl, sv, body, avail);
+}
+
+void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
+{
+	if (client_begin(s, cl))
+		push(sv ? &sv->an : NULL, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
+}
+
+void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail)
+{
+	if (client_begin(s, cl))
 		on_close(cl, body, avail);
-		break;
-	case 'S':
-	case 'F':
-		push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
-		break;
-	default:
-		break;
-	}
 }
 
 /* ---- replies ---- */

@@ -114,32 +114,44 @@ void an_free(struct analyzer *an);
 void an_drop_samples(struct analyzer *an);
 
 /* A message the relay is passing from cl to sv: type, the part of the body
- * that is in the buffer (avail bytes) and the whole body length. Only the
- * types an_client_wants() says are looked at. Inline: a Query (the usual
- * message) goes to a function of its own. */
+ * that is in the buffer (avail bytes) and the whole body length. Query,
+ * Parse, Bind, Execute, Close (names), Sync and FunctionCall (the marks
+ * replies are counted to) are looked at; not Describe, Flush or COPY data.
+ * Inline: each type goes to a function of its own (several messages a
+ * statement). */
 void an_client_query(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail,
 		     uint32_t len);
-void an_client_other(struct sift *s, struct client *cl, struct server *sv, uint8_t type, const uint8_t *body,
-		     uint32_t avail, uint32_t len);
+void an_client_parse(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len);
+void an_client_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len);
+void an_client_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail);
+void an_client_sync(struct sift *s, struct client *cl, struct server *sv);
+void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail);
 static inline void an_client_message(struct sift *s, struct client *cl, struct server *sv, uint8_t type,
 				     const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	if (type == 'Q')
+	switch (type) {
+	case 'Q':
 		an_client_query(s, cl, sv, body, avail, len);
-	else
-		an_client_other(s, cl, sv, type, body, avail, len);
-}
-
-/* Does the analyzer look at a client message of this type? Query, Parse,
- * Bind, Execute, Close (names), Sync and FunctionCall (the marks replies
- * are counted to); not Describe, Flush or COPY data. Inline: the relay asks
- * for every message. */
-static inline bool an_client_wants(uint8_t type)
-{
-	const uint64_t m = 1ULL << ('Q' - 'A') | 1ULL << ('P' - 'A') | 1ULL << ('B' - 'A') | 1ULL << ('E' - 'A') |
-			   1ULL << ('C' - 'A') | 1ULL << ('S' - 'A') | 1ULL << ('F' - 'A');
-
-	return (unsigned)(type - 'A') < 64 && (m >> (type - 'A')) & 1;
+		break;
+	case 'P':
+		an_client_parse(s, cl, body, avail, len);
+		break;
+	case 'B':
+		an_client_bind(s, cl, body, avail, len);
+		break;
+	case 'E':
+		an_client_execute(s, cl, sv, body, avail);
+		break;
+	case 'S':
+	case 'F':
+		an_client_sync(s, cl, sv);
+		break;
+	case 'C':
+		an_client_close(s, cl, body, avail);
+		break;
+	default:
+		break;
+	}
 }
 
 /* A reply the relay is passing from sv to its client (not our own queries'

@@ -1493,7 +1493,7 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 			account(cl, sv, type, total);
 			if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
 				ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
-			if (cl->sift->cfg.analyzer && an_client_wants(type))
+			if (cl->sift->cfg.analyzer)
 				an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 			b->pos += used;
 			cl->c.pkt_left = total - used;
@@ -1507,7 +1507,7 @@ static enum relay_rc relay_message(struct client *cl, struct server *sv, struct 
 	account(cl, sv, type, total);
 	if (__builtin_expect(cl->ss_watch, 0) && ss_type(type))
 		ss_client_message(cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
-	if (cl->sift->cfg.analyzer && an_client_wants(type))
+	if (cl->sift->cfg.analyzer)
 		an_client_message(cl->sift, cl, sv, type, b->data + b->pos + PROTO_HDR, n - PROTO_HDR, len - 4);
 	b->pos += n;
 	cl->c.pkt_left = total - n;

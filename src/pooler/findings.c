@@ -464,8 +464,8 @@ void fd_keep_query_slow(struct fd_client *c, const char *text, size_t n, bool cu
 		(void)buf_set(&c->query, text, (uint32_t)n, cut);
 }
 
-void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,
-		   bool cut)
+void fd_keep_parse_slow(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text,
+			size_t len, bool cut)
 {
 	struct findings *fd;
 	struct fd_text *t;
@@ -487,9 +487,8 @@ void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp,
 	t->fp = t->text ? fp : 0;
 }
 
-void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len, bool named_stmt)
+void fd_keep_bind_slow(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	c->bind_named = named_stmt;
 	if (avail < len || len >= FD_TEXT_KEEP)
 		c->bind.len = 0, c->bind.cut = true;
 	else

@@ -109,23 +109,48 @@ void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c);
 /* The client leaves: its open unit of work ends; frees c's buffers. */
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c);
 
+/* Copies n bytes into b when they fit its buffer (the buffers are at
+ * most FD_TEXT_KEEP), else false: the callers below keep the texts of
+ * every statement while plan capture is on, inline while they fit. */
+static inline bool fd_buf_fits(struct fd_buf *b, const void *data, size_t n, bool cut)
+{
+	if (n >= b->cap)
+		return false;
+	memcpy(b->p, data, n);
+	b->p[n] = 0;
+	b->len = (uint32_t)n;
+	b->cut = cut;
+	return true;
+}
+
 void fd_keep_query_slow(struct fd_client *c, const char *text, size_t n, bool cut);
-/* Keeps a Query's text for EXPLAIN: inline while it fits the buffer (every
- * statement pays this copy when plan capture is on) */
+/* Keeps a Query's text for EXPLAIN */
 static inline void fd_keep_query(struct fd_client *c, const char *text, size_t n, bool cut)
 {
-	if (n < c->query.cap) {
-		memcpy(c->query.p, text, n);
-		c->query.p[n] = 0;
-		c->query.len = (uint32_t)n;
-		c->query.cut = cut;
-		return;
-	}
-	fd_keep_query_slow(c, text, n, cut);
+	if (!fd_buf_fits(&c->query, text, n, cut))
+		fd_keep_query_slow(c, text, n, cut);
 }
-void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text, size_t len,
-		   bool cut);
-void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len, bool named_stmt);
+
+void fd_keep_parse_slow(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text,
+			size_t len, bool cut);
+/* Keeps a Parse's text for EXPLAIN: the unnamed statement's per client,
+ * named ones' by fingerprint */
+static inline void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text,
+				 size_t len, bool cut)
+{
+	if (named || cut || !fd_buf_fits(&c->parse, text, len, false))
+		fd_keep_parse_slow(s, c, named, fp, text, len, cut);
+}
+
+void fd_keep_bind_slow(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len);
+/* Keeps the unnamed portal's Bind (its parameters) for EXPLAIN */
+static inline void fd_keep_bind(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len,
+				bool named_stmt)
+{
+	c->bind_named = named_stmt;
+	if (avail < len || !fd_buf_fits(&c->bind, body, len, false))
+		fd_keep_bind_slow(c, body, avail, len);
+}
 
 /* Ends units of clients that went quiet; idle-in-transaction checks. */
 void fd_janitor(struct sift *s);
