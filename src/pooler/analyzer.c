@@ -442,6 +442,23 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, uin
 		memset(&p->ref, 0, sizeof(p->ref));
 }
 
+/* A mark (what a ReadyForQuery ends): ready() reads its type only */
+static inline void push_mark(struct an_server *as)
+{
+	struct an_pending *p;
+
+	if (!as || as->lost)
+		return;
+	if (as->n + 1 > AN_PENDING_MAX) {
+		as->lost = true;
+		return;
+	}
+	p = &as->q[(as->head + as->n) % AN_PENDING_MAX];
+	as->n++;
+	p->type = AN_MARK;
+	p->last = false;
+}
+
 static uint64_t take_wait(struct client *cl)
 {
 	uint64_t w = cl->an_wait_us;
@@ -510,7 +527,7 @@ static inline __attribute__((always_inline)) void on_query(struct sift *s, struc
 		const struct an_ref *ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
 		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);
 	}
-	push(as, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
+	push_mark(as);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -676,7 +693,7 @@ void an_client_execute(struct sift *s, struct client *cl, struct server *sv, con
 void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
 {
 	if (client_begin(s, cl))
-		push(sv ? &sv->an : NULL, AN_MARK, NULL, s->now, 0, 0, 0, NULL, false);
+		push_mark(sv ? &sv->an : NULL);
 }
 
 void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail)
