@@ -416,7 +416,7 @@ void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const 
 		slow(s, cl, c, st);
 }
 
-void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char status)
+void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char status)
 {
 	struct np_conf cf;
 	struct emit_ctx x = { s, cl };
@@ -431,12 +431,9 @@ void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char statu
 	c->idle_txn_flagged = false;
 }
 
-void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c)
+void fd_idle_txn_check(struct sift *s, struct client *cl, struct fd_client *c)
 {
-	if (c->idle_txn_since) {
-		check_idle_txn(s, cl, c);
-		c->idle_txn_since = 0;
-	}
+	check_idle_txn(s, cl, c);
 }
 
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)

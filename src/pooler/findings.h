@@ -104,8 +104,37 @@ static inline bool fd_explain_on(const struct sift *s)
 }
 
 void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st);
-void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char status);
-void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c);
+/* ReadyForQuery with status: ends the unit of work at the end of a
+ * transaction (fd_ready_slow()), notes an idle transaction. Inline: once a
+ * transaction, and the usual one ends no unit. */
+void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char status);
+static inline void fd_ready(struct sift *s, struct client *cl, struct fd_client *c, char status)
+{
+	bool txn = status == 'T' || status == 'E';
+
+	if (__builtin_expect(c->np.in_txn && !txn, 0)) {
+		fd_ready_slow(s, cl, c, status);
+		return;
+	}
+	/* in_txn was false or stays true: np_ready() ends no unit, so it
+	 * needs no configuration and no emitter */
+	np_ready(&c->np, NULL, status, s->now, NULL, NULL);
+	c->idle_txn_since = txn ? s->now : 0;
+	c->idle_txn_flagged = false;
+}
+
+/* The client sent something: a transaction it left idle is checked
+ * against idle_in_transaction_warn_ms (fd_idle_txn_check() flags it). */
+void fd_idle_txn_check(struct sift *s, struct client *cl, struct fd_client *c);
+static inline void fd_client_message(struct sift *s, struct client *cl, struct fd_client *c)
+{
+	if (c->idle_txn_since) {
+		if (!c->idle_txn_flagged && s->cfg.idle_in_transaction_warn_ms > 0 &&
+		    s->now - c->idle_txn_since > (int64_t)s->cfg.idle_in_transaction_warn_ms * 1000)
+			fd_idle_txn_check(s, cl, c);
+		c->idle_txn_since = 0;
+	}
+}
 /* The client leaves: its open unit of work ends; frees c's buffers. */
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c);
 
