@@ -301,43 +301,25 @@ static void count_app(struct qentry *e, const char *app, uint64_t id)
 		a[i].count--;
 }
 
-void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
-		   uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
+void qstats_touch(struct qstats *qs, struct qentry *e, int64_t now)
 {
-	double delta;
-
-	if (qs->hist) {
-		if (now >= qs->bucket + qs->hist->len_us)
-			qstats_roll(qs, now);
-		if (!e->cur.calls) {
-			if (qs->ntouched < qs->captouched)
-				qs->touched[qs->ntouched++] = e->slot;
-			else
-				qs->touched_all = true;
-		}
-		hs_qcur_add(&e->cur, &e->hist, dur_us, rows, sqlstate && *sqlstate, wait_us);
+	if (now >= qs->bucket + qs->hist->len_us)
+		qstats_roll(qs, now);
+	if (!e->cur.calls) {
+		if (qs->ntouched < qs->captouched)
+			qs->touched[qs->ntouched++] = e->slot;
+		else
+			qs->touched_all = true;
 	}
+}
 
-	e->calls++;
-	e->usage++;
-	e->rows += rows;
-	e->total_us += dur_us;
-	e->wait_us += wait_us;
-	if (dur_us < e->min_us)
-		e->min_us = dur_us;
-	if (dur_us > e->max_us)
-		e->max_us = dur_us;
-	delta = (double)dur_us - e->mean_us;
-	e->mean_us += delta / (double)e->calls;
-	e->m2 += delta * ((double)dur_us - e->mean_us);
-	e->last_seen = now;
-	hist_add(&e->hist, dur_us);
-	hist_exact_add(&e->exact, dur_us);
-	lb_add(&e->lb, dur_us);
-	if (!e->exported)
-		lb_add(&qs->other, dur_us);
-	if (sqlstate && *sqlstate)
-		count_error(e, sqlstate);
+void qstats_count_error(struct qentry *e, const char *sqlstate)
+{
+	count_error(e, sqlstate);
+}
+
+void qstats_count_app(struct qentry *e, const char *app, uint64_t app_id)
+{
 	count_app(e, app ? app : "", app_id);
 }
 

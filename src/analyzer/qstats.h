@@ -116,16 +116,58 @@ static inline struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64
 /* Keeps per-bucket history in h from now on (NULL: none); the current
  * bucket is the one now falls in. false when out of memory. */
 bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now) __attribute__((warn_unused_result));
+/* Closes the current bucket into the history when now is past it (the
+ * janitor calls it, so that quiet times close buckets too). */
+void qstats_roll(struct qstats *qs, int64_t now);
+
+/* qstats_record()'s less usual steps: a new bucket or the entry's first
+ * execution in it, an error, an application name not the one last seen */
+void qstats_touch(struct qstats *qs, struct qentry *e, int64_t now);
+void qstats_count_error(struct qentry *e, const char *sqlstate);
+void qstats_count_app(struct qentry *e, const char *app, uint64_t app_id);
+
 /* One execution: duration, rows, SQLSTATE (NULL when it succeeded), the
  * time the client waited for a server, its application_name ("" if none)
  * and an id of that text (equal ids, equal texts; 0: none, the text is
  * compared), now in wall-clock usec (a time past the current bucket closes
- * it first). */
-void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
-		   uint64_t wait_us, const char *app, uint64_t app_id, int64_t now);
-/* Closes the current bucket into the history when now is past it (the
- * janitor calls it, so that quiet times close buckets too). */
-void qstats_roll(struct qstats *qs, int64_t now);
+ * it first). Inline: once per statement. */
+static inline void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows,
+				 const char *sqlstate, uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
+{
+	double delta;
+	bool error = sqlstate && *sqlstate;
+
+	if (qs->hist) {
+		if (now >= qs->bucket + qs->hist->len_us || !e->cur.calls)
+			qstats_touch(qs, e, now);
+		hs_qcur_add(&e->cur, &e->hist, dur_us, rows, error, wait_us);
+	}
+	e->calls++;
+	e->usage++;
+	e->rows += rows;
+	e->total_us += dur_us;
+	e->wait_us += wait_us;
+	if (dur_us < e->min_us)
+		e->min_us = dur_us;
+	if (dur_us > e->max_us)
+		e->max_us = dur_us;
+	delta = (double)dur_us - e->mean_us;
+	e->mean_us += delta / (double)e->calls;
+	e->m2 += delta * ((double)dur_us - e->mean_us);
+	e->last_seen = now;
+	hist_add(&e->hist, dur_us);
+	hist_exact_add(&e->exact, dur_us);
+	lb_add(&e->lb, dur_us);
+	if (!e->exported)
+		lb_add(&qs->other, dur_us);
+	if (error)
+		qstats_count_error(e, sqlstate);
+	/* the application of the last execution, by its id: counted inline */
+	if (app_id && e->app[0].count && e->app[0].id == app_id)
+		e->app[0].count++;
+	else
+		qstats_count_app(e, app, app_id);
+}
 /* The q-quantile of e's durations, usec: exact for a few calls, never
  * outside [min, max] (hist_quantile_exact). */
 double qstats_quantile_us(const struct qentry *e, double q);
