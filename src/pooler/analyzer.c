@@ -274,8 +274,13 @@ static void cache_used_slow(struct analyzer *an, struct client *cl, struct an_ca
 	set[1].recent = ce == &set[1];
 	if (!ac)
 		return;
-	if (ac->last)
-		an->cache[ac->last - 1].succ = i;
+	if (ac->last) {
+		struct an_cache_ent *last = &an->cache[ac->last - 1];
+		if (last->succ != i) {
+			last->succ2 = last->succ;
+			last->succ = i;
+		}
+	}
 	ac->last = i;
 }
 
@@ -300,7 +305,7 @@ static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struc
 	ce->ref = *ref;
 	ce->len = (uint16_t)len;
 	ce->exact = !skel;
-	ce->succ = 0;
+	ce->succ = ce->succ2 = 0;
 	if (skel)
 		ce->lits = an->lits;
 	memcpy(ce->text, sql, len);
@@ -386,8 +391,11 @@ static inline const struct an_ref *fingerprint(struct sift *s, struct client *cl
 
 	if (ac && ac->last && an->cache[ac->last - 1].succ && !partial && len <= AN_CACHE_TEXT &&
 	    !s->cfg.log_query_samples) {
-		ce = &an->cache[an->cache[ac->last - 1].succ - 1];
-		if (cache_hit(ce, cl, sql, len, &th) && qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+		const struct an_cache_ent *last = &an->cache[ac->last - 1];
+		ce = &an->cache[last->succ - 1];
+		if ((cache_hit(ce, cl, sql, len, &th) ||
+		     (last->succ2 && cache_hit(ce = &an->cache[last->succ2 - 1], cl, sql, len, &th))) &&
+		    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
 			if (th_out)
 				*th_out = th ? th : 1;
 			cache_used(an, cl, ce);
