@@ -10,8 +10,6 @@
 #include "pooler/findings.h"
 #include "pooler/sift.h"
 
-#define AN_STMT 1
-#define AN_MARK 2
 #define AN_NAMES_MAX 4096	/* named statements tracked per client */
 #define AN_PORTALS 8		/* named portals tracked per client */
 #define DECAY_USEC (60 * 1000000LL)
@@ -450,23 +448,6 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, uin
 		memset(&p->ref, 0, sizeof(p->ref));
 }
 
-/* A mark (what a ReadyForQuery ends): ready() reads its type only */
-static inline void push_mark(struct an_server *as)
-{
-	struct an_pending *p;
-
-	if (!as || as->lost)
-		return;
-	if (as->n + 1 > AN_PENDING_MAX) {
-		as->lost = true;
-		return;
-	}
-	p = &as->q[(as->head + as->n) % AN_PENDING_MAX];
-	as->n++;
-	p->type = AN_MARK;
-	p->last = false;
-}
-
 static uint64_t take_wait(struct client *cl)
 {
 	uint64_t w = cl->an_wait_us;
@@ -535,7 +516,7 @@ static inline __attribute__((always_inline)) void on_query(struct sift *s, struc
 		const struct an_ref *ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
 		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);
 	}
-	push_mark(as);
+	an_push_mark(as);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -700,8 +681,14 @@ void an_client_execute(struct sift *s, struct client *cl, struct server *sv, con
 
 void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
 {
-	if (client_begin(s, cl))
-		push_mark(sv ? &sv->an : NULL);
+	if (__builtin_expect(cl->replication, 0))
+		return;
+	/* as client_begin(), without making the client's state: a Sync
+	 * needs none */
+	if (cl->an && cl->an->fd.idle_txn_since)
+		fd_client_message(s, cl, &cl->an->fd);
+	if (sv)
+		an_push_mark(&sv->an);
 }
 
 void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail)
