@@ -748,35 +748,43 @@ static void pop(struct an_server *as)
 	as->n--;
 }
 
+/* The rest of what the findings look at, when they want it */
+static __attribute__((noinline)) void findings_more(struct sift *s, struct client *cl, const struct an_pending *p,
+						     struct qentry *e, const struct np_stmt *ns, uint64_t rows,
+						     const char *sqlstate, bool suspended)
+{
+	struct fd_stmt st = {
+		.np = *ns, .kind = p->ref.kind, .src = p->src, .start = p->start, .wait_us = p->wait_us,
+		.rows = rows, .sqlstate = sqlstate, .suspended = suspended, .e = e,
+	};
+
+	fd_statement_more(s, cl, &cl->an->fd, &st);
+}
+
 /* Tells the findings (findings.h) that a statement completed. */
-static void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
-			const struct istr *app, uint64_t dur, uint64_t rows, const char *sqlstate, bool suspended)
+static inline void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
+			       const struct istr *app, uint64_t dur, uint64_t rows, const char *sqlstate,
+			       bool suspended)
 {
 	uint8_t kind = p->ref.kind;
-	struct fd_stmt st;
+	struct np_stmt ns;
 
 	/* every field set one by one: an initializer would clear the padding
 	 * too, once per statement */
-	st.np.fp = e ? p->ref.fp : 0;
-	st.np.phash = p->phash;
-	st.np.trace = p->ref.trace;
-	st.np.app = app ? app->s : "";
-	st.np.app_id = app ? app->id : 0;
-	st.np.select = kind == FP_KIND_SELECT;
-	st.np.params = p->ref.params;
-	st.np.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
-	st.np.sent = p->sent;
-	st.np.end = s->now;
-	st.np.dur_us = dur;
-	st.kind = kind;
-	st.src = p->src;
-	st.start = p->start;
-	st.wait_us = p->wait_us;
-	st.rows = rows;
-	st.sqlstate = sqlstate;
-	st.suspended = suspended;
-	st.e = e;
-	fd_statement(s, cl, &cl->an->fd, &st);
+	ns.fp = e ? p->ref.fp : 0;
+	ns.phash = p->phash;
+	ns.trace = p->ref.trace;
+	ns.app = app ? app->s : "";
+	ns.app_id = app ? app->id : 0;
+	ns.select = kind == FP_KIND_SELECT;
+	ns.params = p->ref.params;
+	ns.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
+	ns.sent = p->sent;
+	ns.end = s->now;
+	ns.dur_us = dur;
+	fd_statement_np(s, cl, &cl->an->fd, &ns, suspended);
+	if (fd_statement_wants_more(s, e, dur))
+		findings_more(s, cl, p, e, &ns, rows, sqlstate, suspended);
 }
 
 /* A traced statement finished: its span (trace.h). Any other statement of

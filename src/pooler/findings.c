@@ -101,14 +101,9 @@ static bool buf_set(struct fd_buf *b, const void *data, uint32_t len, bool cut)
 
 /* ---- N+1 ---- */
 
-struct emit_ctx {
-	struct sift *s;
-	struct client *cl;
-};
-
-static void np_emit_cb(void *arg, const struct np_hit *h)
+void fd_np_emit(void *arg, const struct np_hit *h)
 {
-	struct emit_ctx *x = arg;
+	struct fd_emit *x = arg;
 	struct sift *s = x->s;
 	struct findings *fd = fd_get(s);
 	struct qentry *src = entry_of(s, x->cl, h->source_fp), *rep = entry_of(s, x->cl, h->fp);
@@ -125,12 +120,6 @@ static void np_emit_cb(void *arg, const struct np_hit *h)
 		      s->wall_offset + s->now, &is_new);
 	if (f && is_new && s->on_finding)
 		s->on_finding(s, FD_EV_NPLUSONE, f);
-}
-
-static void np_conf_of(const struct sift *s, struct np_conf *cf)
-{
-	cf->min_repeats = (uint32_t)s->cfg.nplusone_min_repeats;
-	cf->think_us = (int64_t)s->cfg.nplusone_think_time_ms * 1000;
 }
 
 /* ---- hazards ---- */
@@ -402,27 +391,20 @@ static void slow(struct sift *s, struct client *cl, struct fd_client *c, const s
 
 /* ---- events ---- */
 
-void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st)
+void fd_statement_more(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st)
 {
-	struct np_conf cf;
-	struct emit_ctx x = { s, cl };
-
-	np_conf_of(s, &cf);
-	if (!st->suspended) /* a portal read in batches is one statement */
-		np_statement(&c->np, &cf, &st->np, np_emit_cb, &x);
-	c->last_fp = st->np.fp;
 	check_hazard(s, cl, st);
-	if (s->cfg.slow_query_ms >= 0 && st->np.dur_us >= (uint64_t)s->cfg.slow_query_ms * 1000)
+	if (fd_slow(s, st->np.dur_us))
 		slow(s, cl, c, st);
 }
 
 void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char status)
 {
 	struct np_conf cf;
-	struct emit_ctx x = { s, cl };
+	struct fd_emit x = { s, cl };
 
-	np_conf_of(s, &cf);
-	np_ready(&c->np, &cf, status, s->now, np_emit_cb, &x);
+	fd_np_conf(s, &cf);
+	np_ready(&c->np, &cf, status, s->now, fd_np_emit, &x);
 	if (status == 'T' || status == 'E') {
 		c->idle_txn_since = s->now;
 	} else {
@@ -439,11 +421,11 @@ void fd_idle_txn_check(struct sift *s, struct client *cl, struct fd_client *c)
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 {
 	struct np_conf cf;
-	struct emit_ctx x = { s, cl };
+	struct fd_emit x = { s, cl };
 
 	if (cl->db && cl->user) {
-		np_conf_of(s, &cf);
-		np_end_unit(&c->np, &cf, np_emit_cb, &x);
+		fd_np_conf(s, &cf);
+		np_end_unit(&c->np, &cf, fd_np_emit, &x);
 	}
 	free(c->query.p);
 	free(c->parse.p);
@@ -498,14 +480,14 @@ static void janitor_clients(struct sift *s, struct list *head)
 	struct np_conf cf;
 	struct list *it;
 
-	np_conf_of(s, &cf);
+	fd_np_conf(s, &cf);
 	list_for_each(it, head) {
 		struct client *cl = list_entry(it, struct client, node);
 		struct fd_client *c = cl->an ? an_client_findings(cl) : NULL;
-		struct emit_ctx x = { s, cl };
+		struct fd_emit x = { s, cl };
 		if (!c)
 			continue;
-		np_idle(&c->np, &cf, s->now, np_emit_cb, &x);
+		np_idle(&c->np, &cf, s->now, fd_np_emit, &x);
 		check_idle_txn(s, cl, c);
 	}
 }

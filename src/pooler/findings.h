@@ -4,7 +4,7 @@
  * and transaction-pooling hazards (hazards). doc/analyzer.md.
  *
  * The analyzer calls in at a few points: a statement completed
- * (fd_statement), a ReadyForQuery (fd_ready), a client message (fd_client_
+ * (fd_statement_np, fd_statement_more), a ReadyForQuery (fd_ready), a client message (fd_client_
  * message, for idle-in-transaction), and, only while plan capture is on,
  * with the raw texts it may need to EXPLAIN a slow statement later
  * (fd_keep_query / fd_keep_parse / fd_keep_bind: one memcpy into a buffer
@@ -103,7 +103,44 @@ static inline bool fd_explain_on(const struct sift *s)
 	return s->cfg.slow_query_ms >= 0 && s->cfg.slow_query_explain;
 }
 
-void fd_statement(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st);
+/* The N+1 rules' emitter (findings.c) and their settings */
+struct fd_emit {
+	struct sift *s;
+	struct client *cl;
+};
+void fd_np_emit(void *arg, const struct np_hit *h);
+static inline void fd_np_conf(const struct sift *s, struct np_conf *cf)
+{
+	cf->min_repeats = (uint32_t)s->cfg.nplusone_min_repeats;
+	cf->think_us = (int64_t)s->cfg.nplusone_think_time_ms * 1000;
+}
+
+static inline bool fd_slow(const struct sift *s, uint64_t dur_us)
+{
+	return s->cfg.slow_query_ms >= 0 && dur_us >= (uint64_t)s->cfg.slow_query_ms * 1000;
+}
+
+/* A statement completed: its N+1 bookkeeping, inline (every statement),
+ * then fd_statement_more() (the statement's hazards and whether it was
+ * slow) when fd_statement_wants_more() says there is anything to look at:
+ * an entry not yet classified or of a hazard, or a slow statement. A
+ * portal suspended (read in batches) is one statement: no N+1 step. */
+static inline void fd_statement_np(struct sift *s, struct client *cl, struct fd_client *c, const struct np_stmt *ns,
+				   bool suspended)
+{
+	struct np_conf cf;
+	struct fd_emit x = { s, cl };
+
+	fd_np_conf(s, &cf);
+	if (!suspended)
+		np_statement(&c->np, &cf, ns, fd_np_emit, &x);
+	c->last_fp = ns->fp;
+}
+static inline bool fd_statement_wants_more(const struct sift *s, const struct qentry *e, uint64_t dur_us)
+{
+	return (e && e->hazard != 1 /* classified: none */) || fd_slow(s, dur_us);
+}
+void fd_statement_more(struct sift *s, struct client *cl, struct fd_client *c, const struct fd_stmt *st);
 /* ReadyForQuery with status: ends the unit of work at the end of a
  * transaction (fd_ready_slow()), notes an idle transaction. Inline: once a
  * transaction, and the usual one ends no unit. */
