@@ -21,6 +21,7 @@ struct an_name {
 
 struct an_client {
 	struct an_ref unnamed_stmt, unnamed_portal;
+	bool unnamed_kept;		/* fd.parse holds the text of unnamed_stmt */
 	uint16_t last;			/* cache entry of its last statement + 1; 0: none */
 	uint32_t nnames, cap;
 	struct an_name *names;	/* open addressing by name hash */
@@ -554,12 +555,20 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 		query = (const char *)body + pos;
 		qlen = avail - pos;
 	}
+	/* Drivers parse the unnamed statement again for each execution: the
+	 * same text as the one kept for EXPLAIN is the same statement, whose
+	 * entry is still there (no traceparent to read again, no sample) */
+	if (nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace && fd_explain_on(s) &&
+	    !s->cfg.log_query_samples && qlen == ac->fd.parse.len && memcmp(ac->fd.parse.p, query, qlen) == 0 &&
+	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
+		return;
 	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
 	if (fd_explain_on(s))
 		fd_keep_parse(s, &ac->fd, nlen != 0, ref->fp, query, qlen, avail < len);
 	if (nlen == 0) {
 		ac->unnamed_stmt = *ref;
 		ac->stmt_ctx.on = ref->trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
+		ac->unnamed_kept = fd_explain_on(s) && avail == len && !ac->fd.parse.cut && ac->fd.parse.len == qlen;
 	} else {
 		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
 		if (n)
