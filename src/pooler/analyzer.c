@@ -558,8 +558,8 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	/* Drivers parse the unnamed statement again for each execution: the
 	 * same text as the one kept for EXPLAIN is the same statement, whose
 	 * entry is still there (no traceparent to read again, no sample) */
-	if (nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace && fd_explain_on(s) &&
-	    !s->cfg.log_query_samples && qlen == ac->fd.parse.len && memcmp(ac->fd.parse.p, query, qlen) == 0 &&
+	if (qlen == ac->fd.parse.len && nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace &&
+	    fd_explain_on(s) && !s->cfg.log_query_samples && memcmp(ac->fd.parse.p, query, qlen) == 0 &&
 	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
 		return;
 	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
