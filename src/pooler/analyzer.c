@@ -266,8 +266,8 @@ static struct an_cache_ent *cache_find(struct analyzer *an, struct client *cl, c
 static void cache_used_slow(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
 {
 	struct an_client *ac = cl->an;
-	uint16_t i = ce->self;
-	struct an_cache_ent *set = an->cache + (i - 1) / AN_CACHE_WAYS * AN_CACHE_WAYS;
+	uint16_t i = (uint16_t)(ce - an->cache + 1);
+	struct an_cache_ent *set = an->cache + (ce - an->cache) / AN_CACHE_WAYS * AN_CACHE_WAYS;
 
 	set[0].recent = ce == &set[0];
 	set[1].recent = ce == &set[1];
@@ -286,7 +286,7 @@ static void cache_used_slow(struct analyzer *an, struct client *cl, struct an_ca
 /* Inline: a client repeating its statement (a loop, pgbench) changes nothing */
 static inline void cache_used(struct analyzer *an, struct client *cl, struct an_cache_ent *ce)
 {
-	uint16_t i = ce->self;
+	uint16_t i = (uint16_t)(ce - an->cache + 1);
 
 	if (cl->an && cl->an->last == i && ce->succ == i && ce->recent)
 		return;
@@ -305,7 +305,6 @@ static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struc
 	ce->len = (uint16_t)len;
 	ce->exact = !skel;
 	ce->succ = ce->succ2 = 0;
-	ce->self = (uint16_t)(ce - an->cache + 1);
 	if (skel)
 		ce->lits = an->lits;
 	memcpy(ce->text, sql, len);

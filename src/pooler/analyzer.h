@@ -89,8 +89,6 @@ struct an_cache_ent {
 	bool exact;		/* fp_skel_key() did not take the text */
 	bool recent;		/* the way of its set used last */
 	uint16_t succ;		/* the entry that followed it last time + 1; 0: none */
-	uint16_t self;		/* its own index + 1, set when filled (no division by the
-				 * entry's size to find it) */
 	uint16_t succ2;		/* the one that followed it before (a text that comes in two
 				 * skeletons, "+ 5" and "+ -5", alternates) */
 	struct fp_lits lits;	/* where its literals are */
