@@ -415,23 +415,31 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct 
 	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
 }
 
-/* inline, as it was before spans: twice per Query on the hot path */
-static inline __attribute__((always_inline)) void push(struct an_server *as, uint8_t type, const struct an_ref *ref,
+/* The next entry of the reply order, with room for need entries in all;
+ * NULL after an overflow (replies are ignored until it drains) */
+static inline struct an_pending *pending_add(struct an_server *as, unsigned need)
+{
+	if (as->lost)
+		return NULL;
+	if (as->n + need > AN_PENDING_MAX) {
+		as->lost = true;
+		return NULL;
+	}
+	return &as->q[(as->head + as->n++) % AN_PENDING_MAX];
+}
+
+/* A statement (its ref NULL: untracked, it still takes its place); last:
+ * it is its Query's mark too. Inline: once per statement. */
+static inline __attribute__((always_inline)) void push(struct an_server *as, const struct an_ref *ref,
 						       int64_t start, uint64_t wait, uint8_t src, uint64_t phash,
 						       const struct tr_ctx *ctx, bool last)
 {
-	struct an_pending *p;
-
-	if (as->lost)
-		return;
 	/* a statement always leaves room for the mark that follows it */
-	if (as->n + (type == AN_STMT ? 2 : 1) > AN_PENDING_MAX) {
-		as->lost = true;
+	struct an_pending *p = pending_add(as, 2);
+
+	if (!p)
 		return;
-	}
-	p = &as->q[(as->head + as->n) % AN_PENDING_MAX];
-	as->n++;
-	p->type = type;
+	p->type = AN_STMT;
 	p->start = start;
 	p->sent = start;
 	p->src = src;
@@ -447,6 +455,17 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, uin
 		p->ref = *ref;
 	else
 		memset(&p->ref, 0, sizeof(p->ref));
+}
+
+/* A mark (what a ReadyForQuery ends): ready() reads its type only */
+static inline void push_mark(struct an_server *as)
+{
+	struct an_pending *p = as ? pending_add(as, 1) : NULL;
+
+	if (p) {
+		p->type = AN_MARK;
+		p->last = false;
+	}
 }
 
 static uint64_t take_wait(struct client *cl)
@@ -510,14 +529,14 @@ static inline __attribute__((always_inline)) void on_query(struct sift *s, struc
 		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		const struct an_ref *ref = fingerprint(s, cl, text, tlen, cut, &th);
-		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text, tlen, &ctx), true);
+		push(as, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text, tlen, &ctx), true);
 		return;
 	}
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
 		const struct an_ref *ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
-		push(as, AN_STMT, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);
+		push(as, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);
 	}
-	an_push_mark(as);
+	push_mark(as);
 }
 
 /* Reads a C string at *pos of body[0..avail); NULL when it does not end
@@ -631,7 +650,7 @@ static void on_execute(struct sift *s, struct client *cl, struct server *sv, con
 	const struct tr_ctx *c = execute_ctx(s, cl, ref, plen, &ctx);
 
 	/* an untracked statement still takes its place in the reply order */
-	push(as, AN_STMT, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c, false);
+	push(as, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c, false);
 	if (c && as->n && !as->lost) { /* did pgsift prepare its statement again since the last Execute? */
 		as->q[(as->head + as->n - 1) % AN_PENDING_MAX].reprepared = sv->ps_reprepares != as->reprepares_seen;
 		as->reprepares_seen = sv->ps_reprepares;
@@ -697,7 +716,7 @@ void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
 	if (cl->an && cl->an->fd.idle_txn_since)
 		fd_client_message(s, cl, &cl->an->fd);
 	if (sv)
-		an_push_mark(&sv->an);
+		push_mark(&sv->an);
 }
 
 void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail)

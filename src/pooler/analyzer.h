@@ -129,23 +129,6 @@ void an_client_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 void an_client_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len);
 void an_client_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail);
 
-/* A mark (what a ReadyForQuery ends): the reply side reads its type only */
-static inline void an_push_mark(struct an_server *as)
-{
-	struct an_pending *p;
-
-	if (!as || as->lost)
-		return;
-	if (as->n + 1 > AN_PENDING_MAX) {
-		as->lost = true;
-		return;
-	}
-	p = &as->q[(as->head + as->n) % AN_PENDING_MAX];
-	as->n++;
-	p->type = AN_MARK;
-	p->last = false;
-}
-
 /* Sync and FunctionCall: a mark (a replication client's are no
  * application's) */
 void an_client_sync(struct sift *s, struct client *cl, struct server *sv);
