@@ -4,11 +4,12 @@
  * and transaction-pooling hazards (hazards). doc/analyzer.md.
  *
  * The analyzer calls in at a few points: a statement completed
- * (fd_statement_np, fd_statement_more), a ReadyForQuery (fd_ready), a client message (fd_client_
- * message, for idle-in-transaction), and, only while plan capture is on,
- * with the raw texts it may need to EXPLAIN a slow statement later
- * (fd_keep_query / fd_keep_parse / fd_keep_bind: one memcpy into a buffer
- * the client keeps, no allocation once it is large enough).
+ * (fd_statement_np, fd_statement_more), a ReadyForQuery (fd_ready), a
+ * client message (fd_client_message, for idle-in-transaction), and, only
+ * while plan capture is on, with the raw texts it may need to EXPLAIN a
+ * slow statement later (fd_keep_query / fd_keep_parse / fd_keep_bind: one
+ * memcpy into a buffer the client keeps, no allocation once it is large
+ * enough). The calls made for every statement are inline below.
  */
 #ifndef PGSIFT_FINDINGS_H
 #define PGSIFT_FINDINGS_H
