@@ -254,7 +254,7 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 	return e;
 }
 
-static void count_error(struct qentry *e, const char *sqlstate)
+void qstats_count_error(struct qentry *e, const char *sqlstate)
 {
 	int free_slot = -1;
 
@@ -279,10 +279,12 @@ static void count_error(struct qentry *e, const char *sqlstate)
 /* Misra-Gries with two counters: the most frequent caller survives. The
  * text is compared only when the id is not the one a slot last matched
  * (the usual statement comes from an application seen just before). */
-static void count_app(struct qentry *e, const char *app, uint64_t id)
+void qstats_count_app(struct qentry *e, const char *app, uint64_t id)
 {
 	struct qapp_count *a = e->app;
 
+	if (!app)
+		app = "";
 	for (int i = 0; i < QSTATS_APP_SLOTS; i++)
 		if (a[i].count && ((id && a[i].id == id) || strncmp(a[i].name, app, QSTATS_APP_LEN - 1) == 0)) {
 			a[i].count++;
@@ -313,15 +315,6 @@ void qstats_touch(struct qstats *qs, struct qentry *e, int64_t now)
 	}
 }
 
-void qstats_count_error(struct qentry *e, const char *sqlstate)
-{
-	count_error(e, sqlstate);
-}
-
-void qstats_count_app(struct qentry *e, const char *app, uint64_t app_id)
-{
-	count_app(e, app ? app : "", app_id);
-}
 
 void qstats_set_tag(struct qentry *e, const char *tag, size_t len)
 {

@@ -167,7 +167,7 @@ static void check_hazard(struct sift *s, struct client *cl, const struct fd_stmt
 		hazard(s, cl, (enum hz_kind)(e->hazard - 1), st->np.fp);
 }
 
-static void check_idle_txn(struct sift *s, struct client *cl, struct fd_client *c)
+void fd_idle_txn_check(struct sift *s, struct client *cl, struct fd_client *c)
 {
 	int64_t warn = (int64_t)s->cfg.idle_in_transaction_warn_ms * 1000;
 
@@ -413,10 +413,6 @@ void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char 
 	c->idle_txn_flagged = false;
 }
 
-void fd_idle_txn_check(struct sift *s, struct client *cl, struct fd_client *c)
-{
-	check_idle_txn(s, cl, c);
-}
 
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 {
@@ -488,7 +484,7 @@ static void janitor_clients(struct sift *s, struct list *head)
 		if (!c)
 			continue;
 		np_idle(&c->np, &cf, s->now, fd_np_emit, &x);
-		check_idle_txn(s, cl, c);
+		fd_idle_txn_check(s, cl, c);
 	}
 }
 
