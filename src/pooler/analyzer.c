@@ -292,9 +292,11 @@ static inline void cache_used(struct analyzer *an, struct client *cl, struct an_
 	cache_used_slow(an, cl, ce);
 }
 
-/* Keeps the text of a new statement and its entry in ce. */
+/* Keeps the text of a new statement and its entry in ce: exact, to be
+ * compared byte for byte (key: its hash), or up to its literals (key: its
+ * fp_skel_key(), an->lits where they are). */
 static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struct client *cl, const char *sql,
-		       size_t len, uint64_t prefix, bool skel, uint64_t key, const struct an_ref *ref)
+		       size_t len, uint64_t prefix, bool exact, uint64_t key, const struct an_ref *ref)
 {
 	ce->prefix = prefix;
 	ce->db = cl->db;
@@ -302,9 +304,9 @@ static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struc
 	ce->skel = key;
 	ce->ref = *ref;
 	ce->len = (uint16_t)len;
-	ce->exact = !skel;
+	ce->exact = exact;
 	ce->succ = ce->succ2 = 0;
-	if (skel)
+	if (!exact)
 		ce->lits = an->lits;
 	memcpy(ce->text, sql, len);
 }
@@ -363,7 +365,10 @@ static __attribute__((noinline)) const struct an_ref *fingerprint_slow(struct si
 	ref->params = fr->nparams > 0;
 	ref->trace = fr->nkv ? trace_of(fr) : 0;
 	if (keep && !(fr->flags & FP_PARTIAL)) {
-		cache_fill(an, victim, cl, sql, len, prefix, skel, key, ref);
+		/* a text without literals (a driver's, with $n) matches only
+		 * itself: compared byte for byte, its hash kept */
+		bool exact = !skel || an->lits.n == 0;
+		cache_fill(an, victim, cl, sql, len, prefix, exact, exact ? th : key, ref);
 		cache_used(an, cl, victim);
 	}
 	return ref;

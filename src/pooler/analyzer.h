@@ -78,15 +78,17 @@ struct fd_client;
 /* A statement text seen recently: drivers send the same Parse text, and
  * many clients the same queries with other constants, again and again. A
  * text that differs from the kept one only inside its literals
- * (fp_skel_same()), or is the same when fp_skel_key() does not take it,
- * has its fingerprint and entry without the lexer. */
+ * (fp_skel_same()), or is the same (a text without literals, or one
+ * fp_skel_key() does not take), has its fingerprint and entry without the
+ * lexer. */
 struct an_cache_ent {
 	uint64_t prefix;	/* fp_skel_prefix() of text */
 	const void *db, *user;
-	uint64_t skel;		/* fp_skel_key() of text, or its hash when exact */
+	uint64_t skel;		/* fp_skel_key() of text, or when exact the hash fingerprint() gives */
 	struct an_ref ref;
 	uint16_t len;		/* of text; 0: an empty slot */
-	bool exact;		/* fp_skel_key() did not take the text */
+	bool exact;		/* compared byte for byte: fp_skel_key() did not take the
+				 * text, or it has no literals */
 	bool recent;		/* the way of its set used last */
 	uint16_t succ;		/* the entry that followed it last time + 1; 0: none */
 	uint16_t succ2;		/* the one that followed it before (a text that comes in two
