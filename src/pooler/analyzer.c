@@ -563,6 +563,40 @@ static inline const char *cstr(const uint8_t *body, uint32_t avail, uint32_t *po
 	return start;
 }
 
+/* Is the Parse text at q (room bytes of the message in the buffer) the
+ * text t[0..n)? A text has no NUL: the same bytes and a NUL after them,
+ * without searching for the end. */
+static inline bool parse_text_is(const char *q, size_t room, const char *t, size_t n)
+{
+	return n < room && q[n] == 0 && memcmp(q, t, n) == 0;
+}
+
+/* The cache entry of the statement that followed cl's last one, or of the
+ * one before that, when it is kept exactly (a driver's text without
+ * literals) and the Parse text at q is it; NULL otherwise. */
+static inline struct an_cache_ent *parse_next(struct sift *s, struct client *cl, const char *q, size_t room)
+{
+	struct analyzer *an = &s->an;
+	const struct an_cache_ent *last;
+	struct an_cache_ent *ce;
+
+	if (!cl->an->last || s->cfg.log_query_samples)
+		return NULL;
+	last = &an->cache[cl->an->last - 1];
+	for (int k = 0; k < 2; k++) {
+		uint16_t i = k ? last->succ2 : last->succ;
+		if (!i)
+			return NULL;
+		ce = &an->cache[i - 1];
+		if (ce->exact && ce->len && ce->db == cl->db && ce->user == cl->user &&
+		    parse_text_is(q, room, ce->text, ce->len) && qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+			cache_used(an, cl, ce);
+			return ce;
+		}
+	}
+	return NULL;
+}
+
 static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
 {
 	struct an_client *ac = client_state(cl);
@@ -570,22 +604,30 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	size_t nlen, qlen;
 	const char *name = cstr(body, avail, &pos, &nlen), *query;
 	const struct an_ref *ref;
+	const struct an_cache_ent *ce;
+	bool cut = false;
 
 	if (!ac || !name)
 		return;
-	query = cstr(body, avail, &pos, &qlen);
-	if (!query) { /* a statement longer than the buffer: its first part */
-		query = (const char *)body + pos;
-		qlen = avail - pos;
-	}
+	query = (const char *)body + pos;
 	/* Drivers parse the unnamed statement again for each execution: the
 	 * same text as the one kept for EXPLAIN is the same statement, whose
 	 * entry is still there (no traceparent to read again, no sample) */
-	if (qlen == ac->fd.parse.len && nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace &&
-	    fd_explain_on(s) && !s->cfg.log_query_samples && memcmp(ac->fd.parse.p, query, qlen) == 0 &&
+	if (nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace && fd_explain_on(s) &&
+	    !s->cfg.log_query_samples && parse_text_is(query, avail - pos, ac->fd.parse.p, ac->fd.parse.len) &&
 	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
 		return;
-	ref = fingerprint(s, cl, query, qlen, avail < len && pos > avail, NULL);
+	/* or the statement that usually comes next: the text's end is known */
+	if ((ce = parse_next(s, cl, query, avail - pos))) {
+		ref = &ce->ref;
+		qlen = ce->len;
+	} else {
+		if (!cstr(body, avail, &pos, &qlen)) { /* a statement longer than the buffer: its first part */
+			qlen = avail - pos;
+			cut = true;
+		}
+		ref = fingerprint(s, cl, query, qlen, cut, NULL);
+	}
 	if (fd_explain_on(s))
 		fd_keep_parse(s, &ac->fd, nlen != 0, ref->fp, query, qlen, avail < len);
 	if (nlen == 0) {
