@@ -408,15 +408,16 @@ static inline const struct an_ref *fingerprint(struct sift *s, struct client *cl
 	return fingerprint_slow(s, cl, sql, len, partial, th_out);
 }
 
-static struct qentry *ref_entry(struct sift *s, struct client *cl, const struct an_ref *r)
+/* The statistics entry of a statement sent (fp 0: untracked) */
+static struct qentry *ref_entry(struct sift *s, struct client *cl, uint64_t fp, uint32_t slot, uint64_t id)
 {
 	struct qentry *e;
 
-	if (!r->fp)
+	if (!fp)
 		return NULL;
-	e = qstats_get(&s->an.qs, r->slot, r->id);
+	e = qstats_get(&s->an.qs, slot, id);
 	/* evicted since: it may have come back under another slot */
-	return e ? e : qstats_find(&s->an.qs, r->fp, cl->db, cl->user);
+	return e ? e : qstats_find(&s->an.qs, fp, cl->db, cl->user);
 }
 
 /* The next entry of the reply order, with room for need entries in all;
@@ -440,25 +441,31 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, con
 {
 	/* a statement always leaves room for the mark that follows it */
 	struct an_pending *p = pending_add(as, 2);
+	uint8_t kind = ref ? ref->kind : 0;
 
 	if (!p)
 		return;
 	p->type = AN_STMT;
 	p->start = start;
-	p->sent = start;
 	p->src = src;
-	p->phash = phash;
 	p->wait_us = wait;
-	p->reprepared = false;
 	p->last = last;
-	if (ctx)
+	if (ctx) {
 		p->ctx = *ctx;
-	else
+		p->reprepared = false;
+	} else {
 		p->ctx.on = false;
-	if (ref)
-		p->ref = *ref;
-	else
-		memset(&p->ref, 0, sizeof(p->ref));
+	}
+	p->np.fp = ref ? ref->fp : 0;
+	p->np.phash = phash;
+	p->np.trace = ref ? ref->trace : 0;
+	p->np.select = kind == FP_KIND_SELECT;
+	p->np.params = ref && ref->params;
+	p->np.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
+	p->np.sent = start;
+	p->id = ref ? ref->id : 0;
+	p->slot = ref ? ref->slot : 0;
+	p->kind = kind;
 }
 
 /* A mark (what a ReadyForQuery ends): ready() reads its type only */
@@ -824,55 +831,46 @@ static void pop(struct an_server *as)
 
 /* The rest of what the findings look at, when they want it */
 static __attribute__((noinline)) void findings_more(struct sift *s, struct client *cl, const struct an_pending *p,
-						     struct qentry *e, const struct np_stmt *ns, uint64_t rows,
-						     const char *sqlstate, bool suspended)
+						     struct qentry *e, uint64_t rows, const char *sqlstate,
+						     bool suspended)
 {
 	struct fd_stmt st = {
-		.np = *ns, .kind = p->ref.kind, .src = p->src, .start = p->start, .wait_us = p->wait_us,
+		.np = p->np, .kind = p->kind, .src = p->src, .start = p->start, .wait_us = p->wait_us,
 		.rows = rows, .sqlstate = sqlstate, .suspended = suspended, .e = e,
 	};
 
 	fd_statement_more(s, cl, &cl->an->fd, &st);
 }
 
-/* Tells the findings (findings.h) that a statement completed. */
-static inline void findings_of(struct sift *s, struct client *cl, const struct an_pending *p, struct qentry *e,
+/* Tells the findings (findings.h) that a statement completed: p->np has
+ * what was known when it was sent, the rest is filled in here. */
+static inline void findings_of(struct sift *s, struct client *cl, struct an_pending *p, struct qentry *e,
 			       const struct istr *app, uint64_t dur, uint64_t rows, const char *sqlstate,
 			       bool suspended)
 {
-	uint8_t kind = p->ref.kind;
-	struct np_stmt ns;
-
-	/* every field set one by one: an initializer would clear the padding
-	 * too, once per statement */
-	ns.fp = e ? p->ref.fp : 0;
-	ns.phash = p->phash;
-	ns.trace = p->ref.trace;
-	ns.app = app ? app->s : "";
-	ns.app_id = app ? app->id : 0;
-	ns.select = kind == FP_KIND_SELECT;
-	ns.params = p->ref.params;
-	ns.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
-	ns.sent = p->sent;
-	ns.end = s->now;
-	ns.dur_us = dur;
-	fd_statement_np(s, cl, &cl->an->fd, &ns, suspended);
+	if (!e)
+		p->np.fp = 0;
+	p->np.app = app ? app->s : "";
+	p->np.app_id = app ? app->id : 0;
+	p->np.end = s->now;
+	p->np.dur_us = dur;
+	fd_statement_np(s, cl, &cl->an->fd, &p->np, suspended);
 	if (fd_statement_wants_more(s, e, dur))
-		findings_more(s, cl, p, e, &ns, rows, sqlstate, suspended);
+		findings_more(s, cl, p, e, rows, sqlstate, suspended);
 }
 
 /* A traced statement finished: its span (trace.h). Any other statement of
  * a client with a span held back releases it. */
 static __attribute__((noinline)) void trace_end(struct sift *s, struct client *cl, struct server *sv,
-						 const struct an_pending *p, const struct qentry *e, uint64_t rows,
-						 const char *sqlstate)
+						 const struct an_pending *p, const struct qentry *e, uint64_t fp,
+						 uint64_t rows, const char *sqlstate)
 {
 	struct tr_stmt st = {
-		.ctx = &p->ctx, .sent = p->sent, .wait_us = p->wait_us, .rows = rows, .fp = p->ref.fp,
+		.ctx = &p->ctx, .sent = p->np.sent, .wait_us = p->wait_us, .rows = rows, .fp = fp,
 		.dur_us = s->now > p->start ? (uint64_t)(s->now - p->start) : 0,
-		.q_id = e ? e->id : 0, .q_slot = e ? e->slot : 0, .kind = p->ref.kind, .hazard = e ? e->hazard : 0,
+		.q_id = e ? e->id : 0, .q_slot = e ? e->slot : 0, .kind = p->kind, .hazard = e ? e->hazard : 0,
 		.sqlstate = sqlstate, .extended = p->src != 'Q', .reprepared = p->reprepared,
-		.candidate = values_matter(&p->ref),
+		.candidate = p->np.select && p->np.params,
 	};
 
 	if (!p->ctx.on) {
@@ -892,14 +890,15 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 	struct client *cl = sv->client;
 	struct qentry *e;
 	const struct istr *app;
-	uint64_t dur;
+	uint64_t dur, fp;
 
 	if (!p || p->type != AN_STMT) {
 		s->an.untracked++;
 		return;
 	}
 	if (cl) { /* else its client left: only the order is kept */
-		e = ref_entry(s, cl, &p->ref);
+		fp = p->np.fp;
+		e = ref_entry(s, cl, fp, p->slot, p->id);
 		app = s->nparams > 4 ? cl->vals.v[4] : NULL;
 		dur = s->now > p->start ? (uint64_t)(s->now - p->start) : 0;
 		if (e) {
@@ -910,7 +909,7 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		if (cl->an && (s->an.fd || fd_get(s)))
 			findings_of(s, cl, p, e, app, dur, rows, sqlstate, suspended);
 		if (__builtin_expect(cl->an && (p->ctx.on || cl->an->tr_held) && !suspended, 0))
-			trace_end(s, cl, sv, p, e, rows, sqlstate);
+			trace_end(s, cl, sv, p, e, fp, rows, sqlstate);
 	}
 	if (p->last) { /* what stays is the Query's mark */
 		p->type = AN_MARK;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "analyzer/fingerprint.h"
+#include "analyzer/nplusone.h"
 #include "analyzer/qstats.h"
 #include "pooler/trace.h"
 
@@ -45,18 +46,24 @@ struct an_ref {
 	bool params;		/* has constants or $n parameters */
 };
 
+/* A statement sent and not yet answered, or a mark. */
 struct an_pending {
-	struct an_ref ref;
+	/* what the N+1 rules read when it completes (nplusone.h): fp, phash,
+	 * trace, select, params, neutral and sent are set when it is sent;
+	 * the application, end and duration at its reply */
+	struct np_stmt np;
+	uint64_t id;		/* qstats entry id (np.fp 0: untracked) */
+	uint32_t slot;
+	uint8_t kind;
 	uint8_t type;		/* AN_STMT or AN_MARK */
 	uint8_t src;		/* 'Q' simple query, 'E' unnamed portal, 'e' named portal */
-	int64_t start;		/* monotonic usec */
-	int64_t sent;		/* when pgsift forwarded it */
-	uint64_t phash;		/* parameter values, hashed */
-	uint64_t wait_us;
-	struct tr_ctx ctx;	/* its traceparent, when ctx.on (trace.h) */
-	bool reprepared;	/* a named statement pgsift prepared again on this server for it */
+	bool reprepared;	/* a named statement pgsift prepared again on this server
+				 * for it; set only when ctx.on */
 	bool last;		/* an AN_STMT that is its own mark too (a Query of one
 				 * statement): it becomes the mark when it completes */
+	int64_t start;		/* monotonic usec */
+	uint64_t wait_us;
+	struct tr_ctx ctx;	/* its traceparent, when ctx.on (trace.h) */
 };
 
 /* Per server: what was sent and not yet answered. */
