@@ -243,7 +243,6 @@ struct qentry *qstats_add(struct qstats *qs, uint64_t fp, const void *db, const 
 	e->kind = kind;
 	e->partial = partial;
 	e->first_seen = e->last_seen = now;
-	e->min_us = UINT64_MAX;
 	e->exported = qs->nexported < qs->export_max;
 	qs->nexported += e->exported;
 	hist_init(&e->hist);
@@ -348,7 +347,15 @@ const char *qstats_top_app(const struct qentry *e)
 
 double qstats_stddev_us(const struct qentry *e)
 {
-	return e->calls > 1 ? sqrt(e->m2 / (double)e->calls) : 0;
+	double n = (double)e->calls, mean_dev, var;
+
+	if (e->calls < 2)
+		return 0;
+	/* the variance of the deviations from the first sample is the
+	 * variance of the durations */
+	mean_dev = ((double)e->total_us - n * (double)e->exact.v[0]) / n;
+	var = e->sq_dev / n - mean_dev * mean_dev;
+	return var > 0 ? sqrt(var) : 0;
 }
 
 void qstats_decay(struct qstats *qs)

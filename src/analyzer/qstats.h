@@ -45,9 +45,9 @@ struct qentry {
 	uint64_t calls;
 	uint64_t errors;
 	uint64_t rows;
-	uint64_t total_us, min_us, max_us;
+	uint64_t total_us;		/* min and max: exact.min, exact.max */
 	uint64_t wait_us;		/* time clients waited for a server before it */
-	double mean_us, m2;		/* Welford's running variance */
+	double sq_dev;			/* sum of (duration - the first one)^2: the variance */
 	int64_t first_seen, last_seen;	/* wall clock, microseconds */
 	uint8_t kind;			/* enum fp_kind */
 	bool partial;			/* text came from an incomplete statement */
@@ -134,7 +134,9 @@ void qstats_count_app(struct qentry *e, const char *app, uint64_t app_id);
 static inline void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows,
 				 const char *sqlstate, uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
 {
-	double delta;
+	/* the spread around the first sample (exact.v[0]): no division per
+	 * statement, and no cancellation of large squares */
+	double dev = e->exact.n ? (double)(int64_t)(dur_us - e->exact.v[0]) : 0.0;
 	bool error = sqlstate && *sqlstate;
 
 	if (qs->hist) {
@@ -147,13 +149,7 @@ static inline void qstats_record(struct qstats *qs, struct qentry *e, uint64_t d
 	e->rows += rows;
 	e->total_us += dur_us;
 	e->wait_us += wait_us;
-	if (dur_us < e->min_us)
-		e->min_us = dur_us;
-	if (dur_us > e->max_us)
-		e->max_us = dur_us;
-	delta = (double)dur_us - e->mean_us;
-	e->mean_us += delta / (double)e->calls;
-	e->m2 += delta * ((double)dur_us - e->mean_us);
+	e->sq_dev += dev * dev;
 	e->last_seen = now;
 	hist_add(&e->hist, dur_us);
 	hist_exact_add(&e->exact, dur_us);

@@ -88,8 +88,8 @@ static void query_row(struct view_sink *sink, const struct qentry *e)
 	qstats_p50_p95_p99_us(e, p);
 	view_row(sink, hex, ((const struct db *)e->db)->name, ((const struct user *)e->user)->name,
 		 fp_kind_name((enum fp_kind)e->kind), (int64_t)e->calls, e->total_us / 1e3,
-		 e->calls ? (double)e->total_us / (double)e->calls / 1e3 : 0.0, e->calls ? e->min_us / 1e3 : 0.0,
-		 e->max_us / 1e3, qstats_stddev_us(e) / 1e3, p[0] / 1e3, p[1] / 1e3, p[2] / 1e3, (int64_t)e->rows,
+		 e->calls ? (double)e->total_us / (double)e->calls / 1e3 : 0.0, e->exact.n ? e->exact.min / 1e3 : 0.0,
+		 e->exact.max / 1e3, qstats_stddev_us(e) / 1e3, p[0] / 1e3, p[1] / 1e3, p[2] / 1e3, (int64_t)e->rows,
 		 (int64_t)e->errors, codes, e->wait_us / 1e3, e->first_seen, e->last_seen, qstats_top_app(e), e->tag,
 		 e->text, e->sample, e->partial ? "yes" : "no");
 }

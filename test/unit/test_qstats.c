@@ -27,13 +27,42 @@ static void test_basic(void)
 	qstats_record(&qs, e, 100, 1, NULL, 5, "app", 0, 2000);
 	qstats_record(&qs, e, 300, 2, NULL, 0, "app", 0, 3000);
 	qstats_record(&qs, e, 200, 0, "23505", 0, "other", 0, 4000);
-	ok(e->calls == 3 && e->total_us == 600 && e->min_us == 100 && e->max_us == 300, "calls, total, min, max");
+	ok(e->calls == 3 && e->total_us == 600 && e->exact.min == 100 && e->exact.max == 300, "calls, total, min, max");
 	ok(e->rows == 3 && e->wait_us == 5 && e->last_seen == 4000, "rows, wait, last_seen");
-	ok(fabs(e->mean_us - 200) < 1e-9, "mean");
 	ok(fabs(qstats_stddev_us(e) - sqrt((100.0 * 100 + 0 + 100.0 * 100) / 3)) < 1e-6, "population stddev");
 	ok(e->errors == 1 && strcmp(e->err[0].sqlstate, "23505") == 0 && e->err[0].count == 1, "error by SQLSTATE");
 	ok(strcmp(qstats_top_app(e), "app") == 0, "most frequent application_name");
 	ok(hist_count(&e->hist) == 3, "histogram counted every call");
+	qstats_free(&qs);
+}
+
+/* The standard deviation of durations far from zero and close together,
+ * and of a first sample far from the rest, against the two-pass formula */
+static void test_stddev(void)
+{
+	static const uint64_t base[] = { 1000000000ull, 50 };
+	struct qstats qs;
+
+	ok(qstats_init(&qs, 4), "init");
+	for (int k = 0; k < 2; k++) {
+		struct qentry *e = qstats_add(&qs, 10 + (uint64_t)k, &db1, &user1, "select 1", 1, false, 0);
+		uint64_t v[3001];
+		double mean = 0, var = 0;
+		int n = 0;
+		if (!e)
+			continue;
+		v[n++] = k ? 900000 : base[k]; /* the first: an outlier in the second entry */
+		for (int i = 0; i < 3000; i++)
+			v[n++] = base[k] + (uint64_t)(i % 3);
+		for (int i = 0; i < n; i++)
+			qstats_record(&qs, e, v[i], 0, NULL, 0, "", 0, 0);
+		for (int i = 0; i < n; i++)
+			mean += (double)v[i] / n;
+		for (int i = 0; i < n; i++)
+			var += ((double)v[i] - mean) * ((double)v[i] - mean) / n;
+		ok(fabs(qstats_stddev_us(e) - sqrt(var)) <= 1e-6 * sqrt(var),
+		   "stddev of %s: %.9f, two-pass %.9f", k ? "a first outlier" : "1e9 us +- 1", qstats_stddev_us(e), sqrt(var));
+	}
 	qstats_free(&qs);
 }
 
@@ -287,6 +316,7 @@ int main(void)
 	test_lbuckets();
 	test_export_and_other();
 	test_basic();
+	test_stddev();
 	test_errors_and_apps();
 	test_eviction();
 	test_stale_and_reset();
