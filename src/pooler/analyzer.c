@@ -383,9 +383,9 @@ static __attribute__((noinline)) const struct an_ref *fingerprint_slow(struct si
  * tells two executions of a shape apart. A client's statements come in the
  * same order again and again (one program, one request after another):
  * the entry that followed its last statement the last time is tried first,
- * inline. */
-static inline const struct an_ref *fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len,
-					       bool partial, uint64_t *th_out)
+ * inline (into each caller: a call costs as much as the test). */
+static inline __attribute__((always_inline)) const struct an_ref *
+fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool partial, uint64_t *th_out)
 {
 	struct analyzer *an = &s->an;
 	struct an_client *ac = cl->an;
