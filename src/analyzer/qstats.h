@@ -131,8 +131,9 @@ void qstats_count_app(struct qentry *e, const char *app, uint64_t app_id);
  * and an id of that text (equal ids, equal texts; 0: none, the text is
  * compared), now in wall-clock usec (a time past the current bucket closes
  * it first). Inline: once per statement. */
-static inline void qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows,
-				 const char *sqlstate, uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
+static inline __attribute__((always_inline)) void
+qstats_record(struct qstats *qs, struct qentry *e, uint64_t dur_us, uint64_t rows, const char *sqlstate,
+	      uint64_t wait_us, const char *app, uint64_t app_id, int64_t now)
 {
 	/* the spread around the first sample (exact.v[0]): no division per
 	 * statement, and no cancellation of large squares */

@@ -882,8 +882,10 @@ static __attribute__((noinline)) void trace_end(struct sift *s, struct client *c
 		memcpy(cl->an->xact_trace, p->ctx.trace_id, 16);
 }
 
-/* The head statement finished (rows, or an error). */
-static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
+/* The head statement finished (rows, or an error). Inline in
+ * an_reply_complete(), a statement's usual end; complete() for the rest. */
+static inline __attribute__((always_inline)) void complete_inline(struct sift *s, struct server *sv, uint64_t rows,
+								  const char *sqlstate, bool suspended)
 {
 	struct an_server *as = &sv->an;
 	struct an_pending *p = head(as), *next;
@@ -922,6 +924,11 @@ static void complete(struct sift *s, struct server *sv, uint64_t rows, const cha
 		next->start = s->now;
 }
 
+static void complete(struct sift *s, struct server *sv, uint64_t rows, const char *sqlstate, bool suspended)
+{
+	complete_inline(s, sv, rows, sqlstate, suspended);
+}
+
 /* ReadyForQuery: its Query or Sync is done; drop what was skipped. */
 static void ready(struct sift *s, struct server *sv, char status)
 {
@@ -945,7 +952,7 @@ static void ready(struct sift *s, struct server *sv, char status)
 void an_reply_complete(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail, uint32_t len)
 {
 	if (!sv->an.lost && !__builtin_expect(sv->replication, 0))
-		complete(s, sv, tag_rows(body, avail, len), NULL, false);
+		complete_inline(s, sv, tag_rows(body, avail, len), NULL, false);
 }
 
 void an_reply_ready(struct sift *s, struct server *sv, const uint8_t *body, uint32_t avail)
