@@ -219,8 +219,11 @@ static struct an_cache_ent *cache_set(struct analyzer *an, uint64_t prefix, cons
  * SELECTs with parameters (nplusone.c), and only they are compared. */
 static inline bool values_matter(const struct an_ref *r)
 {
-	return r->kind == FP_KIND_SELECT && r->params;
+	return r->select && r->params;
 }
+
+/* What an untracked statement refers to */
+static const struct an_ref untracked;
 
 /* Is the text the cached one up to the values of its literals (or the same,
  * for an exact entry)? *th gets the text's hash (see fingerprint()), when
@@ -363,6 +366,8 @@ static __attribute__((noinline)) const struct an_ref *fingerprint_slow(struct si
 	ref->slot = e->slot;
 	ref->kind = (uint8_t)fr->kind;
 	ref->params = fr->nparams > 0;
+	ref->select = fr->kind == FP_KIND_SELECT;
+	ref->neutral = fr->kind == FP_KIND_TXN || fr->kind == FP_KIND_SET;
 	ref->trace = fr->nkv ? trace_of(fr) : 0;
 	if (keep && !(fr->flags & FP_PARTIAL)) {
 		/* a text without literals (a driver's, with $n) matches only
@@ -433,15 +438,14 @@ static inline struct an_pending *pending_add(struct an_server *as, unsigned need
 	return &as->q[(as->head + as->n++) % AN_PENDING_MAX];
 }
 
-/* A statement (its ref NULL: untracked, it still takes its place); last:
- * it is its Query's mark too. Inline: once per statement. */
+/* A statement (its ref &untracked when it is, it still takes its place);
+ * last: it is its Query's mark too. Inline: once per statement. */
 static inline __attribute__((always_inline)) void push(struct an_server *as, const struct an_ref *ref,
 						       int64_t start, uint64_t wait, uint8_t src, uint64_t phash,
 						       const struct tr_ctx *ctx, bool last)
 {
 	/* a statement always leaves room for the mark that follows it */
 	struct an_pending *p = pending_add(as, 2);
-	uint8_t kind = ref ? ref->kind : 0;
 
 	if (!p)
 		return;
@@ -456,16 +460,16 @@ static inline __attribute__((always_inline)) void push(struct an_server *as, con
 	} else {
 		p->ctx.on = false;
 	}
-	p->np.fp = ref ? ref->fp : 0;
+	p->np.fp = ref->fp;
 	p->np.phash = phash;
-	p->np.trace = ref ? ref->trace : 0;
-	p->np.select = kind == FP_KIND_SELECT;
-	p->np.params = ref && ref->params;
-	p->np.neutral = kind == FP_KIND_TXN || kind == FP_KIND_SET;
+	p->np.trace = ref->trace;
+	p->np.select = ref->select;
+	p->np.params = ref->params;
+	p->np.neutral = ref->neutral;
 	p->np.sent = start;
-	p->id = ref ? ref->id : 0;
-	p->slot = ref ? ref->slot : 0;
-	p->kind = kind;
+	p->id = ref->id;
+	p->slot = ref->slot;
+	p->kind = ref->kind;
 }
 
 /* A mark (what a ReadyForQuery ends): ready() reads its type only */
@@ -697,13 +701,15 @@ static void on_execute(struct sift *s, struct client *cl, struct server *sv, con
 	uint32_t pos = 0;
 	size_t plen;
 	const char *portal = cstr(body, avail, &pos, &plen);
-	struct an_ref *ref = portal && cl->an ? portal_ref(cl->an, portal, plen, false) : NULL;
+	const struct an_ref *ref = portal && cl->an ? portal_ref(cl->an, portal, plen, false) : NULL;
 	struct an_server *as = &sv->an;
 	struct tr_ctx ctx;
 	const struct tr_ctx *c = execute_ctx(s, cl, ref, plen, &ctx);
 
 	/* an untracked statement still takes its place in the reply order */
-	push(as, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref ? ref->phash : 0, c, false);
+	if (!ref)
+		ref = &untracked;
+	push(as, ref, s->now, take_wait(cl), portal && plen ? 'e' : 'E', ref->phash, c, false);
 	if (c && as->n && !as->lost) { /* did pgsift prepare its statement again since the last Execute? */
 		as->q[(as->head + as->n - 1) % AN_PENDING_MAX].reprepared = sv->ps_reprepares != as->reprepares_seen;
 		as->reprepares_seen = sv->ps_reprepares;

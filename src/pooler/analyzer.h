@@ -44,6 +44,8 @@ struct an_ref {
 	uint32_t slot;
 	uint8_t kind;
 	bool params;		/* has constants or $n parameters */
+	bool select;		/* kind is FP_KIND_SELECT */
+	bool neutral;		/* transaction control or SET (the N+1 rules' np_stmt) */
 };
 
 /* A statement sent and not yet answered, or a mark. */
