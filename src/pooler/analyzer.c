@@ -309,6 +309,7 @@ static void cache_fill(struct analyzer *an, struct an_cache_ent *ce, const struc
 	ce->len = (uint16_t)len;
 	ce->exact = exact;
 	ce->succ = ce->succ2 = 0;
+	ce->gen++;
 	if (!exact)
 		ce->lits = an->lits;
 	memcpy(ce->text, sql, len);
@@ -616,6 +617,8 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	const char *name = cstr(body, avail, &pos, &nlen), *query;
 	const struct an_ref *ref;
 	const struct an_cache_ent *ce;
+	const char *kept;
+	uint32_t klen;
 	bool cut = false;
 
 	if (!ac || !name)
@@ -625,7 +628,8 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	 * same text as the one kept for EXPLAIN is the same statement, whose
 	 * entry is still there (no traceparent to read again, no sample) */
 	if (nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace && fd_explain_on(s) &&
-	    !s->cfg.log_query_samples && parse_text_is(query, avail - pos, ac->fd.parse.p, ac->fd.parse.len) &&
+	    !s->cfg.log_query_samples && (kept = fd_parse_kept(&ac->fd, &klen)) &&
+	    parse_text_is(query, avail - pos, kept, klen) &&
 	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
 		return;
 	/* or the statement that usually comes next: the text's end is known */
@@ -639,12 +643,18 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 		}
 		ref = fingerprint(s, cl, query, qlen, cut, NULL);
 	}
-	if (fd_explain_on(s))
-		fd_keep_parse(s, &ac->fd, nlen != 0, ref->fp, query, qlen, avail < len);
+	/* for EXPLAIN: the text of a cache entry is kept by reference (an
+	 * unnamed statement's), others are copied */
+	if (fd_explain_on(s)) {
+		if (ce && nlen == 0)
+			fd_keep_parse_at(&ac->fd, ce->text, ce->len, &ce->gen);
+		else
+			fd_keep_parse(s, &ac->fd, nlen != 0, ref->fp, query, qlen, avail < len);
+	}
 	if (nlen == 0) {
 		ac->unnamed_stmt = *ref;
 		ac->stmt_ctx.on = ref->trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
-		ac->unnamed_kept = fd_explain_on(s) && avail == len && !ac->fd.parse.cut && ac->fd.parse.len == qlen;
+		ac->unnamed_kept = fd_explain_on(s) && avail == len && fd_parse_kept(&ac->fd, &klen) && klen == qlen;
 	} else {
 		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
 		if (n)

@@ -102,6 +102,8 @@ struct an_cache_ent {
 	uint16_t succ;		/* the entry that followed it last time + 1; 0: none */
 	uint16_t succ2;		/* the one that followed it before (a text that comes in two
 				 * skeletons, "+ 5" and "+ -5", alternates) */
+	uint32_t gen;		/* counts the texts it has held: a client keeping the text
+				 * for EXPLAIN by reference checks it (findings.h) */
 	struct fp_lits lits;	/* where its literals are */
 	char text[AN_CACHE_TEXT];
 };

@@ -267,6 +267,7 @@ static char *stmt_for_explain(struct findings *fd, struct fd_client *c, const st
 {
 	const char *t = NULL;
 	char *sql;
+	uint32_t tlen = 0;
 
 	*params = NULL;
 	*np = 0;
@@ -279,20 +280,24 @@ static char *stmt_for_explain(struct findings *fd, struct fd_client *c, const st
 	}
 	if (st->src != 'E')
 		return *why = "named portals are not explained", NULL;
-	if (!c->bind_named)
-		t = c->parse.len && !c->parse.cut ? c->parse.p : NULL;
-	else
-		t = fd->texts[st->np.fp % FD_TEXTS].fp == st->np.fp ? fd->texts[st->np.fp % FD_TEXTS].text : NULL;
+	if (!c->bind_named) {
+		/* a text kept by reference (not NUL-terminated) may have been
+		 * replaced since */
+		if (!(t = fd_parse_kept(c, &tlen)) && c->parse_at)
+			return *why = "statement text no longer available", NULL;
+	} else if (fd->texts[st->np.fp % FD_TEXTS].fp == st->np.fp && (t = fd->texts[st->np.fp % FD_TEXTS].text)) {
+		tlen = (uint32_t)strlen(t);
+	}
 	if (!t)
 		return *why = "statement text too long or not kept", NULL;
-	fp_compute(t, strlen(t), FP_OPT_NO_TEXT | FP_OPT_NO_TAG, &fd->fr);
+	fp_compute(t, tlen, FP_OPT_NO_TEXT | FP_OPT_NO_TAG, &fd->fr);
 	if (fd->fr.hash != st->np.fp)
 		return *why = "statement text no longer available", NULL;
 	if ((*np = bind_params(&c->bind, params, why)) < 0) {
 		*np = 0;
 		return NULL;
 	}
-	if (!(sql = strdup(t)))
+	if (!(sql = strndup(t, tlen)))
 		*why = "out of memory";
 	return sql;
 }
@@ -426,6 +431,7 @@ void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 	free(c->query.p);
 	free(c->parse.p);
 	free(c->bind.p);
+	c->parse_at = NULL;
 	memset(&c->query, 0, sizeof(c->query));
 	memset(&c->parse, 0, sizeof(c->parse));
 	memset(&c->bind, 0, sizeof(c->bind));

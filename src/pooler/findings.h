@@ -54,7 +54,11 @@ struct fd_client {
 	bool idle_txn_flagged;
 	uint64_t last_fp;	/* the last statement's fingerprint */
 	struct fd_buf query;	/* last Query body */
-	struct fd_buf parse;	/* last unnamed Parse text */
+	struct fd_buf parse;	/* last unnamed Parse text, or: */
+	const char *parse_at;	/* ... a text kept elsewhere (the analyzer's statement
+				 * cache), valid while *parse_gen_at == parse_gen */
+	const uint32_t *parse_gen_at;
+	uint32_t parse_gen, parse_at_len;
 	struct fd_buf bind;	/* last Bind body of the unnamed portal */
 	bool bind_named;	/* ... which bound a named statement */
 };
@@ -205,8 +209,31 @@ void fd_keep_parse_slow(struct sift *s, struct fd_client *c, bool named, uint64_
 static inline void fd_keep_parse(struct sift *s, struct fd_client *c, bool named, uint64_t fp, const char *text,
 				 size_t len, bool cut)
 {
+	if (!named)
+		c->parse_at = NULL;
 	if (named || cut || !fd_buf_fits(&c->parse, text, len, false))
 		fd_keep_parse_slow(s, c, named, fp, text, len, cut);
+}
+
+/* The unnamed statement's text is text[0..len), which stays there while
+ * *gen is gen: kept by reference, not copied. */
+static inline void fd_keep_parse_at(struct fd_client *c, const char *text, uint32_t len, const uint32_t *gen)
+{
+	c->parse_at = text;
+	c->parse_at_len = len;
+	c->parse_gen_at = gen;
+	c->parse_gen = *gen;
+}
+
+/* The unnamed statement's kept text (*len its length), or NULL */
+static inline const char *fd_parse_kept(const struct fd_client *c, uint32_t *len)
+{
+	if (c->parse_at) {
+		*len = c->parse_at_len;
+		return *c->parse_gen_at == c->parse_gen ? c->parse_at : NULL;
+	}
+	*len = c->parse.len;
+	return c->parse.len && !c->parse.cut ? c->parse.p : NULL;
 }
 
 void fd_keep_bind_slow(struct fd_client *c, const uint8_t *body, uint32_t avail, uint32_t len);

@@ -414,3 +414,56 @@ def test_plan_capture_never_executes_the_statement(pg, pooler):
     assert row["status"] == "ok" and "np_victim" in row["plan"], row
     time.sleep(0.5)
     assert pg.query("select count(*) from np_victim", dbname="siftdb") == [(1,)]
+
+
+def test_unnamed_statement_that_usually_comes_next_is_explained(pooler):
+    """A driver's unnamed statement that follows the one it followed before
+    is recognised without the lexer and its text kept by reference to the
+    analyzer's statement cache, not copied: its plan is still captured with
+    its own text and the parameters of that execution."""
+    p = pooler(slow_query_ms=150, slow_query_explain_interval=0)
+    c = p.connect(application_name="next-app")
+    lead = "select count(*) from sift_items where id < %t"
+    sql = "select pg_sleep(%t), count(*) from sift_items where id > %t"
+    for delay, low in ((0.0, 1), (0.0, 2), (0.2, 7)):     # unnamed each time (fewer than 5)
+        c.execute(lead, (3,))
+        c.execute(sql, (delay, low))
+    fp, _ = fingerprint("select pg_sleep($1), count(*) from sift_items where id > $2")
+    row = wait_for(lambda: (lambda r: r if r and r["status"] != "pending" else None)(plans(p).get(fp)),
+                   what="the plan")
+    assert row["status"] == "ok" and "id > 7" in row["plan"], row
+
+
+@pytest.mark.timeout(120)
+def test_unnamed_statement_text_replaced_while_it_runs_is_not_explained_with_another(pooler):
+    """The same, but while the slow statement runs another client sends
+    thousands of new statement texts, which replace the cache entry its text
+    was kept by: the capture is skipped with the reason, never made with
+    another statement's text."""
+    p = pooler(slow_query_ms=150, slow_query_explain_interval=0, default_pool_size=4)
+    a = p.connect(application_name="victim-app")
+    b = p.connect(application_name="churn-app")
+    lead = "select count(*) from sift_items where id < %t"
+    sql = "select pg_sleep(%t), count(*) from sift_items where id > %t"
+    for low in (1, 2):
+        a.execute(lead, (3,))
+        a.execute(sql, (0.0, low))
+
+    def victim():
+        a.execute(lead, (3,))
+        a.execute(sql, (1.5, 7))
+
+    t = threading.Thread(target=victim)
+    t.start()
+    time.sleep(0.3)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    for i in range(3000):                   # new texts, prefixes apart: every cache set takes several
+        name = "".join(letters[(i // 26 ** k) % 26] for k in range(3))
+        exec_simple(b, f"select true as churn_{name}")
+    t.join(30)
+    fp, _ = fingerprint("select pg_sleep($1), count(*) from sift_items where id > $2")
+    row = wait_for(lambda: (lambda r: r if r and r["status"] != "pending" else None)(plans(p).get(fp)),
+                   what="the plan")
+    assert row["status"] == "skipped" and "no longer available" in row["plan"], row
+    slow = [r for r in slow_rows(p) if r["application_name"] == "victim-app"]
+    assert [r["fingerprint"] for r in slow] == [fp] and float(slow[0]["duration_ms"]) >= 1490, slow
