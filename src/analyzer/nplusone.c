@@ -42,25 +42,6 @@ static struct np_shape *shape_of(struct np_state *st, uint64_t fp, bool create)
 	return &st->shapes[st->nshapes++];
 }
 
-static struct np_dup *dup_of(struct np_state *st, uint64_t fp, uint64_t phash)
-{
-	/* a unit of SELECTs by key sees each key once: its bit is clear (a
-	 * Bloom filter of one hash), so the search is left out */
-	uint64_t h = (fp ^ phash) * 0x9E3779B97F4A7C15ull;
-	uint64_t *word = &st->dup_bits[h >> 60], bit = 1ull << ((h >> 54) & 63);
-
-	if (*word & bit) {
-		for (uint32_t i = 0; i < st->ndups; i++)
-			if (st->dups[i].fp == fp && st->dups[i].phash == phash)
-				return &st->dups[i];
-	}
-	if (st->ndups == NP_UNIT_DUPS)
-		return NULL;
-	*word |= bit;
-	st->dups[st->ndups] = (struct np_dup){ .fp = fp, .phash = phash };
-	return &st->dups[st->ndups++];
-}
-
 static uint64_t span(int64_t first, int64_t last)
 {
 	return last > first ? (uint64_t)(last - first) : 0;
@@ -132,76 +113,40 @@ static bool unit_breaks(struct np_state *st, const struct np_conf *cf, const str
 	return !st->in_txn && s->sent - st->last_end > cf->think_us;
 }
 
-static void track_run(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
-		      void *arg)
-{
-	bool candidate = s->fp && s->select && s->params;
-
-	if (candidate && st->run_len && s->fp == st->run_fp) {
-		st->run_len++;
-		st->run_us += s->dur_us;
-		st->run_last = s->end;
-		return;
-	}
-	close_run(st, cf, emit, arg);
-	if (!candidate)
-		return;
-	st->run_fp = s->fp;
-	st->run_len = 1;
-	st->run_us = s->dur_us;
-	st->run_first = s->sent;
-	st->run_last = s->end;
-	st->run_source = st->prev_select && st->prev_fp && st->prev_fp != s->fp ? st->prev_fp : 0;
-}
-
-static void track_unit(struct np_state *st, const struct np_stmt *s)
-{
-	struct np_shape *sh;
-
-	if (!s->fp || !s->select)
-		return;
-	if (!st->anchor)
-		st->anchor = s->fp;
-	sh = shape_of(st, s->fp, true);
-	if (sh) {
-		if (!sh->count)
-			sh->first = s->sent;
-		sh->count++;
-		sh->rep_us += s->dur_us;
-		sh->last = s->end;
-		if (!s->params)
-			sh->in_run = true; /* no parameters: not an N+1 candidate */
-	}
-	if (s->params && s->phash) {
-		struct np_dup *d = dup_of(st, s->fp, s->phash);
-		if (d) {
-			if (!d->count)
-				d->first = s->sent;
-			d->count++;
-			d->rep_us += s->dur_us;
-			d->last = s->end;
-		}
-	}
-}
-
-void np_statement(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
+void np_unit_step(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
 		  void *arg)
 {
-	if (!cf->min_repeats)
-		return;
 	if (unit_breaks(st, cf, s))
 		np_end_unit(st, cf, emit, arg);
 	if (!st->active)
 		start_unit(st, s);
-	if (s->end > st->last_end)
-		st->last_end = s->end;
-	if (s->neutral)
-		return;
-	st->nstmts++;
-	track_run(st, cf, s, emit, arg);
-	st->prev_fp = s->fp;
-	st->prev_select = s->select;
-	track_unit(st, s);
+}
+
+void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg)
+{
+	close_run(st, cf, emit, arg);
+}
+
+struct np_shape *np_shape_new(struct np_state *st, uint64_t fp)
+{
+	if (st->nshapes == NP_UNIT_SHAPES)
+		return NULL;
+	st->shapes[st->nshapes] = (struct np_shape){ .fp = fp };
+	return &st->shapes[st->nshapes++];
+}
+
+struct np_dup *np_dup_find(struct np_state *st, uint64_t fp, uint64_t phash, uint64_t *word, uint64_t bit)
+{
+	if (*word & bit) {
+		for (uint32_t i = 0; i < st->ndups; i++)
+			if (st->dups[i].fp == fp && st->dups[i].phash == phash)
+				return &st->dups[i];
+	}
+	if (st->ndups == NP_UNIT_DUPS)
+		return NULL;
+	*word |= bit;
+	st->dups[st->ndups] = (struct np_dup){ .fp = fp, .phash = phash };
+	return &st->dups[st->ndups++];
 }
 
 void np_idle(struct np_state *st, const struct np_conf *cf, int64_t now, np_emit_fn *emit, void *arg)

@@ -114,9 +114,95 @@ struct np_state {
 
 void np_init(struct np_state *st);
 
-/* One completed statement of this client. */
-void np_statement(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
+/* np_statement()'s steps at the edges (nplusone.c): the unit ends or
+ * starts; a run long enough to report ends; a shape new to the unit; a
+ * (shape, parameters) pair whose bit says it may be there, or a new one. */
+void np_unit_step(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
 		  void *arg);
+void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg);
+struct np_shape *np_shape_new(struct np_state *st, uint64_t fp);
+struct np_dup *np_dup_find(struct np_state *st, uint64_t fp, uint64_t phash, uint64_t *word, uint64_t bit);
+
+/* A SELECT's shape and (shape, parameters) counted in the unit */
+static inline void np_track_unit(struct np_state *st, const struct np_stmt *s)
+{
+	struct np_shape *sh = NULL;
+
+	if (!s->fp || !s->select)
+		return;
+	if (!st->anchor)
+		st->anchor = s->fp;
+	for (uint32_t i = 0; i < st->nshapes; i++)
+		if (st->shapes[i].fp == s->fp) {
+			sh = &st->shapes[i];
+			break;
+		}
+	if (sh || (sh = np_shape_new(st, s->fp))) {
+		if (!sh->count)
+			sh->first = s->sent;
+		sh->count++;
+		sh->rep_us += s->dur_us;
+		sh->last = s->end;
+		if (!s->params)
+			sh->in_run = true; /* no parameters: not an N+1 candidate */
+	}
+	if (s->params && s->phash) {
+		/* a unit of SELECTs by key sees each key once: its bit is clear (a
+		 * Bloom filter of one hash), so there is nothing to search */
+		uint64_t h = (s->fp ^ s->phash) * 0x9E3779B97F4A7C15ull;
+		uint64_t *word = &st->dup_bits[h >> 60], bit = 1ull << ((h >> 54) & 63);
+		struct np_dup *d = !(*word & bit) && st->ndups == NP_UNIT_DUPS
+					   ? NULL
+					   : np_dup_find(st, s->fp, s->phash, word, bit);
+		if (d) {
+			if (!d->count)
+				d->first = s->sent;
+			d->count++;
+			d->rep_us += s->dur_us;
+			d->last = s->end;
+		}
+	}
+}
+
+/* One completed statement of this client. Inline: once per statement;
+ * the usual one goes on with the open unit (same trace, the application
+ * by its id, no pause longer than the think time) and with its run. */
+static inline __attribute__((always_inline)) void
+np_statement(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit, void *arg)
+{
+	if (!cf->min_repeats)
+		return;
+	if (!st->active || s->trace != st->trace || !s->app_id || s->app_id != st->app_id ||
+	    (!st->in_txn && s->sent - st->last_end > cf->think_us))
+		np_unit_step(st, cf, s, emit, arg);
+	if (s->end > st->last_end)
+		st->last_end = s->end;
+	if (s->neutral)
+		return;
+	st->nstmts++;
+	if (s->fp && s->select && s->params && st->run_len && s->fp == st->run_fp) {
+		st->run_len++;
+		st->run_us += s->dur_us;
+		st->run_last = s->end;
+	} else {
+		/* the run ends (reported when long enough, with a source); this
+		 * statement may start the next */
+		if (st->run_len >= cf->min_repeats && st->run_source)
+			np_run_close(st, cf, emit, arg);
+		st->run_len = 0;
+		if (s->fp && s->select && s->params) {
+			st->run_fp = s->fp;
+			st->run_len = 1;
+			st->run_us = s->dur_us;
+			st->run_first = s->sent;
+			st->run_last = s->end;
+			st->run_source = st->prev_select && st->prev_fp && st->prev_fp != s->fp ? st->prev_fp : 0;
+		}
+	}
+	st->prev_fp = s->fp;
+	st->prev_select = s->select;
+	np_track_unit(st, s);
+}
 
 /* Ends the unit now (the client leaves). */
 void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg);

@@ -860,9 +860,9 @@ static __attribute__((noinline)) void findings_more(struct sift *s, struct clien
 
 /* Tells the findings (findings.h) that a statement completed: p->np has
  * what was known when it was sent, the rest is filled in here. */
-static inline void findings_of(struct sift *s, struct client *cl, struct an_pending *p, struct qentry *e,
-			       const struct istr *app, uint64_t dur, uint64_t rows, const char *sqlstate,
-			       bool suspended)
+static inline __attribute__((always_inline)) void
+findings_of(struct sift *s, struct client *cl, struct an_pending *p, struct qentry *e, const struct istr *app,
+	    uint64_t dur, uint64_t rows, const char *sqlstate, bool suspended)
 {
 	if (!e)
 		p->np.fp = 0;

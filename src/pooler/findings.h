@@ -130,8 +130,8 @@ static inline bool fd_slow(const struct sift *s, uint64_t dur_us)
  * slow) when fd_statement_wants_more() says there is anything to look at:
  * an entry not yet classified or of a hazard, or a slow statement. A
  * portal suspended (read in batches) is one statement: no N+1 step. */
-static inline void fd_statement_np(struct sift *s, struct client *cl, struct fd_client *c, const struct np_stmt *ns,
-				   bool suspended)
+static inline __attribute__((always_inline)) void
+fd_statement_np(struct sift *s, struct client *cl, struct fd_client *c, const struct np_stmt *ns, bool suspended)
 {
 	struct np_conf cf;
 	struct fd_emit x = { s, cl };

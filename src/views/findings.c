@@ -162,7 +162,7 @@ static const struct view_col slow_plans_cols[] = {
 	{ "user", 's', "",
 	  "User the client logged in as (as in `SHOW SLOW`); the capture connects as the pool's user, which differs only when the database entry forces one with `user=`." },
 	{ "status", 's', "",
-	  "`pending` (capture running), `ok`, `error` (the connection or EXPLAIN failed: plan holds the message), `skipped` (plan holds why: binary parameters, text not kept, named portal)." },
+	  "`pending` (capture running), `ok`, `error` (the connection or EXPLAIN failed: plan holds the message), `skipped` (plan holds why: binary parameters, text not kept or no longer available, named portal)." },
 	{ "captured_at", 'T', "time",
 	  "When the result came (UTC), NULL while pending." },
 	{ "query", 's', "",
