@@ -174,7 +174,7 @@ static int64_t wall_now(const struct sift *s)
 
 /* A fast hash of the raw text (not the fingerprint: one byte of
  * difference is a different text). */
-static uint64_t text_hash(const char *s, size_t n)
+static inline __attribute__((always_inline)) uint64_t text_hash(const char *s, size_t n)
 {
 	uint64_t h = 0x9E3779B97F4A7C15ull ^ n, w;
 	size_t i = 0;

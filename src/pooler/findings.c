@@ -103,20 +103,20 @@ static bool buf_set(struct fd_buf *b, const void *data, uint32_t len, bool cut)
 
 void fd_np_emit(void *arg, const struct np_hit *h)
 {
-	struct fd_emit *x = arg;
-	struct sift *s = x->s;
+	struct client *cl = arg;
+	struct sift *s = cl->sift;
 	struct findings *fd = fd_get(s);
-	struct qentry *src = entry_of(s, x->cl, h->source_fp), *rep = entry_of(s, x->cl, h->fp);
+	struct qentry *src = entry_of(s, cl, h->source_fp), *rep = entry_of(s, cl, h->fp);
 	const char *tag = rep && rep->tag ? rep->tag : src ? src->tag : NULL;
 	char client[64];
 	struct np_finding *f;
 	bool is_new;
 
-	tr_nplusone(s, x->cl, h); /* the span of the loop's last statement carries it */
+	tr_nplusone(s, cl, h); /* the span of the loop's last statement carries it */
 	if (!fd)
 		return;
-	client_addr(x->cl, client, sizeof(client));
-	f = np_record(&fd->np, h, x->cl->db->name, client, tag, src ? src->text : NULL, rep ? rep->text : NULL,
+	client_addr(cl, client, sizeof(client));
+	f = np_record(&fd->np, h, cl->db->name, client, tag, src ? src->text : NULL, rep ? rep->text : NULL,
 		      s->wall_offset + s->now, &is_new);
 	if (f && is_new && s->on_finding)
 		s->on_finding(s, FD_EV_NPLUSONE, f);
@@ -406,10 +406,9 @@ void fd_statement_more(struct sift *s, struct client *cl, struct fd_client *c, c
 void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char status)
 {
 	struct np_conf cf;
-	struct fd_emit x = { s, cl };
 
 	fd_np_conf(s, &cf);
-	np_ready(&c->np, &cf, status, s->now, fd_np_emit, &x);
+	np_ready(&c->np, &cf, status, s->now, fd_np_emit, cl);
 	if (status == 'T' || status == 'E') {
 		c->idle_txn_since = s->now;
 	} else {
@@ -422,11 +421,10 @@ void fd_ready_slow(struct sift *s, struct client *cl, struct fd_client *c, char 
 void fd_client_end(struct sift *s, struct client *cl, struct fd_client *c)
 {
 	struct np_conf cf;
-	struct fd_emit x = { s, cl };
 
 	if (cl->db && cl->user) {
 		fd_np_conf(s, &cf);
-		np_end_unit(&c->np, &cf, fd_np_emit, &x);
+		np_end_unit(&c->np, &cf, fd_np_emit, cl);
 	}
 	free(c->query.p);
 	free(c->parse.p);
@@ -486,10 +484,9 @@ static void janitor_clients(struct sift *s, struct list *head)
 	list_for_each(it, head) {
 		struct client *cl = list_entry(it, struct client, node);
 		struct fd_client *c = cl->an ? an_client_findings(cl) : NULL;
-		struct fd_emit x = { s, cl };
-		if (!c)
+			if (!c)
 			continue;
-		np_idle(&c->np, &cf, s->now, fd_np_emit, &x);
+		np_idle(&c->np, &cf, s->now, fd_np_emit, cl);
 		fd_idle_txn_check(s, cl, c);
 	}
 }

@@ -108,11 +108,7 @@ static inline bool fd_explain_on(const struct sift *s)
 	return s->cfg.slow_query_ms >= 0 && s->cfg.slow_query_explain;
 }
 
-/* The N+1 rules' emitter (findings.c) and their settings */
-struct fd_emit {
-	struct sift *s;
-	struct client *cl;
-};
+/* The N+1 rules' emitter (findings.c; arg: the client) and their settings */
 void fd_np_emit(void *arg, const struct np_hit *h);
 static inline void fd_np_conf(const struct sift *s, struct np_conf *cf)
 {
@@ -134,11 +130,10 @@ static inline __attribute__((always_inline)) void
 fd_statement_np(struct sift *s, struct client *cl, struct fd_client *c, const struct np_stmt *ns, bool suspended)
 {
 	struct np_conf cf;
-	struct fd_emit x = { s, cl };
 
 	fd_np_conf(s, &cf);
 	if (!suspended)
-		np_statement(&c->np, &cf, ns, fd_np_emit, &x);
+		np_statement(&c->np, &cf, ns, fd_np_emit, cl);
 	c->last_fp = ns->fp;
 }
 static inline bool fd_statement_wants_more(const struct sift *s, const struct qentry *e, uint64_t dur_us)
