@@ -67,20 +67,16 @@ static unsigned log_index(uint64_t v)
 	return t + 1; /* y is not an integer here, so ceil(y) == floor(y) + 1 */
 }
 
-/* Keys from a table, for every sample below 2^KT_OCTAVES us (12.7 days).
- * An octave [2^e, 2^(e+1)) is cut into 32 equal parts by the 5 bits
+/* Keys from a table (histogram.h), for every sample below 2^HIST_KT_OCTAVES
+ * us. An octave [2^e, 2^(e+1)) is cut into 32 equal parts by the 5 bits
  * after v's leading one; a part spans at most log2(33/32) = 0.044 of an
  * octave and a log bucket 0.058, so at most one bucket edge falls inside
  * it: the key of v is the part's first key, plus one when v is past the
  * part's edge. Built at start from log_index() itself (a binary search per
  * part, keys growing with v), so the two agree by construction. */
-#define KT_OCTAVES 40
-#define KT_FIRST 5		/* octaves below: the 32 values of small_key */
-struct kt_part {
-	uint64_t edge;		/* the last v of the part with key; past it key + 1 */
-	uint32_t key;
-};
-static struct kt_part kt_parts[KT_OCTAVES - KT_FIRST][32];
+#define KT_OCTAVES HIST_KT_OCTAVES
+#define KT_FIRST HIST_KT_FIRST	/* octaves below: the 32 values of kt_small */
+struct hist_kt_part hist_kt_parts[KT_OCTAVES - KT_FIRST][32];
 static uint16_t kt_small[1u << KT_FIRST];
 
 static unsigned key_of_ref(uint64_t v)
@@ -95,7 +91,7 @@ static void __attribute__((constructor)) kt_init(void)
 	for (unsigned e = KT_FIRST; e < KT_OCTAVES; e++) {
 		for (unsigned j = 0; j < 32; j++) {
 			uint64_t lo = (1ull << e) + ((uint64_t)j << (e - 5)), hi = lo + (1ull << (e - 5)) - 1;
-			struct kt_part *t = &kt_parts[e - KT_FIRST][j];
+			struct hist_kt_part *t = &hist_kt_parts[e - KT_FIRST][j];
 			t->key = key_of_ref(lo);
 			/* the last v in [lo, hi] whose key is the part's first */
 			while (lo < hi) {
@@ -117,7 +113,7 @@ static inline unsigned key_of(uint64_t v)
 		return kt_small[v];
 	if (v < 1ull << KT_OCTAVES) {
 		unsigned e = 63 - (unsigned)__builtin_clzll(v);
-		const struct kt_part *t = &kt_parts[e - KT_FIRST][(v >> (e - 5)) & 31];
+		const struct hist_kt_part *t = &hist_kt_parts[e - KT_FIRST][(v >> (e - 5)) & 31];
 		return t->key + (v > t->edge);
 	}
 	return log_index(v) - KEY_SHIFT;

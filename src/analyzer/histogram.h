@@ -68,14 +68,39 @@ void hist_reset(struct histogram *h);
  * 1e-3 of a bucket edge. Cannot fail; a sample landing in a bucket that
  * already holds UINT32_MAX samples is dropped (see Limits above). */
 void hist_add_slow(struct histogram *h, uint64_t usec);
+
+/* The keys of samples from 2^HIST_KT_FIRST to 2^HIST_KT_OCTAVES us (12.7
+ * days), from a table histogram.c builds at start: octave e's 32 parts,
+ * each the key of its first value, plus one past its edge. */
+#define HIST_KT_FIRST 5
+#define HIST_KT_OCTAVES 40
+struct hist_kt_part {
+	uint64_t edge;		/* the last value of the part with key; past it key + 1 */
+	uint32_t key;
+};
+extern struct hist_kt_part hist_kt_parts[HIST_KT_OCTAVES - HIST_KT_FIRST][32];
+
 static inline void hist_add(struct histogram *h, uint64_t usec)
 {
-	/* 0 (a client served at once) is the usual wait: counted inline;
-	 * hist_add_slow() takes the rest (and a saturated zero count) */
+	/* 0 (a client served at once) is the usual wait, and a sample from
+	 * 32 us up whose key is in the window the usual duration: counted
+	 * inline; hist_add_slow() takes the rest (and saturated counts) */
 	if (usec == 0 && h->zero != UINT32_MAX) {
 		h->zero++;
 		h->count++;
 		return;
+	}
+	if (usec >= 1u << HIST_KT_FIRST && usec < 1ull << HIST_KT_OCTAVES) {
+		unsigned e = 63 - (unsigned)__builtin_clzll(usec);
+		const struct hist_kt_part *t = &hist_kt_parts[e - HIST_KT_FIRST][(usec >> (e - 5)) & 31];
+		unsigned k = t->key + (usec > t->edge), i = k - h->base; /* wraps when k < base */
+		if (i < HIST_BUCKETS && h->bucket[i] != UINT32_MAX) {
+			h->bucket[i]++;
+			h->count++;
+			if (k > h->top)
+				h->top = (uint16_t)k;
+			return;
+		}
 	}
 	hist_add_slow(h, usec);
 }
