@@ -627,9 +627,9 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	/* Drivers parse the unnamed statement again for each execution: the
 	 * same text as the one kept for EXPLAIN is the same statement, whose
 	 * entry is still there (no traceparent to read again, no sample) */
-	if (nlen == 0 && ac->unnamed_kept && avail == len && !ac->unnamed_stmt.trace && fd_explain_on(s) &&
-	    !s->cfg.log_query_samples && (kept = fd_parse_kept(&ac->fd, &klen)) &&
-	    parse_text_is(query, avail - pos, kept, klen) &&
+	if (nlen == 0 && ac->unnamed_kept && (kept = fd_parse_kept(&ac->fd, &klen)) &&
+	    parse_text_is(query, avail - pos, kept, klen) && avail == len && !ac->unnamed_stmt.trace &&
+	    fd_explain_on(s) && !s->cfg.log_query_samples &&
 	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
 		return;
 	/* or the statement that usually comes next: the text's end is known */
