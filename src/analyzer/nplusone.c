@@ -73,23 +73,33 @@ void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit
 	if (anchor && anchor->count == 1 && cf->min_repeats) {
 		for (uint32_t i = 0; i < st->nshapes; i++) {
 			const struct np_shape *sh = &st->shapes[i];
-			struct np_hit h = { .kind = NP_REPEAT, .source_fp = st->anchor, .fp = sh->fp,
-					    .count = sh->count, .rep_us = sh->rep_us,
-					    .wall_us = span(sh->first, sh->last), .app = st->app };
-			if (sh->fp != st->anchor && !sh->in_run && sh->count >= cf->min_repeats)
+			if (sh->fp != st->anchor && !sh->in_run && sh->count >= cf->min_repeats) {
+				struct np_hit h = { .kind = NP_REPEAT, .source_fp = st->anchor, .fp = sh->fp,
+						    .count = sh->count, .rep_us = sh->rep_us,
+						    .wall_us = span(sh->first, sh->last), .app = st->app };
 				emit(arg, &h);
+			}
 		}
 		for (uint32_t i = 0; i < st->ndups; i++) {
 			const struct np_dup *d = &st->dups[i];
-			struct np_hit h = { .kind = NP_DUP, .source_fp = st->anchor, .fp = d->fp, .count = d->count,
-					    .rep_us = d->rep_us, .wall_us = span(d->first, d->last), .app = st->app };
-			if (d->count >= 2)
+			if (d->count >= 2) {
+				struct np_hit h = { .kind = NP_DUP, .source_fp = st->anchor, .fp = d->fp,
+						    .count = d->count, .rep_us = d->rep_us,
+						    .wall_us = span(d->first, d->last), .app = st->app };
 				emit(arg, &h);
+			}
 		}
+	}
+	/* the dup bits: the words of a few pairs cleared one by one (a unit
+	 * of a transaction has one or two), else all */
+	if (st->ndups <= 4) {
+		for (uint32_t i = 0; i < st->ndups; i++)
+			st->dup_bits[np_dup_hash(st->dups[i].fp, st->dups[i].phash) >> 60] = 0;
+	} else {
+		memset(st->dup_bits, 0, sizeof(st->dup_bits));
 	}
 	st->active = false;
 	st->nshapes = st->ndups = st->nstmts = 0;
-	memset(st->dup_bits, 0, sizeof(st->dup_bits));
 	st->anchor = st->prev_fp = 0;
 	st->prev_select = false;
 	st->run_len = 0;
@@ -99,7 +109,8 @@ static void start_unit(struct np_state *st, const struct np_stmt *s)
 {
 	st->active = true;
 	st->trace = s->trace;
-	copy_str(st->app, sizeof(st->app), s->app);
+	if (!s->app_id || s->app_id != st->app_id) /* else app already holds its name */
+		copy_str(st->app, sizeof(st->app), s->app);
 	st->app_id = s->app_id;
 }
 

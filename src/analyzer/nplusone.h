@@ -123,6 +123,13 @@ void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emi
 struct np_shape *np_shape_new(struct np_state *st, uint64_t fp);
 struct np_dup *np_dup_find(struct np_state *st, uint64_t fp, uint64_t phash, uint64_t *word, uint64_t bit);
 
+/* The hash of a (shape, parameters) pair: its word of dup_bits is h >> 60,
+ * its bit in the word (h >> 54) & 63 */
+static inline uint64_t np_dup_hash(uint64_t fp, uint64_t phash)
+{
+	return (fp ^ phash) * 0x9E3779B97F4A7C15ull;
+}
+
 /* A SELECT's shape and (shape, parameters) counted in the unit */
 static inline void np_track_unit(struct np_state *st, const struct np_stmt *s)
 {
@@ -149,7 +156,7 @@ static inline void np_track_unit(struct np_state *st, const struct np_stmt *s)
 	if (s->params && s->phash) {
 		/* a unit of SELECTs by key sees each key once: its bit is clear (a
 		 * Bloom filter of one hash), so there is nothing to search */
-		uint64_t h = (s->fp ^ s->phash) * 0x9E3779B97F4A7C15ull;
+		uint64_t h = np_dup_hash(s->fp, s->phash);
 		uint64_t *word = &st->dup_bits[h >> 60], bit = 1ull << ((h >> 54) & 63);
 		struct np_dup *d = !(*word & bit) && st->ndups == NP_UNIT_DUPS
 					   ? NULL
