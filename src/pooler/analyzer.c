@@ -662,32 +662,36 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	}
 }
 
-static void on_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
+/* A Bind's statement and portal were made by a Parse or Query, which made
+ * the client's state: without it (a replication client has none) there is
+ * nothing to follow. */
+static void on_bind(struct sift *s, struct client *cl, struct an_client *ac, const uint8_t *body, uint32_t avail,
+		    uint32_t len)
 {
-	struct an_client *ac = client_state(cl);
 	uint32_t pos = 0;
 	size_t plen, slen;
 	const char *portal = cstr(body, avail, &pos, &plen), *stmt;
-	struct an_ref *dst, src = { 0 };
+	const struct an_ref *src = &untracked;
+	struct an_ref *dst;
 
-	if (!ac || !portal || !(stmt = cstr(body, avail, &pos, &slen)))
+	if (!portal || !(stmt = cstr(body, avail, &pos, &slen)))
 		return;
 	if (slen == 0)
-		src = ac->unnamed_stmt;
+		src = &ac->unnamed_stmt;
 	else {
 		struct an_name *n = name_slot(ac, name_hash(stmt, slen), false);
 		if (n)
-			src = n->ref;
+			src = &n->ref;
 	}
 	if (plen == 0) /* only the unnamed portal of the unnamed statement carries a traceparent */
 		ac->portal_ctx.on = slen == 0 && ac->stmt_ctx.on;
 	if (plen == 0 && ac->portal_ctx.on)
 		ac->portal_ctx = ac->stmt_ctx;
 	if ((dst = portal_ref(ac, portal, plen, true))) {
-		*dst = src;
+		*dst = *src;
 		/* the parameters (formats, values): what makes two executions the
 		 * same, when that matters */
-		dst->phash = values_matter(&src) ? text_hash((const char *)body + pos, avail - pos) | 1 : 1;
+		dst->phash = values_matter(dst) ? text_hash((const char *)body + pos, avail - pos) | 1 : 1;
 	}
 	if (plen == 0 && fd_explain_on(s))
 		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
@@ -764,16 +768,31 @@ void an_client_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 		on_parse(s, cl, body, avail, len);
 }
 
+/* What Bind, Execute and Close do first: the client's state when a Parse
+ * or Query made it (none for a replication client), without making it */
+static inline struct an_client *client_seen(struct sift *s, struct client *cl)
+{
+	struct an_client *ac = cl->an;
+
+	if (ac && ac->fd.idle_txn_since)
+		fd_client_message(s, cl, &ac->fd);
+	return ac;
+}
+
 void an_client_bind(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail, uint32_t len)
 {
-	if (client_begin(s, cl))
-		on_bind(s, cl, body, avail, len);
+	struct an_client *ac = client_seen(s, cl);
+
+	if (ac)
+		on_bind(s, cl, ac, body, avail, len);
 }
 
 void an_client_execute(struct sift *s, struct client *cl, struct server *sv, const uint8_t *body, uint32_t avail)
 {
-	if (client_begin(s, cl) && sv)
-		on_execute(s, cl, sv, body, avail);
+	if (__builtin_expect(cl->replication, 0) || !sv)
+		return;
+	client_seen(s, cl);
+	on_execute(s, cl, sv, body, avail); /* an untracked one too: it takes its place in the reply order */
 }
 
 void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
@@ -790,7 +809,7 @@ void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
 
 void an_client_close(struct sift *s, struct client *cl, const uint8_t *body, uint32_t avail)
 {
-	if (client_begin(s, cl))
+	if (client_seen(s, cl))
 		on_close(cl, body, avail);
 }
 
