@@ -541,13 +541,16 @@ static inline __attribute__((always_inline)) void on_query(struct sift *s, struc
 	struct tr_ctx ctx;
 
 	cl->plain_len = 0;
-	if (cl->an && fd_explain_on(s))
-		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	if (!semi || trailing_blank(semi + 1, text + tlen)) {
 		const struct an_ref *ref = fingerprint(s, cl, text, tlen, cut, &th);
+		/* the text for EXPLAIN, of a statement that may get one */
+		if (cl->an && fd_explain_on(s) && fd_explainable(ref->kind))
+			fd_keep_query(&cl->an->fd, text, tlen, cut);
 		push(as, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text, tlen, &ctx), true);
 		return;
 	}
+	if (cl->an && fd_explain_on(s))
+		fd_keep_query(&cl->an->fd, text, tlen, cut);
 	while (fp_next_statement(text, tlen, &pos, &off, &sl)) {
 		const struct an_ref *ref = fingerprint(s, cl, text + off, sl, cut && off + sl == tlen, &th);
 		push(as, ref, s->now, take_wait(cl), 'Q', th, trace_ctx(s, ref, text + off, sl, &ctx), false);

@@ -315,11 +315,6 @@ static void conn_params(struct sift *s, const struct client *cl, const char **k,
 	k[n] = NULL, v[n] = NULL;
 }
 
-static bool explainable(uint8_t kind)
-{
-	return kind == FP_KIND_SELECT || kind == FP_KIND_INSERT || kind == FP_KIND_UPDATE || kind == FP_KIND_DELETE ||
-	       kind == FP_KIND_WITH;
-}
 
 static bool rate_ok(struct sift *s, struct findings *fd)
 {
@@ -341,8 +336,8 @@ static void maybe_explain(struct sift *s, struct client *cl, struct fd_client *c
 	char *sql;
 	int np;
 
-	if (!fd || !explainable(st->kind) || !st->np.fp || !cl->pool || !rate_ok(s, fd)) {
-		if (fd && explainable(st->kind))
+	if (!fd || !fd_explainable(st->kind) || !st->np.fp || !cl->pool || !rate_ok(s, fd)) {
+		if (fd && fd_explainable(st->kind))
 			fd->explain_skipped++;
 		return;
 	}

@@ -108,6 +108,13 @@ static inline bool fd_explain_on(const struct sift *s)
 	return s->cfg.slow_query_ms >= 0 && s->cfg.slow_query_explain;
 }
 
+/* Does a statement of this kind (enum fp_kind) get a plan? */
+static inline bool fd_explainable(uint8_t kind)
+{
+	return kind == FP_KIND_SELECT || kind == FP_KIND_INSERT || kind == FP_KIND_UPDATE || kind == FP_KIND_DELETE ||
+	       kind == FP_KIND_WITH;
+}
+
 /* The N+1 rules' emitter (findings.c; arg: the client) and their settings */
 void fd_np_emit(void *arg, const struct np_hit *h);
 static inline void fd_np_conf(const struct sift *s, struct np_conf *cf)
