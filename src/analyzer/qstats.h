@@ -113,6 +113,16 @@ static inline struct qentry *qstats_get(struct qstats *qs, uint32_t slot, uint64
 	return qs->slots[slot];
 }
 
+/* qstats_get() of a slot and id taken from a live entry (e->slot, e->id):
+ * its slot exists (entries are never freed while the table lives), so
+ * only the id is compared. */
+static inline struct qentry *qstats_get_seen(struct qstats *qs, uint32_t slot, uint64_t id)
+{
+	struct qentry *e = qs->slots[slot];
+
+	return e->id == id ? e : NULL;
+}
+
 /* Keeps per-bucket history in h from now on (NULL: none); the current
  * bucket is the one now falls in. false when out of memory. */
 bool qstats_set_history(struct qstats *qs, struct history *h, int64_t now) __attribute__((warn_unused_result));

@@ -404,7 +404,7 @@ fingerprint(struct sift *s, struct client *cl, const char *sql, size_t len, bool
 		ce = &an->cache[last->succ - 1];
 		if ((cache_hit(ce, cl, sql, len, &th) ||
 		     (last->succ2 && cache_hit(ce = &an->cache[last->succ2 - 1], cl, sql, len, &th))) &&
-		    qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+		    qstats_get_seen(&an->qs, ce->ref.slot, ce->ref.id)) {
 			if (th_out)
 				*th_out = th ? th : 1;
 			cache_used(an, cl, ce);
@@ -421,7 +421,7 @@ static struct qentry *ref_entry(struct sift *s, struct client *cl, uint64_t fp, 
 
 	if (!fp)
 		return NULL;
-	e = qstats_get(&s->an.qs, slot, id);
+	e = qstats_get_seen(&s->an.qs, slot, id);
 	/* evicted since: it may have come back under another slot */
 	return e ? e : qstats_find(&s->an.qs, fp, cl->db, cl->user);
 }
@@ -604,7 +604,7 @@ static inline struct an_cache_ent *parse_next(struct sift *s, struct client *cl,
 			return NULL;
 		ce = &an->cache[i - 1];
 		if (ce->exact && ce->len && ce->db == cl->db && ce->user == cl->user &&
-		    parse_text_is(q, room, ce->text, ce->len) && qstats_get(&an->qs, ce->ref.slot, ce->ref.id)) {
+		    parse_text_is(q, room, ce->text, ce->len) && qstats_get_seen(&an->qs, ce->ref.slot, ce->ref.id)) {
 			cache_used(an, cl, ce);
 			return ce;
 		}
@@ -633,7 +633,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	if (nlen == 0 && ac->unnamed_kept && (kept = fd_parse_kept(&ac->fd, &klen)) &&
 	    parse_text_is(query, avail - pos, kept, klen) && avail == len && !ac->unnamed_stmt.trace &&
 	    fd_explain_on(s) && !s->cfg.log_query_samples &&
-	    qstats_get(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
+	    ac->unnamed_stmt.fp && qstats_get_seen(&s->an.qs, ac->unnamed_stmt.slot, ac->unnamed_stmt.id))
 		return;
 	/* or the statement that usually comes next: the text's end is known */
 	if ((ce = parse_next(s, cl, query, avail - pos))) {
