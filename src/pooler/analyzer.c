@@ -622,7 +622,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	const struct an_cache_ent *ce;
 	const char *kept;
 	uint32_t klen;
-	bool cut = false;
+	bool cut = false, explain;
 
 	if (!ac || !name)
 		return;
@@ -648,7 +648,8 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	}
 	/* for EXPLAIN: the text of a cache entry is kept by reference (an
 	 * unnamed statement's), others are copied */
-	if (fd_explain_on(s)) {
+	explain = fd_explain_on(s);
+	if (explain) {
 		if (ce && nlen == 0)
 			fd_keep_parse_at(&ac->fd, ce->text, ce->len, &ce->gen);
 		else
@@ -657,7 +658,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	if (nlen == 0) {
 		ac->unnamed_stmt = *ref;
 		ac->stmt_ctx.on = ref->trace && tr_on(s) && tr_ctx_parse(query, qlen, &ac->stmt_ctx);
-		ac->unnamed_kept = fd_explain_on(s) && avail == len && fd_parse_kept(&ac->fd, &klen) && klen == qlen;
+		ac->unnamed_kept = explain && avail == len && (ce || (fd_parse_kept(&ac->fd, &klen) && klen == qlen));
 	} else {
 		struct an_name *n = name_slot(ac, name_hash(name, nlen), true);
 		if (n)
