@@ -836,14 +836,20 @@ static uint64_t tag_rows(const uint8_t *body, uint32_t avail, uint32_t len)
 	unsigned d;
 	bool known;
 
-	/* the number at the end, from its last digit (one pass); then the verb */
-	while (k > 0 && (d = (unsigned)body[k - 1] - '0') < 10) {
-		rows += d * mul;
-		mul *= 10;
-		k--;
+	/* the number at the end, from its last digit (one pass; a single
+	 * digit, the usual count, without the loop); then the verb */
+	if (n >= 2 && body[n - 2] == ' ' && (d = (unsigned)body[n - 1] - '0') < 10) {
+		rows = d;
+		k = n - 1;
+	} else {
+		while (k > 0 && (d = (unsigned)body[k - 1] - '0') < 10) {
+			rows += d * mul;
+			mul *= 10;
+			k--;
+		}
+		if (k == n)
+			return 0;
 	}
-	if (k == n)
-		return 0;
 	switch (body[0]) { /* constant lengths: memcmp is inline */
 	case 'S': known = tag_verb(body, n, "SELECT ", 7); break;
 	case 'I': known = tag_verb(body, n, "INSERT ", 7); break;
