@@ -64,9 +64,10 @@ void hist_init(struct histogram *h);
 void hist_reset(struct histogram *h);
 
 /* Counts one sample of usec microseconds (0 allowed). Hot path: no
- * allocation, no libm call except for about 0.2% of values that sit within
- * 1e-3 of a bucket edge. Cannot fail; a sample landing in a bucket that
- * already holds UINT32_MAX samples is dropped (see Limits above). */
+ * allocation; below 2^40 us a key from a table, inline when it falls in
+ * the window; above, no libm call except for about 0.2% of values that sit
+ * within 1e-3 of a bucket edge. Cannot fail; a sample landing in a bucket
+ * that already holds UINT32_MAX samples is dropped (see Limits above). */
 void hist_add_slow(struct histogram *h, uint64_t usec);
 
 /* The keys of samples from 2^HIST_KT_FIRST to 2^HIST_KT_OCTAVES us (12.7
