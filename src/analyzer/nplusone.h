@@ -131,7 +131,8 @@ static inline uint64_t np_dup_hash(uint64_t fp, uint64_t phash)
 }
 
 /* A SELECT's shape and (shape, parameters) counted in the unit */
-static inline void np_track_unit(struct np_state *st, const struct np_stmt *s)
+static inline __attribute__((always_inline)) void
+np_track_unit(struct np_state *st, const struct np_stmt *s)
 {
 	struct np_shape *sh = NULL;
 
