@@ -697,7 +697,8 @@ static void on_bind(struct sift *s, struct client *cl, struct an_client *ac, con
 		 * same, when that matters */
 		dst->phash = values_matter(dst) ? text_hash((const char *)body + pos, avail - pos) | 1 : 1;
 	}
-	if (plen == 0 && fd_explain_on(s))
+	/* its parameters for EXPLAIN, of a statement that may get one */
+	if (plen == 0 && fd_explain_on(s) && fd_explainable(src->kind))
 		fd_keep_bind(&ac->fd, body, avail, len, slen != 0);
 }
 
