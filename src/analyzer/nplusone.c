@@ -31,15 +31,12 @@ static bool same_app(struct np_state *st, const struct np_stmt *s)
 	return true;
 }
 
-static struct np_shape *shape_of(struct np_state *st, uint64_t fp, bool create)
+static struct np_shape *shape_of(struct np_state *st, uint64_t fp)
 {
 	for (uint32_t i = 0; i < st->nshapes; i++)
 		if (st->shapes[i].fp == fp)
 			return &st->shapes[i];
-	if (!create || st->nshapes == NP_UNIT_SHAPES)
-		return NULL;
-	st->shapes[st->nshapes] = (struct np_shape){ .fp = fp };
-	return &st->shapes[st->nshapes++];
+	return NULL;
 }
 
 static uint64_t span(int64_t first, int64_t last)
@@ -48,13 +45,13 @@ static uint64_t span(int64_t first, int64_t last)
 }
 
 /* The current run is over: report it when long enough and it has a source. */
-static void close_run(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg)
+void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg)
 {
 	if (st->run_len >= cf->min_repeats && st->run_source) {
 		struct np_hit h = { .kind = NP_RUN, .source_fp = st->run_source, .fp = st->run_fp,
 				    .count = st->run_len, .rep_us = st->run_us,
 				    .wall_us = span(st->run_first, st->run_last), .app = st->app };
-		struct np_shape *sh = shape_of(st, st->run_fp, false);
+		struct np_shape *sh = shape_of(st, st->run_fp);
 		if (sh)
 			sh->in_run = true;
 		emit(arg, &h);
@@ -68,8 +65,8 @@ void np_end_unit(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit
 
 	if (!st->active)
 		return;
-	close_run(st, cf, emit, arg);
-	anchor = st->anchor ? shape_of(st, st->anchor, false) : NULL;
+	np_run_close(st, cf, emit, arg);
+	anchor = st->anchor ? shape_of(st, st->anchor) : NULL;
 	if (anchor && anchor->count == 1 && cf->min_repeats) {
 		for (uint32_t i = 0; i < st->nshapes; i++) {
 			const struct np_shape *sh = &st->shapes[i];
@@ -131,11 +128,6 @@ void np_unit_step(struct np_state *st, const struct np_conf *cf, const struct np
 		np_end_unit(st, cf, emit, arg);
 	if (!st->active)
 		start_unit(st, s);
-}
-
-void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg)
-{
-	close_run(st, cf, emit, arg);
 }
 
 struct np_shape *np_shape_new(struct np_state *st, uint64_t fp)

@@ -115,8 +115,9 @@ struct np_state {
 void np_init(struct np_state *st);
 
 /* np_statement()'s steps at the edges (nplusone.c): the unit ends or
- * starts; a run long enough to report ends; a shape new to the unit; a
- * (shape, parameters) pair whose bit says it may be there, or a new one. */
+ * starts; the run ends (reported when long enough and it has a source); a
+ * shape new to the unit; a (shape, parameters) pair whose bit says it may
+ * be there, or a new one. */
 void np_unit_step(struct np_state *st, const struct np_conf *cf, const struct np_stmt *s, np_emit_fn *emit,
 		  void *arg);
 void np_run_close(struct np_state *st, const struct np_conf *cf, np_emit_fn *emit, void *arg);
