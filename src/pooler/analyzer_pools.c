@@ -5,16 +5,12 @@
  * statements.
  */
 #include "pooler/analyzer.h"
+#include "pooler/analyzer_int.h"
 
 #include "pooler/findings.h"
 #include "pooler/sift.h"
 
 #define DECAY_USEC (60 * 1000000LL)
-
-static int64_t wall_now(const struct sift *s)
-{
-	return s->wall_offset + s->now;
-}
 
 /* ---- history: pools' numbers per time bucket ---- */
 
