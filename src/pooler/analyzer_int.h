@@ -20,7 +20,7 @@ struct an_name {
 
 struct an_client {
 	struct an_ref unnamed_stmt, unnamed_portal;
-	bool unnamed_kept;		/* fd.parse holds the text of unnamed_stmt */
+	bool unnamed_kept;		/* the Parse text kept for EXPLAIN (fd_parse_kept()) is unnamed_stmt's */
 	uint16_t last;			/* cache entry of its last statement + 1; 0: none */
 	uint32_t nnames, cap;
 	struct an_name *names;	/* open addressing by name hash */
