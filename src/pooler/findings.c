@@ -315,7 +315,6 @@ static void conn_params(struct sift *s, const struct client *cl, const char **k,
 	k[n] = NULL, v[n] = NULL;
 }
 
-
 static bool rate_ok(struct sift *s, struct findings *fd)
 {
 	if (s->now - fd->rate_start >= RATE_WINDOW_USEC) {
@@ -479,7 +478,7 @@ static void janitor_clients(struct sift *s, struct list *head)
 	list_for_each(it, head) {
 		struct client *cl = list_entry(it, struct client, node);
 		struct fd_client *c = cl->an ? an_client_findings(cl) : NULL;
-			if (!c)
+		if (!c)
 			continue;
 		np_idle(&c->np, &cf, s->now, fd_np_emit, cl);
 		fd_idle_txn_check(s, cl, c);

@@ -9,7 +9,9 @@
  * while plan capture is on, with the raw texts it may need to EXPLAIN a
  * slow statement later (fd_keep_query / fd_keep_parse / fd_keep_bind: one
  * memcpy into a buffer the client keeps, no allocation once it is large
- * enough). The calls made for every statement are inline below.
+ * enough; fd_keep_parse_at: a reference to a text the analyzer's statement
+ * cache holds, checked by its generation when it is used). The calls made
+ * for every statement are inline below.
  */
 #ifndef PGSIFT_FINDINGS_H
 #define PGSIFT_FINDINGS_H
