@@ -712,7 +712,9 @@ static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
 	name_forget(cl->an, name_hash(name, nlen));
 }
 
-/* What every client message does first; false: not looked at */
+/* What a Query or Parse does first, making the client's state (Bind,
+ * Execute, Close: client_seen(); Sync: an_client_sync()); false: not
+ * looked at */
 static inline bool client_begin(struct sift *s, struct client *cl)
 {
 	struct an_client *ac;
