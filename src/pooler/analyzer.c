@@ -614,7 +614,7 @@ static void on_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 	}
 	/* for EXPLAIN: the text of a cache entry is kept by reference (an
 	 * unnamed statement's), others are copied */
-	explain = fd_explain_on(s);
+	explain = fd_explain_on(s); /* read again: the shortcut is tested first */
 	if (explain) {
 		if (ce && nlen == 0)
 			fd_keep_parse_at(&ac->fd, ce->text, ce->len, &ce->gen);
@@ -712,9 +712,8 @@ static void on_close(struct client *cl, const uint8_t *body, uint32_t avail)
 	name_forget(cl->an, name_hash(name, nlen));
 }
 
-/* What a Query or Parse does first, making the client's state (Bind,
- * Execute, Close: client_seen(); Sync: an_client_sync()); false: not
- * looked at */
+/* What a Query or Parse does first, making the client's state (the other
+ * messages: client_seen()); false: not looked at */
 static inline bool client_begin(struct sift *s, struct client *cl)
 {
 	struct an_client *ac;
@@ -741,8 +740,9 @@ void an_client_parse(struct sift *s, struct client *cl, const uint8_t *body, uin
 		on_parse(s, cl, body, avail, len);
 }
 
-/* What Bind, Execute and Close do first: the client's state when a Parse
- * or Query made it (none for a replication client), without making it */
+/* What Bind, Execute, Close and Sync do first: the client's state when a
+ * Parse or Query made it (none for a replication client), without making
+ * it */
 static inline struct an_client *client_seen(struct sift *s, struct client *cl)
 {
 	struct an_client *ac = cl->an;
@@ -772,10 +772,7 @@ void an_client_sync(struct sift *s, struct client *cl, struct server *sv)
 {
 	if (__builtin_expect(cl->replication, 0))
 		return;
-	/* as client_begin(), without making the client's state: a Sync
-	 * needs none */
-	if (cl->an && cl->an->fd.idle_txn_since)
-		fd_client_message(s, cl, &cl->an->fd);
+	client_seen(s, cl); /* a Sync needs no state of its own */
 	if (sv)
 		push_mark(&sv->an);
 }
